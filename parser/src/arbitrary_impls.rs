@@ -1,0 +1,170 @@
+//! `Arbitrary` for the field types, for structure-aware fuzzing (feature
+//! `arbitrary`). Generated values are always valid: invalid raw material is
+//! repaired or replaced, never passed through, so every generated line is one
+//! the encoder must accept.
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+
+use crate::client_line::ClientLine;
+use crate::limits::{NAME_MAX, TOKEN_MAX};
+use crate::name::Name;
+use crate::server_line::ServerLine;
+use crate::text::{Text, Token};
+use crate::timestamp::Timestamp;
+
+/// Characters that exercise the grammar: ASCII, the name punctuation,
+/// combining marks, wide and astral letters, and display-confusing text.
+const ALPHABET: &[char] = &[
+    'a', 'Z', '0', '_', '-', '.', ' ', ':', '@', '/', 'ã', 'ß', 'ﬁ', 'Σ', 'ς', '小', '𝒜',
+    '\u{0303}', '\u{202e}', '\u{200d}', '\u{a0}', '😀',
+];
+
+fn pick_string(u: &mut Unstructured<'_>, max: usize) -> Result<String> {
+    let len = u.int_in_range(0..=max)?;
+    let mut s = String::new();
+    for _ in 0..len {
+        if u.ratio(3, 4)? {
+            s.push(*u.choose(ALPHABET)?);
+        } else {
+            let c = char::arbitrary(u)?;
+            if !c.is_control() {
+                s.push(c);
+            }
+        }
+    }
+    Ok(s)
+}
+
+impl<'a> Arbitrary<'a> for Text<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let s = pick_string(u, 64)?;
+        Ok(Text::new(s).unwrap_or_else(|_| Text::new("x").unwrap_or_else(|_| unreachable!())))
+    }
+}
+
+/// Message text: never blank.
+fn message_text(u: &mut Unstructured<'_>) -> Result<Text<'static>> {
+    let mut s = pick_string(u, 64)?;
+    if s.bytes().all(|b| b == b' ') {
+        s.push('m');
+    }
+    Ok(Text::new(s).unwrap_or_else(|_| unreachable!()))
+}
+
+impl<'a> Arbitrary<'a> for Name<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let raw = pick_string(u, NAME_MAX)?;
+        // Keep only name characters; fall back to a plain name.
+        let kept: String = raw
+            .chars()
+            .filter(|c| Name::new(c.to_string()).is_ok() || matches!(c, '-' | '.'))
+            .collect();
+        Ok(Name::new(kept).unwrap_or_else(|_| Name::new("n").unwrap_or_else(|_| unreachable!())))
+    }
+}
+
+impl<'a> Arbitrary<'a> for Token<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let len = u.int_in_range(1..=TOKEN_MAX)?;
+        let mut s = String::with_capacity(len);
+        for _ in 0..len {
+            let b = u.int_in_range(0x21u8..=0x7e)?;
+            s.push(if b == b':' { '!' } else { char::from(b) });
+        }
+        Ok(Token::new(s).unwrap_or_else(|_| unreachable!()))
+    }
+}
+
+impl<'a> Arbitrary<'a> for Timestamp {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let ms = u.int_in_range(0..=Timestamp::MAX.unix_ms())?;
+        Ok(Timestamp::from_unix_ms(ms).unwrap_or(Timestamp::MAX))
+    }
+}
+
+impl<'a> Arbitrary<'a> for ClientLine<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(match u.int_in_range(0..=7)? {
+            0 => ClientLine::Empty,
+            1 => ClientLine::Public(message_text(u)?),
+            2 => ClientLine::Private {
+                to: Name::arbitrary(u)?,
+                text: message_text(u)?,
+            },
+            3 => ClientLine::Quit(if u.arbitrary()? {
+                Some(message_text(u)?)
+            } else {
+                None
+            }),
+            4 => ClientLine::Who,
+            5 => ClientLine::Help,
+            6 => ClientLine::Ping(u.arbitrary()?),
+            _ => ClientLine::Pong(u.arbitrary()?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for ServerLine<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(match u.int_in_range(0..=12)? {
+            0 => ServerLine::Hello {
+                version: u.arbitrary()?,
+                text: u.arbitrary()?,
+            },
+            1 => ServerLine::Welcome {
+                name: u.arbitrary()?,
+                online: u.arbitrary()?,
+                line_max: u.arbitrary()?,
+                name_max: u.arbitrary()?,
+                text: u.arbitrary()?,
+            },
+            2 => ServerLine::Join {
+                at: u.arbitrary()?,
+                name: u.arbitrary()?,
+            },
+            3 => ServerLine::Leave {
+                at: u.arbitrary()?,
+                name: u.arbitrary()?,
+                reason: u.arbitrary()?,
+                text: u.arbitrary()?,
+            },
+            4 => ServerLine::Msg {
+                at: u.arbitrary()?,
+                from: u.arbitrary()?,
+                text: message_text(u)?,
+            },
+            5 => ServerLine::Priv {
+                at: u.arbitrary()?,
+                from: u.arbitrary()?,
+                to: u.arbitrary()?,
+                text: message_text(u)?,
+            },
+            6 => {
+                let n = u.int_in_range(0..=8)?;
+                let names = (0..n).map(|_| Name::arbitrary(u)).collect::<Result<_>>()?;
+                ServerLine::Who { names }
+            }
+            7 => ServerLine::WhoEnd {
+                count: u.arbitrary()?,
+            },
+            8 => ServerLine::Pong {
+                token: u.arbitrary()?,
+            },
+            9 => ServerLine::Ping {
+                token: u.arbitrary()?,
+            },
+            10 => ServerLine::Help {
+                text: u.arbitrary()?,
+            },
+            11 => ServerLine::Err {
+                code: u.arbitrary()?,
+                name: u.arbitrary()?,
+                text: u.arbitrary()?,
+            },
+            _ => ServerLine::Bye {
+                reason: u.arbitrary()?,
+                text: u.arbitrary()?,
+            },
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! Client lines (§5) and name lines (§4.3): decode one line's content into a
+//! typed [`ClientLine`] and encode it back. I/O-free; the content comes from
+//! the [`crate::LineFramer`]. Decoding never allocates for registered-client
+//! lines; it must never accept a line the spec refuses.
+
+use nom::bytes::complete::take_till;
+use nom::character::complete::{alpha1, char};
+use nom::combinator::{opt, rest};
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+
+use crate::content;
+use crate::error::{EncodeError, LineError};
+use crate::limits::LINE_MAX;
+use crate::name::Name;
+use crate::text::{Text, Token};
+
+/// One line from a client, as the server understands it (§5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientLine<'a> {
+    /// An empty line: ignored, but counts as activity (§2.3).
+    Empty,
+    /// A public message; the text is verbatim and not blank (§5.2).
+    Public(Text<'a>),
+    /// `@to text` or `/msg to text` (§5.2).
+    Private {
+        /// The recipient as typed (matched by key, §3.3).
+        to: Name<'a>,
+        /// Verbatim text after the one separating SP; not blank.
+        text: Text<'a>,
+    },
+    /// `/quit [reason]` and its aliases (§5.3); the reason is never blank.
+    Quit(Option<Text<'a>>),
+    /// `/who`.
+    Who,
+    /// `/help`.
+    Help,
+    /// `/ping [token]`.
+    Ping(Option<Token<'a>>),
+    /// `/pong [token]`.
+    Pong(Option<Token<'a>>),
+}
+
+/// One line from a client that has not registered yet (§4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandshakeLine<'a> {
+    /// Ignored (§2.3).
+    Empty,
+    /// A name attempt that passed NFC and the grammar: the display form.
+    /// Whether it is taken is for the server to say.
+    Name(Name<'static>),
+    /// One of the commands allowed before registration: `Quit`, `Help`,
+    /// `Ping` or `Pong`.
+    Command(ClientLine<'a>),
+}
+
+/// The commands of §5.3, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Quit,
+    Who,
+    Msg,
+    Say,
+    Help,
+    Ping,
+    Pong,
+}
+
+impl Command {
+    fn from_name(name: &str) -> Option<Command> {
+        const TABLE: &[(&str, Command)] = &[
+            ("quit", Command::Quit),
+            ("sair", Command::Quit),
+            ("exit", Command::Quit),
+            ("close", Command::Quit),
+            ("who", Command::Who),
+            ("msg", Command::Msg),
+            ("say", Command::Say),
+            ("help", Command::Help),
+            ("ping", Command::Ping),
+            ("pong", Command::Pong),
+        ];
+        TABLE
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, c)| c)
+    }
+
+    fn allowed_before_registration(self) -> bool {
+        matches!(
+            self,
+            Command::Quit | Command::Help | Command::Ping | Command::Pong
+        )
+    }
+}
+
+impl<'a> ClientLine<'a> {
+    /// Decodes a registered client's line (§5.1):
+    ///
+    /// ```abnf
+    /// client-line  = empty-line / command-line / private-line / public-line
+    /// command-line = "/" cmd-name [ SP cmd-args ]
+    /// private-line = "@" recipient SP msg-text
+    /// public-line  = public-first *safe-char
+    /// ```
+    pub fn parse(line: &'a [u8]) -> Result<Self, LineError> {
+        let s = content::check(line)?;
+        match s.as_bytes().first() {
+            None => Ok(ClientLine::Empty),
+            Some(b'/') => {
+                let (cmd, args) = split_command(&s[1..])?;
+                command_line(cmd, args)
+            }
+            Some(b'@') => private_body(&s[1..]),
+            Some(_) => public_text(s).map(ClientLine::Public),
+        }
+    }
+
+    /// Appends the line and its LF terminator. Refuses anything the decoder
+    /// would not read back as `self`.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = out.len();
+        match self {
+            ClientLine::Empty => {}
+            ClientLine::Public(text) => {
+                non_blank(text)?;
+                if text.as_str().starts_with(['/', '@']) {
+                    out.extend_from_slice(b"/say ");
+                }
+                out.extend_from_slice(text.as_str().as_bytes());
+            }
+            ClientLine::Private { to, text } => {
+                non_blank(text)?;
+                out.push(b'@');
+                out.extend_from_slice(to.as_str().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(text.as_str().as_bytes());
+            }
+            ClientLine::Quit(reason) => {
+                out.extend_from_slice(b"/quit");
+                if let Some(reason) = reason {
+                    non_blank(reason)?;
+                    out.push(b' ');
+                    out.extend_from_slice(reason.as_str().as_bytes());
+                }
+            }
+            ClientLine::Who => out.extend_from_slice(b"/who"),
+            ClientLine::Help => out.extend_from_slice(b"/help"),
+            ClientLine::Ping(token) => put_token_command(out, b"/ping", token.as_ref()),
+            ClientLine::Pong(token) => put_token_command(out, b"/pong", token.as_ref()),
+        }
+        if out.len() - start > LINE_MAX {
+            out.truncate(start);
+            return Err(EncodeError::TooLong(LINE_MAX));
+        }
+        out.push(b'\n');
+        Ok(())
+    }
+
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> ClientLine<'static> {
+        match self {
+            ClientLine::Empty => ClientLine::Empty,
+            ClientLine::Public(t) => ClientLine::Public(t.into_owned()),
+            ClientLine::Private { to, text } => ClientLine::Private {
+                to: to.into_owned(),
+                text: text.into_owned(),
+            },
+            ClientLine::Quit(r) => ClientLine::Quit(r.map(Text::into_owned)),
+            ClientLine::Who => ClientLine::Who,
+            ClientLine::Help => ClientLine::Help,
+            ClientLine::Ping(t) => ClientLine::Ping(t.map(Token::into_owned)),
+            ClientLine::Pong(t) => ClientLine::Pong(t.map(Token::into_owned)),
+        }
+    }
+}
+
+impl<'a> HandshakeLine<'a> {
+    /// Decodes a line from an unregistered client (§4.3):
+    ///
+    /// ```abnf
+    /// handshake-line = command-line / name-attempt
+    /// name-attempt   = 1*safe-char
+    /// ```
+    pub fn parse(line: &'a [u8]) -> Result<Self, LineError> {
+        let s = content::check(line)?;
+        match s.as_bytes().first() {
+            None => Ok(HandshakeLine::Empty),
+            Some(b'/') => {
+                let (cmd, args) = split_command(&s[1..])?;
+                if !cmd.allowed_before_registration() {
+                    return Err(LineError::NotRegistered);
+                }
+                command_line(cmd, args).map(HandshakeLine::Command)
+            }
+            Some(_) => Ok(HandshakeLine::Name(Name::normalize(s)?)),
+        }
+    }
+}
+
+fn non_blank(text: &Text<'_>) -> Result<(), EncodeError> {
+    if text.is_blank() {
+        Err(EncodeError::BlankText)
+    } else {
+        Ok(())
+    }
+}
+
+fn put_token_command(out: &mut Vec<u8>, cmd: &[u8], token: Option<&Token<'_>>) {
+    out.extend_from_slice(cmd);
+    if let Some(token) = token {
+        out.push(b' ');
+        out.extend_from_slice(token.as_str().as_bytes());
+    }
+}
+
+/// `cmd-name [ SP cmd-args ]`, the part after "/". Nothing may follow the
+/// name but SP or the end of the line.
+fn command_parts(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+    (alpha1, opt(preceded(char(' '), rest))).parse(i)
+}
+
+/// Splits a command line into the known command and its non-blank arguments.
+fn split_command(after_slash: &str) -> Result<(Command, Option<&str>), LineError> {
+    let (left, (name, args)) = command_parts(after_slash).map_err(|_| LineError::UnknownCommand)?;
+    if !left.is_empty() {
+        return Err(LineError::UnknownCommand);
+    }
+    let cmd = Command::from_name(name).ok_or(LineError::UnknownCommand)?;
+    let args = args.filter(|a| !a.bytes().all(|b| b == b' '));
+    Ok((cmd, args))
+}
+
+fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, LineError> {
+    let no_args = |line| match args {
+        None => Ok(line),
+        Some(_) => Err(LineError::BadArgument),
+    };
+    match cmd {
+        Command::Quit => Ok(ClientLine::Quit(args.map(Text::checked))),
+        Command::Who => no_args(ClientLine::Who),
+        Command::Help => no_args(ClientLine::Help),
+        Command::Msg => private_body(args.ok_or(LineError::NoRecipient)?),
+        Command::Say => Ok(ClientLine::Public(Text::checked(
+            args.ok_or(LineError::NoText)?,
+        ))),
+        Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
+        Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
+    }
+}
+
+/// `recipient SP msg-text`, the part after "@" or "/msg ".
+fn private_parts(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+    (take_till(|c| c == ' '), opt(preceded(char(' '), rest))).parse(i)
+}
+
+/// §5.2 checks, in the spec's order: recipient, text, name grammar.
+fn private_body(i: &str) -> Result<ClientLine<'_>, LineError> {
+    let (_, (to, text)) = private_parts(i).map_err(|_| LineError::NoRecipient)?;
+    if to.is_empty() {
+        return Err(LineError::NoRecipient);
+    }
+    let text = public_text(text.unwrap_or(""))?;
+    let to = Name::new(to).map_err(|_| LineError::InvalidRecipient)?;
+    Ok(ClientLine::Private { to, text })
+}
+
+fn optional_token(args: Option<&str>) -> Result<Option<Token<'_>>, LineError> {
+    args.map(|t| Token::new(t).map_err(|_| LineError::BadArgument))
+        .transpose()
+}
+
+fn public_text(s: &str) -> Result<Text<'_>, LineError> {
+    let text = Text::checked(s);
+    if text.is_blank() {
+        Err(LineError::NoText)
+    } else {
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::ErrorCode;
+
+    fn code(line: &str) -> ErrorCode {
+        ClientLine::parse(line.as_bytes()).unwrap_err().code()
+    }
+
+    fn text(s: &str) -> Text<'_> {
+        Text::new(s).unwrap()
+    }
+
+    #[test]
+    fn private_edge_cases() {
+        assert_eq!(code("@"), ErrorCode::NoRecipient);
+        assert_eq!(code("@ hi"), ErrorCode::NoRecipient);
+        assert_eq!(code("@bob"), ErrorCode::NoText);
+        assert_eq!(code("@bob "), ErrorCode::NoText);
+        assert_eq!(code("@b!b hi"), ErrorCode::NoSuchUser);
+        assert_eq!(
+            ClientLine::parse(b"@bob  hi").unwrap(),
+            ClientLine::Private {
+                to: Name::new("bob").unwrap(),
+                text: text(" hi")
+            }
+        );
+    }
+
+    #[test]
+    fn commands_are_case_insensitive_and_strict() {
+        assert_eq!(ClientLine::parse(b"/QUIT").unwrap(), ClientLine::Quit(None));
+        assert_eq!(
+            ClientLine::parse(b"/quit  ").unwrap(),
+            ClientLine::Quit(None)
+        );
+        assert_eq!(
+            ClientLine::parse(b"/Sair tchau").unwrap(),
+            ClientLine::Quit(Some(text("tchau")))
+        );
+        assert_eq!(code("/"), ErrorCode::UnknownCommand);
+        assert_eq!(code("/ x"), ErrorCode::UnknownCommand);
+        assert_eq!(code("/quit!"), ErrorCode::UnknownCommand);
+        assert_eq!(code("/who x"), ErrorCode::BadArgument);
+        assert_eq!(code("/msg"), ErrorCode::NoRecipient);
+        assert_eq!(code("/msg bob"), ErrorCode::NoText);
+        assert_eq!(code("/ping a b"), ErrorCode::BadArgument);
+        assert_eq!(
+            ClientLine::parse(b"/say /quit").unwrap(),
+            ClientLine::Public(text("/quit"))
+        );
+    }
+
+    #[test]
+    fn handshake_only_allows_some_commands() {
+        assert_eq!(
+            HandshakeLine::parse(b"/who").unwrap_err().code(),
+            ErrorCode::NotRegistered
+        );
+        assert_eq!(
+            HandshakeLine::parse(b"/msg").unwrap_err().code(),
+            ErrorCode::NotRegistered
+        );
+        assert_eq!(
+            HandshakeLine::parse(b"/bob").unwrap_err().code(),
+            ErrorCode::UnknownCommand
+        );
+        assert_eq!(
+            HandshakeLine::parse(b"/quit").unwrap(),
+            HandshakeLine::Command(ClientLine::Quit(None))
+        );
+        assert_eq!(
+            HandshakeLine::parse(b"bob smith").unwrap_err().code(),
+            ErrorCode::NameInvalid
+        );
+    }
+
+    #[test]
+    fn encode_escapes_and_refuses() {
+        let mut out = Vec::new();
+        ClientLine::Public(text("@bob hi"))
+            .encode(&mut out)
+            .unwrap();
+        assert_eq!(out, b"/say @bob hi\n");
+        assert_eq!(
+            ClientLine::Public(text("  ")).encode(&mut out),
+            Err(EncodeError::BlankText)
+        );
+        let long = "x".repeat(LINE_MAX + 1);
+        assert_eq!(
+            ClientLine::Public(text(&long)).encode(&mut out),
+            Err(EncodeError::TooLong(LINE_MAX))
+        );
+        assert_eq!(
+            out, b"/say @bob hi\n",
+            "a refused encode leaves the buffer untouched"
+        );
+    }
+}

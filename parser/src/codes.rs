@@ -1,0 +1,141 @@
+//! The closed vocabularies of the protocol: error codes (§8), leave reasons
+//! (§9.1) and bye reasons (§9.2). Each is a stable wire word; this file only
+//! maps words to variants and back, and must never carry human text.
+
+macro_rules! wire_words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in spec order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The word sent on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+
+            /// The variant for a wire word (exact, case-sensitive match).
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word {
+                    $($word => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_words! {
+    /// An `ERR` code (§8): stable, machine-readable, one per kind of failure.
+    ErrorCode {
+        /// The name attempt does not match the name grammar (§3.1).
+        NameInvalid = "name-invalid",
+        /// The name's key is already registered (§3.3).
+        NameTaken = "name-taken",
+        /// A command that needs registration was sent before it (§4.3).
+        NotRegistered = "not-registered",
+        /// `@` or `/msg` with an empty recipient (§5.2).
+        NoRecipient = "no-recipient",
+        /// A message with no non-space text (§5.2).
+        NoText = "no-text",
+        /// The private recipient is not online (§5.2).
+        NoSuchUser = "no-such-user",
+        /// Line content longer than `line-max` (§2.4).
+        LineTooLong = "line-too-long",
+        /// Line content is not UTF-8 (§2.5).
+        InvalidUtf8 = "invalid-utf8",
+        /// Line content has a forbidden character (§2.5).
+        ControlChar = "control-char",
+        /// A `/` line that is not a known command (§5.3).
+        UnknownCommand = "unknown-command",
+        /// A command's arguments are malformed (§5.3).
+        BadArgument = "bad-argument",
+    }
+}
+
+wire_words! {
+    /// Why a registered client left, as told to the others in `LEAVE` (§9.1).
+    LeaveReason {
+        /// The client sent `/quit`.
+        Quit = "quit",
+        /// The connection closed or failed without `/quit`.
+        Lost = "lost",
+        /// No line within the keepalive timeout.
+        Timeout = "timeout",
+        /// The client stopped reading; its outbound queue passed the bound.
+        Slow = "slow",
+        /// An unterminated line passed `flood-cap`.
+        Flood = "flood",
+    }
+}
+
+wire_words! {
+    /// Why the server is closing a connection, in its last line `BYE` (§9.2).
+    ByeReason {
+        /// The client sent `/quit`.
+        Quit = "quit",
+        /// Registration or keepalive timeout.
+        Timeout = "timeout",
+        /// The outbound queue bound was passed.
+        Slow = "slow",
+        /// An unterminated line passed `flood-cap`.
+        Flood = "flood",
+        /// The server is stopping.
+        Shutdown = "shutdown",
+        /// The global connection limit is reached.
+        ServerFull = "server-full",
+        /// The per-address connection limit is reached.
+        AddressLimit = "address-limit",
+    }
+}
+
+impl ByeReason {
+    /// The `LEAVE` reason the others are told when a registered client is
+    /// closed for this reason, if any (§9.2).
+    pub fn leave_reason(self) -> Option<LeaveReason> {
+        match self {
+            ByeReason::Quit => Some(LeaveReason::Quit),
+            ByeReason::Timeout => Some(LeaveReason::Timeout),
+            ByeReason::Slow => Some(LeaveReason::Slow),
+            ByeReason::Flood => Some(LeaveReason::Flood),
+            ByeReason::Shutdown | ByeReason::ServerFull | ByeReason::AddressLimit => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_are_distinct() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_word(code.as_str()), Some(*code));
+        }
+        for r in LeaveReason::ALL {
+            assert_eq!(LeaveReason::from_word(r.as_str()), Some(*r));
+        }
+        for r in ByeReason::ALL {
+            assert_eq!(ByeReason::from_word(r.as_str()), Some(*r));
+        }
+        let mut words: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::from_word("NO-TEXT"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Checks on line content (§2.1, §2.5): UTF-8 first, then forbidden
+//! characters. Every decoder runs its input through here before any grammar,
+//! so no field can ever hold a control character. Pure functions, no state.
+
+use crate::error::ContentError;
+
+/// Validates one line's content: UTF-8 (§2.1), then no C0, DEL or C1
+/// control (§2.5).
+///
+/// ```abnf
+/// text      = *safe-char
+/// safe-char = <utf8-char that is not U+0000-U+001F, U+007F, U+0080-U+009F>
+/// ```
+pub fn check(line: &[u8]) -> Result<&str, ContentError> {
+    let s = std::str::from_utf8(line).map_err(|_| ContentError::InvalidUtf8)?;
+    if has_forbidden(s) {
+        return Err(ContentError::ControlChar);
+    }
+    Ok(s)
+}
+
+/// True when `s` holds a character forbidden by §2.5.
+pub fn has_forbidden(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    // C0 and DEL are single octets. Written as a fold over all octets (no
+    // early exit) so the compiler can vectorise the common, clean case.
+    let c0 = bytes
+        .iter()
+        .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f));
+    if c0 {
+        return true;
+    }
+    // C1 controls U+0080-U+009F are encoded as C2 80 .. C2 9F. In valid
+    // UTF-8 a 0xC2 octet is always a lead octet, so this pair test is exact.
+    let mut rest = bytes;
+    while let Some(pos) = rest.iter().position(|&b| b == 0xc2) {
+        if let Some(&next) = rest.get(pos + 1) {
+            if (0x80..=0x9f).contains(&next) {
+                return true;
+            }
+        }
+        rest = &rest[pos + 1..];
+    }
+    false
+}
+
+/// True for a forbidden character (§2.5).
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_matches_char_is_control() {
+        // §2.5's set is exactly Unicode general category Cc.
+        for c in ['\0', '\t', '\r', '\n', '\x1b', '\x7f', '\u{80}', '\u{9f}'] {
+            assert!(is_forbidden_char(c));
+            assert!(has_forbidden(&format!("a{c}b")), "{c:?}");
+        }
+        for c in ['a', ' ', '\u{a0}', '\u{202e}', 'é', '\u{100}', '\u{1f600}'] {
+            assert!(!is_forbidden_char(c));
+            assert!(!has_forbidden(&format!("a{c}b")), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn utf8_is_checked_before_controls() {
+        assert_eq!(check(b"a\xff\x00"), Err(ContentError::InvalidUtf8));
+        assert_eq!(check(b"a\x00"), Err(ContentError::ControlChar));
+        assert_eq!(check("olá".as_bytes()), Ok("olá"));
+    }
+}

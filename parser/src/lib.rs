@@ -1,0 +1,35 @@
+//! The Tagarela protocol v1 codec: bytes in, typed lines out, and back.
+//!
+//! Everything here follows `spec/PROTOCOL.md` (cited as §N). This crate does
+//! no I/O and knows nothing of sockets, tasks or clocks: the server and the
+//! client feed it bytes and route what it returns.
+//!
+//! - [`LineFramer`] splits a byte stream into lines (§2).
+//! - [`ClientLine`] and [`HandshakeLine`] decode and encode client lines (§4.3, §5).
+//! - [`ServerLine`] decodes and encodes server lines (§7).
+//! - [`Name`], [`Text`], [`Token`] and [`Timestamp`] are validated field values;
+//!   an encoder cannot produce a line its decoder would refuse.
+#![forbid(unsafe_code)]
+
+mod client_line;
+mod codes;
+pub mod content;
+mod error;
+mod framer;
+pub mod limits;
+mod name;
+mod server_line;
+mod text;
+mod timestamp;
+
+#[cfg(feature = "arbitrary")]
+mod arbitrary_impls;
+
+pub use client_line::{ClientLine, HandshakeLine};
+pub use codes::{ByeReason, ErrorCode, LeaveReason};
+pub use error::{ContentError, EncodeError, FieldError, LineError, NameError, ServerLineError};
+pub use framer::{Frame, LineFramer};
+pub use name::{Name, NameKey};
+pub use server_line::{ServerLine, encode_who_list};
+pub use text::{Text, Token};
+pub use timestamp::{TIMESTAMP_LEN, Timestamp};
