@@ -48,6 +48,11 @@ impl<'a> Name<'a> {
         &self.0
     }
 
+    /// A borrowed copy, free of allocation (for building lines to send).
+    pub fn borrowed(&self) -> Name<'_> {
+        Name(Cow::Borrowed(&self.0))
+    }
+
     /// The identity key (§3.3).
     pub fn key(&self) -> NameKey {
         NameKey::of(&self.0)

@@ -1,0 +1,138 @@
+//! Command-line and environment configuration (clap). Parses and validates
+//! flags into [`Settings`]; knows nothing of sockets or tasks.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The Tagarela chat server: spec/PROTOCOL.md v1 over TCP.
+///
+/// Every flag can also be set by the environment variable shown.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tagarela-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on (IPv4 or IPv6, e.g. 0.0.0.0 or ::).
+    #[arg(long, env = "TAGARELA_LISTEN", default_value = "127.0.0.1")]
+    pub listen: IpAddr,
+
+    /// TCP port; 0 picks a free one. The bound address is printed on stdout.
+    #[arg(long, env = "TAGARELA_PORT", default_value_t = 7878)]
+    pub port: u16,
+
+    /// Most connections at once; more get `BYE server-full` (spec §11).
+    #[arg(long, env = "TAGARELA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most connections from one IP address; more get `BYE address-limit`.
+    #[arg(long, env = "TAGARELA_MAX_PER_ADDRESS", default_value_t = 1_000)]
+    pub max_per_address: usize,
+
+    /// Seconds a new connection has to register a name (spec §4.5).
+    #[arg(long, env = "TAGARELA_REGISTRATION_TIMEOUT", default_value_t = 30.0, value_parser = seconds)]
+    pub registration_timeout: f64,
+
+    /// Seconds of client silence before the server sends PING (spec §10).
+    #[arg(long, env = "TAGARELA_PING_INTERVAL", default_value_t = 60.0, value_parser = seconds)]
+    pub ping_interval: f64,
+
+    /// Seconds after PING without any line before `BYE timeout` (spec §10).
+    #[arg(long, env = "TAGARELA_PING_TIMEOUT", default_value_t = 30.0, value_parser = seconds)]
+    pub ping_timeout: f64,
+
+    /// Octets of output queued for one client before it is dropped as `slow` (spec §11).
+    #[arg(long, env = "TAGARELA_OUTBOX_BYTES", default_value_t = 256 * 1024)]
+    pub outbox_bytes: usize,
+
+    /// Append-only audit log (JSON Lines) of joins, leaves and messages.
+    #[arg(
+        long,
+        env = "TAGARELA_AUDIT_LOG",
+        default_value = "tagarela-audit.jsonl"
+    )]
+    pub audit_log: PathBuf,
+
+    /// Do not write an audit log at all.
+    #[arg(long, env = "TAGARELA_NO_AUDIT_LOG")]
+    pub no_audit_log: bool,
+
+    /// Leave private message bodies out of the audit log and the logs.
+    #[arg(long, env = "TAGARELA_OMIT_PRIVATE_TEXT")]
+    pub omit_private_text: bool,
+
+    /// Log format on stderr; levels come from RUST_LOG (default: info).
+    #[arg(long, env = "TAGARELA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Seconds allowed at shutdown to deliver `BYE shutdown` to every client.
+    #[arg(long, env = "TAGARELA_SHUTDOWN_GRACE", default_value_t = 3.0, value_parser = seconds)]
+    pub shutdown_grace: f64,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v < 1e9 {
+        Ok(v)
+    } else {
+        Err(format!("{s} must be a positive number of seconds"))
+    }
+}
+
+/// What the running server needs, with units applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_connections: usize,
+    pub max_per_address: usize,
+    pub registration_timeout: Duration,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub outbox_bytes: usize,
+    pub omit_private_text: bool,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    /// The spec's defaults (§11).
+    fn default() -> Self {
+        Settings {
+            max_connections: 10_000,
+            max_per_address: 1_000,
+            registration_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(60),
+            ping_timeout: Duration::from_secs(30),
+            outbox_bytes: 256 * 1024,
+            omit_private_text: false,
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Config {
+    /// The runtime settings these flags describe.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            max_connections: self.max_connections,
+            max_per_address: self.max_per_address,
+            registration_timeout: Duration::from_secs_f64(self.registration_timeout),
+            ping_interval: Duration::from_secs_f64(self.ping_interval),
+            ping_timeout: Duration::from_secs_f64(self.ping_timeout),
+            outbox_bytes: self
+                .outbox_bytes
+                .max(tagarela_parser::limits::SERVER_LINE_MAX + 1),
+            omit_private_text: self.omit_private_text,
+            shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The accept loop and graceful shutdown. Admits or refuses each socket
+//! (spec §11), spawns its connection task, survives `accept` errors such as
+//! running out of file descriptors by backing off, and on shutdown stops
+//! accepting, tells every connection to send `BYE shutdown` (§9.2) and waits
+//! for them, bounded by the grace period.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admission::Admission;
+use crate::audit::AuditLog;
+use crate::config::Settings;
+use crate::connection;
+use crate::context::Context;
+use crate::replies;
+use crate::room::Room;
+
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Serves `listener` until `shutdown` resolves, then closes every connection
+/// with `BYE shutdown` and returns once they are done (or the grace period
+/// ran out).
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    audit: AuditLog,
+    shutdown: impl Future<Output = ()>,
+) {
+    let admission = Admission::new(settings.max_connections, settings.max_per_address);
+    let grace = settings.shutdown_grace;
+    let ctx = Arc::new(Context {
+        room: Arc::new(Room::new()),
+        settings,
+        audit,
+    });
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let mut backoff = BACKOFF_MIN;
+    tokio::pin!(shutdown);
+
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = BACKOFF_MIN;
+                match admission.admit(peer.ip()) {
+                    Ok(permit) => {
+                        tasks.spawn(connection::serve(
+                            stream,
+                            peer,
+                            Arc::clone(&ctx),
+                            stop.clone(),
+                            permit,
+                        ));
+                    }
+                    Err(reason) => {
+                        tracing::warn!(peer = %peer, reason = %reason, "connection refused");
+                        if let Some(bye) = replies::bye(reason) {
+                            // A fresh socket's send buffer is empty: this does not block.
+                            let _ = stream.try_write(&bye);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed; backing off");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+
+    drop(listener);
+    tracing::info!(connections = admission.open_connections(), "shutting down");
+    stop.cancel();
+    tasks.close();
+    if tokio::time::timeout(grace + Duration::from_millis(500), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within the grace period");
+    }
+}

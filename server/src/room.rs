@@ -1,0 +1,114 @@
+//! The room: who is registered, by name key (spec §3.3), and routing of
+//! encoded lines to their outboxes. Every method is synchronous and holds the
+//! registry lock only while it touches the map and pushes (which never
+//! waits), so no lock is ever held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bytes::Bytes;
+use tagarela_parser::{Name, NameKey};
+
+use crate::outbox::Outbox;
+
+/// A registered client as others see it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Display form (NFC).
+    pub name: Name<'static>,
+    /// Where lines for it go.
+    pub outbox: Arc<Outbox>,
+}
+
+/// Everyone registered.
+#[derive(Debug, Default)]
+pub struct Room {
+    members: RwLock<HashMap<NameKey, Member>>,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new() -> Self {
+        Room::default()
+    }
+
+    /// Registers `name` for `outbox` and announces it: `welcome(online)` goes
+    /// to the newcomer and `join` to everyone else, under one lock so nobody
+    /// sees a message from the newcomer before its JOIN. Fails with the
+    /// holder's display name when the key is taken (§3.3).
+    pub fn register(
+        &self,
+        name: &Name<'static>,
+        outbox: &Arc<Outbox>,
+        welcome: impl FnOnce(usize) -> Option<Bytes>,
+        join: Option<Bytes>,
+    ) -> Result<NameKey, Name<'static>> {
+        let key = name.key();
+        let mut members = self.members.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(holder) = members.get(&key) {
+            return Err(holder.name.clone());
+        }
+        if let Some(line) = join {
+            for m in members.values() {
+                m.outbox.push(line.clone());
+            }
+        }
+        members.insert(
+            key.clone(),
+            Member {
+                name: name.clone(),
+                outbox: Arc::clone(outbox),
+            },
+        );
+        if let Some(line) = welcome(members.len()) {
+            outbox.push(line);
+        }
+        Ok(key)
+    }
+
+    /// Removes `key` and sends `leave` to everyone left. The name is free
+    /// the moment this returns.
+    pub fn unregister(&self, key: &NameKey, leave: Option<Bytes>) {
+        let mut members = self.members.write().unwrap_or_else(PoisonError::into_inner);
+        members.remove(key);
+        if let Some(line) = leave {
+            for m in members.values() {
+                m.outbox.push(line.clone());
+            }
+        }
+    }
+
+    /// Sends `line` to every member except the one whose outbox is `except`.
+    /// The bytes are shared, never copied per recipient.
+    pub fn broadcast(&self, except: &Arc<Outbox>, line: &Bytes) -> usize {
+        let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
+        let mut sent = 0;
+        for m in members.values() {
+            if !Arc::ptr_eq(&m.outbox, except) {
+                m.outbox.push(line.clone());
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// The member registered under `name`'s key, if any.
+    pub fn find(&self, name: &Name<'_>) -> Option<Member> {
+        let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
+        members.get(&name.key()).cloned()
+    }
+
+    /// A snapshot of who is online (display forms), in no particular order.
+    pub fn names(&self) -> Vec<Name<'static>> {
+        let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
+        members.values().map(|m| m.name.clone()).collect()
+    }
+
+    /// How many are registered.
+    pub fn online(&self) -> usize {
+        self.members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}

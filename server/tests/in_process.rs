@@ -1,0 +1,387 @@
+//! In-process integration tests: the server's `run` on a loopback listener
+//! with short timeouts, driven by raw TCP clients that speak the wire
+//! protocol. Wire-level scenarios against the real binary live in
+//! `conformance/`.
+
+#![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
+
+use std::time::Duration;
+
+use tagarela_server::{AuditLog, Settings};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Server {
+    addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    async fn start(settings: Settings) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tagarela_server::run(
+            listener,
+            settings,
+            AuditLog::disabled(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn connect(&self) -> Peer {
+        let stream = TcpStream::connect(self.addr).await.unwrap();
+        let (r, w) = stream.into_split();
+        let mut peer = Peer {
+            reader: BufReader::new(r),
+            writer: w,
+            pings: 0,
+        };
+        peer.expect("HELLO 1 :").await;
+        peer
+    }
+
+    async fn join(&self, name: &str) -> Peer {
+        let mut p = self.connect().await;
+        p.send(name).await;
+        p.expect(&format!("WELCOME {name} ")).await;
+        p
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("run returns after shutdown")
+            .unwrap();
+    }
+}
+
+struct Peer {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    pings: u32,
+}
+
+impl Peer {
+    async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes()).await;
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// The next line, or None at EOF (a partial line cut off by the close
+    /// is not a line: spec §9.2). Panics after WAIT.
+    async fn line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(WAIT, self.reader.read_until(b'\n', &mut buf))
+            .await
+            .expect("a line within the wait")
+            .unwrap_or(0);
+        if n == 0 || buf.pop() != Some(b'\n') {
+            return None;
+        }
+        Some(String::from_utf8(buf).unwrap())
+    }
+
+    /// The next line must start with `prefix`.
+    async fn expect(&mut self, prefix: &str) -> String {
+        let line = self
+            .line()
+            .await
+            .unwrap_or_else(|| panic!("EOF while waiting for {prefix:?}"));
+        assert!(
+            line.starts_with(prefix),
+            "expected {prefix:?}, got {line:?}"
+        );
+        line
+    }
+
+    /// Ping round trip: every line that arrives before the PONG is returned,
+    /// so "nothing else arrived" can be asserted without sleeping.
+    async fn barrier(&mut self) -> Vec<String> {
+        self.pings += 1;
+        let token = format!("b{}", self.pings);
+        self.send(&format!("/ping {token}")).await;
+        let mut before = Vec::new();
+        loop {
+            let line = self.line().await.expect("PONG before EOF");
+            if line == format!("PONG {token}") {
+                return before;
+            }
+            before.push(line);
+        }
+    }
+
+    async fn expect_eof(&mut self) {
+        assert_eq!(self.line().await, None);
+    }
+}
+
+fn fast() -> Settings {
+    Settings {
+        registration_timeout: Duration::from_secs(5),
+        ping_interval: Duration::from_secs(5),
+        ping_timeout: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(2),
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn broadcast_reaches_everyone_but_the_sender_in_order() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut b = server.join("bob").await;
+    let mut c = server.join("carol").await;
+    a.expect("JOIN ").await;
+    a.expect("JOIN ").await;
+    b.expect("JOIN ").await;
+    for i in 0..50 {
+        a.send(&format!("message {i}")).await;
+    }
+    for peer in [&mut b, &mut c] {
+        for i in 0..50 {
+            let line = peer.expect("MSG ").await;
+            assert!(line.ends_with(&format!(" alice :message {i}")), "{line}");
+        }
+        assert!(peer.barrier().await.is_empty());
+    }
+    assert!(a.barrier().await.is_empty(), "the sender gets no echo");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn private_messages_reach_only_the_target_and_echo_to_the_sender() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut b = server.join("bob").await;
+    let mut c = server.join("carol").await;
+    a.barrier().await;
+    b.barrier().await;
+    a.send("@BOB  psst").await;
+    let to_b = b.expect("PRIV ").await;
+    assert!(
+        to_b.ends_with(" alice bob :  psst") || to_b.ends_with(" alice bob : psst"),
+        "{to_b}"
+    );
+    assert_eq!(
+        a.expect("PRIV ").await,
+        to_b,
+        "the sender gets the same line"
+    );
+    assert!(c.barrier().await.is_empty(), "nobody else sees it");
+    a.send("@zed hi").await;
+    a.expect("ERR no-such-user zed :").await;
+    a.send("@alice note to self").await;
+    a.expect("PRIV ").await;
+    assert!(
+        a.barrier().await.is_empty(),
+        "a message to oneself arrives once"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn names_are_unique_by_key_and_retry_works() {
+    let server = Server::start(fast()).await;
+    let _a = server.join("Straße").await;
+    let mut b = server.connect().await;
+    b.send("STRASSE").await;
+    b.expect("ERR name-taken Straße :").await;
+    b.send("bad name").await;
+    b.expect("ERR name-invalid :").await;
+    b.send("/who").await;
+    b.expect("ERR not-registered :").await;
+    b.send("Ma\u{303}e").await;
+    b.expect("WELCOME Mãe ").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn abrupt_disconnect_mid_line_frees_the_name_and_delivers_nothing() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut b = server.join("bob").await;
+    a.expect("JOIN ").await;
+    b.send_raw(b"half a line").await;
+    drop(b);
+    let leave = a.expect("LEAVE ").await;
+    assert!(leave.ends_with(" bob lost"), "{leave}");
+    assert!(
+        a.barrier().await.is_empty(),
+        "the partial line was not delivered"
+    );
+    let _b2 = server.join("bob").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut b = server.join("bob").await;
+    let mut slow = server.join("slow").await;
+    a.barrier().await;
+    b.barrier().await;
+    // Bob keeps up; "slow" never reads. 40 MB is far more than its outbox
+    // (256 KiB) plus what the kernel buffers on loopback.
+    let body = "x".repeat(1000);
+    let mut got = 0usize;
+    let mut saw_slow_leave = false;
+    for round in 0..400 {
+        for i in 0..100 {
+            a.send(&format!("{} {body}", round * 100 + i)).await;
+        }
+        while got < (round + 1) * 100 {
+            let line = b.line().await.expect("bob keeps receiving");
+            if line.starts_with("MSG ") {
+                let n: usize = line
+                    .split(" :")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(n, got, "in order, none lost");
+                got += 1;
+            } else if line.starts_with("LEAVE ") && line.ends_with(" slow slow") {
+                saw_slow_leave = true;
+            } else {
+                panic!("unexpected {line}");
+            }
+        }
+        if saw_slow_leave {
+            break;
+        }
+    }
+    assert!(saw_slow_leave, "the slow client was removed as slow");
+    let left = a.barrier().await;
+    assert!(left.iter().all(|l| l.starts_with("LEAVE ")), "{left:?}");
+    // The slow client's stream ends: whatever it had, then BYE slow if it fit.
+    loop {
+        match slow.line().await {
+            None => break,
+            Some(l) if l.starts_with("BYE ") => assert!(l.starts_with("BYE slow :"), "{l}"),
+            Some(l) => assert!(l.starts_with("MSG ") || l.starts_with("PONG"), "{l}"),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn keepalive_pings_then_times_out() {
+    let settings = Settings {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut a = server.join("alice").await;
+    let mut quiet = server.join("quiet").await;
+    a.expect("JOIN ").await;
+    // Alice stays active (each barrier is a line) and watches for the leave.
+    let alice = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l: &String| l.starts_with("LEAVE ")) {
+            seen.extend(a.barrier().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen
+    });
+    let ping = quiet.expect("PING ").await;
+    let token = ping.trim_start_matches("PING ").to_owned();
+    quiet.send(&format!("/pong {token}")).await;
+    // Answered, so it survives; then silence gets a second PING and the end.
+    quiet.expect("PING ").await;
+    quiet.expect("BYE timeout :").await;
+    quiet.expect_eof().await;
+    let seen = alice.await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].ends_with(" quiet timeout"), "{seen:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn registration_times_out() {
+    let settings = Settings {
+        registration_timeout: Duration::from_millis(200),
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut p = server.connect().await;
+    p.expect("BYE timeout :").await;
+    p.expect_eof().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_limits_refuse_with_bye() {
+    let settings = Settings {
+        max_per_address: 2,
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let _a = server.connect().await;
+    let _b = server.connect().await;
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let mut c = Peer {
+        reader: BufReader::new(stream.into_split().0),
+        writer: TcpStream::connect(server.addr)
+            .await
+            .unwrap()
+            .into_split()
+            .1,
+        pings: 0,
+    };
+    c.expect("BYE address-limit :").await;
+    c.expect_eof().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_says_bye_to_everyone() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut unregistered = server.connect().await;
+    a.barrier().await;
+    server.shutdown().await;
+    a.expect("BYE shutdown :").await;
+    a.expect_eof().await;
+    unregistered.expect("BYE shutdown :").await;
+    unregistered.expect_eof().await;
+}
+
+#[tokio::test]
+async fn over_long_line_is_refused_and_the_next_line_works() {
+    let server = Server::start(fast()).await;
+    let mut a = server.join("alice").await;
+    let mut b = server.join("bob").await;
+    a.expect("JOIN ").await;
+    let mut long = vec![b'y'; 5000];
+    long.extend_from_slice(b"\nok\n");
+    b.send_raw(&long).await;
+    b.expect("ERR line-too-long :").await;
+    let msg = a.expect("MSG ").await;
+    assert!(msg.ends_with(" bob :ok"), "{msg}");
+    server.shutdown().await;
+}
