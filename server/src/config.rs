@@ -41,9 +41,19 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_PING_TIMEOUT", default_value_t = 30.0, value_parser = seconds)]
     pub ping_timeout: f64,
 
-    /// Octets of output queued for one client before it is dropped as `slow` (spec §11).
-    #[arg(long, env = "TAGARELA_OUTBOX_BYTES", default_value_t = 256 * 1024)]
+    /// Hard bound: octets of output queued for one client before it is
+    /// removed as `slow` at once (spec §11).
+    #[arg(long, env = "TAGARELA_OUTBOX_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub outbox_bytes: usize,
+
+    /// Soft bound: a client whose queue stays above this many octets for
+    /// `--slow-grace` seconds is removed as `slow` (spec §11).
+    #[arg(long, env = "TAGARELA_OUTBOX_SOFT_BYTES", default_value_t = 256 * 1024)]
+    pub outbox_soft_bytes: usize,
+
+    /// Seconds a client may stay above the soft bound (spec §11).
+    #[arg(long, env = "TAGARELA_SLOW_GRACE", default_value_t = 10.0, value_parser = seconds)]
+    pub slow_grace: f64,
 
     /// Append-only audit log (JSON Lines) of joins, leaves and messages.
     #[arg(
@@ -99,6 +109,8 @@ pub struct Settings {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub outbox_bytes: usize,
+    pub outbox_soft_bytes: usize,
+    pub slow_grace: Duration,
     pub omit_private_text: bool,
     pub shutdown_grace: Duration,
 }
@@ -112,7 +124,9 @@ impl Default for Settings {
             registration_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(30),
-            outbox_bytes: 256 * 1024,
+            outbox_bytes: 4 * 1024 * 1024,
+            outbox_soft_bytes: 256 * 1024,
+            slow_grace: Duration::from_secs(10),
             omit_private_text: false,
             shutdown_grace: Duration::from_secs(3),
         }
@@ -131,6 +145,8 @@ impl Config {
             outbox_bytes: self
                 .outbox_bytes
                 .max(tagarela_parser::limits::SERVER_LINE_MAX + 1),
+            outbox_soft_bytes: self.outbox_soft_bytes,
+            slow_grace: Duration::from_secs_f64(self.slow_grace),
             omit_private_text: self.omit_private_text,
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
         }

@@ -60,7 +60,10 @@ pub async fn serve(
 ) {
     configure_socket(&stream);
     let settings = &ctx.settings;
-    let outbox = Arc::new(Outbox::new(settings.outbox_bytes));
+    let outbox = Arc::new(Outbox::new(
+        settings.outbox_bytes,
+        settings.outbox_soft_bytes,
+    ));
     if let Some(hello) = replies::hello() {
         outbox.push(hello);
     }
@@ -126,11 +129,21 @@ pub async fn serve(
                 } else if let Some(end) = flush(&stream, &outbox, &mut inflight) {
                     break end;
                 }
+                if let Some(since) = outbox.above_soft_since() {
+                    let slow_at = Instant::from_std(since) + settings.slow_grace;
+                    if slow_at < sleep.deadline() {
+                        sleep.as_mut().reset(slow_at);
+                    }
+                }
             }
             () = &mut sleep => {
                 let now = Instant::now();
                 if !session.is_registered() && now >= registration_deadline {
                     break Ending::Bye(ByeReason::Timeout);
+                }
+                let slow_at = outbox.above_soft_since().map(|since| Instant::from_std(since) + settings.slow_grace);
+                if slow_at.is_some_and(|at| now >= at) {
+                    break Ending::Bye(ByeReason::Slow);
                 }
                 match ping_sent {
                     Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
@@ -149,6 +162,9 @@ pub async fn serve(
                 };
                 if !session.is_registered() {
                     next = next.min(registration_deadline);
+                }
+                if let Some(at) = slow_at {
+                    next = next.min(at);
                 }
                 sleep.as_mut().reset(next.max(now + Duration::from_millis(1)));
             }

@@ -1,12 +1,16 @@
 //! A client's bounded outbound queue (spec §11): encoded lines waiting to be
 //! written to its socket. Producers (any connection task routing a message)
 //! push shared `Bytes` without ever waiting; the owner drains everything in
-//! one go and writes it coalesced. When the bound is passed the queue is
-//! dropped and marked overflowed, so a client that stops reading costs at
-//! most the bound and never slows the producers. Never awaits while locked.
+//! one go and writes it coalesced. Two bounds: passing the hard bound drops
+//! the queue and marks it overflowed at once; staying above the soft bound
+//! is timed (the owner removes the client once that lasts too long). So a
+//! client that stops reading costs at most the hard bound and never slows
+//! the producers, while a healthy client rides out a burst. Never awaits
+//! while locked.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -17,6 +21,7 @@ pub struct Outbox {
     state: Mutex<State>,
     notify: Notify,
     limit: usize,
+    soft_limit: usize,
 }
 
 #[derive(Debug, Default)]
@@ -26,15 +31,19 @@ struct State {
     bytes: usize,
     overflowed: bool,
     closed: bool,
+    /// Since when `bytes` has been above the soft bound.
+    above_soft_since: Option<Instant>,
 }
 
 impl Outbox {
-    /// An empty queue that holds at most `limit` octets.
-    pub fn new(limit: usize) -> Self {
+    /// An empty queue that holds at most `limit` octets and times how long
+    /// it stays above `soft_limit`.
+    pub fn new(limit: usize, soft_limit: usize) -> Self {
         Outbox {
             state: Mutex::new(State::default()),
             notify: Notify::new(),
             limit,
+            soft_limit: soft_limit.min(limit),
         }
     }
 
@@ -60,8 +69,12 @@ impl Outbox {
         let was_empty = s.queue.is_empty();
         s.bytes += line.len();
         s.queue.push_back(line);
+        let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
+        if crossed_soft {
+            s.above_soft_since = Some(Instant::now());
+        }
         drop(s);
-        if was_empty {
+        if was_empty || crossed_soft {
             self.notify.notify_one();
         }
         true
@@ -109,6 +122,14 @@ impl Outbox {
     pub fn release(&self, written: usize) {
         let mut s = self.lock();
         s.bytes = s.bytes.saturating_sub(written);
+        if s.bytes <= self.soft_limit {
+            s.above_soft_since = None;
+        }
+    }
+
+    /// Since when the queue has been above the soft bound, if it is.
+    pub fn above_soft_since(&self) -> Option<Instant> {
+        self.lock().above_soft_since
     }
 
     /// Resolves when lines were pushed (or the outbox overflowed) since the
@@ -124,7 +145,7 @@ mod tests {
 
     #[test]
     fn bound_overflows_and_frees() {
-        let outbox = Outbox::new(10);
+        let outbox = Outbox::new(10, 10);
         assert!(outbox.push(Bytes::from_static(b"12345")));
         assert!(outbox.push(Bytes::from_static(b"12345")));
         assert!(!outbox.push(Bytes::from_static(b"1")));
@@ -136,7 +157,7 @@ mod tests {
 
     #[test]
     fn in_flight_octets_count_against_the_bound() {
-        let outbox = Outbox::new(10);
+        let outbox = Outbox::new(10, 10);
         assert!(outbox.push(Bytes::from_static(b"1234567890")));
         let mut taken = VecDeque::new();
         assert!(!outbox.take_all(&mut taken));
@@ -148,8 +169,27 @@ mod tests {
     }
 
     #[test]
+    fn soft_bound_is_timed_from_first_crossing() {
+        let outbox = Outbox::new(100, 10);
+        assert!(outbox.push(Bytes::from_static(b"12345")));
+        assert_eq!(outbox.above_soft_since(), None);
+        assert!(outbox.push(Bytes::from_static(b"123456")));
+        let since = outbox.above_soft_since().expect("above soft");
+        assert!(outbox.push(Bytes::from_static(b"1")));
+        assert_eq!(outbox.above_soft_since(), Some(since), "not restarted");
+        let mut taken = VecDeque::new();
+        outbox.take_all(&mut taken);
+        outbox.release(5);
+        assert_eq!(
+            outbox.above_soft_since(),
+            None,
+            "12 - 5 = 7 octets is under the soft bound"
+        );
+    }
+
+    #[test]
     fn release_then_push() {
-        let outbox = Outbox::new(10);
+        let outbox = Outbox::new(10, 10);
         assert!(outbox.push(Bytes::from_static(b"1234567890")));
         let mut taken = VecDeque::new();
         outbox.take_all(&mut taken);

@@ -289,6 +289,40 @@ async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
 }
 
 #[tokio::test]
+async fn a_client_above_the_soft_bound_too_long_is_dropped_before_the_hard_bound() {
+    let settings = Settings {
+        outbox_bytes: 1 << 30,
+        outbox_soft_bytes: 16 * 1024,
+        slow_grace: Duration::from_millis(300),
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut a = server.join("alice").await;
+    let mut slow = server.join("slow").await;
+    a.expect("JOIN ").await;
+    let body = "z".repeat(1000);
+    // Fill the kernel's buffers and pass the soft bound, then wait it out
+    // while staying active.
+    let mut saw_leave = false;
+    for _ in 0..200 {
+        for _ in 0..100 {
+            a.send(&body).await;
+        }
+        let lines = a.barrier().await;
+        if lines.iter().any(|l| l.ends_with(" slow slow")) {
+            saw_leave = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saw_leave, "removed by the soft bound's timer");
+    while let Some(l) = slow.line().await {
+        assert!(l.starts_with("MSG ") || l.starts_with("BYE slow :"), "{l}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn keepalive_pings_then_times_out() {
     let settings = Settings {
         ping_interval: Duration::from_millis(200),
