@@ -1,0 +1,137 @@
+//! The `tagarela` binary in scripted mode against an in-process server:
+//! it sends stdin lines, prints each event as its wire line, leaves cleanly
+//! on `sair` and on stdin EOF, and reports a lost server with status 1.
+
+#![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tagarela_server::{AuditLog, Settings};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn server() -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(tagarela_server::run(
+        listener,
+        Settings::default(),
+        AuditLog::disabled(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (port, stop, task)
+}
+
+fn client(port: u16, name: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tagarela"))
+        .args(["--port", &port.to_string(), "--name", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+struct Lines(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>);
+
+impl Lines {
+    fn of(child: &mut Child) -> Lines {
+        Lines(BufReader::new(child.stdout.take().unwrap()).lines())
+    }
+    async fn next(&mut self) -> Option<String> {
+        tokio::time::timeout(WAIT, self.0.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+    }
+    async fn expect(&mut self, prefix: &str) -> String {
+        let line = self
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("EOF waiting for {prefix}"));
+        assert!(
+            line.starts_with(prefix),
+            "expected {prefix:?}, got {line:?}"
+        );
+        line
+    }
+}
+
+async fn status(child: &mut Child) -> i32 {
+    tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits in time")
+        .unwrap()
+        .code()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scripted_clients_chat_and_leave_cleanly() {
+    let (port, stop, task) = server().await;
+    let mut alice = client(port, "alice");
+    let mut a = Lines::of(&mut alice);
+    a.expect("HELLO 1 :").await;
+    a.expect("WELCOME alice online=1 ").await;
+
+    let mut bob = client(port, "bob");
+    let mut b = Lines::of(&mut bob);
+    b.expect("HELLO 1 :").await;
+    b.expect("WELCOME bob online=2 ").await;
+    a.expect("JOIN ").await;
+
+    let mut bob_in = bob.stdin.take().unwrap();
+    bob_in
+        .write_all("olá a todos\n@ALICE psst\n@nobody x\nsair\n".as_bytes())
+        .await
+        .unwrap();
+    let msg = a.expect("MSG ").await;
+    assert!(msg.ends_with(" bob :olá a todos"), "{msg}");
+    let private = a.expect("PRIV ").await;
+    assert!(private.ends_with(" bob alice :psst"), "{private}");
+    assert_eq!(b.expect("PRIV ").await, private);
+    b.expect("ERR no-such-user nobody :").await;
+    b.expect("BYE quit :").await;
+    assert_eq!(b.next().await, None);
+    assert_eq!(status(&mut bob).await, 0, "sair leaves with status 0");
+    let leave = a.expect("LEAVE ").await;
+    assert!(leave.ends_with(" bob quit"), "{leave}");
+
+    // End of stdin is a clean quit too.
+    drop(alice.stdin.take());
+    a.expect("BYE quit :").await;
+    assert_eq!(status(&mut alice).await, 0);
+
+    let _ = stop.send(());
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_server_is_reported_with_status_1() {
+    let (port, stop, task) = server().await;
+    let mut carol = client(port, "carol");
+    let mut c = Lines::of(&mut carol);
+    c.expect("HELLO").await;
+    c.expect("WELCOME carol ").await;
+    let _ = stop.send(());
+    task.await.unwrap();
+    c.expect("BYE shutdown :").await;
+    assert_eq!(status(&mut carol).await, 1);
+}
+
+#[tokio::test]
+async fn unreachable_server_exits_3() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut child = client(port, "x");
+    assert_eq!(status(&mut child).await, 3);
+}
