@@ -18,6 +18,7 @@ mod error;
 mod framer;
 pub mod limits;
 mod name;
+pub mod notation;
 mod server_line;
 mod text;
 mod timestamp;

@@ -50,44 +50,7 @@ pub fn load_all() -> Vec<Vector> {
     out
 }
 
-/// Decodes §14's escapes: `\\ \t \r \n \s \xHH \u{H..} \[N*unit]`.
+/// Decodes §14's escapes (see `tagarela_parser::notation`).
 pub fn unescape(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if c != '\\' {
-            let mut buf = [0; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            rest = &rest[c.len_utf8()..];
-            continue;
-        }
-        let esc = &rest[1..];
-        let (bytes, used): (Vec<u8>, usize) = match esc.as_bytes().first() {
-            Some(b'\\') => (vec![b'\\'], 1),
-            Some(b't') => (vec![b'\t'], 1),
-            Some(b'r') => (vec![b'\r'], 1),
-            Some(b'n') => (vec![b'\n'], 1),
-            Some(b's') => (vec![b' '], 1),
-            Some(b'x') => {
-                let v = u8::from_str_radix(&esc[1..3], 16).expect("\\xHH");
-                (vec![v], 3)
-            }
-            Some(b'u') => {
-                let end = esc.find('}').expect("\\u{...}");
-                let v = u32::from_str_radix(&esc[2..end], 16).expect("hex scalar");
-                let c = char::from_u32(v).expect("scalar value");
-                (c.to_string().into_bytes(), end + 1)
-            }
-            Some(b'[') => {
-                let end = esc.find(']').expect("\\[N*unit]");
-                let (n, unit) = esc[1..end].split_once('*').expect("N*unit");
-                let n: usize = n.parse().expect("repeat count");
-                (unescape(unit).repeat(n), end + 1)
-            }
-            other => panic!("unknown escape {other:?} in {s:?}"),
-        };
-        out.extend_from_slice(&bytes);
-        rest = &esc[used..];
-    }
-    out
+    tagarela_parser::notation::unescape(s).expect("well-formed escapes")
 }

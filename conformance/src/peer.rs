@@ -1,0 +1,201 @@
+//! The parties a scenario drives: raw TCP clients that speak the wire
+//! protocol byte for byte, and the client binary in scripted mode (stdin in,
+//! stdout lines out). Both read whole lines with a deadline and keep lines
+//! set aside by compound steps for later expectations.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+/// What reading a line produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    Line(String),
+    Eof,
+    Timeout,
+}
+
+/// A raw TCP client.
+#[derive(Debug)]
+pub struct TcpPeer {
+    reader: Option<OwnedReadHalf>,
+    writer: Option<OwnedWriteHalf>,
+    buf: Vec<u8>,
+}
+
+/// The client binary.
+#[derive(Debug)]
+pub struct ClientPeer {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// Either kind of peer, with lines set aside.
+#[derive(Debug)]
+pub struct Peer {
+    pub kind: PeerKind,
+    pub pending: VecDeque<String>,
+    pub pings: u32,
+    /// Answer the server's `PING` (spec §10) and hide it, as a real client
+    /// does. Off for a peer told to stay `silent`.
+    pub auto_pong: bool,
+}
+
+#[derive(Debug)]
+pub enum PeerKind {
+    Tcp(TcpPeer),
+    Client(Box<ClientPeer>),
+}
+
+impl Peer {
+    /// Connects a raw TCP client.
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<Peer> {
+        let stream = TcpStream::connect(addr).await?;
+        let (r, w) = stream.into_split();
+        Ok(Peer::new(PeerKind::Tcp(TcpPeer {
+            reader: Some(r),
+            writer: Some(w),
+            buf: Vec::new(),
+        })))
+    }
+
+    /// Wraps a spawned client process (stdin and stdout piped).
+    pub fn client(mut child: Child) -> std::io::Result<Peer> {
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("client stdout not piped"))?;
+        Ok(Peer::new(PeerKind::Client(Box::new(ClientPeer {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        }))))
+    }
+
+    fn new(kind: PeerKind) -> Peer {
+        Peer {
+            kind,
+            pending: VecDeque::new(),
+            pings: 0,
+            auto_pong: true,
+        }
+    }
+
+    /// Writes `bytes` (one write), or one octet per write when `bytewise`.
+    pub async fn write(&mut self, bytes: &[u8], bytewise: bool) -> std::io::Result<()> {
+        let chunk = if bytewise { 1 } else { bytes.len().max(1) };
+        for piece in bytes.chunks(chunk) {
+            match &mut self.kind {
+                PeerKind::Tcp(t) => {
+                    let w = t
+                        .writer
+                        .as_mut()
+                        .ok_or_else(|| std::io::Error::other("closed"))?;
+                    w.write_all(piece).await?;
+                }
+                PeerKind::Client(c) => {
+                    let w = c
+                        .stdin
+                        .as_mut()
+                        .ok_or_else(|| std::io::Error::other("stdin closed"))?;
+                    w.write_all(piece).await?;
+                    w.flush().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next line: a set-aside one first, else from the wire within `wait`.
+    pub async fn read(&mut self, wait: Duration) -> Read {
+        if let Some(line) = self.pending.pop_front() {
+            return Read::Line(line);
+        }
+        self.read_wire(wait).await
+    }
+
+    /// The next line from the wire, ignoring set-aside lines.
+    pub async fn read_wire(&mut self, wait: Duration) -> Read {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.read_raw()).await {
+                Ok(Some(line)) => {
+                    if self.auto_pong {
+                        if let Some(token) = line.strip_prefix("PING ") {
+                            let pong = format!("/pong {token}\n");
+                            if self.write(pong.as_bytes(), false).await.is_ok() {
+                                continue;
+                            }
+                        }
+                    }
+                    return Read::Line(line);
+                }
+                Ok(None) => return Read::Eof,
+                Err(_) => return Read::Timeout,
+            }
+        }
+    }
+
+    /// A whole line (cancel-safe for TCP: partial data stays in `buf`).
+    async fn read_raw(&mut self) -> Option<String> {
+        match &mut self.kind {
+            PeerKind::Tcp(t) => loop {
+                if let Some(pos) = t.buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = t.buf.drain(..=pos).take(pos).collect();
+                    return Some(String::from_utf8_lossy(&line).into_owned());
+                }
+                let reader = t.reader.as_mut()?;
+                let mut chunk = [0u8; 8192];
+                match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => t.buf.extend_from_slice(&chunk[..n]),
+                }
+            },
+            PeerKind::Client(c) => {
+                let mut line = String::new();
+                match c.stdout.read_line(&mut line).await {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) if !line.ends_with('\n') => None,
+                    Ok(_) => {
+                        line.pop();
+                        Some(line)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the socket (both directions), or the client's stdin.
+    pub fn close(&mut self) {
+        match &mut self.kind {
+            PeerKind::Tcp(t) => {
+                t.reader = None;
+                t.writer = None;
+            }
+            PeerKind::Client(c) => c.stdin = None,
+        }
+    }
+
+    /// Aborts a TCP connection with RST (SO_LINGER 0, then close).
+    pub fn reset(&mut self) -> Result<(), String> {
+        let PeerKind::Tcp(t) = &mut self.kind else {
+            return Err("only TCP peers can reset".into());
+        };
+        let (Some(r), Some(w)) = (t.reader.take(), t.writer.take()) else {
+            return Err("already closed".into());
+        };
+        let stream = r.reunite(w).map_err(|e| e.to_string())?;
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .map_err(|e| e.to_string())?;
+        drop(stream);
+        Ok(())
+    }
+}

@@ -1,0 +1,498 @@
+//! Runs one scenario: starts a fresh `tagarela-server` on `--port 0` with
+//! short test timeouts, executes the steps in order, and records every line
+//! each party sent and received (the wire log, reported on failure). Waits
+//! are deadlines on expected lines, never sleeps; "nothing else arrived" is
+//! proven with a ping round trip.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+use crate::binaries::Binaries;
+use crate::pattern::Pattern;
+use crate::peer::{Peer, Read};
+use crate::script::{Scenario, SendMode, Step, StepKind};
+
+/// How long an expected line may take.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Server flags every scenario starts from; a scenario's `server:` line
+/// overrides them flag by flag.
+const DEFAULT_SERVER_ARGS: &[(&str, Option<&str>)] = &[
+    ("--listen", Some("127.0.0.1")),
+    ("--port", Some("0")),
+    ("--no-audit-log", None),
+    ("--registration-timeout", Some("5")),
+    ("--ping-interval", Some("5")),
+    ("--ping-timeout", Some("5")),
+    ("--shutdown-grace", Some("2")),
+];
+
+/// The result of one scenario.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub error: Option<String>,
+    pub duration: Duration,
+    pub wire_log: Vec<String>,
+}
+
+struct Run<'b> {
+    bins: &'b Binaries,
+    addr: SocketAddr,
+    server: Child,
+    peers: HashMap<String, Peer>,
+    log: Vec<String>,
+    started: Instant,
+}
+
+/// Runs `scenario`; the server's stderr goes to `server_log`.
+pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Outcome {
+    let started = Instant::now();
+    let mut log = Vec::new();
+    let result = match start_server(bins, &scenario.server_args, server_log).await {
+        Ok((server, addr)) => {
+            let mut run = Run {
+                bins,
+                addr,
+                server,
+                peers: HashMap::new(),
+                log: Vec::new(),
+                started,
+            };
+            let mut result = Ok(());
+            for step in &scenario.steps {
+                if let Err(e) = run.step(step).await {
+                    result = Err(format!("line {}: `{}`: {e}", step.line, step.text));
+                    break;
+                }
+            }
+            let _ = run.server.start_kill();
+            for peer in run.peers.values_mut() {
+                if let crate::peer::PeerKind::Client(c) = &mut peer.kind {
+                    let _ = c.child.start_kill();
+                }
+            }
+            log = run.log;
+            result
+        }
+        Err(e) => Err(format!("server did not start: {e}")),
+    };
+    Outcome {
+        error: result.err(),
+        duration: started.elapsed(),
+        wire_log: log,
+    }
+}
+
+fn server_args(extra: &[String]) -> Vec<String> {
+    let mut args: Vec<(String, Option<String>)> = DEFAULT_SERVER_ARGS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+        .collect();
+    let mut i = 0;
+    while i < extra.len() {
+        let key = extra[i].clone();
+        let value = extra.get(i + 1).filter(|v| !v.starts_with("--")).cloned();
+        i += if value.is_some() { 2 } else { 1 };
+        match args.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => args.push((key, value)),
+        }
+    }
+    args.into_iter()
+        .flat_map(|(k, v)| std::iter::once(k).chain(v))
+        .collect()
+}
+
+async fn start_server(
+    bins: &Binaries,
+    extra: &[String],
+    log: &Path,
+) -> Result<(Child, SocketAddr), String> {
+    let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut child = Command::new(&bins.server)
+        .args(server_args(extra))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .map_err(|_| "no address line in time".to_owned())?
+        .map_err(|e| e.to_string())?
+        .ok_or("server exited before printing its address")?;
+    let addr = first
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line {first:?}"))?;
+    Ok((child, addr))
+}
+
+impl Run<'_> {
+    fn note(&mut self, who: &str, dir: &str, text: &str) {
+        let t = self.started.elapsed().as_secs_f64();
+        self.log.push(format!("[{t:8.3}s] {who:>8} {dir} {text}"));
+    }
+
+    fn peer(&mut self, name: &str) -> Result<&mut Peer, String> {
+        self.peers
+            .get_mut(name)
+            .ok_or_else(|| format!("no peer called {name}"))
+    }
+
+    async fn send(&mut self, name: &str, bytes: &[u8], bytewise: bool) -> Result<(), String> {
+        let shown = String::from_utf8_lossy(bytes).escape_debug().to_string();
+        self.note(name, "->", &shown);
+        self.peer(name)?
+            .write(bytes, bytewise)
+            .await
+            .map_err(|e| format!("{name} cannot send: {e}"))
+    }
+
+    async fn read(&mut self, name: &str) -> Result<Read, String> {
+        let read = self.peer(name)?.read(WAIT).await;
+        match &read {
+            Read::Line(l) => self.note(name, "<-", &l.escape_debug().to_string()),
+            Read::Eof => self.note(name, "<-", "(eof)"),
+            Read::Timeout => self.note(name, "<-", "(nothing within the wait)"),
+        }
+        Ok(read)
+    }
+
+    async fn expect(&mut self, name: &str, pattern: &Pattern) -> Result<String, String> {
+        match self.read(name).await? {
+            Read::Line(l) if pattern.matches(&l) => Ok(l),
+            Read::Line(l) => Err(format!("{name} expected `{}`, got `{l}`", pattern.source())),
+            Read::Eof => Err(format!(
+                "{name} expected `{}`, got end of stream",
+                pattern.source()
+            )),
+            Read::Timeout => Err(format!(
+                "{name} expected `{}`, got nothing within {WAIT:?}",
+                pattern.source()
+            )),
+        }
+    }
+
+    async fn nothing(&mut self, name: &str) -> Result<(), String> {
+        let peer = self.peer(name)?;
+        peer.pings += 1;
+        let token = format!("barrier{}", peer.pings);
+        self.send(name, format!("/ping {token}\n").as_bytes(), false)
+            .await?;
+        let want = format!("PONG {token}");
+        match self.read(name).await? {
+            Read::Line(l) if l == want => Ok(()),
+            Read::Line(l) => Err(format!("{name} expected nothing more, got `{l}`")),
+            other => Err(format!(
+                "{name} expected `{want}` for the barrier, got {other:?}"
+            )),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), String> {
+        match &step.kind {
+            StepKind::Connect(name) => {
+                let peer = Peer::connect(self.addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                self.peers.insert(name.clone(), peer);
+                Ok(())
+            }
+            StepKind::Join(name) => {
+                let peer = Peer::connect(self.addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                self.peers.insert(name.clone(), peer);
+                self.expect(name, &Pattern::new("HELLO 1 :{any}")?).await?;
+                self.send(name, format!("{name}\n").as_bytes(), false)
+                    .await?;
+                let welcome = Pattern::new(&format!(
+                    "WELCOME {name} online={{num}} line-max=1024 name-max=32 :{{any}}"
+                ))?;
+                self.expect(name, &welcome).await.map(drop)
+            }
+            StepKind::Spawn { peer, args } => {
+                let child = Command::new(&self.bins.client)
+                    .args([
+                        "--host",
+                        &self.addr.ip().to_string(),
+                        "--port",
+                        &self.addr.port().to_string(),
+                    ])
+                    .args(args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| format!("spawn client: {e}"))?;
+                let p = Peer::client(child).map_err(|e| e.to_string())?;
+                self.peers.insert(peer.clone(), p);
+                Ok(())
+            }
+            StepKind::Send { peer, bytes, mode } => {
+                let mut out = bytes.clone();
+                if *mode != SendMode::Raw {
+                    out.push(b'\n');
+                }
+                self.send(peer, &out, *mode == SendMode::Bytewise).await
+            }
+            StepKind::Expect { peer, pattern } => self.expect(peer, pattern).await.map(drop),
+            StepKind::Nothing(peer) => self.nothing(peer).await,
+            StepKind::Eof(peer) => match self.read(peer).await? {
+                Read::Eof => Ok(()),
+                other => Err(format!("{peer} expected end of stream, got {other:?}")),
+            },
+            StepKind::SkipToEof(peer) => {
+                let deadline = Instant::now() + WAIT;
+                let mut skipped = 0usize;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.peer(peer)?.read(left).await {
+                        Read::Line(_) => skipped += 1,
+                        Read::Eof => {
+                            self.note(peer, "<-", &format!("({skipped} lines, then eof)"));
+                            return Ok(());
+                        }
+                        Read::Timeout => return Err(format!("{peer} did not end within {WAIT:?}")),
+                    }
+                }
+            }
+            StepKind::Exit { peer, code } => self.exit(peer, *code).await,
+            StepKind::Close(peer) => {
+                self.note(peer, "--", "(close)");
+                self.peer(peer)?.close();
+                Ok(())
+            }
+            StepKind::Reset(peer) => {
+                self.note(peer, "--", "(reset)");
+                self.peer(peer)?.reset()
+            }
+            StepKind::Silent(peer) => {
+                self.peer(peer)?.auto_pong = false;
+                Ok(())
+            }
+            StepKind::Kill { signal } => self.kill(signal),
+            StepKind::Race { peers, name } => self.race(peers, name).await,
+            StepKind::Pump {
+                from,
+                to,
+                count,
+                size,
+            } => self.pump(from, to, *count, *size).await,
+            StepKind::Mix { senders, to, count } => self.mix(senders, to, *count).await,
+        }
+    }
+
+    fn kill(&mut self, signal: &str) -> Result<(), String> {
+        let pid = self.server.id().ok_or("server already exited")?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(|e| e.to_string())?);
+        let sig = if signal == "KILL" {
+            nix::sys::signal::Signal::SIGKILL
+        } else {
+            nix::sys::signal::Signal::SIGTERM
+        };
+        self.note("server", "--", &format!("(SIG{signal})"));
+        nix::sys::signal::kill(pid, sig).map_err(|e| e.to_string())
+    }
+
+    async fn exit(&mut self, name: &str, code: i32) -> Result<(), String> {
+        let child = if name == "server" {
+            &mut self.server
+        } else {
+            match &mut self.peer(name)?.kind {
+                crate::peer::PeerKind::Client(c) => &mut c.child,
+                crate::peer::PeerKind::Tcp(_) => return Err(format!("{name} is not a process")),
+            }
+        };
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .map_err(|_| format!("{name} did not exit within {WAIT:?}"))?
+            .map_err(|e| e.to_string())?;
+        self.note(name, "--", &format!("(exit {status})"));
+        match status.code() {
+            Some(c) if c == code => Ok(()),
+            _ => Err(format!("{name} exited with {status}, expected {code}")),
+        }
+    }
+
+    async fn race(&mut self, peers: &[String], name: &str) -> Result<(), String> {
+        let line = format!("{name}\n");
+        let mut writes = Vec::new();
+        for p in peers {
+            self.note(p, "->", name);
+            let peer = self
+                .peers
+                .remove(p)
+                .ok_or_else(|| format!("no peer called {p}"))?;
+            writes.push((p.clone(), peer));
+        }
+        // Send from all peers concurrently.
+        let sent = futures_join(writes, line.into_bytes()).await;
+        let mut winners = 0;
+        let taken = Pattern::new(&format!("ERR name-taken {name} :{{any}}"))?;
+        let won = Pattern::new(&format!("WELCOME {name} {{any}}"))?;
+        for (p, peer) in sent {
+            self.peers.insert(p, peer?);
+        }
+        for p in peers {
+            match self.read(p).await? {
+                Read::Line(l) if won.matches(&l) => winners += 1,
+                Read::Line(l) if taken.matches(&l) => {}
+                other => return Err(format!("{p} got {other:?} in the race")),
+            }
+        }
+        if winners == 1 {
+            Ok(())
+        } else {
+            Err(format!("{winners} peers won the race for {name}"))
+        }
+    }
+
+    async fn pump(
+        &mut self,
+        from: &str,
+        to: &str,
+        count: usize,
+        size: usize,
+    ) -> Result<(), String> {
+        // Rounds of at most 16 KiB, so a reader that keeps up never has
+        // much queued at the server.
+        let round = (16 * 1024 / size.max(1)).max(1);
+        let mut got = 0;
+        let mut sent = 0;
+        let mut set_aside = Vec::new();
+        self.note(
+            from,
+            "->",
+            &format!("(pump: {count} numbered lines of {size} octets, in rounds of {round})"),
+        );
+        while sent < count {
+            let mut batch = Vec::new();
+            for _ in 0..round.min(count - sent) {
+                let head = format!("pump {sent} ");
+                let body = "p".repeat(size.saturating_sub(head.len()));
+                batch.extend_from_slice(format!("{head}{body}\n").as_bytes());
+                sent += 1;
+            }
+            self.peer(from)?
+                .write(&batch, false)
+                .await
+                .map_err(|e| format!("{from} cannot send: {e}"))?;
+            while got < sent {
+                let line = match self.peer(to)?.read_wire(WAIT).await {
+                    Read::Line(l) => l,
+                    other => {
+                        return Err(format!(
+                            "{to} stopped receiving after {got} of {count}: {other:?}"
+                        ));
+                    }
+                };
+                match line.split_once(&format!(" {from} :pump ")) {
+                    Some((_, rest)) if line.starts_with("MSG ") => {
+                        let n: usize = rest
+                            .split(' ')
+                            .next()
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(usize::MAX);
+                        if n != got {
+                            return Err(format!("{to} got pump line {n}, expected {got}"));
+                        }
+                        got += 1;
+                    }
+                    _ => {
+                        self.note(to, "<-", &line);
+                        set_aside.push(line);
+                    }
+                }
+            }
+        }
+        self.note(to, "<-", &format!("(pump: all {count} lines, in order)"));
+        self.peer(to)?.pending.extend(set_aside);
+        Ok(())
+    }
+
+    async fn mix(&mut self, senders: &[String], to: &str, count: usize) -> Result<(), String> {
+        for i in 0..count {
+            for s in senders {
+                self.peer(s)?
+                    .write(format!("mix {s} {i}\n").as_bytes(), false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        self.note(
+            "*",
+            "->",
+            &format!("(mix: {} senders x {count} numbered lines)", senders.len()),
+        );
+        let mut next: HashMap<&str, usize> = senders.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut set_aside = Vec::new();
+        let mut remaining = senders.len() * count;
+        while remaining > 0 {
+            let line = match self.peer(to)?.read_wire(WAIT).await {
+                Read::Line(l) => l,
+                other => {
+                    return Err(format!(
+                        "{to} stopped with {remaining} mix lines missing: {other:?}"
+                    ));
+                }
+            };
+            let parsed = line
+                .strip_prefix("MSG ")
+                .and_then(|r| r.split_once(" :mix "))
+                .map(|(_, t)| t.to_owned());
+            match parsed.as_deref().and_then(|t| t.split_once(' ')) {
+                Some((s, n)) if next.contains_key(s) => {
+                    let want = next[s];
+                    let n: usize = n.parse().map_err(|_| format!("bad mix line {line}"))?;
+                    if n != want {
+                        return Err(format!("{to} got {s}'s line {n}, expected {want}"));
+                    }
+                    if let Some(v) = next.get_mut(s) {
+                        *v += 1;
+                    }
+                    remaining -= 1;
+                }
+                _ => set_aside.push(line),
+            }
+        }
+        self.note(to, "<-", "(mix: every sender's lines once, each in order)");
+        self.peer(to)?.pending.extend(set_aside);
+        Ok(())
+    }
+}
+
+type Sent = Vec<(String, Result<Peer, String>)>;
+
+/// Writes `line` from every peer at once; gives the peers back.
+async fn futures_join(peers: Vec<(String, Peer)>, line: Vec<u8>) -> Sent {
+    let mut tasks = Vec::new();
+    for (name, mut peer) in peers {
+        let line = line.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = peer.write(&line, false).await;
+            (name, r.map(|()| peer).map_err(|e| e.to_string()))
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(pair) => out.push(pair),
+            Err(e) => out.push(("?".into(), Err(e.to_string()))),
+        }
+    }
+    out
+}
