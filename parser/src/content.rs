@@ -22,26 +22,22 @@ pub fn check(line: &[u8]) -> Result<&str, ContentError> {
 /// True when `s` holds a character forbidden by §2.5.
 pub fn has_forbidden(s: &str) -> bool {
     let bytes = s.as_bytes();
-    // C0 and DEL are single octets. Written as a fold over all octets (no
-    // early exit) so the compiler can vectorise the common, clean case.
-    let c0 = bytes
+    // One pass over all octets with no early exit, so the compiler can
+    // vectorise it: C0 and DEL are single octets, and every C1 control
+    // (U+0080-U+009F) is encoded as 0xC2 followed by 0x80-0x9F.
+    let suspect = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+    });
+    if !suspect {
+        return false;
+    }
+    // Rare path: a control, or a 0xC2 lead octet (Latin-1 supplement text
+    // such as "°" or "£") that needs a closer look. In valid UTF-8 a 0xC2
+    // octet is always a lead octet, so the pair test is exact.
+    bytes
         .iter()
-        .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f));
-    if c0 {
-        return true;
-    }
-    // C1 controls U+0080-U+009F are encoded as C2 80 .. C2 9F. In valid
-    // UTF-8 a 0xC2 octet is always a lead octet, so this pair test is exact.
-    let mut rest = bytes;
-    while let Some(pos) = rest.iter().position(|&b| b == 0xc2) {
-        if let Some(&next) = rest.get(pos + 1) {
-            if (0x80..=0x9f).contains(&next) {
-                return true;
-            }
-        }
-        rest = &rest[pos + 1..];
-    }
-    false
+        .zip(bytes.iter().skip(1).chain(std::iter::once(&0)))
+        .any(|(&b, &next)| b < 0x20 || b == 0x7f || (b == 0xc2 && (0x80..=0x9f).contains(&next)))
 }
 
 /// True for a forbidden character (§2.5).

@@ -131,7 +131,7 @@ impl LineFramer {
 }
 
 fn find_lf(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Permit;
 use crate::context::Context;
-use crate::outbox::Outbox;
+use crate::outbox::{KEEP_CAPACITY, Outbox};
 use crate::replies;
 use crate::session::{Outcome, Session};
 
@@ -315,6 +315,10 @@ fn flush(stream: &TcpStream, outbox: &Outbox, inflight: &mut VecDeque<Bytes>) ->
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
             Err(_) => return Some(Ending::Lost),
+        }
+        if inflight.is_empty() && inflight.capacity() > KEEP_CAPACITY {
+            // Idle clients hold no buffer: give a burst's capacity back.
+            *inflight = VecDeque::new();
         }
     }
 }

@@ -15,6 +15,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+/// Queue slots kept after draining; more is given back to the allocator.
+pub const KEEP_CAPACITY: usize = 16;
+
 /// Outbound queue of one client.
 #[derive(Debug)]
 pub struct Outbox {
@@ -106,9 +109,14 @@ impl Outbox {
             return true;
         }
         if into.is_empty() {
-            std::mem::swap(into, &mut s.queue);
+            // Hand over the whole buffer; the outbox starts again with none,
+            // so a burst's capacity is not kept by an idle client.
+            *into = std::mem::take(&mut s.queue);
         } else {
             into.extend(s.queue.drain(..));
+            if s.queue.capacity() > KEEP_CAPACITY {
+                s.queue = VecDeque::new();
+            }
         }
         false
     }
