@@ -1,0 +1,260 @@
+//! One benchmark client: connects (optionally from a chosen loopback source
+//! address), registers a name, and then a reader task decodes every server
+//! line with the project's parser and records deliveries of benchmark
+//! payloads: count, latency, order, damage.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use tagarela_parser::limits::SERVER_LINE_MAX;
+use tagarela_parser::{Frame, LineFramer, ServerLine};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Notify;
+
+use crate::marker;
+
+/// Counters shared by every reader.
+#[derive(Debug)]
+pub struct Totals {
+    pub epoch: Instant,
+    pub delivered: AtomicU64,
+    pub garbled: AtomicU64,
+    pub out_of_order: AtomicU64,
+    pub other_lines: AtomicU64,
+    pub disconnects: AtomicU64,
+    /// Nanoseconds since `epoch` of the last delivery.
+    pub last_delivery_ns: AtomicU64,
+    /// Readers that have seen their barrier PONG.
+    pub ready: AtomicUsize,
+    pub ready_changed: Notify,
+}
+
+impl Totals {
+    pub fn new() -> Arc<Totals> {
+        Arc::new(Totals {
+            epoch: Instant::now(),
+            delivered: AtomicU64::new(0),
+            garbled: AtomicU64::new(0),
+            out_of_order: AtomicU64::new(0),
+            other_lines: AtomicU64::new(0),
+            disconnects: AtomicU64::new(0),
+            last_delivery_ns: AtomicU64::new(0),
+            ready: AtomicUsize::new(0),
+            ready_changed: Notify::new(),
+        })
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Latencies one reader measured, in microseconds.
+pub type Latencies = Arc<Mutex<Histogram<u64>>>;
+
+/// A new latency histogram (1 µs to 1 h, 3 significant digits).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A registered client's write half and its reader's latencies.
+#[derive(Debug)]
+pub struct Client {
+    /// Taken by a sender task while it sends.
+    pub writer: Option<OwnedWriteHalf>,
+    pub latencies: Latencies,
+    /// Ends when the server closes the connection.
+    pub reader: tokio::task::JoinHandle<()>,
+}
+
+/// Which messages a reader counts.
+#[derive(Debug, Clone, Copy)]
+pub enum Counts {
+    /// Public `MSG` lines.
+    Public,
+    /// `PRIV` lines addressed to this client (not the sender's echo).
+    PrivateTo,
+}
+
+/// Connects, registers `name`, and starts the reader. `src` binds the
+/// socket to a loopback source address first.
+pub async fn connect(
+    addr: SocketAddr,
+    src: Option<IpAddr>,
+    name: &str,
+    counts: Counts,
+    totals: Arc<Totals>,
+) -> anyhow::Result<Client> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = src {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .with_context(|| format!("bind {ip}"))?;
+    }
+    let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .context("connect timed out")??;
+    stream.set_nodelay(true)?;
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(format!("{name}\n").as_bytes()).await?;
+    let mut framer = LineFramer::new(SERVER_LINE_MAX, 1 << 20);
+    let mut buf = Vec::new();
+    // Read up to WELCOME; anything after it stays in `buf` for the reader.
+    let welcomed = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let (used, frame) = framer.next(&buf);
+            match frame {
+                Frame::Line(line) => {
+                    let welcome = matches!(ServerLine::parse(line), Ok(ServerLine::Welcome { .. }));
+                    let refused = matches!(
+                        ServerLine::parse(line),
+                        Ok(ServerLine::Err { .. } | ServerLine::Bye { .. })
+                    );
+                    let text = String::from_utf8_lossy(line).into_owned();
+                    buf.drain(..used);
+                    if welcome {
+                        return Ok(());
+                    }
+                    if refused {
+                        bail!("{name} refused: {text}");
+                    }
+                }
+                Frame::NeedMore => {
+                    buf.drain(..used);
+                    let n = reader.read(&mut chunk).await?;
+                    if n == 0 {
+                        bail!("{name}: connection closed during registration");
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                Frame::TooLong | Frame::Flood => bail!("{name}: over-long line from the server"),
+            }
+        }
+    })
+    .await
+    .context("registration timed out")?;
+    welcomed?;
+    let latencies: Latencies = Arc::new(Mutex::new(histogram()));
+    let me = name.to_owned();
+    let reader = tokio::spawn(read_loop(
+        reader,
+        framer,
+        buf,
+        counts,
+        me,
+        totals,
+        Arc::clone(&latencies),
+    ));
+    Ok(Client {
+        writer: Some(writer),
+        latencies,
+        reader,
+    })
+}
+
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    mut framer: LineFramer,
+    mut buf: Vec<u8>,
+    counts: Counts,
+    me: String,
+    totals: Arc<Totals>,
+    latencies: Latencies,
+) {
+    let mut last_seq: Vec<Option<u64>> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut local = histogram();
+    let mut pending_flush = 0u32;
+    loop {
+        let mut pos = 0;
+        loop {
+            let (used, frame) = framer.next(&buf[pos..]);
+            match frame {
+                Frame::Line(line) => {
+                    let now = totals.now_ns();
+                    let text = match (ServerLine::parse(line), counts) {
+                        (Ok(ServerLine::Msg { text, .. }), Counts::Public) => Some(text),
+                        // Count what reached us, not the server's echo of what we sent.
+                        (Ok(ServerLine::Priv { text, from, to, .. }), Counts::PrivateTo)
+                            if to.as_str() == me && from.as_str() != me =>
+                        {
+                            Some(text)
+                        }
+                        (Ok(ServerLine::Pong { token: Some(t) }), _) if t.as_str() == "ready" => {
+                            totals.ready.fetch_add(1, Ordering::Relaxed);
+                            totals.ready_changed.notify_waiters();
+                            None
+                        }
+                        (Ok(_), _) => {
+                            totals.other_lines.fetch_add(1, Ordering::Relaxed);
+                            None
+                        }
+                        (Err(_), _) => {
+                            totals.garbled.fetch_add(1, Ordering::Relaxed);
+                            None
+                        }
+                    };
+                    if let Some(text) = text {
+                        match marker::parse(text.as_str()) {
+                            Some(m) => {
+                                let i = m.sender as usize;
+                                if last_seq.len() <= i {
+                                    last_seq.resize(i + 1, None);
+                                }
+                                if last_seq[i].is_some_and(|s| m.seq <= s) {
+                                    totals.out_of_order.fetch_add(1, Ordering::Relaxed);
+                                }
+                                last_seq[i] = Some(m.seq);
+                                let _ = local.record((now.saturating_sub(m.t_ns) / 1000).max(1));
+                                totals.delivered.fetch_add(1, Ordering::Relaxed);
+                                totals.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+                                pending_flush += 1;
+                            }
+                            None => {
+                                totals.garbled.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+                Frame::TooLong | Frame::Flood => {
+                    totals.garbled.fetch_add(1, Ordering::Relaxed);
+                }
+                Frame::NeedMore => {
+                    pos += used;
+                    break;
+                }
+            }
+            pos += used;
+        }
+        buf.drain(..pos);
+        if pending_flush > 0 {
+            latencies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&local)
+                .ok();
+            local.reset();
+            pending_flush = 0;
+        }
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => {
+                totals.disconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `tagarela-bench`: a load generator for Tagarela servers, in the spirit
+//! of `redis-benchmark`. It drives a running server over the wire protocol
+//! (loopback only), checks every delivery, and reports throughput, latency
+//! percentiles, losses and the server's memory and CPU.
+#![forbid(unsafe_code)]
+
+mod client;
+mod marker;
+mod process;
+mod report;
+mod run;
+mod scenarios;
+
+use clap::{Parser, Subcommand};
+
+use run::Common;
+
+/// Load generator for Tagarela servers (loopback only).
+#[derive(Debug, Parser)]
+#[command(name = "tagarela-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// N clients; S of them each send M public messages of D octets.
+    Fanout {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        /// Message text size in octets.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Messages per second per sender (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// P pairs; in each, one client sends M private messages to the other.
+    Private {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// N registered clients held idle; reports the server's RSS per client.
+    Idle {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+        /// Seconds to hold them (keep below the server's ping interval).
+        #[arg(long, default_value_t = 5.0)]
+        hold: f64,
+    },
+    /// Connect, register, /quit, repeated; reports cycles per second.
+    Churn {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 5000)]
+        cycles: usize,
+        /// Cycles run at once.
+        #[arg(long, default_value_t = 50)]
+        parallel: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (common, report) = runtime.block_on(async {
+        match cli.scenario {
+            Scenario::Fanout {
+                common,
+                clients,
+                senders,
+                messages,
+                size,
+                rate,
+            } => {
+                common.check()?;
+                let r = scenarios::fanout(&common, clients, senders, messages, size, rate).await?;
+                anyhow::Ok((common, r))
+            }
+            Scenario::Private {
+                common,
+                pairs,
+                messages,
+                size,
+                rate,
+            } => {
+                common.check()?;
+                let r = scenarios::private(&common, pairs, messages, size, rate).await?;
+                Ok((common, r))
+            }
+            Scenario::Idle {
+                common,
+                clients,
+                hold,
+            } => {
+                common.check()?;
+                let r = scenarios::idle(&common, clients, hold).await?;
+                Ok((common, r))
+            }
+            Scenario::Churn {
+                common,
+                cycles,
+                parallel,
+            } => {
+                common.check()?;
+                let r = scenarios::churn(&common, cycles, parallel).await?;
+                Ok((common, r))
+            }
+        }
+    })?;
+    if common.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report::table(&report));
+    }
+    // Readers still hold sockets; do not wait for them.
+    runtime.shutdown_background();
+    std::process::exit(
+        if report.outcome == "complete" && report.lost == 0 && report.garbled == 0 {
+            0
+        } else {
+            1
+        },
+    );
+}

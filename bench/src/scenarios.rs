@@ -1,0 +1,247 @@
+//! The four load scenarios: fan-out, private pairs, idle connections and
+//! connect/disconnect churn. Each builds a [`Report`]; none prints.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use crate::client::{self, Counts, Totals};
+use crate::process;
+use crate::report::{LatencyUs, Report};
+use crate::run::{self, Common};
+
+/// Settling (setup traffic draining) may take this long at most.
+const SETTLE: Duration = Duration::from_secs(120);
+
+fn server_stats(
+    common: &Common,
+    report: &mut Report,
+    rss_before: Option<u64>,
+    cpu_before: Option<f64>,
+) {
+    if let Some(pid) = common.pid {
+        report.server_rss_before_kib = rss_before;
+        report.server_rss_after_kib = process::rss_kib(pid);
+        report.server_cpu_seconds = process::cpu_seconds(pid)
+            .zip(cpu_before)
+            .map(|(a, b)| a - b);
+    }
+}
+
+fn merge(clients: &[client::Client]) -> LatencyUs {
+    let mut all = client::histogram();
+    for c in clients {
+        if let Ok(h) = c.latencies.lock() {
+            let _ = all.add(&*h);
+        }
+    }
+    LatencyUs::of(&all)
+}
+
+fn finish(report: &mut Report, totals: &Totals, send_start_ns: u64) {
+    report.delivered = totals.delivered.load(Ordering::Relaxed);
+    report.lost = report.expected.saturating_sub(report.delivered);
+    report.garbled = totals.garbled.load(Ordering::Relaxed);
+    report.out_of_order = totals.out_of_order.load(Ordering::Relaxed);
+    report.disconnects = totals.disconnects.load(Ordering::Relaxed);
+    let span = totals
+        .last_delivery_ns
+        .load(Ordering::Relaxed)
+        .saturating_sub(send_start_ns) as f64
+        / 1e9;
+    report.seconds = span;
+    report.deliveries_per_sec = (span > 0.0).then(|| report.delivered as f64 / span);
+}
+
+/// N clients, S of them senders of M messages of D octets each.
+pub async fn fanout(
+    common: &Common,
+    clients: usize,
+    senders: usize,
+    messages: u64,
+    size: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
+    let senders = senders.min(clients);
+    let totals = Totals::new();
+    let pid = common.pid;
+    let rss_before = pid.and_then(process::rss_kib);
+    let mut all = run::connect_all(common, clients, Counts::Public, &totals).await?;
+    run::barrier(&mut all, &totals, SETTLE).await?;
+    let cpu_before = pid.and_then(process::cpu_seconds);
+    let mut report = Report {
+        scenario: "fanout".into(),
+        clients,
+        senders,
+        messages_per_sender: messages,
+        size,
+        rate_per_sender: rate,
+        expected: senders as u64 * messages * (clients as u64 - 1),
+        ..Report::default()
+    };
+    let started = Instant::now();
+    let send_start = totals.now_ns();
+    let mut tasks = Vec::new();
+    for (id, c) in all.iter_mut().take(senders).enumerate() {
+        let mut writer = c
+            .writer
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("sender has no writer"))?;
+        let totals = Arc::clone(&totals);
+        let phase = rate.map(|r| (r, Duration::from_secs_f64(id as f64 / (senders as f64 * r))));
+        tasks.push(tokio::spawn(async move {
+            let r = run::send(&mut writer, id as u32, messages, size, "", phase, &totals).await;
+            (writer, r)
+        }));
+    }
+    report.outcome = run::wait_for(&totals, report.expected, common, started)
+        .await
+        .into();
+    for t in tasks {
+        let (_, r) = t.await?;
+        r?;
+    }
+    finish(&mut report, &totals, send_start);
+    report.latency_us = Some(merge(&all));
+    server_stats(common, &mut report, rss_before, cpu_before);
+    Ok(report)
+}
+
+/// P pairs; the first of each pair sends M private messages to the second.
+pub async fn private(
+    common: &Common,
+    pairs: usize,
+    messages: u64,
+    size: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
+    let totals = Totals::new();
+    let pid = common.pid;
+    let rss_before = pid.and_then(process::rss_kib);
+    let mut all = run::connect_all(common, pairs * 2, Counts::PrivateTo, &totals).await?;
+    run::barrier(&mut all, &totals, SETTLE).await?;
+    let cpu_before = pid.and_then(process::cpu_seconds);
+    let mut report = Report {
+        scenario: "private".into(),
+        clients: pairs * 2,
+        senders: pairs,
+        messages_per_sender: messages,
+        size,
+        rate_per_sender: rate,
+        expected: pairs as u64 * messages,
+        ..Report::default()
+    };
+    let started = Instant::now();
+    let send_start = totals.now_ns();
+    let mut tasks = Vec::new();
+    for p in 0..pairs {
+        let mut writer = all[2 * p]
+            .writer
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("sender has no writer"))?;
+        let to = format!("@{}{} ", common.prefix, 2 * p + 1);
+        let totals = Arc::clone(&totals);
+        let phase = rate.map(|r| (r, Duration::from_secs_f64(p as f64 / (pairs as f64 * r))));
+        tasks.push(tokio::spawn(async move {
+            let r = run::send(&mut writer, p as u32, messages, size, &to, phase, &totals).await;
+            (writer, r)
+        }));
+    }
+    report.outcome = run::wait_for(&totals, report.expected, common, started)
+        .await
+        .into();
+    for t in tasks {
+        let (_, r) = t.await?;
+        r?;
+    }
+    finish(&mut report, &totals, send_start);
+    report.latency_us = Some(merge(&all));
+    server_stats(common, &mut report, rss_before, cpu_before);
+    Ok(report)
+}
+
+/// N registered clients held idle for `hold` seconds; the server's RSS per
+/// client is what it grew by.
+pub async fn idle(common: &Common, clients: usize, hold: f64) -> anyhow::Result<Report> {
+    let totals = Totals::new();
+    let pid = common.pid;
+    let rss_before = pid.and_then(process::rss_kib);
+    let cpu_before = pid.and_then(process::cpu_seconds);
+    let started = Instant::now();
+    let mut all = run::connect_all(common, clients, Counts::Public, &totals).await?;
+    run::barrier(&mut all, &totals, SETTLE).await?;
+    tokio::time::sleep(Duration::from_secs_f64(hold)).await;
+    let mut report = Report {
+        scenario: "idle".into(),
+        clients,
+        outcome: "complete".into(),
+        ..Report::default()
+    };
+    report.seconds = started.elapsed().as_secs_f64();
+    report.disconnects = totals.disconnects.load(Ordering::Relaxed);
+    server_stats(common, &mut report, rss_before, cpu_before);
+    if let (Some(b), Some(a)) = (report.server_rss_before_kib, report.server_rss_after_kib) {
+        report.server_rss_per_client_bytes =
+            Some(a.saturating_sub(b) as f64 * 1024.0 / clients as f64);
+    }
+    drop(all);
+    Ok(report)
+}
+
+/// `cycles` times: connect, register, `/quit`, wait for the close; `parallel`
+/// at once. Latency is one whole cycle.
+pub async fn churn(common: &Common, cycles: usize, parallel: usize) -> anyhow::Result<Report> {
+    let totals = Totals::new();
+    let pid = common.pid;
+    let rss_before = pid.and_then(process::rss_kib);
+    let cpu_before = pid.and_then(process::cpu_seconds);
+    let started = Instant::now();
+    let mut hist = client::histogram();
+    let mut done = 0;
+    while done < cycles {
+        let batch = parallel.max(1).min(cycles - done);
+        let tasks: Vec<_> = (done..done + batch)
+            .map(|i| {
+                let (addr, src, totals) = (common.addr, common.source(i), Arc::clone(&totals));
+                let name = format!("{}{i}", common.prefix);
+                tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    let mut c = client::connect(addr, src, &name, Counts::Public, totals).await?;
+                    if let Some(w) = c.writer.as_mut() {
+                        w.write_all(b"/quit\n").await?;
+                    }
+                    tokio::time::timeout(Duration::from_secs(10), &mut c.reader).await??;
+                    anyhow::Ok(t0.elapsed())
+                })
+            })
+            .collect();
+        for t in tasks {
+            let took = t.await??;
+            let _ = hist.record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1));
+        }
+        done += batch;
+        if started.elapsed().as_secs_f64() > common.max_secs {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut report = Report {
+        scenario: "churn".into(),
+        clients: parallel,
+        outcome: if done == cycles {
+            "complete".into()
+        } else {
+            "timeout".into()
+        },
+        seconds,
+        cycles_per_sec: Some(done as f64 / seconds),
+        disconnects: totals.disconnects.load(Ordering::Relaxed),
+        latency_us: Some(LatencyUs::of(&hist)),
+        ..Report::default()
+    };
+    server_stats(common, &mut report, rss_before, cpu_before);
+    Ok(report)
+}
