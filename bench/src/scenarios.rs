@@ -66,48 +66,18 @@ pub async fn fanout(
     rate: Option<f64>,
 ) -> anyhow::Result<Report> {
     let senders = senders.min(clients);
-    let totals = Totals::new();
-    let pid = common.pid;
-    let rss_before = pid.and_then(process::rss_kib);
-    let mut all = run::connect_all(common, clients, Counts::Public, &totals).await?;
-    run::barrier(&mut all, &totals, SETTLE).await?;
-    let cpu_before = pid.and_then(process::cpu_seconds);
-    let mut report = Report {
+    let report = Report {
         scenario: "fanout".into(),
         clients,
         senders,
         messages_per_sender: messages,
         size,
         rate_per_sender: rate,
-        expected: senders as u64 * messages * (clients as u64 - 1),
+        expected: senders as u64 * messages * (clients as u64).saturating_sub(1),
         ..Report::default()
     };
-    let started = Instant::now();
-    let send_start = totals.now_ns();
-    let mut tasks = Vec::new();
-    for (id, c) in all.iter_mut().take(senders).enumerate() {
-        let mut writer = c
-            .writer
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("sender has no writer"))?;
-        let totals = Arc::clone(&totals);
-        let phase = rate.map(|r| (r, Duration::from_secs_f64(id as f64 / (senders as f64 * r))));
-        tasks.push(tokio::spawn(async move {
-            let r = run::send(&mut writer, id as u32, messages, size, "", phase, &totals).await;
-            (writer, r)
-        }));
-    }
-    report.outcome = run::wait_for(&totals, report.expected, common, started)
-        .await
-        .into();
-    for t in tasks {
-        let (_, r) = t.await?;
-        r?;
-    }
-    finish(&mut report, &totals, send_start);
-    report.latency_us = Some(merge(&all));
-    server_stats(common, &mut report, rss_before, cpu_before);
-    Ok(report)
+    let plan = (0..senders).map(|i| (i, String::new())).collect();
+    load(common, Counts::Public, plan, report).await
 }
 
 /// P pairs; the first of each pair sends M private messages to the second.
@@ -118,13 +88,7 @@ pub async fn private(
     size: usize,
     rate: Option<f64>,
 ) -> anyhow::Result<Report> {
-    let totals = Totals::new();
-    let pid = common.pid;
-    let rss_before = pid.and_then(process::rss_kib);
-    let mut all = run::connect_all(common, pairs * 2, Counts::PrivateTo, &totals).await?;
-    run::barrier(&mut all, &totals, SETTLE).await?;
-    let cpu_before = pid.and_then(process::cpu_seconds);
-    let mut report = Report {
+    let report = Report {
         scenario: "private".into(),
         clients: pairs * 2,
         senders: pairs,
@@ -134,28 +98,64 @@ pub async fn private(
         expected: pairs as u64 * messages,
         ..Report::default()
     };
+    let plan = (0..pairs)
+        .map(|p| (2 * p, format!("@{}{} ", common.prefix, 2 * p + 1)))
+        .collect();
+    load(common, Counts::PrivateTo, plan, report).await
+}
+
+/// Connects `report.clients` clients, settles, then has each `(client,
+/// line prefix)` in `plan` send its messages, and measures the deliveries.
+async fn load(
+    common: &Common,
+    counts: Counts,
+    plan: Vec<(usize, String)>,
+    mut report: Report,
+) -> anyhow::Result<Report> {
+    let totals = Totals::new();
+    let pid = common.pid;
+    let rss_before = pid.and_then(process::rss_kib);
+    let mut all = run::connect_all(common, report.clients, counts, &totals).await?;
+    run::barrier(&mut all, &totals, SETTLE).await?;
+    let cpu_before = pid.and_then(process::cpu_seconds);
     let started = Instant::now();
     let send_start = totals.now_ns();
+    let (messages, size, senders) = (report.messages_per_sender, report.size, plan.len());
     let mut tasks = Vec::new();
-    for p in 0..pairs {
-        let mut writer = all[2 * p]
+    for (id, (client, prefix)) in plan.into_iter().enumerate() {
+        let mut writer = all[client]
             .writer
             .take()
             .ok_or_else(|| anyhow::anyhow!("sender has no writer"))?;
-        let to = format!("@{}{} ", common.prefix, 2 * p + 1);
         let totals = Arc::clone(&totals);
-        let phase = rate.map(|r| (r, Duration::from_secs_f64(p as f64 / (pairs as f64 * r))));
+        // Senders are phase-shifted so they do not fire in lock-step.
+        let phase = report
+            .rate_per_sender
+            .map(|r| (r, Duration::from_secs_f64(id as f64 / (senders as f64 * r))));
         tasks.push(tokio::spawn(async move {
-            let r = run::send(&mut writer, p as u32, messages, size, &to, phase, &totals).await;
-            (writer, r)
+            // The writer comes back: closing it would end the connection
+            // while the sender is still receiving.
+            let sent = run::send(
+                &mut writer,
+                id as u32,
+                messages,
+                size,
+                &prefix,
+                phase,
+                &totals,
+            )
+            .await;
+            (writer, sent)
         }));
     }
     report.outcome = run::wait_for(&totals, report.expected, common, started)
         .await
         .into();
+    let mut writers = Vec::new();
     for t in tasks {
-        let (_, r) = t.await?;
-        r?;
+        let (writer, sent) = t.await?;
+        sent?;
+        writers.push(writer);
     }
     finish(&mut report, &totals, send_start);
     report.latency_us = Some(merge(&all));
