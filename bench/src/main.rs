@@ -77,54 +77,45 @@ enum Scenario {
     },
 }
 
+impl Scenario {
+    fn common(&self) -> &Common {
+        match self {
+            Scenario::Fanout { common, .. }
+            | Scenario::Private { common, .. }
+            | Scenario::Idle { common, .. }
+            | Scenario::Churn { common, .. } => common,
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (common, report) = runtime.block_on(async {
+    let common = cli.scenario.common().clone();
+    common.check()?;
+    let report = runtime.block_on(async {
         match cli.scenario {
             Scenario::Fanout {
-                common,
                 clients,
                 senders,
                 messages,
                 size,
                 rate,
-            } => {
-                common.check()?;
-                let r = scenarios::fanout(&common, clients, senders, messages, size, rate).await?;
-                anyhow::Ok((common, r))
-            }
+                ..
+            } => scenarios::fanout(&common, clients, senders, messages, size, rate).await,
             Scenario::Private {
-                common,
                 pairs,
                 messages,
                 size,
                 rate,
-            } => {
-                common.check()?;
-                let r = scenarios::private(&common, pairs, messages, size, rate).await?;
-                Ok((common, r))
-            }
-            Scenario::Idle {
-                common,
-                clients,
-                hold,
-            } => {
-                common.check()?;
-                let r = scenarios::idle(&common, clients, hold).await?;
-                Ok((common, r))
-            }
+                ..
+            } => scenarios::private(&common, pairs, messages, size, rate).await,
+            Scenario::Idle { clients, hold, .. } => scenarios::idle(&common, clients, hold).await,
             Scenario::Churn {
-                common,
-                cycles,
-                parallel,
-            } => {
-                common.check()?;
-                let r = scenarios::churn(&common, cycles, parallel).await?;
-                Ok((common, r))
-            }
+                cycles, parallel, ..
+            } => scenarios::churn(&common, cycles, parallel).await,
         }
     })?;
     if common.json {
