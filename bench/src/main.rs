@@ -33,14 +33,8 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 10)]
         senders: usize,
-        #[arg(long, default_value_t = 1000)]
-        messages: u64,
-        /// Message text size in octets.
-        #[arg(long, default_value_t = 64)]
-        size: usize,
-        /// Messages per second per sender (default: as fast as possible).
-        #[arg(long)]
-        rate: Option<f64>,
+        #[command(flatten)]
+        load: Load,
     },
     /// P pairs; in each, one client sends M private messages to the other.
     Private {
@@ -48,12 +42,8 @@ enum Scenario {
         common: Common,
         #[arg(long, default_value_t = 50)]
         pairs: usize,
-        #[arg(long, default_value_t = 1000)]
-        messages: u64,
-        #[arg(long, default_value_t = 64)]
-        size: usize,
-        #[arg(long)]
-        rate: Option<f64>,
+        #[command(flatten)]
+        load: Load,
     },
     /// N registered clients held idle; reports the server's RSS per client.
     Idle {
@@ -75,6 +65,20 @@ enum Scenario {
         #[arg(long, default_value_t = 50)]
         parallel: usize,
     },
+}
+
+/// What each sender sends.
+#[derive(Debug, clap::Args)]
+struct Load {
+    /// Messages per sender.
+    #[arg(long, default_value_t = 1000)]
+    messages: u64,
+    /// Message text size in octets.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Messages per second per sender (default: as fast as possible).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 impl Scenario {
@@ -100,18 +104,22 @@ fn main() -> anyhow::Result<()> {
             Scenario::Fanout {
                 clients,
                 senders,
-                messages,
-                size,
-                rate,
+                load,
                 ..
-            } => scenarios::fanout(&common, clients, senders, messages, size, rate).await,
-            Scenario::Private {
-                pairs,
-                messages,
-                size,
-                rate,
-                ..
-            } => scenarios::private(&common, pairs, messages, size, rate).await,
+            } => {
+                scenarios::fanout(
+                    &common,
+                    clients,
+                    senders,
+                    load.messages,
+                    load.size,
+                    load.rate,
+                )
+                .await
+            }
+            Scenario::Private { pairs, load, .. } => {
+                scenarios::private(&common, pairs, load.messages, load.size, load.rate).await
+            }
             Scenario::Idle { clients, hold, .. } => scenarios::idle(&common, clients, hold).await,
             Scenario::Churn {
                 cycles, parallel, ..

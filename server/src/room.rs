@@ -103,12 +103,4 @@ impl Room {
         let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
         members.values().map(|m| m.name.clone()).collect()
     }
-
-    /// How many are registered.
-    pub fn online(&self) -> usize {
-        self.members
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
 }
