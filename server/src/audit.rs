@@ -84,9 +84,10 @@ impl AuditLog {
         Ok((AuditLog { tx: Some(tx) }, AuditWriter { thread }))
     }
 
-    /// Appends a record, waiting while the writer is behind.
-    pub async fn record(&self, record: Record) {
-        if let Some(tx) = &self.tx {
+    /// Appends records in order, waiting while the writer is behind.
+    pub async fn record_all(&self, records: Vec<Record>) {
+        let Some(tx) = &self.tx else { return };
+        for record in records {
             if tx.send(record).await.is_err() {
                 tracing::error!("audit log writer has stopped; record lost");
             }

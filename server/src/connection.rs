@@ -1,33 +1,34 @@
 //! One client connection's task: moves bytes between its socket and its
 //! [`Session`], and runs its timers (spec §4.5, §10). Reads go through a
 //! stack buffer and the framer; only a partial line is kept between reads,
-//! so an idle connection holds no buffer at all. Writes drain the outbox and
-//! go out coalesced in one vectored write. Protocol decisions live in
+//! so an idle connection holds no buffer at all. Writes swap the outbox's
+//! buffer out and send it in one write. Rare, await-heavy work (closing,
+//! waiting on the audit log) is boxed so that it does not enlarge the state
+//! every open connection keeps. Protocol decisions live in
 //! `session.rs`; this file must never interpret line content.
 
-use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice};
+use std::future::{Future, poll_fn};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tagarela_parser::{ByeReason, Frame, LeaveReason, LineFramer};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::Permit;
 use crate::context::Context;
-use crate::outbox::{KEEP_CAPACITY, Outbox};
+use crate::outbox::Outbox;
 use crate::replies;
 use crate::session::{Outcome, Session};
 
 /// Octets read from the socket at a time.
 const READ_CHUNK: usize = 4096;
-/// Most buffers handed to one vectored write.
-const MAX_IOV: usize = 64;
 
 /// How the main loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub async fn serve(
         settings.outbox_soft_bytes,
     ));
     if let Some(hello) = replies::hello() {
-        outbox.push(hello);
+        outbox.push(&hello);
     }
     let mut session = Session::new(
         peer,
@@ -76,7 +77,7 @@ pub async fn serve(
     );
     let mut framer = LineFramer::default();
     let mut partial = BytesMut::new();
-    let mut inflight: VecDeque<Bytes> = VecDeque::new();
+    let mut outgoing = Outgoing::default();
 
     let connected = Instant::now();
     let registration_deadline = connected + settings.registration_timeout;
@@ -88,18 +89,13 @@ pub async fn serve(
     let mut ping_counter: u32 = 0;
 
     let ending = loop {
-        let want_write = !inflight.is_empty();
-        let interest = if want_write {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
+        let want_write = outgoing.is_pending();
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break Ending::Bye(ByeReason::Shutdown),
-            ready = stream.ready(interest) => {
-                let Ok(ready) = ready else { break Ending::Lost };
-                if ready.is_readable() || ready.is_read_closed() {
+            ready = readiness(&stream, want_write) => {
+                let Ok((readable, writable)) = ready else { break Ending::Lost };
+                if readable {
                     match read_lines(&stream, &mut framer, &mut partial, &mut session) {
                         ReadOutcome::Active => {
                             last_activity = Instant::now();
@@ -109,12 +105,14 @@ pub async fn serve(
                         ReadOutcome::Close(reason) => break Ending::Bye(reason),
                         ReadOutcome::Lost => break Ending::Lost,
                     }
-                    for record in session.take_audit() {
-                        ctx.audit.record(record).await;
+                    if session.has_audit() {
+                        // Boxed: this rare wait must not grow every idle
+                        // connection's task by the size of its future.
+                        Box::pin(ctx.audit.record_all(session.take_audit())).await;
                     }
                 }
-                if ready.is_writable() {
-                    if let Some(end) = flush(&stream, &outbox, &mut inflight) {
+                if writable {
+                    if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
                         break end;
                     }
                 }
@@ -126,7 +124,7 @@ pub async fn serve(
                     if outbox.is_overflowed() {
                         break Ending::Bye(ByeReason::Slow);
                     }
-                } else if let Some(end) = flush(&stream, &outbox, &mut inflight) {
+                } else if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
                     break end;
                 }
                 if let Some(since) = outbox.above_soft_since() {
@@ -150,7 +148,7 @@ pub async fn serve(
                     None if now >= last_activity + settings.ping_interval => {
                         ping_counter = ping_counter.wrapping_add(1);
                         if let Some(line) = ping_line(ping_counter) {
-                            outbox.push(line);
+                            outbox.push(&line);
                         }
                         ping_sent = Some(now);
                     }
@@ -171,6 +169,27 @@ pub async fn serve(
         }
     };
 
+    // Closing is rare and awaits a lot: boxed, so its state does not
+    // enlarge the future every open connection keeps.
+    Box::pin(close(
+        ending, stream, peer, &ctx, session, &outbox, outgoing,
+    ))
+    .await;
+    drop(permit);
+}
+
+/// Ends the connection: announces the leave, sends the BYE (bounded by the
+/// grace period), records the audit trail and shuts the socket down.
+async fn close(
+    ending: Ending,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Context,
+    mut session: Session,
+    outbox: &Outbox,
+    mut outgoing: Outgoing,
+) {
+    let settings = &ctx.settings;
     match ending {
         Ending::Lost => {
             session.leave(LeaveReason::Lost);
@@ -184,23 +203,20 @@ pub async fn serve(
                 if reason == ByeReason::Slow {
                     // Its queue is gone; one attempt, never a wait.
                     outbox.close();
-                    best_effort_bye(&stream, &inflight, &bye);
+                    best_effort_bye(&stream, &outgoing, &bye);
                 } else {
-                    outbox.push_last(bye);
+                    outbox.push_last(&bye);
                     let grace = settings.shutdown_grace;
                     let _ =
-                        tokio::time::timeout(grace, drain(&stream, &outbox, &mut inflight)).await;
+                        tokio::time::timeout(grace, drain(&stream, outbox, &mut outgoing)).await;
                 }
             }
             tracing::debug!(peer = %peer, reason = %reason, "closed");
         }
     }
-    for record in session.take_audit() {
-        ctx.audit.record(record).await;
-    }
+    ctx.audit.record_all(session.take_audit()).await;
     let mut stream = stream;
     let _ = tokio::time::timeout(Duration::from_millis(200), stream.shutdown()).await;
-    drop(permit);
 }
 
 fn configure_socket(stream: &TcpStream) {
@@ -280,52 +296,75 @@ fn frame_lines(
     }
 }
 
-/// Writes as much queued output as the socket takes now, coalesced.
-/// Returns an ending if the peer is gone or the outbox overflowed.
-fn flush(stream: &TcpStream, outbox: &Outbox, inflight: &mut VecDeque<Bytes>) -> Option<Ending> {
+/// Waits until the socket is readable (or closed), or writable when
+/// `want_write`; says which. The wakers live in the socket's registration,
+/// so this future holds nothing but references.
+fn readiness(
+    stream: &TcpStream,
+    want_write: bool,
+) -> impl Future<Output = io::Result<(bool, bool)>> + '_ {
+    poll_fn(move |cx| {
+        let read = stream.poll_read_ready(cx);
+        let write = if want_write {
+            stream.poll_write_ready(cx)
+        } else {
+            Poll::Pending
+        };
+        match (read, write) {
+            (Poll::Ready(Err(e)), _) | (_, Poll::Ready(Err(e))) => Poll::Ready(Err(e)),
+            (Poll::Pending, Poll::Pending) => Poll::Pending,
+            (read, write) => Poll::Ready(Ok((read.is_ready(), write.is_ready()))),
+        }
+    })
+}
+
+/// Output taken from the outbox and not yet fully written.
+#[derive(Debug, Default)]
+struct Outgoing {
+    buf: Vec<u8>,
+    /// Octets of `buf` already written.
+    written: usize,
+}
+
+impl Outgoing {
+    fn is_pending(&self) -> bool {
+        self.written < self.buf.len()
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.written..]
+    }
+}
+
+/// Writes as much queued output as the socket takes now, in as few writes
+/// as it takes. Returns an ending if the peer is gone or the outbox
+/// overflowed.
+fn flush(stream: &TcpStream, outbox: &Outbox, out: &mut Outgoing) -> Option<Ending> {
     loop {
-        if outbox.take_all(inflight) {
-            return Some(Ending::Bye(ByeReason::Slow));
+        if !out.is_pending() {
+            out.written = 0;
+            if outbox.take(&mut out.buf) {
+                return Some(Ending::Bye(ByeReason::Slow));
+            }
+            if out.buf.is_empty() {
+                return None;
+            }
         }
-        if inflight.is_empty() {
-            return None;
-        }
-        let mut slices = [IoSlice::new(&[]); MAX_IOV];
-        let mut count = 0;
-        for (slot, buf) in slices.iter_mut().zip(inflight.iter()) {
-            *slot = IoSlice::new(buf);
-            count += 1;
-        }
-        match stream.try_write_vectored(&slices[..count]) {
+        match stream.try_write(out.rest()) {
             Ok(0) => return Some(Ending::Lost),
-            Ok(mut written) => {
-                outbox.release(written);
-                while written > 0 {
-                    let Some(front) = inflight.front_mut() else {
-                        break;
-                    };
-                    if front.len() <= written {
-                        written -= front.len();
-                        inflight.pop_front();
-                    } else {
-                        front.advance(written);
-                        written = 0;
-                    }
-                }
+            Ok(n) => {
+                outbox.release(n);
+                out.written += n;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
             Err(_) => return Some(Ending::Lost),
-        }
-        if inflight.is_empty() && inflight.capacity() > KEEP_CAPACITY {
-            // Idle clients hold no buffer: give a burst's capacity back.
-            *inflight = VecDeque::new();
         }
     }
 }
 
 /// Writes everything queued (used while closing), waiting as needed.
-async fn drain(stream: &TcpStream, outbox: &Outbox, inflight: &mut VecDeque<Bytes>) {
-    while flush(stream, outbox, inflight).is_none() && !inflight.is_empty() {
+async fn drain(stream: &TcpStream, outbox: &Outbox, out: &mut Outgoing) {
+    while flush(stream, outbox, out).is_none() && out.is_pending() {
         if stream.writable().await.is_err() {
             return;
         }
@@ -335,10 +374,12 @@ async fn drain(stream: &TcpStream, outbox: &Outbox, inflight: &mut VecDeque<Byte
 /// One attempt to end a slow client's stream with `BYE slow`: finish the
 /// line being written, if the socket takes it, then the BYE. Never waits,
 /// and never sends the BYE after a torn line.
-fn best_effort_bye(stream: &TcpStream, inflight: &VecDeque<Bytes>, bye: &Bytes) {
-    if let Some(front) = inflight.front() {
-        match stream.try_write(front) {
-            Ok(n) if n == front.len() => {}
+fn best_effort_bye(stream: &TcpStream, out: &Outgoing, bye: &[u8]) {
+    let rest = out.rest();
+    if out.written > 0 && out.buf.get(out.written - 1) != Some(&b'\n') {
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        match stream.try_write(&rest[..end]) {
+            Ok(n) if n == end => {}
             _ => return,
         }
     }

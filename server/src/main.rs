@@ -10,6 +10,15 @@ use tagarela_server::{AuditLog, Config, LogFormat};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, with a background thread that hands freed pages back to the
+/// system about a second after they fall idle (its build-time settings are
+/// in `.cargo/config.toml`). Under glibc's malloc the memory of a burst
+/// (such as the join announcements when thousands of clients arrive at
+/// once) stays resident long after it was freed; see BENCHMARKS.md.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();

@@ -1,41 +1,51 @@
-//! A client's bounded outbound queue (spec §11): encoded lines waiting to be
-//! written to its socket. Producers (any connection task routing a message)
-//! push shared `Bytes` without ever waiting; the owner drains everything in
-//! one go and writes it coalesced. Two bounds: passing the hard bound drops
-//! the queue and marks it overflowed at once; staying above the soft bound
-//! is timed (the owner removes the client once that lasts too long). So a
-//! client that stops reading costs at most the hard bound and never slows
-//! the producers, while a healthy client rides out a burst. Never awaits
-//! while locked.
+//! A client's bounded outbound queue (spec §11): the encoded lines waiting
+//! to be written to its socket, as one contiguous byte buffer. Producers
+//! (any connection task routing a message) append a copy without ever
+//! waiting; the owner swaps the whole buffer out and writes it in one call,
+//! so a burst costs one write per socket-full, not one per line, and a
+//! queued line costs its octets and nothing more. Two bounds: passing the
+//! hard bound drops the queue and marks it overflowed at once; staying above
+//! the soft bound is timed (the owner removes the client once that lasts too
+//! long). So a client that stops reading costs at most the hard bound and
+//! never slows the producers, while a healthy client rides out a burst. The
+//! owner's waker is kept here, so waiting costs no future state of its own.
+//! Never awaits while locked.
 
-use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
-
-use bytes::Bytes;
-use tokio::sync::Notify;
-
-/// Queue slots kept after draining; more is given back to the allocator.
-pub const KEEP_CAPACITY: usize = 16;
 
 /// Outbound queue of one client.
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
-    notify: Notify,
     limit: usize,
     soft_limit: usize,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Bytes>,
+    queue: Vec<u8>,
     /// Octets queued plus octets taken by the writer and not yet released.
     bytes: usize,
     overflowed: bool,
     closed: bool,
     /// Since when `bytes` has been above the soft bound.
     above_soft_since: Option<Instant>,
+    /// Something happened that the owner has not yet been told about.
+    signalled: bool,
+    /// The owner, waiting in [`Outbox::changed`].
+    waker: Option<Waker>,
+}
+
+impl State {
+    /// Marks a change; returns the waker to wake once unlocked.
+    fn signal(&mut self) -> Option<Waker> {
+        self.signalled = true;
+        self.waker.take()
+    }
 }
 
 impl Outbox {
@@ -44,7 +54,6 @@ impl Outbox {
     pub fn new(limit: usize, soft_limit: usize) -> Self {
         Outbox {
             state: Mutex::new(State::default()),
-            notify: Notify::new(),
             limit,
             soft_limit: soft_limit.min(limit),
         }
@@ -54,46 +63,52 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a line. Returns false (and queues nothing) when the outbox is
-    /// closed or has overflowed; passing the bound marks it overflowed and
-    /// frees what it held.
-    pub fn push(&self, line: Bytes) -> bool {
+    /// Queues a copy of `line`. Returns false (and queues nothing) when the
+    /// outbox is closed or has overflowed; passing the bound marks it
+    /// overflowed and frees what it held.
+    pub fn push(&self, line: &[u8]) -> bool {
         let mut s = self.lock();
         if s.closed || s.overflowed {
             return false;
         }
         if s.bytes + line.len() > self.limit {
             s.overflowed = true;
-            s.queue = VecDeque::new();
+            let freed = mem::take(&mut s.queue);
+            let waker = s.signal();
             drop(s);
-            self.notify.notify_one();
+            drop(freed);
+            wake(waker);
             return false;
         }
         let was_empty = s.queue.is_empty();
         s.bytes += line.len();
-        s.queue.push_back(line);
+        s.queue.extend_from_slice(line);
         let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
         if crossed_soft {
             s.above_soft_since = Some(Instant::now());
         }
+        let waker = if was_empty || crossed_soft {
+            s.signal()
+        } else {
+            None
+        };
         drop(s);
-        if was_empty || crossed_soft {
-            self.notify.notify_one();
-        }
+        wake(waker);
         true
     }
 
     /// Queues a final line whatever the bound (a `BYE`), then closes the
     /// outbox to every later push.
-    pub fn push_last(&self, line: Bytes) {
+    pub fn push_last(&self, line: &[u8]) {
         let mut s = self.lock();
         if !s.closed {
             s.bytes += line.len();
-            s.queue.push_back(line);
+            s.queue.extend_from_slice(line);
             s.closed = true;
         }
+        let waker = s.signal();
         drop(s);
-        self.notify.notify_one();
+        wake(waker);
     }
 
     /// Closes the outbox: later pushes are refused. Queued lines stay.
@@ -101,23 +116,25 @@ impl Outbox {
         self.lock().closed = true;
     }
 
-    /// Takes every queued line into `into` (appending). Returns true if the
-    /// outbox has overflowed, in which case nothing is taken.
-    pub fn take_all(&self, into: &mut VecDeque<Bytes>) -> bool {
+    /// Swaps every queued octet into `into`, which must have been written
+    /// out (it is cleared; its capacity goes back to the queue, so a burst
+    /// ping-pongs two buffers). When nothing is queued, both buffers are
+    /// given back to the allocator: an idle client holds none. Returns true
+    /// if the outbox has overflowed, in which case nothing is taken.
+    pub fn take(&self, into: &mut Vec<u8>) -> bool {
+        into.clear();
         let mut s = self.lock();
         if s.overflowed {
             return true;
         }
-        if into.is_empty() {
-            // Hand over the whole buffer; the outbox starts again with none,
-            // so a burst's capacity is not kept by an idle client.
-            *into = std::mem::take(&mut s.queue);
+        let spare = if s.queue.is_empty() {
+            (mem::take(&mut s.queue), mem::take(into))
         } else {
-            into.extend(s.queue.drain(..));
-            if s.queue.capacity() > KEEP_CAPACITY {
-                s.queue = VecDeque::new();
-            }
-        }
+            mem::swap(into, &mut s.queue);
+            (Vec::new(), Vec::new())
+        };
+        drop(s);
+        drop(spare);
         false
     }
 
@@ -140,10 +157,29 @@ impl Outbox {
         self.lock().above_soft_since
     }
 
-    /// Resolves when lines were pushed (or the outbox overflowed) since the
-    /// last call. Cancel-safe.
-    pub async fn changed(&self) {
-        self.notify.notified().await;
+    /// Resolves when lines were pushed to an empty queue, the soft bound was
+    /// crossed or the outbox overflowed or closed, since the last time it
+    /// resolved. Cancel-safe; for the owner only (one waiter).
+    pub fn changed(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(|cx| self.poll_changed(cx))
+    }
+
+    fn poll_changed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.lock();
+        if mem::take(&mut s.signalled) {
+            return Poll::Ready(());
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 
@@ -151,42 +187,42 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn drained(outbox: &Outbox) -> Vec<u8> {
+        let mut out = Vec::new();
+        assert!(!outbox.take(&mut out));
+        out
+    }
+
     #[test]
     fn bound_overflows_and_frees() {
         let outbox = Outbox::new(10, 10);
-        assert!(outbox.push(Bytes::from_static(b"12345")));
-        assert!(outbox.push(Bytes::from_static(b"12345")));
-        assert!(!outbox.push(Bytes::from_static(b"1")));
-        let mut taken = VecDeque::new();
-        assert!(outbox.take_all(&mut taken), "overflow is reported");
+        assert!(outbox.push(b"12345"));
+        assert!(outbox.push(b"12345"));
+        assert!(!outbox.push(b"1"));
+        let mut taken = Vec::new();
+        assert!(outbox.take(&mut taken), "overflow is reported");
         assert!(taken.is_empty());
-        assert!(!outbox.push(Bytes::from_static(b"1")), "stays overflowed");
+        assert!(!outbox.push(b"1"), "stays overflowed");
     }
 
     #[test]
     fn in_flight_octets_count_against_the_bound() {
         let outbox = Outbox::new(10, 10);
-        assert!(outbox.push(Bytes::from_static(b"1234567890")));
-        let mut taken = VecDeque::new();
-        assert!(!outbox.take_all(&mut taken));
-        assert_eq!(taken.len(), 1);
-        assert!(
-            !outbox.push(Bytes::from_static(b"x")),
-            "in-flight octets still count"
-        );
+        assert!(outbox.push(b"1234567890"));
+        assert_eq!(drained(&outbox), b"1234567890");
+        assert!(!outbox.push(b"x"), "in-flight octets still count");
     }
 
     #[test]
     fn soft_bound_is_timed_from_first_crossing() {
         let outbox = Outbox::new(100, 10);
-        assert!(outbox.push(Bytes::from_static(b"12345")));
+        assert!(outbox.push(b"12345"));
         assert_eq!(outbox.above_soft_since(), None);
-        assert!(outbox.push(Bytes::from_static(b"123456")));
+        assert!(outbox.push(b"123456"));
         let since = outbox.above_soft_since().expect("above soft");
-        assert!(outbox.push(Bytes::from_static(b"1")));
+        assert!(outbox.push(b"1"));
         assert_eq!(outbox.above_soft_since(), Some(since), "not restarted");
-        let mut taken = VecDeque::new();
-        outbox.take_all(&mut taken);
+        drained(&outbox);
         outbox.release(5);
         assert_eq!(
             outbox.above_soft_since(),
@@ -198,18 +234,46 @@ mod tests {
     #[test]
     fn release_then_push() {
         let outbox = Outbox::new(10, 10);
-        assert!(outbox.push(Bytes::from_static(b"1234567890")));
-        let mut taken = VecDeque::new();
-        outbox.take_all(&mut taken);
+        assert!(outbox.push(b"1234567890"));
+        drained(&outbox);
         outbox.release(10);
-        assert!(outbox.push(Bytes::from_static(b"x")));
-        outbox.push_last(Bytes::from_static(b"BYE"));
-        assert!(!outbox.push(Bytes::from_static(b"y")));
-        taken.clear();
-        outbox.take_all(&mut taken);
-        assert_eq!(
-            taken,
-            vec![Bytes::from_static(b"x"), Bytes::from_static(b"BYE")]
+        assert!(outbox.push(b"x"));
+        outbox.push_last(b"BYE");
+        assert!(!outbox.push(b"y"));
+        assert_eq!(drained(&outbox), b"xBYE");
+    }
+
+    #[test]
+    fn lines_keep_their_order_across_swaps() {
+        let outbox = Outbox::new(1000, 1000);
+        let mut out = Vec::new();
+        outbox.push(b"a\n");
+        outbox.push(b"b\n");
+        assert!(!outbox.take(&mut out));
+        outbox.push(b"c\n");
+        assert_eq!(out, b"a\nb\n", "taken before c was queued");
+        assert!(!outbox.take(&mut out));
+        assert_eq!(out, b"c\n");
+        assert!(!outbox.take(&mut out));
+        assert!(out.is_empty());
+        assert_eq!(out.capacity(), 0, "an idle client holds no buffer");
+    }
+
+    #[test]
+    fn changed_is_signalled_once_per_empty_to_busy() {
+        let outbox = Outbox::new(1000, 1000);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(outbox.poll_changed(&mut cx).is_pending());
+        outbox.push(b"a\n");
+        outbox.push(b"b\n");
+        assert!(outbox.poll_changed(&mut cx).is_ready());
+        assert!(
+            outbox.poll_changed(&mut cx).is_pending(),
+            "the second push found the queue busy"
         );
+        drained(&outbox);
+        outbox.push(b"c\n");
+        assert!(outbox.poll_changed(&mut cx).is_ready());
     }
 }

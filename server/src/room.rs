@@ -50,7 +50,7 @@ impl Room {
         }
         if let Some(line) = join {
             for m in members.values() {
-                m.outbox.push(line.clone());
+                m.outbox.push(&line);
             }
         }
         members.insert(
@@ -61,7 +61,7 @@ impl Room {
             },
         );
         if let Some(line) = welcome(members.len()) {
-            outbox.push(line);
+            outbox.push(&line);
         }
         Ok(key)
     }
@@ -73,19 +73,19 @@ impl Room {
         members.remove(key);
         if let Some(line) = leave {
             for m in members.values() {
-                m.outbox.push(line.clone());
+                m.outbox.push(&line);
             }
         }
     }
 
     /// Sends `line` to every member except the one whose outbox is `except`.
-    /// The bytes are shared, never copied per recipient.
+    /// Each recipient gets a copy of the octets in its own queue.
     pub fn broadcast(&self, except: &Arc<Outbox>, line: &Bytes) -> usize {
         let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
         let mut sent = 0;
         for m in members.values() {
             if !Arc::ptr_eq(&m.outbox, except) {
-                m.outbox.push(line.clone());
+                m.outbox.push(line);
                 sent += 1;
             }
         }

@@ -64,6 +64,11 @@ impl Session {
         self.registered.is_some()
     }
 
+    /// True when audit records are waiting to be taken.
+    pub fn has_audit(&self) -> bool {
+        !self.audit.is_empty()
+    }
+
     /// Audit records to hand to the audit log.
     pub fn take_audit(&mut self) -> Vec<Record> {
         std::mem::take(&mut self.audit)
@@ -71,7 +76,7 @@ impl Session {
 
     fn reply(&self, line: Option<Bytes>) {
         if let Some(line) = line {
-            self.outbox.push(line);
+            self.outbox.push(&line);
         }
     }
 
@@ -209,9 +214,9 @@ impl Session {
         let Some(bytes) = replies::encode(&line) else {
             return;
         };
-        member.outbox.push(bytes.clone());
+        member.outbox.push(&bytes);
         if !Arc::ptr_eq(&member.outbox, &self.outbox) {
-            self.outbox.push(bytes);
+            self.outbox.push(&bytes);
         }
         if self.omit_private_text {
             tracing::info!(from = %from, to = %member.name, "private message");
