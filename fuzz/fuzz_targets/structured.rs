@@ -17,7 +17,8 @@ fuzz_target!(|msg: Message| {
         Message::Client(line) => match line.encode(&mut out) {
             Ok(()) => {
                 assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-                let back = ClientLine::parse(&out[..out.len() - 1]).expect("encoded client line decodes");
+                let back =
+                    ClientLine::parse(&out[..out.len() - 1]).expect("encoded client line decodes");
                 assert_eq!(back, line);
             }
             Err(EncodeError::TooLong(_)) => assert!(out.is_empty()),
@@ -26,7 +27,8 @@ fuzz_target!(|msg: Message| {
         Message::Server(line) => match line.encode(&mut out) {
             Ok(()) => {
                 assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-                let back = ServerLine::parse(&out[..out.len() - 1]).expect("encoded server line decodes");
+                let back =
+                    ServerLine::parse(&out[..out.len() - 1]).expect("encoded server line decodes");
                 assert_eq!(back, line);
             }
             Err(EncodeError::TooLong(_)) => assert!(out.is_empty()),

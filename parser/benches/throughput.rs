@@ -7,7 +7,7 @@
 
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
-use tagarela_parser::{ClientLine, Frame, LineFramer, Name, ServerLine, Text, Timestamp};
+use tagarela_parser::{ClientLine, Frame, Framed, LineFramer, Name, ServerLine, Text, Timestamp};
 
 fn main() {
     divan::main();
@@ -71,9 +71,54 @@ fn server_stream() -> Vec<u8> {
     out
 }
 
-/// Framer plus client-line decoder over the whole stream, as the server runs them.
+/// Frames, checks and decodes client lines from `reads`, as the server
+/// does: whatever a read leaves unconsumed is carried into the next.
+fn decode_client_reads<'a>(reads: impl Iterator<Item = &'a [u8]>) -> usize {
+    let mut framer = LineFramer::default();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut ok = 0usize;
+    for read in reads {
+        let data: &[u8] = if carry.is_empty() {
+            read
+        } else {
+            carry.extend_from_slice(read);
+            &carry
+        };
+        let mut lines = framer.lines(data);
+        for framed in lines.by_ref() {
+            if let Framed::Line(Ok(line)) = framed {
+                ok += usize::from(ClientLine::parse_checked(line).is_ok());
+            }
+        }
+        let rest = data[lines.consumed()..].to_vec();
+        carry = rest;
+    }
+    ok
+}
+
+/// The server's path over the whole stream in one buffer: framing, content
+/// checks a buffer at a time, client-line decoding.
 #[divan::bench]
 fn frame_and_decode_client_lines(bencher: Bencher) {
+    let stream = client_stream();
+    bencher
+        .counter(BytesCount::of_slice(&stream))
+        .bench(|| decode_client_reads(std::iter::once(black_box(&stream[..]))));
+}
+
+/// The same in 4 KiB reads, the size the server reads a socket with.
+#[divan::bench]
+fn frame_and_decode_client_lines_4k_reads(bencher: Bencher) {
+    let stream = client_stream();
+    bencher
+        .counter(BytesCount::of_slice(&stream))
+        .bench(|| decode_client_reads(black_box(&stream[..]).chunks(4096)));
+}
+
+/// Line by line: the framer, then each line's own content check and
+/// decoding (the path taken when a buffer's run of lines fails its check).
+#[divan::bench]
+fn frame_and_decode_client_lines_one_by_one(bencher: Bencher) {
     let stream = client_stream();
     bencher.counter(BytesCount::of_slice(&stream)).bench(|| {
         let mut framer = LineFramer::default();

@@ -9,7 +9,7 @@ use nom::combinator::{opt, rest};
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
-use crate::content;
+use crate::content::{self, CheckedLine};
 use crate::error::{EncodeError, LineError};
 use crate::limits::LINE_MAX;
 use crate::name::Name;
@@ -104,7 +104,13 @@ impl<'a> ClientLine<'a> {
     /// public-line  = public-first *safe-char
     /// ```
     pub fn parse(line: &'a [u8]) -> Result<Self, LineError> {
-        let s = content::check(line)?;
+        Self::parse_checked(content::check_line(line)?)
+    }
+
+    /// Decodes content that already passed the §2.1/§2.5 checks (see
+    /// [`LineFramer::lines`](crate::LineFramer::lines)).
+    pub fn parse_checked(line: CheckedLine<'a>) -> Result<Self, LineError> {
+        let s = line.as_str();
         match s.as_bytes().first() {
             None => Ok(ClientLine::Empty),
             Some(b'/') => {
@@ -183,7 +189,12 @@ impl<'a> HandshakeLine<'a> {
     /// name-attempt   = 1*safe-char
     /// ```
     pub fn parse(line: &'a [u8]) -> Result<Self, LineError> {
-        let s = content::check(line)?;
+        Self::parse_checked(content::check_line(line)?)
+    }
+
+    /// Decodes content that already passed the §2.1/§2.5 checks.
+    pub fn parse_checked(line: CheckedLine<'a>) -> Result<Self, LineError> {
+        let s = line.as_str();
         match s.as_bytes().first() {
             None => Ok(HandshakeLine::Empty),
             Some(b'/') => {

@@ -4,7 +4,8 @@
 //! no I/O and knows nothing of sockets, tasks or clocks: the server and the
 //! client feed it bytes and route what it returns.
 //!
-//! - [`LineFramer`] splits a byte stream into lines (§2).
+//! - [`LineFramer`] splits a byte stream into lines (§2); [`LineFramer::lines`]
+//!   also checks their content, a whole buffer at a time.
 //! - [`ClientLine`] and [`HandshakeLine`] decode and encode client lines (§4.3, §5).
 //! - [`ServerLine`] decodes and encodes server lines (§7).
 //! - [`Name`], [`Text`], [`Token`] and [`Timestamp`] are validated field values;
@@ -17,6 +18,7 @@ pub mod content;
 mod error;
 mod framer;
 pub mod limits;
+mod lines;
 mod name;
 pub mod notation;
 mod server_line;
@@ -28,8 +30,10 @@ mod arbitrary_impls;
 
 pub use client_line::{ClientLine, HandshakeLine};
 pub use codes::{ByeReason, ErrorCode, LeaveReason};
+pub use content::CheckedLine;
 pub use error::{ContentError, EncodeError, FieldError, LineError, NameError, ServerLineError};
 pub use framer::{Frame, LineFramer};
+pub use lines::{Framed, Lines};
 pub use name::{Name, NameKey};
 pub use server_line::{ServerLine, encode_who_list};
 pub use text::{Text, Token};

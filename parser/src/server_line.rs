@@ -11,7 +11,7 @@ use nom::sequence::{preceded, separated_pair};
 use nom::{IResult, Parser};
 
 use crate::codes::{ByeReason, ErrorCode, LeaveReason};
-use crate::content;
+use crate::content::{self, CheckedLine};
 use crate::error::{EncodeError, ServerLineError};
 use crate::limits::SERVER_LINE_MAX;
 use crate::name::Name;
@@ -117,7 +117,16 @@ impl<'a> ServerLine<'a> {
         if line.len() > SERVER_LINE_MAX {
             return Err(ServerLineError::TooLong);
         }
-        let s = content::check(line)?;
+        Self::parse_checked(content::check_line(line)?)
+    }
+
+    /// Decodes content that already passed the §2.1/§2.5 checks (see
+    /// [`LineFramer::lines`](crate::LineFramer::lines)).
+    pub fn parse_checked(line: CheckedLine<'a>) -> Result<Self, ServerLineError> {
+        let s = line.as_str();
+        if s.len() > SERVER_LINE_MAX {
+            return Err(ServerLineError::TooLong);
+        }
         let split = s.find(' ').unwrap_or(s.len());
         let (keyword, body) = s.split_at(split);
         let line = match keyword {

@@ -3,10 +3,11 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use tagarela_parser::content::check_line;
 use tagarela_parser::limits::{FLOOD_CAP, LINE_MAX};
 use tagarela_parser::{
-    ByeReason, ClientLine, ErrorCode, Frame, HandshakeLine, LeaveReason, LineFramer, Name,
-    ServerLine, Text, Timestamp, Token,
+    ByeReason, ClientLine, ContentError, ErrorCode, Frame, Framed, HandshakeLine, LeaveReason,
+    LineFramer, Name, ServerLine, Text, Timestamp, Token,
 };
 
 // ---- strategies: every generated value is valid by construction ----------
@@ -105,18 +106,29 @@ fn wire_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     vec(byte, 0..max)
 }
 
+/// `input` cut into reads of the given sizes, cycling through them.
+fn reads<'a>(input: &'a [u8], chunks: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    let mut sizes = chunks.iter().cycle();
+    let mut rest = input;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
+        let (piece, tail) = rest.split_at(n);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 /// Every frame the framer produces from `input`, delivered in the given
 /// chunk sizes, as owned values. Stops at the first `Flood`.
 fn frames_in_chunks(input: &[u8], chunks: &[usize]) -> Vec<Result<Vec<u8>, &'static str>> {
     let mut framer = LineFramer::new(16, 64);
     let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();
-    let mut pos = 0;
-    let mut sizes = chunks.iter().cycle();
-    while pos < input.len() {
-        let n = (*sizes.next().unwrap_or(&1)).clamp(1, input.len() - pos);
-        buf.extend_from_slice(&input[pos..pos + n]);
-        pos += n;
+    for piece in reads(input, chunks) {
+        buf.extend_from_slice(piece);
         loop {
             let (used, frame) = framer.next(&buf);
             let item = match frame {
@@ -143,8 +155,73 @@ fn frames_in_chunks(input: &[u8], chunks: &[usize]) -> Vec<Result<Vec<u8>, &'sta
     out
 }
 
+/// One frame with its content check, as owned values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Checked {
+    Line(Result<String, ContentError>),
+    TooLong,
+    Flood,
+}
+
+/// What a reader sees over `input` split into reads of the given sizes,
+/// either through `LineFramer::lines` (whole buffer checked at once) or
+/// line by line (`next`, then `check_line`). Stops at the first flood.
+fn checked_in_chunks(input: &[u8], chunks: &[usize], whole_buffer: bool) -> Vec<Checked> {
+    let mut framer = LineFramer::new(16, 64);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    for piece in reads(input, chunks) {
+        buf.extend_from_slice(piece);
+        if whole_buffer {
+            let mut lines = framer.lines(&buf);
+            for framed in lines.by_ref() {
+                out.push(match framed {
+                    Framed::Line(l) => Checked::Line(l.map(|l| l.as_str().to_owned())),
+                    Framed::TooLong => Checked::TooLong,
+                    Framed::Flood => Checked::Flood,
+                });
+            }
+            let used = lines.consumed();
+            buf.drain(..used);
+        } else {
+            loop {
+                let (used, frame) = framer.next(&buf);
+                let item = match frame {
+                    Frame::Line(l) => Checked::Line(check_line(l).map(|l| l.as_str().to_owned())),
+                    Frame::TooLong => Checked::TooLong,
+                    Frame::Flood => Checked::Flood,
+                    Frame::NeedMore => {
+                        buf.drain(..used);
+                        break;
+                    }
+                };
+                buf.drain(..used);
+                let flood = item == Checked::Flood;
+                out.push(item);
+                if flood {
+                    break;
+                }
+            }
+        }
+        if out.last() == Some(&Checked::Flood) {
+            break;
+        }
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// §2.1, §2.5: checking a whole buffer of lines at once gives exactly
+    /// what checking each line on its own gives, for any bytes and reads.
+    #[test]
+    fn buffer_checks_equal_line_checks(input in wire_bytes(400), chunks in vec(1usize..200, 1..8)) {
+        prop_assert_eq!(
+            checked_in_chunks(&input, &chunks, true),
+            checked_in_chunks(&input, &chunks, false)
+        );
+    }
 
     /// §5: encode then decode gives back every client line.
     #[test]

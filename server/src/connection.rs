@@ -15,7 +15,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tagarela_parser::{ByeReason, Frame, LeaveReason, LineFramer};
+use tagarela_parser::{ByeReason, Framed, LeaveReason, LineFramer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -88,11 +88,16 @@ pub async fn serve(
     tokio::pin!(sleep);
     let mut ping_counter: u32 = 0;
 
+    // Made once: re-creating it every turn would lock the token's shared
+    // waiter list twice per wake-up, for every connection.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
+
     let ending = loop {
         let want_write = outgoing.is_pending();
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break Ending::Bye(ByeReason::Shutdown),
+            () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
             ready = readiness(&stream, want_write) => {
                 let Ok((readable, writable)) = ready else { break Ending::Lost };
                 if readable {
@@ -273,27 +278,26 @@ fn read_lines(
     }
 }
 
-/// Frames and handles lines in `data`; returns how many octets were used.
+/// Frames, checks and handles the lines in `data` (content checks run over
+/// the whole buffer at once); returns how many octets were used.
 fn frame_lines(
     framer: &mut LineFramer,
     data: &[u8],
     session: &mut Session,
 ) -> Result<usize, ByeReason> {
-    let mut pos = 0;
-    loop {
-        let (used, frame) = framer.next(&data[pos..]);
-        match frame {
-            Frame::Line(line) => {
+    let mut lines = framer.lines(data);
+    for framed in lines.by_ref() {
+        match framed {
+            Framed::Line(line) => {
                 if let Outcome::Close(reason) = session.handle_line(line) {
                     return Err(reason);
                 }
             }
-            Frame::TooLong => session.line_too_long(),
-            Frame::Flood => return Err(ByeReason::Flood),
-            Frame::NeedMore => return Ok(pos + used),
+            Framed::TooLong => session.line_too_long(),
+            Framed::Flood => return Err(ByeReason::Flood),
         }
-        pos += used;
     }
+    Ok(lines.consumed())
 }
 
 /// Waits until the socket is readable (or closed), or writable when

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tagarela_parser::{
-    ByeReason, ClientLine, ErrorCode, HandshakeLine, LeaveReason, LineError, Name, NameKey,
-    ServerLine, Text,
+    ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, LeaveReason,
+    LineError, Name, NameKey, ServerLine, Text,
 };
 
 use crate::audit::{Event, Record};
@@ -99,14 +99,18 @@ impl Session {
     }
 
     /// Handles one complete line's content (§4.3 or §5).
-    pub fn handle_line(&mut self, line: &[u8]) -> Outcome {
+    pub fn handle_line(&mut self, line: Result<CheckedLine<'_>, ContentError>) -> Outcome {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return self.line_error(e.into()),
+        };
         if self.registered.is_some() {
-            match ClientLine::parse(line) {
+            match ClientLine::parse_checked(line) {
                 Ok(parsed) => self.registered_line(parsed),
                 Err(e) => self.line_error(e),
             }
         } else {
-            match HandshakeLine::parse(line) {
+            match HandshakeLine::parse_checked(line) {
                 Ok(HandshakeLine::Empty) => Outcome::Continue,
                 Ok(HandshakeLine::Name(name)) => self.try_register(name),
                 Ok(HandshakeLine::Command(cmd)) => self.registered_line(cmd),
