@@ -90,22 +90,7 @@ impl LineFramer {
         }
         let from = self.scanned.min(buf.len());
         match find_lf(&buf[from..]) {
-            Some(pos) => {
-                let lf = from + pos;
-                self.scanned = 0;
-                let mut line = &buf[..lf];
-                if let [rest @ .., b'\r'] = line {
-                    line = rest;
-                }
-                let frame = if line.len() <= self.max {
-                    Frame::Line(line)
-                } else if lf > self.flood_cap {
-                    Frame::Flood
-                } else {
-                    Frame::TooLong
-                };
-                (lf + 1, frame)
-            }
+            Some(pos) => self.line_ending_at(buf, from + pos),
             // Content plus a CR that may yet be followed by LF still fits.
             None if buf.len() <= self.max + 1 => {
                 self.scanned = buf.len();
@@ -122,6 +107,26 @@ impl LineFramer {
                 (buf.len(), frame)
             }
         }
+    }
+
+    /// The frame for a line that ends at `buf[lf]`, the first LF in `buf`,
+    /// when no over-long line is being discarded. For callers that found
+    /// the LF themselves.
+    pub(crate) fn line_ending_at<'b>(&mut self, buf: &'b [u8], lf: usize) -> (usize, Frame<'b>) {
+        debug_assert!(self.discarded.is_none() && buf.get(lf) == Some(&b'\n'));
+        self.scanned = 0;
+        let mut line = &buf[..lf];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        let frame = if line.len() <= self.max {
+            Frame::Line(line)
+        } else if lf > self.flood_cap {
+            Frame::Flood
+        } else {
+            Frame::TooLong
+        };
+        (lf + 1, frame)
     }
 
     /// True while an over-long line is being discarded.
