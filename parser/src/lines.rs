@@ -2,8 +2,9 @@
 //! server takes over each read. The buffer's complete lines are validated
 //! together (one UTF-8 pass and one control-character pass over the run,
 //! §2.1 and §2.5) instead of one short line at a time, and their LFs are
-//! found a word at a time; a line in a run that fails is checked on its
-//! own, so the results are exactly those of
+//! found a word at a time. When the run fails (one bad line is enough), or
+//! the framer is discarding an over-long line, every line of that buffer is
+//! framed and checked on its own instead, so the results are exactly those of
 //! [`LineFramer::next`] followed by [`content::check_line`] per line (a
 //! property test holds it to that). Like the framer it owns no buffer and
 //! does no I/O, and it never decodes a line's grammar.

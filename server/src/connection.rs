@@ -116,7 +116,10 @@ pub async fn serve(
                         Box::pin(ctx.audit.record_all(session.take_audit())).await;
                     }
                 }
-                if writable {
+                // Write replies now rather than after the peer's backlog
+                // of lines is read, so a pipelining client is not cut off
+                // as slow while it reads normally.
+                if writable || !want_write {
                     if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
                         break end;
                     }
@@ -195,6 +198,12 @@ async fn close(
     mut outgoing: Outgoing,
 ) {
     let settings = &ctx.settings;
+    // A queue that overflowed while something else ended the loop (a
+    // shutdown, say) makes this a removal for slowness all the same.
+    let ending = match ending {
+        Ending::Bye(_) if outbox.is_overflowed() => Ending::Bye(ByeReason::Slow),
+        other => other,
+    };
     match ending {
         Ending::Lost => {
             session.leave(LeaveReason::Lost);
@@ -206,7 +215,7 @@ async fn close(
             }
             if let Some(bye) = replies::bye(reason) {
                 if reason == ByeReason::Slow {
-                    // Its queue is gone; one attempt, never a wait.
+                    // Its output is over the bound: one attempt, never a wait.
                     outbox.close();
                     best_effort_bye(&stream, &outgoing, &bye);
                 } else {

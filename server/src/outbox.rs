@@ -1,21 +1,26 @@
 //! A client's bounded outbound queue (spec §11): the encoded lines waiting
 //! to be written to its socket, as one contiguous byte buffer. Producers
 //! (any connection task routing a message) append a copy without ever
-//! waiting; the owner swaps the whole buffer out and writes it in one call,
-//! so a burst costs one write per socket-full, not one per line, and a
-//! queued line costs its octets and nothing more. Two bounds: passing the
-//! hard bound drops the queue and marks it overflowed at once; staying above
-//! the soft bound is timed (the owner removes the client once that lasts too
-//! long). So a client that stops reading costs at most the hard bound and
-//! never slows the producers, while a healthy client rides out a burst. The
-//! owner's waker is kept here, so waiting costs no future state of its own.
-//! Never awaits while locked.
+//! waiting; the owner swaps the whole buffer out and writes from it until
+//! it is empty, so a burst costs one write per socket-full, not one per
+//! line, and a queued line costs its octets plus the buffer's spare room.
+//! Two bounds: passing the hard bound drops the queue and marks it
+//! overflowed at once; staying above the soft bound is timed (the owner
+//! removes the client once that lasts too long). Queued plus unwritten
+//! octets never pass the hard bound, and each of the two buffers' capacity
+//! stays within it, so a client that stops reading costs at most twice the
+//! hard bound and never slows the producers, while a healthy client rides
+//! out a burst. The owner's waker is kept here, so waiting costs no future
+//! state of its own. Never awaits while locked.
 
 use std::future::{Future, poll_fn};
 use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
+
+/// Capacity a queue starts with: a few typical lines.
+const MIN_CAPACITY: usize = 256;
 
 /// Outbound queue of one client.
 #[derive(Debug)]
@@ -82,6 +87,7 @@ impl Outbox {
         }
         let was_empty = s.queue.is_empty();
         s.bytes += line.len();
+        reserve_within(&mut s.queue, line.len(), self.limit);
         s.queue.extend_from_slice(line);
         let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
         if crossed_soft {
@@ -158,8 +164,8 @@ impl Outbox {
     }
 
     /// Resolves when lines were pushed to an empty queue, the soft bound was
-    /// crossed or the outbox overflowed or closed, since the last time it
-    /// resolved. Cancel-safe; for the owner only (one waiter).
+    /// crossed, the outbox overflowed or took its last line, since the last
+    /// time it resolved. Cancel-safe; for the owner only (one waiter).
     pub fn changed(&self) -> impl Future<Output = ()> + '_ {
         poll_fn(|cx| self.poll_changed(cx))
     }
@@ -174,6 +180,20 @@ impl Outbox {
             _ => s.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+/// Makes room for `more` octets, doubling as usual but never past `limit`
+/// (unless `more` alone needs it), so a queue's capacity stays within the
+/// hard bound.
+fn reserve_within(queue: &mut Vec<u8>, more: usize, limit: usize) {
+    let need = queue.len() + more;
+    if need > queue.capacity() {
+        let target = (queue.capacity() * 2)
+            .max(MIN_CAPACITY)
+            .min(limit)
+            .max(need);
+        queue.reserve_exact(target - queue.len());
     }
 }
 
@@ -257,6 +277,18 @@ mod tests {
         assert!(!outbox.take(&mut out));
         assert!(out.is_empty());
         assert_eq!(out.capacity(), 0, "an idle client holds no buffer");
+    }
+
+    #[test]
+    fn capacity_stays_within_the_hard_bound() {
+        let outbox = Outbox::new(1000, 1000);
+        for _ in 0..33 {
+            assert!(outbox.push(&[b'x'; 30]));
+        }
+        let mut out = Vec::new();
+        assert!(!outbox.take(&mut out));
+        assert_eq!(out.len(), 990);
+        assert!(out.capacity() <= 1000, "capacity {}", out.capacity());
     }
 
     #[test]

@@ -419,3 +419,25 @@ async fn over_long_line_is_refused_and_the_next_line_works() {
     assert!(msg.ends_with(" bob :ok"), "{msg}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pipelining_client_gets_its_replies_within_a_small_bound() {
+    // 3000 pings in one write are ~36 KB of input and ~30 KB of replies,
+    // far past this 8 KiB bound unless replies go out as each read is
+    // handled (spec §11: only a client that does not read is slow).
+    let settings = Settings {
+        outbox_bytes: 8 * 1024,
+        outbox_soft_bytes: 8 * 1024,
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut a = server.join("alice").await;
+    let burst: String = (0..3000).map(|i| format!("/ping p{i}\n")).collect();
+    a.send_raw(burst.as_bytes()).await;
+    for i in 0..3000 {
+        let line = a.line().await.expect("no close");
+        assert_eq!(line, format!("PONG p{i}"));
+    }
+    assert!(a.barrier().await.is_empty());
+    server.shutdown().await;
+}
