@@ -179,10 +179,7 @@ pub async fn serve(
 
     // Closing is rare and awaits a lot: boxed, so its state does not
     // enlarge the future every open connection keeps.
-    Box::pin(close(
-        ending, stream, peer, &ctx, session, &outbox, outgoing,
-    ))
-    .await;
+    Box::pin(close(ending, stream, &ctx, session, &outbox, outgoing)).await;
     drop(permit);
 }
 
@@ -191,7 +188,6 @@ pub async fn serve(
 async fn close(
     ending: Ending,
     stream: TcpStream,
-    peer: SocketAddr,
     ctx: &Context,
     mut session: Session,
     outbox: &Outbox,
@@ -225,7 +221,7 @@ async fn close(
                         tokio::time::timeout(grace, drain(&stream, outbox, &mut outgoing)).await;
                 }
             }
-            tracing::debug!(peer = %peer, reason = %reason, "closed");
+            tracing::debug!(peer = %session.peer(), reason = %reason, "closed");
         }
     }
     ctx.audit.record_all(session.take_audit()).await;

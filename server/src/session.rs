@@ -64,6 +64,11 @@ impl Session {
         self.registered.is_some()
     }
 
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// True when audit records are waiting to be taken.
     pub fn has_audit(&self) -> bool {
         !self.audit.is_empty()
