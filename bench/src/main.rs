@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod intrinsic;
 mod marker;
 mod process;
 mod report;
@@ -20,8 +21,26 @@ use run::Common;
 #[command(name = "tagarela-bench", version, about)]
 struct Cli {
     #[command(subcommand)]
-    scenario: Scenario,
+    command: Command,
 }
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Scenario(Scenario),
+    /// No server: this machine's own latency floor, i.e. how late a thread
+    /// that is ready to run gets the CPU (like `redis-cli --intrinsic-latency`).
+    IntrinsicLatency {
+        /// Seconds for each of the two probes (1 ms timer ticks, then a spin loop).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The scenarios that drive a running server.
 
 #[derive(Debug, Subcommand)]
 enum Scenario {
@@ -93,14 +112,22 @@ impl Scenario {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    match Cli::parse().command {
+        Command::Scenario(scenario) => drive(scenario),
+        Command::IntrinsicLatency { seconds, json } => intrinsic::run(seconds, json),
+    }
+}
+
+/// Runs one scenario against the server, prints its report, and exits 0
+/// only if every expected delivery arrived intact.
+fn drive(scenario: Scenario) -> anyhow::Result<()> {
+    let common = scenario.common().clone();
+    common.check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let common = cli.scenario.common().clone();
-    common.check()?;
     let report = runtime.block_on(async {
-        match cli.scenario {
+        match scenario {
             Scenario::Fanout {
                 clients,
                 senders,

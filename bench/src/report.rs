@@ -103,6 +103,11 @@ pub fn table(r: &Report) -> String {
     if let Some(c) = r.server_cpu_seconds {
         rows.push(("server CPU", format!("{c:.2} s")));
     }
+    aligned(&rows)
+}
+
+/// Rows of `label  value`, the values lined up in one column.
+pub fn aligned(rows: &[(&str, String)]) -> String {
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
         .map(|(k, v)| format!("{k:<w$}  {v}\n"))
