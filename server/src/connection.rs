@@ -41,10 +41,11 @@ enum Ending {
 
 /// Result of one read.
 enum ReadOutcome {
-    /// Lines (maybe none) were handled.
-    Active,
-    /// Nothing to read after all.
-    Idle,
+    /// At least one complete line arrived: activity for the keepalive
+    /// (spec §10 counts lines, not octets).
+    Lines,
+    /// Nothing to read after all, or only part of a line.
+    NoLine,
     /// The session asked to close, or the peer flooded.
     Close(ByeReason),
     /// EOF or error.
@@ -95,53 +96,13 @@ pub async fn serve(
 
     let ending = loop {
         let want_write = outgoing.is_pending();
+        // Biased, rare events first: a peer that keeps its socket readable
+        // must not starve the timers (registration, keepalive, slow grace)
+        // or the overflow check, which the readiness branch would otherwise
+        // win every turn.
         tokio::select! {
             biased;
             () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
-            ready = readiness(&stream, want_write) => {
-                let Ok((readable, writable)) = ready else { break Ending::Lost };
-                if readable {
-                    match read_lines(&stream, &mut framer, &mut partial, &mut session) {
-                        ReadOutcome::Active => {
-                            last_activity = Instant::now();
-                            ping_sent = None;
-                        }
-                        ReadOutcome::Idle => {}
-                        ReadOutcome::Close(reason) => break Ending::Bye(reason),
-                        ReadOutcome::Lost => break Ending::Lost,
-                    }
-                    if session.has_audit() {
-                        // Boxed: this rare wait must not grow every idle
-                        // connection's task by the size of its future.
-                        Box::pin(ctx.audit.record_all(session.take_audit())).await;
-                    }
-                }
-                // Write replies now rather than after the peer's backlog
-                // of lines is read, so a pipelining client is not cut off
-                // as slow while it reads normally.
-                if writable || !want_write {
-                    if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
-                        break end;
-                    }
-                }
-            }
-            () = outbox.changed() => {
-                if want_write {
-                    // The socket is full: leave new lines queued (so later
-                    // pushes do not wake us) unless the bound was passed.
-                    if outbox.is_overflowed() {
-                        break Ending::Bye(ByeReason::Slow);
-                    }
-                } else if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
-                    break end;
-                }
-                if let Some(since) = outbox.above_soft_since() {
-                    let slow_at = Instant::from_std(since) + settings.slow_grace;
-                    if slow_at < sleep.deadline() {
-                        sleep.as_mut().reset(slow_at);
-                    }
-                }
-            }
             () = &mut sleep => {
                 let now = Instant::now();
                 if !session.is_registered() && now >= registration_deadline {
@@ -174,6 +135,50 @@ pub async fn serve(
                 }
                 sleep.as_mut().reset(next.max(now + Duration::from_millis(1)));
             }
+            () = outbox.changed() => {
+                if want_write {
+                    // The socket is full: leave new lines queued (so later
+                    // pushes do not wake us) unless the bound was passed.
+                    if outbox.is_overflowed() {
+                        break Ending::Bye(ByeReason::Slow);
+                    }
+                } else if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
+                    break end;
+                }
+                if let Some(since) = outbox.above_soft_since() {
+                    let slow_at = Instant::from_std(since) + settings.slow_grace;
+                    if slow_at < sleep.deadline() {
+                        sleep.as_mut().reset(slow_at);
+                    }
+                }
+            }
+            ready = readiness(&stream, want_write) => {
+                let Ok((readable, writable)) = ready else { break Ending::Lost };
+                if readable {
+                    match read_lines(&stream, &mut framer, &mut partial, &mut session) {
+                        ReadOutcome::Lines => {
+                            last_activity = Instant::now();
+                            ping_sent = None;
+                        }
+                        ReadOutcome::NoLine => {}
+                        ReadOutcome::Close(reason) => break Ending::Bye(reason),
+                        ReadOutcome::Lost => break Ending::Lost,
+                    }
+                    if session.has_audit() {
+                        // Boxed: this rare wait must not grow every idle
+                        // connection's task by the size of its future.
+                        Box::pin(ctx.audit.record_all(session.take_audit())).await;
+                    }
+                }
+                // Write replies now rather than after the peer's backlog
+                // of lines is read, so a pipelining client is not cut off
+                // as slow while it reads normally.
+                if writable || !want_write {
+                    if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
+                        break end;
+                    }
+                }
+            }
         }
     };
 
@@ -194,23 +199,26 @@ async fn close(
     mut outgoing: Outgoing,
 ) {
     let settings = &ctx.settings;
-    // A queue that overflowed while something else ended the loop (a
-    // shutdown, say) makes this a removal for slowness all the same.
-    let ending = match ending {
-        Ending::Bye(_) if outbox.is_overflowed() => Ending::Bye(ByeReason::Slow),
-        other => other,
-    };
     match ending {
         Ending::Lost => {
             session.leave(LeaveReason::Lost);
             outbox.close();
         }
         Ending::Bye(reason) => {
+            // A queue that overflowed while something else ended the loop
+            // makes this a removal for slowness all the same; but a
+            // shutdown announces no leave (spec §9.1), so it stays one.
+            let overflowed = outbox.is_overflowed();
+            let reason = if overflowed && reason != ByeReason::Shutdown {
+                ByeReason::Slow
+            } else {
+                reason
+            };
             if let Some(leave) = reason.leave_reason() {
                 session.leave(leave);
             }
             if let Some(bye) = replies::bye(reason) {
-                if reason == ByeReason::Slow {
+                if overflowed || reason == ByeReason::Slow {
                     // Its output is over the bound: one attempt, never a wait.
                     outbox.close();
                     best_effort_bye(&stream, &outgoing, &bye);
@@ -255,20 +263,20 @@ fn read_lines(
     let n = match stream.try_read(&mut buf) {
         Ok(0) => return ReadOutcome::Lost,
         Ok(n) => n,
-        Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadOutcome::Idle,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadOutcome::NoLine,
         Err(_) => return ReadOutcome::Lost,
     };
     let result = if partial.is_empty() {
         let data = &buf[..n];
         let r = frame_lines(framer, data, session);
-        if let Ok(used) = r {
+        if let Ok((used, _)) = r {
             partial.extend_from_slice(&data[used..]);
         }
         r
     } else {
         partial.extend_from_slice(&buf[..n]);
         let r = frame_lines(framer, partial, session);
-        if let Ok(used) = r {
+        if let Ok((used, _)) = r {
             partial.advance(used);
         }
         r
@@ -278,20 +286,24 @@ fn read_lines(
         *partial = BytesMut::new();
     }
     match result {
-        Ok(_) => ReadOutcome::Active,
+        Ok((_, 0)) => ReadOutcome::NoLine,
+        Ok(_) => ReadOutcome::Lines,
         Err(reason) => ReadOutcome::Close(reason),
     }
 }
 
 /// Frames, checks and handles the lines in `data` (content checks run over
-/// the whole buffer at once); returns how many octets were used.
+/// the whole buffer at once); returns how many octets were used and how
+/// many complete lines (over-long ones included) they held.
 fn frame_lines(
     framer: &mut LineFramer,
     data: &[u8],
     session: &mut Session,
-) -> Result<usize, ByeReason> {
+) -> Result<(usize, usize), ByeReason> {
     let mut lines = framer.lines(data);
+    let mut count = 0;
     for framed in lines.by_ref() {
+        count += 1;
         match framed {
             Framed::Line(line) => {
                 if let Outcome::Close(reason) = session.handle_line(line) {
@@ -302,7 +314,7 @@ fn frame_lines(
             Framed::Flood => return Err(ByeReason::Flood),
         }
     }
-    Ok(lines.consumed())
+    Ok((lines.consumed(), count))
 }
 
 /// Waits until the socket is readable (or closed), or writable when

@@ -441,3 +441,94 @@ async fn a_pipelining_client_gets_its_replies_within_a_small_bound() {
     assert!(a.barrier().await.is_empty());
     server.shutdown().await;
 }
+
+/// Writes `line` over and over without ever reading, until the server
+/// closes the connection (a write fails) or `limit` passes; says which.
+async fn flood_until_closed(stream: TcpStream, line: &[u8], limit: Duration) -> bool {
+    let chunk: Vec<u8> = line.iter().copied().cycle().take(64 * 1024).collect();
+    let (_unread, mut w) = stream.into_split();
+    let give_up = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < give_up {
+        match tokio::time::timeout_at(give_up, w.write_all(&chunk)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_flooding_peer_that_never_reads_still_meets_the_registration_timeout() {
+    // Every "!" is an invalid name with an ERR reply the peer never reads;
+    // the socket stays readable the whole time (spec §4.5, §11).
+    let settings = Settings {
+        registration_timeout: Duration::from_millis(300),
+        outbox_bytes: 1 << 30,
+        outbox_soft_bytes: 1 << 30,
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        flood_until_closed(stream, b"!\n", Duration::from_secs(20)).await,
+        "closed by the registration timeout while flooding"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flooding_peer_that_never_reads_is_removed_at_the_hard_bound() {
+    let settings = Settings {
+        outbox_bytes: 64 * 1024,
+        outbox_soft_bytes: 64 * 1024,
+        slow_grace: Duration::from_secs(600),
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut watcher = server.join("watcher").await;
+    let mut flooder = server.join("flooder").await;
+    watcher.expect("JOIN ").await;
+    flooder.barrier().await;
+    let Peer { reader, writer, .. } = flooder;
+    let stream = reader.into_inner().reunite(writer).unwrap();
+    let flood = tokio::spawn(flood_until_closed(
+        stream,
+        b"/ping x\n",
+        Duration::from_secs(20),
+    ));
+    let leave = watcher.expect("LEAVE ").await;
+    assert!(leave.ends_with(" flooder slow"), "{leave}");
+    assert!(flood.await.unwrap(), "the flooder's connection was closed");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn octets_without_a_line_are_not_activity_for_the_keepalive() {
+    let settings = Settings {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let server = Server::start(settings).await;
+    let mut trickle = server.join("trickle").await;
+    // One octet of a line every 50 ms, never its LF (spec §10: lines count).
+    let mut ended = false;
+    for _ in 0..100 {
+        if trickle.writer.write_all(b"x").await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(50), trickle.line()).await {
+            Err(_) => {}
+            Ok(Some(l)) if l.starts_with("PING ") => {}
+            Ok(Some(l)) => {
+                assert!(l.starts_with("BYE timeout :"), "{l}");
+                ended = true;
+                break;
+            }
+            Ok(None) => panic!("closed without BYE timeout"),
+        }
+    }
+    assert!(ended, "pinged and timed out although octets kept arriving");
+    server.shutdown().await;
+}
