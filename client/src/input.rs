@@ -3,7 +3,12 @@
 //! sent as it is, with one local alias: a line that is just `sair` leaves,
 //! as it did in the seed programs (spec §5.4). Pure functions.
 
+use std::time::Duration;
+
 use tagarela_parser::ClientLine;
+
+/// How long the client waits for `BYE` after asking to quit.
+pub const QUIT_WAIT: Duration = Duration::from_secs(5);
 
 /// The line to send for what the user typed.
 pub fn to_wire(typed: &str) -> &str {

@@ -3,6 +3,7 @@
 //! the write half for sending lines. Knows nothing about rendering.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tagarela_parser::limits::SERVER_LINE_MAX;
 use tagarela_parser::{Frame, LineFramer, ServerLine, ServerLineError};
@@ -13,6 +14,9 @@ use tokio::sync::mpsc;
 
 /// Lines decoded ahead of the user interface at most.
 const CHANNEL_BOUND: usize = 1024;
+
+/// How long to try to connect before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Something that came from the server.
 #[derive(Debug)]
@@ -36,7 +40,14 @@ pub struct Connection {
 impl Connection {
     /// Connects to `host:port` and starts the reader task.
     pub async fn open(host: &str, port: u16) -> std::io::Result<Connection> {
-        let stream = TcpStream::connect((host, port)).await?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                )
+            })??;
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr()?;
         let (mut reader, writer) = stream.into_split();

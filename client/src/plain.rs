@@ -11,12 +11,10 @@ use tagarela_parser::{ByeReason, ServerLine};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::exit;
-use crate::input::to_wire;
+use crate::input::{QUIT_WAIT, to_wire};
 use crate::net::{Connection, Incoming};
 use crate::render;
-
-/// How long to wait for `BYE` after asking to quit.
-const QUIT_WAIT: Duration = Duration::from_secs(5);
+use crate::sanitize::for_terminal;
 
 fn emit(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -53,7 +51,7 @@ pub async fn run(mut conn: Connection, name: Option<String>) -> i32 {
                         _ => {}
                     }
                 }
-                Incoming::Malformed(text) => eprintln!("tagarela: malformed line from the server: {text}"),
+                Incoming::Malformed(text) => eprintln!("tagarela: malformed line from the server: {}", for_terminal(&text)),
                 Incoming::Closed(err) => {
                     let why = err.unwrap_or_else(|| "connection closed by the server".into());
                     emit(&format!("LOST :{why}"));

@@ -7,27 +7,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tagarela_server::{AuditLog, Settings};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+
+mod common;
+use common::server;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn server() -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(tagarela_server::run(
-        listener,
-        Settings::default(),
-        AuditLog::disabled(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (port, stop, task)
-}
 
 fn client(port: u16, name: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tagarela"))

@@ -1,0 +1,174 @@
+//! The `tagarela` binary in interactive mode, on a pseudo-terminal, against
+//! an in-process server: how a session ends on screen. The last message
+//! must reach the terminal, bracketed paste must be turned off again, and
+//! leaving with Ctrl-D must not keep re-sending `/quit`.
+
+#![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::pty::openpty;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+mod common;
+use common::server;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A `tagarela` process on a pty, and everything it has written so far.
+struct OnPty {
+    child: std::process::Child,
+    master: std::fs::File,
+    screen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl OnPty {
+    fn spawn(port: u16, name: &str) -> OnPty {
+        let pty = openpty(None, None).unwrap();
+        let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
+        let child = Command::new(env!("CARGO_BIN_EXE_tagarela"))
+            .args(["--port", &port.to_string(), "--name", name])
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .stdin(slave(&pty.slave))
+            .stdout(slave(&pty.slave))
+            .stderr(slave(&pty.slave))
+            .spawn()
+            .unwrap();
+        drop(pty.slave);
+        let master = std::fs::File::from(pty.master);
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once the child and its pty are gone.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        OnPty {
+            child,
+            master,
+            screen,
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the screen shows `text`.
+    async fn wait_for(&self, text: &str) {
+        let until = Instant::now() + WAIT;
+        while !self.screen().contains(text) {
+            assert!(
+                Instant::now() < until,
+                "{text:?} not shown; screen: {:?}",
+                self.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// The exit status, waiting at most WAIT.
+    async fn status(&mut self) -> i32 {
+        let until = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap();
+            }
+            if Instant::now() >= until {
+                let _ = self.child.kill();
+                panic!("did not exit; screen: {:?}", self.screen());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What was written after the process exited and its output drained.
+    async fn final_screen(&self) -> String {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.screen()
+    }
+}
+
+/// Bracketed paste off, as rustyline turns it on while editing.
+const PASTE_OFF: &str = "\u{1b}[?2004l";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_shutdown_is_shown_and_the_terminal_restored() {
+    let (port, stop, task) = server().await;
+    let mut alice = OnPty::spawn(port, "alice");
+    alice.wait_for("Welcome").await;
+    stop.send(()).unwrap();
+    assert_eq!(alice.status().await, 1);
+    let screen = alice.final_screen().await;
+    let bye = screen
+        .rfind("Server closed the connection")
+        .unwrap_or_else(|| panic!("the BYE was not shown: {screen:?}"));
+    assert!(
+        screen[bye..].contains(PASTE_OFF),
+        "bracketed paste left on: {screen:?}"
+    );
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_d_leaves_with_one_quit_and_status_0() {
+    let (port, stop, task) = server().await;
+    let mut alice = OnPty::spawn(port, "alice");
+    alice.wait_for("Welcome").await;
+    alice.type_keys(b"\x04");
+    assert_eq!(alice.status().await, 0);
+    let screen = alice.final_screen().await;
+    assert!(
+        screen.contains("Server closed the connection"),
+        "the BYE was not shown: {screen:?}"
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_d_sends_quit_once_and_gives_up_on_a_server_that_does_not_answer() {
+    // A stand-in server that welcomes and then never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut alice = OnPty::spawn(port, "alice");
+    let (stream, _) = listener.accept().await.unwrap();
+    let (r, mut w) = stream.into_split();
+    w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(r).lines();
+    alice.wait_for("Welcome").await;
+    alice.type_keys(b"\x04");
+    let mut quits = 0;
+    // Read until the client closes (it gives up after its quit wait), or
+    // at most WAIT.
+    let until = tokio::time::Instant::now() + WAIT;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+        if line == "/quit" {
+            quits += 1;
+        }
+    }
+    assert_eq!(quits, 1, "one /quit");
+    assert_eq!(alice.status().await, 1);
+    let screen = alice.final_screen().await;
+    assert!(
+        screen.contains("did not answer /quit"),
+        "the give-up was not shown: {screen:?}"
+    );
+}
