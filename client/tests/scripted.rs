@@ -1,6 +1,7 @@
 //! The `tagarela` binary in scripted mode against an in-process server:
 //! it sends stdin lines, prints each event as its wire line, leaves cleanly
-//! on `sair` and on stdin EOF, and reports a lost server with status 1.
+//! on `sair` and on stdin EOF, and reports a server's shutdown or a lost
+//! connection with status 1.
 
 #![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
 
@@ -101,7 +102,7 @@ async fn scripted_clients_chat_and_leave_cleanly() {
 }
 
 #[tokio::test]
-async fn a_lost_server_is_reported_with_status_1() {
+async fn a_server_shutdown_is_reported_with_status_1() {
     let (port, stop, task) = server().await;
     let mut carol = client(port, "carol");
     let mut c = Lines::of(&mut carol);
@@ -110,6 +111,25 @@ async fn a_lost_server_is_reported_with_status_1() {
     let _ = stop.send(());
     task.await.unwrap();
     c.expect("BYE shutdown :").await;
+    assert_eq!(status(&mut carol).await, 1);
+}
+
+#[tokio::test]
+async fn a_connection_lost_without_bye_is_reported_as_lost_with_status_1() {
+    // A stand-in server that welcomes and then drops the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut carol = client(port, "carol");
+    let mut c = Lines::of(&mut carol);
+    let (mut stream, _) = listener.accept().await.unwrap();
+    stream
+        .write_all(b"HELLO 1 :hi\nWELCOME carol online=1 line-max=1024 name-max=32 :hi\n")
+        .await
+        .unwrap();
+    c.expect("HELLO").await;
+    c.expect("WELCOME carol ").await;
+    drop(stream);
+    c.expect("LOST :").await;
     assert_eq!(status(&mut carol).await, 1);
 }
 

@@ -272,7 +272,7 @@ fn private_body(i: &str) -> Result<ClientLine<'_>, LineError> {
         return Err(LineError::NoRecipient);
     }
     let text = public_text(text.unwrap_or(""))?;
-    let to = Name::new(to).map_err(|_| LineError::InvalidRecipient)?;
+    let to = Name::recipient(to).map_err(|_| LineError::InvalidRecipient)?;
     Ok(ClientLine::Private { to, text })
 }
 

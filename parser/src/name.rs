@@ -10,9 +10,10 @@ use unicode_normalization::char::is_combining_mark;
 use crate::error::NameError;
 use crate::limits::NAME_MAX;
 
-/// A string that matches the `name` rule (§3.1). It is not necessarily in NFC:
-/// names parsed from `@recipient` are as the sender typed them. Names that the
-/// server registers come from [`Name::normalize`] and are NFC.
+/// A string that matches the `name` rule (§3.1), measured after NFC. It is
+/// not necessarily in NFC: names parsed from `@recipient` are as the sender
+/// typed them. Names that the server registers come from
+/// [`Name::normalize`] and are NFC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Name<'a>(Cow<'a, str>);
 
@@ -33,6 +34,18 @@ impl<'a> Name<'a> {
         let s = s.into();
         validate(&s)?;
         Ok(Name(s))
+    }
+
+    /// A recipient as the sender typed it (§5.2): the grammar and the length
+    /// are checked on its NFC form, as §3.1 measures them, and the text is
+    /// kept as typed (its key is the same either way, §3.3).
+    pub fn recipient(typed: &'a str) -> Result<Self, NameError> {
+        if typed.is_ascii() {
+            validate(typed)?;
+        } else {
+            validate(&typed.nfc().collect::<String>())?;
+        }
+        Ok(Name(Cow::Borrowed(typed)))
     }
 
     /// What a server does with a name attempt (§4.3): NFC first, then the
@@ -122,6 +135,22 @@ mod tests {
 
     fn key(s: &str) -> NameKey {
         NameKey::of(s)
+    }
+
+    #[test]
+    fn a_recipient_is_measured_after_nfc() {
+        // 32 × (a + combining tilde) is 64 scalar values as typed, 32 × ã in
+        // NFC: a valid name, with the same key as the composed form.
+        let typed = "a\u{303}".repeat(32);
+        assert_eq!(Name::new(typed.as_str()), Err(NameError::TooLong));
+        let to = Name::recipient(&typed).unwrap();
+        assert_eq!(to.as_str(), typed);
+        assert_eq!(to.key(), key(&"ã".repeat(32)));
+        assert_eq!(
+            Name::recipient(&"a\u{303}".repeat(33)),
+            Err(NameError::TooLong)
+        );
+        assert_eq!(Name::recipient("bob smith"), Err(NameError::BadChar));
     }
 
     #[test]

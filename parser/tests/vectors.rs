@@ -102,17 +102,26 @@ fn client_lines_that_decode_also_re_encode_to_the_same_meaning() {
 }
 
 #[test]
-fn over_long_vectors_hit_the_framer() {
-    use tagarela_parser::{Frame, LineFramer, limits::LINE_MAX};
-    // §6 rows 29-31: exactly the limit passes; one octet more, even inside
-    // a multi-byte character, is refused whole.
+fn framing_rows_hit_the_framer() {
+    use tagarela_parser::limits::{FLOOD_CAP, LINE_MAX};
+    use tagarela_parser::{Frame, LineFramer};
+    let mut f = LineFramer::default();
+    // §6 row 25: CR LF ends a line like LF.
+    assert_eq!(f.next(b"hi\r\n"), (4, Frame::Line(&b"hi"[..])));
+    // Rows 29-31: exactly the limit passes; one octet more, even inside a
+    // multi-byte character, is refused whole.
     let mut at_limit = "a".repeat(LINE_MAX).into_bytes();
     at_limit.extend_from_slice(b"\r\n");
-    let mut over = "a".repeat(LINE_MAX - 1).into_bytes();
-    over.extend_from_slice("é\n".as_bytes());
-    let mut f = LineFramer::default();
     assert!(
         matches!(f.next(&at_limit), (n, Frame::Line(l)) if n == LINE_MAX + 2 && l.len() == LINE_MAX)
     );
+    let mut over_ascii = "a".repeat(LINE_MAX + 1).into_bytes();
+    over_ascii.push(b'\n');
+    assert_eq!(f.next(&over_ascii), (LINE_MAX + 2, Frame::TooLong));
+    let mut over = "a".repeat(LINE_MAX - 1).into_bytes();
+    over.extend_from_slice("é\n".as_bytes());
     assert_eq!(f.next(&over), (LINE_MAX + 2, Frame::TooLong));
+    // Row 32: more than flood-cap octets with no LF.
+    let endless = vec![b'a'; FLOOD_CAP + 1];
+    assert_eq!(f.next(&endless).1, Frame::Flood);
 }

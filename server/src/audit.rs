@@ -3,7 +3,10 @@
 //! survives restarts (append mode), and is read by `jq`, log shippers and
 //! spreadsheets alike. A dedicated thread owns the file; connection tasks
 //! hand it records through a bounded channel and wait if the disk falls
-//! behind, so no record is ever dropped. Never touches sockets.
+//! behind, so no record is dropped for lack of room. Each record is written
+//! whole or not at all as far as this code can tell; one the disk refuses
+//! (a write error) is logged as an error and lost. Written records are
+//! synced within `SYNC_EVERY`. Never touches sockets.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -12,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
 /// Records waiting for the writer thread at most.
@@ -78,9 +82,13 @@ impl AuditLog {
     pub fn open(path: &Path) -> std::io::Result<(AuditLog, AuditWriter)> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (tx, rx) = mpsc::channel(CHANNEL_BOUND);
+        // The writer's own clock, for the sync deadline.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
         let thread = std::thread::Builder::new()
             .name("audit-log".into())
-            .spawn(move || write_loop(file, rx))?;
+            .spawn(move || write_loop(file, rx, &timer))?;
         Ok((AuditLog { tx: Some(tx) }, AuditWriter { thread }))
     }
 
@@ -110,36 +118,56 @@ impl AuditWriter {
     }
 }
 
-fn write_loop(file: File, mut rx: mpsc::Receiver<Record>) {
+fn write_loop(file: File, mut rx: mpsc::Receiver<Record>, timer: &Runtime) {
     let mut out = BufWriter::new(file);
-    let mut last_sync = Instant::now();
-    let mut dirty = false;
-    while let Some(first) = rx.blocking_recv() {
+    let mut line = Vec::with_capacity(256);
+    // When the oldest record not yet synced was written.
+    let mut unsynced_since: Option<Instant> = None;
+    loop {
+        let received = match unsynced_since {
+            None => rx.blocking_recv(),
+            Some(since) => {
+                let due = tokio::time::Instant::from_std(since + SYNC_EVERY);
+                // Built inside `block_on`: the timeout needs the timer's context.
+                match timer.block_on(async { tokio::time::timeout_at(due, rx.recv()).await }) {
+                    Ok(received) => received,
+                    Err(_) => {
+                        sync(&out);
+                        unsynced_since = None;
+                        continue;
+                    }
+                }
+            }
+        };
+        let Some(first) = received else { break };
         let mut next = Some(first);
         // Write everything already waiting, then flush once.
         while let Some(record) = next.take() {
-            if let Err(e) = serde_json::to_writer(&mut out, &record)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
-            {
-                tracing::error!(error = %e, "audit log write failed");
+            line.clear();
+            match serde_json::to_writer(&mut line, &record) {
+                Ok(()) => {
+                    line.push(b'\n');
+                    if let Err(e) = out.write_all(&line) {
+                        tracing::error!(error = %e, "audit log write failed; record lost");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "audit record not encodable; record lost"),
             }
             next = rx.try_recv().ok();
         }
         if let Err(e) = out.flush() {
             tracing::error!(error = %e, "audit log flush failed");
         }
-        dirty = true;
-        if last_sync.elapsed() >= SYNC_EVERY {
+        let since = *unsynced_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= SYNC_EVERY {
             sync(&out);
-            last_sync = Instant::now();
-            dirty = false;
+            unsynced_since = None;
         }
     }
     if let Err(e) = out.flush() {
         tracing::error!(error = %e, "audit log flush failed");
     }
-    if dirty {
+    if unsynced_since.is_some() {
         sync(&out);
     }
 }
@@ -147,5 +175,46 @@ fn write_loop(file: File, mut rx: mpsc::Receiver<Record>) {
 fn sync(out: &BufWriter<File>) {
     if let Err(e) = out.get_ref().sync_data() {
         tracing::error!(error = %e, "audit log sync failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Record {
+        Record {
+            ts: "2026-11-21T12:00:00.000Z".into(),
+            event: Event::Msg {
+                from: "alice".into(),
+                text: text.into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn records_before_and_after_a_sync_deadline_are_all_written() {
+        let path =
+            std::env::temp_dir().join(format!("tagarela-audit-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (log, writer) = AuditLog::open(&path).unwrap();
+        log.record_all(vec![msg("one")]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Waits on the sync deadline of "one".
+        log.record_all(vec![msg("two")]).await;
+        tokio::time::sleep(SYNC_EVERY + Duration::from_millis(200)).await;
+        // After the deadline passed with nothing new.
+        log.record_all(vec![msg("three")]).await;
+        drop(log);
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let texts: Vec<String> = written
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].to_string())
+            .collect();
+        assert_eq!(texts, ["\"one\"", "\"two\"", "\"three\""]);
     }
 }
