@@ -172,3 +172,40 @@ async fn ctrl_d_sends_quit_once_and_gives_up_on_a_server_that_does_not_answer() 
         "the give-up was not shown: {screen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut alice = OnPty::spawn(port, "alice");
+    let (stream, _) = listener.accept().await.unwrap();
+    let (r, mut w) = stream.into_split();
+    w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(r).lines();
+    alice.wait_for("Welcome").await;
+    // A bracketed paste of three lines, then Enter.
+    alice.type_keys(b"\x1b[200~one\ntwo\n/quit\nafter\x1b[201~\r");
+    let mut sent = Vec::new();
+    let until = tokio::time::Instant::now() + WAIT;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+        let done = line == "/quit";
+        sent.push(line);
+        if done {
+            break;
+        }
+    }
+    // The name and the /who after WELCOME come first.
+    let typed: Vec<&str> = sent
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| *l != "one")
+        .collect();
+    assert_eq!(typed, ["one", "two", "/quit"], "{sent:?}");
+    // Nothing after the quit.
+    let more = tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await;
+    assert!(more.is_err(), "sent after /quit: {more:?}");
+    w.write_all(b"BYE quit :bye\n").await.unwrap();
+    assert_eq!(alice.status().await, 0);
+}

@@ -10,9 +10,9 @@ use unicode_normalization::char::is_combining_mark;
 use crate::error::NameError;
 use crate::limits::NAME_MAX;
 
-/// A string that matches the `name` rule (§3.1), measured after NFC. It is
-/// not necessarily in NFC: names parsed from `@recipient` are as the sender
-/// typed them. Names that the server registers come from
+/// A string that matches the `name` rule (§3.1) as written or in NFC. It
+/// is not necessarily in NFC: names parsed from `@recipient` are as the
+/// sender typed them. Names that the server registers come from
 /// [`Name::normalize`] and are NFC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Name<'a>(Cow<'a, str>);

@@ -3,9 +3,9 @@
 //! survives restarts (append mode), and is read by `jq`, log shippers and
 //! spreadsheets alike. A dedicated thread owns the file; connection tasks
 //! hand it records through a bounded channel and wait if the disk falls
-//! behind, so no record is dropped for lack of room. Each record is written
-//! whole or not at all as far as this code can tell; one the disk refuses
-//! (a write error) is logged as an error and lost. Written records are
+//! behind, so no record is dropped for lack of room. Each record is encoded
+//! in full before any of it is written; one the disk refuses (a write
+//! error) is logged as an error and lost. Written records are
 //! synced within `SYNC_EVERY`. Never touches sockets.
 
 use std::fs::{File, OpenOptions};
