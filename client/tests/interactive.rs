@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 mod common;
 use common::server;
@@ -104,6 +105,25 @@ impl OnPty {
     }
 }
 
+/// The client on a pty, welcomed as alice by a stand-in server that this
+/// test plays by hand: the lines the client sends, and the way back.
+async fn welcomed_by_a_stand_in() -> (
+    OnPty,
+    tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    OwnedWriteHalf,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let alice = OnPty::spawn(port, "alice");
+    let (stream, _) = listener.accept().await.unwrap();
+    let (r, mut w) = stream.into_split();
+    w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
+        .await
+        .unwrap();
+    alice.wait_for("Welcome").await;
+    (alice, BufReader::new(r).lines(), w)
+}
+
 /// Bracketed paste off, as rustyline turns it on while editing.
 const PASTE_OFF: &str = "\u{1b}[?2004l";
 
@@ -144,16 +164,7 @@ async fn ctrl_d_leaves_with_one_quit_and_status_0() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_d_sends_quit_once_and_gives_up_on_a_server_that_does_not_answer() {
     // A stand-in server that welcomes and then never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut alice = OnPty::spawn(port, "alice");
-    let (stream, _) = listener.accept().await.unwrap();
-    let (r, mut w) = stream.into_split();
-    w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(r).lines();
-    alice.wait_for("Welcome").await;
+    let (mut alice, mut lines, _w) = welcomed_by_a_stand_in().await;
     alice.type_keys(b"\x04");
     let mut quits = 0;
     // Read until the client closes (it gives up after its quit wait), or
@@ -175,16 +186,7 @@ async fn ctrl_d_sends_quit_once_and_gives_up_on_a_server_that_does_not_answer() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut alice = OnPty::spawn(port, "alice");
-    let (stream, _) = listener.accept().await.unwrap();
-    let (r, mut w) = stream.into_split();
-    w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(r).lines();
-    alice.wait_for("Welcome").await;
+    let (mut alice, mut lines, mut w) = welcomed_by_a_stand_in().await;
     // A bracketed paste of three lines, then Enter.
     alice.type_keys(b"\x1b[200~one\ntwo\n/quit\nafter\x1b[201~\r");
     let mut sent = Vec::new();
