@@ -100,6 +100,8 @@ wire_words! {
         ServerFull = "server-full",
         /// The per-address connection limit is reached.
         AddressLimit = "address-limit",
+        /// The peer speaks another protocol: TLS or HTTP (§4.6).
+        WrongProtocol = "wrong-protocol",
     }
 }
 
@@ -112,7 +114,10 @@ impl ByeReason {
             ByeReason::Timeout => Some(LeaveReason::Timeout),
             ByeReason::Slow => Some(LeaveReason::Slow),
             ByeReason::Flood => Some(LeaveReason::Flood),
-            ByeReason::Shutdown | ByeReason::ServerFull | ByeReason::AddressLimit => None,
+            ByeReason::Shutdown
+            | ByeReason::ServerFull
+            | ByeReason::AddressLimit
+            | ByeReason::WrongProtocol => None,
         }
     }
 }

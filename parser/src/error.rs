@@ -74,6 +74,19 @@ pub enum NameError {
     /// A character the name grammar does not allow, or a bad first character.
     #[error("name contains a character that is not allowed")]
     BadChar,
+    /// A character outside the TR39 identifier profile (§3.1): invisible
+    /// (Default_Ignorable, such as variation selectors and Hangul fillers),
+    /// a compatibility form, or a historic or limited-use script.
+    #[error("name contains an invisible or restricted character")]
+    Restricted,
+    /// More than four combining marks on one character, or the same mark
+    /// twice on one character (§3.1).
+    #[error("name stacks too many combining marks on one character")]
+    StackedMarks,
+    /// Letters from scripts that TR39's moderately restrictive level does
+    /// not allow together, such as Latin with Cyrillic (§3.1).
+    #[error("name mixes scripts")]
+    MixedScript,
 }
 
 /// Why a field value cannot be built (text, token, timestamp).

@@ -32,8 +32,28 @@ pub struct LineFramer {
     flood_cap: usize,
     /// Octets at the front of the buffer already known to hold no LF.
     scanned: usize,
-    /// `Some(n)` while discarding an over-long line: n octets thrown away so far.
-    discarded: Option<usize>,
+    /// `Some` while discarding an over-long line: what was thrown away.
+    discarded: Option<Discarded>,
+}
+
+/// The part of an over-long line discarded so far, with no LF seen.
+#[derive(Debug, Clone, Copy, Default)]
+struct Discarded {
+    /// Octets thrown away.
+    octets: usize,
+    /// Whether the last of them was a CR, which is terminator rather than
+    /// content if an LF comes next (§2.4).
+    ends_with_cr: bool,
+}
+
+impl Discarded {
+    /// Adds `buf` (which holds no LF) to what was discarded.
+    fn and(self, buf: &[u8]) -> Discarded {
+        Discarded {
+            octets: self.octets + buf.len(),
+            ends_with_cr: buf.last().map_or(self.ends_with_cr, |&b| b == b'\r'),
+        }
+    }
 }
 
 impl Default for LineFramer {
@@ -69,7 +89,15 @@ impl LineFramer {
             return match find_lf(buf) {
                 Some(lf) => {
                     self.discarded = None;
-                    let frame = if done + lf > self.flood_cap {
+                    // The CR of a CR LF is terminator, not content (§2.4);
+                    // it may have come at the end of an earlier read.
+                    let cr = if lf > 0 {
+                        buf[lf - 1] == b'\r'
+                    } else {
+                        done.ends_with_cr
+                    };
+                    let content = done.octets + lf - usize::from(cr);
+                    let frame = if content > self.flood_cap {
                         Frame::Flood
                     } else {
                         Frame::TooLong
@@ -77,14 +105,9 @@ impl LineFramer {
                     (lf + 1, frame)
                 }
                 None => {
-                    let done = done + buf.len();
+                    let done = done.and(buf);
                     self.discarded = Some(done);
-                    let frame = if done > self.flood_cap {
-                        Frame::Flood
-                    } else {
-                        Frame::NeedMore
-                    };
-                    (buf.len(), frame)
+                    (buf.len(), self.flood_or_more(done))
                 }
             };
         }
@@ -98,14 +121,21 @@ impl LineFramer {
             }
             None => {
                 self.scanned = 0;
-                self.discarded = Some(buf.len());
-                let frame = if buf.len() > self.flood_cap {
-                    Frame::Flood
-                } else {
-                    Frame::NeedMore
-                };
-                (buf.len(), frame)
+                let done = Discarded::default().and(buf);
+                self.discarded = Some(done);
+                (buf.len(), self.flood_or_more(done))
             }
+        }
+    }
+
+    /// `Flood` once more than `flood-cap` octets of content have been
+    /// discarded with no LF; a CR at the very end is not counted yet, as
+    /// the LF that would make it a terminator may be next.
+    fn flood_or_more(&self, done: Discarded) -> Frame<'static> {
+        if done.octets - usize::from(done.ends_with_cr) > self.flood_cap {
+            Frame::Flood
+        } else {
+            Frame::NeedMore
         }
     }
 
@@ -121,7 +151,7 @@ impl LineFramer {
         }
         let frame = if line.len() <= self.max {
             Frame::Line(line)
-        } else if lf > self.flood_cap {
+        } else if line.len() > self.flood_cap {
             Frame::Flood
         } else {
             Frame::TooLong
@@ -208,6 +238,28 @@ mod tests {
         // Delivered whole, a line longer than the cap is a flood too.
         assert_eq!(frames(4, 10, b"abcdefghijk\n"), vec![Err(Frame::Flood)]);
         assert_eq!(frames(4, 10, b"abcdefghij\n"), vec![Err(Frame::TooLong)]);
+    }
+
+    /// Issue 11 item 5: `flood-cap` counts content; the CR of CR LF is
+    /// terminator, whether the line comes whole or in pieces.
+    #[test]
+    fn flood_cap_does_not_count_the_terminator() {
+        assert_eq!(frames(4, 10, b"abcdefghij\r\n"), vec![Err(Frame::TooLong)]);
+        assert_eq!(frames(4, 10, b"abcdefghijk\r\n"), vec![Err(Frame::Flood)]);
+        let mut f = LineFramer::new(4, 10);
+        assert_eq!(f.next(b"abcdefghij\r"), (11, Frame::NeedMore));
+        assert_eq!(f.next(b"\nok\n"), (1, Frame::TooLong));
+        let mut f = LineFramer::new(4, 10);
+        assert_eq!(f.next(b"abcdefgh"), (8, Frame::NeedMore));
+        assert_eq!(f.next(b"ij\r"), (3, Frame::NeedMore));
+        assert_eq!(f.next(b"\n"), (1, Frame::TooLong));
+        // A CR that is followed by more content was content after all.
+        let mut f = LineFramer::new(4, 10);
+        assert_eq!(f.next(b"abcdefghij\r"), (11, Frame::NeedMore));
+        assert_eq!(f.next(b"x"), (1, Frame::Flood));
+        // Eleven octets of content with no LF yet is a flood at once.
+        let mut f = LineFramer::new(4, 10);
+        assert_eq!(f.next(b"abcdefghijk"), (11, Frame::Flood));
     }
 
     #[test]

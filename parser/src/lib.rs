@@ -22,6 +22,7 @@ mod lines;
 mod name;
 pub mod notation;
 mod server_line;
+pub mod sniff;
 mod text;
 mod timestamp;
 
@@ -34,7 +35,7 @@ pub use content::CheckedLine;
 pub use error::{ContentError, EncodeError, FieldError, LineError, NameError, ServerLineError};
 pub use framer::{Frame, LineFramer};
 pub use lines::{Framed, Lines};
-pub use name::{Name, NameKey};
+pub use name::{MARKS_PER_CHAR_MAX, Name, NameKey, Skeleton};
 pub use server_line::{ServerLine, encode_who_list};
 pub use text::{Text, Token};
 pub use timestamp::{TIMESTAMP_LEN, Timestamp};

@@ -6,11 +6,14 @@
 //! behind, so no record is dropped for lack of room. Each record is encoded
 //! in full before any of it is written; one the disk refuses (a write
 //! error) is logged as an error and lost. Written records are
-//! synced within `SYNC_EVERY`. Never touches sockets.
+//! synced within `SYNC_EVERY`. A file that a crash left with a torn last
+//! record is repaired before anything is appended (see [`repair_torn_tail`]).
+//! Files it creates are owner-only. Never touches sockets.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -78,9 +81,23 @@ impl AuditLog {
         AuditLog { tx: None }
     }
 
-    /// Opens (creating or appending) `path` and starts the writer thread.
+    /// Opens (creating, owner-only, or appending) `path`, repairs a torn
+    /// last record, and starts the writer thread.
     pub fn open(path: &Path) -> std::io::Result<(AuditLog, AuditWriter)> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        if let Some(torn) = repair_torn_tail(&mut file, path)? {
+            tracing::warn!(
+                path = %path.display(),
+                octets = torn.octets,
+                moved_to = %torn.moved_to.display(),
+                "the audit log ended in a torn record (the server stopped mid-write); moved it aside before appending"
+            );
+        }
         let (tx, rx) = mpsc::channel(CHANNEL_BOUND);
         // The writer's own clock, for the sync deadline.
         let timer = tokio::runtime::Builder::new_current_thread()
@@ -116,6 +133,71 @@ impl AuditWriter {
             tracing::error!("audit log writer panicked");
         }
     }
+}
+
+/// A torn last record that [`repair_torn_tail`] set apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Octets of the fragment.
+    pub octets: u64,
+    /// Where the fragment was appended (`<path>.torn`, owner-only).
+    pub moved_to: PathBuf,
+}
+
+/// Octets read at a time while looking back for the last LF.
+const TAIL_CHUNK: u64 = 4096;
+
+/// Makes `file` end in LF before anything is appended: a crash (even
+/// `kill -9`) can leave a record half written, and appending onto it would
+/// make that line invalid JSON and lose the next record too. The fragment
+/// after the last LF is appended, with an LF, to `<path>.torn` (so nothing
+/// is destroyed), synced, and cut from the log.
+pub fn repair_torn_tail(file: &mut File, path: &Path) -> std::io::Result<Option<TornTail>> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
+    // Look back for the last LF, a chunk at a time.
+    let mut end = len;
+    let keep = loop {
+        let start = end.saturating_sub(TAIL_CHUNK);
+        let mut chunk = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk)?;
+        if let Some(i) = memchr::memrchr(b'\n', &chunk) {
+            break start + i as u64 + 1;
+        }
+        if start == 0 {
+            break 0;
+        }
+        end = start;
+    };
+    let mut fragment = Vec::new();
+    file.seek(SeekFrom::Start(keep))?;
+    file.read_to_end(&mut fragment)?;
+    fragment.push(b'\n');
+    let mut moved_to = path.as_os_str().to_owned();
+    moved_to.push(".torn");
+    let moved_to = PathBuf::from(moved_to);
+    let mut aside = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&moved_to)?;
+    aside.write_all(&fragment)?;
+    aside.sync_data()?;
+    file.set_len(keep)?;
+    file.sync_data()?;
+    Ok(Some(TornTail {
+        octets: len - keep,
+        moved_to,
+    }))
 }
 
 fn write_loop(file: File, mut rx: mpsc::Receiver<Record>, timer: &Runtime) {
@@ -190,6 +272,79 @@ mod tests {
                 text: text.into(),
             },
         }
+    }
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tagarela-audit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("audit.jsonl")
+    }
+
+    async fn finish(log: AuditLog, writer: AuditWriter) {
+        drop(log);
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .unwrap();
+    }
+
+    /// Issue 11 item 3: a torn last record (as `kill -9` mid-write leaves
+    /// it) is set apart before the first new record is appended.
+    #[tokio::test]
+    async fn a_torn_last_record_is_set_apart_before_appending() {
+        let path = temp_path("torn");
+        std::fs::write(
+            &path,
+            "{\"ts\":\"a\",\"event\":\"msg\"}\n{\"ts\":\"x\",\"te",
+        )
+        .unwrap();
+        let (log, writer) = AuditLog::open(&path).unwrap();
+        log.record_all(vec![msg("after")]).await;
+        finish(log, writer).await;
+        let written = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = written
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["text"], "after");
+        let torn = std::fs::read_to_string(path.with_extension("jsonl.torn")).unwrap();
+        assert_eq!(torn, "{\"ts\":\"x\",\"te\n");
+    }
+
+    #[test]
+    fn a_file_of_one_torn_record_is_emptied_and_a_whole_one_is_left_alone() {
+        let path = temp_path("whole");
+        std::fs::write(&path, "no newline at all").unwrap();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let torn = repair_torn_tail(&mut file, &path).unwrap().unwrap();
+        assert_eq!(torn.octets, 17);
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        std::fs::write(&path, "{}\n").unwrap();
+        assert_eq!(repair_torn_tail(&mut file, &path).unwrap(), None);
+        // A fragment longer than one look-back chunk.
+        let long = format!("{{}}\n{}", "x".repeat(10_000));
+        std::fs::write(&path, &long).unwrap();
+        let torn = repair_torn_tail(&mut file, &path).unwrap().unwrap();
+        assert_eq!(torn.octets, 10_000);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}\n");
+    }
+
+    /// Issue 11 item 4: the audit log is created owner-only.
+    #[test]
+    fn a_new_audit_log_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp_path("mode");
+        let (log, writer) = AuditLog::open(&path).unwrap();
+        drop(log);
+        writer.finish();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[tokio::test]

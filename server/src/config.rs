@@ -1,7 +1,6 @@
 //! Command-line and environment configuration (clap). Parses and validates
 //! flags into [`Settings`]; knows nothing of sockets or tasks.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,13 +12,32 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tagarela-server", version, about, long_about = None)]
 pub struct Config {
-    /// Address to listen on (IPv4 or IPv6, e.g. 0.0.0.0 or ::).
+    /// Start in the background and return once it listens: logs go to a
+    /// file in the state directory; a second run with the same build and
+    /// address reuses the running server. Stop it with --stop.
+    #[arg(long, conflicts_with = "stop")]
+    pub background: bool,
+
+    /// Stop the server that --background started for this --listen and
+    /// --port (SIGTERM: everyone gets `BYE shutdown`).
+    #[arg(long)]
+    pub stop: bool,
+
+    /// Address to listen on: an IP address (0.0.0.0, ::) or a host name
+    /// such as localhost (the first address it resolves to).
     #[arg(long, env = "TAGARELA_LISTEN", default_value = "127.0.0.1")]
-    pub listen: IpAddr,
+    pub listen: String,
 
     /// TCP port; 0 picks a free one. The bound address is printed on stdout.
     #[arg(long, env = "TAGARELA_PORT", default_value_t = 7878)]
     pub port: u16,
+
+    /// Length of the queue of connections the kernel completes before the
+    /// server accepts them (listen backlog; the kernel caps it at
+    /// net.core.somaxconn). Too short a queue makes a crowd of clients
+    /// arriving at once wait a second per overflow.
+    #[arg(long, env = "TAGARELA_BACKLOG", default_value_t = 4096)]
+    pub backlog: u32,
 
     /// Most connections at once; more get `BYE server-full` (spec §11).
     #[arg(long, env = "TAGARELA_MAX_CONNECTIONS", default_value_t = 10_000)]
@@ -55,21 +73,20 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_SLOW_GRACE", default_value_t = 10.0, value_parser = seconds)]
     pub slow_grace: f64,
 
-    /// Append-only audit log (JSON Lines) of joins, leaves and messages.
-    #[arg(
-        long,
-        env = "TAGARELA_AUDIT_LOG",
-        default_value = "tagarela-audit.jsonl"
-    )]
-    pub audit_log: PathBuf,
+    /// Append-only audit log (JSON Lines) of joins, leaves and messages,
+    /// created owner-only. Default: audit.jsonl in the state directory
+    /// ($XDG_STATE_HOME/tagarela or ~/.local/state/tagarela).
+    #[arg(long, env = "TAGARELA_AUDIT_LOG", conflicts_with = "no_audit_log")]
+    pub audit_log: Option<PathBuf>,
 
     /// Do not write an audit log at all.
     #[arg(long, env = "TAGARELA_NO_AUDIT_LOG")]
     pub no_audit_log: bool,
 
-    /// Leave private message bodies out of the audit log and the logs.
-    #[arg(long, env = "TAGARELA_OMIT_PRIVATE_TEXT")]
-    pub omit_private_text: bool,
+    /// Write the text of private messages to the audit log and the logs.
+    /// Off by default: only who whispered to whom, and when, is recorded.
+    #[arg(long, env = "TAGARELA_LOG_PRIVATE_TEXT")]
+    pub log_private_text: bool,
 
     /// Log format on stderr; levels come from RUST_LOG (default: info).
     #[arg(long, env = "TAGARELA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -111,7 +128,8 @@ pub struct Settings {
     pub outbox_bytes: usize,
     pub outbox_soft_bytes: usize,
     pub slow_grace: Duration,
-    pub omit_private_text: bool,
+    /// Private message text goes to logs and the audit log (opt-in).
+    pub log_private_text: bool,
     pub shutdown_grace: Duration,
 }
 
@@ -127,7 +145,7 @@ impl Default for Settings {
             outbox_bytes: 4 * 1024 * 1024,
             outbox_soft_bytes: 256 * 1024,
             slow_grace: Duration::from_secs(10),
-            omit_private_text: false,
+            log_private_text: false,
             shutdown_grace: Duration::from_secs(3),
         }
     }
@@ -147,7 +165,7 @@ impl Config {
                 .max(tagarela_parser::limits::SERVER_LINE_MAX + 1),
             outbox_soft_bytes: self.outbox_soft_bytes,
             slow_grace: Duration::from_secs_f64(self.slow_grace),
-            omit_private_text: self.omit_private_text,
+            log_private_text: self.log_private_text,
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
         }
     }

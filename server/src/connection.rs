@@ -73,7 +73,7 @@ pub async fn serve(
         peer,
         Arc::clone(&ctx.room),
         Arc::clone(&outbox),
-        settings.omit_private_text,
+        settings.log_private_text,
         ctx.audit.is_enabled(),
     );
     let mut framer = LineFramer::default();
@@ -268,6 +268,11 @@ fn read_lines(
     };
     let result = if partial.is_empty() {
         let data = &buf[..n];
+        if session.is_sniffing() {
+            if let Outcome::Close(reason) = session.sniff(data) {
+                return ReadOutcome::Close(reason);
+            }
+        }
         let r = frame_lines(framer, data, session);
         if let Ok((used, _)) = r {
             partial.extend_from_slice(&data[used..]);
@@ -275,6 +280,13 @@ fn read_lines(
         r
     } else {
         partial.extend_from_slice(&buf[..n]);
+        // While sniffing, no line has ended yet: `partial` holds every
+        // octet the connection has received.
+        if session.is_sniffing() {
+            if let Outcome::Close(reason) = session.sniff(partial) {
+                return ReadOutcome::Close(reason);
+            }
+        }
         let r = frame_lines(framer, partial, session);
         if let Ok((used, _)) = r {
             partial.advance(used);

@@ -14,14 +14,18 @@
 
 pub mod admission;
 pub mod audit;
+pub mod background;
+pub mod bind;
 pub mod config;
 mod connection;
 mod context;
 mod listener;
+mod log_text;
 pub mod outbox;
 mod replies;
 pub mod room;
 mod session;
+pub mod state_dir;
 
 pub use audit::{AuditLog, AuditWriter};
 pub use config::{Config, LogFormat, Settings};

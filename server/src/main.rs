@@ -6,8 +6,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 use clap::Parser;
-use tagarela_server::{AuditLog, Config, LogFormat};
-use tokio::net::TcpListener;
+use tagarela_server::{AuditLog, Config, LogFormat, background, bind, state_dir};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, with a background thread that hands freed pages back to the
@@ -22,33 +21,88 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if config.background || config.stop {
+        return background(&config);
+    }
     init_logging(config.log_format);
 
-    let listener = TcpListener::bind((config.listen, config.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
+    let listener = bind::listen(&config.listen, config.port, config.backlog).await?;
     let addr = listener
         .local_addr()
         .context("listening socket has no address")?;
 
-    let (audit, writer) = if config.no_audit_log {
-        (AuditLog::disabled(), None)
+    let audit_path = if config.no_audit_log {
+        None
     } else {
-        let (log, writer) = AuditLog::open(&config.audit_log)
-            .with_context(|| format!("cannot open audit log {}", config.audit_log.display()))?;
-        (log, Some(writer))
+        match &config.audit_log {
+            Some(path) => Some(path.clone()),
+            None => Some(
+                state_dir::ensure()
+                    .context("no place for the audit log: give --audit-log PATH or --no-audit-log")?
+                    .join("audit.jsonl"),
+            ),
+        }
+    };
+    let (audit, writer) = match &audit_path {
+        None => (AuditLog::disabled(), None),
+        Some(path) => {
+            let (log, writer) = AuditLog::open(path)
+                .with_context(|| format!("cannot open audit log {}", path.display()))?;
+            (log, Some(writer))
+        }
     };
 
     let mut stdout = std::io::stdout();
     writeln!(stdout, "tagarela-server listening on {addr}")?;
     stdout.flush()?;
-    tracing::info!(%addr, audit_log = ?(!config.no_audit_log).then_some(&config.audit_log), "listening");
+    let private = if config.log_private_text {
+        "private message text IS recorded (--log-private-text)"
+    } else {
+        "private message text is not recorded"
+    };
+    match &audit_path {
+        Some(path) => tracing::info!(%addr, audit_log = %path.display(), "listening; {private}"),
+        None => tracing::info!(%addr, "listening; audit log off; {private}"),
+    }
 
     tagarela_server::run(listener, config.settings(), audit, shutdown_signal()).await;
     if let Some(writer) = writer {
         writer.finish();
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `--background` and `--stop`: manage a server for a person at a
+/// terminal; see `tagarela_server::background`.
+fn background(config: &Config) -> anyhow::Result<()> {
+    let state = state_dir::ensure().context("no state directory for the server's files")?;
+    let files = background::Files::new(&state, &config.listen, config.port);
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let stop_hint = format!("{} --stop", exe.display());
+    let what = format!("{}:{}", config.listen, config.port);
+    if config.stop {
+        let stopped = background::stop(&files, &what)?;
+        println!(
+            "tagarela-server (pid {}) on {} stopped.",
+            stopped.pid, stopped.addr
+        );
+        return Ok(());
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--background")
+        .collect();
+    match background::start(&exe, &args, &files)? {
+        background::Started::New { pid, addr } => println!(
+            "tagarela-server (pid {pid}) is listening on {addr} in the background.\n  log: {}\n  stop it with: {stop_hint}",
+            files.log.display()
+        ),
+        background::Started::AlreadyRunning { pid, addr } => println!(
+            "tagarela-server (pid {pid}, this build) is already listening on {addr}; using it.\n  log: {}\n  stop it with: {stop_hint}",
+            files.log.display()
+        ),
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tagarela_parser::limits::{LINE_MAX, NAME_MAX, PROTOCOL_VERSION};
-use tagarela_parser::{ByeReason, ErrorCode, Name, ServerLine, Text, Timestamp};
+use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, ServerLine, Text, Timestamp};
 
 /// The current time as a protocol timestamp (§1.3).
 pub fn now() -> Timestamp {
@@ -96,6 +96,41 @@ pub fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
     })
 }
 
+/// `ERR name-invalid :why` (§3.1), saying which rule the attempt broke.
+pub fn name_invalid(why: NameError) -> Option<Bytes> {
+    let human = match why {
+        NameError::Restricted => {
+            "Names cannot hold invisible characters, compatibility forms (such as full-width letters) or letters of historic scripts. Try another."
+        }
+        NameError::StackedMarks => {
+            "Too many accents on one letter (at most four, none twice). Try another."
+        }
+        NameError::MixedScript => {
+            "Names cannot mix alphabets that look alike (such as Latin with Cyrillic or Greek). Try another."
+        }
+        NameError::Empty | NameError::TooLong | NameError::BadChar => {
+            "Names are 1-32 letters, digits, _ - or . (not first), with no spaces. Try another."
+        }
+    };
+    encode(&ServerLine::Err {
+        code: ErrorCode::NameInvalid,
+        name: None,
+        text: text(human.to_owned()),
+    })
+}
+
+/// `ERR name-taken holder :...` for a name that looks like `holder`, who is
+/// online (§3.3).
+pub fn name_looks_like(holder: &Name<'_>) -> Option<Bytes> {
+    encode(&ServerLine::Err {
+        code: ErrorCode::NameTaken,
+        name: Some(holder.clone()),
+        text: text(format!(
+            "That name looks like {holder}, who is online. Try another."
+        )),
+    })
+}
+
 /// `BYE reason :human text` (§9.2).
 pub fn bye(reason: ByeReason) -> Option<Bytes> {
     let human = match reason {
@@ -106,6 +141,9 @@ pub fn bye(reason: ByeReason) -> Option<Bytes> {
         ByeReason::Shutdown => "The server is shutting down.",
         ByeReason::ServerFull => "The server is full. Try again later.",
         ByeReason::AddressLimit => "Too many connections from your address.",
+        ByeReason::WrongProtocol => {
+            "This is a Tagarela chat server (plain text lines, see spec/PROTOCOL.md); it does not speak HTTP or TLS."
+        }
     };
     encode(&ServerLine::Bye {
         reason,

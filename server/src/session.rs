@@ -12,10 +12,13 @@ use tagarela_parser::{
     LineError, Name, NameKey, ServerLine, Text,
 };
 
+use tagarela_parser::sniff::{self, Sniffed};
+
 use crate::audit::{Event, Record};
+use crate::log_text::LogText;
 use crate::outbox::Outbox;
 use crate::replies;
-use crate::room::Room;
+use crate::room::{Clash, Room};
 
 /// What the connection must do after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +36,12 @@ pub struct Session {
     room: Arc<Room>,
     outbox: Arc<Outbox>,
     registered: Option<(Name<'static>, NameKey)>,
-    omit_private_text: bool,
+    /// True until the first octets have shown the peer is not speaking TLS
+    /// or HTTP (§4.6); no line is handled before that.
+    sniffing: bool,
+    /// Whether private message text may be written to logs and the audit
+    /// log: off unless the operator opts in (`--log-private-text`).
+    log_private_text: bool,
     audit_enabled: bool,
     /// Audit records produced since the connection last took them.
     audit: Vec<Record>,
@@ -45,7 +53,7 @@ impl Session {
         peer: SocketAddr,
         room: Arc<Room>,
         outbox: Arc<Outbox>,
-        omit_private_text: bool,
+        log_private_text: bool,
         audit_enabled: bool,
     ) -> Self {
         Session {
@@ -53,7 +61,8 @@ impl Session {
             room,
             outbox,
             registered: None,
-            omit_private_text,
+            sniffing: true,
+            log_private_text,
             audit_enabled,
             audit: Vec::new(),
         }
@@ -62,6 +71,29 @@ impl Session {
     /// True once a name was accepted.
     pub fn is_registered(&self) -> bool {
         self.registered.is_some()
+    }
+
+    /// True until the connection's first octets have been told apart from
+    /// TLS and HTTP (§4.6).
+    pub fn is_sniffing(&self) -> bool {
+        self.sniffing
+    }
+
+    /// Looks at every octet received so far, while sniffing (§4.6): closes
+    /// with `BYE wrong-protocol` for TLS or an HTTP request, and ends the
+    /// sniffing as soon as the octets can be neither.
+    pub fn sniff(&mut self, first: &[u8]) -> Outcome {
+        let verdict = sniff::sniff(first);
+        match verdict.protocol() {
+            Some(protocol) => {
+                tracing::info!(peer = %self.peer, protocol, "refused a peer speaking another protocol");
+                Outcome::Close(ByeReason::WrongProtocol)
+            }
+            None => {
+                self.sniffing = verdict == Sniffed::NeedMore;
+                Outcome::Continue
+            }
+        }
     }
 
     /// The client's address.
@@ -125,7 +157,10 @@ impl Session {
     }
 
     fn line_error(&self, e: LineError) -> Outcome {
-        self.error(e.code(), None);
+        match e {
+            LineError::Name(why) => self.reply(replies::name_invalid(why)),
+            e => self.error(e.code(), None),
+        }
         Outcome::Continue
     }
 
@@ -150,7 +185,8 @@ impl Session {
                 });
                 self.registered = Some((name, key));
             }
-            Err(holder) => self.error(ErrorCode::NameTaken, Some(&holder)),
+            Err(Clash::Taken(holder)) => self.error(ErrorCode::NameTaken, Some(&holder)),
+            Err(Clash::LooksLike(holder)) => self.reply(replies::name_looks_like(&holder)),
         }
         Outcome::Continue
     }
@@ -192,7 +228,7 @@ impl Session {
             return;
         };
         let recipients = self.room.broadcast(&self.outbox, &bytes);
-        tracing::info!(from = %from, recipients, text = %text, "public message");
+        tracing::info!(from = %from, recipients, text = %LogText(text.as_str()), "public message");
         if self.audit_enabled {
             let event = Event::Msg {
                 from: from.to_string(),
@@ -227,13 +263,13 @@ impl Session {
         if !Arc::ptr_eq(&member.outbox, &self.outbox) {
             self.outbox.push(&bytes);
         }
-        if self.omit_private_text {
-            tracing::info!(from = %from, to = %member.name, "private message");
+        if self.log_private_text {
+            tracing::info!(from = %from, to = %member.name, text = %LogText(text.as_str()), "private message");
         } else {
-            tracing::info!(from = %from, to = %member.name, text = %text, "private message");
+            tracing::info!(from = %from, to = %member.name, "private message");
         }
         if self.audit_enabled {
-            let body = (!self.omit_private_text).then(|| text.to_string());
+            let body = self.log_private_text.then(|| text.to_string());
             let event = Event::Priv {
                 from: from.to_string(),
                 to: member.name.to_string(),
@@ -270,7 +306,9 @@ impl Session {
         });
         self.room.unregister(key, line);
         match &text {
-            Some(t) => tracing::info!(name = %name, reason = %reason, quit_message = %t, "leave"),
+            Some(t) => {
+                tracing::info!(name = %name, reason = %reason, quit_message = %LogText(t.as_str()), "leave")
+            }
             None => tracing::info!(name = %name, reason = %reason, "leave"),
         }
         self.audit(at, || Event::Leave {
