@@ -246,7 +246,11 @@ impl Session {
             return;
         };
         let Some(member) = self.room.find(to) else {
-            self.error(ErrorCode::NoSuchUser, Some(to));
+            // Name fields in server lines are NFC names (§8): the
+            // recipient as typed may be decomposed and longer than
+            // `name-max`; its NFC form is what was measured (§3.1).
+            let shown = Name::normalize(to.as_str()).ok();
+            self.error(ErrorCode::NoSuchUser, shown.as_ref());
             return;
         };
         let at = replies::now();
