@@ -8,17 +8,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_tagarela-server");
-
-fn state_home(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tagarela-bg-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{SERVER, temp_dir};
 
 fn run(exe: &Path, state: &Path, args: &[&str]) -> Output {
     Command::new(exe)
@@ -55,7 +49,7 @@ fn address(out: &Output) -> String {
 
 #[test]
 fn background_start_is_safe_to_repeat_and_stop_stops_that_server() {
-    let state = state_home("repeat");
+    let state = temp_dir("bg-repeat");
     let first = run(Path::new(SERVER), &state, &["--background"]);
     assert!(first.status.success(), "{first:?}");
     let addr = address(&first);
@@ -92,7 +86,7 @@ fn background_start_is_safe_to_repeat_and_stop_stops_that_server() {
 
 #[test]
 fn another_build_already_serving_is_reported_not_joined() {
-    let state = state_home("other");
+    let state = temp_dir("bg-other");
     // "Another build": the same program at another path.
     let other = state.join("tagarela-server-old");
     std::fs::copy(SERVER, &other).unwrap();
@@ -114,7 +108,7 @@ fn another_build_already_serving_is_reported_not_joined() {
 
 #[test]
 fn a_server_that_cannot_start_says_why() {
-    let state = state_home("fail");
+    let state = temp_dir("bg-fail");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = Command::new(SERVER)

@@ -7,17 +7,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_tagarela-server");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tagarela-privacy-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{SERVER, temp_dir};
 
 struct Peer {
     reader: BufReader<TcpStream>,
@@ -102,7 +96,7 @@ fn chat(dir: &Path, extra: &[&str]) -> (String, String) {
 #[test]
 fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("default");
+    let dir = temp_dir("privacy-default");
     let (log, audit) = chat(&dir, &[]);
     assert!(!log.contains("the-secret-plan"), "{log}");
     assert!(!audit.contains("the-secret-plan"), "{audit}");
@@ -128,7 +122,7 @@ fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() {
 
 #[test]
 fn whispers_are_recorded_when_the_operator_opts_in() {
-    let dir = temp_dir("opt-in");
+    let dir = temp_dir("privacy-opt-in");
     let (log, audit) = chat(&dir, &["--log-private-text"]);
     assert!(log.contains("the-secret-plan"), "{log}");
     assert!(audit.contains("the-secret-plan"), "{audit}");
