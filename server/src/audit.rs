@@ -18,6 +18,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::event::EventKind;
+use crate::sink::{Entry, EventSink, Recording};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
@@ -31,14 +34,49 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 pub struct Record {
     /// Server timestamp, as on the wire (§1.3).
     pub ts: String,
+    /// The event's room-wide sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     #[serde(flatten)]
-    pub event: Event,
+    pub event: RecordKind,
+}
+
+impl Record {
+    /// The record of an accepted event; private text only if `private_text`.
+    pub fn of(entry: &Entry, private_text: bool) -> Record {
+        let e = &entry.event;
+        let event = match &e.kind {
+            EventKind::Join { name } => RecordKind::Join {
+                name: name.to_string(),
+                peer: entry.peer.to_string(),
+            },
+            EventKind::Leave { name, reason, text } => RecordKind::Leave {
+                name: name.to_string(),
+                reason: reason.to_string(),
+                text: text.as_ref().map(ToString::to_string),
+            },
+            EventKind::Public { from, text } => RecordKind::Msg {
+                from: from.to_string(),
+                text: text.to_string(),
+            },
+            EventKind::Private { from, to, text } => RecordKind::Priv {
+                from: from.to_string(),
+                to: to.to_string(),
+                text: private_text.then(|| text.to_string()),
+            },
+        };
+        Record {
+            ts: e.at.to_string(),
+            seq: Some(e.seq.0),
+            event,
+        }
+    }
 }
 
 /// What happened.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub enum Event {
+pub enum RecordKind {
     Join {
         name: String,
         peer: String,
@@ -66,6 +104,9 @@ pub enum Event {
 #[derive(Debug, Clone, Default)]
 pub struct AuditLog {
     tx: Option<mpsc::Sender<Record>>,
+    /// Whether the text of private messages is recorded (the operator's
+    /// opt-in, `--log-private-text`); otherwise only who, to whom, when.
+    private_text: bool,
 }
 
 /// Owns the writer thread; dropping every [`AuditLog`] and then calling
@@ -78,7 +119,18 @@ pub struct AuditWriter {
 impl AuditLog {
     /// Auditing off.
     pub fn disabled() -> Self {
-        AuditLog { tx: None }
+        AuditLog {
+            tx: None,
+            private_text: false,
+        }
+    }
+
+    /// The same log, recording the text of private messages too.
+    pub fn with_private_text(self, private_text: bool) -> Self {
+        AuditLog {
+            private_text,
+            ..self
+        }
     }
 
     /// Opens (creating, owner-only, or appending) `path`, repairs a torn
@@ -106,7 +158,11 @@ impl AuditLog {
         let thread = std::thread::Builder::new()
             .name("audit-log".into())
             .spawn(move || write_loop(file, rx, &timer))?;
-        Ok((AuditLog { tx: Some(tx) }, AuditWriter { thread }))
+        let log = AuditLog {
+            tx: Some(tx),
+            private_text: false,
+        };
+        Ok((log, AuditWriter { thread }))
     }
 
     /// Appends records in order, waiting while the writer is behind.
@@ -122,6 +178,21 @@ impl AuditLog {
     /// True when records are being kept.
     pub fn is_enabled(&self) -> bool {
         self.tx.is_some()
+    }
+}
+
+impl EventSink for AuditLog {
+    fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
+        Box::pin(async move {
+            let private_text = self.private_text;
+            self.record_all(
+                entries
+                    .iter()
+                    .map(|e| Record::of(e, private_text))
+                    .collect(),
+            )
+            .await;
+        })
     }
 }
 
@@ -267,7 +338,8 @@ mod tests {
     fn msg(text: &str) -> Record {
         Record {
             ts: "2026-11-21T12:00:00.000Z".into(),
-            event: Event::Msg {
+            seq: None,
+            event: RecordKind::Msg {
                 from: "alice".into(),
                 text: text.into(),
             },

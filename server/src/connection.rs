@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tagarela_parser::{ByeReason, Framed, LeaveReason, LineFramer};
+use bytes::{Buf, BytesMut};
+use tagarela_parser::sniff::{self, Sniffed};
+use tagarela_parser::{ByeReason, Framed, LeaveReason, LineFramer, Token};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -23,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Permit;
 use crate::context::Context;
+use crate::intent::Intent;
 use crate::outbox::Outbox;
-use crate::replies;
+use crate::reply::{Replier, Reply};
 use crate::session::{Outcome, Session};
+use crate::wire;
 
 /// Octets read from the socket at a time.
 const READ_CHUNK: usize = 4096;
@@ -66,18 +69,15 @@ pub async fn serve(
         settings.outbox_bytes,
         settings.outbox_soft_bytes,
     ));
-    if let Some(hello) = replies::hello() {
-        outbox.push(&hello);
-    }
+    outbox.reply(&Reply::Hello);
     let mut session = Session::new(
         peer,
-        Arc::clone(&ctx.room),
+        Arc::clone(&ctx.hub),
         Arc::clone(&outbox),
         settings.log_private_text,
-        ctx.audit.is_enabled(),
+        ctx.sink.is_some(),
     );
-    let mut framer = LineFramer::default();
-    let mut partial = BytesMut::new();
+    let mut input = Input::default();
     let mut outgoing = Outgoing::default();
 
     let connected = Instant::now();
@@ -116,8 +116,8 @@ pub async fn serve(
                     Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
                     None if now >= last_activity + settings.ping_interval => {
                         ping_counter = ping_counter.wrapping_add(1);
-                        if let Some(line) = ping_line(ping_counter) {
-                            outbox.push(&line);
+                        if let Ok(token) = Token::new(ping_counter.to_string()) {
+                            outbox.reply(&Reply::Ping(token));
                         }
                         ping_sent = Some(now);
                     }
@@ -155,7 +155,7 @@ pub async fn serve(
             ready = readiness(&stream, want_write) => {
                 let Ok((readable, writable)) = ready else { break Ending::Lost };
                 if readable {
-                    match read_lines(&stream, &mut framer, &mut partial, &mut session) {
+                    match read_lines(&stream, &mut input, &mut session) {
                         ReadOutcome::Lines => {
                             last_activity = Instant::now();
                             ping_sent = None;
@@ -164,10 +164,12 @@ pub async fn serve(
                         ReadOutcome::Close(reason) => break Ending::Bye(reason),
                         ReadOutcome::Lost => break Ending::Lost,
                     }
-                    if session.has_audit() {
-                        // Boxed: this rare wait must not grow every idle
-                        // connection's task by the size of its future.
-                        Box::pin(ctx.audit.record_all(session.take_audit())).await;
+                    if session.has_entries() {
+                        if let Some(sink) = &ctx.sink {
+                            // Boxed by the sink: this wait must not grow
+                            // every idle connection's task.
+                            sink.record(session.take_entries()).await;
+                        }
                     }
                 }
                 // Write replies now rather than after the peer's backlog
@@ -194,7 +196,7 @@ async fn close(
     ending: Ending,
     stream: TcpStream,
     ctx: &Context,
-    mut session: Session,
+    mut session: Session<Outbox>,
     outbox: &Outbox,
     mut outgoing: Outgoing,
 ) {
@@ -217,7 +219,7 @@ async fn close(
             if let Some(leave) = reason.leave_reason() {
                 session.leave(leave);
             }
-            if let Some(bye) = replies::bye(reason) {
+            if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
                 if overflowed || reason == ByeReason::Slow {
                     // Its output is over the bound: one attempt, never a wait.
                     outbox.close();
@@ -232,7 +234,9 @@ async fn close(
             tracing::debug!(peer = %session.peer(), reason = %reason, "closed");
         }
     }
-    ctx.audit.record_all(session.take_audit()).await;
+    if let Some(sink) = &ctx.sink {
+        sink.record(session.take_entries()).await;
+    }
     let mut stream = stream;
     let _ = tokio::time::timeout(Duration::from_millis(200), stream.shutdown()).await;
 }
@@ -246,19 +250,50 @@ fn configure_socket(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }
 
-fn ping_line(counter: u32) -> Option<Bytes> {
-    let token = tagarela_parser::Token::new(counter.to_string()).ok()?;
-    replies::encode(&tagarela_parser::ServerLine::Ping { token })
+/// What a connection keeps of its input between reads.
+#[derive(Debug)]
+struct Input {
+    /// Splits the stream into lines (§2).
+    framer: LineFramer,
+    /// The start of a line whose LF has not arrived; empty (and holding no
+    /// memory) between lines.
+    partial: BytesMut,
+    /// True until the first octets showed the peer is not speaking TLS or
+    /// HTTP (§4.6); no line is handled before that.
+    sniffing: bool,
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Input {
+            framer: LineFramer::default(),
+            partial: BytesMut::new(),
+            sniffing: true,
+        }
+    }
+}
+
+impl Input {
+    /// Looks at every octet the connection has received so far, while
+    /// sniffing (§4.6); `Some` closes the connection.
+    fn sniff(&mut self, first: &[u8], peer: SocketAddr) -> Option<ByeReason> {
+        let verdict = sniff::sniff(first);
+        match verdict.protocol() {
+            Some(protocol) => {
+                tracing::info!(peer = %peer, protocol, "refused a peer speaking another protocol");
+                Some(ByeReason::WrongProtocol)
+            }
+            None => {
+                self.sniffing = verdict == Sniffed::NeedMore;
+                None
+            }
+        }
+    }
 }
 
 /// Reads once and hands every complete line to the session. The read buffer
 /// is on the stack of this synchronous function, not in the task's future.
-fn read_lines(
-    stream: &TcpStream,
-    framer: &mut LineFramer,
-    partial: &mut BytesMut,
-    session: &mut Session,
-) -> ReadOutcome {
+fn read_lines(stream: &TcpStream, input: &mut Input, session: &mut Session<Outbox>) -> ReadOutcome {
     let mut buf = [0u8; READ_CHUNK];
     let n = match stream.try_read(&mut buf) {
         Ok(0) => return ReadOutcome::Lost,
@@ -266,36 +301,40 @@ fn read_lines(
         Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadOutcome::NoLine,
         Err(_) => return ReadOutcome::Lost,
     };
-    let result = if partial.is_empty() {
+    let peer = session.peer();
+    let result = if input.partial.is_empty() {
         let data = &buf[..n];
-        if session.is_sniffing() {
-            if let Outcome::Close(reason) = session.sniff(data) {
+        if input.sniffing {
+            if let Some(reason) = input.sniff(data, peer) {
                 return ReadOutcome::Close(reason);
             }
         }
-        let r = frame_lines(framer, data, session);
+        let r = frame_lines(&mut input.framer, data, session);
         if let Ok((used, _)) = r {
-            partial.extend_from_slice(&data[used..]);
+            input.partial.extend_from_slice(&data[used..]);
         }
         r
     } else {
-        partial.extend_from_slice(&buf[..n]);
+        input.partial.extend_from_slice(&buf[..n]);
         // While sniffing, no line has ended yet: `partial` holds every
         // octet the connection has received.
-        if session.is_sniffing() {
-            if let Outcome::Close(reason) = session.sniff(partial) {
+        if input.sniffing {
+            let first = std::mem::take(&mut input.partial);
+            let verdict = input.sniff(&first, peer);
+            input.partial = first;
+            if let Some(reason) = verdict {
                 return ReadOutcome::Close(reason);
             }
         }
-        let r = frame_lines(framer, partial, session);
+        let r = frame_lines(&mut input.framer, &input.partial, session);
         if let Ok((used, _)) = r {
-            partial.advance(used);
+            input.partial.advance(used);
         }
         r
     };
-    if partial.is_empty() && partial.capacity() > 0 {
+    if input.partial.is_empty() && input.partial.capacity() > 0 {
         // Give the memory back: idle connections hold no buffer.
-        *partial = BytesMut::new();
+        input.partial = BytesMut::new();
     }
     match result {
         Ok((_, 0)) => ReadOutcome::NoLine,
@@ -304,26 +343,26 @@ fn read_lines(
     }
 }
 
-/// Frames, checks and handles the lines in `data` (content checks run over
-/// the whole buffer at once); returns how many octets were used and how
-/// many complete lines (over-long ones included) they held.
+/// Frames, checks and decodes the lines in `data` (content checks run over
+/// the whole buffer at once) and hands their intents to the session;
+/// returns how many octets were used and how many complete lines
+/// (over-long ones included) they held.
 fn frame_lines(
     framer: &mut LineFramer,
     data: &[u8],
-    session: &mut Session,
+    session: &mut Session<Outbox>,
 ) -> Result<(usize, usize), ByeReason> {
     let mut lines = framer.lines(data);
     let mut count = 0;
     for framed in lines.by_ref() {
         count += 1;
-        match framed {
-            Framed::Line(line) => {
-                if let Outcome::Close(reason) = session.handle_line(line) {
-                    return Err(reason);
-                }
-            }
-            Framed::TooLong => session.line_too_long(),
+        let intent = match framed {
+            Framed::Line(line) => wire::decode(line, session.is_registered()),
+            Framed::TooLong => Intent::TooLong,
             Framed::Flood => return Err(ByeReason::Flood),
+        };
+        if let Outcome::Close(reason) = session.handle(intent) {
+            return Err(reason);
         }
     }
     Ok((lines.consumed(), count))

@@ -1,16 +1,19 @@
-//! What every connection task shares: the room, the settings and the audit
-//! log handle. Plain data; no behaviour of its own.
+//! What every connection task shares: the room's hub, the settings and
+//! the event sinks. Plain data; no behaviour of its own.
 
 use std::sync::Arc;
 
-use crate::audit::AuditLog;
 use crate::config::Settings;
-use crate::room::Room;
+use crate::hub::Hub;
+use crate::sink::EventSink;
 
 /// Shared by all connection tasks.
 #[derive(Debug)]
 pub struct Context {
-    pub room: Arc<Room>,
+    /// The room.
+    pub hub: Arc<dyn Hub>,
+    /// Limits and timers.
     pub settings: Settings,
-    pub audit: AuditLog,
+    /// Where events are recorded, if anywhere (the audit log).
+    pub sink: Option<Arc<dyn EventSink>>,
 }

@@ -17,8 +17,10 @@ use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
-use crate::replies;
-use crate::room::Room;
+use crate::local_hub::LocalHub;
+use crate::reply::Reply;
+use crate::sink::EventSink;
+use crate::wire;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -34,10 +36,13 @@ pub async fn run(
 ) {
     let admission = Admission::new(settings.max_connections, settings.max_per_address);
     let grace = settings.shutdown_grace;
+    let sink: Option<Arc<dyn EventSink>> = audit.is_enabled().then(|| {
+        Arc::new(audit.with_private_text(settings.log_private_text)) as Arc<dyn EventSink>
+    });
     let ctx = Arc::new(Context {
-        room: Arc::new(Room::new()),
+        hub: Arc::new(LocalHub::new()),
         settings,
-        audit,
+        sink,
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -64,7 +69,7 @@ pub async fn run(
                     }
                     Err(reason) => {
                         tracing::warn!(peer = %peer, reason = %reason, "connection refused");
-                        if let Some(bye) = replies::bye(reason) {
+                        if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
                             // A fresh socket's send buffer is empty: this does not block.
                             let _ = stream.try_write(&bye);
                         }

@@ -11,13 +11,20 @@
 //! stays within it, so a client that stops reading costs at most twice the
 //! hard bound and never slows the producers, while a healthy client rides
 //! out a burst. The owner's waker is kept here, so waiting costs no future
-//! state of its own. Never awaits while locked.
+//! state of its own. It is how the hub and the chat core reach one client
+//! of the Tagarela wire format ([`Recipient`], [`Replier`]). Never awaits
+//! while locked.
 
 use std::future::{Future, poll_fn};
 use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
+
+use crate::event::{Event, WireFormat};
+use crate::hub::Recipient;
+use crate::reply::{Replier, Reply};
+use crate::wire;
 
 /// Capacity a queue starts with: a few typical lines.
 const MIN_CAPACITY: usize = 256;
@@ -180,6 +187,26 @@ impl Outbox {
             _ => s.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+/// The hub delivers events here, in the Tagarela wire format (each event
+/// is encoded once, by whichever recipient asks first).
+impl Recipient for Outbox {
+    fn deliver(&self, event: &Event) -> bool {
+        match event.encoded(WireFormat::Tagarela, wire::encode_event) {
+            Some(line) => self.push(line),
+            None => false,
+        }
+    }
+}
+
+/// The chat core's replies to this client, in the Tagarela wire format.
+impl Replier for Outbox {
+    fn reply(&self, reply: &Reply<'_>) {
+        if let Some(line) = wire::encode_reply(reply) {
+            self.push(&line);
+        }
     }
 }
 

@@ -1,26 +1,22 @@
-//! One client's protocol state (spec §4, §5): unregistered or registered,
-//! and what each decoded line does: replies, routing, audit records. It is
-//! synchronous and does no I/O; the connection task feeds it lines and acts
-//! on the [`Outcome`]. It must never write to a socket or wait.
+//! The chat core for one client (spec §4, §5): unregistered or
+//! registered, and what each [`Intent`] does: replies to the client,
+//! events through the [`Hub`], entries for the [`crate::sink`]s. It works
+//! on intents and events only: it is synchronous, never sees octets, never
+//! writes to a socket and never waits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tagarela_parser::{
-    ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, LeaveReason,
-    LineError, Name, NameKey, ServerLine, Text,
-};
+use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
 
-use tagarela_parser::sniff::{self, Sniffed};
-
-use crate::audit::{Event, Record};
+use crate::event::{Event, EventKind};
+use crate::hub::{Clash, Hub, Recipient};
+use crate::intent::Intent;
 use crate::log_text::LogText;
-use crate::outbox::Outbox;
-use crate::replies;
-use crate::room::{Clash, Room};
+use crate::reply::{Replier, Reply};
+use crate::sink::Entry;
 
-/// What the connection must do after a line.
+/// What the connection must do after an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Keep going.
@@ -29,42 +25,43 @@ pub enum Outcome {
     Close(ByeReason),
 }
 
-/// A connection's protocol state.
+/// One client's place in the chat.
 #[derive(Debug)]
-pub struct Session {
+pub struct Session<C> {
+    /// The client's address, for logs and the audit log.
     peer: SocketAddr,
-    room: Arc<Room>,
-    outbox: Arc<Outbox>,
+    /// The room.
+    hub: Arc<dyn Hub>,
+    /// Where replies to this client go (and, once registered, events).
+    client: Arc<C>,
+    /// The display form and key, once a name was accepted.
     registered: Option<(Name<'static>, NameKey)>,
-    /// True until the first octets have shown the peer is not speaking TLS
-    /// or HTTP (§4.6); no line is handled before that.
-    sniffing: bool,
-    /// Whether private message text may be written to logs and the audit
-    /// log: off unless the operator opts in (`--log-private-text`).
+    /// Whether private message text may be written to logs: off unless
+    /// the operator opts in (`--log-private-text`).
     log_private_text: bool,
-    audit_enabled: bool,
-    /// Audit records produced since the connection last took them.
-    audit: Vec<Record>,
+    /// Whether entries are kept for the sinks (none configured: no).
+    recording: bool,
+    /// Events this client caused since the connection last took them.
+    entries: Vec<Entry>,
 }
 
-impl Session {
+impl<C: Recipient + Replier + 'static> Session<C> {
     /// A fresh, unregistered session.
     pub fn new(
         peer: SocketAddr,
-        room: Arc<Room>,
-        outbox: Arc<Outbox>,
+        hub: Arc<dyn Hub>,
+        client: Arc<C>,
         log_private_text: bool,
-        audit_enabled: bool,
+        recording: bool,
     ) -> Self {
         Session {
             peer,
-            room,
-            outbox,
+            hub,
+            client,
             registered: None,
-            sniffing: true,
             log_private_text,
-            audit_enabled,
-            audit: Vec::new(),
+            recording,
+            entries: Vec::new(),
         }
     }
 
@@ -73,216 +70,127 @@ impl Session {
         self.registered.is_some()
     }
 
-    /// True until the connection's first octets have been told apart from
-    /// TLS and HTTP (§4.6).
-    pub fn is_sniffing(&self) -> bool {
-        self.sniffing
-    }
-
-    /// Looks at every octet received so far, while sniffing (§4.6): closes
-    /// with `BYE wrong-protocol` for TLS or an HTTP request, and ends the
-    /// sniffing as soon as the octets can be neither.
-    pub fn sniff(&mut self, first: &[u8]) -> Outcome {
-        let verdict = sniff::sniff(first);
-        match verdict.protocol() {
-            Some(protocol) => {
-                tracing::info!(peer = %self.peer, protocol, "refused a peer speaking another protocol");
-                Outcome::Close(ByeReason::WrongProtocol)
-            }
-            None => {
-                self.sniffing = verdict == Sniffed::NeedMore;
-                Outcome::Continue
-            }
-        }
-    }
-
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }
 
-    /// True when audit records are waiting to be taken.
-    pub fn has_audit(&self) -> bool {
-        !self.audit.is_empty()
+    /// True when entries are waiting to be taken.
+    pub fn has_entries(&self) -> bool {
+        !self.entries.is_empty()
     }
 
-    /// Audit records to hand to the audit log.
-    pub fn take_audit(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.audit)
+    /// Entries to hand to the sinks, in the order they happened.
+    pub fn take_entries(&mut self) -> Vec<Entry> {
+        std::mem::take(&mut self.entries)
     }
 
-    fn reply(&self, line: Option<Bytes>) {
-        if let Some(line) = line {
-            self.outbox.push(&line);
-        }
+    fn reply(&self, reply: Reply<'_>) {
+        self.client.reply(&reply);
     }
 
-    fn error(&self, code: ErrorCode, name: Option<&Name<'_>>) {
-        self.reply(replies::error(code, name));
-    }
-
-    fn audit(&mut self, ts: tagarela_parser::Timestamp, event: impl FnOnce() -> Event) {
-        if self.audit_enabled {
-            self.audit.push(Record {
-                ts: ts.to_string(),
-                event: event(),
+    fn record(&mut self, event: Arc<Event>) {
+        if self.recording {
+            self.entries.push(Entry {
+                event,
+                peer: self.peer,
             });
         }
     }
 
-    /// An over-long line was discarded (§2.4).
-    pub fn line_too_long(&self) {
-        self.error(ErrorCode::LineTooLong, None);
-    }
-
-    /// Handles one complete line's content (§4.3 or §5).
-    pub fn handle_line(&mut self, line: Result<CheckedLine<'_>, ContentError>) -> Outcome {
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return self.line_error(e.into()),
-        };
-        if self.registered.is_some() {
-            match ClientLine::parse_checked(line) {
-                Ok(parsed) => self.registered_line(parsed),
-                Err(e) => self.line_error(e),
-            }
-        } else {
-            match HandshakeLine::parse_checked(line) {
-                Ok(HandshakeLine::Empty) => Outcome::Continue,
-                Ok(HandshakeLine::Name(name)) => self.try_register(name),
-                Ok(HandshakeLine::Command(cmd)) => self.registered_line(cmd),
-                Err(e) => self.line_error(e),
-            }
-        }
-    }
-
-    fn line_error(&self, e: LineError) -> Outcome {
-        match e {
-            LineError::Name(why) => self.reply(replies::name_invalid(why)),
-            e => self.error(e.code(), None),
-        }
-        Outcome::Continue
-    }
-
-    fn try_register(&mut self, name: Name<'static>) -> Outcome {
-        let at = replies::now();
-        let join = replies::encode(&ServerLine::Join {
-            at,
-            name: name.borrowed(),
-        });
-        match self.room.register(
-            &name,
-            &self.outbox,
-            |online| replies::welcome(&name, online),
-            join,
-        ) {
-            Ok(key) => {
-                tracing::info!(name = %name, peer = %self.peer, "join");
-                let peer = self.peer;
-                self.audit(at, || Event::Join {
-                    name: name.to_string(),
-                    peer: peer.to_string(),
-                });
-                self.registered = Some((name, key));
-            }
-            Err(Clash::Taken(holder)) => self.error(ErrorCode::NameTaken, Some(&holder)),
-            Err(Clash::LooksLike(holder)) => self.reply(replies::name_looks_like(&holder)),
-        }
-        Outcome::Continue
-    }
-
-    fn registered_line(&mut self, line: ClientLine<'_>) -> Outcome {
-        match line {
-            ClientLine::Empty => {}
-            ClientLine::Public(text) => self.public(text),
-            ClientLine::Private { to, text } => self.private(&to, text),
-            ClientLine::Quit(reason) => {
+    /// Does what one intent asks (§4.3, §5).
+    pub fn handle(&mut self, intent: Intent<'_>) -> Outcome {
+        match intent {
+            Intent::Nothing | Intent::Pong => {}
+            Intent::Register(name) => self.register(name),
+            Intent::Public(text) => self.public(text),
+            Intent::Private { to, text } => self.private(&to, text),
+            Intent::Quit(reason) => {
                 if let Some((name, key)) = self.registered.take() {
-                    self.leave_as(&name, &key, LeaveReason::Quit, reason);
+                    self.leave_as(&name, &key, LeaveReason::Quit, reason.map(Text::into_owned));
                 }
                 return Outcome::Close(ByeReason::Quit);
             }
-            ClientLine::Who => {
-                let names = self.room.names();
-                let mut out = Vec::with_capacity(16 * names.len() + 16);
-                tagarela_parser::encode_who_list(&names, &mut out);
-                self.reply(Some(Bytes::from(out)));
+            Intent::Who => {
+                let names = self.hub.who();
+                self.reply(Reply::Who(&names));
             }
-            ClientLine::Help => self.reply(Some(replies::help())),
-            ClientLine::Ping(token) => self.reply(replies::encode(&ServerLine::Pong { token })),
-            ClientLine::Pong(_) => {}
+            Intent::Help => self.reply(Reply::Help),
+            Intent::Ping(token) => self.reply(Reply::Pong(token)),
+            Intent::Refused(LineError::Name(why)) => self.reply(Reply::NameInvalid(why)),
+            Intent::Refused(e) => self.reply(Reply::Error {
+                code: e.code(),
+                name: None,
+            }),
+            Intent::TooLong => self.reply(Reply::Error {
+                code: ErrorCode::LineTooLong,
+                name: None,
+            }),
         }
         Outcome::Continue
     }
 
-    fn public(&mut self, text: Text<'_>) {
-        let Some((from, _)) = &self.registered else {
+    fn register(&mut self, name: Name<'static>) {
+        if self.registered.is_some() {
             return;
-        };
-        let at = replies::now();
-        let Some(bytes) = replies::encode(&ServerLine::Msg {
-            at,
-            from: from.borrowed(),
-            text: text.clone(),
-        }) else {
-            return;
-        };
-        let recipients = self.room.broadcast(&self.outbox, &bytes);
-        tracing::info!(from = %from, recipients, text = %LogText(text.as_str()), "public message");
-        if self.audit_enabled {
-            let event = Event::Msg {
-                from: from.to_string(),
-                text: text.to_string(),
-            };
-            self.audit.push(Record {
-                ts: at.to_string(),
-                event,
-            });
+        }
+        let recipient: Arc<dyn Recipient> = self.client.clone();
+        match self.hub.claim(&name, recipient) {
+            Ok(claimed) => {
+                self.reply(Reply::Welcome {
+                    name: &name,
+                    online: claimed.online,
+                });
+                tracing::info!(name = %name, peer = %self.peer, seq = %claimed.join.seq, "join");
+                self.record(claimed.join);
+                self.registered = Some((name, claimed.key));
+            }
+            Err(Clash::Taken(holder)) => self.reply(Reply::Error {
+                code: ErrorCode::NameTaken,
+                name: Some(&holder),
+            }),
+            Err(Clash::LooksLike(holder)) => self.reply(Reply::LooksLike(&holder)),
         }
     }
 
+    fn public(&mut self, text: Text<'_>) {
+        let Some((from, key)) = &self.registered else {
+            return;
+        };
+        let Some(event) = self.hub.publish_public(key, text.into_owned()) else {
+            return;
+        };
+        if let EventKind::Public { text, .. } = &event.kind {
+            tracing::info!(from = %from, seq = %event.seq, text = %LogText(text.as_str()), "public message");
+        }
+        self.record(event);
+    }
+
     fn private(&mut self, to: &Name<'_>, text: Text<'_>) {
-        let Some((from, _)) = &self.registered else {
+        let Some((from, key)) = &self.registered else {
             return;
         };
-        let Some(member) = self.room.find(to) else {
-            // Name fields in server lines are NFC names (§8): the
-            // recipient as typed may be decomposed and longer than
-            // `name-max`; its NFC form is what was measured (§3.1).
-            let shown = Name::normalize(to.as_str()).ok();
-            self.error(ErrorCode::NoSuchUser, shown.as_ref());
-            return;
-        };
-        let at = replies::now();
-        let line = ServerLine::Priv {
-            at,
-            from: from.borrowed(),
-            to: member.name.borrowed(),
-            text: text.clone(),
-        };
-        let Some(bytes) = replies::encode(&line) else {
-            return;
-        };
-        member.outbox.push(&bytes);
-        if !Arc::ptr_eq(&member.outbox, &self.outbox) {
-            self.outbox.push(&bytes);
-        }
-        if self.log_private_text {
-            tracing::info!(from = %from, to = %member.name, text = %LogText(text.as_str()), "private message");
-        } else {
-            tracing::info!(from = %from, to = %member.name, "private message");
-        }
-        if self.audit_enabled {
-            let body = self.log_private_text.then(|| text.to_string());
-            let event = Event::Priv {
-                from: from.to_string(),
-                to: member.name.to_string(),
-                text: body,
-            };
-            self.audit.push(Record {
-                ts: at.to_string(),
-                event,
-            });
+        match self.hub.publish_private(key, to, text.into_owned()) {
+            Ok(event) => {
+                if let EventKind::Private { to, text, .. } = &event.kind {
+                    if self.log_private_text {
+                        tracing::info!(from = %from, to = %to, seq = %event.seq, text = %LogText(text.as_str()), "private message");
+                    } else {
+                        tracing::info!(from = %from, to = %to, seq = %event.seq, "private message");
+                    }
+                }
+                self.record(event);
+            }
+            Err(_) => {
+                // Name fields in server lines are NFC names (§7.1): the
+                // recipient as typed may be decomposed and longer than
+                // `name-max`; its NFC form is what was measured (§3.1).
+                let shown = Name::normalize(to.as_str()).ok();
+                self.reply(Reply::Error {
+                    code: ErrorCode::NoSuchUser,
+                    name: shown.as_ref(),
+                });
+            }
         }
     }
 
@@ -299,26 +207,16 @@ impl Session {
         name: &Name<'static>,
         key: &NameKey,
         reason: LeaveReason,
-        text: Option<Text<'_>>,
+        text: Option<Text<'static>>,
     ) {
-        let at = replies::now();
-        let line = replies::encode(&ServerLine::Leave {
-            at,
-            name: name.borrowed(),
-            reason,
-            text: text.clone(),
-        });
-        self.room.unregister(key, line);
         match &text {
             Some(t) => {
                 tracing::info!(name = %name, reason = %reason, quit_message = %LogText(t.as_str()), "leave")
             }
             None => tracing::info!(name = %name, reason = %reason, "leave"),
         }
-        self.audit(at, || Event::Leave {
-            name: name.to_string(),
-            reason: reason.to_string(),
-            text: text.map(|t| t.to_string()),
-        });
+        if let Some(event) = self.hub.release(key, reason, text) {
+            self.record(event);
+        }
     }
 }

@@ -1,21 +1,102 @@
-//! Building the server's lines (spec §7): the human text that goes with each
-//! code, the current timestamp, and encoding through the parser crate into
-//! shareable `Bytes`. Every line the server sends is made here; nothing else
-//! writes protocol text by hand.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! The Tagarela wire format (spec/PROTOCOL.md) for the chat core: client
+//! lines into [`Intent`]s, and [`Event`]s and [`Reply`]s into server lines,
+//! with the human text that goes with each code. Every line the server
+//! sends is made here, through the parser crate's encoders; nothing else
+//! writes protocol text. A second wire format (IRC) would be a sibling
+//! module. Never touches sockets, queues or the room.
 
 use bytes::Bytes;
 use tagarela_parser::limits::{LINE_MAX, NAME_MAX, PROTOCOL_VERSION};
-use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, ServerLine, Text, Timestamp};
+use tagarela_parser::{
+    ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, Name, NameError,
+    ServerLine, Text,
+};
 
-/// The current time as a protocol timestamp (§1.3).
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    Timestamp::from_unix_ms(ms).unwrap_or(Timestamp::MAX)
+use crate::event::{Event, EventKind};
+use crate::intent::Intent;
+use crate::reply::Reply;
+
+/// Decodes one line's checked content (or its content error) into an
+/// intent, reading it as §4.3 says before registration and as §5 after.
+pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> Intent<'_> {
+    let line = match line {
+        Ok(line) => line,
+        Err(e) => return Intent::Refused(e.into()),
+    };
+    let parsed = if registered {
+        ClientLine::parse_checked(line)
+    } else {
+        match HandshakeLine::parse_checked(line) {
+            Ok(HandshakeLine::Empty) => return Intent::Nothing,
+            Ok(HandshakeLine::Name(name)) => return Intent::Register(name),
+            Ok(HandshakeLine::Command(cmd)) => Ok(cmd),
+            Err(e) => Err(e),
+        }
+    };
+    match parsed {
+        Ok(ClientLine::Empty) => Intent::Nothing,
+        Ok(ClientLine::Public(text)) => Intent::Public(text),
+        Ok(ClientLine::Private { to, text }) => Intent::Private { to, text },
+        Ok(ClientLine::Quit(reason)) => Intent::Quit(reason),
+        Ok(ClientLine::Who) => Intent::Who,
+        Ok(ClientLine::Help) => Intent::Help,
+        Ok(ClientLine::Ping(token)) => Intent::Ping(token),
+        Ok(ClientLine::Pong(_)) => Intent::Pong,
+        Err(e) => Intent::Refused(e),
+    }
+}
+
+/// The server line for an event (§7).
+pub fn encode_event(event: &Event) -> Option<Bytes> {
+    let at = event.at;
+    let line = match &event.kind {
+        EventKind::Join { name } => ServerLine::Join {
+            at,
+            name: name.borrowed(),
+        },
+        EventKind::Leave { name, reason, text } => ServerLine::Leave {
+            at,
+            name: name.borrowed(),
+            reason: *reason,
+            text: text.clone(),
+        },
+        EventKind::Public { from, text } => ServerLine::Msg {
+            at,
+            from: from.borrowed(),
+            text: text.clone(),
+        },
+        EventKind::Private { from, to, text } => ServerLine::Priv {
+            at,
+            from: from.borrowed(),
+            to: to.borrowed(),
+            text: text.clone(),
+        },
+    };
+    encode(&line)
+}
+
+/// The server line(s) for a reply.
+pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
+    match reply {
+        Reply::Hello => hello(),
+        Reply::Welcome { name, online } => welcome(name, *online),
+        Reply::Error { code, name } => error(*code, name.as_deref()),
+        Reply::NameInvalid(why) => name_invalid(*why),
+        Reply::LooksLike(holder) => name_looks_like(holder),
+        Reply::Who(names) => {
+            let mut out = Vec::with_capacity(16 * names.len() + 16);
+            tagarela_parser::encode_who_list(names.iter(), &mut out);
+            Some(Bytes::from(out))
+        }
+        Reply::Help => Some(help()),
+        Reply::Pong(token) => encode(&ServerLine::Pong {
+            token: token.clone(),
+        }),
+        Reply::Ping(token) => encode(&ServerLine::Ping {
+            token: token.clone(),
+        }),
+        Reply::Bye(reason) => bye(*reason),
+    }
 }
 
 /// Encodes a line the server built from validated values. The only refusals
@@ -23,7 +104,7 @@ pub fn now() -> Timestamp {
 /// (§5.2 checks; client lines are at most 1024 octets, so MSG/PRIV fit in
 /// 2048); if one slips through, an `ERR` is never worth a panic, so the
 /// line is logged and dropped.
-pub fn encode(line: &ServerLine<'_>) -> Option<Bytes> {
+fn encode(line: &ServerLine<'_>) -> Option<Bytes> {
     let mut out = Vec::with_capacity(64);
     match line.encode(&mut out) {
         Ok(()) => Some(Bytes::from(out)),
@@ -40,7 +121,7 @@ fn text(s: String) -> Text<'static> {
 }
 
 /// `HELLO 1 :...` (§4.2).
-pub fn hello() -> Option<Bytes> {
+fn hello() -> Option<Bytes> {
     encode(&ServerLine::Hello {
         version: PROTOCOL_VERSION,
         text: text("Tagarela chat. Type your name.".into()),
@@ -48,7 +129,7 @@ pub fn hello() -> Option<Bytes> {
 }
 
 /// `WELCOME name online=N line-max=1024 name-max=32 :...` (§4.4).
-pub fn welcome(name: &Name<'_>, online: usize) -> Option<Bytes> {
+fn welcome(name: &Name<'_>, online: usize) -> Option<Bytes> {
     let online = u32::try_from(online).unwrap_or(u32::MAX);
     encode(&ServerLine::Welcome {
         name: name.clone(),
@@ -62,7 +143,7 @@ pub fn welcome(name: &Name<'_>, online: usize) -> Option<Bytes> {
 }
 
 /// `ERR code [name] :human text` (§8).
-pub fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
+fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
     let human = match code {
         ErrorCode::NameInvalid => {
             "Names are 1-32 letters, digits, _ - or . (not first), with no spaces. Try another."
@@ -97,7 +178,7 @@ pub fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
 }
 
 /// `ERR name-invalid :why` (§3.1), saying which rule the attempt broke.
-pub fn name_invalid(why: NameError) -> Option<Bytes> {
+fn name_invalid(why: NameError) -> Option<Bytes> {
     let human = match why {
         NameError::Restricted => {
             "Names cannot hold invisible characters, compatibility forms (such as full-width letters) or letters of historic scripts. Try another."
@@ -121,7 +202,7 @@ pub fn name_invalid(why: NameError) -> Option<Bytes> {
 
 /// `ERR name-taken holder :...` for a name that looks like `holder`, who is
 /// online (§3.3).
-pub fn name_looks_like(holder: &Name<'_>) -> Option<Bytes> {
+fn name_looks_like(holder: &Name<'_>) -> Option<Bytes> {
     encode(&ServerLine::Err {
         code: ErrorCode::NameTaken,
         name: Some(holder.clone()),
@@ -132,7 +213,7 @@ pub fn name_looks_like(holder: &Name<'_>) -> Option<Bytes> {
 }
 
 /// `BYE reason :human text` (§9.2).
-pub fn bye(reason: ByeReason) -> Option<Bytes> {
+fn bye(reason: ByeReason) -> Option<Bytes> {
     let human = match reason {
         ByeReason::Quit => "Goodbye.",
         ByeReason::Timeout => "Timed out: nothing received in time.",
@@ -152,7 +233,7 @@ pub fn bye(reason: ByeReason) -> Option<Bytes> {
 }
 
 /// The `HELP` lines (§5.3), as one buffer.
-pub fn help() -> Bytes {
+fn help() -> Bytes {
     const LINES: &[&str] = &[
         "text              send text to everyone",
         "@name text        send text to name only",

@@ -1,0 +1,134 @@
+//! Events: what happened in the room and reaches people (a join, a leave,
+//! a public or a private message), each with its room-wide sequence number
+//! and server timestamp, given by the hub when it accepts the event. This
+//! is the unit that delivery, the audit log and (later) history replay
+//! share. An event knows nothing of wire formats; it only keeps, per
+//! format, the octets the first recipient of that format encoded, so an
+//! event is encoded at most once per format however many receive it.
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
+
+/// A room-wide sequence number: strictly increasing in the order the hub
+/// accepted events. History replay and resumption will name positions in
+/// the room by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
+impl std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The wall clock now, as a protocol timestamp (§1.3). Timestamps are
+/// for people; the order of events is their [`Seq`].
+pub fn wall_clock() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_unix_ms(ms).unwrap_or(Timestamp::MAX)
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// `name` registered.
+    Join { name: Name<'static> },
+    /// `name` was removed, and why; `text` is a quit message.
+    Leave {
+        name: Name<'static>,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    },
+    /// A public message.
+    Public {
+        from: Name<'static>,
+        text: Text<'static>,
+    },
+    /// A private message; its two parties are its only recipients.
+    Private {
+        from: Name<'static>,
+        to: Name<'static>,
+        text: Text<'static>,
+    },
+}
+
+/// The wire formats an event can be encoded in: one slot each in
+/// [`Event`]'s cache. Only Tagarela's today; IRC would be the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    /// spec/PROTOCOL.md.
+    Tagarela,
+}
+
+/// An accepted event.
+#[derive(Debug)]
+pub struct Event {
+    /// Its place in the room's order.
+    pub seq: Seq,
+    /// When the hub accepted it (UTC, §1.3).
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+    /// The Tagarela encoding, made by the first recipient that needed it
+    /// and shared by every other (`None` inside if it cannot be encoded).
+    tagarela: OnceLock<Option<Bytes>>,
+}
+
+impl Event {
+    /// An event the hub accepted as number `seq` at `at`.
+    pub fn new(seq: Seq, at: Timestamp, kind: EventKind) -> Event {
+        Event {
+            seq,
+            at,
+            kind,
+            tagarela: OnceLock::new(),
+        }
+    }
+
+    /// The event in `format`, encoded by `encode` the first time any
+    /// recipient asks and cached for every later one.
+    pub fn encoded(
+        &self,
+        format: WireFormat,
+        encode: impl FnOnce(&Event) -> Option<Bytes>,
+    ) -> Option<&Bytes> {
+        let slot = match format {
+            WireFormat::Tagarela => &self.tagarela,
+        };
+        slot.get_or_init(|| encode(self)).as_ref()
+    }
+
+    /// True for a private message (its text is kept out of records unless
+    /// the operator opted in).
+    pub fn is_private(&self) -> bool {
+        matches!(self.kind, EventKind::Private { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn an_event_is_encoded_once_per_format() {
+        let name = Name::new("bob").unwrap_or_else(|_| unreachable!());
+        let at = Timestamp::from_unix_ms(0).unwrap_or_else(|| unreachable!());
+        let event = Event::new(Seq(1), at, EventKind::Join { name });
+        let calls = AtomicUsize::new(0);
+        for _ in 0..100 {
+            let bytes = event.encoded(WireFormat::Tagarela, |_| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Some(Bytes::from_static(b"JOIN\n"))
+            });
+            assert_eq!(bytes.map(|b| &b[..]), Some(&b"JOIN\n"[..]));
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+}

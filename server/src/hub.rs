@@ -1,0 +1,94 @@
+//! The hub: who is in the room and where events go. One interface for
+//! claiming and releasing a name, publishing an event and listing who is
+//! online, so that the chat core does not care whether the room lives in
+//! this process ([`crate::local_hub::LocalHub`]) or is shared by several
+//! (a Redis-backed hub, later, as one new file). Recipients are named by
+//! their [`NameKey`], which means the same thing in every process; the
+//! [`Recipient`] handle is only how a hub reaches a client of its own
+//! process. Never encodes lines and never touches sockets.
+//!
+//! # Ordering guarantees (every implementation)
+//! 1. **Sequence.** Every event gets a [`Seq`] strictly greater than every
+//!    event accepted before it, and a timestamp no earlier than theirs.
+//! 2. **Delivery order.** Every recipient receives events in sequence
+//!    order. So one sender's events arrive in the order it sent them, and
+//!    everyone sees the same order of everyone's events.
+//! 3. **Join first.** A client's `Join` is accepted before any event it
+//!    sends, so nobody receives a newcomer's message before its join; its
+//!    `Leave` comes after all of them.
+//! 4. **Atomic names.** Of several claims of one name (by key or by
+//!    look-alike skeleton, spec §3.3), exactly one succeeds.
+
+use std::sync::Arc;
+
+use tagarela_parser::{LeaveReason, Name, NameKey, Text};
+
+use crate::event::Event;
+
+/// How a hub reaches a client of this process. Implemented by the
+/// client's outbound queue; must never wait.
+pub trait Recipient: Send + Sync + std::fmt::Debug {
+    /// Queues `event` for the client. Returns false if the client can take
+    /// nothing more (closed, or past its bound).
+    fn deliver(&self, event: &Event) -> bool;
+}
+
+/// Why a name could not be claimed (§3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clash {
+    /// Someone online has the same key.
+    Taken(Name<'static>),
+    /// Someone online has a name with the same confusable skeleton.
+    LooksLike(Name<'static>),
+}
+
+/// A successful claim.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The name's identity from now on, for every later call.
+    pub key: NameKey,
+    /// Registered clients, the newcomer included, when the claim took
+    /// effect (`WELCOME online=`).
+    pub online: usize,
+    /// The `Join` published to everyone else.
+    pub join: Arc<Event>,
+}
+
+/// A private message's recipient is not online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotOnline;
+
+/// The room, as the chat core sees it.
+pub trait Hub: Send + Sync + std::fmt::Debug {
+    /// Claims `name` for `recipient` and publishes its `Join` to everyone
+    /// else (not to the newcomer), atomically: no event published after
+    /// this returns can precede the join for anyone.
+    fn claim(&self, name: &Name<'static>, recipient: Arc<dyn Recipient>) -> Result<Claimed, Clash>;
+
+    /// Releases `key` and publishes its `Leave` to everyone left. The name
+    /// is free the moment this returns. Releasing a key not held (twice,
+    /// say) does nothing and returns `None`.
+    fn release(
+        &self,
+        key: &NameKey,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    ) -> Option<Arc<Event>>;
+
+    /// Publishes a public message from `from` (a key it holds) to every
+    /// other client. `None` if `from` holds no name.
+    fn publish_public(&self, from: &NameKey, text: Text<'static>) -> Option<Arc<Event>>;
+
+    /// Publishes a private message from `from` to the client holding
+    /// `to`'s key, and to `from` itself as its confirmation (once, if they
+    /// are the same client).
+    fn publish_private(
+        &self,
+        from: &NameKey,
+        to: &Name<'_>,
+        text: Text<'static>,
+    ) -> Result<Arc<Event>, NotOnline>;
+
+    /// A snapshot of who is online (display forms), in no set order.
+    fn who(&self) -> Vec<Name<'static>>;
+}

@@ -1,0 +1,32 @@
+//! What a client asks of the chat, whatever wire format it spoke: the
+//! chat core's input. A wire module decodes lines into intents; the core
+//! never sees the octets. Plain values; no behaviour.
+
+use tagarela_parser::{LineError, Name, Text, Token};
+
+/// One thing a client asked for, decoded from one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent<'a> {
+    /// Nothing (an empty line), but the client is alive.
+    Nothing,
+    /// Take this name (before registration; NFC display form).
+    Register(Name<'static>),
+    /// Say `text` to everyone else.
+    Public(Text<'a>),
+    /// Say `text` to `to` only (as typed; matched by key).
+    Private { to: Name<'a>, text: Text<'a> },
+    /// Leave, with an optional message.
+    Quit(Option<Text<'a>>),
+    /// Who is online?
+    Who,
+    /// How does this work?
+    Help,
+    /// Are you there? (answered in order with every other reply).
+    Ping(Option<Token<'a>>),
+    /// I am here (an answer to the server's probe).
+    Pong,
+    /// The line was refused; answer with this error.
+    Refused(LineError),
+    /// The line was longer than the wire allows and was discarded whole.
+    TooLong,
+}

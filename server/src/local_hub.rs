@@ -1,0 +1,269 @@
+//! The hub of a room that lives in this one process: a registry of names
+//! (by key and by look-alike skeleton, spec §3.3) behind one lock, under
+//! which events are numbered and handed to their recipients' queues. The
+//! lock is held only for map work and queue appends, which never wait, so
+//! it is never held across an `.await`. Knows nothing of wire formats.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tagarela_parser::{LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
+
+use crate::event::{Event, EventKind, Seq, wall_clock};
+use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient};
+
+/// A registered client as the hub keeps it.
+#[derive(Debug)]
+struct Member {
+    /// Display form (NFC).
+    name: Name<'static>,
+    /// Where its events go.
+    recipient: Arc<dyn Recipient>,
+}
+
+/// Everything behind the hub's lock.
+#[derive(Debug, Default)]
+struct Registry {
+    /// Who is online, by identity key.
+    members: HashMap<NameKey, Member>,
+    /// The key of each online name by its skeleton, so that a look-alike
+    /// of a name online is refused (§3.3). One entry per member.
+    skeletons: HashMap<Skeleton, NameKey>,
+    /// The last sequence number given.
+    last_seq: u64,
+    /// The last timestamp given: later events never get an earlier one,
+    /// even if the wall clock steps back.
+    last_at: Option<Timestamp>,
+}
+
+impl Registry {
+    /// Numbers and stamps a new event.
+    fn accept(&mut self, kind: EventKind) -> Arc<Event> {
+        self.last_seq += 1;
+        let now = wall_clock();
+        let at = match self.last_at {
+            Some(last) if last > now => last,
+            _ => now,
+        };
+        self.last_at = Some(at);
+        Arc::new(Event::new(Seq(self.last_seq), at, kind))
+    }
+
+    /// Delivers `event` to every member but `except`.
+    fn deliver_to_all_but(&self, except: &NameKey, event: &Event) -> usize {
+        let mut sent = 0;
+        for (key, m) in &self.members {
+            if key != except {
+                m.recipient.deliver(event);
+                sent += 1;
+            }
+        }
+        sent
+    }
+}
+
+/// A room in this process.
+#[derive(Debug, Default)]
+pub struct LocalHub {
+    registry: Mutex<Registry>,
+}
+
+impl LocalHub {
+    /// An empty room.
+    pub fn new() -> Self {
+        LocalHub::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Hub for LocalHub {
+    fn claim(&self, name: &Name<'static>, recipient: Arc<dyn Recipient>) -> Result<Claimed, Clash> {
+        let key = name.key();
+        let skeleton = name.skeleton();
+        let mut r = self.lock();
+        if let Some(holder) = r.members.get(&key) {
+            return Err(Clash::Taken(holder.name.clone()));
+        }
+        if let Some(holder) = r.skeletons.get(&skeleton).and_then(|k| r.members.get(k)) {
+            return Err(Clash::LooksLike(holder.name.clone()));
+        }
+        let join = r.accept(EventKind::Join { name: name.clone() });
+        r.deliver_to_all_but(&key, &join);
+        r.skeletons.insert(skeleton, key.clone());
+        r.members.insert(
+            key.clone(),
+            Member {
+                name: name.clone(),
+                recipient,
+            },
+        );
+        let online = r.members.len();
+        Ok(Claimed { key, online, join })
+    }
+
+    fn release(
+        &self,
+        key: &NameKey,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    ) -> Option<Arc<Event>> {
+        let mut r = self.lock();
+        let member = r.members.remove(key)?;
+        r.skeletons.remove(&member.name.skeleton());
+        let leave = r.accept(EventKind::Leave {
+            name: member.name,
+            reason,
+            text,
+        });
+        r.deliver_to_all_but(key, &leave);
+        Some(leave)
+    }
+
+    fn publish_public(&self, from: &NameKey, text: Text<'static>) -> Option<Arc<Event>> {
+        let mut r = self.lock();
+        let name = r.members.get(from)?.name.clone();
+        let event = r.accept(EventKind::Public { from: name, text });
+        r.deliver_to_all_but(from, &event);
+        Some(event)
+    }
+
+    fn publish_private(
+        &self,
+        from: &NameKey,
+        to: &Name<'_>,
+        text: Text<'static>,
+    ) -> Result<Arc<Event>, NotOnline> {
+        let mut r = self.lock();
+        let to_key = to.key();
+        let (Some(sender), Some(target)) = (r.members.get(from), r.members.get(&to_key)) else {
+            return Err(NotOnline);
+        };
+        let kind = EventKind::Private {
+            from: sender.name.clone(),
+            to: target.name.clone(),
+            text,
+        };
+        let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
+        let event = r.accept(kind);
+        target.deliver(&event);
+        if to_key != *from {
+            sender.deliver(&event);
+        }
+        Ok(event)
+    }
+
+    fn who(&self) -> Vec<Name<'static>> {
+        self.lock()
+            .members
+            .values()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// A recipient that remembers what it was given.
+    #[derive(Debug, Default)]
+    struct Seen(StdMutex<Vec<(u64, String)>>);
+
+    impl Recipient for Seen {
+        fn deliver(&self, event: &Event) -> bool {
+            let what = match &event.kind {
+                EventKind::Join { name } => format!("join {name}"),
+                EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
+                EventKind::Public { from, text } => format!("{from}: {text}"),
+                EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
+            };
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((event.seq.0, what));
+            true
+        }
+    }
+
+    impl Seen {
+        fn taken(&self) -> Vec<(u64, String)> {
+            std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+    }
+
+    fn name(s: &str) -> Name<'static> {
+        Name::normalize(s).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn text(s: &str) -> Text<'static> {
+        Text::new(s.to_owned()).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn events_are_numbered_and_delivered_in_order_with_the_join_first() {
+        let hub = LocalHub::new();
+        let alice = Arc::new(Seen::default());
+        let bob = Arc::new(Seen::default());
+        let a = hub
+            .claim(&name("alice"), alice.clone())
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(a.online, 1);
+        let b = hub
+            .claim(&name("bob"), bob.clone())
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!((b.online, b.join.seq), (2, Seq(2)));
+        hub.publish_public(&b.key, text("hi"));
+        hub.publish_private(&a.key, &name("BOB"), text("psst"))
+            .unwrap_or_else(|_| unreachable!());
+        hub.release(&b.key, LeaveReason::Quit, None);
+        assert_eq!(
+            alice.taken(),
+            [
+                (2, "join bob".to_owned()),
+                (3, "bob: hi".to_owned()),
+                (4, "alice->bob: psst".to_owned()),
+                (5, "leave bob quit".to_owned()),
+            ]
+        );
+        assert_eq!(bob.taken(), [(4, "alice->bob: psst".to_owned())]);
+        assert!(hub.release(&b.key, LeaveReason::Quit, None).is_none());
+    }
+
+    #[test]
+    fn keys_and_look_alikes_are_refused_until_released() {
+        let hub = LocalHub::new();
+        let alice = hub
+            .claim(&name("alice"), Arc::new(Seen::default()))
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            hub.claim(&name("ALICE"), Arc::new(Seen::default())).err(),
+            Some(Clash::Taken(name("alice")))
+        );
+        assert_eq!(
+            hub.claim(&name("aIice"), Arc::new(Seen::default())).err(),
+            Some(Clash::LooksLike(name("alice")))
+        );
+        hub.release(&alice.key, LeaveReason::Lost, None);
+        assert!(hub.claim(&name("aIice"), Arc::new(Seen::default())).is_ok());
+    }
+
+    #[test]
+    fn a_private_message_to_oneself_arrives_once_and_to_no_one_online_fails() {
+        let hub = LocalHub::new();
+        let alice = Arc::new(Seen::default());
+        let a = hub
+            .claim(&name("alice"), alice.clone())
+            .unwrap_or_else(|_| unreachable!());
+        hub.publish_private(&a.key, &name("alice"), text("note"))
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(alice.taken().len(), 1);
+        assert_eq!(
+            hub.publish_private(&a.key, &name("zed"), text("x")).err(),
+            Some(NotOnline)
+        );
+    }
+}

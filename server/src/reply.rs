@@ -1,0 +1,45 @@
+//! What the chat core answers one client (as opposed to events, which
+//! the hub delivers to everyone concerned): the core's output to its own
+//! client, encoded by that client's wire module. Plain values; no
+//! behaviour, no octets.
+
+use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, Token};
+
+/// One answer to one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// The greeting on connect.
+    Hello,
+    /// The name was accepted; `online` counts the newcomer.
+    Welcome {
+        name: &'a Name<'static>,
+        online: usize,
+    },
+    /// A failed line: the error, and the name it concerns if any.
+    Error {
+        code: ErrorCode,
+        name: Option<&'a Name<'a>>,
+    },
+    /// A name attempt broke a rule of §3.1; which one.
+    NameInvalid(NameError),
+    /// A name attempt looks like the name of someone online (§3.3).
+    LooksLike(&'a Name<'static>),
+    /// Who is online.
+    Who(&'a [Name<'static>]),
+    /// The help text.
+    Help,
+    /// The answer to a ping.
+    Pong(Option<Token<'a>>),
+    /// A keepalive probe.
+    Ping(Token<'a>),
+    /// The last line before closing.
+    Bye(ByeReason),
+}
+
+/// How the chat core answers its own client: implemented by the client's
+/// outbound queue, which encodes the reply in the client's wire format.
+/// Must never wait.
+pub trait Replier {
+    /// Queues `reply` for the client.
+    fn reply(&self, reply: &Reply<'_>);
+}
