@@ -22,7 +22,8 @@ use crate::script::{Scenario, SendMode, Step, StepKind};
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Server flags every scenario starts from; a scenario's `server:` line
-/// overrides them flag by flag.
+/// overrides them flag by flag. The rate limit is off: most scenarios
+/// pump lines as fast as they can, and those about the limit set it.
 const DEFAULT_SERVER_ARGS: &[(&str, Option<&str>)] = &[
     ("--listen", Some("127.0.0.1")),
     ("--port", Some("0")),
@@ -31,6 +32,7 @@ const DEFAULT_SERVER_ARGS: &[(&str, Option<&str>)] = &[
     ("--ping-interval", Some("5")),
     ("--ping-timeout", Some("5")),
     ("--shutdown-grace", Some("2")),
+    ("--rate-limit", Some("off")),
 ];
 
 /// The result of one scenario.

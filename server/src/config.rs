@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::rate_limit::Rate;
+
 /// The Tagarela chat server: spec/PROTOCOL.md v1 over TCP.
 ///
 /// Every flag can also be set by the environment variable shown.
@@ -73,6 +75,20 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_SLOW_GRACE", default_value_t = 10.0, value_parser = seconds)]
     pub slow_grace: f64,
 
+    /// Seconds a client above the soft bound holds the senders back before
+    /// only the bounds apply to it (spec §11).
+    #[arg(long, env = "TAGARELA_PRESSURE_WINDOW", default_value_t = 2.0, value_parser = seconds)]
+    pub pressure_window: f64,
+
+    /// Lines per second one client may send once its burst is spent
+    /// (spec §11); excess lines wait, unread. `off` for no limit.
+    #[arg(long, env = "TAGARELA_RATE_LIMIT", default_value = "5", value_parser = lines_per_second)]
+    pub rate_limit: LinesPerSecond,
+
+    /// Lines one client may send back to back after a quiet spell.
+    #[arg(long, env = "TAGARELA_RATE_BURST", default_value_t = 25)]
+    pub rate_burst: u32,
+
     /// Append-only audit log (JSON Lines) of joins, leaves and messages,
     /// created owner-only. Default: audit.jsonl in the state directory
     /// ($XDG_STATE_HOME/tagarela or ~/.local/state/tagarela).
@@ -95,6 +111,27 @@ pub struct Config {
     /// Seconds allowed at shutdown to deliver `BYE shutdown` to every client.
     #[arg(long, env = "TAGARELA_SHUTDOWN_GRACE", default_value_t = 3.0, value_parser = seconds)]
     pub shutdown_grace: f64,
+}
+
+/// A rate in lines per second, or no limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinesPerSecond {
+    /// No limit.
+    Off,
+    /// At most this many, on average.
+    Rate(f64),
+}
+
+fn lines_per_second(s: &str) -> Result<LinesPerSecond, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(LinesPerSecond::Off);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(LinesPerSecond::Rate(v)),
+        _ => Err(format!(
+            "{s:?} is not a positive number of lines per second or `off`"
+        )),
+    }
 }
 
 /// How logs are written.
@@ -128,6 +165,10 @@ pub struct Settings {
     pub outbox_bytes: usize,
     pub outbox_soft_bytes: usize,
     pub slow_grace: Duration,
+    /// How long a client above the soft bound holds the senders back.
+    pub pressure_window: Duration,
+    /// The per-client line rate limit; `None`: off.
+    pub rate_limit: Option<Rate>,
     /// Private message text goes to logs and the audit log (opt-in).
     pub log_private_text: bool,
     pub shutdown_grace: Duration,
@@ -145,6 +186,8 @@ impl Default for Settings {
             outbox_bytes: 4 * 1024 * 1024,
             outbox_soft_bytes: 256 * 1024,
             slow_grace: Duration::from_secs(10),
+            pressure_window: Duration::from_secs(2),
+            rate_limit: Rate::new(5.0, 25),
             log_private_text: false,
             shutdown_grace: Duration::from_secs(3),
         }
@@ -165,6 +208,11 @@ impl Config {
                 .max(tagarela_parser::limits::SERVER_LINE_MAX + 1),
             outbox_soft_bytes: self.outbox_soft_bytes,
             slow_grace: Duration::from_secs_f64(self.slow_grace),
+            pressure_window: Duration::from_secs_f64(self.pressure_window),
+            rate_limit: match self.rate_limit {
+                LinesPerSecond::Off => None,
+                LinesPerSecond::Rate(r) => Rate::new(r, self.rate_burst),
+            },
             log_private_text: self.log_private_text,
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
         }

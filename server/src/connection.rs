@@ -1,37 +1,46 @@
-//! One client connection's task: moves bytes between its socket and its
-//! [`Session`], and runs its timers (spec §4.5, §10). Reads go through a
-//! stack buffer and the framer; only a partial line is kept between reads,
-//! so an idle connection holds no buffer at all. Writes swap the outbox's
-//! buffer out and send it in one write. Rare, await-heavy work (closing,
-//! waiting on the audit log) is boxed so that it does not enlarge the state
-//! every open connection keeps. Protocol decisions live in
-//! `session.rs`; this file must never interpret line content.
+//! One client connection's task: moves octets between its [`Transport`]
+//! and its [`Session`], and runs its timers (spec §4.5, §10, §11). Reads go
+//! into a stack buffer inside one poll and only a partial line (or lines
+//! the rate limit holds back) is kept between reads, so an idle connection
+//! holds no buffer at all. Writes swap the outbox's buffer out and send it
+//! in as few writes as the transport takes. Rare, await-heavy work
+//! (closing, waiting on a sink) is boxed so that it does not enlarge the
+//! state every open connection keeps. Protocol decisions live in
+//! `session.rs` and the wire format in `wire.rs`: this file never
+//! interprets line content, and it is the same for every transport.
 
-use std::future::{Future, poll_fn};
-use std::io::{self, ErrorKind};
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tagarela_parser::sniff::{self, Sniffed};
 use tagarela_parser::{ByeReason, Framed, LeaveReason, LineFramer, Token};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::Permit;
+use crate::config::Settings;
 use crate::context::Context;
 use crate::intent::Intent;
 use crate::outbox::Outbox;
+use crate::rate_limit::{Bucket, Rate};
 use crate::reply::{Replier, Reply};
 use crate::session::{Outcome, Session};
 use crate::wire;
 
-/// Octets read from the socket at a time.
+/// Octets read from the transport at a time.
 const READ_CHUNK: usize = 4096;
+
+/// What a connection reads and writes: plain TCP, TLS over it, or an
+/// in-memory pipe in tests. The connection loop is the same for all.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
 /// How the main loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,33 +51,32 @@ enum Ending {
     Bye(ByeReason),
 }
 
-/// Result of one read.
-enum ReadOutcome {
+/// What one turn of socket work found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
     /// At least one complete line arrived: activity for the keepalive
     /// (spec §10 counts lines, not octets).
     Lines,
-    /// Nothing to read after all, or only part of a line.
-    NoLine,
-    /// The session asked to close, or the peer flooded.
-    Close(ByeReason),
-    /// EOF or error.
-    Lost,
+    /// Octets moved, but no complete line arrived.
+    Octets,
+    /// The connection must end.
+    End(Ending),
 }
 
 /// Serves one accepted connection to the end.
-pub async fn serve(
-    stream: TcpStream,
+pub async fn serve<T: Transport>(
+    transport: T,
     peer: SocketAddr,
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     permit: Permit,
 ) {
-    configure_socket(&stream);
+    let mut transport = transport;
     let settings = &ctx.settings;
-    let outbox = Arc::new(Outbox::new(
-        settings.outbox_bytes,
-        settings.outbox_soft_bytes,
-    ));
+    let outbox = Arc::new(
+        Outbox::new(settings.outbox_bytes, settings.outbox_soft_bytes)
+            .pressing_on(Arc::clone(&ctx.pressure)),
+    );
     outbox.reply(&Reply::Hello);
     let mut session = Session::new(
         peer,
@@ -77,7 +85,11 @@ pub async fn serve(
         settings.log_private_text,
         ctx.sink.is_some(),
     );
-    let mut input = Input::default();
+    let mut input = Input::new(
+        settings
+            .rate_limit
+            .map(|rate| (rate, Bucket::new(Instant::now()))),
+    );
     let mut outgoing = Outgoing::default();
 
     let connected = Instant::now();
@@ -95,11 +107,14 @@ pub async fn serve(
     tokio::pin!(cancelled);
 
     let ending = loop {
-        let want_write = outgoing.is_pending();
+        // Registered clients' input waits while some reader is behind
+        // (spec §11); the rate limit holds input back by time.
+        let held_back = session.is_registered() && ctx.pressure.is_active();
+        let may_read = !held_back && input.held_until.is_none();
         // Biased, rare events first: a peer that keeps its socket readable
         // must not starve the timers (registration, keepalive, slow grace)
-        // or the overflow check, which the readiness branch would otherwise
-        // win every turn.
+        // or the overflow check, which the I/O branch would otherwise win
+        // every turn.
         tokio::select! {
             biased;
             () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
@@ -108,9 +123,12 @@ pub async fn serve(
                 if !session.is_registered() && now >= registration_deadline {
                     break Ending::Bye(ByeReason::Timeout);
                 }
-                let slow_at = outbox.above_soft_since().map(|since| Instant::from_std(since) + settings.slow_grace);
-                if slow_at.is_some_and(|at| now >= at) {
+                let above_soft = outbox.above_soft_since();
+                if above_soft.is_some_and(|since| now >= since + settings.slow_grace) {
                     break Ending::Bye(ByeReason::Slow);
+                }
+                if above_soft.is_some_and(|since| now >= since + settings.pressure_window) {
+                    outbox.end_pressure_window();
                 }
                 match ping_sent {
                     Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
@@ -123,61 +141,61 @@ pub async fn serve(
                     }
                     _ => {}
                 }
-                let mut next = match ping_sent {
-                    Some(sent) => sent + settings.ping_timeout,
-                    None => last_activity + settings.ping_interval,
-                };
-                if !session.is_registered() {
-                    next = next.min(registration_deadline);
-                }
-                if let Some(at) = slow_at {
-                    next = next.min(at);
-                }
-                sleep.as_mut().reset(next.max(now + Duration::from_millis(1)));
-            }
-            () = outbox.changed() => {
-                if want_write {
-                    // The socket is full: leave new lines queued (so later
-                    // pushes do not wake us) unless the bound was passed.
-                    if outbox.is_overflowed() {
-                        break Ending::Bye(ByeReason::Slow);
-                    }
-                } else if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
-                    break end;
-                }
-                if let Some(since) = outbox.above_soft_since() {
-                    let slow_at = Instant::from_std(since) + settings.slow_grace;
-                    if slow_at < sleep.deadline() {
-                        sleep.as_mut().reset(slow_at);
-                    }
-                }
-            }
-            ready = readiness(&stream, want_write) => {
-                let Ok((readable, writable)) = ready else { break Ending::Lost };
-                if readable {
-                    match read_lines(&stream, &mut input, &mut session) {
-                        ReadOutcome::Lines => {
-                            last_activity = Instant::now();
-                            ping_sent = None;
-                        }
-                        ReadOutcome::NoLine => {}
-                        ReadOutcome::Close(reason) => break Ending::Bye(reason),
-                        ReadOutcome::Lost => break Ending::Lost,
+                if input.held_until.is_some_and(|at| now >= at) && !held_back {
+                    if let Err(reason) = input.handle_lines(&mut session) {
+                        break Ending::Bye(reason);
                     }
                     if session.has_entries() {
                         if let Some(sink) = &ctx.sink {
-                            // Boxed by the sink: this wait must not grow
-                            // every idle connection's task.
                             sink.record(session.take_entries()).await;
                         }
                     }
                 }
-                // Write replies now rather than after the peer's backlog
-                // of lines is read, so a pipelining client is not cut off
-                // as slow while it reads normally.
-                if writable || !want_write {
-                    if let Some(end) = flush(&stream, &outbox, &mut outgoing) {
-                        break end;
+                let wake = Wake {
+                    registered: session.is_registered(),
+                    registration_deadline,
+                    last_activity,
+                    ping_sent,
+                    held_until: input.held_until.filter(|_| !held_back),
+                };
+                sleep.as_mut().reset(wake.next(&outbox, settings).max(now + Duration::from_millis(1)));
+            }
+            () = outbox.changed() => {
+                if outbox.is_overflowed() {
+                    break Ending::Bye(ByeReason::Slow);
+                }
+                if let Some(since) = outbox.above_soft_since() {
+                    let at = (since + settings.pressure_window).min(since + settings.slow_grace);
+                    if at < sleep.deadline() {
+                        sleep.as_mut().reset(at);
+                    }
+                }
+            }
+            () = async { Box::pin(ctx.pressure.released()).await }, if held_back => {
+                // Lines held back meanwhile are handled by the timer.
+                if input.held_until.is_some() {
+                    sleep.as_mut().reset(Instant::now());
+                }
+            }
+            progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
+                match progress {
+                    Progress::Lines => {
+                        last_activity = Instant::now();
+                        ping_sent = None;
+                    }
+                    Progress::Octets => {}
+                    Progress::End(end) => break end,
+                }
+                if let Some(at) = input.held_until {
+                    if at < sleep.deadline() {
+                        sleep.as_mut().reset(at);
+                    }
+                }
+                if session.has_entries() {
+                    if let Some(sink) = &ctx.sink {
+                        // Boxed by the sink: this wait must not grow
+                        // every idle connection's task.
+                        sink.record(session.take_entries()).await;
                     }
                 }
             }
@@ -186,15 +204,86 @@ pub async fn serve(
 
     // Closing is rare and awaits a lot: boxed, so its state does not
     // enlarge the future every open connection keeps.
-    Box::pin(close(ending, stream, &ctx, session, &outbox, outgoing)).await;
+    Box::pin(close(ending, transport, &ctx, session, &outbox, outgoing)).await;
     drop(permit);
 }
 
+/// What decides when the timer branch must next run.
+struct Wake {
+    registered: bool,
+    registration_deadline: Instant,
+    last_activity: Instant,
+    ping_sent: Option<Instant>,
+    /// Held-back lines' next turn, unless back-pressure holds them anyway.
+    held_until: Option<Instant>,
+}
+
+impl Wake {
+    /// The earliest instant at which some timer is due.
+    fn next(&self, outbox: &Outbox, settings: &Settings) -> Instant {
+        let mut next = match self.ping_sent {
+            Some(sent) => sent + settings.ping_timeout,
+            None => self.last_activity + settings.ping_interval,
+        };
+        if !self.registered {
+            next = next.min(self.registration_deadline);
+        }
+        if let Some(since) = outbox.above_soft_since() {
+            next = next.min(since + settings.slow_grace);
+            if outbox.is_pressing() {
+                next = next.min(since + settings.pressure_window);
+            }
+        }
+        if let Some(at) = self.held_until {
+            next = next.min(at);
+        }
+        next
+    }
+}
+
+/// One turn of transport work, inside one poll: write what is queued, then
+/// (if allowed) read once and hand the lines to the session. Ready when
+/// something happened; pending (with the transport holding the waker)
+/// when neither direction can move.
+fn io_turn<T: Transport>(
+    cx: &mut TaskContext<'_>,
+    transport: &mut T,
+    input: &mut Input,
+    session: &mut Session<Outbox>,
+    outbox: &Outbox,
+    outgoing: &mut Outgoing,
+    may_read: bool,
+) -> Poll<Progress> {
+    if let Some(end) = flush(cx, transport, outbox, outgoing) {
+        return Poll::Ready(Progress::End(end));
+    }
+    if !may_read {
+        return Poll::Pending;
+    }
+    let mut buf = [0u8; READ_CHUNK];
+    let mut read = ReadBuf::new(&mut buf);
+    match Pin::new(&mut *transport).poll_read(cx, &mut read) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Err(_)) => Poll::Ready(Progress::End(Ending::Lost)),
+        Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(Progress::End(Ending::Lost)),
+        Poll::Ready(Ok(())) => {
+            let progress = input.take(read.filled(), session);
+            // Write replies now rather than after the peer's backlog of
+            // lines is read, so a pipelining client is not cut off as
+            // slow while it reads normally.
+            if let Some(end) = flush(cx, transport, outbox, outgoing) {
+                return Poll::Ready(Progress::End(end));
+            }
+            Poll::Ready(progress)
+        }
+    }
+}
+
 /// Ends the connection: announces the leave, sends the BYE (bounded by the
-/// grace period), records the audit trail and shuts the socket down.
-async fn close(
+/// grace period), records the events and shuts the transport down.
+async fn close<T: Transport>(
     ending: Ending,
-    stream: TcpStream,
+    mut transport: T,
     ctx: &Context,
     mut session: Session<Outbox>,
     outbox: &Outbox,
@@ -223,12 +312,12 @@ async fn close(
                 if overflowed || reason == ByeReason::Slow {
                     // Its output is over the bound: one attempt, never a wait.
                     outbox.close();
-                    best_effort_bye(&stream, &outgoing, &bye);
+                    best_effort_bye(&mut transport, &outgoing, &bye);
                 } else {
                     outbox.push_last(&bye);
                     let grace = settings.shutdown_grace;
-                    let _ =
-                        tokio::time::timeout(grace, drain(&stream, outbox, &mut outgoing)).await;
+                    let drained = poll_fn(|cx| drain(cx, &mut transport, outbox, &mut outgoing));
+                    let _ = tokio::time::timeout(grace, drained).await;
                 }
             }
             tracing::debug!(peer = %session.peer(), reason = %reason, "closed");
@@ -237,17 +326,7 @@ async fn close(
     if let Some(sink) = &ctx.sink {
         sink.record(session.take_entries()).await;
     }
-    let mut stream = stream;
-    let _ = tokio::time::timeout(Duration::from_millis(200), stream.shutdown()).await;
-}
-
-fn configure_socket(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(60))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(3);
-    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+    let _ = tokio::time::timeout(Duration::from_millis(200), transport.shutdown()).await;
 }
 
 /// What a connection keeps of its input between reads.
@@ -255,139 +334,95 @@ fn configure_socket(stream: &TcpStream) {
 struct Input {
     /// Splits the stream into lines (§2).
     framer: LineFramer,
-    /// The start of a line whose LF has not arrived; empty (and holding no
-    /// memory) between lines.
+    /// Octets read and not yet handled: the start of a line whose LF has
+    /// not arrived, and any whole lines the rate limit holds back. Empty
+    /// (and holding no memory) between lines; at most one read plus one
+    /// line.
     partial: BytesMut,
     /// True until the first octets showed the peer is not speaking TLS or
     /// HTTP (§4.6); no line is handled before that.
     sniffing: bool,
+    /// The rate limit and the client's place under it (none: no limit).
+    limit: Option<(Rate, Bucket)>,
+    /// When the rate limit lets the next held-back line through; reading
+    /// waits meanwhile.
+    held_until: Option<Instant>,
 }
 
-impl Default for Input {
-    fn default() -> Self {
+impl Input {
+    fn new(limit: Option<(Rate, Bucket)>) -> Self {
         Input {
             framer: LineFramer::default(),
             partial: BytesMut::new(),
             sniffing: true,
+            limit,
+            held_until: None,
         }
     }
-}
 
-impl Input {
-    /// Looks at every octet the connection has received so far, while
-    /// sniffing (§4.6); `Some` closes the connection.
-    fn sniff(&mut self, first: &[u8], peer: SocketAddr) -> Option<ByeReason> {
-        let verdict = sniff::sniff(first);
-        match verdict.protocol() {
-            Some(protocol) => {
-                tracing::info!(peer = %peer, protocol, "refused a peer speaking another protocol");
-                Some(ByeReason::WrongProtocol)
+    /// Handles octets just read: sniffing first (§4.6), then every
+    /// complete line the rate limit allows; the rest is kept.
+    fn take(&mut self, data: &[u8], session: &mut Session<Outbox>) -> Progress {
+        self.partial.extend_from_slice(data);
+        if self.sniffing {
+            // While sniffing no line has ended yet: `partial` holds every
+            // octet the connection has received.
+            let verdict = sniff::sniff(&self.partial);
+            if let Some(protocol) = verdict.protocol() {
+                tracing::info!(peer = %session.peer(), protocol, "refused a peer speaking another protocol");
+                return Progress::End(Ending::Bye(ByeReason::WrongProtocol));
             }
-            None => {
-                self.sniffing = verdict == Sniffed::NeedMore;
-                None
-            }
+            self.sniffing = verdict == Sniffed::NeedMore;
+        }
+        match self.handle_lines(session) {
+            Err(reason) => Progress::End(Ending::Bye(reason)),
+            Ok(handled) if handled > 0 || self.held_until.is_some() => Progress::Lines,
+            Ok(_) => Progress::Octets,
         }
     }
-}
 
-/// Reads once and hands every complete line to the session. The read buffer
-/// is on the stack of this synchronous function, not in the task's future.
-fn read_lines(stream: &TcpStream, input: &mut Input, session: &mut Session<Outbox>) -> ReadOutcome {
-    let mut buf = [0u8; READ_CHUNK];
-    let n = match stream.try_read(&mut buf) {
-        Ok(0) => return ReadOutcome::Lost,
-        Ok(n) => n,
-        Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadOutcome::NoLine,
-        Err(_) => return ReadOutcome::Lost,
-    };
-    let peer = session.peer();
-    let result = if input.partial.is_empty() {
-        let data = &buf[..n];
-        if input.sniffing {
-            if let Some(reason) = input.sniff(data, peer) {
-                return ReadOutcome::Close(reason);
+    /// Frames, checks and decodes the complete lines in `partial` (content
+    /// checks run over the whole buffer at once) and hands their intents
+    /// to the session while the rate limit allows, keeping the rest for
+    /// later (`held_until` says when). Returns how many lines were handled.
+    fn handle_lines(&mut self, session: &mut Session<Outbox>) -> Result<usize, ByeReason> {
+        let mut handled = 0;
+        let mut held_until = None;
+        let used = {
+            let mut lines = self.framer.lines(&self.partial);
+            loop {
+                let before = lines.consumed();
+                let Some(framed) = lines.next() else {
+                    break lines.consumed();
+                };
+                if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit) {
+                    if let Err(at) = bucket.take(*rate, Instant::now()) {
+                        // Not yet: the line stays for later. Between two
+                        // lines the framer holds no state of the line, so
+                        // framing it again later gives the same frame.
+                        held_until = Some(at);
+                        break before;
+                    }
+                }
+                handled += 1;
+                let intent = match framed {
+                    Framed::Line(line) => wire::decode(line, session.is_registered()),
+                    Framed::TooLong => Intent::TooLong,
+                    Framed::Flood => return Err(ByeReason::Flood),
+                };
+                if let Outcome::Close(reason) = session.handle(intent) {
+                    return Err(reason);
+                }
             }
-        }
-        let r = frame_lines(&mut input.framer, data, session);
-        if let Ok((used, _)) = r {
-            input.partial.extend_from_slice(&data[used..]);
-        }
-        r
-    } else {
-        input.partial.extend_from_slice(&buf[..n]);
-        // While sniffing, no line has ended yet: `partial` holds every
-        // octet the connection has received.
-        if input.sniffing {
-            let first = std::mem::take(&mut input.partial);
-            let verdict = input.sniff(&first, peer);
-            input.partial = first;
-            if let Some(reason) = verdict {
-                return ReadOutcome::Close(reason);
-            }
-        }
-        let r = frame_lines(&mut input.framer, &input.partial, session);
-        if let Ok((used, _)) = r {
-            input.partial.advance(used);
-        }
-        r
-    };
-    if input.partial.is_empty() && input.partial.capacity() > 0 {
-        // Give the memory back: idle connections hold no buffer.
-        input.partial = BytesMut::new();
-    }
-    match result {
-        Ok((_, 0)) => ReadOutcome::NoLine,
-        Ok(_) => ReadOutcome::Lines,
-        Err(reason) => ReadOutcome::Close(reason),
-    }
-}
-
-/// Frames, checks and decodes the lines in `data` (content checks run over
-/// the whole buffer at once) and hands their intents to the session;
-/// returns how many octets were used and how many complete lines
-/// (over-long ones included) they held.
-fn frame_lines(
-    framer: &mut LineFramer,
-    data: &[u8],
-    session: &mut Session<Outbox>,
-) -> Result<(usize, usize), ByeReason> {
-    let mut lines = framer.lines(data);
-    let mut count = 0;
-    for framed in lines.by_ref() {
-        count += 1;
-        let intent = match framed {
-            Framed::Line(line) => wire::decode(line, session.is_registered()),
-            Framed::TooLong => Intent::TooLong,
-            Framed::Flood => return Err(ByeReason::Flood),
         };
-        if let Outcome::Close(reason) = session.handle(intent) {
-            return Err(reason);
+        self.held_until = held_until;
+        self.partial.advance(used);
+        if self.partial.is_empty() && self.partial.capacity() > 0 {
+            // Give the memory back: idle connections hold no buffer.
+            self.partial = BytesMut::new();
         }
+        Ok(handled)
     }
-    Ok((lines.consumed(), count))
-}
-
-/// Waits until the socket is readable (or closed), or writable when
-/// `want_write`; says which. The wakers live in the socket's registration,
-/// so this future holds nothing but references.
-fn readiness(
-    stream: &TcpStream,
-    want_write: bool,
-) -> impl Future<Output = io::Result<(bool, bool)>> + '_ {
-    poll_fn(move |cx| {
-        let read = stream.poll_read_ready(cx);
-        let write = if want_write {
-            stream.poll_write_ready(cx)
-        } else {
-            Poll::Pending
-        };
-        match (read, write) {
-            (Poll::Ready(Err(e)), _) | (_, Poll::Ready(Err(e))) => Poll::Ready(Err(e)),
-            (Poll::Pending, Poll::Pending) => Poll::Pending,
-            (read, write) => Poll::Ready(Ok((read.is_ready(), write.is_ready()))),
-        }
-    })
 }
 
 /// Output taken from the outbox and not yet fully written.
@@ -408,10 +443,17 @@ impl Outgoing {
     }
 }
 
-/// Writes as much queued output as the socket takes now, in as few writes
-/// as it takes. Returns an ending if the peer is gone or the outbox
-/// overflowed.
-fn flush(stream: &TcpStream, outbox: &Outbox, out: &mut Outgoing) -> Option<Ending> {
+/// Writes as much queued output as the transport takes now, in as few
+/// writes as it takes. Returns an ending if the peer is gone or the outbox
+/// overflowed; `None` when everything is written or the transport is full
+/// (it then holds the waker).
+fn flush<T: Transport>(
+    cx: &mut TaskContext<'_>,
+    transport: &mut T,
+    outbox: &Outbox,
+    out: &mut Outgoing,
+) -> Option<Ending> {
+    let mut wrote = false;
     loop {
         if !out.is_pending() {
             out.written = 0;
@@ -419,41 +461,297 @@ fn flush(stream: &TcpStream, outbox: &Outbox, out: &mut Outgoing) -> Option<Endi
                 return Some(Ending::Bye(ByeReason::Slow));
             }
             if out.buf.is_empty() {
-                return None;
+                break;
             }
         }
-        match stream.try_write(out.rest()) {
-            Ok(0) => return Some(Ending::Lost),
-            Ok(n) => {
+        match Pin::new(&mut *transport).poll_write(cx, out.rest()) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Some(Ending::Lost),
+            Poll::Ready(Ok(n)) => {
                 outbox.release(n);
                 out.written += n;
+                wrote = true;
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
-            Err(_) => return Some(Ending::Lost),
+            Poll::Pending => break,
         }
     }
+    if wrote {
+        // Buffering transports (TLS) hold written octets until flushed.
+        if let Poll::Ready(Err(_)) = Pin::new(&mut *transport).poll_flush(cx) {
+            return Some(Ending::Lost);
+        }
+    }
+    None
 }
 
 /// Writes everything queued (used while closing), waiting as needed.
-async fn drain(stream: &TcpStream, outbox: &Outbox, out: &mut Outgoing) {
-    while flush(stream, outbox, out).is_none() && out.is_pending() {
-        if stream.writable().await.is_err() {
-            return;
-        }
+fn drain<T: Transport>(
+    cx: &mut TaskContext<'_>,
+    transport: &mut T,
+    outbox: &Outbox,
+    out: &mut Outgoing,
+) -> Poll<()> {
+    match flush(cx, transport, outbox, out) {
+        Some(_) => Poll::Ready(()),
+        None if out.is_pending() => Poll::Pending,
+        None => Poll::Ready(()),
     }
 }
 
 /// One attempt to end a slow client's stream with `BYE slow`: finish the
-/// line being written, if the socket takes it, then the BYE. Never waits,
-/// and never sends the BYE after a torn line.
-fn best_effort_bye(stream: &TcpStream, out: &Outgoing, bye: &[u8]) {
+/// line being written, if the transport takes it, then the BYE. Never
+/// waits, and never sends the BYE after a torn line.
+fn best_effort_bye<T: Transport>(transport: &mut T, out: &Outgoing, bye: &[u8]) {
+    let mut cx = TaskContext::from_waker(Waker::noop());
     let rest = out.rest();
     if out.written > 0 && out.buf.get(out.written - 1) != Some(&b'\n') {
         let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-        match stream.try_write(&rest[..end]) {
-            Ok(n) if n == end => {}
+        match Pin::new(&mut *transport).poll_write(&mut cx, &rest[..end]) {
+            Poll::Ready(Ok(n)) if n == end => {}
             _ => return,
         }
     }
-    let _ = stream.try_write(bye);
+    let _ = Pin::new(&mut *transport).poll_write(&mut cx, bye);
+    let _ = Pin::new(&mut *transport).poll_flush(&mut cx);
+}
+
+/// Scripted-I/O tests of the connection's timers and flow control, over an
+/// in-memory transport with tokio's clock paused: every figure below is
+/// exact, and no test sleeps.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::Admission;
+    use crate::local_hub::LocalHub;
+    use crate::pressure::Pressure;
+    use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream, ReadHalf, WriteHalf};
+
+    /// A room served by real connection tasks over in-memory pipes.
+    struct Room {
+        ctx: Arc<Context>,
+        admission: Arc<Admission>,
+        stop: CancellationToken,
+        clients: u16,
+    }
+
+    /// The far end of one connection.
+    struct Client {
+        reader: BufReader<ReadHalf<DuplexStream>>,
+        writer: WriteHalf<DuplexStream>,
+    }
+
+    impl Room {
+        fn new(settings: Settings) -> Room {
+            Room {
+                ctx: Arc::new(Context {
+                    hub: Arc::new(LocalHub::new()),
+                    settings,
+                    sink: None,
+                    pressure: Arc::new(Pressure::new()),
+                }),
+                admission: Admission::new(100, 100),
+                stop: CancellationToken::new(),
+                clients: 0,
+            }
+        }
+
+        /// Connects a client whose pipe holds `pipe` octets each way.
+        async fn connect(&mut self, pipe: usize) -> Client {
+            self.clients += 1;
+            let (ours, theirs) = tokio::io::duplex(pipe);
+            let peer = SocketAddr::from(([127, 0, 0, 1], self.clients));
+            let permit = self
+                .admission
+                .admit(peer.ip())
+                .unwrap_or_else(|_| unreachable!());
+            tokio::spawn(serve(
+                theirs,
+                peer,
+                Arc::clone(&self.ctx),
+                self.stop.clone(),
+                permit,
+            ));
+            let (r, w) = tokio::io::split(ours);
+            let mut client = Client {
+                reader: BufReader::new(r),
+                writer: w,
+            };
+            assert!(client.line().await.starts_with("HELLO "));
+            client
+        }
+
+        async fn join(&mut self, name: &str, pipe: usize) -> Client {
+            let mut c = self.connect(pipe).await;
+            c.send(name).await;
+            assert!(c.line().await.starts_with(&format!("WELCOME {name} ")));
+            c
+        }
+    }
+
+    impl Client {
+        async fn send(&mut self, line: &str) {
+            self.writer
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .unwrap_or_else(|_| unreachable!());
+        }
+
+        /// The next line, waiting as long as it takes (the paused clock
+        /// jumps to the next timer while everyone waits).
+        async fn line(&mut self) -> String {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).await.unwrap_or(0);
+            assert!(n > 0, "end of stream");
+            line.trim_end_matches('\n').to_owned()
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            rate_limit: None,
+            ..Settings::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unregistered_client_is_timed_out_at_the_registration_timeout() {
+        let mut room = Room::new(settings());
+        let start = Instant::now();
+        let mut c = room.connect(4096).await;
+        assert!(c.line().await.starts_with("BYE timeout "));
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_pinged_then_timed_out_and_any_line_resets_the_clock() {
+        let mut room = Room::new(settings());
+        let mut watcher = room.join("watcher", 1 << 16).await;
+        let mut c = room.join("quiet", 4096).await;
+        assert!(watcher.line().await.starts_with("JOIN "));
+        // The watcher answers every PING, as a client does, and reports
+        // everything else it sees.
+        let (seen_tx, mut seen) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            loop {
+                let line = watcher.line().await;
+                match line.strip_prefix("PING ") {
+                    Some(token) => watcher.send(&format!("/pong {token}")).await,
+                    None => {
+                        let _ = seen_tx.send(line).await;
+                    }
+                }
+            }
+        });
+        let start = Instant::now();
+        tokio::time::advance(Duration::from_secs(50)).await;
+        c.send("").await;
+        let since_line = Instant::now();
+        assert_eq!(c.line().await, "PING 1");
+        assert_eq!(since_line.elapsed(), Duration::from_secs(60));
+        // Answered: a second PING a full interval later, then the end.
+        c.send("/pong 1").await;
+        let answered = Instant::now();
+        assert_eq!(c.line().await, "PING 2");
+        assert_eq!(answered.elapsed(), Duration::from_secs(60));
+        assert!(c.line().await.starts_with("BYE timeout "));
+        assert_eq!(start.elapsed(), Duration::from_secs(50 + 60 + 60 + 30));
+        let leave = seen.recv().await.unwrap_or_default();
+        assert!(leave.ends_with(" quiet timeout"), "{leave}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_its_burst_a_client_is_read_at_the_rate_and_nothing_is_lost() {
+        let mut room = Room::new(Settings {
+            rate_limit: Rate::new(5.0, 25),
+            ..Settings::default()
+        });
+        let mut reader = room.join("reader", 1 << 20).await;
+        let mut paster = room.join("paster", 1 << 20).await;
+        assert!(reader.line().await.starts_with("JOIN "));
+        // The name line took one line of the burst: let it refill.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let start = Instant::now();
+        let block: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        paster
+            .writer
+            .write_all(block.as_bytes())
+            .await
+            .unwrap_or_else(|_| unreachable!());
+        for i in 1..=30 {
+            let line = reader.line().await;
+            assert!(line.ends_with(&format!(" paster :line {i}")), "{line}");
+            let due = Duration::from_millis(200 * (i.max(25) - 25));
+            assert_eq!(start.elapsed(), due, "line {i}");
+        }
+    }
+
+    /// A reader that stops reading holds the senders back for the pressure
+    /// window, then is removed `slow-grace` after it fell behind; a healthy
+    /// reader gets every line, in order.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_reader_holds_senders_for_the_window_then_is_removed_at_slow_grace() {
+        let mut room = Room::new(Settings {
+            outbox_soft_bytes: 4 * 1024,
+            outbox_bytes: 1 << 20,
+            ..settings()
+        });
+        let mut healthy = room.join("healthy", 1 << 20).await;
+        let _stalled = room.join("stalled", 256).await;
+        let mut sender = room.join("sender", 1 << 20).await;
+        assert!(healthy.line().await.starts_with("JOIN "));
+        assert!(healthy.line().await.starts_with("JOIN "));
+        let start = Instant::now();
+        let block: String = (1..=200).map(|i| format!("{i:0>99}\n")).collect();
+        sender
+            .writer
+            .write_all(block.as_bytes())
+            .await
+            .unwrap_or_else(|_| unreachable!());
+        let mut late = None;
+        for i in 1..=200 {
+            let line = healthy.line().await;
+            assert!(line.ends_with(&format!(":{i:0>99}")), "{line}");
+            if late.is_none() && !start.elapsed().is_zero() {
+                late = Some((i, start.elapsed()));
+            }
+        }
+        // Some lines were held back, and exactly for the window.
+        let (first_late, at) = late.unwrap_or_else(|| unreachable!());
+        assert!(first_late > 1);
+        assert_eq!(at, Duration::from_secs(2));
+        let leave = healthy.line().await;
+        assert!(leave.ends_with(" stalled slow"), "{leave}");
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+
+    /// A reader that pauses (as a busy terminal does) is never removed: the
+    /// sender waits for it instead.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_pauses_is_waited_for_not_removed() {
+        let mut room = Room::new(Settings {
+            outbox_soft_bytes: 4 * 1024,
+            outbox_bytes: 64 * 1024,
+            ..settings()
+        });
+        let mut pauser = room.join("pauser", 256).await;
+        let mut sender = room.join("sender", 1 << 20).await;
+        assert!(pauser.line().await.starts_with("JOIN "));
+        let block: String = (1..=2000).map(|i| format!("{i:0>99}\n")).collect();
+        let send = tokio::spawn(async move {
+            sender
+                .writer
+                .write_all(block.as_bytes())
+                .await
+                .unwrap_or_else(|_| unreachable!());
+            sender
+        });
+        for i in 1..=2000 {
+            if i % 100 == 0 {
+                // 200 ms without reading, every 100 lines.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let line = pauser.line().await;
+            assert!(line.ends_with(&format!(":{i:0>99}")), "{line}");
+        }
+        let _sender = send.await.unwrap_or_else(|_| unreachable!());
+    }
 }

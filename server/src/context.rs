@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::pressure::Pressure;
 use crate::sink::EventSink;
 
 /// Shared by all connection tasks.
@@ -16,4 +17,6 @@ pub struct Context {
     pub settings: Settings,
     /// Where events are recorded, if anywhere (the audit log).
     pub sink: Option<Arc<dyn EventSink>>,
+    /// Whether some reader is behind, so senders must wait (spec §11).
+    pub pressure: Arc<Pressure>,
 }

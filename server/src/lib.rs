@@ -26,6 +26,8 @@ mod listener;
 pub mod local_hub;
 mod log_text;
 pub mod outbox;
+mod pressure;
+pub mod rate_limit;
 mod reply;
 mod session;
 pub mod sink;

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
 use crate::local_hub::LocalHub;
+use crate::pressure::Pressure;
 use crate::reply::Reply;
 use crate::sink::EventSink;
 use crate::wire;
@@ -43,6 +44,7 @@ pub async fn run(
         hub: Arc::new(LocalHub::new()),
         settings,
         sink,
+        pressure: Arc::new(Pressure::new()),
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -59,6 +61,7 @@ pub async fn run(
                 backoff = BACKOFF_MIN;
                 match admission.admit(peer.ip()) {
                     Ok(permit) => {
+                        configure_socket(&stream);
                         tasks.spawn(connection::serve(
                             stream,
                             peer,
@@ -97,4 +100,16 @@ pub async fn run(
     {
         tracing::warn!("some connections did not close within the grace period");
     }
+}
+
+/// TCP settings of an accepted socket: no Nagle delay (lines are small and
+/// sent as they come), and TCP keepalive (spec §10) so a vanished peer is
+/// found even while the protocol's own keepalive waits.
+fn configure_socket(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }

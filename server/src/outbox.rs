@@ -17,12 +17,15 @@
 
 use std::future::{Future, poll_fn};
 use std::mem;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+
+use tokio::time::Instant;
 
 use crate::event::{Event, WireFormat};
 use crate::hub::Recipient;
+use crate::pressure::Pressure;
 use crate::reply::{Replier, Reply};
 use crate::wire;
 
@@ -33,8 +36,13 @@ const MIN_CAPACITY: usize = 256;
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
+    /// The hard bound.
     limit: usize,
+    /// The soft bound.
     soft_limit: usize,
+    /// The senders' back-pressure this queue takes part in while above
+    /// the soft bound (spec §11); none for unregistered clients' tests.
+    pressure: Option<Arc<Pressure>>,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +54,12 @@ struct State {
     closed: bool,
     /// Since when `bytes` has been above the soft bound.
     above_soft_since: Option<Instant>,
+    /// Counted in [`Pressure`] now: above the soft bound and within the
+    /// pressure window.
+    pressing: bool,
+    /// The pressure window ran out during this stay above the soft bound:
+    /// no more pressing until the queue drops below it.
+    window_spent: bool,
     /// Something happened that the owner has not yet been told about.
     signalled: bool,
     /// The owner, waiting in [`Outbox::changed`].
@@ -68,7 +82,34 @@ impl Outbox {
             state: Mutex::new(State::default()),
             limit,
             soft_limit: soft_limit.min(limit),
+            pressure: None,
         }
+    }
+
+    /// The same queue, pressing on `pressure` while above its soft bound.
+    pub fn pressing_on(mut self, pressure: Arc<Pressure>) -> Self {
+        self.pressure = Some(pressure);
+        self
+    }
+
+    /// Stops pressing, if it was (under the lock; releasing never waits).
+    fn unpress(&self, s: &mut State) {
+        if mem::take(&mut s.pressing) {
+            if let Some(p) = &self.pressure {
+                p.release();
+            }
+        }
+    }
+
+    /// The pressure window has run out for this stay above the soft bound
+    /// (spec §11): the queue stops holding the senders back; from now on
+    /// only the bounds apply to it.
+    pub fn end_pressure_window(&self) {
+        let mut s = self.lock();
+        if s.above_soft_since.is_some() {
+            s.window_spent = true;
+        }
+        self.unpress(&mut s);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -85,6 +126,7 @@ impl Outbox {
         }
         if s.bytes + line.len() > self.limit {
             s.overflowed = true;
+            self.unpress(&mut s);
             let freed = mem::take(&mut s.queue);
             let waker = s.signal();
             drop(s);
@@ -99,6 +141,12 @@ impl Outbox {
         let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
         if crossed_soft {
             s.above_soft_since = Some(Instant::now());
+            if !s.window_spent && !s.pressing {
+                if let Some(p) = &self.pressure {
+                    s.pressing = true;
+                    p.press();
+                }
+            }
         }
         let waker = if was_empty || crossed_soft {
             s.signal()
@@ -119,14 +167,18 @@ impl Outbox {
             s.queue.extend_from_slice(line);
             s.closed = true;
         }
+        self.unpress(&mut s);
         let waker = s.signal();
         drop(s);
         wake(waker);
     }
 
-    /// Closes the outbox: later pushes are refused. Queued lines stay.
+    /// Closes the outbox: later pushes are refused. Queued lines stay; it
+    /// no longer holds senders back.
     pub fn close(&self) {
-        self.lock().closed = true;
+        let mut s = self.lock();
+        s.closed = true;
+        self.unpress(&mut s);
     }
 
     /// Swaps every queued octet into `into`, which must have been written
@@ -162,7 +214,14 @@ impl Outbox {
         s.bytes = s.bytes.saturating_sub(written);
         if s.bytes <= self.soft_limit {
             s.above_soft_since = None;
+            s.window_spent = false;
+            self.unpress(&mut s);
         }
+    }
+
+    /// True while this queue holds the senders back (spec §11).
+    pub fn is_pressing(&self) -> bool {
+        self.lock().pressing
     }
 
     /// Since when the queue has been above the soft bound, if it is.
@@ -187,6 +246,17 @@ impl Outbox {
             _ => s.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if mem::take(&mut s.pressing) {
+            if let Some(p) = &self.pressure {
+                p.release();
+            }
+        }
     }
 }
 
@@ -334,5 +404,45 @@ mod tests {
         drained(&outbox);
         outbox.push(b"c\n");
         assert!(outbox.poll_changed(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_queue_above_the_soft_bound_presses_until_drained_or_its_window_ends() {
+        let pressure = Arc::new(Pressure::new());
+        let outbox = Outbox::new(100, 10).pressing_on(Arc::clone(&pressure));
+        assert!(outbox.push(b"12345678901"));
+        assert!(pressure.is_active());
+        drained(&outbox);
+        outbox.release(11);
+        assert!(!pressure.is_active(), "drained below the soft bound");
+
+        assert!(outbox.push(b"12345678901"));
+        assert!(pressure.is_active());
+        outbox.end_pressure_window();
+        assert!(!pressure.is_active(), "window over");
+        assert!(outbox.push(b"more"));
+        assert!(!pressure.is_active(), "no second window in one stay");
+        drained(&outbox);
+        outbox.release(15);
+        assert!(outbox.push(b"12345678901"));
+        assert!(pressure.is_active(), "a new stay presses again");
+        drop(outbox);
+        assert!(
+            !pressure.is_active(),
+            "a dropped queue never leaves the room held"
+        );
+    }
+
+    #[test]
+    fn an_overflowed_or_closed_queue_stops_pressing() {
+        let pressure = Arc::new(Pressure::new());
+        let outbox = Outbox::new(20, 10).pressing_on(Arc::clone(&pressure));
+        assert!(outbox.push(b"12345678901"));
+        assert!(!outbox.push(b"12345678901"));
+        assert!(!pressure.is_active());
+        let other = Outbox::new(100, 10).pressing_on(Arc::clone(&pressure));
+        assert!(other.push(b"12345678901"));
+        other.close();
+        assert!(!pressure.is_active());
     }
 }
