@@ -1,30 +1,33 @@
-//! Interactive mode for people: a rustyline editor (history, Tab completion)
-//! on its own thread, and incoming lines printed through rustyline's
-//! external printer so they never garble the line being typed. Asks for a
-//! name until the server accepts one, then shows who is online. The last
-//! message (why the session ended) is printed by this module itself, since
-//! the editor thread is still inside `readline` at that moment; the
-//! terminal (modes and bracketed paste) is restored on every way out.
+//! Interactive mode for people: the line editor (`editor`) on its own
+//! thread, and incoming lines printed through rustyline's external printer
+//! so they never garble the line being typed. Asks for a name until the
+//! server accepts one, then shows who is online. Watches the server's
+//! liveness (`liveness`), says when it stops answering and which sent lines
+//! it has not confirmed, and gives up after a bound. Rings the bell as
+//! `--bell` says, writing the BEL itself. The last message (why the session
+//! ended, what was not confirmed, the unsent draft) is printed by this
+//! module itself, since the editor thread is still inside `readline` at
+//! that moment; the terminal (modes and bracketed paste) is restored on
+//! every way out.
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chrono::Local;
 use nix::sys::termios::{SetArg, Termios, tcgetattr, tcsetattr};
-use rustyline::history::DefaultHistory;
-use rustyline::{Editor, ExternalPrinter};
-use tagarela_parser::{ByeReason, ErrorCode, ServerLine};
-use tokio::sync::mpsc;
+use rustyline::ExternalPrinter;
+use tagarela_parser::{ByeReason, ClientLine, ErrorCode, NameKey, ServerLine};
 use tokio::time::Instant;
 
+use crate::alert::{Bell, rings};
 use crate::cli::exit;
-use crate::completion::{ChatHelper, Roster};
-use crate::input::{QUIT_WAIT, is_quit, to_wire};
+use crate::editor::{LineEditor, Shared, Typed};
+use crate::input::{QUIT_WAIT, is_quit, public_text};
+use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
 use crate::render::Pretty;
 use crate::sanitize::for_terminal;
-
-/// The editor's prompt.
-const PROMPT: &str = "> ";
 
 /// Time given to the editor thread to print what it has queued before the
 /// last message is written.
@@ -32,6 +35,16 @@ const PRINTER_DRAIN: Duration = Duration::from_millis(50);
 
 /// Turns bracketed paste off (rustyline turns it on while it edits).
 const BRACKETED_PASTE_OFF: &str = "\x1b[?2004l";
+
+/// The terminal bell, written by the client itself, never from peer text.
+const BEL: &[u8] = b"\x07";
+
+/// What `/help` adds about this client to the server's HELP lines.
+pub const LOCAL_HELP: &[&str] = &[
+    "This client: /quit, a line that is just `sair`, Ctrl-D, or Ctrl-C on an empty line leave.",
+    "Ctrl-C on a line being typed clears it. Tab completes names anywhere in the line, and commands.",
+    "A pasted TAB becomes spaces (tab stops every 8); a line with other control characters or over the length limit is kept for editing, not sent.",
+];
 
 /// Puts the terminal back as it was when dropped.
 struct TerminalGuard(Option<Termios>);
@@ -53,94 +66,126 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// How the session ended: the exit status and the last thing to say.
+/// How the session ended: the exit status and the last things to say.
 struct End {
     code: i32,
-    last: String,
+    last: Vec<String>,
+}
+
+/// Settings of interactive mode.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The name to register with, if given on the command line.
+    pub name: Option<String>,
+    /// ANSI colours on.
+    pub colour: bool,
+    /// When to ring the bell.
+    pub bell: Bell,
+    /// Liveness bounds.
+    pub timings: Timings,
 }
 
 /// Runs interactive mode to the end; returns the exit status.
-pub async fn run(conn: Connection, name: Option<String>, colour: bool) -> anyhow::Result<i32> {
+pub async fn run(conn: Connection, options: Options) -> anyhow::Result<i32> {
     let _terminal = TerminalGuard::save();
-    let mut view = Pretty::new(colour);
-    let end = match chat(conn, name, &mut view).await {
+    let mut view = Pretty::new(options.colour);
+    let shared = Shared::default();
+    let mut end = match chat(conn, &options, &shared, &mut view).await {
         Ok(end) => end,
         Err(e) => End {
             code: exit::DISCONNECTED,
-            last: view.error(&format!("{e:#}")),
+            last: vec![view.error(&format!("{e:#}"))],
         },
     };
+    // A line half typed when the session ended is not lost (it was never
+    // sent); clearing it with Ctrl-C is how to throw it away.
+    let draft = shared.draft();
+    if end.code != exit::LEFT && !draft.trim().is_empty() {
+        end.last
+            .push(view.notice(&format!("Your unsent draft: {}", for_terminal(&draft))));
+    }
     // Let the editor thread print what is queued, then clear the prompt
     // line and say why the session ended.
     tokio::time::sleep(PRINTER_DRAIN).await;
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "\r\x1b[K{}\r\n", end.last);
+    let _ = write!(out, "\r\x1b[K");
+    for line in &end.last {
+        let _ = write!(out, "{}\r\n", line.replace('\n', "\r\n"));
+    }
     let _ = out.flush();
     Ok(end.code)
+}
+
+/// What to say about lines the server has not confirmed, if any.
+fn unconfirmed(view: &Pretty, report: &Report, what: &str) -> Option<String> {
+    if report.unconfirmed.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = report
+        .unconfirmed
+        .iter()
+        .map(|l| format!("“{}”", for_terminal(l)))
+        .collect();
+    let more = match report.more {
+        0 => String::new(),
+        n => format!(" and {n} earlier"),
+    };
+    Some(view.notice(&format!("{what}: {}{more}", lines.join(", "))))
 }
 
 /// The session: typed lines out, server lines in, until it ends.
 async fn chat(
     mut conn: Connection,
-    name: Option<String>,
+    options: &Options,
+    shared: &Shared,
     view: &mut Pretty,
 ) -> anyhow::Result<End> {
-    let roster = Roster::default();
-    let mut editor: Editor<ChatHelper, DefaultHistory> = Editor::new()?;
-    editor.set_helper(Some(ChatHelper {
-        roster: roster.clone(),
-    }));
-    let mut printer = editor.create_external_printer()?;
-    let (typed_tx, mut typed) = mpsc::channel::<Option<String>>(16);
-
+    let roster = shared.roster.clone();
+    let mut editor = LineEditor::new(shared.clone(), options.colour)?;
+    let mut printer = editor.printer()?;
+    view.set_asks_name(options.name.is_none());
     println!("{}", view.notice(&format!("Connected to {}.", conn.peer)));
-    if name.is_none() {
-        println!("Choose a name (letters, digits, _ - .), then press Enter.");
-    }
-    std::thread::Builder::new()
-        .name("line-editor".into())
-        .spawn(move || {
-            loop {
-                match editor.readline(PROMPT) {
-                    Ok(line) => {
-                        if !line.trim().is_empty() {
-                            let _ = editor.add_history_entry(line.as_str());
-                        }
-                        if typed_tx.blocking_send(Some(line)).is_err() {
-                            return;
-                        }
-                    }
-                    // Ctrl-C, Ctrl-D or a terminal error: leave.
-                    Err(_) => {
-                        let _ = typed_tx.blocking_send(None);
-                        return;
-                    }
-                }
-            }
-        })?;
+    let mut typed = editor.spawn()?;
 
     let mut show = |s: String| {
         let _ = printer.print(s);
     };
-    if let Some(name) = name {
+    let mut live = Liveness::new(options.timings, Instant::now());
+    if let Some(name) = &options.name {
         conn.send(name.as_bytes()).await?;
+        live.expect_answer(Instant::now());
     }
     let lost = |view: &Pretty| End {
         code: exit::DISCONNECTED,
-        last: view.error("Cannot send: the connection to the server was lost."),
+        last: vec![view.error("Cannot send: the connection to the server was lost.")],
     };
+    let mut me: Option<NameKey> = None;
     let mut input_open = true;
     let quit_timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(quit_timer);
 
     loop {
+        let probe_at = live.deadline();
         tokio::select! {
             incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
                 Incoming::Line(line) => {
+                    live.heard(Instant::now());
                     match &line {
+                        ServerLine::Pong { token } => {
+                            if let Some(recovered) = live.pong(token.as_ref().map(|t| t.as_str())) {
+                                if recovered {
+                                    show(view.notice("The server is answering again; everything you sent has arrived."));
+                                }
+                                continue;
+                            }
+                        }
                         ServerLine::Ping { token } => conn.send(format!("/pong {token}").as_bytes()).await?,
-                        ServerLine::Welcome { name, .. } => {
+                        ServerLine::Welcome { name, line_max, .. } => {
                             roster.add(name.as_str());
+                            roster.set_me(name.as_str());
+                            me = Some(name.key());
+                            shared.line_max.store(usize::try_from(*line_max).unwrap_or(0), Ordering::Relaxed);
+                            shared.registered.store(true, Ordering::Relaxed);
                             conn.send(b"/who").await?;
                         }
                         ServerLine::Who { names } => names.iter().for_each(|n| roster.add(n.as_str())),
@@ -151,48 +196,106 @@ async fn chat(
                     }
                     let text = view.render(&line);
                     if let ServerLine::Bye { reason, .. } = &line {
+                        let mut last: Vec<String> = text.into_iter().collect();
+                        if *reason != ByeReason::Quit {
+                            last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
+                        }
                         return Ok(End {
                             code: if *reason == ByeReason::Quit { exit::LEFT } else { exit::DISCONNECTED },
-                            last: text.unwrap_or_default(),
+                            last,
                         });
                     }
                     if let Some(text) = text {
                         show(text);
                     }
-                    if let ServerLine::Err { code: ErrorCode::NameInvalid | ErrorCode::NameTaken, .. } = &line {
-                        show("Choose another name:".into());
+                    if rings(options.bell, &line, me.as_ref()) {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(BEL);
+                        let _ = out.flush();
+                    }
+                    match &line {
+                        ServerLine::Err { code: ErrorCode::NameInvalid | ErrorCode::NameTaken, .. } => {
+                            show(view.name_prompt(true));
+                        }
+                        ServerLine::Err { code: ErrorCode::NoSuchUser, name: Some(name), .. } => {
+                            if let Some(close) = roster.closest(name.as_str()) {
+                                show(view.notice(&format!("Did you mean {}?", view.name(&close))));
+                            }
+                        }
+                        _ => {}
                     }
                 }
+                Incoming::TooLong(octets) => {
+                    live.heard(Instant::now());
+                    show(view.too_long(octets));
+                }
                 Incoming::Malformed(text) => {
+                    live.heard(Instant::now());
                     show(view.error(&format!("malformed line from the server: {}", for_terminal(&text))));
                 }
                 Incoming::Closed(err) => {
                     let why = err.map(|e| format!(" ({})", for_terminal(&e))).unwrap_or_default();
-                    return Ok(End {
-                        code: exit::DISCONNECTED,
-                        last: view.error(&format!("Connection to the server was lost{why}.")),
-                    });
+                    let mut last = vec![view.error(&format!("Connection to the server was lost{why}."))];
+                    last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
+                    return Ok(End { code: exit::DISCONNECTED, last });
                 }
             },
-            line = typed.recv(), if input_open => match line.flatten() {
-                Some(line) => {
+            () = tokio::time::sleep_until(probe_at) => match live.tick(Instant::now()) {
+                Some(Alarm::Probe(token)) => {
+                    let sent = conn.send(format!("/ping {token}").as_bytes()).await;
+                    if sent.is_err() {
+                        return Ok(lost(view));
+                    }
+                }
+                Some(Alarm::NotResponding(report)) => {
+                    show(view.error(&format!(
+                        "the server is not responding (nothing for {:.0} s); still waiting, giving up after {:.0} s without an answer.",
+                        report.silent.as_secs_f64(),
+                        options.timings.lost_after.as_secs_f64()
+                    )));
+                    if let Some(note) = unconfirmed(view, &report, "Not confirmed yet") {
+                        show(note);
+                    }
+                }
+                Some(Alarm::Lost(report)) => {
+                    let mut last = vec![view.error(&format!(
+                        "The server stopped answering (nothing for {:.0} s); giving up.",
+                        report.silent.as_secs_f64()
+                    ))];
+                    last.extend(unconfirmed(view, &report, "Not confirmed by the server (may not have arrived)"));
+                    return Ok(End { code: exit::DISCONNECTED, last });
+                }
+                None => {}
+            },
+            line = typed.recv(), if input_open => match line.unwrap_or(Typed::Leave) {
+                Typed::Lines { lines, echo_erased } => {
                     // A paste may hold several lines: each goes out as its
                     // own line, and nothing after one that quits.
-                    for piece in line.split('\n') {
-                        let wire = to_wire(piece);
+                    for wire in lines {
                         if conn.send(wire.as_bytes()).await.is_err() {
                             return Ok(lost(view));
                         }
-                        if is_quit(wire) {
+                        live.sent(&wire, Instant::now());
+                        if echo_erased {
+                            if let Some(text) = public_text(&wire) {
+                                show(view.own_message(&text, Local::now()));
+                            }
+                        }
+                        if matches!(ClientLine::parse(wire.as_bytes()), Ok(ClientLine::Help)) {
+                            for help in LOCAL_HELP {
+                                show(view.notice(help));
+                            }
+                        }
+                        if is_quit(&wire) {
                             show(view.notice("Leaving..."));
                             quit_timer.as_mut().reset(Instant::now() + QUIT_WAIT);
                             break;
                         }
                     }
                 }
-                None => {
-                    // Ctrl-D or Ctrl-C: the editor is gone; ask to leave
-                    // and wait a bounded time for the server's BYE.
+                Typed::Leave => {
+                    // Ctrl-D or Ctrl-C on an empty line: the editor is
+                    // gone; ask to leave and wait a bounded time for BYE.
                     input_open = false;
                     if conn.send(b"/quit").await.is_err() {
                         return Ok(lost(view));
@@ -203,7 +306,7 @@ async fn chat(
             () = &mut quit_timer => {
                 return Ok(End {
                     code: exit::DISCONNECTED,
-                    last: view.error("The server did not answer /quit; leaving anyway."),
+                    last: vec![view.error("The server did not answer /quit; leaving anyway.")],
                 });
             }
         }

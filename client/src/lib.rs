@@ -7,12 +7,20 @@
 //! - `sanitize`: neutralising untrusted text for the terminal.
 //! - `input`: what a typed line means (`sair`).
 //! - `completion`: Tab completion of names and commands.
+//! - `editor`: the interactive line editor thread.
+//! - `fold`: loose (case- and diacritic-blind) matching of typed names.
+//! - `alert`: mentions and the bell.
+//! - `liveness`: noticing a dead or hung server.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod cli;
 pub mod completion;
+pub mod editor;
+pub mod fold;
 pub mod input;
 pub mod interactive;
+pub mod liveness;
 pub mod net;
 pub mod plain;
 pub mod render;

@@ -32,8 +32,13 @@ fn main() {
         let interactive =
             !cli.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         if interactive {
-            let colour = std::env::var_os("NO_COLOR").is_none();
-            match interactive::run(conn, cli.name, colour).await {
+            let options = interactive::Options {
+                name: cli.name,
+                colour: std::env::var_os("NO_COLOR").is_none(),
+                bell: cli.bell,
+                timings: cli.liveness_ms,
+            };
+            match interactive::run(conn, options).await {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("tagarela: {e:#}");
@@ -41,7 +46,7 @@ fn main() {
                 }
             }
         } else {
-            plain::run(conn, cli.name).await
+            plain::run(conn, cli.name, cli.liveness_ms).await
         }
     });
     // Exit without waiting for the stdin reader thread, which may be

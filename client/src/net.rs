@@ -1,19 +1,26 @@
 //! The client's connection: a task that frames and decodes server lines
 //! (spec §2, §7) from the socket and hands them over a bounded channel, and
-//! the write half for sending lines. Knows nothing about rendering.
+//! the write half for sending lines. Knows nothing about rendering. Holds
+//! at most one partial line (`server-line-max`) plus one read: an over-long
+//! line is skipped as it streams in, never held whole.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tagarela_parser::limits::SERVER_LINE_MAX;
 use tagarela_parser::{Frame, LineFramer, ServerLine, ServerLineError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 /// Lines decoded ahead of the user interface at most.
 const CHANNEL_BOUND: usize = 1024;
+
+/// Octets of one line without an end after which the server is taken to be
+/// broken. Skipping costs no memory, so this is generous: a line that does
+/// end before it is reported with its length and skipped.
+const ENDLESS: usize = 16 * 1024 * 1024;
 
 /// How long to try to connect before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +32,9 @@ pub enum Incoming {
     Line(ServerLine<'static>),
     /// A line that does not follow the spec (a bad server, or a newer one).
     Malformed(String),
+    /// A line longer than `server-line-max` (spec §2.4), skipped; its
+    /// length in octets, terminator excluded.
+    TooLong(usize),
     /// The connection ended; the text says how, if it was an error.
     Closed(Option<String>),
 }
@@ -72,11 +82,15 @@ impl Connection {
     }
 }
 
-async fn read_loop(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
+/// Reads, frames and decodes until the stream ends; returns why it ended if
+/// that was an error.
+async fn read_loop<R: AsyncRead + Unpin>(
+    reader: &mut R,
     tx: &mpsc::Sender<Incoming>,
 ) -> Option<String> {
-    let mut framer = LineFramer::new(SERVER_LINE_MAX, 4 * SERVER_LINE_MAX);
+    let mut framer = LineFramer::new(SERVER_LINE_MAX, ENDLESS);
+    // Octets of the over-long line being skipped, so far.
+    let mut skipped = 0usize;
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
@@ -99,11 +113,23 @@ async fn read_loop(
                         String::from_utf8_lossy(line)
                     ))),
                 },
-                Frame::TooLong => Some(Incoming::Malformed(
-                    "server line longer than 2048 bytes".into(),
-                )),
-                Frame::Flood => return Some("the server sent an endless line".into()),
+                Frame::TooLong => {
+                    // The LF ends it; a CR before it is counted, which is
+                    // close enough for a report.
+                    let octets = (skipped + used).saturating_sub(1);
+                    skipped = 0;
+                    Some(Incoming::TooLong(octets))
+                }
+                Frame::Flood => {
+                    return Some(format!(
+                        "the server sent more than {} MiB without a line end",
+                        ENDLESS / (1024 * 1024)
+                    ));
+                }
                 Frame::NeedMore => {
+                    if framer.is_discarding() {
+                        skipped += used;
+                    }
                     pos += used;
                     break;
                 }
@@ -116,5 +142,58 @@ async fn read_loop(
             }
         }
         buf.drain(..pos);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(data: &[u8]) -> (Vec<Incoming>, Option<String>) {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut reader = data;
+        let end = read_loop(&mut reader, &tx).await;
+        drop(tx);
+        let mut got = Vec::new();
+        while let Some(item) = rx.recv().await {
+            got.push(item);
+        }
+        (got, end)
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_that_ends_is_skipped_with_its_length() {
+        let mut data = b"PONG a\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100_000));
+        data.extend_from_slice(b"\nPONG b\n");
+        let (got, end) = read_all(&data).await;
+        assert_eq!(end, None);
+        assert!(
+            matches!(
+                &got[..],
+                [
+                    Incoming::Line(ServerLine::Pong { .. }),
+                    Incoming::TooLong(100_000),
+                    Incoming::Line(ServerLine::Pong { .. }),
+                ]
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_just_over_the_limit_is_measured_too() {
+        let mut data = vec![b'y'; SERVER_LINE_MAX + 1];
+        data.push(b'\n');
+        let (got, _) = read_all(&data).await;
+        assert!(matches!(&got[..], [Incoming::TooLong(2049)]), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_ends_the_connection() {
+        let data = vec![b'z'; ENDLESS + 20_000];
+        let (got, end) = read_all(&data).await;
+        assert!(got.is_empty(), "{got:?}");
+        assert!(end.is_some_and(|e| e.contains("without a line end")));
     }
 }

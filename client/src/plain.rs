@@ -1,17 +1,24 @@
 //! Scripted mode: lines from stdin go to the server as they are (`sair`
 //! leaves, spec §5.4); every server line is printed on stdout as one line in
 //! its canonical wire form (spec §7), plus `LOST :reason` if the connection
-//! ends without `BYE`. On stdin EOF the client sends `/quit` and waits for
-//! the server's `BYE`. No prompts, no colour.
+//! ends without `BYE` or the server stops answering the client's probes
+//! (`liveness`). With `--name`, no stdin line is read until the name is
+//! accepted, and a refused name ends the session (status 4), so a message
+//! is never taken for a name. On stdin EOF the client sends `/quit` and
+//! waits for the server's `BYE`. No prompts, no colour, and nothing on
+//! stdout but server lines and `LOST` (warnings go to stderr): scripts
+//! parse it. The client's own probe `PONG`s are not printed.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use tagarela_parser::{ByeReason, ServerLine};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::time::Instant;
 
 use crate::cli::exit;
 use crate::input::{QUIT_WAIT, to_wire};
+use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
 use crate::render;
 use crate::sanitize::for_terminal;
@@ -22,14 +29,33 @@ fn emit(line: &str) {
     let _ = out.flush();
 }
 
+/// Lists unconfirmed lines on stderr.
+fn warn_unconfirmed(report: &Report) {
+    for line in &report.unconfirmed {
+        eprintln!(
+            "tagarela: not confirmed by the server: {}",
+            for_terminal(line)
+        );
+    }
+    if report.more > 0 {
+        eprintln!("tagarela: ... and {} earlier lines", report.more);
+    }
+}
+
 /// Runs scripted mode to the end; returns the exit status.
-pub async fn run(mut conn: Connection, name: Option<String>) -> i32 {
+pub async fn run(mut conn: Connection, name: Option<String>, timings: Timings) -> i32 {
     let to_terminal = std::io::stdout().is_terminal();
+    let mut live = Liveness::new(timings, Instant::now());
+    // True while the `--name` is in flight: stdin waits, so that a message
+    // is never sent as a name attempt.
+    let mut awaiting_name = false;
     if let Some(name) = name {
         if conn.send(name.as_bytes()).await.is_err() {
             emit("LOST :cannot send to the server");
             return exit::DISCONNECTED;
         }
+        live.expect_answer(Instant::now());
+        awaiting_name = true;
     }
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut stdin_open = true;
@@ -37,13 +63,28 @@ pub async fn run(mut conn: Connection, name: Option<String>) -> i32 {
     tokio::pin!(quit_timer);
     let mut buf = Vec::new();
     loop {
+        let probe_at = live.deadline();
         tokio::select! {
             incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
                 Incoming::Line(line) => {
+                    live.heard(Instant::now());
+                    if let ServerLine::Pong { token } = &line {
+                        if live.pong(token.as_ref().map(|t| t.as_str())).is_some() {
+                            continue;
+                        }
+                    }
                     emit(&render::plain(&line, to_terminal));
                     match line {
                         ServerLine::Ping { token } => {
                             let _ = conn.send(format!("/pong {token}").as_bytes()).await;
+                        }
+                        ServerLine::Welcome { .. } => awaiting_name = false,
+                        // Any error while the name is in flight answers it
+                        // (§4.3): name-invalid, name-taken, or a framing or
+                        // character error in the name line.
+                        ServerLine::Err { code, .. } if awaiting_name => {
+                            eprintln!("tagarela: the server refused the name ({code}); nothing else was sent");
+                            return exit::NAME_REFUSED;
                         }
                         ServerLine::Bye { reason, .. } => {
                             return if reason == ByeReason::Quit { exit::LEFT } else { exit::DISCONNECTED };
@@ -51,14 +92,42 @@ pub async fn run(mut conn: Connection, name: Option<String>) -> i32 {
                         _ => {}
                     }
                 }
-                Incoming::Malformed(text) => eprintln!("tagarela: malformed line from the server: {}", for_terminal(&text)),
+                Incoming::TooLong(octets) => {
+                    live.heard(Instant::now());
+                    eprintln!(
+                        "tagarela: the server sent a line longer than the protocol allows ({octets} octets); skipped"
+                    );
+                }
+                Incoming::Malformed(text) => {
+                    live.heard(Instant::now());
+                    eprintln!("tagarela: malformed line from the server: {}", for_terminal(&text));
+                }
                 Incoming::Closed(err) => {
                     let why = err.unwrap_or_else(|| "connection closed by the server".into());
                     emit(&format!("LOST :{why}"));
+                    warn_unconfirmed(&live.report(Instant::now()));
                     return exit::DISCONNECTED;
                 }
             },
-            read = stdin.read_until(b'\n', &mut buf), if stdin_open => {
+            () = tokio::time::sleep_until(probe_at) => match live.tick(Instant::now()) {
+                Some(Alarm::Probe(token)) => {
+                    let sent = conn.send(format!("/ping {token}").as_bytes()).await;
+                    if sent.is_err() {
+                        emit("LOST :cannot send to the server");
+                        return exit::DISCONNECTED;
+                    }
+                }
+                Some(Alarm::NotResponding(report)) => {
+                    eprintln!("tagarela: the server is not responding (nothing for {:.1} s)", report.silent.as_secs_f64());
+                }
+                Some(Alarm::Lost(report)) => {
+                    emit(&format!("LOST :no answer from the server for {:.1} s", report.silent.as_secs_f64()));
+                    warn_unconfirmed(&report);
+                    return exit::DISCONNECTED;
+                }
+                None => {}
+            },
+            read = stdin.read_until(b'\n', &mut buf), if stdin_open && !awaiting_name => {
                 match read {
                     Ok(0) | Err(_) => {
                         stdin_open = false;
@@ -77,6 +146,7 @@ pub async fn run(mut conn: Connection, name: Option<String>) -> i32 {
                             emit("LOST :cannot send to the server");
                             return exit::DISCONNECTED;
                         }
+                        live.sent(&String::from_utf8_lossy(wire), Instant::now());
                         buf.clear();
                     }
                 }

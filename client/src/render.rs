@@ -1,12 +1,15 @@
 //! Turns server lines (spec §7) into what a person or a script sees. Two
 //! renderers: [`Pretty`] for people (local time, coloured names, private
-//! messages marked, who-lists gathered) and [`plain`] for scripts (the
-//! canonical wire line, one per event). All text from others goes through
-//! `sanitize` first. Never does I/O.
+//! messages marked, mentions of you highlighted, your own public messages
+//! shown like everyone else's, a line when the local day changes,
+//! who-lists gathered) and [`plain`] for scripts (the canonical wire line,
+//! one per event). All text from others goes through `sanitize` first.
+//! Never does I/O, and never rings the bell (that is `alert`'s decision).
 
-use chrono::{DateTime, Local};
-use tagarela_parser::{LeaveReason, NameKey, ServerLine, Timestamp};
+use chrono::{DateTime, Local, NaiveDate};
+use tagarela_parser::{ByeReason, LeaveReason, NameKey, ServerLine, Timestamp};
 
+use crate::alert::mentions;
 use crate::sanitize::for_terminal;
 
 const RESET: &str = "\x1b[0m";
@@ -15,6 +18,7 @@ const BOLD: &str = "\x1b[1m";
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const MAGENTA: &str = "\x1b[35m";
+const REVERSE: &str = "\x1b[7m";
 /// Name colours: distinct on dark and light backgrounds, none used for status.
 const NAME_COLOURS: &[&str] = &[
     "\x1b[36m", "\x1b[33m", "\x1b[34m", "\x1b[92m", "\x1b[96m", "\x1b[93m", "\x1b[94m", "\x1b[95m",
@@ -35,9 +39,17 @@ pub fn plain(line: &ServerLine<'_>, to_terminal: bool) -> String {
 /// The renderer for people.
 #[derive(Debug, Default)]
 pub struct Pretty {
+    /// ANSI colours on (off with `NO_COLOR`).
     colour: bool,
+    /// Our registered name, to mark private messages and find mentions.
     me: Option<String>,
+    /// Names of a who-list in progress, shown at `WHOEND`.
     who: Vec<String>,
+    /// The local day of the last time stamp shown, to say when it changes.
+    day: Option<NaiveDate>,
+    /// True when the user is to type a name (no `--name`): `HELLO` then
+    /// shows the client's one prompt for it.
+    asks_name: bool,
 }
 
 impl Pretty {
@@ -52,6 +64,19 @@ impl Pretty {
     /// Our registered name, once known.
     pub fn set_me(&mut self, name: &str) {
         self.me = Some(name.to_owned());
+    }
+
+    /// Whether the user is to type a name after `HELLO`.
+    pub fn set_asks_name(&mut self, asks: bool) {
+        self.asks_name = asks;
+    }
+
+    /// The prompt for a name (shown once at `HELLO`, and after a refusal).
+    pub fn name_prompt(&self, again: bool) -> String {
+        let which = if again { "another" } else { "a" };
+        self.notice(&format!(
+            "Choose {which} name (letters, digits, _ - .), then press Enter."
+        ))
     }
 
     fn paint(&self, style: &str, s: &str) -> String {
@@ -78,12 +103,64 @@ impl Pretty {
         format!("{BOLD}{colour}{shown}{RESET}")
     }
 
-    fn time(&self, at: Timestamp) -> String {
+    /// The local time of a server time stamp, after a "Day changed" line
+    /// if its local day is not the last one shown.
+    fn time(&mut self, at: Timestamp) -> String {
         let ms = i64::try_from(at.unix_ms()).unwrap_or(i64::MAX);
-        let local = DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string())
-            .unwrap_or_else(|| "--:--:--".into());
-        self.paint(DIM, &local)
+        match DateTime::from_timestamp_millis(ms) {
+            Some(t) => self.local_time(t.with_timezone(&Local)),
+            None => self.paint(DIM, "--:--:--"),
+        }
+    }
+
+    /// `HH:MM:SS` for a local instant, after a "Day changed" line if its
+    /// day is not the last one shown (irssi's convention).
+    pub fn local_time(&mut self, t: DateTime<Local>) -> String {
+        let day = t.date_naive();
+        let changed = self.day.is_some_and(|d| d != day);
+        self.day = Some(day);
+        let time = self.paint(DIM, &t.format("%H:%M:%S").to_string());
+        if changed {
+            let note = self.notice(&format!("Day changed to {}", day.format("%A %-d %B %Y")));
+            format!("{note}\n{time}")
+        } else {
+            time
+        }
+    }
+
+    /// One of our own public messages, sent at `now`: shown like everyone
+    /// else's (the server does not echo public messages to their sender).
+    pub fn own_message(&mut self, text: &str, now: DateTime<Local>) -> String {
+        let time = self.local_time(now);
+        let me = self.me.clone().unwrap_or_default();
+        format!("{time} <{}> {}", self.name(&me), for_terminal(text))
+    }
+
+    /// Message text from someone else, sanitised, with mentions of our
+    /// name highlighted.
+    fn message_text(&self, text: &str) -> String {
+        let found = match &self.me {
+            Some(me) if self.colour => mentions(text, &NameKey::of(me)),
+            _ => Vec::new(),
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        for range in found {
+            out.push_str(&for_terminal(text.get(done..range.start).unwrap_or("")));
+            let word = for_terminal(text.get(range.clone()).unwrap_or(""));
+            out.push_str(&format!("{BOLD}{REVERSE}{word}{RESET}"));
+            done = range.end;
+        }
+        out.push_str(&for_terminal(text.get(done..).unwrap_or("")));
+        out
+    }
+
+    /// What to say about a server line that was too long and skipped.
+    pub fn too_long(&self, octets: usize) -> String {
+        self.error(&format!(
+            "the server sent a line longer than the protocol allows ({octets} octets; at most {}); it was skipped",
+            tagarela_parser::limits::SERVER_LINE_MAX
+        ))
     }
 
     /// A client-side error or notice, shown like the server's errors.
@@ -100,7 +177,10 @@ impl Pretty {
     /// who-list in progress) or not at all (keepalive).
     pub fn render(&mut self, line: &ServerLine<'_>) -> Option<String> {
         Some(match line {
-            ServerLine::Hello { text, .. } => self.notice(&for_terminal(text.as_str())),
+            // The server's greeting asks for a name in words meant for
+            // `nc` users; the client shows its own single prompt instead.
+            ServerLine::Hello { .. } if self.asks_name => self.name_prompt(false),
+            ServerLine::Hello { .. } => return None,
             ServerLine::Welcome { name, online, .. } => {
                 self.set_me(name.as_str());
                 let who = if *online == 1 {
@@ -147,7 +227,7 @@ impl Pretty {
                     "{} <{}> {}",
                     self.time(*at),
                     self.name(from.as_str()),
-                    for_terminal(text.as_str())
+                    self.message_text(text.as_str())
                 )
             }
             ServerLine::Priv { at, from, to, text } => {
@@ -163,7 +243,8 @@ impl Pretty {
                     _ => (self.name(from.as_str()), "you".to_owned()),
                 };
                 let body = self.paint(MAGENTA, &for_terminal(text.as_str()));
-                format!("{} {tag} {a} → {b}: {body}", self.time(*at))
+                let time = self.time(*at);
+                format!("{time} {tag} {a} → {b}: {body}")
             }
             ServerLine::Who { names } => {
                 self.who.extend(names.iter().map(|n| n.as_str().to_owned()));
@@ -184,6 +265,11 @@ impl Pretty {
             ServerLine::Err { code, text, .. } => {
                 self.error(&format!("{} ({code})", for_terminal(text.as_str())))
             }
+            // The server says `BYE quit` only to a client that sent /quit.
+            ServerLine::Bye {
+                reason: ByeReason::Quit,
+                ..
+            } => self.notice("You left the chat."),
             ServerLine::Bye { text, .. } => self.paint(
                 RED,
                 &format!(
@@ -291,6 +377,105 @@ mod tests {
         assert_eq!(
             plain(&line, true),
             "MSG 2026-11-21T12:00:00.000Z bob :a<U+202E>b"
+        );
+    }
+
+    #[test]
+    fn leaving_by_our_own_quit_says_so() {
+        let mut r = Pretty::new(false);
+        let bye = |reason| ServerLine::Bye {
+            reason,
+            text: Text::new("Goodbye.").unwrap(),
+        };
+        assert_eq!(
+            r.render(&bye(ByeReason::Quit)).unwrap(),
+            "You left the chat."
+        );
+        assert!(
+            r.render(&bye(ByeReason::Shutdown))
+                .unwrap()
+                .starts_with("Server closed the connection")
+        );
+    }
+
+    #[test]
+    fn own_messages_show_time_and_name() {
+        let mut r = Pretty::new(false);
+        r.set_me("alice");
+        let now = Local::now();
+        let shown = r.own_message("great, lunch?", now);
+        assert_eq!(
+            shown,
+            format!("{} <alice> great, lunch?", now.format("%H:%M:%S"))
+        );
+    }
+
+    #[test]
+    fn a_change_of_local_day_is_shown() {
+        let mut r = Pretty::new(false);
+        let msg = |ms: u64| ServerLine::Msg {
+            at: Timestamp::from_unix_ms(ms).unwrap(),
+            from: Name::new("bob").unwrap(),
+            text: Text::new("hi").unwrap(),
+        };
+        let day = 86_400_000;
+        let first = r.render(&msg(1_795_262_400_000)).unwrap();
+        assert!(!first.contains("Day changed"), "{first}");
+        let same = r.render(&msg(1_795_262_400_000 + 1000)).unwrap();
+        assert!(!same.contains("Day changed"), "{same}");
+        let next = r.render(&msg(1_795_262_400_000 + day)).unwrap();
+        let date = DateTime::from_timestamp_millis(1_795_262_400_000 + 86_400_000)
+            .unwrap()
+            .with_timezone(&Local)
+            .format("%A %-d %B %Y")
+            .to_string();
+        assert!(
+            next.starts_with(&format!("Day changed to {date}\n")),
+            "{next}"
+        );
+        // Our own messages count too.
+        let own = r.own_message("x", Local::now());
+        assert!(own.starts_with("Day changed to "), "{own}");
+    }
+
+    #[test]
+    fn mentions_of_me_are_highlighted() {
+        let mut r = Pretty::new(true);
+        r.set_me("alice");
+        let line = ServerLine::Msg {
+            at: at(),
+            from: Name::new("bob").unwrap(),
+            text: Text::new("hi Alice, lunch?").unwrap(),
+        };
+        let shown = r.render(&line).unwrap();
+        assert!(
+            shown.ends_with(&format!("hi {BOLD}{REVERSE}Alice{RESET}, lunch?")),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn one_prompt_for_a_name() {
+        let hello = ServerLine::Hello {
+            version: 1,
+            text: Text::new("Tagarela chat. Type your name.").unwrap(),
+        };
+        let mut r = Pretty::new(false);
+        r.set_asks_name(true);
+        assert_eq!(
+            r.render(&hello).unwrap(),
+            "Choose a name (letters, digits, _ - .), then press Enter."
+        );
+        r.set_asks_name(false);
+        assert_eq!(r.render(&hello), None);
+    }
+
+    #[test]
+    fn an_over_long_server_line_is_reported_with_its_length() {
+        let r = Pretty::new(false);
+        assert!(
+            r.too_long(100_000)
+                .contains("a line longer than the protocol allows (100000 octets")
         );
     }
 }

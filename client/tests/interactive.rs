@@ -1,7 +1,10 @@
 //! The `tagarela` binary in interactive mode, on a pseudo-terminal, against
 //! an in-process server: how a session ends on screen. The last message
 //! must reach the terminal, bracketed paste must be turned off again, and
-//! leaving with Ctrl-D must not keep re-sending `/quit`.
+//! leaving with Ctrl-D must not keep re-sending `/quit`. Also what a person
+//! sees and types: one name prompt, own messages, Ctrl-C, pasted TABs,
+//! over-long lines, the bell, a draft kept when the server goes away, a
+//! server that stops answering.
 
 #![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
 
@@ -29,10 +32,15 @@ struct OnPty {
 
 impl OnPty {
     fn spawn(port: u16, name: &str) -> OnPty {
+        OnPty::spawn_with(port, &["--name", name])
+    }
+
+    fn spawn_with(port: u16, args: &[&str]) -> OnPty {
         let pty = openpty(None, None).unwrap();
         let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
         let child = Command::new(env!("CARGO_BIN_EXE_tagarela"))
-            .args(["--port", &port.to_string(), "--name", name])
+            .args(["--port", &port.to_string()])
+            .args(args)
             .env("TERM", "xterm")
             .env("NO_COLOR", "1")
             .stdin(slave(&pty.slave))
@@ -112,9 +120,22 @@ async fn welcomed_by_a_stand_in() -> (
     tokio::io::Lines<BufReader<OwnedReadHalf>>,
     OwnedWriteHalf,
 ) {
+    welcomed_by_a_stand_in_with(&[]).await
+}
+
+/// The same, with more arguments for the client.
+async fn welcomed_by_a_stand_in_with(
+    args: &[&str],
+) -> (
+    OnPty,
+    tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    OwnedWriteHalf,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let alice = OnPty::spawn(port, "alice");
+    let mut all = vec!["--name", "alice"];
+    all.extend_from_slice(args);
+    let alice = OnPty::spawn_with(port, &all);
     let (stream, _) = listener.accept().await.unwrap();
     let (r, mut w) = stream.into_split();
     w.write_all(b"HELLO 1 :hi\nWELCOME alice online=1 line-max=1024 name-max=32 :Welcome!\n")
@@ -154,8 +175,12 @@ async fn ctrl_d_leaves_with_one_quit_and_status_0() {
     assert_eq!(alice.status().await, 0);
     let screen = alice.final_screen().await;
     assert!(
-        screen.contains("Server closed the connection"),
-        "the BYE was not shown: {screen:?}"
+        screen.contains("You left the chat."),
+        "leaving was not shown as such: {screen:?}"
+    );
+    assert!(
+        !screen.contains("Server closed the connection"),
+        "our own leaving shown as the server's doing: {screen:?}"
     );
     stop.send(()).unwrap();
     task.await.unwrap();
@@ -193,6 +218,9 @@ async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
     let until = tokio::time::Instant::now() + WAIT;
     while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
         let done = line == "/quit";
+        if line.starts_with("/ping tgl-") {
+            continue; // the client's own liveness probes
+        }
         sent.push(line);
         if done {
             break;
@@ -210,4 +238,166 @@ async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
     assert!(more.is_err(), "sent after /quit: {more:?}");
     w.write_all(b"BYE quit :bye\n").await.unwrap();
     assert_eq!(alice.status().await, 0);
+}
+
+/// The next line the client sends that is not one of its own probes, or
+/// `None` if none comes within `within`.
+async fn next_sent(
+    lines: &mut tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    within: Duration,
+) -> Option<String> {
+    let until = tokio::time::Instant::now() + within;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+        if !line.starts_with("/ping tgl-") {
+            return Some(line);
+        }
+    }
+    None
+}
+
+/// Reads past the name and the `/who` the client sends after WELCOME.
+async fn skip_handshake(lines: &mut tokio::io::Lines<BufReader<OwnedReadHalf>>) {
+    assert_eq!(next_sent(lines, WAIT).await.as_deref(), Some("alice"));
+    assert_eq!(next_sent(lines, WAIT).await.as_deref(), Some("/who"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_draft_is_kept_when_the_server_goes_away() {
+    let (mut alice, lines, w) = welcomed_by_a_stand_in().await;
+    alice.type_keys(b"half typed");
+    alice.wait_for("half typed").await;
+    drop(w);
+    drop(lines);
+    assert_eq!(alice.status().await, 1);
+    let screen = alice.final_screen().await;
+    assert!(
+        screen.contains("Your unsent draft: half typed"),
+        "the draft was lost: {screen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_clears_the_line_and_leaves_only_on_an_empty_one() {
+    let (mut alice, mut lines, mut w) = welcomed_by_a_stand_in().await;
+    skip_handshake(&mut lines).await;
+    alice.type_keys(b"abc");
+    alice.wait_for("abc").await;
+    alice.type_keys(b"\x03");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    alice.type_keys(b"def\r");
+    assert_eq!(next_sent(&mut lines, WAIT).await.as_deref(), Some("def"));
+    // Ctrl-C on the empty line leaves (once the editor is reading again:
+    // between two lines the terminal's own Ctrl-C would stop the process).
+    alice.wait_for("<alice> def").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.type_keys(b"\x03");
+    assert_eq!(next_sent(&mut lines, WAIT).await.as_deref(), Some("/quit"));
+    w.write_all(b"BYE quit :Goodbye.\n").await.unwrap();
+    assert_eq!(alice.status().await, 0);
+    let screen = alice.final_screen().await;
+    assert!(screen.contains("You left the chat."), "{screen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_messages_show_with_time_and_name() {
+    let (mut alice, mut lines, _w) = welcomed_by_a_stand_in().await;
+    skip_handshake(&mut lines).await;
+    alice.type_keys(b"great, lunch?\r");
+    assert_eq!(
+        next_sent(&mut lines, WAIT).await.as_deref(),
+        Some("great, lunch?")
+    );
+    alice.wait_for("<alice> great, lunch?").await;
+    let screen = alice.screen();
+    let at = screen.rfind("<alice> great, lunch?").unwrap();
+    let before = &screen[..at];
+    let time = before.get(before.len().saturating_sub(9)..).unwrap_or("");
+    assert!(
+        time.len() == 9 && time.as_bytes()[2] == b':' && time.ends_with(' '),
+        "no time stamp before the name: {screen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pasted_tabs_go_out_as_spaces_and_over_long_lines_stay_for_editing() {
+    let (mut alice, mut lines, _w) = welcomed_by_a_stand_in().await;
+    skip_handshake(&mut lines).await;
+    alice.type_keys(b"\x1b[200~a\tb\x1b[201~\r");
+    assert_eq!(
+        next_sent(&mut lines, WAIT).await.as_deref(),
+        Some("a       b")
+    );
+    let long = "x".repeat(1100);
+    alice.type_keys(long.as_bytes());
+    alice.type_keys(b"\r");
+    alice
+        .wait_for("not sent: the line is 1100 octets long")
+        .await;
+    // Still there: Enter refuses it again.
+    alice.type_keys(b"\r");
+    let until = Instant::now() + WAIT;
+    while alice.screen().matches("not sent: the line is 1100").count() < 2 {
+        assert!(Instant::now() < until, "not kept: {:?}", alice.screen());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        next_sent(&mut lines, Duration::from_millis(300)).await,
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mention_or_a_private_message_rings_the_bell() {
+    let (alice, _lines, mut w) = welcomed_by_a_stand_in().await;
+    w.write_all(b"MSG 2026-11-21T12:00:00.000Z bob :nothing for you\n")
+        .await
+        .unwrap();
+    alice.wait_for("nothing for you").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!alice.screen().contains('\u{7}'), "rang without a mention");
+    w.write_all(b"MSG 2026-11-21T12:00:01.000Z bob :lunch, Alice?\n")
+        .await
+        .unwrap();
+    alice.wait_for("lunch, Alice?").await;
+    alice.wait_for("\u{7}").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_name_prompt_and_a_suggestion_after_no_such_user() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let alice = OnPty::spawn_with(port, &[]);
+    let (stream, _) = listener.accept().await.unwrap();
+    let (_r, mut w) = stream.into_split();
+    w.write_all(b"HELLO 1 :Tagarela chat. Type your name.\n")
+        .await
+        .unwrap();
+    alice.wait_for("Choose a name").await;
+    w.write_all(
+        "WELCOME alice online=2 line-max=1024 name-max=32 :Welcome!\nWHO alice Notebook_Mãe\nWHOEND 2\nERR no-such-user notebook_mae :No one called notebook_mae is online.\n"
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    alice.wait_for("Did you mean Notebook_Mãe?").await;
+    let screen = alice.screen();
+    assert_eq!(screen.matches("Choose a name").count(), 1, "{screen:?}");
+    assert!(
+        !screen.contains("Type your name"),
+        "two prompts: {screen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_is_reported_then_given_up() {
+    let (mut alice, mut lines, _w) =
+        welcomed_by_a_stand_in_with(&["--liveness-ms", "60000,200,500,1500"]).await;
+    skip_handshake(&mut lines).await;
+    alice.type_keys(b"hello?\r");
+    assert_eq!(next_sent(&mut lines, WAIT).await.as_deref(), Some("hello?"));
+    alice.wait_for("the server is not responding").await;
+    alice.wait_for("Not confirmed yet: “hello?”").await;
+    assert_eq!(alice.status().await, 1);
+    let screen = alice.final_screen().await;
+    assert!(screen.contains("stopped answering"), "{screen:?}");
 }

@@ -1,7 +1,8 @@
 //! The `tagarela` binary in scripted mode against an in-process server:
 //! it sends stdin lines, prints each event as its wire line, leaves cleanly
-//! on `sair` and on stdin EOF, and reports a server's shutdown or a lost
-//! connection with status 1.
+//! on `sair` and on stdin EOF, and reports a server's shutdown, a lost
+//! connection or a server that stops answering with status 1; a refused
+//! `--name` ends the session with status 4 before any stdin line is sent.
 
 #![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
 
@@ -17,8 +18,17 @@ use common::server;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn client(port: u16, name: &str) -> Child {
+    client_with(port, &["--name", name])
+}
+
+/// Liveness bounds short enough for a test: probe after 300 ms of silence
+/// or 100 ms after a line, not responding after 300 ms, lost after 800 ms.
+const FAST: &str = "300,100,300,800";
+
+fn client_with(port: u16, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tagarela"))
-        .args(["--port", &port.to_string(), "--name", name])
+        .args(["--port", &port.to_string()])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -140,4 +150,104 @@ async fn unreachable_server_exits_3() {
     drop(listener);
     let mut child = client(port, "x");
     assert_eq!(status(&mut child).await, 3);
+}
+
+#[tokio::test]
+async fn a_refused_name_exits_4_and_sends_no_stdin_line() {
+    let (port, stop, task) = server().await;
+    let mut alice = client(port, "alice");
+    let mut a = Lines::of(&mut alice);
+    a.expect("HELLO").await;
+    a.expect("WELCOME alice ").await;
+    for input in ["hello\n", "hello world\n@bob secret\nsecond msg\n"] {
+        let mut again = client(port, "ALICE");
+        let mut g = Lines::of(&mut again);
+        let mut stdin = again.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        drop(stdin);
+        g.expect("HELLO").await;
+        g.expect("ERR name-taken alice :").await;
+        assert_eq!(g.next().await, None, "nothing after the refusal");
+        assert_eq!(status(&mut again).await, 4);
+    }
+    // Nobody registered as "hello", and alice got nothing.
+    let mut alice_in = alice.stdin.take().unwrap();
+    alice_in.write_all(b"/who\n").await.unwrap();
+    assert_eq!(a.expect("WHO").await, "WHO alice");
+    assert_eq!(a.expect("WHOEND").await, "WHOEND 1");
+    let _ = stop.send(());
+    task.await.unwrap();
+}
+
+/// A stand-in server on a loopback port that the test plays by hand.
+async fn stand_in() -> (tokio::net::TcpListener, u16) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[tokio::test]
+async fn a_server_that_goes_silent_after_welcome_is_declared_lost() {
+    let (listener, port) = stand_in().await;
+    let mut carol = client_with(port, &["--name", "carol", "--liveness-ms", FAST]);
+    let mut c = Lines::of(&mut carol);
+    let (mut stream, _) = listener.accept().await.unwrap();
+    stream
+        .write_all(b"HELLO 1 :hi\nWELCOME carol online=1 line-max=1024 name-max=32 :hi\n")
+        .await
+        .unwrap();
+    c.expect("HELLO").await;
+    c.expect("WELCOME carol ").await;
+    // The stand-in keeps the socket open and never speaks again.
+    let lost = c.expect("LOST :").await;
+    assert!(lost.contains("no answer from the server"), "{lost}");
+    assert_eq!(status(&mut carol).await, 1);
+    // It was probed first.
+    let mut sent = String::new();
+    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+        let mut r = BufReader::new(&mut stream);
+        while r.read_line(&mut sent).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    assert!(sent.contains("/ping tgl-"), "{sent:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_and_never_speaks_is_declared_lost() {
+    let (listener, port) = stand_in().await;
+    let mut carol = client_with(port, &["--name", "carol", "--liveness-ms", FAST]);
+    let mut c = Lines::of(&mut carol);
+    let (_stream, _) = listener.accept().await.unwrap();
+    c.expect("LOST :no answer from the server").await;
+    assert_eq!(status(&mut carol).await, 1);
+}
+
+#[tokio::test]
+async fn answered_probes_are_not_printed() {
+    let (listener, port) = stand_in().await;
+    let mut carol = client_with(port, &["--name", "carol", "--liveness-ms", FAST]);
+    let mut c = Lines::of(&mut carol);
+    let (stream, _) = listener.accept().await.unwrap();
+    let (r, mut w) = stream.into_split();
+    w.write_all(b"HELLO 1 :hi\nWELCOME carol online=1 line-max=1024 name-max=32 :hi\n")
+        .await
+        .unwrap();
+    c.expect("HELLO").await;
+    c.expect("WELCOME carol ").await;
+    // Answer three probes, then hang up.
+    let mut lines = BufReader::new(r).lines();
+    let mut answered = 0;
+    while answered < 3 {
+        let line = lines.next_line().await.unwrap().unwrap();
+        if let Some(token) = line.strip_prefix("/ping ") {
+            w.write_all(format!("PONG {token}\n").as_bytes())
+                .await
+                .unwrap();
+            answered += 1;
+        }
+    }
+    drop(w);
+    drop(lines);
+    c.expect("LOST :").await;
+    assert_eq!(status(&mut carol).await, 1);
 }

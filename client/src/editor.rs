@@ -1,0 +1,289 @@
+//! The line editor of interactive mode: a rustyline editor on its own
+//! thread (history, Tab completion of names and commands) that hands each
+//! accepted line to the session as wire lines. Before handing a line over
+//! it applies the local checks of `input` (a refused line is explained and
+//! put back for editing, never sent), replaces the terminal's echo of a
+//! public message with nothing (the session shows it like everyone else's),
+//! and keeps the draft being typed where the session can read it on the
+//! way out. Ctrl-C clears the line being typed, and leaves only on an empty
+//! line; Ctrl-D on an empty line leaves. Never touches the network.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::line_buffer::LineBuffer;
+use rustyline::validate::Validator;
+use rustyline::{Changeset, Context, Editor, ExternalPrinter, Helper};
+use tokio::sync::mpsc;
+use unicode_width::UnicodeWidthChar;
+
+use crate::completion::{NameCompleter, Roster};
+use crate::input::{TAB_STOP, prepare, public_text};
+use crate::render::Pretty;
+
+/// The editor's prompt.
+pub const PROMPT: &str = "> ";
+
+/// Typed lines waiting for the session at most.
+const TYPED_BOUND: usize = 16;
+
+/// What the user did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// Lines ready for the wire, in order (a paste may hold several).
+    Lines {
+        /// The wire lines, each checked by `input::prepare`.
+        lines: Vec<String>,
+        /// True when the terminal's echo was erased because every line is
+        /// a public message: the session shows them as messages.
+        echo_erased: bool,
+    },
+    /// Leave: Ctrl-D or Ctrl-C on an empty line, or the terminal failed.
+    Leave,
+}
+
+/// State the editor thread shares with the session.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// Names online, for completion.
+    pub roster: Roster,
+    /// The line being typed, as last drawn: kept for the way out.
+    pub draft: Arc<Mutex<String>>,
+    /// `line-max` from `WELCOME` (spec §4.4); 0 until then, meaning the
+    /// protocol constant.
+    pub line_max: Arc<AtomicUsize>,
+    /// True once the name is accepted: before, a line is a name attempt,
+    /// not a message, and its echo stays.
+    pub registered: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// The draft being typed, if any.
+    pub fn draft(&self) -> String {
+        self.draft
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_draft(&self, line: &str) {
+        let mut draft = self.draft.lock().unwrap_or_else(PoisonError::into_inner);
+        draft.clear();
+        draft.push_str(line);
+    }
+
+    fn line_max(&self) -> usize {
+        match self.line_max.load(Ordering::Relaxed) {
+            0 => tagarela_parser::limits::LINE_MAX,
+            n => n,
+        }
+    }
+}
+
+/// The rustyline helper: completion, and a hinter that shows nothing but
+/// records the draft (rustyline asks it after every edit).
+struct ChatHelper {
+    /// Completion of names and commands.
+    completer: NameCompleter,
+    /// Where the draft is recorded.
+    shared: Shared,
+}
+
+impl Completer for ChatHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        self.completer.complete(line, pos, ctx)
+    }
+
+    fn update(&self, line: &mut LineBuffer, start: usize, elected: &str, cl: &mut Changeset) {
+        self.completer.update(line, start, elected, cl);
+    }
+}
+
+impl Hinter for ChatHelper {
+    type Hint = String;
+
+    fn hint(&self, line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        self.shared.set_draft(line);
+        None
+    }
+}
+impl Highlighter for ChatHelper {}
+impl Validator for ChatHelper {}
+impl Helper for ChatHelper {}
+
+/// Terminal rows from the start of the prompt to the cursor after
+/// rustyline accepted `line` on a terminal `cols` wide (it moves to the end
+/// and writes a newline), following rustyline's own layout rules.
+pub fn rows_used(prompt: &str, line: &str, cols: usize) -> usize {
+    let cols = cols.max(1);
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut after_joiner = false;
+    for c in prompt.chars().chain(line.chars()) {
+        if c == '\n' {
+            row += 1;
+            col = 0;
+            continue;
+        }
+        let width = if c == '\t' {
+            TAB_STOP - col % TAB_STOP
+        } else if after_joiner {
+            0
+        } else {
+            c.width().unwrap_or(0)
+        };
+        after_joiner = c == '\u{200D}';
+        col += width;
+        if col > cols {
+            row += 1;
+            col = width;
+        }
+    }
+    if col == cols {
+        row += 1;
+    }
+    row + 1
+}
+
+/// The editor, ready to run on its own thread.
+pub struct LineEditor {
+    /// The rustyline editor.
+    editor: Editor<ChatHelper, DefaultHistory>,
+    /// State shared with the session.
+    shared: Shared,
+    /// For the local refusal messages.
+    view: Pretty,
+}
+
+impl LineEditor {
+    /// An editor sharing `shared`; `colour` for its own messages.
+    pub fn new(shared: Shared, colour: bool) -> rustyline::Result<Self> {
+        let mut editor: Editor<ChatHelper, DefaultHistory> = Editor::new()?;
+        editor.set_helper(Some(ChatHelper {
+            completer: NameCompleter {
+                roster: shared.roster.clone(),
+            },
+            shared: shared.clone(),
+        }));
+        Ok(LineEditor {
+            editor,
+            shared,
+            view: Pretty::new(colour),
+        })
+    }
+
+    /// A printer for lines that arrive while the user types.
+    pub fn printer(&mut self) -> rustyline::Result<impl ExternalPrinter + Send + 'static> {
+        self.editor.create_external_printer()
+    }
+
+    /// Starts the editor thread; typed lines come out of the receiver.
+    pub fn spawn(self) -> std::io::Result<mpsc::Receiver<Typed>> {
+        let (tx, rx) = mpsc::channel(TYPED_BOUND);
+        std::thread::Builder::new()
+            .name("line-editor".into())
+            .spawn(move || self.run(&tx))?;
+        Ok(rx)
+    }
+
+    fn run(mut self, tx: &mpsc::Sender<Typed>) {
+        let mut kept = String::new();
+        loop {
+            let read = self.editor.readline_with_initial(PROMPT, (&kept, ""));
+            kept.clear();
+            let line = match read {
+                Ok(line) => line,
+                // Ctrl-C on a line being typed clears it (rustyline has
+                // dropped it; the draft recorded by the hinter says there
+                // was one).
+                Err(ReadlineError::Interrupted) if !self.shared.draft().is_empty() => {
+                    self.shared.set_draft("");
+                    continue;
+                }
+                // Ctrl-D, Ctrl-C on an empty line, or a terminal error.
+                Err(_) => {
+                    let _ = tx.blocking_send(Typed::Leave);
+                    return;
+                }
+            };
+            self.shared.set_draft("");
+            if !line.trim().is_empty() {
+                let _ = self.editor.add_history_entry(line.as_str());
+            }
+            let line_max = self.shared.line_max();
+            let prepared: Result<Vec<String>, _> = line
+                .split('\n')
+                .map(|piece| prepare(piece, line_max))
+                .collect();
+            let lines = match prepared {
+                Ok(lines) => lines,
+                Err(why) => {
+                    // Raw mode is off between two readline calls.
+                    println!(
+                        "{}",
+                        self.view
+                            .error(&format!("not sent: {why}. The line is back for editing."))
+                    );
+                    kept = line;
+                    continue;
+                }
+            };
+            let registered = self.shared.registered.load(Ordering::Relaxed);
+            let echo_erased = registered && lines.iter().all(|l| public_text(l).is_some());
+            if echo_erased {
+                self.erase_echo(&line);
+            }
+            if tx
+                .blocking_send(Typed::Lines { lines, echo_erased })
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Erases what the terminal shows of the accepted `line` (prompt
+    /// included).
+    fn erase_echo(&mut self, line: &str) {
+        use std::io::Write;
+        let Some((cols, _)) = self.editor.dimensions() else {
+            return;
+        };
+        let rows = rows_used(PROMPT, line, usize::from(cols));
+        let mut out = std::io::stdout().lock();
+        // Up that many rows to column 1, then clear to the end of screen.
+        let _ = write!(out, "\x1b[{rows}F\x1b[J");
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_follow_rustyline_layout() {
+        assert_eq!(rows_used("> ", "hi", 80), 1);
+        assert_eq!(rows_used("> ", &"x".repeat(77), 80), 1);
+        // Exactly full: rustyline puts the cursor on the next row.
+        assert_eq!(rows_used("> ", &"x".repeat(78), 80), 2);
+        assert_eq!(rows_used("> ", &"x".repeat(100), 80), 2);
+        assert_eq!(rows_used("> ", "one\ntwo", 80), 2);
+        // Wide characters take two columns and do not split.
+        assert_eq!(rows_used("> ", &"小".repeat(39), 80), 2);
+        assert_eq!(rows_used("> ", &"小".repeat(38), 80), 1);
+        // A ZWJ sequence is one glyph.
+        assert_eq!(rows_used("", "👨\u{200D}👩\u{200D}👧", 4), 1);
+    }
+}
