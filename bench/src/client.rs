@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use tagarela_parser::limits::SERVER_LINE_MAX;
-use tagarela_parser::{Frame, LineFramer, ServerLine};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tagarela_parser::ServerLine;
+use tagarela_reader::{LineReader, Received};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Notify;
@@ -107,40 +107,22 @@ pub async fn connect(
         .await
         .context("connect timed out")??;
     stream.set_nodelay(true)?;
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     writer.write_all(format!("{name}\n").as_bytes()).await?;
-    let mut framer = LineFramer::new(SERVER_LINE_MAX, 1 << 20);
-    let mut buf = Vec::new();
-    // Read up to WELCOME; anything after it stays in `buf` for the reader.
+    let mut lines = LineReader::server_lines(reader);
+    // Read up to WELCOME; anything after it stays in the reader.
     let welcomed = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut chunk = [0u8; 4096];
         loop {
-            let (used, frame) = framer.next(&buf);
-            match frame {
-                Frame::Line(line) => {
-                    let welcome = matches!(ServerLine::parse(line), Ok(ServerLine::Welcome { .. }));
-                    let refused = matches!(
-                        ServerLine::parse(line),
-                        Ok(ServerLine::Err { .. } | ServerLine::Bye { .. })
-                    );
-                    let text = String::from_utf8_lossy(line).into_owned();
-                    buf.drain(..used);
-                    if welcome {
-                        return Ok(());
+            match lines.next().await? {
+                None => bail!("{name}: connection closed during registration"),
+                Some(Received::TooLong { .. }) => bail!("{name}: over-long line from the server"),
+                Some(Received::Line(line)) => match ServerLine::parse(line) {
+                    Ok(ServerLine::Welcome { .. }) => return Ok(()),
+                    Ok(ServerLine::Err { .. } | ServerLine::Bye { .. }) => {
+                        bail!("{name} refused: {}", String::from_utf8_lossy(line))
                     }
-                    if refused {
-                        bail!("{name} refused: {text}");
-                    }
-                }
-                Frame::NeedMore => {
-                    buf.drain(..used);
-                    let n = reader.read(&mut chunk).await?;
-                    if n == 0 {
-                        bail!("{name}: connection closed during registration");
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                Frame::TooLong | Frame::Flood => bail!("{name}: over-long line from the server"),
+                    _ => {}
+                },
             }
         }
     })
@@ -149,15 +131,7 @@ pub async fn connect(
     welcomed?;
     let latencies: Latencies = Arc::new(Mutex::new(histogram()));
     let me = name.to_owned();
-    let reader = tokio::spawn(read_loop(
-        reader,
-        framer,
-        buf,
-        counts,
-        me,
-        totals,
-        Arc::clone(&latencies),
-    ));
+    let reader = tokio::spawn(read_loop(lines, counts, me, totals, Arc::clone(&latencies)));
     Ok(Client {
         writer: Some(writer),
         latencies,
@@ -166,95 +140,69 @@ pub async fn connect(
 }
 
 async fn read_loop(
-    mut reader: OwnedReadHalf,
-    mut framer: LineFramer,
-    mut buf: Vec<u8>,
+    mut lines: LineReader<OwnedReadHalf>,
     counts: Counts,
     me: String,
     totals: Arc<Totals>,
     latencies: Latencies,
 ) {
     let mut last_seq: Vec<Option<u64>> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut local = histogram();
-    let mut pending_flush = 0u32;
     loop {
-        let mut pos = 0;
-        loop {
-            let (used, frame) = framer.next(&buf[pos..]);
-            match frame {
-                Frame::Line(line) => {
-                    let now = totals.now_ns();
-                    let text = match (ServerLine::parse(line), counts) {
-                        (Ok(ServerLine::Msg { text, .. }), Counts::Public) => Some(text),
-                        // Count what reached us, not the server's echo of what we sent.
-                        (Ok(ServerLine::Priv { text, from, to, .. }), Counts::PrivateTo)
-                            if to.as_str() == me && from.as_str() != me =>
-                        {
-                            Some(text)
-                        }
-                        (Ok(ServerLine::Pong { token: Some(t) }), _) if t.as_str() == "ready" => {
-                            totals.ready.fetch_add(1, Ordering::Relaxed);
-                            totals.ready_changed.notify_waiters();
-                            None
-                        }
-                        (Ok(_), _) => {
-                            totals.other_lines.fetch_add(1, Ordering::Relaxed);
-                            None
-                        }
-                        (Err(_), _) => {
-                            totals.garbled.fetch_add(1, Ordering::Relaxed);
-                            None
-                        }
-                    };
-                    if let Some(text) = text {
-                        match marker::parse(text.as_str()) {
-                            Some(m) => {
-                                let i = m.sender as usize;
-                                if last_seq.len() <= i {
-                                    last_seq.resize(i + 1, None);
-                                }
-                                if last_seq[i].is_some_and(|s| m.seq <= s) {
-                                    totals.out_of_order.fetch_add(1, Ordering::Relaxed);
-                                }
-                                last_seq[i] = Some(m.seq);
-                                let _ = local.record((now.saturating_sub(m.t_ns) / 1000).max(1));
-                                totals.delivered.fetch_add(1, Ordering::Relaxed);
-                                totals.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
-                                pending_flush += 1;
-                            }
-                            None => {
-                                totals.garbled.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                }
-                Frame::TooLong | Frame::Flood => {
-                    totals.garbled.fetch_add(1, Ordering::Relaxed);
-                }
-                Frame::NeedMore => {
-                    pos += used;
-                    break;
-                }
+        let line = match lines.next().await {
+            Ok(Some(Received::Line(line))) => line,
+            Ok(Some(Received::TooLong { .. })) => {
+                totals.garbled.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
-            pos += used;
-        }
-        buf.drain(..pos);
-        if pending_flush > 0 {
-            latencies
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .add(&local)
-                .ok();
-            local.reset();
-            pending_flush = 0;
-        }
-        match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => {
+            Ok(None) | Err(_) => {
                 totals.disconnects.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        };
+        let now = totals.now_ns();
+        let text = match (ServerLine::parse(line), counts) {
+            (Ok(ServerLine::Msg { text, .. }), Counts::Public) => Some(text),
+            // Count what reached us, not the server's echo of what we sent.
+            (Ok(ServerLine::Priv { text, from, to, .. }), Counts::PrivateTo)
+                if to.as_str() == me && from.as_str() != me =>
+            {
+                Some(text)
+            }
+            (Ok(ServerLine::Pong { token: Some(t) }), _) if t.as_str() == "ready" => {
+                totals.ready.fetch_add(1, Ordering::Relaxed);
+                totals.ready_changed.notify_waiters();
+                None
+            }
+            (Ok(_), _) => {
+                totals.other_lines.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            (Err(_), _) => {
+                totals.garbled.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        };
+        let Some(text) = text else { continue };
+        match marker::parse(text.as_str()) {
+            Some(m) => {
+                let i = m.sender as usize;
+                if last_seq.len() <= i {
+                    last_seq.resize(i + 1, None);
+                }
+                if last_seq[i].is_some_and(|s| m.seq <= s) {
+                    totals.out_of_order.fetch_add(1, Ordering::Relaxed);
+                }
+                last_seq[i] = Some(m.seq);
+                let _ = latencies
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .record((now.saturating_sub(m.t_ns) / 1000).max(1));
+                totals.delivered.fetch_add(1, Ordering::Relaxed);
+                totals.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+            }
+            None => {
+                totals.garbled.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod flow;
 mod intrinsic;
 mod marker;
 mod process;
@@ -28,6 +29,24 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Scenario(Scenario),
+    /// Flow control (spec §11): starts fresh servers from `--server` and
+    /// measures (a) a flooder with the rate limit off against readers that
+    /// pause, (b) the same with it on and a baseline, (c) many senders at
+    /// once, (d) a reader that stops reading.
+    Flow {
+        /// The server binary to start for each run.
+        #[arg(long, default_value = "target/release/tagarela-server")]
+        server: std::path::PathBuf,
+        /// Readers that pause 200 ms every second in (a) and (b).
+        #[arg(long, default_value_t = 20)]
+        readers: usize,
+        /// Seconds of (a) and (b) each.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Senders in (c) (at most 62).
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+    },
     /// No server: this machine's own latency floor, i.e. how late a thread
     /// that is ready to run gets the CPU (like `redis-cli --intrinsic-latency`).
     IntrinsicLatency {
@@ -115,6 +134,19 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Scenario(scenario) => drive(scenario),
         Command::IntrinsicLatency { seconds, json } => intrinsic::run(seconds, json),
+        Command::Flow {
+            server,
+            readers,
+            seconds,
+            senders,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(flow::run(&server, readers, seconds, senders.min(62)));
+            runtime.shutdown_background();
+            result
+        }
     }
 }
 

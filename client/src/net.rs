@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tagarela_parser::limits::SERVER_LINE_MAX;
-use tagarela_parser::{Frame, LineFramer, ServerLine, ServerLineError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tagarela_parser::{ServerLine, ServerLineError};
+use tagarela_reader::{LineReader, Received};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
@@ -60,10 +60,10 @@ impl Connection {
             })??;
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr()?;
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
         let (tx, incoming) = mpsc::channel(CHANNEL_BOUND);
         tokio::spawn(async move {
-            let end = read_loop(&mut reader, &tx).await;
+            let end = read_loop(reader, &tx).await;
             let _ = tx.send(Incoming::Closed(end)).await;
         });
         Ok(Connection {
@@ -82,66 +82,36 @@ impl Connection {
     }
 }
 
-/// Reads, frames and decodes until the stream ends; returns why it ended if
-/// that was an error.
-async fn read_loop<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    tx: &mpsc::Sender<Incoming>,
-) -> Option<String> {
-    let mut framer = LineFramer::new(SERVER_LINE_MAX, ENDLESS);
-    // Octets of the over-long line being skipped, so far.
-    let mut skipped = 0usize;
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 16 * 1024];
+/// Reads and decodes until the stream ends; returns why it ended if that
+/// was an error.
+async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: &mpsc::Sender<Incoming>) -> Option<String> {
+    let mut lines = LineReader::server_lines(reader).with_flood_cap(ENDLESS);
     loop {
-        let n = match reader.read(&mut chunk).await {
-            Ok(0) => return None,
-            Ok(n) => n,
+        let item = match lines.next().await {
+            Ok(None) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Some(format!(
+                    "the server sent more than {} MiB without a line end",
+                    ENDLESS / (1024 * 1024)
+                ));
+            }
             Err(e) => return Some(e.to_string()),
+            Ok(Some(Received::TooLong { octets })) => Some(Incoming::TooLong(octets)),
+            Ok(Some(Received::Line(line))) => match ServerLine::parse(line) {
+                Ok(parsed) => Some(Incoming::Line(parsed.into_owned())),
+                // Forward compatibility (§7.1): ignore unknown keywords.
+                Err(ServerLineError::UnknownKeyword(_)) => None,
+                Err(e) => Some(Incoming::Malformed(format!(
+                    "{e}: {}",
+                    String::from_utf8_lossy(line)
+                ))),
+            },
         };
-        buf.extend_from_slice(&chunk[..n]);
-        let mut pos = 0;
-        loop {
-            let (used, frame) = framer.next(&buf[pos..]);
-            let item = match frame {
-                Frame::Line(line) => match ServerLine::parse(line) {
-                    Ok(parsed) => Some(Incoming::Line(parsed.into_owned())),
-                    // Forward compatibility (§7.1): ignore unknown keywords.
-                    Err(ServerLineError::UnknownKeyword(_)) => None,
-                    Err(e) => Some(Incoming::Malformed(format!(
-                        "{e}: {}",
-                        String::from_utf8_lossy(line)
-                    ))),
-                },
-                Frame::TooLong => {
-                    // The LF ends it; a CR before it is counted, which is
-                    // close enough for a report.
-                    let octets = (skipped + used).saturating_sub(1);
-                    skipped = 0;
-                    Some(Incoming::TooLong(octets))
-                }
-                Frame::Flood => {
-                    return Some(format!(
-                        "the server sent more than {} MiB without a line end",
-                        ENDLESS / (1024 * 1024)
-                    ));
-                }
-                Frame::NeedMore => {
-                    if framer.is_discarding() {
-                        skipped += used;
-                    }
-                    pos += used;
-                    break;
-                }
-            };
-            pos += used;
-            if let Some(item) = item {
-                if tx.send(item).await.is_err() {
-                    return None;
-                }
+        if let Some(item) = item {
+            if tx.send(item).await.is_err() {
+                return None;
             }
         }
-        buf.drain(..pos);
     }
 }
 
@@ -151,8 +121,7 @@ mod tests {
 
     async fn read_all(data: &[u8]) -> (Vec<Incoming>, Option<String>) {
         let (tx, mut rx) = mpsc::channel(16);
-        let mut reader = data;
-        let end = read_loop(&mut reader, &tx).await;
+        let end = read_loop(data, &tx).await;
         drop(tx);
         let mut got = Vec::new();
         while let Some(item) = rx.recv().await {
@@ -183,6 +152,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_line_just_over_the_limit_is_measured_too() {
+        use tagarela_parser::limits::SERVER_LINE_MAX;
         let mut data = vec![b'y'; SERVER_LINE_MAX + 1];
         data.push(b'\n');
         let (got, _) = read_all(&data).await;

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tagarela_parser::limits::LINE_MAX;
+use tagarela_reader::LineReader;
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 mod common;
@@ -115,22 +117,14 @@ impl OnPty {
 
 /// The client on a pty, welcomed as alice by a stand-in server that this
 /// test plays by hand: the lines the client sends, and the way back.
-async fn welcomed_by_a_stand_in() -> (
-    OnPty,
-    tokio::io::Lines<BufReader<OwnedReadHalf>>,
-    OwnedWriteHalf,
-) {
+async fn welcomed_by_a_stand_in() -> (OnPty, LineReader<OwnedReadHalf>, OwnedWriteHalf) {
     welcomed_by_a_stand_in_with(&[]).await
 }
 
 /// The same, with more arguments for the client.
 async fn welcomed_by_a_stand_in_with(
     args: &[&str],
-) -> (
-    OnPty,
-    tokio::io::Lines<BufReader<OwnedReadHalf>>,
-    OwnedWriteHalf,
-) {
+) -> (OnPty, LineReader<OwnedReadHalf>, OwnedWriteHalf) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut all = vec!["--name", "alice"];
@@ -142,7 +136,7 @@ async fn welcomed_by_a_stand_in_with(
         .await
         .unwrap();
     alice.wait_for("Welcome").await;
-    (alice, BufReader::new(r).lines(), w)
+    (alice, LineReader::with_limit(r, LINE_MAX), w)
 }
 
 /// Bracketed paste off, as rustyline turns it on while editing.
@@ -150,10 +144,11 @@ const PASTE_OFF: &str = "\u{1b}[?2004l";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_shutdown_is_shown_and_the_terminal_restored() {
-    let (port, stop, task) = server().await;
+    let srv = server().await;
+    let port = srv.port();
     let mut alice = OnPty::spawn(port, "alice");
     alice.wait_for("Welcome").await;
-    stop.send(()).unwrap();
+    assert!(srv.shutdown().await, "the server stops");
     assert_eq!(alice.status().await, 1);
     let screen = alice.final_screen().await;
     let bye = screen
@@ -163,12 +158,12 @@ async fn a_server_shutdown_is_shown_and_the_terminal_restored() {
         screen[bye..].contains(PASTE_OFF),
         "bracketed paste left on: {screen:?}"
     );
-    task.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_d_leaves_with_one_quit_and_status_0() {
-    let (port, stop, task) = server().await;
+    let srv = server().await;
+    let port = srv.port();
     let mut alice = OnPty::spawn(port, "alice");
     alice.wait_for("Welcome").await;
     alice.type_keys(b"\x04");
@@ -182,8 +177,7 @@ async fn ctrl_d_leaves_with_one_quit_and_status_0() {
         !screen.contains("Server closed the connection"),
         "our own leaving shown as the server's doing: {screen:?}"
     );
-    stop.send(()).unwrap();
-    task.await.unwrap();
+    assert!(srv.shutdown().await, "the server stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +189,7 @@ async fn ctrl_d_sends_quit_once_and_gives_up_on_a_server_that_does_not_answer() 
     // Read until the client closes (it gives up after its quit wait), or
     // at most WAIT.
     let until = tokio::time::Instant::now() + WAIT;
-    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_text()).await {
         if line == "/quit" {
             quits += 1;
         }
@@ -216,7 +210,7 @@ async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
     alice.type_keys(b"\x1b[200~one\ntwo\n/quit\nafter\x1b[201~\r");
     let mut sent = Vec::new();
     let until = tokio::time::Instant::now() + WAIT;
-    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_text()).await {
         let done = line == "/quit";
         if line.starts_with("/ping tgl-") {
             continue; // the client's own liveness probes
@@ -234,7 +228,7 @@ async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
         .collect();
     assert_eq!(typed, ["one", "two", "/quit"], "{sent:?}");
     // Nothing after the quit.
-    let more = tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await;
+    let more = tokio::time::timeout(Duration::from_millis(300), lines.next_text()).await;
     assert!(more.is_err(), "sent after /quit: {more:?}");
     w.write_all(b"BYE quit :bye\n").await.unwrap();
     assert_eq!(alice.status().await, 0);
@@ -242,12 +236,9 @@ async fn a_pasted_block_goes_out_line_by_line_and_stops_after_a_quit() {
 
 /// The next line the client sends that is not one of its own probes, or
 /// `None` if none comes within `within`.
-async fn next_sent(
-    lines: &mut tokio::io::Lines<BufReader<OwnedReadHalf>>,
-    within: Duration,
-) -> Option<String> {
+async fn next_sent(lines: &mut LineReader<OwnedReadHalf>, within: Duration) -> Option<String> {
     let until = tokio::time::Instant::now() + within;
-    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_text()).await {
         if !line.starts_with("/ping tgl-") {
             return Some(line);
         }
@@ -256,7 +247,7 @@ async fn next_sent(
 }
 
 /// Reads past the name and the `/who` the client sends after WELCOME.
-async fn skip_handshake(lines: &mut tokio::io::Lines<BufReader<OwnedReadHalf>>) {
+async fn skip_handshake(lines: &mut LineReader<OwnedReadHalf>) {
     assert_eq!(next_sent(lines, WAIT).await.as_deref(), Some("alice"));
     assert_eq!(next_sent(lines, WAIT).await.as_deref(), Some("/who"));
 }

@@ -9,7 +9,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tagarela_parser::limits::LINE_MAX;
+use tagarela_reader::LineReader;
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 mod common;
@@ -37,14 +39,17 @@ fn client_with(port: u16, args: &[&str]) -> Child {
         .unwrap()
 }
 
-struct Lines(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>);
+struct Lines(LineReader<tokio::process::ChildStdout>);
 
 impl Lines {
     fn of(child: &mut Child) -> Lines {
-        Lines(BufReader::new(child.stdout.take().unwrap()).lines())
+        Lines(LineReader::with_limit(
+            child.stdout.take().unwrap(),
+            1 << 16,
+        ))
     }
     async fn next(&mut self) -> Option<String> {
-        tokio::time::timeout(WAIT, self.0.next_line())
+        tokio::time::timeout(WAIT, self.0.next_text())
             .await
             .expect("a line in time")
             .unwrap()
@@ -73,7 +78,8 @@ async fn status(child: &mut Child) -> i32 {
 
 #[tokio::test]
 async fn scripted_clients_chat_and_leave_cleanly() {
-    let (port, stop, task) = server().await;
+    let srv = server().await;
+    let port = srv.port();
     let mut alice = client(port, "alice");
     let mut a = Lines::of(&mut alice);
     a.expect("HELLO 1 :").await;
@@ -106,20 +112,18 @@ async fn scripted_clients_chat_and_leave_cleanly() {
     drop(alice.stdin.take());
     a.expect("BYE quit :").await;
     assert_eq!(status(&mut alice).await, 0);
-
-    let _ = stop.send(());
-    task.await.unwrap();
+    assert!(srv.shutdown().await, "the server stops");
 }
 
 #[tokio::test]
 async fn a_server_shutdown_is_reported_with_status_1() {
-    let (port, stop, task) = server().await;
+    let srv = server().await;
+    let port = srv.port();
     let mut carol = client(port, "carol");
     let mut c = Lines::of(&mut carol);
     c.expect("HELLO").await;
     c.expect("WELCOME carol ").await;
-    let _ = stop.send(());
-    task.await.unwrap();
+    assert!(srv.shutdown().await, "the server stops");
     c.expect("BYE shutdown :").await;
     assert_eq!(status(&mut carol).await, 1);
 }
@@ -154,7 +158,8 @@ async fn unreachable_server_exits_3() {
 
 #[tokio::test]
 async fn a_refused_name_exits_4_and_sends_no_stdin_line() {
-    let (port, stop, task) = server().await;
+    let srv = server().await;
+    let port = srv.port();
     let mut alice = client(port, "alice");
     let mut a = Lines::of(&mut alice);
     a.expect("HELLO").await;
@@ -175,8 +180,7 @@ async fn a_refused_name_exits_4_and_sends_no_stdin_line() {
     alice_in.write_all(b"/who\n").await.unwrap();
     assert_eq!(a.expect("WHO").await, "WHO alice");
     assert_eq!(a.expect("WHOEND").await, "WHOEND 1");
-    let _ = stop.send(());
-    task.await.unwrap();
+    assert!(srv.shutdown().await, "the server stops");
 }
 
 /// A stand-in server on a loopback port that the test plays by hand.
@@ -205,8 +209,11 @@ async fn a_server_that_goes_silent_after_welcome_is_declared_lost() {
     // It was probed first.
     let mut sent = String::new();
     let _ = tokio::time::timeout(Duration::from_millis(200), async {
-        let mut r = BufReader::new(&mut stream);
-        while r.read_line(&mut sent).await.unwrap_or(0) > 0 {}
+        let mut r = LineReader::with_limit(&mut stream, LINE_MAX);
+        while let Ok(Some(line)) = r.next_text().await {
+            sent.push_str(&line);
+            sent.push('\n');
+        }
     })
     .await;
     assert!(sent.contains("/ping tgl-"), "{sent:?}");
@@ -235,10 +242,10 @@ async fn answered_probes_are_not_printed() {
     c.expect("HELLO").await;
     c.expect("WELCOME carol ").await;
     // Answer three probes, then hang up.
-    let mut lines = BufReader::new(r).lines();
+    let mut lines = LineReader::with_limit(r, LINE_MAX);
     let mut answered = 0;
     while answered < 3 {
-        let line = lines.next_line().await.unwrap().unwrap();
+        let line = lines.next_text().await.unwrap().unwrap();
         if let Some(token) = line.strip_prefix("/ping ") {
             w.write_all(format!("PONG {token}\n").as_bytes())
                 .await

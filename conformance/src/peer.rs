@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tagarela_reader::{LineReader, Received};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, ChildStdin, ChildStdout};
@@ -20,12 +21,15 @@ pub enum Read {
     Timeout,
 }
 
+/// Longest line read from the client binary's stdout (its own lines, such
+/// as `LOST :why`, are not bound by the protocol's limits).
+const CLIENT_LINE_MAX: usize = 64 * 1024;
+
 /// A raw TCP client.
 #[derive(Debug)]
 pub struct TcpPeer {
-    reader: Option<OwnedReadHalf>,
+    reader: Option<LineReader<OwnedReadHalf>>,
     writer: Option<OwnedWriteHalf>,
-    buf: Vec<u8>,
 }
 
 /// The client binary.
@@ -33,7 +37,7 @@ pub struct TcpPeer {
 pub struct ClientPeer {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    stdout: LineReader<ChildStdout>,
 }
 
 /// Either kind of peer, with lines set aside.
@@ -59,9 +63,8 @@ impl Peer {
         let stream = TcpStream::connect(addr).await?;
         let (r, w) = stream.into_split();
         Ok(Peer::new(PeerKind::Tcp(TcpPeer {
-            reader: Some(r),
+            reader: Some(LineReader::server_lines(r)),
             writer: Some(w),
-            buf: Vec::new(),
         })))
     }
 
@@ -75,7 +78,7 @@ impl Peer {
         Ok(Peer::new(PeerKind::Client(Box::new(ClientPeer {
             child,
             stdin,
-            stdout: BufReader::new(stdout),
+            stdout: LineReader::with_limit(stdout, CLIENT_LINE_MAX),
         }))))
     }
 
@@ -143,32 +146,13 @@ impl Peer {
         }
     }
 
-    /// A whole line (cancel-safe for TCP: partial data stays in `buf`).
+    /// A whole line (cancel-safe: partial data stays in the reader). A
+    /// line that ended in CR LF keeps its CR, so a pattern shows it (the
+    /// server must send LF alone, §2.2); an over-long one is shown as such.
     async fn read_raw(&mut self) -> Option<String> {
         match &mut self.kind {
-            PeerKind::Tcp(t) => loop {
-                if let Some(pos) = t.buf.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = t.buf.drain(..=pos).take(pos).collect();
-                    return Some(String::from_utf8_lossy(&line).into_owned());
-                }
-                let reader = t.reader.as_mut()?;
-                let mut chunk = [0u8; 8192];
-                match reader.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return None,
-                    Ok(n) => t.buf.extend_from_slice(&chunk[..n]),
-                }
-            },
-            PeerKind::Client(c) => {
-                let mut line = String::new();
-                match c.stdout.read_line(&mut line).await {
-                    Ok(0) | Err(_) => None,
-                    Ok(_) if !line.ends_with('\n') => None,
-                    Ok(_) => {
-                        line.pop();
-                        Some(line)
-                    }
-                }
-            }
+            PeerKind::Tcp(t) => text(t.reader.as_mut()?).await,
+            PeerKind::Client(c) => text(&mut c.stdout).await,
         }
     }
 
@@ -191,11 +175,26 @@ impl Peer {
         let (Some(r), Some(w)) = (t.reader.take(), t.writer.take()) else {
             return Err("already closed".into());
         };
-        let stream = r.reunite(w).map_err(|e| e.to_string())?;
+        let stream = r.into_inner().reunite(w).map_err(|e| e.to_string())?;
         socket2::SockRef::from(&stream)
             .set_linger(Some(Duration::ZERO))
             .map_err(|e| e.to_string())?;
         drop(stream);
         Ok(())
+    }
+}
+
+/// The next line of `reader` as text, as [`Peer::read_raw`] shows it.
+async fn text<R: tokio::io::AsyncRead + Unpin>(reader: &mut LineReader<R>) -> Option<String> {
+    match reader.next().await {
+        Ok(Some(Received::Line(line))) => {
+            let mut text = String::from_utf8_lossy(line).into_owned();
+            if reader.last_ended_in_crlf() {
+                text.push('\r');
+            }
+            Some(text)
+        }
+        Ok(Some(Received::TooLong { octets })) => Some(format!("<a line of {octets} octets>")),
+        Ok(None) | Err(_) => None,
     }
 }

@@ -523,7 +523,8 @@ mod tests {
     use crate::admission::Admission;
     use crate::local_hub::LocalHub;
     use crate::pressure::Pressure;
-    use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream, ReadHalf, WriteHalf};
+    use tagarela_reader::LineReader;
+    use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
 
     /// A room served by real connection tasks over in-memory pipes.
     struct Room {
@@ -535,8 +536,17 @@ mod tests {
 
     /// The far end of one connection.
     struct Client {
-        reader: BufReader<ReadHalf<DuplexStream>>,
+        reader: LineReader<ReadHalf<DuplexStream>>,
         writer: WriteHalf<DuplexStream>,
+    }
+
+    /// The next line, waiting as long as it takes (the paused clock jumps
+    /// to the next timer while everyone waits).
+    async fn next_line(reader: &mut LineReader<ReadHalf<DuplexStream>>) -> String {
+        match reader.next_text().await {
+            Ok(Some(line)) => line,
+            other => panic!("no line: {other:?}"),
+        }
     }
 
     impl Room {
@@ -572,7 +582,7 @@ mod tests {
             ));
             let (r, w) = tokio::io::split(ours);
             let mut client = Client {
-                reader: BufReader::new(r),
+                reader: LineReader::server_lines(r),
                 writer: w,
             };
             assert!(client.line().await.starts_with("HELLO "));
@@ -595,13 +605,8 @@ mod tests {
                 .unwrap_or_else(|_| unreachable!());
         }
 
-        /// The next line, waiting as long as it takes (the paused clock
-        /// jumps to the next timer while everyone waits).
         async fn line(&mut self) -> String {
-            let mut line = String::new();
-            let n = self.reader.read_line(&mut line).await.unwrap_or(0);
-            assert!(n > 0, "end of stream");
-            line.trim_end_matches('\n').to_owned()
+            next_line(&mut self.reader).await
         }
     }
 
@@ -656,6 +661,26 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(50 + 60 + 60 + 30));
         let leave = seen.recv().await.unwrap_or_default();
         assert!(leave.ends_with(" quiet timeout"), "{leave}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn octets_without_a_line_are_not_activity_for_the_keepalive() {
+        let mut room = Room::new(settings());
+        let Client {
+            mut reader,
+            mut writer,
+        } = room.join("trickle", 4096).await;
+        let start = Instant::now();
+        // One octet of a line every second, never its LF (spec §10).
+        tokio::spawn(async move {
+            while writer.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        assert_eq!(next_line(&mut reader).await, "PING 1");
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+        assert!(next_line(&mut reader).await.starts_with("BYE timeout "));
+        assert_eq!(start.elapsed(), Duration::from_secs(90));
     }
 
     #[tokio::test(start_paused = true)]

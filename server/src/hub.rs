@@ -8,7 +8,7 @@
 //! process. Never encodes lines and never touches sockets.
 //!
 //! # Ordering guarantees (every implementation)
-//! 1. **Sequence.** Every event gets a [`Seq`] strictly greater than every
+//! 1. **Sequence.** Every event gets a [`Seq`](crate::event::Seq) strictly greater than every
 //!    event accepted before it, and a timestamp no earlier than theirs.
 //! 2. **Delivery order.** Every recipient receives events in sequence
 //!    order. So one sender's events arrive in the order it sent them, and

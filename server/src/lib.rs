@@ -1,15 +1,41 @@
 //! The Tagarela chat server (spec/PROTOCOL.md v1) as a library, so tests can
 //! run it in-process: [`run`] takes a bound listener and a shutdown future,
-//! as tokio's mini-redis does. The binary (`main.rs`) adds flags, logging
-//! and signals.
+//! as tokio's mini-redis does. The binary (`main.rs`) adds flags, logging,
+//! signals and `--background`.
 //!
-//! - `listener`: accept loop, admission limits, graceful shutdown.
-//! - `connection`: one task per client: socket bytes, timers.
-//! - `session`: protocol state and what each line does.
-//! - `room`: the registry of names and routing to outboxes.
-//! - `outbox`: the bounded per-client output queue.
-//! - `replies`: every line the server sends is built there.
-//! - `audit`: the durable JSON Lines audit log.
+//! # Layers
+//! Each layer knows only the one below it:
+//!
+//! | layer | files | deals in |
+//! |---|---|---|
+//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs` | octets, timers, flow control |
+//! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
+//! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs` | intents in, replies and events out; sequence numbers |
+//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process) | who is where; numbering and delivery of events |
+//! | stores | `sink.rs` (the interface), `audit.rs` | recording events |
+//!
+//! Besides: `rate_limit.rs` and `pressure.rs` (flow control, spec §11),
+//! `config.rs` (flags), `state_dir.rs`, `background.rs`, `log_text.rs`.
+//!
+//! # The path of one public message
+//! ```text
+//!  alice's socket                                   bob's socket, carol's socket
+//!       | octets                                          ^ octets (one write per socket-full)
+//!       v                                                 |
+//!  connection::io_turn --- rate limit, back-pressure      connection::flush
+//!       | stack buffer -> LineFramer::lines (parser)      ^ swaps the queue out
+//!       v CheckedLine                                     |
+//!  wire::decode --> Intent::Public(text)             Outbox (bob), Outbox (carol)
+//!       |                                                 ^ octets appended, never waits
+//!       v                                                 |
+//!  Session::handle --> Hub::publish_public ------> LocalHub: under one lock,
+//!       |                                            Event { seq, at, Public } and
+//!       |                                            Recipient::deliver to each member but alice,
+//!       |                                            which encodes it once (wire::encode_event,
+//!       |                                            cached in the Event) and appends the octets
+//!       v
+//!  Entry (event + peer) --> EventSink::record (audit log thread)
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod admission;
@@ -32,8 +58,10 @@ mod reply;
 mod session;
 pub mod sink;
 pub mod state_dir;
+pub mod testing;
 mod wire;
 
 pub use audit::{AuditLog, AuditWriter};
 pub use config::{Config, LogFormat, Settings};
+pub use connection::Transport;
 pub use listener::run;

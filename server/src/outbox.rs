@@ -12,7 +12,7 @@
 //! hard bound and never slows the producers, while a healthy client rides
 //! out a burst. The owner's waker is kept here, so waiting costs no future
 //! state of its own. It is how the hub and the chat core reach one client
-//! of the Tagarela wire format ([`Recipient`], [`Replier`]). Never awaits
+//! of the Tagarela wire format (`Recipient`, `Replier`). Never awaits
 //! while locked.
 
 use std::future::{Future, poll_fn};

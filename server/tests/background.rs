@@ -6,13 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
 use common::{SERVER, temp_dir};
+use tagarela_reader::LineReader;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 fn run(exe: &Path, state: &Path, args: &[&str]) -> Output {
     Command::new(exe)
@@ -47,18 +48,17 @@ fn address(out: &Output) -> String {
         .to_owned()
 }
 
-#[test]
-fn background_start_is_safe_to_repeat_and_stop_stops_that_server() {
+#[tokio::test]
+async fn background_start_is_safe_to_repeat_and_stop_stops_that_server() {
     let state = temp_dir("bg-repeat");
     let first = run(Path::new(SERVER), &state, &["--background"]);
     assert!(first.status.success(), "{first:?}");
     let addr = address(&first);
 
     // The command has returned; the server goes on serving.
-    let stream = TcpStream::connect(&addr).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    let (r, mut w) = TcpStream::connect(&addr).await.unwrap().into_split();
+    let mut reader = LineReader::server_lines(r);
+    let line = reader.next_text().await.unwrap().unwrap();
     assert!(line.starts_with("HELLO 1 :"), "{line}");
 
     let second = run(Path::new(SERVER), &state, &["--background"]);
@@ -73,9 +73,8 @@ fn background_start_is_safe_to_repeat_and_stop_stops_that_server() {
     let stop = run(Path::new(SERVER), &state, &["--stop"]);
     assert!(stop.status.success(), "{stop:?}");
     // The client was told, as at any shutdown.
-    (&stream).write_all(b"\n").ok();
-    let mut bye = String::new();
-    reader.read_line(&mut bye).unwrap();
+    w.write_all(b"\n").await.ok();
+    let bye = reader.next_text().await.unwrap().unwrap();
     assert!(bye.starts_with("BYE shutdown"), "{bye}");
 
     let again = run(Path::new(SERVER), &state, &["--stop"]);

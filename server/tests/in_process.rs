@@ -8,46 +8,31 @@
 
 use std::time::Duration;
 
-use tagarela_server::{AuditLog, Settings};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tagarela_reader::LineReader;
+use tagarela_server::Settings;
+use tagarela_server::testing::TestServer;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
+struct Server(TestServer);
 
 impl Server {
     async fn start(settings: Settings) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tagarela_server::run(
-            listener,
-            settings,
-            AuditLog::disabled(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        Server {
-            addr,
-            stop: Some(stop),
-            task,
-        }
+        Server(TestServer::start(settings).await.unwrap())
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.addr
     }
 
     async fn connect(&self) -> Peer {
-        let stream = TcpStream::connect(self.addr).await.unwrap();
+        let stream = TcpStream::connect(self.addr()).await.unwrap();
         let (r, w) = stream.into_split();
         let mut peer = Peer {
-            reader: BufReader::new(r),
+            reader: LineReader::server_lines(r),
             writer: w,
             pings: 0,
         };
@@ -62,19 +47,13 @@ impl Server {
         p
     }
 
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("run returns after shutdown")
-            .unwrap();
+    async fn shutdown(self) {
+        assert!(self.0.shutdown().await, "run returns after shutdown");
     }
 }
 
 struct Peer {
-    reader: BufReader<OwnedReadHalf>,
+    reader: LineReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     pings: u32,
 }
@@ -91,15 +70,10 @@ impl Peer {
     /// The next line, or None at EOF (a partial line cut off by the close
     /// is not a line: spec §9.2). Panics after WAIT.
     async fn line(&mut self) -> Option<String> {
-        let mut buf = Vec::new();
-        let n = tokio::time::timeout(WAIT, self.reader.read_until(b'\n', &mut buf))
+        tokio::time::timeout(WAIT, self.reader.next_text())
             .await
             .expect("a line within the wait")
-            .unwrap_or(0);
-        if n == 0 || buf.pop() != Some(b'\n') {
-            return None;
-        }
-        Some(String::from_utf8(buf).unwrap())
+            .unwrap_or(None)
     }
 
     /// The next line must start with `prefix`.
@@ -300,10 +274,10 @@ async fn connection_limits_refuse_with_bye() {
     let server = Server::start(settings).await;
     let _a = server.connect().await;
     let _b = server.connect().await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let stream = TcpStream::connect(server.addr()).await.unwrap();
     let mut c = Peer {
-        reader: BufReader::new(stream.into_split().0),
-        writer: TcpStream::connect(server.addr)
+        reader: LineReader::server_lines(stream.into_split().0),
+        writer: TcpStream::connect(server.addr())
             .await
             .unwrap()
             .into_split()
@@ -392,7 +366,7 @@ async fn a_flooding_peer_that_never_reads_still_meets_the_registration_timeout()
         ..fast()
     };
     let server = Server::start(settings).await;
-    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let stream = TcpStream::connect(server.addr()).await.unwrap();
     assert!(
         flood_until_closed(stream, b"!\n", Duration::from_secs(20)).await,
         "closed by the registration timeout while flooding"
@@ -423,35 +397,5 @@ async fn a_flooding_peer_that_never_reads_is_removed_at_the_hard_bound() {
     let leave = watcher.expect("LEAVE ").await;
     assert!(leave.ends_with(" flooder slow"), "{leave}");
     assert!(flood.await.unwrap(), "the flooder's connection was closed");
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn octets_without_a_line_are_not_activity_for_the_keepalive() {
-    let settings = Settings {
-        ping_interval: Duration::from_millis(200),
-        ping_timeout: Duration::from_millis(300),
-        ..fast()
-    };
-    let server = Server::start(settings).await;
-    let mut trickle = server.join("trickle").await;
-    // One octet of a line every 50 ms, never its LF (spec §10: lines count).
-    let mut ended = false;
-    for _ in 0..100 {
-        if trickle.writer.write_all(b"x").await.is_err() {
-            break;
-        }
-        match tokio::time::timeout(Duration::from_millis(50), trickle.line()).await {
-            Err(_) => {}
-            Ok(Some(l)) if l.starts_with("PING ") => {}
-            Ok(Some(l)) => {
-                assert!(l.starts_with("BYE timeout :"), "{l}");
-                ended = true;
-                break;
-            }
-            Ok(None) => panic!("closed without BYE timeout"),
-        }
-    }
-    assert!(ended, "pinged and timed out although octets kept arriving");
     server.shutdown().await;
 }

@@ -5,45 +5,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 mod common;
 use common::{SERVER, temp_dir};
+use tagarela_reader::LineReader;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 struct Peer {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: LineReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
 }
 
 impl Peer {
-    fn join(addr: &str, name: &str) -> Peer {
-        let stream = TcpStream::connect(addr).unwrap();
+    async fn join(addr: &str, name: &str) -> Peer {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
         let mut peer = Peer {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
+            reader: LineReader::server_lines(r),
+            writer: w,
         };
-        peer.expect("HELLO");
-        peer.send(name);
-        peer.expect("WELCOME");
+        peer.expect("HELLO").await;
+        peer.send(name).await;
+        peer.expect("WELCOME").await;
         peer
     }
 
-    fn send(&mut self, line: &str) {
+    async fn send(&mut self, line: &str) {
         self.writer
             .write_all(format!("{line}\n").as_bytes())
+            .await
             .unwrap();
     }
 
-    fn expect(&mut self, prefix: &str) -> String {
+    async fn expect(&mut self, prefix: &str) -> String {
         loop {
-            let mut line = String::new();
-            assert!(
-                self.reader.read_line(&mut line).unwrap() > 0,
-                "eof waiting for {prefix}"
-            );
+            let line = self.reader.next_text().await.unwrap();
+            let line = line.unwrap_or_else(|| panic!("eof waiting for {prefix}"));
             if line.starts_with(prefix) {
                 return line;
             }
@@ -72,16 +73,16 @@ fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
 }
 
 /// A whisper and a public line with a bidi override, then a clean stop.
-fn chat(dir: &Path, extra: &[&str]) -> (String, String) {
+async fn chat(dir: &Path, extra: &[&str]) -> (String, String) {
     let (mut server, addr) = start(dir, extra);
-    let mut alice = Peer::join(&addr, "alice");
-    let mut bob = Peer::join(&addr, "bob");
-    alice.send("@bob the-secret-plan");
-    bob.expect("PRIV");
-    alice.send("look \u{202E}gnp.exe");
-    bob.expect("MSG");
-    alice.send("/quit");
-    alice.expect("BYE");
+    let mut alice = Peer::join(&addr, "alice").await;
+    let mut bob = Peer::join(&addr, "bob").await;
+    alice.send("@bob the-secret-plan").await;
+    bob.expect("PRIV").await;
+    alice.send("look \u{202E}gnp.exe").await;
+    bob.expect("MSG").await;
+    alice.send("/quit").await;
+    alice.expect("BYE").await;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -93,11 +94,11 @@ fn chat(dir: &Path, extra: &[&str]) -> (String, String) {
     (log, audit)
 }
 
-#[test]
-fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() {
+#[tokio::test]
+async fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("privacy-default");
-    let (log, audit) = chat(&dir, &[]);
+    let (log, audit) = chat(&dir, &[]).await;
     assert!(!log.contains("the-secret-plan"), "{log}");
     assert!(!audit.contains("the-secret-plan"), "{audit}");
     // Who whispered to whom is still recorded.
@@ -120,10 +121,10 @@ fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn whispers_are_recorded_when_the_operator_opts_in() {
+#[tokio::test]
+async fn whispers_are_recorded_when_the_operator_opts_in() {
     let dir = temp_dir("privacy-opt-in");
-    let (log, audit) = chat(&dir, &["--log-private-text"]);
+    let (log, audit) = chat(&dir, &["--log-private-text"]).await;
     assert!(log.contains("the-secret-plan"), "{log}");
     assert!(audit.contains("the-secret-plan"), "{audit}");
     let _ = std::fs::remove_dir_all(&dir);

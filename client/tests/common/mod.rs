@@ -1,22 +1,10 @@
-//! What the client's integration tests share: an in-process server on a
-//! loopback port.
+//! What the client's integration tests share: the one way to start an
+//! in-process server (`tagarela_server::testing`), with the defaults.
 
-use tagarela_server::{AuditLog, Settings};
-use tokio::sync::oneshot;
+use tagarela_server::Settings;
+use tagarela_server::testing::TestServer;
 
-/// Starts a server with default settings; returns its port, the sender that
-/// stops it, and its task.
-pub async fn server() -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(tagarela_server::run(
-        listener,
-        Settings::default(),
-        AuditLog::disabled(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (port, stop, task)
+/// Starts a server with default settings.
+pub async fn server() -> TestServer {
+    TestServer::start(Settings::default()).await.unwrap()
 }

@@ -1,0 +1,67 @@
+//! One way to start a server in tests: the library's [`run`](crate::run)
+//! on a loopback port of its own, with a handle that stops it and waits
+//! for it to finish. Used by this crate's integration tests and the
+//! client's; the conformance suite runs the real binary instead. Never
+//! used by the server itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::audit::AuditLog;
+use crate::config::Settings;
+
+/// How long [`TestServer::shutdown`] waits for the server to finish.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// A server running in this process.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens (127.0.0.1, a free port).
+    pub addr: SocketAddr,
+    /// Stops it when sent (or dropped).
+    stop: Option<oneshot::Sender<()>>,
+    /// The server itself.
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server with `settings` and no audit log.
+    pub async fn start(settings: Settings) -> std::io::Result<TestServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(crate::run(
+            listener,
+            settings,
+            AuditLog::disabled(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Shuts it down as SIGTERM would (`BYE shutdown` to everyone) and
+    /// waits for it to finish. False if it did not finish in time.
+    pub async fn shutdown(mut self) -> bool {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        matches!(
+            tokio::time::timeout(SHUTDOWN_WAIT, &mut self.task).await,
+            Ok(Ok(()))
+        )
+    }
+}
