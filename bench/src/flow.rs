@@ -136,15 +136,23 @@ async fn read(
     pause: Option<(Duration, Duration)>,
 ) {
     let mut last: [Option<u64>; 64] = [None; 64];
-    let mut next_pause = pause.map(|(every, _)| Instant::now() + every);
+    // Pauses follow the wall clock, whatever arrives: the reader does not
+    // read at all from each pause's start to its end.
+    let mut next_pause = pause.map(|(every, _)| tokio::time::Instant::now() + every);
     loop {
-        if let (Some(at), Some((every, length))) = (next_pause, pause) {
-            if Instant::now() >= at {
-                tokio::time::sleep(length).await;
-                next_pause = Some(Instant::now() + every);
+        let pause_at =
+            next_pause.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
+        let received = tokio::select! {
+            received = lines.next() => received,
+            () = tokio::time::sleep_until(pause_at) => {
+                if let Some((every, length)) = pause {
+                    tokio::time::sleep(length).await;
+                    next_pause = Some(pause_at + every);
+                }
+                continue;
             }
-        }
-        let line = match lines.next().await {
+        };
+        let line = match received {
             Ok(Some(Received::Line(line))) => line,
             Ok(Some(Received::TooLong { .. })) => {
                 seen.garbled.fetch_add(1, Ordering::Relaxed);
@@ -366,11 +374,12 @@ fn print_pausing(label: &str, r: &PausingRun) {
 /// fast as they can; all read continuously.
 async fn many_senders(
     server: &Path,
+    off: &[&str],
     senders: usize,
     messages: u64,
     size: usize,
 ) -> anyhow::Result<()> {
-    let srv = Server::start(server, &["--rate-limit", "off"]).await?;
+    let srv = Server::start(server, off).await?;
     let epoch = Instant::now();
     let mut seens = Vec::new();
     let mut writers = Vec::new();
@@ -456,8 +465,8 @@ async fn many_senders(
 }
 
 /// (d): a reader stops reading while a flooder runs (rate limit off).
-async fn stopped_reader(server: &Path, seconds: f64) -> anyhow::Result<()> {
-    let srv = Server::start(server, &["--rate-limit", "off"]).await?;
+async fn stopped_reader(server: &Path, off: &[&str], seconds: f64) -> anyhow::Result<()> {
+    let srv = Server::start(server, off).await?;
     let epoch = Instant::now();
     let (watch_lines, _ww) = join(srv.addr, "watcher").await?;
     let watcher = Arc::new(Seen::default());
@@ -503,19 +512,31 @@ async fn stopped_reader(server: &Path, seconds: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every measurement in turn.
+/// Runs every measurement in turn. `legacy`: the server predates
+/// `--rate-limit` (and has no limit), so only (a), (c) and (d) run, for a
+/// before/after comparison.
 pub async fn run(
     server: &Path,
     readers: usize,
     seconds: f64,
     senders: usize,
+    legacy: bool,
 ) -> anyhow::Result<()> {
     println!(
         "flow control, server {} (each run on a fresh server)",
         server.display()
     );
-    let a = pausing(server, &["--rate-limit", "off"], readers, true, seconds).await?;
+    let off: &[&str] = if legacy {
+        &[]
+    } else {
+        &["--rate-limit", "off"]
+    };
+    let a = pausing(server, off, readers, true, seconds).await?;
     print_pausing("(a) flooder, rate limit off", &a);
+    if legacy {
+        many_senders(server, off, senders, 1000, 100).await?;
+        return stopped_reader(server, off, 15.0).await;
+    }
     let b = pausing(server, &[], readers, true, seconds).await?;
     print_pausing("(b) flooder, rate limit on (defaults)", &b);
     let base = pausing(server, &[], readers, false, seconds).await?;
@@ -524,7 +545,6 @@ pub async fn run(
         "(b) normal sender's p99 with the flooder / without: {:.2}x",
         b.normal_p99_ms / base.normal_p99_ms.max(0.001)
     );
-    many_senders(server, senders, 1000, 100).await?;
-    stopped_reader(server, 15.0).await?;
-    Ok(())
+    many_senders(server, off, senders, 1000, 100).await?;
+    stopped_reader(server, off, 15.0).await
 }

@@ -46,6 +46,10 @@ enum Command {
         /// Senders in (c) (at most 62).
         #[arg(long, default_value_t = 50)]
         senders: usize,
+        /// The server predates `--rate-limit` (an older build, for a
+        /// before/after comparison): run (a), (c) and (d) without it.
+        #[arg(long)]
+        legacy: bool,
     },
     /// No server: this machine's own latency floor, i.e. how late a thread
     /// that is ready to run gets the CPU (like `redis-cli --intrinsic-latency`).
@@ -139,11 +143,18 @@ fn main() -> anyhow::Result<()> {
             readers,
             seconds,
             senders,
+            legacy,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let result = runtime.block_on(flow::run(&server, readers, seconds, senders.min(62)));
+            let result = runtime.block_on(flow::run(
+                &server,
+                readers,
+                seconds,
+                senders.min(62),
+                legacy,
+            ));
             runtime.shutdown_background();
             result
         }
