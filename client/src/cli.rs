@@ -17,7 +17,8 @@ Exit status:
      stopped answering (probes after 15 s of silence; lost after 60 s more)
   2  usage error
   3  the server could not be reached
-  4  scripted mode: the server refused the name (name-taken, name-invalid)";
+  4  scripted mode: the server refused the name (name-taken, name-invalid)
+  5  the server's TLS certificate was not trusted (unknown, or changed)";
 
 /// Tagarela chat client. Interactive when stdin and stdout are a terminal;
 /// otherwise (or with --plain) it reads lines from stdin and prints one
@@ -29,9 +30,34 @@ pub struct Cli {
     #[arg(long, env = "TAGARELA_HOST", default_value = "127.0.0.1")]
     pub host: String,
 
-    /// Server port.
-    #[arg(long, env = "TAGARELA_PORT", default_value_t = 7878)]
-    pub port: u16,
+    /// Server port [default: 7879 over TLS, 7878 in plain text].
+    #[arg(long, env = "TAGARELA_PORT")]
+    pub port: Option<u16>,
+
+    /// Connect over TLS (the default for any host but this machine's own).
+    #[arg(long, env = "TAGARELA_TLS", conflicts_with = "no_tls")]
+    pub tls: bool,
+
+    /// Connect in plain text even to another machine (anyone on the way
+    /// can read and change what is said).
+    #[arg(long, env = "TAGARELA_NO_TLS")]
+    pub no_tls: bool,
+
+    /// The server certificate's SHA-256 fingerprint, as its operator gives
+    /// it (`SHA256:AB:CD:...`), to trust it on first use without asking.
+    #[arg(long, env = "TAGARELA_FINGERPRINT")]
+    pub fingerprint: Option<String>,
+
+    /// Trust only this authority's certificates (PEM), instead of the
+    /// system's authorities and trust on first use.
+    #[arg(long, env = "TAGARELA_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// Where trusted servers are remembered [default:
+    /// $XDG_STATE_HOME/tagarela/known_servers, else
+    /// ~/.local/state/tagarela/known_servers].
+    #[arg(long, env = "TAGARELA_KNOWN_SERVERS")]
+    pub known_servers: Option<std::path::PathBuf>,
 
     /// Your name; asked for (or read as the first stdin line) if not given.
     #[arg(long, env = "TAGARELA_NAME")]
@@ -71,4 +97,37 @@ pub mod exit {
     /// Scripted mode: the server refused the name (`ERR name-taken`,
     /// `ERR name-invalid`); no line of stdin was sent after it.
     pub const NAME_REFUSED: i32 = 4;
+    /// The server's TLS certificate was not trusted: unknown and not
+    /// accepted, different from the one remembered, or not the one given
+    /// with `--fingerprint`.
+    pub const UNTRUSTED: i32 = 5;
+}
+
+impl Cli {
+    /// Whether to use TLS: asked for, or the host is not this machine.
+    pub fn use_tls(&self) -> bool {
+        if self.tls {
+            return true;
+        }
+        if self.no_tls {
+            return false;
+        }
+        !is_this_machine(&self.host)
+    }
+
+    /// The port: given, or the default for the transport.
+    pub fn port(&self) -> u16 {
+        self.port
+            .unwrap_or(if self.use_tls() { 7879 } else { 7878 })
+    }
+}
+
+/// Loopback addresses and `localhost`: plain text is not seen by anyone
+/// else there.
+pub fn is_this_machine(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

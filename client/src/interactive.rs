@@ -276,11 +276,10 @@ async fn chat(
                             return Ok(lost(view));
                         }
                         live.sent(&wire, Instant::now());
-                        if echo_erased {
-                            if let Some(text) = public_text(&wire) {
+                        if echo_erased
+                            && let Some(text) = public_text(&wire) {
                                 show(view.own_message(&text, Local::now()));
                             }
-                        }
                         if matches!(ClientLine::parse(wire.as_bytes()), Ok(ClientLine::Help)) {
                             for help in LOCAL_HELP {
                                 show(view.notice(help));

@@ -11,6 +11,7 @@
 //! - `fold`: loose (case- and diacritic-blind) matching of typed names.
 //! - `alert`: mentions and the bell.
 //! - `liveness`: noticing a dead or hung server.
+//! - `tls`: whom to trust over TLS (authorities, or trust on first use).
 #![forbid(unsafe_code)]
 
 pub mod alert;
@@ -25,3 +26,4 @@ pub mod net;
 pub mod plain;
 pub mod render;
 pub mod sanitize;
+pub mod tls;

@@ -3,9 +3,12 @@
 
 use std::io::IsTerminal;
 
+use std::sync::Arc;
+
 use clap::Parser;
 use tagarela_client::cli::{Cli, exit};
 use tagarela_client::net::Connection;
+use tagarela_client::tls::{Known, KnownServers, Policy, Trust, normalise_fingerprint};
 use tagarela_client::{interactive, plain};
 
 fn main() {
@@ -22,12 +25,9 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        let conn = match Connection::open(&cli.host, cli.port).await {
+        let conn = match connect(&cli).await {
             Ok(conn) => conn,
-            Err(e) => {
-                eprintln!("tagarela: cannot connect to {}:{}: {e}", cli.host, cli.port);
-                return exit::UNREACHABLE;
-            }
+            Err(code) => return code,
         };
         let interactive =
             !cli.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -52,4 +52,135 @@ fn main() {
     // Exit without waiting for the stdin reader thread, which may be
     // blocked in read(2).
     std::process::exit(code);
+}
+
+/// Connects as the flags say, over TLS with its trust decisions (asking
+/// the person once, on a terminal, for an unknown certificate), or in
+/// plain text. Returns the exit status on failure.
+async fn connect(cli: &Cli) -> Result<Connection, i32> {
+    let port = cli.port();
+    let server = format!("{}:{port}", cli.host);
+    if !cli.use_tls() {
+        return Connection::open(&cli.host, port).await.map_err(|e| {
+            eprintln!("tagarela: cannot connect to {server}: {e}");
+            exit::UNREACHABLE
+        });
+    }
+    let expected = match cli.fingerprint.as_deref().map(normalise_fingerprint) {
+        Some(None) => {
+            eprintln!(
+                "tagarela: --fingerprint is not a SHA-256 fingerprint (SHA256: and 32 hex pairs)"
+            );
+            return Err(exit::USAGE);
+        }
+        Some(Some(fp)) => Some(fp),
+        None => None,
+    };
+    let known = KnownServers {
+        path: cli
+            .known_servers
+            .clone()
+            .unwrap_or_else(default_known_servers),
+    };
+    let policy = match Policy::new(
+        server.clone(),
+        expected,
+        known.clone(),
+        cli.tls_ca.as_deref(),
+    ) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("tagarela: {e}");
+            return Err(exit::USAGE);
+        }
+    };
+    for _ in 0..2 {
+        let attempt = Connection::open_with(&cli.host, port, Some(&policy)).await;
+        let outcome = policy.outcome();
+        match (attempt, outcome) {
+            (Ok(conn), trust) => {
+                let remember = match trust {
+                    Some(Trust::Given(fp)) => Some(Known::Pinned(fp)),
+                    Some(Trust::Authority) if known.lookup(&server).is_none() => {
+                        Some(Known::Authority)
+                    }
+                    _ => None,
+                };
+                if let Some(k) = remember
+                    && let Err(e) = known.remember(&server, &k)
+                {
+                    eprintln!(
+                        "tagarela: cannot remember {server} in {}: {e}",
+                        known.path.display()
+                    );
+                }
+                return Ok(conn);
+            }
+            (Err(_), Some(Trust::Unknown(fp))) => {
+                if !ask_to_trust(&server, &fp) {
+                    eprintln!(
+                        "tagarela: not connecting to {server}: its certificate {fp} is not trusted.\n  Check the fingerprint with the server's operator, then run again (or pass --fingerprint {fp})."
+                    );
+                    return Err(exit::UNTRUSTED);
+                }
+                if let Err(e) = known.remember(&server, &Known::Pinned(fp)) {
+                    eprintln!(
+                        "tagarela: cannot remember {server} in {}: {e}",
+                        known.path.display()
+                    );
+                    return Err(exit::UNTRUSTED);
+                }
+            }
+            (Err(_), Some(Trust::Changed { was, now })) => {
+                eprintln!(
+                    "tagarela: WARNING: THE CERTIFICATE OF {server} HAS CHANGED.\n  Remembered: {was}\n  Now:        {now}\n  Someone may be intercepting the connection, or the server's certificate was replaced.\n  Not connecting. If the operator confirms the new fingerprint, remove the line for {server} from {}.",
+                    known.path.display()
+                );
+                return Err(exit::UNTRUSTED);
+            }
+            (Err(_), Some(Trust::Mismatch { given, now })) => {
+                eprintln!(
+                    "tagarela: not connecting to {server}: its certificate is {now}, not the {given} given with --fingerprint."
+                );
+                return Err(exit::UNTRUSTED);
+            }
+            (Err(e), _) => {
+                eprintln!("tagarela: cannot connect to {server} over TLS: {e}");
+                return Err(exit::UNREACHABLE);
+            }
+        }
+    }
+    Err(exit::UNTRUSTED)
+}
+
+/// Asks the person at the terminal whether to trust `fp` for `server`;
+/// false without a terminal.
+fn ask_to_trust(server: &str, fp: &str) -> bool {
+    use std::io::{BufRead, Write};
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return false;
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "The server {server} has a certificate that no known authority signed.\nIts fingerprint is\n  {fp}\nCompare it with the one the server's operator gave you.\nTrust it and remember it? [y/N] "
+    );
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `$XDG_STATE_HOME/tagarela/known_servers`, else under `~/.local/state`.
+fn default_known_servers() -> std::path::PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    state.join("tagarela/known_servers")
 }

@@ -7,11 +7,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
 use tagarela_parser::{ServerLine, ServerLineError};
 use tagarela_reader::{LineReader, Received};
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio_rustls::TlsConnector;
+
+use crate::tls::Policy;
 use tokio::sync::mpsc;
 
 /// Lines decoded ahead of the user interface at most.
@@ -40,37 +45,70 @@ pub enum Incoming {
 }
 
 /// An open connection.
-#[derive(Debug)]
 pub struct Connection {
     pub incoming: mpsc::Receiver<Incoming>,
-    writer: OwnedWriteHalf,
+    /// Plain TCP's write half, or TLS's.
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
     pub peer: SocketAddr,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
 impl Connection {
-    /// Connects to `host:port` and starts the reader task.
-    pub async fn open(host: &str, port: u16) -> std::io::Result<Connection> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+    /// Connects to `host:port` over TLS under `policy` (spec §15), or in
+    /// plain text without one, and starts the reader task. A refused
+    /// certificate is an `InvalidData` error; the policy says why.
+    pub async fn open_with(
+        host: &str,
+        port: u16,
+        policy: Option<&Arc<Policy>>,
+    ) -> std::io::Result<Connection> {
+        let Some(policy) = policy else {
+            return Connection::open(host, port).await;
+        };
+        let stream = connect(host, port).await?;
+        let peer = stream.peer_addr()?;
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let connector = TlsConnector::from(Arc::new(policy.config()));
+        let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
             .await
             .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                )
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the TLS handshake timed out")
             })??;
-        let _ = stream.set_nodelay(true);
+        let (reader, writer) = tokio::io::split(tls);
+        Ok(Connection::start(reader, Box::new(writer), peer))
+    }
+
+    /// Connects to `host:port` in plain text and starts the reader task.
+    pub async fn open(host: &str, port: u16) -> std::io::Result<Connection> {
+        let stream = connect(host, port).await?;
         let peer = stream.peer_addr()?;
         let (reader, writer) = stream.into_split();
+        Ok(Connection::start(reader, Box::new(writer), peer))
+    }
+
+    fn start<R: AsyncRead + Send + Unpin + 'static>(
+        reader: R,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+        peer: SocketAddr,
+    ) -> Connection {
         let (tx, incoming) = mpsc::channel(CHANNEL_BOUND);
         tokio::spawn(async move {
             let end = read_loop(reader, &tx).await;
             let _ = tx.send(Incoming::Closed(end)).await;
         });
-        Ok(Connection {
+        Connection {
             incoming,
             writer,
             peer,
-        })
+        }
     }
 
     /// Sends one line; `line` must not hold LF (a terminator is added).
@@ -78,8 +116,24 @@ impl Connection {
         let mut out = Vec::with_capacity(line.len() + 1);
         out.extend_from_slice(line);
         out.push(b'\n');
-        self.writer.write_all(&out).await
+        self.writer.write_all(&out).await?;
+        // TLS buffers what it encrypts until flushed.
+        self.writer.flush().await
     }
+}
+
+/// Opens the TCP connection, giving up after `CONNECT_TIMEOUT`.
+async fn connect(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            )
+        })??;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 /// Reads and decodes until the stream ends; returns why it ended if that
@@ -107,10 +161,10 @@ async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: &mpsc::Sender<Incoming>)
                 ))),
             },
         };
-        if let Some(item) = item {
-            if tx.send(item).await.is_err() {
-                return None;
-            }
+        if let Some(item) = item
+            && tx.send(item).await.is_err()
+        {
+            return None;
         }
     }
 }

@@ -68,11 +68,10 @@ pub async fn run(mut conn: Connection, name: Option<String>, timings: Timings) -
             incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
                 Incoming::Line(line) => {
                     live.heard(Instant::now());
-                    if let ServerLine::Pong { token } = &line {
-                        if live.pong(token.as_ref().map(|t| t.as_str())).is_some() {
+                    if let ServerLine::Pong { token } = &line
+                        && live.pong(token.as_ref().map(|t| t.as_str())).is_some() {
                             continue;
                         }
-                    }
                     emit(&render::plain(&line, to_terminal));
                     match line {
                         ServerLine::Ping { token } => {

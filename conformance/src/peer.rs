@@ -130,12 +130,12 @@ impl Peer {
         loop {
             match tokio::time::timeout_at(deadline, self.read_raw()).await {
                 Ok(Some(line)) => {
-                    if self.auto_pong {
-                        if let Some(token) = line.strip_prefix("PING ") {
-                            let pong = format!("/pong {token}\n");
-                            if self.write(pong.as_bytes(), false).await.is_ok() {
-                                continue;
-                            }
+                    if self.auto_pong
+                        && let Some(token) = line.strip_prefix("PING ")
+                    {
+                        let pong = format!("/pong {token}\n");
+                        if self.write(pong.as_bytes(), false).await.is_ok() {
+                            continue;
                         }
                     }
                     return Read::Line(line);

@@ -40,7 +40,7 @@ fn client_stream() -> Vec<u8> {
                 &b"@ oops"[..]
             }),
         }
-        out.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+        out.extend_from_slice(if i.is_multiple_of(3) { b"\r\n" } else { b"\n" });
         i += 1;
     }
     out
@@ -55,7 +55,7 @@ fn server_stream() -> Vec<u8> {
         let owned = format!("user_{}", i % 97);
         let from = Name::new(owned.as_str()).unwrap();
         let text = Text::new(PHRASES[i as usize % PHRASES.len()]).unwrap();
-        let line = if i % 5 == 0 {
+        let line = if i.is_multiple_of(5) {
             ServerLine::Priv {
                 at,
                 from,

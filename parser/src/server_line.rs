@@ -337,11 +337,11 @@ pub fn encode_who_list<'n>(names: impl IntoIterator<Item = &'n Name<'n>>, out: &
     let mut line_start: Option<usize> = None;
     for name in names {
         let name = name.as_str().as_bytes();
-        if let Some(start) = line_start {
-            if out.len() - start + 1 + name.len() > SERVER_LINE_MAX {
-                out.push(b'\n');
-                line_start = None;
-            }
+        if let Some(start) = line_start
+            && out.len() - start + 1 + name.len() > SERVER_LINE_MAX
+        {
+            out.push(b'\n');
+            line_start = None;
         }
         if line_start.is_none() {
             line_start = Some(out.len());

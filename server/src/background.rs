@@ -153,7 +153,11 @@ pub fn start(exe: &Path, args: &[OsString], files: &Files) -> Result<Started, Ba
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(START_WAIT).unwrap_or_default();
-    match line.trim_end().strip_prefix(LISTENING) {
+    match line
+        .trim_end()
+        .strip_prefix(LISTENING)
+        .and_then(|rest| rest.split_whitespace().next())
+    {
         Some(addr) => {
             let pid = child.id();
             write_pid_file(&files.pid, pid, addr)?;

@@ -25,6 +25,37 @@ pub struct Config {
     #[arg(long)]
     pub stop: bool,
 
+    /// Also listen for TLS (spec §15) on --tls-port. Without --tls-cert,
+    /// a self-signed certificate is made on first start and kept in the
+    /// state directory; its fingerprint is printed for clients to check.
+    #[arg(long, env = "TAGARELA_TLS")]
+    pub tls: bool,
+
+    /// TLS port (with --tls); 0 picks a free one.
+    #[arg(long, env = "TAGARELA_TLS_PORT", default_value_t = 7879)]
+    pub tls_port: u16,
+
+    /// Certificate chain (PEM, end-entity first); implies --tls.
+    #[arg(long, env = "TAGARELA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, env = "TAGARELA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Host names the self-signed certificate is made for (besides
+    /// localhost), comma-separated; only used when one is generated.
+    #[arg(long, env = "TAGARELA_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+
+    /// No plaintext listener: TLS only (needs --tls or --tls-cert).
+    #[arg(long, env = "TAGARELA_NO_PLAINTEXT")]
+    pub no_plaintext: bool,
+
+    /// Seconds a TLS client has to complete its handshake.
+    #[arg(long, env = "TAGARELA_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
+    pub tls_handshake_timeout: f64,
+
     /// Address to listen on: an IP address (0.0.0.0, ::) or a host name
     /// such as localhost (the first address it resolves to).
     #[arg(long, env = "TAGARELA_LISTEN", default_value = "127.0.0.1")]
@@ -172,6 +203,8 @@ pub struct Settings {
     /// Private message text goes to logs and the audit log (opt-in).
     pub log_private_text: bool,
     pub shutdown_grace: Duration,
+    /// How long a TLS client has to finish its handshake.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -190,11 +223,17 @@ impl Default for Settings {
             rate_limit: Rate::new(5.0, 25),
             log_private_text: false,
             shutdown_grace: Duration::from_secs(3),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
 
 impl Config {
+    /// Whether a TLS listener is wanted.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls || self.tls_cert.is_some()
+    }
+
     /// The runtime settings these flags describe.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -215,6 +254,7 @@ impl Config {
             },
             log_private_text: self.log_private_text,
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
+            tls_handshake_timeout: Duration::from_secs_f64(self.tls_handshake_timeout),
         }
     }
 }

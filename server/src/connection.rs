@@ -145,11 +145,10 @@ pub async fn serve<T: Transport>(
                     if let Err(reason) = input.handle_lines(&mut session) {
                         break Ending::Bye(reason);
                     }
-                    if session.has_entries() {
-                        if let Some(sink) = &ctx.sink {
+                    if session.has_entries()
+                        && let Some(sink) = &ctx.sink {
                             sink.record(session.take_entries()).await;
                         }
-                    }
                 }
                 let wake = Wake {
                     registered: session.is_registered(),
@@ -186,18 +185,16 @@ pub async fn serve<T: Transport>(
                     Progress::Octets => {}
                     Progress::End(end) => break end,
                 }
-                if let Some(at) = input.held_until {
-                    if at < sleep.deadline() {
+                if let Some(at) = input.held_until
+                    && at < sleep.deadline() {
                         sleep.as_mut().reset(at);
                     }
-                }
-                if session.has_entries() {
-                    if let Some(sink) = &ctx.sink {
+                if session.has_entries()
+                    && let Some(sink) = &ctx.sink {
                         // Boxed by the sink: this wait must not grow
                         // every idle connection's task.
                         sink.record(session.take_entries()).await;
                     }
-                }
             }
         }
     };
@@ -395,14 +392,14 @@ impl Input {
                 let Some(framed) = lines.next() else {
                     break lines.consumed();
                 };
-                if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit) {
-                    if let Err(at) = bucket.take(*rate, Instant::now()) {
-                        // Not yet: the line stays for later. Between two
-                        // lines the framer holds no state of the line, so
-                        // framing it again later gives the same frame.
-                        held_until = Some(at);
-                        break before;
-                    }
+                if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
+                    && let Err(at) = bucket.take(*rate, Instant::now())
+                {
+                    // Not yet: the line stays for later. Between two
+                    // lines the framer holds no state of the line, so
+                    // framing it again later gives the same frame.
+                    held_until = Some(at);
+                    break before;
                 }
                 handled += 1;
                 let intent = match framed {

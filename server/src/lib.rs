@@ -59,9 +59,10 @@ mod session;
 pub mod sink;
 pub mod state_dir;
 pub mod testing;
+pub mod tls;
 mod wire;
 
 pub use audit::{AuditLog, AuditWriter};
 pub use config::{Config, LogFormat, Settings};
 pub use connection::Transport;
-pub use listener::run;
+pub use listener::{Listeners, run, serve};

@@ -1,10 +1,13 @@
-//! The accept loop and graceful shutdown. Admits or refuses each socket
-//! (spec §11), spawns its connection task, survives `accept` errors such as
+//! The accept loop and graceful shutdown. Accepts on the plaintext
+//! listener and, when TLS is on, the TLS one; admits or refuses each socket
+//! (spec §11), spawns its connection task (after the TLS handshake, bounded
+//! in time, for the TLS listener), survives `accept` errors such as
 //! running out of file descriptors by backing off, and on shutdown stops
 //! accepting, tells every connection to send `BYE shutdown` (§9.2) and waits
 //! for them, bounded by the grace period.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,16 +24,61 @@ use crate::local_hub::LocalHub;
 use crate::pressure::Pressure;
 use crate::reply::Reply;
 use crate::sink::EventSink;
+use crate::tls::Tls;
 use crate::wire;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// What the server accepts connections on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Plaintext TCP (spec §2), if any.
+    pub plain: Option<TcpListener>,
+    /// TLS over TCP (spec §15), if any, with its certificate.
+    pub tls: Option<(TcpListener, Arc<Tls>)>,
+}
 
 /// Serves `listener` until `shutdown` resolves, then closes every connection
 /// with `BYE shutdown` and returns once they are done (or the grace period
 /// ran out).
 pub async fn run(
     listener: TcpListener,
+    settings: Settings,
+    audit: AuditLog,
+    shutdown: impl Future<Output = ()>,
+) {
+    let listeners = Listeners {
+        plain: Some(listener),
+        tls: None,
+    };
+    serve(listeners, settings, audit, shutdown).await;
+}
+
+/// Accepts the next connection on either listener; says whether it came
+/// on the TLS one.
+async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAddr)>, bool) {
+    let plain = async {
+        match &listeners.plain {
+            Some(l) => l.accept().await,
+            None => std::future::pending().await,
+        }
+    };
+    let tls = async {
+        match &listeners.tls {
+            Some((l, _)) => l.accept().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        accepted = plain => (accepted, false),
+        accepted = tls => (accepted, true),
+    }
+}
+
+/// As [`run`], on every listener in `listeners`.
+pub async fn serve(
+    listeners: Listeners,
     settings: Settings,
     audit: AuditLog,
     shutdown: impl Future<Output = ()>,
@@ -52,9 +100,9 @@ pub async fn run(
     tokio::pin!(shutdown);
 
     loop {
-        let accepted = tokio::select! {
+        let (accepted, over_tls) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listeners) => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -62,13 +110,39 @@ pub async fn run(
                 match admission.admit(peer.ip()) {
                     Ok(permit) => {
                         configure_socket(&stream);
-                        tasks.spawn(connection::serve(
-                            stream,
-                            peer,
-                            Arc::clone(&ctx),
-                            stop.clone(),
-                            permit,
-                        ));
+                        let ctx = Arc::clone(&ctx);
+                        match (&listeners.tls, over_tls) {
+                            (Some((_, tls)), true) => {
+                                let acceptor = tls.acceptor();
+                                let stop = stop.clone();
+                                tasks.spawn(async move {
+                                    let handshake = tokio::time::timeout(
+                                        ctx.settings.tls_handshake_timeout,
+                                        acceptor.accept(stream),
+                                    );
+                                    match handshake.await {
+                                        Ok(Ok(tls_stream)) => {
+                                            connection::serve(tls_stream, peer, ctx, stop, permit).await;
+                                        }
+                                        Ok(Err(e)) => {
+                                            tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
+                                        }
+                                        Err(_) => {
+                                            tracing::info!(peer = %peer, "TLS handshake timed out");
+                                        }
+                                    }
+                                });
+                            }
+                            _ => {
+                                tasks.spawn(connection::serve(
+                                    stream,
+                                    peer,
+                                    ctx,
+                                    stop.clone(),
+                                    permit,
+                                ));
+                            }
+                        }
                     }
                     Err(reason) => {
                         tracing::warn!(peer = %peer, reason = %reason, "connection refused");
@@ -90,7 +164,7 @@ pub async fn run(
         }
     }
 
-    drop(listener);
+    drop(listeners);
     tracing::info!(connections = admission.open_connections(), "shutting down");
     stop.cancel();
     tasks.close();

@@ -6,7 +6,9 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context as _;
 use clap::Parser;
-use tagarela_server::{AuditLog, Config, LogFormat, background, bind, state_dir};
+use std::sync::Arc;
+
+use tagarela_server::{AuditLog, Config, Listeners, LogFormat, background, bind, state_dir, tls};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, with a background thread that hands freed pages back to the
@@ -26,10 +28,42 @@ async fn main() -> anyhow::Result<()> {
     }
     init_logging(config.log_format);
 
-    let listener = bind::listen(&config.listen, config.port, config.backlog).await?;
-    let addr = listener
-        .local_addr()
-        .context("listening socket has no address")?;
+    if config.no_plaintext && !config.tls_enabled() {
+        anyhow::bail!(
+            "--no-plaintext needs --tls (or --tls-cert): the server would listen on nothing"
+        );
+    }
+    let plain = if config.no_plaintext {
+        None
+    } else {
+        Some(bind::listen(&config.listen, config.port, config.backlog).await?)
+    };
+    let tls = if config.tls_enabled() {
+        let (files, made) = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => (
+                tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                },
+                false,
+            ),
+            _ => {
+                let dir = state_dir::ensure().context(
+                    "no place for a self-signed certificate: give --tls-cert and --tls-key",
+                )?;
+                tls::self_signed(&dir, &config.tls_names)?
+            }
+        };
+        let loaded = Arc::new(tls::Tls::load(files.clone())?);
+        if made {
+            tracing::info!(cert = %files.cert.display(), "made a self-signed certificate");
+        }
+        let listener = bind::listen(&config.listen, config.tls_port, config.backlog).await?;
+        watch_reload(Arc::clone(&loaded));
+        Some((listener, loaded))
+    } else {
+        None
+    };
 
     let audit_path = if config.no_audit_log {
         None
@@ -53,8 +87,30 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "tagarela-server listening on {addr}")?;
-    stdout.flush()?;
+    let mut addr = None;
+    if let Some(listener) = &plain {
+        let local = listener
+            .local_addr()
+            .context("listening socket has no address")?;
+        // Write errors are ignored: under --background the reader of this
+        // pipe may be gone once it has the first line.
+        let _ = writeln!(stdout, "tagarela-server listening on {local}");
+        addr = Some(local);
+    }
+    if let Some((listener, tls)) = &tls {
+        let local = listener
+            .local_addr()
+            .context("listening socket has no address")?;
+        let _ = writeln!(
+            stdout,
+            "tagarela-server listening on {local} (TLS; certificate {})",
+            tls.fingerprint()
+        );
+        tracing::info!(addr = %local, fingerprint = %tls.fingerprint(), "listening for TLS");
+        addr = addr.or(Some(local));
+    }
+    let _ = stdout.flush();
+    let addr = addr.map(|a| a.to_string()).unwrap_or_default();
     let private = if config.log_private_text {
         "private message text IS recorded (--log-private-text)"
     } else {
@@ -65,7 +121,8 @@ async fn main() -> anyhow::Result<()> {
         None => tracing::info!(%addr, "listening; audit log off; {private}"),
     }
 
-    tagarela_server::run(listener, config.settings(), audit, shutdown_signal()).await;
+    let listeners = Listeners { plain, tls };
+    tagarela_server::serve(listeners, config.settings(), audit, shutdown_signal()).await;
     if let Some(writer) = writer {
         writer.finish();
     }
@@ -116,6 +173,27 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Reloads the certificate and key on SIGHUP (open connections keep
+/// theirs); a reload that fails keeps the old pair and says why.
+fn watch_reload(tls: Arc<tls::Tls>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::error!("cannot watch SIGHUP: certificates will not be reloaded");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(fingerprint) => tracing::info!(%fingerprint, "reloaded the TLS certificate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload failed; keeping the old certificate")
+                }
+            }
+        }
+    });
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -94,10 +94,10 @@ impl Outbox {
 
     /// Stops pressing, if it was (under the lock; releasing never waits).
     fn unpress(&self, s: &mut State) {
-        if mem::take(&mut s.pressing) {
-            if let Some(p) = &self.pressure {
-                p.release();
-            }
+        if mem::take(&mut s.pressing)
+            && let Some(p) = &self.pressure
+        {
+            p.release();
         }
     }
 
@@ -141,11 +141,12 @@ impl Outbox {
         let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
         if crossed_soft {
             s.above_soft_since = Some(Instant::now());
-            if !s.window_spent && !s.pressing {
-                if let Some(p) = &self.pressure {
-                    s.pressing = true;
-                    p.press();
-                }
+            if !s.window_spent
+                && !s.pressing
+                && let Some(p) = &self.pressure
+            {
+                s.pressing = true;
+                p.press();
             }
         }
         let waker = if was_empty || crossed_soft {
@@ -252,10 +253,10 @@ impl Outbox {
 impl Drop for Outbox {
     fn drop(&mut self) {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if mem::take(&mut s.pressing) {
-            if let Some(p) = &self.pressure {
-                p.release();
-            }
+        if mem::take(&mut s.pressing)
+            && let Some(p) = &self.pressure
+        {
+            p.release();
         }
     }
 }

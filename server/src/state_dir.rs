@@ -56,10 +56,10 @@ pub fn create_owner_only(dir: &Path) -> Result<(), StateDirError> {
             path: dir.to_owned(),
             source,
         })?;
-    if let Ok(meta) = std::fs::metadata(dir) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(dir = %dir.display(), "state directory is readable by others");
-        }
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(dir = %dir.display(), "state directory is readable by others");
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! used by the server itself.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -12,6 +13,8 @@ use tokio::task::JoinHandle;
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
+use crate::listener::Listeners;
+use crate::tls::Tls;
 
 /// How long [`TestServer::shutdown`] waits for the server to finish.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -30,11 +33,30 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `settings` and no audit log.
     pub async fn start(settings: Settings) -> std::io::Result<TestServer> {
+        Self::start_with(settings, None).await
+    }
+
+    /// Starts a server that speaks TLS only, with `tls`'s certificate.
+    pub async fn start_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {
+        Self::start_with(settings, Some(tls)).await
+    }
+
+    async fn start_with(settings: Settings, tls: Option<Arc<Tls>>) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let listeners = match tls {
+            None => Listeners {
+                plain: Some(listener),
+                tls: None,
+            },
+            Some(tls) => Listeners {
+                plain: None,
+                tls: Some((listener, tls)),
+            },
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(crate::run(
-            listener,
+        let task = tokio::spawn(crate::serve(
+            listeners,
             settings,
             AuditLog::disabled(),
             async {

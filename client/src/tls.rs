@@ -1,0 +1,352 @@
+//! How the client decides to trust a TLS server (spec §15). A certificate
+//! that chains to a trusted authority (the system's, or `--tls-ca`) and
+//! names the host is trusted as on the web. One that chains to no known
+//! authority (a small group's self-signed certificate) is trusted on first
+//! use, like SSH: the person compares its fingerprint with the one the
+//! server's operator gives them (or passes `--fingerprint`), and the client
+//! remembers it in a known-servers file; a different certificate later is
+//! refused loudly. There is no flag that turns verification off. This file
+//! decides and remembers; it never prompts (the caller does) and never
+//! reads chat lines.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// `SHA256:` and the SHA-256 of `der` as colon-separated hex pairs, as the
+/// server prints it.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    format!("SHA256:{}", hex.join(":"))
+}
+
+/// Normalises a fingerprint a person typed: case, and with or without the
+/// `SHA256:` prefix and the colons.
+pub fn normalise_fingerprint(typed: &str) -> Option<String> {
+    let hex: String = typed
+        .trim()
+        .trim_start_matches("SHA256:")
+        .trim_start_matches("sha256:")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let pairs: Vec<&str> = (0..32).map(|i| &hex[2 * i..2 * i + 2]).collect();
+    Some(format!("SHA256:{}", pairs.join(":")))
+}
+
+/// What the known-servers file says of one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// Its certificate was signed by a trusted authority last time.
+    Authority,
+    /// Its certificate is pinned by fingerprint.
+    Pinned(String),
+}
+
+/// The known-servers file: one line per server, `host:port SHA256:...` or
+/// `host:port ca`; owner-only.
+#[derive(Debug, Clone)]
+pub struct KnownServers {
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+impl KnownServers {
+    /// What the file says of `server` (`host:port`), if anything.
+    pub fn lookup(&self, server: &str) -> Option<Known> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        text.lines().rev().find_map(|line| {
+            let (who, what) = line.trim().split_once(' ')?;
+            (who == server).then(|| match what.trim() {
+                "ca" => Known::Authority,
+                fp => Known::Pinned(fp.to_owned()),
+            })
+        })
+    }
+
+    /// Remembers `known` for `server`.
+    pub fn remember(&self, server: &str, known: &Known) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = self.path.parent() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)?;
+        let what = match known {
+            Known::Authority => "ca".to_owned(),
+            Known::Pinned(fp) => fp.clone(),
+        };
+        writeln!(file, "{server} {what}")
+    }
+}
+
+/// Why a handshake was refused, or how it was trusted: read after the
+/// handshake by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Signed by a trusted authority for this host.
+    Authority,
+    /// Pinned earlier, and the same.
+    Pinned,
+    /// Matched `--fingerprint`; to be remembered.
+    Given(String),
+    /// Unknown: no authority, not pinned, no `--fingerprint`. The person
+    /// must compare this fingerprint and decide.
+    Unknown(String),
+    /// Refused: pinned with another fingerprint (or signed by an authority
+    /// before, and not now).
+    Changed { was: String, now: String },
+    /// Refused: `--fingerprint` says otherwise.
+    Mismatch { given: String, now: String },
+}
+
+/// The trust policy for one connection.
+#[derive(Debug)]
+pub struct Policy {
+    /// `host:port`, the key in the known-servers file.
+    pub server: String,
+    /// The fingerprint given with `--fingerprint`, normalised.
+    pub expected: Option<String>,
+    /// The known-servers file.
+    pub known: KnownServers,
+    /// With `--tls-ca`: only that authority; no trust on first use.
+    pub strict: bool,
+    /// Verifies against the trust anchors (none when the system has none).
+    authority: Option<Arc<WebPkiServerVerifier>>,
+    /// The crypto provider, for signatures.
+    provider: Arc<CryptoProvider>,
+    /// What the last handshake decided.
+    outcome: Mutex<Option<Trust>>,
+}
+
+/// Why the client TLS setup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// `--tls-ca` could not be read.
+    #[error("cannot read --tls-ca {path}: {why}")]
+    Ca { path: PathBuf, why: String },
+}
+
+impl Policy {
+    /// The policy for `server`, trusting `ca` (a PEM file) or, without it,
+    /// the system's authorities.
+    pub fn new(
+        server: String,
+        expected: Option<String>,
+        known: KnownServers,
+        ca: Option<&Path>,
+    ) -> Result<Policy, TlsSetupError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        match ca {
+            Some(path) => {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                    .and_then(|c| c.collect())
+                    .map_err(|e| TlsSetupError::Ca {
+                        path: path.to_owned(),
+                        why: e.to_string(),
+                    })?;
+                for cert in certs {
+                    let _ = roots.add(cert);
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        let authority = if roots.is_empty() {
+            None
+        } else {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .ok()
+        };
+        Ok(Policy {
+            server,
+            expected,
+            known,
+            strict: ca.is_some(),
+            authority,
+            provider,
+            outcome: Mutex::new(None),
+        })
+    }
+
+    /// What the last handshake decided.
+    pub fn outcome(&self) -> Option<Trust> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn decide(&self, trust: Trust) -> Result<ServerCertVerified, rustls::Error> {
+        let ok = matches!(trust, Trust::Authority | Trust::Pinned | Trust::Given(_));
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(trust);
+        if ok {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    /// A client configuration that uses this policy.
+    pub fn config(self: &Arc<Self>) -> ClientConfig {
+        let verifier: Arc<dyn ServerCertVerifier> = Arc::new(Verifier(Arc::clone(self)));
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+        match builder {
+            Ok(b) => b
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            // The ring provider supports both versions; this is not reached.
+            Err(_) => ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+        }
+    }
+}
+
+/// The policy as rustls sees it.
+#[derive(Debug)]
+struct Verifier(Arc<Policy>);
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let policy = &self.0;
+        let now_fp = fingerprint(end_entity);
+        let by_authority = match &policy.authority {
+            Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        match by_authority {
+            Ok(_) => policy.decide(Trust::Authority),
+            // Signed by no authority we know: trust on first use, unless
+            // the operator's own authority was named.
+            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
+                if !policy.strict =>
+            {
+                let trust = match policy.known.lookup(&policy.server) {
+                    Some(Known::Pinned(was)) if was == now_fp => Trust::Pinned,
+                    Some(Known::Pinned(was)) => Trust::Changed { was, now: now_fp },
+                    Some(Known::Authority) => Trust::Changed {
+                        was: "a certificate signed by a trusted authority".into(),
+                        now: now_fp,
+                    },
+                    None => match &policy.expected {
+                        Some(given) if *given == now_fp => Trust::Given(now_fp),
+                        Some(given) => Trust::Mismatch {
+                            given: given.clone(),
+                            now: now_fp,
+                        },
+                        None => Trust::Unknown(now_fp),
+                    },
+                };
+                policy.decide(trust)
+            }
+            // Expired, wrong host name, revoked...: refused as on the web.
+            Err(e) => Err(e),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0
+            .provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_normalised_from_what_people_type() {
+        let fp = fingerprint(b"x");
+        assert_eq!(normalise_fingerprint(&fp), Some(fp.clone()));
+        let bare: String = fp
+            .trim_start_matches("SHA256:")
+            .replace(':', "")
+            .to_lowercase();
+        assert_eq!(normalise_fingerprint(&bare), Some(fp));
+        assert_eq!(normalise_fingerprint("SHA256:AB"), None);
+    }
+
+    #[test]
+    fn the_known_servers_file_remembers_the_latest_word_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tagarela-known-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let known = KnownServers {
+            path: dir.join("sub/known_servers"),
+        };
+        assert_eq!(known.lookup("h:1"), None);
+        known
+            .remember("h:1", &Known::Pinned("SHA256:AA".into()))
+            .ok();
+        known.remember("g:2", &Known::Authority).ok();
+        assert_eq!(known.lookup("h:1"), Some(Known::Pinned("SHA256:AA".into())));
+        assert_eq!(known.lookup("g:2"), Some(Known::Authority));
+        assert_eq!(known.lookup("h:2"), None);
+        let mode = std::fs::metadata(&known.path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
