@@ -79,6 +79,15 @@ impl<'a> Name<'a> {
         Skeleton::of(&self.0)
     }
 
+    /// The shapes a name is compared by (§3.3): its skeleton as written and
+    /// that of its upper-case form. The skeleton maps `I` to `l`, so `ALICE`
+    /// and `alice` have different skeletons (`allce`, `alice`); comparing
+    /// both forms catches `ALlCE` (which renders as `ALICE`) against a
+    /// lower-case `alice`.
+    pub fn skeletons(&self) -> [Skeleton; 2] {
+        [Skeleton::of(&self.0), Skeleton::of(&self.0.to_uppercase())]
+    }
+
     /// Detaches from the input buffer.
     pub fn into_owned(self) -> Name<'static> {
         Name(Cow::Owned(self.0.into_owned()))
@@ -402,6 +411,20 @@ mod tests {
         assert_eq!(sk("alice"), sk("Alice"));
         assert_eq!(sk("l337"), sk("1337"));
         assert_eq!(sk("pace"), sk("\u{440}\u{430}\u{441}\u{435}"));
+        // Review finding: the skeleton of an all-caps look-alike differs
+        // from the lower-case name's; the upper-case forms meet.
+        let shapes = |s: &str| {
+            Name::new(s)
+                .map(|n| n.skeletons())
+                .unwrap_or_else(|_| unreachable!())
+        };
+        assert_ne!(sk("alice"), sk("ALlCE"));
+        let [alice_as_written, alice_upper] = shapes("alice");
+        let [allce_as_written, allce_upper] = shapes("ALlCE");
+        assert!(
+            [&alice_as_written, &alice_upper].contains(&&allce_as_written)
+                || [&alice_as_written, &alice_upper].contains(&&allce_upper)
+        );
         assert_eq!(sk("bob"), sk("b0b"));
         assert_eq!(sk("paypal"), sk("p\u{0430}ypal"));
         // Whole-script Cyrillic look-alike of a Latin name.

@@ -47,6 +47,15 @@ pub fn sniff(first: &[u8]) -> Sniffed {
     }
     if let Some(lf) = memchr::memchr(b'\n', first) {
         let line = first[..lf].strip_suffix(b"\r").unwrap_or(&first[..lf]);
+        if line.len() > LINE_MAX {
+            // Judged by its start, whether or not its end has come yet, so
+            // the verdict does not depend on how the octets were split.
+            return if starts_request_target(line) {
+                Sniffed::Http
+            } else {
+                Sniffed::Tagarela
+            };
+        }
         return if is_request_line(line) {
             Sniffed::Http
         } else {
@@ -176,6 +185,13 @@ mod tests {
         let mut absolute = b"GET http://example.org/".to_vec();
         absolute.extend(std::iter::repeat_n(b'a', LINE_MAX));
         assert_eq!(sniff(&absolute), Sniffed::Http);
+        // The same with its end in the same read (review finding: the
+        // verdict depended on where the reads split).
+        let mut ended = b"GET /".to_vec();
+        ended.extend(std::iter::repeat_n(b'a', LINE_MAX));
+        ended.extend_from_slice(b" x y\n");
+        assert_eq!(sniff(&ended), Sniffed::Http);
+        assert_eq!(sniff(&ended[..LINE_MAX + 2]), Sniffed::Http);
         let mut name_like = b"GET ".to_vec();
         name_like.extend(std::iter::repeat_n(b'a', LINE_MAX));
         assert_eq!(sniff(&name_like), Sniffed::Tagarela);

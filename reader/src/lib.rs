@@ -45,6 +45,8 @@ pub struct LineReader<R> {
     crlf: bool,
     /// Octets of the over-long line being discarded so far.
     discarded: usize,
+    /// Whether the last of them was a CR (terminator, if LF comes next).
+    discarded_cr: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -66,6 +68,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             // streams in, so its length costs nothing but time.
             framer: LineFramer::new(max, usize::MAX / 2),
             discarded: 0,
+            discarded_cr: false,
             crlf: false,
         }
     }
@@ -98,8 +101,13 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 }
                 Frame::TooLong => {
                     let tail = &self.buf[self.start..self.start + used];
-                    let octets = self.discarded + strip_terminator(tail).len();
+                    let mut octets = self.discarded + strip_terminator(tail).len();
+                    if tail == b"\n" && self.discarded_cr {
+                        // The CR of CR LF came at the end of an earlier read.
+                        octets -= 1;
+                    }
                     self.discarded = 0;
+                    self.discarded_cr = false;
                     self.start += used;
                     return Ok(Some(Received::TooLong { octets }));
                 }
@@ -110,8 +118,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                     ));
                 }
                 Frame::NeedMore => {
-                    if self.framer.is_discarding() {
+                    if self.framer.is_discarding() && used > 0 {
                         self.discarded += used;
+                        self.discarded_cr = self.buf[self.start + used - 1] == b'\r';
                     }
                     self.start += used;
                     self.buf.drain(..self.start);
@@ -231,5 +240,8 @@ mod tests {
             );
         }
         assert_eq!(all(b"abcde\nok\n", 4, 2).await, ["<too long: 5>", "ok"]);
+        // CR at the end of one read, LF at the start of the next (review
+        // finding: counted as content).
+        assert_eq!(all(b"abcde\r\nok\n", 4, 6).await, ["<too long: 5>", "ok"]);
     }
 }

@@ -117,7 +117,7 @@ pub struct Config {
     pub rate_limit: LinesPerSecond,
 
     /// Lines one client may send back to back after a quiet spell.
-    #[arg(long, env = "TAGARELA_RATE_BURST", default_value_t = 25)]
+    #[arg(long, env = "TAGARELA_RATE_BURST", default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_burst: u32,
 
     /// Append-only audit log (JSON Lines) of joins, leaves and messages,
@@ -158,9 +158,9 @@ fn lines_per_second(s: &str) -> Result<LinesPerSecond, String> {
         return Ok(LinesPerSecond::Off);
     }
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(LinesPerSecond::Rate(v)),
+        Ok(v) if (0.001..=1_000_000.0).contains(&v) => Ok(LinesPerSecond::Rate(v)),
         _ => Err(format!(
-            "{s:?} is not a positive number of lines per second or `off`"
+            "{s:?} is not a number of lines per second from 0.001 to 1000000, or `off`"
         )),
     }
 }

@@ -75,7 +75,7 @@ pub async fn serve<T: Transport>(
     let settings = &ctx.settings;
     let outbox = Arc::new(
         Outbox::new(settings.outbox_bytes, settings.outbox_soft_bytes)
-            .pressing_on(Arc::clone(&ctx.pressure)),
+            .pressing_on(Arc::clone(&ctx.pressure), settings.pressure_window),
     );
     outbox.reply(&Reply::Hello);
     let mut session = Session::new(
@@ -100,6 +100,7 @@ pub async fn serve<T: Transport>(
         tokio::time::sleep_until(registration_deadline.min(connected + settings.ping_interval));
     tokio::pin!(sleep);
     let mut ping_counter: u32 = 0;
+    let mut may_press = false;
 
     // Made once: re-creating it every turn would lock the token's shared
     // waiter list twice per wake-up, for every connection.
@@ -127,7 +128,7 @@ pub async fn serve<T: Transport>(
                 if above_soft.is_some_and(|since| now >= since + settings.slow_grace) {
                     break Ending::Bye(ByeReason::Slow);
                 }
-                if above_soft.is_some_and(|since| now >= since + settings.pressure_window) {
+                if outbox.pressing_until().is_some_and(|until| now >= until) {
                     outbox.end_pressure_window();
                 }
                 match ping_sent {
@@ -142,8 +143,15 @@ pub async fn serve<T: Transport>(
                     _ => {}
                 }
                 if input.held_until.is_some_and(|at| now >= at) && !held_back {
-                    if let Err(reason) = input.handle_lines(&mut session) {
-                        break Ending::Bye(reason);
+                    match input.handle_lines(&mut session) {
+                        Err(reason) => break Ending::Bye(reason),
+                        // Lines the rate limit held back are the client's
+                        // activity too (§10), whenever they are handled.
+                        Ok(handled) if handled > 0 => {
+                            last_activity = now;
+                            ping_sent = None;
+                        }
+                        Ok(_) => {}
                     }
                     if session.has_entries()
                         && let Some(sink) = &ctx.sink {
@@ -164,7 +172,10 @@ pub async fn serve<T: Transport>(
                     break Ending::Bye(ByeReason::Slow);
                 }
                 if let Some(since) = outbox.above_soft_since() {
-                    let at = (since + settings.pressure_window).min(since + settings.slow_grace);
+                    let mut at = since + settings.slow_grace;
+                    if let Some(until) = outbox.pressing_until() {
+                        at = at.min(until);
+                    }
                     if at < sleep.deadline() {
                         sleep.as_mut().reset(at);
                     }
@@ -177,6 +188,11 @@ pub async fn serve<T: Transport>(
                 }
             }
             progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
+                if !may_press && session.is_registered() {
+                    // Only a registered client's queue holds senders back.
+                    outbox.allow_pressing();
+                    may_press = true;
+                }
                 match progress {
                     Progress::Lines => {
                         last_activity = Instant::now();
@@ -227,9 +243,9 @@ impl Wake {
         }
         if let Some(since) = outbox.above_soft_since() {
             next = next.min(since + settings.slow_grace);
-            if outbox.is_pressing() {
-                next = next.min(since + settings.pressure_window);
-            }
+        }
+        if let Some(until) = outbox.pressing_until() {
+            next = next.min(until);
         }
         if let Some(at) = self.held_until {
             next = next.min(at);
@@ -360,65 +376,99 @@ impl Input {
     /// Handles octets just read: sniffing first (§4.6), then every
     /// complete line the rate limit allows; the rest is kept.
     fn take(&mut self, data: &[u8], session: &mut Session<Outbox>) -> Progress {
-        self.partial.extend_from_slice(data);
+        // The common case, nothing kept from before: frame straight from
+        // the read buffer and keep only what is left over.
+        let from_read = self.partial.is_empty();
+        if !from_read {
+            self.partial.extend_from_slice(data);
+        }
         if self.sniffing {
-            // While sniffing no line has ended yet: `partial` holds every
-            // octet the connection has received.
-            let verdict = sniff::sniff(&self.partial);
+            // While sniffing no line has ended yet: `partial` (or, on the
+            // first read, `data`) holds every octet the connection has
+            // received.
+            let seen: &[u8] = if from_read { data } else { &self.partial };
+            let verdict = sniff::sniff(seen);
             if let Some(protocol) = verdict.protocol() {
                 tracing::info!(peer = %session.peer(), protocol, "refused a peer speaking another protocol");
                 return Progress::End(Ending::Bye(ByeReason::WrongProtocol));
             }
             self.sniffing = verdict == Sniffed::NeedMore;
         }
-        match self.handle_lines(session) {
+        let handled = if from_read {
+            let handled = self.handle(data, session);
+            if let Ok((used, _)) = handled {
+                self.partial.extend_from_slice(&data[used..]);
+            }
+            handled
+        } else {
+            self.handle_kept(session)
+        };
+        match handled {
             Err(reason) => Progress::End(Ending::Bye(reason)),
-            Ok(handled) if handled > 0 || self.held_until.is_some() => Progress::Lines,
+            Ok((_, n)) if n > 0 || self.held_until.is_some() => Progress::Lines,
             Ok(_) => Progress::Octets,
         }
     }
 
-    /// Frames, checks and decodes the complete lines in `partial` (content
-    /// checks run over the whole buffer at once) and hands their intents
-    /// to the session while the rate limit allows, keeping the rest for
-    /// later (`held_until` says when). Returns how many lines were handled.
+    /// Handles the lines kept in `partial` (after a read that did not end
+    /// on a line's end, or that the rate limit held back) and drops them.
     fn handle_lines(&mut self, session: &mut Session<Outbox>) -> Result<usize, ByeReason> {
-        let mut handled = 0;
-        let mut held_until = None;
-        let used = {
-            let mut lines = self.framer.lines(&self.partial);
-            loop {
-                let before = lines.consumed();
-                let Some(framed) = lines.next() else {
-                    break lines.consumed();
-                };
-                if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
-                    && let Err(at) = bucket.take(*rate, Instant::now())
-                {
-                    // Not yet: the line stays for later. Between two
-                    // lines the framer holds no state of the line, so
-                    // framing it again later gives the same frame.
-                    held_until = Some(at);
-                    break before;
-                }
-                handled += 1;
-                let intent = match framed {
-                    Framed::Line(line) => wire::decode(line, session.is_registered()),
-                    Framed::TooLong => Intent::TooLong,
-                    Framed::Flood => return Err(ByeReason::Flood),
-                };
-                if let Outcome::Close(reason) = session.handle(intent) {
-                    return Err(reason);
-                }
-            }
-        };
-        self.held_until = held_until;
-        self.partial.advance(used);
+        self.handle_kept(session).map(|(_, handled)| handled)
+    }
+
+    fn handle_kept(&mut self, session: &mut Session<Outbox>) -> Result<(usize, usize), ByeReason> {
+        let kept = std::mem::take(&mut self.partial);
+        let result = self.handle(&kept, session);
+        self.partial = kept;
+        if let Ok((used, _)) = result {
+            self.partial.advance(used);
+        }
         if self.partial.is_empty() && self.partial.capacity() > 0 {
             // Give the memory back: idle connections hold no buffer.
             self.partial = BytesMut::new();
         }
-        Ok(handled)
+        result
+    }
+
+    /// Frames, checks and decodes the complete lines at the start of
+    /// `data` (content checks run over the whole buffer at once) and hands
+    /// their intents to the session while the rate limit allows; sets
+    /// `held_until` when it holds lines back. Returns how many octets were
+    /// used and how many lines handled.
+    fn handle(
+        &mut self,
+        data: &[u8],
+        session: &mut Session<Outbox>,
+    ) -> Result<(usize, usize), ByeReason> {
+        let mut handled = 0;
+        let mut held_until = None;
+        let mut lines = self.framer.lines(data);
+        let used = loop {
+            let before = lines.consumed();
+            let Some(framed) = lines.next() else {
+                break lines.consumed();
+            };
+            if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
+                && let Err(at) = bucket.take(*rate, Instant::now())
+            {
+                // Not yet: the line stays for later. Between two lines the
+                // framer holds no state of the line, so framing it again
+                // later gives the same frame.
+                held_until = Some(at);
+                break before;
+            }
+            handled += 1;
+            let intent = match framed {
+                Framed::Line(line) => wire::decode(line, session.is_registered()),
+                Framed::TooLong => Intent::TooLong,
+                Framed::Flood => return Err(ByeReason::Flood),
+            };
+            if let Outcome::Close(reason) = session.handle(intent) {
+                return Err(reason);
+            }
+        };
+        self.held_until = held_until;
+        Ok((used, handled))
     }
 }
 
@@ -428,6 +478,9 @@ struct Outgoing {
     buf: Vec<u8>,
     /// Octets of `buf` already written.
     written: usize,
+    /// Written octets the transport may still hold (TLS encrypts into a
+    /// buffer of its own): flushed until it says they are out.
+    needs_flush: bool,
 }
 
 impl Outgoing {
@@ -471,10 +524,14 @@ fn flush<T: Transport>(
             Poll::Pending => break,
         }
     }
-    if wrote {
-        // Buffering transports (TLS) hold written octets until flushed.
-        if let Poll::Ready(Err(_)) = Pin::new(&mut *transport).poll_flush(cx) {
-            return Some(Ending::Lost);
+    if wrote || out.needs_flush {
+        // Buffering transports (TLS) hold written octets until flushed;
+        // a flush that cannot finish now is tried again when the
+        // transport wakes the task.
+        match Pin::new(&mut *transport).poll_flush(cx) {
+            Poll::Ready(Ok(())) => out.needs_flush = false,
+            Poll::Ready(Err(_)) => return Some(Ending::Lost),
+            Poll::Pending => out.needs_flush = true,
         }
     }
     None
@@ -489,7 +546,7 @@ fn drain<T: Transport>(
 ) -> Poll<()> {
     match flush(cx, transport, outbox, out) {
         Some(_) => Poll::Ready(()),
-        None if out.is_pending() => Poll::Pending,
+        None if out.is_pending() || out.needs_flush => Poll::Pending,
         None => Poll::Ready(()),
     }
 }
@@ -746,7 +803,8 @@ mod tests {
     }
 
     /// A reader that pauses (as a busy terminal does) is never removed: the
-    /// sender waits for it instead.
+    /// sender waits for it instead (within its share of pressing time,
+    /// `pressure::DUTY_PERCENT`).
     #[tokio::test(start_paused = true)]
     async fn a_reader_that_pauses_is_waited_for_not_removed() {
         let mut room = Room::new(Settings {
@@ -767,9 +825,14 @@ mod tests {
             sender
         });
         for i in 1..=2000 {
-            if i % 100 == 0 {
-                // 200 ms without reading, every 100 lines.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            // Reading takes time: a millisecond per ten lines (100 kB/s)...
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            // ...and every 200 lines (20 ms of reading) the terminal stops
+            // for 5 ms: a fifth of the time, as a busy terminal does.
+            if i % 200 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let line = pauser.line().await;
             assert!(line.ends_with(&format!(":{i:0>99}")), "{line}");

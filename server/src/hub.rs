@@ -62,8 +62,15 @@ pub struct NotOnline;
 pub trait Hub: Send + Sync + std::fmt::Debug {
     /// Claims `name` for `recipient` and publishes its `Join` to everyone
     /// else (not to the newcomer), atomically: no event published after
-    /// this returns can precede the join for anyone.
-    fn claim(&self, name: &Name<'static>, recipient: Arc<dyn Recipient>) -> Result<Claimed, Clash>;
+    /// this returns can precede the join for anyone. `welcome` is called
+    /// with the number online (the newcomer included) before the newcomer
+    /// can receive any event, so what it queues comes first.
+    fn claim(
+        &self,
+        name: &Name<'static>,
+        recipient: Arc<dyn Recipient>,
+        welcome: &mut dyn FnMut(usize),
+    ) -> Result<Claimed, Clash>;
 
     /// Releases `key` and publishes its `Leave` to everyone left. The name
     /// is free the moment this returns. Releasing a key not held (twice,

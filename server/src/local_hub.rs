@@ -19,6 +19,9 @@ struct Member {
     name: Name<'static>,
     /// Where its events go.
     recipient: Arc<dyn Recipient>,
+    /// Its skeletons, kept so that releasing it computes nothing under
+    /// the lock.
+    shapes: [Skeleton; 2],
 }
 
 /// Everything behind the hub's lock.
@@ -26,8 +29,9 @@ struct Member {
 struct Registry {
     /// Who is online, by identity key.
     members: HashMap<NameKey, Member>,
-    /// The key of each online name by its skeleton, so that a look-alike
-    /// of a name online is refused (§3.3). One entry per member.
+    /// The key of each online name by its skeletons (as written and
+    /// upper-case), so that a look-alike of a name online is refused
+    /// (§3.3). Two entries per member (one if they are equal).
     skeletons: HashMap<Skeleton, NameKey>,
     /// The last sequence number given.
     last_seq: u64,
@@ -80,24 +84,39 @@ impl LocalHub {
 }
 
 impl Hub for LocalHub {
-    fn claim(&self, name: &Name<'static>, recipient: Arc<dyn Recipient>) -> Result<Claimed, Clash> {
+    fn claim(
+        &self,
+        name: &Name<'static>,
+        recipient: Arc<dyn Recipient>,
+        welcome: &mut dyn FnMut(usize),
+    ) -> Result<Claimed, Clash> {
         let key = name.key();
-        let skeleton = name.skeleton();
+        let shapes = name.skeletons();
         let mut r = self.lock();
         if let Some(holder) = r.members.get(&key) {
             return Err(Clash::Taken(holder.name.clone()));
         }
-        if let Some(holder) = r.skeletons.get(&skeleton).and_then(|k| r.members.get(k)) {
+        if let Some(holder) = shapes
+            .iter()
+            .find_map(|shape| r.skeletons.get(shape))
+            .and_then(|k| r.members.get(k))
+        {
             return Err(Clash::LooksLike(holder.name.clone()));
         }
         let join = r.accept(EventKind::Join { name: name.clone() });
         r.deliver_to_all_but(&key, &join);
-        r.skeletons.insert(skeleton, key.clone());
+        // Under the lock, before the newcomer is a member: its welcome
+        // comes before any event it can receive.
+        welcome(r.members.len() + 1);
+        for shape in &shapes {
+            r.skeletons.insert(shape.clone(), key.clone());
+        }
         r.members.insert(
             key.clone(),
             Member {
                 name: name.clone(),
                 recipient,
+                shapes,
             },
         );
         let online = r.members.len();
@@ -112,7 +131,9 @@ impl Hub for LocalHub {
     ) -> Option<Arc<Event>> {
         let mut r = self.lock();
         let member = r.members.remove(key)?;
-        r.skeletons.remove(&member.name.skeleton());
+        for shape in member.shapes.iter() {
+            r.skeletons.remove(shape);
+        }
         let leave = r.accept(EventKind::Leave {
             name: member.name,
             reason,
@@ -209,11 +230,11 @@ mod tests {
         let alice = Arc::new(Seen::default());
         let bob = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone())
+            .claim(&name("alice"), alice.clone(), &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(a.online, 1);
         let b = hub
-            .claim(&name("bob"), bob.clone())
+            .claim(&name("bob"), bob.clone(), &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!((b.online, b.join.seq), (2, Seq(2)));
         hub.publish_public(&b.key, text("hi"));
@@ -233,22 +254,59 @@ mod tests {
         assert!(hub.release(&b.key, LeaveReason::Quit, None).is_none());
     }
 
+    /// The welcome is queued under the hub's lock before the newcomer is a
+    /// member, so no event can reach it first (review finding: it used to
+    /// be queued after `claim` returned, when another sender's message
+    /// could already have arrived).
+    #[test]
+    fn the_welcome_is_queued_before_the_newcomer_can_receive_anything() {
+        let hub = LocalHub::new();
+        let alice = Arc::new(Seen::default());
+        let a = hub
+            .claim(&name("alice"), alice.clone(), &mut |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let bob = Arc::new(Seen::default());
+        let mut welcomed = None;
+        let bob_seen = Arc::clone(&bob);
+        let b = hub
+            .claim(&name("bob"), bob.clone(), &mut |online| {
+                welcomed = Some(online);
+                bob_seen
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((0, format!("welcome {online}")));
+            })
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!((welcomed, b.online), (Some(2), 2));
+        hub.publish_public(&a.key, text("hi"));
+        assert_eq!(
+            bob.taken(),
+            [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
+        );
+    }
+
     #[test]
     fn keys_and_look_alikes_are_refused_until_released() {
         let hub = LocalHub::new();
         let alice = hub
-            .claim(&name("alice"), Arc::new(Seen::default()))
+            .claim(&name("alice"), Arc::new(Seen::default()), &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            hub.claim(&name("ALICE"), Arc::new(Seen::default())).err(),
+            hub.claim(&name("ALICE"), Arc::new(Seen::default()), &mut |_| {})
+                .err(),
             Some(Clash::Taken(name("alice")))
         );
         assert_eq!(
-            hub.claim(&name("aIice"), Arc::new(Seen::default())).err(),
+            hub.claim(&name("aIice"), Arc::new(Seen::default()), &mut |_| {})
+                .err(),
             Some(Clash::LooksLike(name("alice")))
         );
         hub.release(&alice.key, LeaveReason::Lost, None);
-        assert!(hub.claim(&name("aIice"), Arc::new(Seen::default())).is_ok());
+        assert!(
+            hub.claim(&name("aIice"), Arc::new(Seen::default()), &mut |_| {})
+                .is_ok()
+        );
     }
 
     #[test]
@@ -256,7 +314,7 @@ mod tests {
         let hub = LocalHub::new();
         let alice = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone())
+            .claim(&name("alice"), alice.clone(), &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         hub.publish_private(&a.key, &name("alice"), text("note"))
             .unwrap_or_else(|_| unreachable!());

@@ -21,11 +21,13 @@ use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::event::{Event, WireFormat};
 use crate::hub::Recipient;
-use crate::pressure::Pressure;
+use crate::pressure::{Presser, Pressure};
 use crate::reply::{Replier, Reply};
 use crate::wire;
 
@@ -41,8 +43,8 @@ pub struct Outbox {
     /// The soft bound.
     soft_limit: usize,
     /// The senders' back-pressure this queue takes part in while above
-    /// the soft bound (spec §11); none for unregistered clients' tests.
-    pressure: Option<Arc<Pressure>>,
+    /// the soft bound (spec §11), and the longest one pressing may last.
+    pressure: Option<(Arc<Pressure>, Duration)>,
 }
 
 #[derive(Debug, Default)]
@@ -54,12 +56,8 @@ struct State {
     closed: bool,
     /// Since when `bytes` has been above the soft bound.
     above_soft_since: Option<Instant>,
-    /// Counted in [`Pressure`] now: above the soft bound and within the
-    /// pressure window.
-    pressing: bool,
-    /// The pressure window ran out during this stay above the soft bound:
-    /// no more pressing until the queue drops below it.
-    window_spent: bool,
+    /// Whether, and until when, this queue holds the senders back.
+    presser: Presser,
     /// Something happened that the owner has not yet been told about.
     signalled: bool,
     /// The owner, waiting in [`Outbox::changed`].
@@ -86,30 +84,36 @@ impl Outbox {
         }
     }
 
-    /// The same queue, pressing on `pressure` while above its soft bound.
-    pub fn pressing_on(mut self, pressure: Arc<Pressure>) -> Self {
-        self.pressure = Some(pressure);
+    /// The same queue, pressing on `pressure` for at most `window` at a
+    /// time while above its soft bound, once [`Outbox::allow_pressing`].
+    pub fn pressing_on(mut self, pressure: Arc<Pressure>, window: Duration) -> Self {
+        self.pressure = Some((pressure, window));
         self
     }
 
+    /// The client registered: its queue may now hold the senders back.
+    pub fn allow_pressing(&self) {
+        self.lock().presser.allow();
+    }
+
     /// Stops pressing, if it was (under the lock; releasing never waits).
-    fn unpress(&self, s: &mut State) {
-        if mem::take(&mut s.pressing)
-            && let Some(p) = &self.pressure
-        {
-            p.release();
+    fn unpress(&self, s: &mut State, spent: bool) {
+        if let Some((p, _)) = &self.pressure {
+            s.presser.stop(Instant::now(), spent, p);
         }
     }
 
-    /// The pressure window has run out for this stay above the soft bound
-    /// (spec §11): the queue stops holding the senders back; from now on
-    /// only the bounds apply to it.
+    /// The pressing's time is up (spec §11.1): the queue stops holding the
+    /// senders back for the rest of this stay above the soft bound; from
+    /// now on only the bounds apply to it.
     pub fn end_pressure_window(&self) {
         let mut s = self.lock();
-        if s.above_soft_since.is_some() {
-            s.window_spent = true;
-        }
-        self.unpress(&mut s);
+        self.unpress(&mut s, true);
+    }
+
+    /// When the current pressing must end, if the queue is pressing.
+    pub fn pressing_until(&self) -> Option<Instant> {
+        self.lock().presser.until()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -126,7 +130,7 @@ impl Outbox {
         }
         if s.bytes + line.len() > self.limit {
             s.overflowed = true;
-            self.unpress(&mut s);
+            self.unpress(&mut s, true);
             let freed = mem::take(&mut s.queue);
             let waker = s.signal();
             drop(s);
@@ -140,13 +144,10 @@ impl Outbox {
         s.queue.extend_from_slice(line);
         let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
         if crossed_soft {
-            s.above_soft_since = Some(Instant::now());
-            if !s.window_spent
-                && !s.pressing
-                && let Some(p) = &self.pressure
-            {
-                s.pressing = true;
-                p.press();
+            let now = Instant::now();
+            s.above_soft_since = Some(now);
+            if let Some((p, window)) = &self.pressure {
+                s.presser.start(now, *window, p);
             }
         }
         let waker = if was_empty || crossed_soft {
@@ -168,7 +169,7 @@ impl Outbox {
             s.queue.extend_from_slice(line);
             s.closed = true;
         }
-        self.unpress(&mut s);
+        self.unpress(&mut s, true);
         let waker = s.signal();
         drop(s);
         wake(waker);
@@ -179,7 +180,7 @@ impl Outbox {
     pub fn close(&self) {
         let mut s = self.lock();
         s.closed = true;
-        self.unpress(&mut s);
+        self.unpress(&mut s, true);
     }
 
     /// Swaps every queued octet into `into`, which must have been written
@@ -215,14 +216,15 @@ impl Outbox {
         s.bytes = s.bytes.saturating_sub(written);
         if s.bytes <= self.soft_limit {
             s.above_soft_since = None;
-            s.window_spent = false;
-            self.unpress(&mut s);
+            if let Some((p, _)) = &self.pressure {
+                s.presser.below_soft(Instant::now(), p);
+            }
         }
     }
 
     /// True while this queue holds the senders back (spec §11).
     pub fn is_pressing(&self) -> bool {
-        self.lock().pressing
+        self.lock().presser.is_pressing()
     }
 
     /// Since when the queue has been above the soft bound, if it is.
@@ -253,10 +255,8 @@ impl Outbox {
 impl Drop for Outbox {
     fn drop(&mut self) {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if mem::take(&mut s.pressing)
-            && let Some(p) = &self.pressure
-        {
-            p.release();
+        if let Some((p, _)) = &self.pressure {
+            s.presser.stop(Instant::now(), true, p);
         }
     }
 }
@@ -407,10 +407,16 @@ mod tests {
         assert!(outbox.poll_changed(&mut cx).is_ready());
     }
 
-    #[test]
-    fn a_queue_above_the_soft_bound_presses_until_drained_or_its_window_ends() {
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_above_the_soft_bound_presses_until_drained_or_its_window_ends() {
         let pressure = Arc::new(Pressure::new());
-        let outbox = Outbox::new(100, 10).pressing_on(Arc::clone(&pressure));
+        let outbox =
+            Outbox::new(100, 10).pressing_on(Arc::clone(&pressure), Duration::from_secs(2));
+        assert!(outbox.push(b"12345678901"));
+        assert!(!pressure.is_active(), "not before registration");
+        drained(&outbox);
+        outbox.release(11);
+        outbox.allow_pressing();
         assert!(outbox.push(b"12345678901"));
         assert!(pressure.is_active());
         drained(&outbox);
@@ -425,8 +431,12 @@ mod tests {
         assert!(!pressure.is_active(), "no second window in one stay");
         drained(&outbox);
         outbox.release(15);
+        tokio::time::advance(Duration::from_secs(10)).await;
         assert!(outbox.push(b"12345678901"));
-        assert!(pressure.is_active(), "a new stay presses again");
+        assert!(
+            pressure.is_active(),
+            "a new stay presses again, budget allowing"
+        );
         drop(outbox);
         assert!(
             !pressure.is_active(),
@@ -437,11 +447,13 @@ mod tests {
     #[test]
     fn an_overflowed_or_closed_queue_stops_pressing() {
         let pressure = Arc::new(Pressure::new());
-        let outbox = Outbox::new(20, 10).pressing_on(Arc::clone(&pressure));
+        let outbox = Outbox::new(20, 10).pressing_on(Arc::clone(&pressure), Duration::from_secs(2));
+        outbox.allow_pressing();
         assert!(outbox.push(b"12345678901"));
         assert!(!outbox.push(b"12345678901"));
         assert!(!pressure.is_active());
-        let other = Outbox::new(100, 10).pressing_on(Arc::clone(&pressure));
+        let other = Outbox::new(100, 10).pressing_on(Arc::clone(&pressure), Duration::from_secs(2));
+        other.allow_pressing();
         assert!(other.push(b"12345678901"));
         other.close();
         assert!(!pressure.is_active());

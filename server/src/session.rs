@@ -135,12 +135,15 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             return;
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        match self.hub.claim(&name, recipient) {
+        let client = Arc::clone(&self.client);
+        let mut welcome = |online| {
+            client.reply(&Reply::Welcome {
+                name: &name,
+                online,
+            })
+        };
+        match self.hub.claim(&name, recipient, &mut welcome) {
             Ok(claimed) => {
-                self.reply(Reply::Welcome {
-                    name: &name,
-                    online: claimed.online,
-                });
                 tracing::info!(name = %name, peer = %self.peer, seq = %claimed.join.seq, "join");
                 self.record(claimed.join);
                 self.registered = Some((name, claimed.key));
