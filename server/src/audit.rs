@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 
 use crate::event::EventKind;
@@ -107,6 +108,8 @@ pub struct AuditLog {
     /// Whether the text of private messages is recorded (the operator's
     /// opt-in, `--log-private-text`); otherwise only who, to whom, when.
     private_text: bool,
+    /// Records the writer could not write (for the metrics).
+    errors: Counter,
 }
 
 /// Owns the writer thread; dropping every [`AuditLog`] and then calling
@@ -122,6 +125,7 @@ impl AuditLog {
         AuditLog {
             tx: None,
             private_text: false,
+            errors: Counter::default(),
         }
     }
 
@@ -151,16 +155,19 @@ impl AuditLog {
             );
         }
         let (tx, rx) = mpsc::channel(CHANNEL_BOUND);
+        let errors = Counter::default();
+        let counted = errors.clone();
         // The writer's own clock, for the sync deadline.
         let timer = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
         let thread = std::thread::Builder::new()
             .name("audit-log".into())
-            .spawn(move || write_loop(file, rx, &timer))?;
+            .spawn(move || write_loop(file, rx, &timer, &counted))?;
         let log = AuditLog {
             tx: Some(tx),
             private_text: false,
+            errors,
         };
         Ok((log, AuditWriter { thread }))
     }
@@ -173,6 +180,11 @@ impl AuditLog {
                 tracing::error!("audit log writer has stopped; record lost");
             }
         }
+    }
+
+    /// The count of records the writer could not write.
+    pub fn errors(&self) -> Counter {
+        self.errors.clone()
     }
 
     /// True when records are being kept.
@@ -271,7 +283,7 @@ pub fn repair_torn_tail(file: &mut File, path: &Path) -> std::io::Result<Option<
     }))
 }
 
-fn write_loop(file: File, mut rx: mpsc::Receiver<Record>, timer: &Runtime) {
+fn write_loop(file: File, mut rx: mpsc::Receiver<Record>, timer: &Runtime, errors: &Counter) {
     let mut out = BufWriter::new(file);
     let mut line = Vec::with_capacity(256);
     // When the oldest record not yet synced was written.
@@ -301,10 +313,14 @@ fn write_loop(file: File, mut rx: mpsc::Receiver<Record>, timer: &Runtime) {
                 Ok(()) => {
                     line.push(b'\n');
                     if let Err(e) = out.write_all(&line) {
+                        errors.inc();
                         tracing::error!(error = %e, "audit log write failed; record lost");
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "audit record not encodable; record lost"),
+                Err(e) => {
+                    errors.inc();
+                    tracing::error!(error = %e, "audit record not encodable; record lost");
+                }
             }
             next = rx.try_recv().ok();
         }

@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
     pub tls_handshake_timeout: f64,
 
+    /// Serve Prometheus metrics (`GET /metrics`) here: a port (on
+    /// 127.0.0.1) or HOST:PORT. Off by default.
+    #[arg(long, env = "TAGARELA_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
     /// Address to listen on: an IP address (0.0.0.0, ::) or a host name
     /// such as localhost (the first address it resolves to).
     #[arg(long, env = "TAGARELA_LISTEN", default_value = "127.0.0.1")]

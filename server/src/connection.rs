@@ -70,8 +70,15 @@ pub async fn serve<T: Transport>(
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     permit: Permit,
+    kind: &'static str,
 ) {
     let mut transport = transport;
+    let open = ctx
+        .metrics
+        .open
+        .get_or_create(&[("transport", kind)])
+        .clone();
+    open.inc();
     let settings = &ctx.settings;
     let outbox = Arc::new(
         Outbox::new(settings.outbox_bytes, settings.outbox_soft_bytes)
@@ -188,6 +195,12 @@ pub async fn serve<T: Transport>(
                 }
             }
             progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
+                let (octets_in, lines, holds) = std::mem::take(&mut input.counted);
+                let metrics = &ctx.metrics;
+                metrics.bytes_in.inc_by(u64::from(octets_in));
+                metrics.lines_in.inc_by(u64::from(lines));
+                metrics.rate_limited.inc_by(u64::from(holds));
+                metrics.bytes_out.inc_by(u64::from(std::mem::take(&mut outgoing.counted)));
                 if !may_press && session.is_registered() {
                     // Only a registered client's queue holds senders back.
                     outbox.allow_pressing();
@@ -217,7 +230,17 @@ pub async fn serve<T: Transport>(
 
     // Closing is rare and awaits a lot: boxed, so its state does not
     // enlarge the future every open connection keeps.
+    let reason = match ending {
+        Ending::Lost => "lost",
+        Ending::Bye(reason) if outbox.is_overflowed() && reason != ByeReason::Shutdown => "slow",
+        Ending::Bye(reason) => reason.as_str(),
+    };
+    ctx.metrics
+        .removals
+        .get_or_create(&[("reason", reason)])
+        .inc();
     Box::pin(close(ending, transport, &ctx, session, &outbox, outgoing)).await;
+    open.dec();
     drop(permit);
 }
 
@@ -360,6 +383,9 @@ struct Input {
     /// When the rate limit lets the next held-back line through; reading
     /// waits meanwhile.
     held_until: Option<Instant>,
+    /// Figures for the metrics since they were last taken: octets read,
+    /// lines handled, times the rate limit held lines back.
+    counted: (u32, u32, u32),
 }
 
 impl Input {
@@ -370,12 +396,14 @@ impl Input {
             sniffing: true,
             limit,
             held_until: None,
+            counted: (0, 0, 0),
         }
     }
 
     /// Handles octets just read: sniffing first (§4.6), then every
     /// complete line the rate limit allows; the rest is kept.
     fn take(&mut self, data: &[u8], session: &mut Session<Outbox>) -> Progress {
+        self.counted.0 = self.counted.0.saturating_add(data.len() as u32);
         // The common case, nothing kept from before: frame straight from
         // the read buffer and keep only what is left over.
         let from_read = self.partial.is_empty();
@@ -467,7 +495,11 @@ impl Input {
                 return Err(reason);
             }
         };
+        if held_until.is_some() && self.held_until.is_none() {
+            self.counted.2 += 1;
+        }
         self.held_until = held_until;
+        self.counted.1 = self.counted.1.saturating_add(handled as u32);
         Ok((used, handled))
     }
 }
@@ -481,6 +513,8 @@ struct Outgoing {
     /// Written octets the transport may still hold (TLS encrypts into a
     /// buffer of its own): flushed until it says they are out.
     needs_flush: bool,
+    /// Octets written since the metrics last took them.
+    counted: u32,
 }
 
 impl Outgoing {
@@ -519,6 +553,7 @@ fn flush<T: Transport>(
             Poll::Ready(Ok(n)) => {
                 outbox.release(n);
                 out.written += n;
+                out.counted = out.counted.saturating_add(n as u32);
                 wrote = true;
             }
             Poll::Pending => break,
@@ -611,6 +646,7 @@ mod tests {
                     settings,
                     sink: None,
                     pressure: Arc::new(Pressure::new()),
+                    metrics: Arc::default(),
                 }),
                 admission: Admission::new(100, 100),
                 stop: CancellationToken::new(),
@@ -633,6 +669,7 @@ mod tests {
                 Arc::clone(&self.ctx),
                 self.stop.clone(),
                 permit,
+                "test",
             ));
             let (r, w) = tokio::io::split(ours);
             let mut client = Client {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::sink::EventSink;
 
@@ -19,4 +20,6 @@ pub struct Context {
     pub sink: Option<Arc<dyn EventSink>>,
     /// Whether some reader is behind, so senders must wait (spec §11).
     pub pressure: Arc<Pressure>,
+    /// What the operator can measure.
+    pub metrics: Arc<Metrics>,
 }

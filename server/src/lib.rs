@@ -51,6 +51,7 @@ mod intent;
 mod listener;
 pub mod local_hub;
 mod log_text;
+pub mod metrics;
 pub mod outbox;
 mod pressure;
 pub mod rate_limit;

@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
 use crate::local_hub::LocalHub;
+use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::reply::Reply;
 use crate::sink::EventSink;
@@ -37,6 +38,8 @@ pub struct Listeners {
     pub plain: Option<TcpListener>,
     /// TLS over TCP (spec §15), if any, with its certificate.
     pub tls: Option<(TcpListener, Arc<Tls>)>,
+    /// The metrics endpoint (`GET /metrics`), if the operator wants one.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Serves `listener` until `shutdown` resolves, then closes every connection
@@ -51,6 +54,7 @@ pub async fn run(
     let listeners = Listeners {
         plain: Some(listener),
         tls: None,
+        metrics: None,
     };
     serve(listeners, settings, audit, shutdown).await;
 }
@@ -85,15 +89,22 @@ pub async fn serve(
 ) {
     let admission = Admission::new(settings.max_connections, settings.max_per_address);
     let grace = settings.shutdown_grace;
+    let metrics = Arc::new(Metrics::new(audit.errors()));
     let sink: Option<Arc<dyn EventSink>> = audit.is_enabled().then(|| {
         Arc::new(audit.with_private_text(settings.log_private_text)) as Arc<dyn EventSink>
     });
     let ctx = Arc::new(Context {
-        hub: Arc::new(LocalHub::new()),
+        hub: Arc::new(LocalHub::with_metrics(Arc::clone(&metrics))),
         settings,
         sink,
         pressure: Arc::new(Pressure::new()),
+        metrics: Arc::clone(&metrics),
     });
+    let mut listeners = listeners;
+    let endpoint = listeners
+        .metrics
+        .take()
+        .map(|l| tokio::spawn(crate::metrics::serve(l, Arc::clone(&metrics))));
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let mut backoff = BACKOFF_MIN;
@@ -110,6 +121,11 @@ pub async fn serve(
                 match admission.admit(peer.ip()) {
                     Ok(permit) => {
                         configure_socket(&stream);
+                        let transport = if over_tls { "tls" } else { "tcp" };
+                        ctx.metrics
+                            .connections
+                            .get_or_create(&[("transport", transport)])
+                            .inc();
                         let ctx = Arc::clone(&ctx);
                         match (&listeners.tls, over_tls) {
                             (Some((_, tls)), true) => {
@@ -122,12 +138,14 @@ pub async fn serve(
                                     );
                                     match handshake.await {
                                         Ok(Ok(tls_stream)) => {
-                                            connection::serve(tls_stream, peer, ctx, stop, permit).await;
+                                            connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
                                         }
                                         Ok(Err(e)) => {
+                                            ctx.metrics.tls_handshake_failures.inc();
                                             tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
                                         }
                                         Err(_) => {
+                                            ctx.metrics.tls_handshake_failures.inc();
                                             tracing::info!(peer = %peer, "TLS handshake timed out");
                                         }
                                     }
@@ -140,6 +158,7 @@ pub async fn serve(
                                     ctx,
                                     stop.clone(),
                                     permit,
+                                    "tcp",
                                 ));
                             }
                         }
@@ -165,6 +184,9 @@ pub async fn serve(
     }
 
     drop(listeners);
+    if let Some(endpoint) = endpoint {
+        endpoint.abort();
+    }
     tracing::info!(connections = admission.open_connections(), "shutting down");
     stop.cancel();
     tasks.close();

@@ -11,6 +11,7 @@ use tagarela_parser::{LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient};
+use crate::metrics::Metrics;
 
 /// A registered client as the hub keeps it.
 #[derive(Debug)]
@@ -70,12 +71,28 @@ impl Registry {
 #[derive(Debug, Default)]
 pub struct LocalHub {
     registry: Mutex<Registry>,
+    /// Counts events, deliveries and who is registered.
+    metrics: Arc<Metrics>,
 }
 
 impl LocalHub {
     /// An empty room.
     pub fn new() -> Self {
         LocalHub::default()
+    }
+
+    /// An empty room that counts into `metrics`.
+    pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
+        LocalHub {
+            registry: Mutex::default(),
+            metrics,
+        }
+    }
+
+    /// Counts an accepted event of `kind` and its `copies`.
+    fn count(&self, kind: &'static str, copies: usize) {
+        self.metrics.events.get_or_create(&[("kind", kind)]).inc();
+        self.metrics.deliveries.inc_by(copies as u64);
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
@@ -104,7 +121,7 @@ impl Hub for LocalHub {
             return Err(Clash::LooksLike(holder.name.clone()));
         }
         let join = r.accept(EventKind::Join { name: name.clone() });
-        r.deliver_to_all_but(&key, &join);
+        let copies = r.deliver_to_all_but(&key, &join);
         // Under the lock, before the newcomer is a member: its welcome
         // comes before any event it can receive.
         welcome(r.members.len() + 1);
@@ -120,6 +137,9 @@ impl Hub for LocalHub {
             },
         );
         let online = r.members.len();
+        drop(r);
+        self.count("join", copies);
+        self.metrics.registered.inc();
         Ok(Claimed { key, online, join })
     }
 
@@ -139,7 +159,10 @@ impl Hub for LocalHub {
             reason,
             text,
         });
-        r.deliver_to_all_but(key, &leave);
+        let copies = r.deliver_to_all_but(key, &leave);
+        drop(r);
+        self.count("leave", copies);
+        self.metrics.registered.dec();
         Some(leave)
     }
 
@@ -147,7 +170,9 @@ impl Hub for LocalHub {
         let mut r = self.lock();
         let name = r.members.get(from)?.name.clone();
         let event = r.accept(EventKind::Public { from: name, text });
-        r.deliver_to_all_but(from, &event);
+        let copies = r.deliver_to_all_but(from, &event);
+        drop(r);
+        self.count("public", copies);
         Some(event)
     }
 
@@ -170,9 +195,13 @@ impl Hub for LocalHub {
         let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
         let event = r.accept(kind);
         target.deliver(&event);
+        let mut copies = 1;
         if to_key != *from {
             sender.deliver(&event);
+            copies += 1;
         }
+        drop(r);
+        self.count("private", copies);
         Ok(event)
     }
 

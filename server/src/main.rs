@@ -121,7 +121,29 @@ async fn main() -> anyhow::Result<()> {
         None => tracing::info!(%addr, "listening; audit log off; {private}"),
     }
 
-    let listeners = Listeners { plain, tls };
+    let metrics = match &config.metrics_listen {
+        None => None,
+        Some(at) => {
+            let (host, port) = match at.rsplit_once(':') {
+                Some((host, port)) => (host.trim_start_matches('[').trim_end_matches(']'), port),
+                None => ("127.0.0.1", at.as_str()),
+            };
+            let port: u16 = port
+                .parse()
+                .with_context(|| format!("--metrics-listen {at}: not a port"))?;
+            let listener = bind::listen(host, port, 64).await?;
+            let local = listener
+                .local_addr()
+                .context("metrics socket has no address")?;
+            tracing::info!(addr = %local, "serving metrics at /metrics");
+            Some(listener)
+        }
+    };
+    let listeners = Listeners {
+        plain,
+        tls,
+        metrics,
+    };
     tagarela_server::serve(listeners, config.settings(), audit, shutdown_signal()).await;
     if let Some(writer) = writer {
         writer.finish();

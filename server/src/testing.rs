@@ -33,25 +33,41 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `settings` and no audit log.
     pub async fn start(settings: Settings) -> std::io::Result<TestServer> {
-        Self::start_with(settings, None).await
+        Self::start_with(settings, None, None).await
     }
 
     /// Starts a server that speaks TLS only, with `tls`'s certificate.
     pub async fn start_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {
-        Self::start_with(settings, Some(tls)).await
+        Self::start_with(settings, Some(tls), None).await
     }
 
-    async fn start_with(settings: Settings, tls: Option<Arc<Tls>>) -> std::io::Result<TestServer> {
+    /// Starts a server with `settings` and a metrics endpoint; returns
+    /// the endpoint's address too.
+    pub async fn start_with_metrics(
+        settings: Settings,
+    ) -> std::io::Result<(TestServer, SocketAddr)> {
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let at = metrics.local_addr()?;
+        Ok((Self::start_with(settings, None, Some(metrics)).await?, at))
+    }
+
+    async fn start_with(
+        settings: Settings,
+        tls: Option<Arc<Tls>>,
+        metrics: Option<tokio::net::TcpListener>,
+    ) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let listeners = match tls {
             None => Listeners {
                 plain: Some(listener),
                 tls: None,
+                metrics,
             },
             Some(tls) => Listeners {
                 plain: None,
                 tls: Some((listener, tls)),
+                metrics,
             },
         };
         let (stop, stopped) = oneshot::channel::<()>();

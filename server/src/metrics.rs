@@ -1,0 +1,256 @@
+//! What an operator can measure (issue 13): counters and gauges kept with
+//! `prometheus-client` (atomics, so the hot paths pay one relaxed add per
+//! read, write or event, never per recipient), and the endpoint that
+//! serves them in the Prometheus text format on its own address
+//! (`--metrics-listen`, off by default). The endpoint answers `GET
+//! /metrics` and nothing else; it never touches chat connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One label, as `prometheus-client` encodes it.
+pub type Label = [(&'static str, &'static str); 1];
+
+/// Every figure the server keeps.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Everything below, for encoding.
+    registry: Registry,
+    /// Connections accepted, by transport (`tcp`, `tls`).
+    pub connections: Family<Label, Counter>,
+    /// Connections open now, by transport.
+    pub open: Family<Label, Gauge>,
+    /// Clients registered now.
+    pub registered: Gauge,
+    /// Lines received (complete lines handled).
+    pub lines_in: Counter,
+    /// Octets received.
+    pub bytes_in: Counter,
+    /// Octets written to clients.
+    pub bytes_out: Counter,
+    /// Events accepted, by kind (`public`, `private`, `join`, `leave`).
+    pub events: Family<Label, Counter>,
+    /// Event copies queued for recipients.
+    pub deliveries: Counter,
+    /// Times the rate limit held a client's lines back.
+    pub rate_limited: Counter,
+    /// Connections ended, by reason (`quit`, `lost`, `timeout`, `slow`,
+    /// `flood`, `shutdown`, `wrong-protocol`).
+    pub removals: Family<Label, Counter>,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: Counter,
+    /// Records the audit log could not write.
+    pub audit_errors: Counter,
+    /// Resident memory of the process, octets (read at scrape time).
+    resident: Gauge,
+    /// CPU time of the process, seconds (read at scrape time).
+    cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Open file descriptors (read at scrape time).
+    open_fds: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new(Counter::default())
+    }
+}
+
+impl Metrics {
+    /// All figures at zero, registered under the `tagarela_` prefix;
+    /// `audit_errors` is the audit log's own counter.
+    pub fn new(audit_errors: Counter) -> Metrics {
+        let mut registry = Registry::with_prefix("tagarela");
+        let connections = Family::<Label, Counter>::default();
+        let open = Family::<Label, Gauge>::default();
+        let registered = Gauge::default();
+        let lines_in = Counter::default();
+        let bytes_in = Counter::default();
+        let bytes_out = Counter::default();
+        let events = Family::<Label, Counter>::default();
+        let deliveries = Counter::default();
+        let rate_limited = Counter::default();
+        let removals = Family::<Label, Counter>::default();
+        let tls_handshake_failures = Counter::default();
+        let resident = Gauge::default();
+        let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let open_fds = Gauge::default();
+        registry.register(
+            "connections",
+            "Connections accepted, by transport",
+            connections.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "Connections open now, by transport",
+            open.clone(),
+        );
+        registry.register(
+            "registered_clients",
+            "Clients registered now",
+            registered.clone(),
+        );
+        registry.register("lines_received", "Lines received", lines_in.clone());
+        registry.register("received_bytes", "Octets received", bytes_in.clone());
+        registry.register("sent_bytes", "Octets sent", bytes_out.clone());
+        registry.register("events", "Events accepted, by kind", events.clone());
+        registry.register(
+            "deliveries",
+            "Event copies queued for recipients",
+            deliveries.clone(),
+        );
+        registry.register(
+            "rate_limit_holds",
+            "Times the rate limit held a client's lines back",
+            rate_limited.clone(),
+        );
+        registry.register("removals", "Connections ended, by reason", removals.clone());
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "audit_errors",
+            "Audit records that could not be written",
+            audit_errors.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the server process",
+            resident.clone(),
+        );
+        registry.register(
+            "process_cpu_seconds",
+            "CPU time of the server process (user and system)",
+            cpu_seconds.clone(),
+        );
+        registry.register(
+            "process_open_fds",
+            "Open file descriptors of the server process",
+            open_fds.clone(),
+        );
+        Metrics {
+            registry,
+            connections,
+            open,
+            registered,
+            lines_in,
+            bytes_in,
+            bytes_out,
+            events,
+            deliveries,
+            rate_limited,
+            removals,
+            tls_handshake_failures,
+            audit_errors,
+            resident,
+            cpu_seconds,
+            open_fds,
+        }
+    }
+
+    /// Everything, in the text exposition format (process figures read
+    /// now).
+    pub fn render(&self) -> String {
+        self.read_process();
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Reads the process's own figures from `/proc/self` (Linux; left at
+    /// zero elsewhere).
+    fn read_process(&self) {
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            let kib = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<i64>().ok());
+            if let Some(kib) = kib {
+                self.resident.set(kib * 1024);
+            }
+        }
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().collect())
+                .unwrap_or_default();
+            let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+            if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                // USER_HZ is 100 on every mainstream Linux.
+                self.cpu_seconds.set((user + system) / 100.0);
+            }
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds
+                .set(i64::try_from(fds.count()).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// How long a scraper has to send its request.
+const REQUEST_WAIT: Duration = Duration::from_secs(5);
+/// The most of a request that is read.
+const REQUEST_MAX: usize = 8192;
+
+/// Serves `GET /metrics` on `listener` until the task is dropped. One
+/// request per connection (HTTP/1.0 style: the response ends at close).
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            if tokio::time::timeout(REQUEST_WAIT, answer(stream, &metrics))
+                .await
+                .is_err()
+            {
+                tracing::debug!(%peer, "metrics request timed out");
+            }
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, metrics: &Metrics) {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && !request.windows(2).any(|w| w == b"\n\n")
+    {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+        if request.len() > REQUEST_MAX {
+            break;
+        }
+    }
+    let wanted = request.starts_with(b"GET /metrics ") || request.starts_with(b"GET /metrics?");
+    let response = if wanted {
+        let body = metrics.render();
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        let body = "Only GET /metrics is served here.\n";
+        format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
