@@ -53,6 +53,15 @@ pub struct Cli {
     #[arg(long, env = "TAGARELA_TLS_CA")]
     pub tls_ca: Option<std::path::PathBuf>,
 
+    /// A file whose first line is the room's password (sent before your
+    /// name); TAGARELA_PASSWORD may hold it instead.
+    #[arg(long, env = "TAGARELA_PASSWORD_FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+
+    /// Ask for the room's password at start, without echoing it.
+    #[arg(long)]
+    pub ask_password: bool,
+
     /// Where trusted servers are remembered [default:
     /// $XDG_STATE_HOME/tagarela/known_servers, else
     /// ~/.local/state/tagarela/known_servers].

@@ -25,10 +25,31 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        let conn = match connect(&cli).await {
+        let password = match room_password(&cli) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("tagarela: {e}");
+                return exit::USAGE;
+            }
+        };
+        if password.is_some() && !cli.use_tls() && !tagarela_client::cli::is_this_machine(&cli.host) {
+            eprintln!(
+                "tagarela: not sending the room's password in plain text to {}: use TLS (drop --no-tls)",
+                cli.host
+            );
+            return exit::USAGE;
+        }
+        let mut conn = match connect(&cli).await {
             Ok(conn) => conn,
             Err(code) => return code,
         };
+        if let Some(password) = password {
+            // Before anything else, as §4.7 asks; never echoed or logged.
+            if conn.send(format!("/password {password}").as_bytes()).await.is_err() {
+                eprintln!("tagarela: the connection closed before the password could be sent");
+                return exit::DISCONNECTED;
+            }
+        }
         let interactive =
             !cli.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         if interactive {
@@ -183,4 +204,44 @@ fn default_known_servers() -> std::path::PathBuf {
         })
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     state.join("tagarela/known_servers")
+}
+
+/// The room's password, if the person gave one: `--password-file`'s first
+/// line, `TAGARELA_PASSWORD`, or typed at the prompt of `--ask-password`
+/// (not echoed).
+fn room_password(cli: &Cli) -> Result<Option<String>, String> {
+    if let Some(path) = &cli.password_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --password-file {}: {e}", path.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_owned()));
+    }
+    if let Ok(password) = std::env::var("TAGARELA_PASSWORD") {
+        return Ok(Some(password));
+    }
+    if cli.ask_password {
+        return ask_password().map(Some);
+    }
+    Ok(None)
+}
+
+/// Reads a line from the terminal with echo off.
+fn ask_password() -> Result<String, String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err("--ask-password needs a terminal; use --password-file".into());
+    }
+    let saved = tcgetattr(&stdin).map_err(|e| e.to_string())?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(|e| e.to_string())?;
+    eprint!("Room password: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    eprintln!();
+    read.map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }

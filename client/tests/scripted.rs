@@ -258,3 +258,42 @@ async fn answered_probes_are_not_printed() {
     c.expect("LOST :").await;
     assert_eq!(status(&mut carol).await, 1);
 }
+
+/// Issue 13: the room's password is sent first, from the environment (or
+/// a file), and never on stdout.
+#[tokio::test]
+async fn the_room_password_is_sent_before_the_name() {
+    use std::sync::Arc;
+    use tagarela_server::Settings;
+    use tagarela_server::access::Access;
+    use tagarela_server::testing::TestServer;
+    let settings = Settings {
+        access: Some(Arc::new(Access::new("open sesame", false))),
+        ..Settings::default()
+    };
+    let srv = TestServer::start(settings).await.unwrap();
+    for (password, welcomed) in [("open sesame", true), ("guess-42", false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tagarela"))
+            .args(["--port", &srv.port().to_string(), "--name", "ana"])
+            .env("TAGARELA_PASSWORD", password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        drop(child.stdin.take());
+        let out = tokio::time::timeout(WAIT, child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.contains("WELCOME ana "), welcomed, "{stdout}");
+        assert!(!stdout.contains(password), "{stdout}");
+        if !welcomed {
+            assert!(stdout.contains("ERR password-wrong"), "{stdout}");
+            assert_eq!(out.status.code(), Some(4));
+        }
+    }
+    assert!(srv.shutdown().await);
+}

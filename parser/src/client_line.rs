@@ -52,6 +52,9 @@ pub enum HandshakeLine<'a> {
     /// One of the commands allowed before registration: `Quit`, `Help`,
     /// `Ping` or `Pong`.
     Command(ClientLine<'a>),
+    /// `/password text`: the room's password (§4.7), the rest of the line
+    /// verbatim. Only before registration.
+    Password(Text<'a>),
 }
 
 /// The commands of §5.3, by name.
@@ -64,6 +67,7 @@ enum Command {
     Help,
     Ping,
     Pong,
+    Password,
 }
 
 impl Command {
@@ -79,6 +83,7 @@ impl Command {
             ("help", Command::Help),
             ("ping", Command::Ping),
             ("pong", Command::Pong),
+            ("password", Command::Password),
         ];
         TABLE
             .iter()
@@ -89,7 +94,7 @@ impl Command {
     fn allowed_before_registration(self) -> bool {
         matches!(
             self,
-            Command::Quit | Command::Help | Command::Ping | Command::Pong
+            Command::Quit | Command::Help | Command::Ping | Command::Pong | Command::Password
         )
     }
 }
@@ -202,6 +207,15 @@ impl<'a> HandshakeLine<'a> {
                 if !cmd.allowed_before_registration() {
                     return Err(LineError::NotRegistered);
                 }
+                if cmd == Command::Password {
+                    // The whole rest of the line, spaces and all.
+                    // Blank is absent, as for every command (§5.3).
+                    let raw = s[1..].split_once(' ').map_or("", |(_, rest)| rest);
+                    return match args {
+                        None => Err(LineError::BadArgument),
+                        Some(_) => Ok(HandshakeLine::Password(Text::checked(raw))),
+                    };
+                }
                 command_line(cmd, args).map(HandshakeLine::Command)
             }
             Some(_) => Ok(HandshakeLine::Name(Name::normalize(s)?)),
@@ -257,6 +271,9 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
         ))),
         Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
         Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
+        // Only before registration (§4.7); afterwards there is no such
+        // command.
+        Command::Password => Err(LineError::UnknownCommand),
     }
 }
 

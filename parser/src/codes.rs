@@ -64,6 +64,12 @@ wire_words! {
         UnknownCommand = "unknown-command",
         /// A command's arguments are malformed (§5.3).
         BadArgument = "bad-argument",
+        /// The room has a password and it was not given first (§4.7).
+        PasswordRequired = "password-required",
+        /// The password given is not the room's (§4.7).
+        PasswordWrong = "password-wrong",
+        /// A password over plain text from another machine (§4.7).
+        TlsRequired = "tls-required",
     }
 }
 
@@ -102,6 +108,8 @@ wire_words! {
         AddressLimit = "address-limit",
         /// The peer speaks another protocol: TLS or HTTP (§4.6).
         WrongProtocol = "wrong-protocol",
+        /// Too many wrong passwords from this address (§4.7).
+        Throttled = "throttled",
     }
 }
 
@@ -117,7 +125,8 @@ impl ByeReason {
             ByeReason::Shutdown
             | ByeReason::ServerFull
             | ByeReason::AddressLimit
-            | ByeReason::WrongProtocol => None,
+            | ByeReason::WrongProtocol
+            | ByeReason::Throttled => None,
         }
     }
 }

@@ -37,6 +37,7 @@ fn check(v: &Vector) -> Result<(), String> {
         "handshake" => match HandshakeLine::parse(&v.input) {
             Ok(HandshakeLine::Empty) => vec!["empty".into()],
             Ok(HandshakeLine::Name(n)) => vec!["name".into(), n.as_str().into()],
+            Ok(HandshakeLine::Password(p)) => vec!["password".into(), p.as_str().into()],
             Ok(HandshakeLine::Command(c)) => std::iter::once("command".to_owned())
                 .chain(render_client(&c))
                 .collect(),

@@ -56,6 +56,17 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
     pub tls_handshake_timeout: f64,
 
+    /// A file whose first line is the room's password (spec §4.7); the
+    /// environment variable TAGARELA_PASSWORD may hold it instead. Never a
+    /// plain flag: other users can read command lines in `ps`.
+    #[arg(long, env = "TAGARELA_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Accept the password in plain text from other machines too (anyone
+    /// on the way can read it); by default only over TLS or loopback.
+    #[arg(long, env = "TAGARELA_ALLOW_PLAINTEXT_PASSWORD")]
+    pub allow_plaintext_password: bool,
+
     /// Serve Prometheus metrics (`GET /metrics`) here: a port (on
     /// 127.0.0.1) or HOST:PORT. Off by default.
     #[arg(long, env = "TAGARELA_METRICS_LISTEN")]
@@ -210,6 +221,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// How long a TLS client has to finish its handshake.
     pub tls_handshake_timeout: Duration,
+    /// The room's password, if it has one (§4.7).
+    pub access: Option<std::sync::Arc<crate::access::Access>>,
 }
 
 impl Default for Settings {
@@ -229,6 +242,7 @@ impl Default for Settings {
             log_private_text: false,
             shutdown_grace: Duration::from_secs(3),
             tls_handshake_timeout: Duration::from_secs(10),
+            access: None,
         }
     }
 }
@@ -260,6 +274,7 @@ impl Config {
             log_private_text: self.log_private_text,
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
             tls_handshake_timeout: Duration::from_secs_f64(self.tls_handshake_timeout),
+            access: None,
         }
     }
 }

@@ -91,6 +91,8 @@ pub async fn serve<T: Transport>(
         Arc::clone(&outbox),
         settings.log_private_text,
         ctx.sink.is_some(),
+        ctx.access.clone(),
+        kind == "tls",
     );
     let mut input = Input::new(
         settings
@@ -647,6 +649,7 @@ mod tests {
                     sink: None,
                     pressure: Arc::new(Pressure::new()),
                     metrics: Arc::default(),
+                    access: None,
                 }),
                 admission: Admission::new(100, 100),
                 stop: CancellationToken::new(),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::access::Access;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -22,4 +23,6 @@ pub struct Context {
     pub pressure: Arc<Pressure>,
     /// What the operator can measure.
     pub metrics: Arc<Metrics>,
+    /// The room's password, if it has one (§4.7).
+    pub access: Option<Arc<Access>>,
 }

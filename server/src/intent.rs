@@ -11,6 +11,8 @@ pub enum Intent<'a> {
     Nothing,
     /// Take this name (before registration; NFC display form).
     Register(Name<'static>),
+    /// The room's password (before registration, §4.7).
+    Password(Text<'a>),
     /// Say `text` to everyone else.
     Public(Text<'a>),
     /// Say `text` to `to` only (as typed; matched by key).

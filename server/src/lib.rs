@@ -38,6 +38,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admission;
 pub mod audit;
 pub mod background;

@@ -90,6 +90,7 @@ pub async fn serve(
     let admission = Admission::new(settings.max_connections, settings.max_per_address);
     let grace = settings.shutdown_grace;
     let metrics = Arc::new(Metrics::new(audit.errors()));
+    let settings_access = settings.access.clone();
     let sink: Option<Arc<dyn EventSink>> = audit.is_enabled().then(|| {
         Arc::new(audit.with_private_text(settings.log_private_text)) as Arc<dyn EventSink>
     });
@@ -99,6 +100,7 @@ pub async fn serve(
         sink,
         pressure: Arc::new(Pressure::new()),
         metrics: Arc::clone(&metrics),
+        access: settings_access,
     });
     let mut listeners = listeners;
     let endpoint = listeners

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::sync::Arc;
 
+use tagarela_server::access::Access;
 use tagarela_server::{AuditLog, Config, Listeners, LogFormat, background, bind, state_dir, tls};
 use tracing_subscriber::EnvFilter;
 
@@ -144,7 +145,16 @@ async fn main() -> anyhow::Result<()> {
         tls,
         metrics,
     };
-    tagarela_server::serve(listeners, config.settings(), audit, shutdown_signal()).await;
+    let mut settings = config.settings();
+    settings.access = room_password(&config)?
+        .map(|password| Arc::new(Access::new(&password, config.allow_plaintext_password)));
+    if settings.access.is_some() {
+        tracing::info!(
+            plaintext_from_other_machines = config.allow_plaintext_password,
+            "the room has a password"
+        );
+    }
+    tagarela_server::serve(listeners, settings, audit, shutdown_signal()).await;
     if let Some(writer) = writer {
         writer.finish();
     }
@@ -194,6 +204,23 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The room's password: the first line of --password-file, or the
+/// TAGARELA_PASSWORD variable; never a flag (command lines are public).
+fn room_password(config: &Config) -> anyhow::Result<Option<String>> {
+    let password = match &config.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --password-file {}", path.display()))?;
+            Some(text.lines().next().unwrap_or("").to_owned())
+        }
+        None => std::env::var("TAGARELA_PASSWORD").ok(),
+    };
+    match password {
+        Some(p) if p.trim().is_empty() => anyhow::bail!("the room password is empty"),
+        other => Ok(other),
     }
 }
 

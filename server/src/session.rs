@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
 
+use crate::access::{Access, Verdict, may_receive_password};
 use crate::event::{Event, EventKind};
 use crate::hub::{Clash, Hub, Recipient};
 use crate::intent::Intent;
@@ -43,6 +44,13 @@ pub struct Session<C> {
     recording: bool,
     /// Events this client caused since the connection last took them.
     entries: Vec<Entry>,
+    /// The room's password, if it has one (§4.7).
+    access: Option<Arc<Access>>,
+    /// The password was given (or the room has none).
+    authorized: bool,
+    /// The connection is TLS or from this machine (or the operator allows
+    /// passwords in plain text): a password may be sent over it.
+    secure: bool,
 }
 
 impl<C: Recipient + Replier + 'static> Session<C> {
@@ -53,7 +61,14 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         client: Arc<C>,
         log_private_text: bool,
         recording: bool,
+        access: Option<Arc<Access>>,
+        over_tls: bool,
     ) -> Self {
+        let secure = may_receive_password(
+            over_tls,
+            peer.ip(),
+            access.as_ref().is_some_and(|a| a.allow_plaintext),
+        );
         Session {
             peer,
             hub,
@@ -62,6 +77,9 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             log_private_text,
             recording,
             entries: Vec::new(),
+            authorized: access.is_none(),
+            access,
+            secure,
         }
     }
 
@@ -102,7 +120,16 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     pub fn handle(&mut self, intent: Intent<'_>) -> Outcome {
         match intent {
             Intent::Nothing | Intent::Pong => {}
+            Intent::Register(_) if !self.authorized => {
+                let code = if self.secure {
+                    ErrorCode::PasswordRequired
+                } else {
+                    ErrorCode::TlsRequired
+                };
+                self.reply(Reply::Error { code, name: None });
+            }
             Intent::Register(name) => self.register(name),
+            Intent::Password(attempt) => return self.password(attempt.as_str()),
             Intent::Public(text) => self.public(text),
             Intent::Private { to, text } => self.private(&to, text),
             Intent::Quit(reason) => {
@@ -126,6 +153,40 @@ impl<C: Recipient + Replier + 'static> Session<C> {
                 code: ErrorCode::LineTooLong,
                 name: None,
             }),
+        }
+        Outcome::Continue
+    }
+
+    /// A password attempt (§4.7): never logged, compared in constant
+    /// time, wrong attempts throttled per address.
+    fn password(&mut self, attempt: &str) -> Outcome {
+        let Some(access) = &self.access else {
+            // No password in this room: nothing to check.
+            return Outcome::Continue;
+        };
+        if self.authorized || self.registered.is_some() {
+            return Outcome::Continue;
+        }
+        if !self.secure {
+            self.reply(Reply::Error {
+                code: ErrorCode::TlsRequired,
+                name: None,
+            });
+            return Outcome::Continue;
+        }
+        match access.check(attempt, self.peer.ip(), tokio::time::Instant::now()) {
+            Verdict::Right => self.authorized = true,
+            Verdict::Wrong => {
+                tracing::info!(peer = %self.peer, "wrong password");
+                self.reply(Reply::Error {
+                    code: ErrorCode::PasswordWrong,
+                    name: None,
+                });
+            }
+            Verdict::Throttled => {
+                tracing::warn!(peer = %self.peer, "too many wrong passwords; closing");
+                return Outcome::Close(ByeReason::Throttled);
+            }
         }
         Outcome::Continue
     }

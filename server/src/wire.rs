@@ -29,6 +29,7 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
         match HandshakeLine::parse_checked(line) {
             Ok(HandshakeLine::Empty) => return Intent::Nothing,
             Ok(HandshakeLine::Name(name)) => return Intent::Register(name),
+            Ok(HandshakeLine::Password(password)) => return Intent::Password(password),
             Ok(HandshakeLine::Command(cmd)) => Ok(cmd),
             Err(e) => Err(e),
         }
@@ -169,6 +170,14 @@ fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
         ErrorCode::BadArgument => {
             "Wrong arguments for that command. /help shows the forms.".to_owned()
         }
+        ErrorCode::PasswordRequired => {
+            "This room has a password: send /password and it before your name.".to_owned()
+        }
+        ErrorCode::PasswordWrong => "That is not the room's password.".to_owned(),
+        ErrorCode::TlsRequired => {
+            "A password is accepted only over TLS from another machine; connect over TLS."
+                .to_owned()
+        }
     };
     encode(&ServerLine::Err {
         code,
@@ -222,6 +231,9 @@ fn bye(reason: ByeReason) -> Option<Bytes> {
         ByeReason::Shutdown => "The server is shutting down.",
         ByeReason::ServerFull => "The server is full. Try again later.",
         ByeReason::AddressLimit => "Too many connections from your address.",
+        ByeReason::Throttled => {
+            "Too many wrong passwords from your address; try again in a minute."
+        }
         ByeReason::WrongProtocol => {
             "This is a Tagarela chat server (plain text lines, see spec/PROTOCOL.md); it does not speak HTTP or TLS."
         }
@@ -241,6 +253,7 @@ fn help() -> Bytes {
         "/say text         send text that starts with / or @ to everyone",
         "/who              list who is online",
         "/ping [token]     the server answers PONG [token]",
+        "/password text    the room's password, before your name (if it has one)",
         "/quit [reason]    leave (also /sair, /exit, /close)",
         "/help             this help",
     ];
