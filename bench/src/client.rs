@@ -14,7 +14,10 @@ use tagarela_parser::ServerLine;
 use tagarela_reader::{LineReader, Received};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+/// The reading half of a benchmark connection, plain or TLS.
+pub type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+/// The writing half of a benchmark connection, plain or TLS.
+pub type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 use tokio::sync::Notify;
 
 use crate::marker;
@@ -66,10 +69,9 @@ pub fn histogram() -> Histogram<u64> {
 }
 
 /// A registered client's write half and its reader's latencies.
-#[derive(Debug)]
 pub struct Client {
     /// Taken by a sender task while it sends.
-    pub writer: Option<OwnedWriteHalf>,
+    pub writer: Option<Writer>,
     pub latencies: Latencies,
     /// Ends when the server closes the connection.
     pub reader: tokio::task::JoinHandle<()>,
@@ -92,6 +94,7 @@ pub async fn connect(
     name: &str,
     counts: Counts,
     totals: Arc<Totals>,
+    tls: Option<&tokio_rustls::TlsConnector>,
 ) -> anyhow::Result<Client> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -107,8 +110,20 @@ pub async fn connect(
         .await
         .context("connect timed out")??;
     stream.set_nodelay(true)?;
-    let (reader, mut writer) = stream.into_split();
+    let (reader, mut writer): (Reader, Writer) = match tls {
+        None => {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        }
+        Some(connector) => {
+            let server = rustls_pki_types::ServerName::try_from("localhost")?;
+            let tls = connector.connect(server, stream).await?;
+            let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        }
+    };
     writer.write_all(format!("{name}\n").as_bytes()).await?;
+    writer.flush().await?;
     let mut lines = LineReader::server_lines(reader);
     // Read up to WELCOME; anything after it stays in the reader.
     let welcomed = tokio::time::timeout(Duration::from_secs(30), async {
@@ -140,7 +155,7 @@ pub async fn connect(
 }
 
 async fn read_loop(
-    mut lines: LineReader<OwnedReadHalf>,
+    mut lines: LineReader<Reader>,
     counts: Counts,
     me: String,
     totals: Arc<Totals>,

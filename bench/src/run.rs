@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use anyhow::bail;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+
+use crate::client::Writer;
 use tokio::time::Instant;
 
 use crate::client::{self, Client, Counts, Totals};
@@ -44,9 +46,34 @@ pub struct Common {
     /// Connections opened at once during setup.
     #[arg(long, default_value_t = 64)]
     pub connect_batch: usize,
+    /// Connect over TLS, trusting only this certificate (PEM; for the
+    /// server's self-signed one, `tls-cert.pem` in its state directory).
+    /// The name checked is `localhost`.
+    #[arg(long)]
+    pub tls_cert: Option<std::path::PathBuf>,
 }
 
 impl Common {
+    /// The TLS connector `--tls-cert` asks for, if any.
+    pub fn tls(&self) -> anyhow::Result<Option<tokio_rustls::TlsConnector>> {
+        let Some(path) = &self.tls_cert else {
+            return Ok(None);
+        };
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
+            roots.add(cert.with_context(|| format!("bad certificate in {}", path.display()))?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(tokio_rustls::TlsConnector::from(Arc::new(config))))
+    }
+
     /// Refuses anything but loopback targets.
     pub fn check(&self) -> anyhow::Result<()> {
         if !self.addr.ip().is_loopback() {
@@ -79,6 +106,7 @@ pub async fn connect_all(
     totals: &Arc<Totals>,
 ) -> anyhow::Result<Vec<Client>> {
     let mut clients = Vec::with_capacity(n);
+    let tls = common.tls()?;
     let started = std::time::Instant::now();
     let mut last_report = started;
     while clients.len() < n {
@@ -88,8 +116,10 @@ pub async fn connect_all(
             .map(|i| {
                 let name = format!("{}{i}", common.prefix);
                 let totals = Arc::clone(totals);
-                let (addr, src) = (common.addr, common.source(i));
-                tokio::spawn(async move { client::connect(addr, src, &name, counts, totals).await })
+                let (addr, src, tls) = (common.addr, common.source(i), tls.clone());
+                tokio::spawn(async move {
+                    client::connect(addr, src, &name, counts, totals, tls.as_ref()).await
+                })
             })
             .collect();
         for task in batch {
@@ -110,6 +140,7 @@ pub async fn barrier(clients: &mut [Client], totals: &Totals, max: Duration) -> 
     for c in clients.iter_mut() {
         if let Some(w) = c.writer.as_mut() {
             w.write_all(b"/ping ready\n").await?;
+            w.flush().await?;
         }
     }
     let deadline = Instant::now() + max;
@@ -128,7 +159,7 @@ pub async fn barrier(clients: &mut [Client], totals: &Totals, max: Duration) -> 
 /// shows up as latency; without, lines go out in batches as fast as the
 /// socket takes them.
 pub async fn send(
-    writer: &mut OwnedWriteHalf,
+    writer: &mut Writer,
     id: u32,
     count: u64,
     size: usize,
@@ -163,6 +194,8 @@ pub async fn send(
             }
         }
         writer.write_all(out.as_bytes()).await?;
+        // TLS holds what it encrypted until flushed.
+        writer.flush().await?;
     }
     Ok(())
 }
