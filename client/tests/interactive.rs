@@ -392,3 +392,49 @@ async fn a_server_that_stops_answering_is_reported_then_given_up() {
     let screen = alice.final_screen().await;
     assert!(screen.contains("stopped answering"), "{screen:?}");
 }
+
+/// Issue 13: the first connection to a server with a self-signed
+/// certificate shows its fingerprint and asks, once; the answer is
+/// remembered, and the second connection asks nothing.
+#[tokio::test]
+async fn the_first_tls_connection_shows_the_fingerprint_and_asks_once() {
+    use tagarela_server::Settings;
+    use tagarela_server::testing::TestServer;
+    use tagarela_server::tls::{Tls, self_signed};
+    let dir = std::env::temp_dir().join(format!("tagarela-pty-tofu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (files, _) = self_signed(&dir, &[]).unwrap();
+    let tls = Arc::new(Tls::load(files).unwrap());
+    let srv = TestServer::start_tls(Settings::default(), Arc::clone(&tls))
+        .await
+        .unwrap();
+    let known = dir.join("known_servers");
+    let known_arg = known.to_string_lossy().into_owned();
+    let args = [
+        "--host",
+        "localhost",
+        "--tls",
+        "--name",
+        "ana",
+        "--known-servers",
+        &known_arg,
+    ];
+    let mut first = OnPty::spawn_with(srv.port(), &args);
+    first.wait_for(&tls.fingerprint()).await;
+    first.wait_for("[y/N]").await;
+    first.type_keys(b"y\r");
+    first.wait_for("Welcome").await;
+    first.type_keys(b"/quit\r");
+    assert_eq!(first.status().await, 0);
+    let remembered = std::fs::read_to_string(&known).unwrap();
+    assert!(remembered.contains(&tls.fingerprint()), "{remembered}");
+
+    let mut second = OnPty::spawn_with(srv.port(), &args);
+    second.wait_for("Welcome").await;
+    assert!(!second.screen().contains("[y/N]"), "{}", second.screen());
+    second.type_keys(b"/quit\r");
+    assert_eq!(second.status().await, 0);
+    assert!(srv.shutdown().await);
+    let _ = std::fs::remove_dir_all(&dir);
+}
