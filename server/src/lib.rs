@@ -8,14 +8,16 @@
 //!
 //! | layer | files | deals in |
 //! |---|---|---|
-//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs` | octets, timers, flow control |
+//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `tls.rs` | octets, TLS, timers, flow control |
 //! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
-//! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs` | intents in, replies and events out; sequence numbers |
+//! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
 //! | hub | `hub.rs` (the interface), `local_hub.rs` (one process) | who is where; numbering and delivery of events |
 //! | stores | `sink.rs` (the interface), `audit.rs` | recording events |
 //!
 //! Besides: `rate_limit.rs` and `pressure.rs` (flow control, spec §11),
-//! `config.rs` (flags), `state_dir.rs`, `background.rs`, `log_text.rs`.
+//! `metrics.rs` (counters and the `/metrics` endpoint), `config.rs`
+//! (flags), `state_dir.rs`, `background.rs`, `log_text.rs`, `testing.rs`
+//! (the one way tests start a server).
 //!
 //! # The path of one public message
 //! ```text
