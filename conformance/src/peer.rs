@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tagarela_reader::{LineReader, Received};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio_rustls::client::TlsStream;
 
 /// What reading a line produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +55,20 @@ pub struct Peer {
 #[derive(Debug)]
 pub enum PeerKind {
     Tcp(TcpPeer),
+    Tls(Box<TlsPeer>),
     Client(Box<ClientPeer>),
+}
+
+/// A raw client over TLS.
+pub struct TlsPeer {
+    reader: Option<LineReader<ReadHalf<TlsStream<TcpStream>>>>,
+    writer: Option<WriteHalf<TlsStream<TcpStream>>>,
+}
+
+impl std::fmt::Debug for TlsPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPeer")
+    }
 }
 
 impl Peer {
@@ -66,6 +80,37 @@ impl Peer {
             reader: Some(LineReader::server_lines(r)),
             writer: Some(w),
         })))
+    }
+
+    /// Connects a raw client over TLS to `addr`, trusting exactly the
+    /// certificate in `cert` (PEM), checked for `localhost`.
+    pub async fn connect_tls(addr: SocketAddr, cert: &std::path::Path) -> std::io::Result<Peer> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in
+            rustls_pki_types::CertificateDer::pem_file_iter(cert).map_err(std::io::Error::other)?
+        {
+            roots
+                .add(c.map_err(std::io::Error::other)?)
+                .map_err(std::io::Error::other)?;
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let name =
+            rustls_pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
+        let stream = connector
+            .connect(name, TcpStream::connect(addr).await?)
+            .await?;
+        let (r, w) = tokio::io::split(stream);
+        Ok(Peer::new(PeerKind::Tls(Box::new(TlsPeer {
+            reader: Some(LineReader::server_lines(r)),
+            writer: Some(w),
+        }))))
     }
 
     /// Wraps a spawned client process (stdin and stdout piped).
@@ -102,6 +147,14 @@ impl Peer {
                         .as_mut()
                         .ok_or_else(|| std::io::Error::other("closed"))?;
                     w.write_all(piece).await?;
+                }
+                PeerKind::Tls(t) => {
+                    let w = t
+                        .writer
+                        .as_mut()
+                        .ok_or_else(|| std::io::Error::other("closed"))?;
+                    w.write_all(piece).await?;
+                    w.flush().await?;
                 }
                 PeerKind::Client(c) => {
                     let w = c
@@ -152,6 +205,7 @@ impl Peer {
     async fn read_raw(&mut self) -> Option<String> {
         match &mut self.kind {
             PeerKind::Tcp(t) => text(t.reader.as_mut()?).await,
+            PeerKind::Tls(t) => text(t.reader.as_mut()?).await,
             PeerKind::Client(c) => text(&mut c.stdout).await,
         }
     }
@@ -160,6 +214,10 @@ impl Peer {
     pub fn close(&mut self) {
         match &mut self.kind {
             PeerKind::Tcp(t) => {
+                t.reader = None;
+                t.writer = None;
+            }
+            PeerKind::Tls(t) => {
                 t.reader = None;
                 t.writer = None;
             }

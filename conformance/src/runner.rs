@@ -46,6 +46,10 @@ pub struct Outcome {
 struct Run<'b> {
     bins: &'b Binaries,
     addr: SocketAddr,
+    /// The TLS port and the certificate's fingerprint, with `--tls`.
+    tls: Option<(SocketAddr, String)>,
+    /// The state directory this scenario's server (and clients) use.
+    state: std::path::PathBuf,
     server: Child,
     peers: HashMap<String, Peer>,
     log: Vec<String>,
@@ -56,11 +60,15 @@ struct Run<'b> {
 pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Outcome {
     let started = Instant::now();
     let mut log = Vec::new();
-    let result = match start_server(bins, &scenario.server_args, server_log).await {
-        Ok((server, addr)) => {
+    let state = server_log.with_extension("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let result = match start_server(bins, &scenario.server_args, server_log, &state).await {
+        Ok((server, addr, tls)) => {
             let mut run = Run {
                 bins,
                 addr,
+                tls,
+                state,
                 server,
                 peers: HashMap::new(),
                 log: Vec::new(),
@@ -115,11 +123,13 @@ async fn start_server(
     bins: &Binaries,
     extra: &[String],
     log: &Path,
-) -> Result<(Child, SocketAddr), String> {
+    state: &Path,
+) -> Result<(Child, SocketAddr, Option<(SocketAddr, String)>), String> {
     let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut child = Command::new(&bins.server)
         .args(server_args(extra))
         .env("RUST_LOG", "info")
+        .env("XDG_STATE_HOME", state)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -138,13 +148,43 @@ async fn start_server(
         .next()
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("unexpected first line {first:?}"))?;
-    Ok((child, addr))
+    // With --tls a second line gives the TLS address and fingerprint:
+    // `... listening on ADDR (TLS; certificate SHA256:...)`.
+    let tls = if extra.iter().any(|a| a == "--tls") {
+        let second = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .map_err(|_| "no TLS address line in time".to_owned())?
+            .map_err(|e| e.to_string())?
+            .ok_or("server exited before printing its TLS address")?;
+        let mut words = second.split_whitespace();
+        let addr = words
+            .nth(3)
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("unexpected TLS line {second:?}"))?;
+        let fingerprint = second
+            .split_whitespace()
+            .find(|w| w.starts_with("SHA256:"))
+            .map(|w| w.trim_end_matches(')').to_owned())
+            .ok_or_else(|| format!("no fingerprint in {second:?}"))?;
+        Some((addr, fingerprint))
+    } else {
+        None
+    };
+    Ok((child, addr, tls))
 }
 
 impl Run<'_> {
     fn note(&mut self, who: &str, dir: &str, text: &str) {
         let t = self.started.elapsed().as_secs_f64();
         self.log.push(format!("[{t:8.3}s] {who:>8} {dir} {text}"));
+    }
+
+    /// The server's TLS address and fingerprint (the scenario must start
+    /// it with `--tls`).
+    fn tls(&self) -> Result<(SocketAddr, String), String> {
+        self.tls
+            .clone()
+            .ok_or_else(|| "the server has no TLS port: add `server: --tls --tls-port 0`".into())
     }
 
     fn peer(&mut self, name: &str) -> Result<&mut Peer, String> {
@@ -212,6 +252,23 @@ impl Run<'_> {
                 self.peers.insert(name.clone(), peer);
                 Ok(())
             }
+            StepKind::ConnectPlainToTls(name) => {
+                let (addr, _) = self.tls()?;
+                let peer = Peer::connect(addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                self.peers.insert(name.clone(), peer);
+                Ok(())
+            }
+            StepKind::ConnectTls(name) => {
+                let (addr, _) = self.tls()?;
+                let cert = self.state.join("tagarela/tls-cert.pem");
+                let peer = Peer::connect_tls(addr, &cert)
+                    .await
+                    .map_err(|e| format!("TLS connect: {e}"))?;
+                self.peers.insert(name.clone(), peer);
+                Ok(())
+            }
             StepKind::Join(name) => {
                 let peer = Peer::connect(self.addr)
                     .await
@@ -226,14 +283,26 @@ impl Run<'_> {
                 self.expect(name, &welcome).await.map(drop)
             }
             StepKind::Spawn { peer, args } => {
-                let child = Command::new(&self.bins.client)
-                    .args([
-                        "--host",
-                        &self.addr.ip().to_string(),
-                        "--port",
-                        &self.addr.port().to_string(),
-                    ])
-                    .args(args)
+                // `{tls-port}` and `{fingerprint}` stand for the server's;
+                // a scenario that gives `--port` chooses the port itself.
+                let tls = self.tls.clone();
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| match &tls {
+                        Some((addr, fp)) => a
+                            .replace("{tls-port}", &addr.port().to_string())
+                            .replace("{fingerprint}", fp),
+                        None => a.clone(),
+                    })
+                    .collect();
+                let mut command = Command::new(&self.bins.client);
+                command.args(["--host", &self.addr.ip().to_string()]);
+                if !args.iter().any(|a| a == "--port") {
+                    command.args(["--port", &self.addr.port().to_string()]);
+                }
+                let child = command
+                    .args(&args)
+                    .env("XDG_STATE_HOME", &self.state)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
@@ -316,7 +385,9 @@ impl Run<'_> {
         } else {
             match &mut self.peer(name)?.kind {
                 crate::peer::PeerKind::Client(c) => &mut c.child,
-                crate::peer::PeerKind::Tcp(_) => return Err(format!("{name} is not a process")),
+                crate::peer::PeerKind::Tcp(_) | crate::peer::PeerKind::Tls(_) => {
+                    return Err(format!("{name} is not a process"));
+                }
             }
         };
         let status = tokio::time::timeout(WAIT, child.wait())

@@ -42,6 +42,12 @@ pub enum SendMode {
 pub enum StepKind {
     /// `connect NAME`: a raw TCP client.
     Connect(String),
+    /// `connect NAME tls-port`: a raw TCP client, in plain text, to the
+    /// server's TLS port.
+    ConnectPlainToTls(String),
+    /// `connect-tls NAME`: a raw client over TLS to the TLS port, trusting
+    /// the server's (self-signed) certificate.
+    ConnectTls(String),
     /// `join NAME`: connect, read HELLO, register NAME, read WELCOME.
     Join(String),
     /// `spawn NAME client ARGS...`: the client binary in scripted mode.
@@ -175,6 +181,10 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
     };
     match (*first, rest) {
         ("connect", [peer]) => return Ok(StepKind::Connect((*peer).to_owned())),
+        ("connect", [peer, "tls-port"]) => {
+            return Ok(StepKind::ConnectPlainToTls((*peer).to_owned()));
+        }
+        ("connect-tls", [peer]) => return Ok(StepKind::ConnectTls((*peer).to_owned())),
         ("join", [peer]) => return Ok(StepKind::Join((*peer).to_owned())),
         ("spawn", [peer, "client", args @ ..]) => {
             return Ok(StepKind::Spawn {
