@@ -80,7 +80,9 @@ fn main() {
 /// plain text. Returns the exit status on failure.
 async fn connect(cli: &Cli) -> Result<Connection, i32> {
     let port = cli.port();
-    let server = format!("{}:{port}", cli.host);
+    // The key in known_servers: the host as DNS compares it.
+    let host = cli.host.trim_end_matches('.').to_ascii_lowercase();
+    let server = format!("{host}:{port}");
     if !cli.use_tls() {
         return Connection::open(&cli.host, port).await.map_err(|e| {
             eprintln!("tagarela: cannot connect to {server}: {e}");
@@ -116,6 +118,7 @@ async fn connect(cli: &Cli) -> Result<Connection, i32> {
         }
     };
     for _ in 0..2 {
+        policy.reset();
         let attempt = Connection::open_with(&cli.host, port, Some(&policy)).await;
         let outcome = policy.outcome();
         match (attempt, outcome) {

@@ -157,7 +157,6 @@ impl Policy {
         known: KnownServers,
         ca: Option<&Path>,
     ) -> Result<Policy, TlsSetupError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         match ca {
             Some(path) => {
@@ -177,6 +176,25 @@ impl Policy {
                 }
             }
         }
+        Ok(Policy::with_roots(
+            server,
+            expected,
+            known,
+            roots,
+            ca.is_some(),
+        ))
+    }
+
+    /// The policy with these trust anchors; `strict`: only them, no trust
+    /// on first use.
+    pub fn with_roots(
+        server: String,
+        expected: Option<String>,
+        known: KnownServers,
+        roots: RootCertStore,
+        strict: bool,
+    ) -> Policy {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let authority = if roots.is_empty() {
             None
         } else {
@@ -184,15 +202,20 @@ impl Policy {
                 .build()
                 .ok()
         };
-        Ok(Policy {
+        Policy {
             server,
             expected,
             known,
-            strict: ca.is_some(),
+            strict,
             authority,
             provider,
             outcome: Mutex::new(None),
-        })
+        }
+    }
+
+    /// Forgets what the last handshake decided (before a new one).
+    pub fn reset(&self) {
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// What the last handshake decided.
@@ -249,6 +272,29 @@ impl ServerCertVerifier for Verifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let policy = &self.0;
         let now_fp = fingerprint(end_entity);
+        if !policy.strict {
+            // A pin is stronger than any authority: a pinned server, or one
+            // given with --fingerprint, must present exactly that
+            // certificate, even one an authority (say, an inspecting
+            // proxy's) signed.
+            match policy.known.lookup(&policy.server) {
+                Some(Known::Pinned(was)) if was == now_fp => return policy.decide(Trust::Pinned),
+                Some(Known::Pinned(was)) => {
+                    return policy.decide(Trust::Changed { was, now: now_fp });
+                }
+                _ => {}
+            }
+            match &policy.expected {
+                Some(given) if *given == now_fp => return policy.decide(Trust::Given(now_fp)),
+                Some(given) => {
+                    return policy.decide(Trust::Mismatch {
+                        given: given.clone(),
+                        now: now_fp,
+                    });
+                }
+                None => {}
+            }
+        }
         let by_authority = match &policy.authority {
             Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
             None => Err(rustls::Error::InvalidCertificate(
@@ -257,31 +303,30 @@ impl ServerCertVerifier for Verifier {
         };
         match by_authority {
             Ok(_) => policy.decide(Trust::Authority),
-            // Signed by no authority we know: trust on first use, unless
-            // the operator's own authority was named.
-            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
-                if !policy.strict =>
-            {
+            Err(e) if policy.strict => Err(e),
+            // Wrong host name, expired, revoked, for a certificate an
+            // authority we know signed: refused as on the web, never
+            // offered for trust on first use.
+            Err(
+                e @ rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. }
+                    | CertificateError::Revoked,
+                ),
+            ) => Err(e),
+            // Signed by no authority we know (unknown issuer, a self-signed
+            // CA certificate used as the server's, or one that expired):
+            // trust on first use.
+            Err(_) => {
                 let trust = match policy.known.lookup(&policy.server) {
-                    Some(Known::Pinned(was)) if was == now_fp => Trust::Pinned,
-                    Some(Known::Pinned(was)) => Trust::Changed { was, now: now_fp },
                     Some(Known::Authority) => Trust::Changed {
                         was: "a certificate signed by a trusted authority".into(),
                         now: now_fp,
                     },
-                    None => match &policy.expected {
-                        Some(given) if *given == now_fp => Trust::Given(now_fp),
-                        Some(given) => Trust::Mismatch {
-                            given: given.clone(),
-                            now: now_fp,
-                        },
-                        None => Trust::Unknown(now_fp),
-                    },
+                    _ => Trust::Unknown(now_fp),
                 };
                 policy.decide(trust)
             }
-            // Expired, wrong host name, revoked...: refused as on the web.
-            Err(e) => Err(e),
         }
     }
 
@@ -316,6 +361,7 @@ impl ServerCertVerifier for Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::ServerName;
 
     #[test]
     fn fingerprints_are_normalised_from_what_people_type() {
@@ -348,5 +394,85 @@ mod tests {
         let mode = std::fs::metadata(&known.path).map(|m| m.permissions().mode() & 0o777);
         assert_eq!(mode.ok(), Some(0o600));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A private authority and a certificate it signed for `name`.
+    fn signed_for(name: &str) -> (RootCertStore, CertificateDer<'static>) {
+        let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|_| unreachable!());
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|_| unreachable!());
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params
+            .self_signed(&ca_key)
+            .unwrap_or_else(|_| unreachable!());
+        let issuer = rcgen::Issuer::new(params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|_| unreachable!());
+        let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap_or_else(|_| unreachable!())
+            .signed_by(&key, &issuer)
+            .unwrap_or_else(|_| unreachable!());
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(ca.der().clone())
+            .unwrap_or_else(|_| unreachable!());
+        (roots, leaf.der().clone())
+    }
+
+    fn verify(policy: Policy, cert: &CertificateDer<'_>) -> (bool, Option<Trust>) {
+        let policy = Arc::new(policy);
+        let verifier = Verifier(Arc::clone(&policy));
+        let name = ServerName::try_from("localhost").unwrap_or_else(|_| unreachable!());
+        let ok = verifier
+            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .is_ok();
+        (ok, policy.outcome())
+    }
+
+    fn known(what: &str) -> KnownServers {
+        let dir =
+            std::env::temp_dir().join(format!("tagarela-verify-{}-{what}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        KnownServers {
+            path: dir.join("known_servers"),
+        }
+    }
+
+    /// Review finding: a certificate that a trusted authority signed (an
+    /// inspecting proxy's, say) must not replace a pinned one silently.
+    #[test]
+    fn a_pin_beats_an_authority() {
+        let (roots, cert) = signed_for("localhost");
+        let pins = known("pin");
+        pins.remember("localhost:7879", &Known::Pinned("SHA256:AA".into()))
+            .unwrap_or_else(|_| unreachable!());
+        let policy = Policy::with_roots("localhost:7879".into(), None, pins, roots.clone(), false);
+        let (ok, trust) = verify(policy, &cert);
+        assert!(!ok);
+        assert!(matches!(trust, Some(Trust::Changed { .. })), "{trust:?}");
+        // The same with --fingerprint naming another certificate.
+        let other = Some("SHA256:BB".to_owned());
+        let policy =
+            Policy::with_roots("localhost:7879".into(), other, known("given"), roots, false);
+        let (ok, trust) = verify(policy, &cert);
+        assert!(!ok);
+        assert!(matches!(trust, Some(Trust::Mismatch { .. })), "{trust:?}");
+    }
+
+    /// Review finding: a certificate a known authority signed for another
+    /// name is refused outright, never offered for trust on first use.
+    #[test]
+    fn a_wrong_name_from_a_known_authority_is_refused_not_offered() {
+        let (roots, cert) = signed_for("chat.example.org");
+        let policy = Policy::with_roots("localhost:7879".into(), None, known("name"), roots, false);
+        let (ok, trust) = verify(policy, &cert);
+        assert!(!ok);
+        assert_eq!(trust, None, "no trust-on-first-use decision was offered");
+    }
+
+    #[test]
+    fn an_authority_signed_certificate_for_the_name_is_trusted() {
+        let (roots, cert) = signed_for("localhost");
+        let policy = Policy::with_roots("localhost:7879".into(), None, known("ok"), roots, false);
+        assert_eq!(verify(policy, &cert), (true, Some(Trust::Authority)));
     }
 }

@@ -68,6 +68,7 @@ impl Access {
 
     /// Whether the address is throttled now.
     pub fn is_throttled(&self, from: IpAddr, now: Instant) -> bool {
+        let from = throttle_key(from);
         let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         match f.by_address.get_mut(&from) {
             Some(times) => {
@@ -80,15 +81,24 @@ impl Access {
         }
     }
 
-    /// Checks `attempt` from `from` at `now`.
+    /// Checks `attempt` from `from` at `now`. The throttle is checked and
+    /// the failure recorded under one lock, so parallel connections from
+    /// one address cannot all slip past it.
     pub fn check(&self, attempt: &str, from: IpAddr, now: Instant) -> Verdict {
-        if self.is_throttled(from, now) {
-            return Verdict::Throttled;
+        let from = throttle_key(from);
+        let right = bool::from(digest(attempt.as_bytes()).ct_eq(&self.digest));
+        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(times) = f.by_address.get_mut(&from) {
+            while times.front().is_some_and(|t| now - *t >= THROTTLE_WINDOW) {
+                times.pop_front();
+            }
+            if times.len() >= THROTTLE_ATTEMPTS {
+                return Verdict::Throttled;
+            }
         }
-        if bool::from(digest(attempt.as_bytes()).ct_eq(&self.digest)) {
+        if right {
             return Verdict::Right;
         }
-        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         if !f.by_address.contains_key(&from) {
             if f.order.len() >= ADDRESSES_MAX
                 && let Some(oldest) = f.order.pop_front()
@@ -106,6 +116,19 @@ impl Access {
             Verdict::Throttled
         } else {
             Verdict::Wrong
+        }
+    }
+}
+
+/// What wrong attempts are counted by: the address, or for IPv6 its /64
+/// (one subscriber's usual allocation), so that an attacker with a /64
+/// cannot try from each of its addresses in turn.
+fn throttle_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
         }
     }
 }
@@ -151,6 +174,19 @@ mod tests {
         assert!(!may_receive_password(false, other, false));
         assert!(may_receive_password(true, other, false));
         assert!(may_receive_password(false, other, true));
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_throttled_as_one() {
+        let a = Access::new("pw", false);
+        let now = Instant::now();
+        for host in 1..=3u16 {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, host));
+            let verdict = a.check("no", ip, now);
+            assert_eq!(verdict == Verdict::Throttled, host == 3, "{host}");
+        }
+        let elsewhere = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert_eq!(a.check("pw", elsewhere, now), Verdict::Right);
     }
 
     #[test]

@@ -29,6 +29,9 @@ use crate::tls::Tls;
 use crate::wire;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Octets of encrypted output rustls may hold for one client beyond its
+/// outbox (rustls's default is 64 KiB).
+const TLS_BUFFER: usize = 16 * 1024;
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// What the server accepts connections on.
@@ -138,17 +141,29 @@ pub async fn serve(
                                         ctx.settings.tls_handshake_timeout,
                                         acceptor.accept(stream),
                                     );
-                                    match handshake.await {
-                                        Ok(Ok(tls_stream)) => {
+                                    // A shutdown does not wait for
+                                    // handshakes still in progress.
+                                    let handshake = tokio::select! {
+                                        h = handshake => h,
+                                        () = stop.cancelled() => return,
+                                    };
+                                    match handshake {
+                                        Ok(Ok(mut tls_stream)) => {
+                                            // Keep rustls's own send buffer
+                                            // small: what it holds is outside
+                                            // the outbox's bounds (spec §11).
+                                            tls_stream.get_mut().1.set_buffer_limit(Some(TLS_BUFFER));
                                             connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
                                         }
                                         Ok(Err(e)) => {
                                             ctx.metrics.tls_handshake_failures.inc();
-                                            tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
+                                            // Debug: scanners would fill the log;
+                                            // the metric counts them.
+                                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
                                         }
                                         Err(_) => {
                                             ctx.metrics.tls_handshake_failures.inc();
-                                            tracing::info!(peer = %peer, "TLS handshake timed out");
+                                            tracing::debug!(peer = %peer, "TLS handshake timed out");
                                         }
                                     }
                                 });

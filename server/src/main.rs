@@ -28,6 +28,10 @@ async fn main() -> anyhow::Result<()> {
         return background(&config);
     }
     init_logging(config.log_format);
+    // Everything that can refuse to start is checked before the server
+    // says it is listening (under --background, that line means "up").
+    let access = room_password(&config)?
+        .map(|password| Arc::new(Access::new(&password, config.allow_plaintext_password)));
 
     if config.no_plaintext && !config.tls_enabled() {
         anyhow::bail!(
@@ -66,6 +70,24 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let metrics = match &config.metrics_listen {
+        None => None,
+        Some(at) => {
+            let (host, port) = match at.rsplit_once(':') {
+                Some((host, port)) => (host.trim_start_matches('[').trim_end_matches(']'), port),
+                None => ("127.0.0.1", at.as_str()),
+            };
+            let port: u16 = port
+                .parse()
+                .with_context(|| format!("--metrics-listen {at}: not a port"))?;
+            let listener = bind::listen(host, port, 64).await?;
+            let local = listener
+                .local_addr()
+                .context("metrics socket has no address")?;
+            tracing::info!(addr = %local, "serving metrics at /metrics");
+            Some(listener)
+        }
+    };
     let audit_path = if config.no_audit_log {
         None
     } else {
@@ -122,32 +144,13 @@ async fn main() -> anyhow::Result<()> {
         None => tracing::info!(%addr, "listening; audit log off; {private}"),
     }
 
-    let metrics = match &config.metrics_listen {
-        None => None,
-        Some(at) => {
-            let (host, port) = match at.rsplit_once(':') {
-                Some((host, port)) => (host.trim_start_matches('[').trim_end_matches(']'), port),
-                None => ("127.0.0.1", at.as_str()),
-            };
-            let port: u16 = port
-                .parse()
-                .with_context(|| format!("--metrics-listen {at}: not a port"))?;
-            let listener = bind::listen(host, port, 64).await?;
-            let local = listener
-                .local_addr()
-                .context("metrics socket has no address")?;
-            tracing::info!(addr = %local, "serving metrics at /metrics");
-            Some(listener)
-        }
-    };
     let listeners = Listeners {
         plain,
         tls,
         metrics,
     };
     let mut settings = config.settings();
-    settings.access = room_password(&config)?
-        .map(|password| Arc::new(Access::new(&password, config.allow_plaintext_password)));
+    settings.access = access;
     if settings.access.is_some() {
         tracing::info!(
             plaintext_from_other_machines = config.allow_plaintext_password,
@@ -220,6 +223,13 @@ fn room_password(config: &Config) -> anyhow::Result<Option<String>> {
     };
     match password {
         Some(p) if p.trim().is_empty() => anyhow::bail!("the room password is empty"),
+        // A client can only send `/password` + safe characters on one line
+        // (spec §4.7, §2.4): refuse one nobody could type.
+        Some(p) if p.len() > 1000 || p.chars().any(char::is_control) => {
+            anyhow::bail!(
+                "the room password must be one line of at most 1000 octets with no control characters"
+            )
+        }
         other => Ok(other),
     }
 }

@@ -204,16 +204,26 @@ const REQUEST_WAIT: Duration = Duration::from_secs(5);
 /// The most of a request that is read.
 const REQUEST_MAX: usize = 8192;
 
+/// Scrapes answered at once; more connections are closed unanswered, so
+/// the endpoint can never take the file descriptors the chat needs.
+const SCRAPES_AT_ONCE: usize = 4;
+
 /// Serves `GET /metrics` on `listener` until the task is dropped. One
 /// request per connection (HTTP/1.0 style: the response ends at close).
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(SCRAPES_AT_ONCE));
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
+            let _slot = slot;
             if tokio::time::timeout(REQUEST_WAIT, answer(stream, &metrics))
                 .await
                 .is_err()

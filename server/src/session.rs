@@ -284,3 +284,68 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local_hub::LocalHub;
+    use crate::outbox::Outbox;
+
+    fn session(peer: &str, over_tls: bool) -> (Session<Outbox>, Arc<Outbox>) {
+        let outbox = Arc::new(Outbox::new(1 << 20, 1 << 20));
+        let access = Some(Arc::new(Access::new("pw", false)));
+        let peer: SocketAddr = peer.parse().unwrap_or_else(|_| unreachable!());
+        let hub: Arc<dyn Hub> = Arc::new(LocalHub::new());
+        let s = Session::new(
+            peer,
+            hub,
+            Arc::clone(&outbox),
+            false,
+            false,
+            access,
+            over_tls,
+        );
+        (s, outbox)
+    }
+
+    fn sent(outbox: &Outbox) -> String {
+        let mut out = Vec::new();
+        outbox.take(&mut out);
+        outbox.release(out.len());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn text(s: &str) -> Text<'_> {
+        Text::new(s).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn name(s: &str) -> Name<'static> {
+        Name::normalize(s).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// Spec §4.7: over plain text from another machine a password is
+    /// refused (review finding: every conformance peer is on loopback, so
+    /// only this test covers it).
+    #[test]
+    fn a_password_from_another_machine_needs_tls() {
+        let (mut s, out) = session("192.0.2.1:4000", false);
+        assert_eq!(s.handle(Intent::Password(text("pw"))), Outcome::Continue);
+        assert!(sent(&out).starts_with("ERR tls-required "));
+        s.handle(Intent::Register(name("ana")));
+        assert!(sent(&out).starts_with("ERR tls-required "));
+        assert!(!s.is_registered());
+
+        let (mut s, out) = session("192.0.2.1:4000", true);
+        s.handle(Intent::Password(text("pw")));
+        assert_eq!(sent(&out), "");
+        s.handle(Intent::Register(name("ana")));
+        assert!(sent(&out).starts_with("WELCOME ana "));
+
+        let (mut s, out) = session("127.0.0.1:4000", false);
+        s.handle(Intent::Register(name("ana")));
+        assert!(sent(&out).starts_with("ERR password-required "));
+        s.handle(Intent::Password(text("pw")));
+        s.handle(Intent::Register(name("ana")));
+        assert!(sent(&out).starts_with("WELCOME ana "));
+    }
+}

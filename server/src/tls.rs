@@ -137,6 +137,9 @@ pub fn self_signed(dir: &Path, names: &[String]) -> Result<(TlsFiles, bool), Tls
     if files.cert.exists() && files.key.exists() {
         return Ok((files, false));
     }
+    // Half a pair (a crash between the two writes) is no pair: start over.
+    let _ = std::fs::remove_file(&files.cert);
+    let _ = std::fs::remove_file(&files.key);
     let failed = |why: String| TlsError::Generate {
         dir: dir.to_owned(),
         why,

@@ -16,7 +16,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 fn run(exe: &Path, state: &Path, args: &[&str]) -> Output {
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(args)
         .args([
             "--listen",
@@ -27,9 +28,19 @@ fn run(exe: &Path, state: &Path, args: &[&str]) -> Output {
             "0.5",
         ])
         .env("XDG_STATE_HOME", state)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
+        .env_remove("RUST_BACKTRACE");
+    // A binary this test process has just copied may still be open for
+    // writing in a child that another test thread forked at that moment
+    // (ETXTBSY): try again shortly.
+    for _ in 0..50 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    command.output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {
