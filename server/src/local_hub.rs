@@ -12,6 +12,7 @@ use tagarela_parser::{LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient};
 use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
 
 /// A registered client as the hub keeps it.
 #[derive(Debug)]
@@ -55,43 +56,59 @@ impl Registry {
     }
 
     /// Delivers `event` to every member but `except`.
-    fn deliver_to_all_but(&self, except: &NameKey, event: &Event) -> usize {
-        let mut sent = 0;
+    fn deliver_to_all_but(&self, except: &NameKey, event: &Event) {
         for (key, m) in &self.members {
             if key != except {
                 m.recipient.deliver(event);
-                sent += 1;
             }
         }
-        sent
     }
 }
 
+/// Indexes into `LocalHub::by_kind`.
+const JOIN: usize = 0;
+const LEAVE: usize = 1;
+const PUBLIC: usize = 2;
+const PRIVATE: usize = 3;
+
 /// A room in this process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LocalHub {
     registry: Mutex<Registry>,
     /// Counts events, deliveries and who is registered.
     metrics: Arc<Metrics>,
+    /// The `events` counters by kind (join, leave, public, private),
+    /// looked up once so that counting takes no lock.
+    by_kind: [Counter; 4],
+}
+
+impl Default for LocalHub {
+    fn default() -> Self {
+        LocalHub::new()
+    }
 }
 
 impl LocalHub {
     /// An empty room.
     pub fn new() -> Self {
-        LocalHub::default()
+        LocalHub::with_metrics(Arc::default())
     }
 
     /// An empty room that counts into `metrics`.
     pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
+        let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
+        let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
         LocalHub {
             registry: Mutex::default(),
             metrics,
+            by_kind,
         }
     }
 
-    /// Counts an accepted event of `kind` and its `copies`.
-    fn count(&self, kind: &'static str, copies: usize) {
-        self.metrics.events.get_or_create(&[("kind", kind)]).inc();
+    /// Counts an accepted event of kind `kind` (an index into `by_kind`)
+    /// and its `copies`.
+    fn count(&self, kind: usize, copies: usize) {
+        self.by_kind[kind].inc();
         self.metrics.deliveries.inc_by(copies as u64);
     }
 
@@ -121,7 +138,11 @@ impl Hub for LocalHub {
             return Err(Clash::LooksLike(holder.name.clone()));
         }
         let join = r.accept(EventKind::Join { name: name.clone() });
-        let copies = r.deliver_to_all_but(&key, &join);
+        // Counted before anyone can see the event, so a scrape that
+        // follows it always includes it.
+        self.count(JOIN, r.members.len());
+        self.metrics.registered.inc();
+        r.deliver_to_all_but(&key, &join);
         // Under the lock, before the newcomer is a member: its welcome
         // comes before any event it can receive.
         welcome(r.members.len() + 1);
@@ -137,9 +158,6 @@ impl Hub for LocalHub {
             },
         );
         let online = r.members.len();
-        drop(r);
-        self.count("join", copies);
-        self.metrics.registered.inc();
         Ok(Claimed { key, online, join })
     }
 
@@ -151,6 +169,9 @@ impl Hub for LocalHub {
     ) -> Option<Arc<Event>> {
         let mut r = self.lock();
         let member = r.members.remove(key)?;
+        // Counted before anyone can see the LEAVE, so a scrape that follows
+        // it never shows the client still registered.
+        self.metrics.registered.dec();
         for shape in member.shapes.iter() {
             r.skeletons.remove(shape);
         }
@@ -159,10 +180,8 @@ impl Hub for LocalHub {
             reason,
             text,
         });
-        let copies = r.deliver_to_all_but(key, &leave);
-        drop(r);
-        self.count("leave", copies);
-        self.metrics.registered.dec();
+        self.count(LEAVE, r.members.len());
+        r.deliver_to_all_but(key, &leave);
         Some(leave)
     }
 
@@ -170,9 +189,8 @@ impl Hub for LocalHub {
         let mut r = self.lock();
         let name = r.members.get(from)?.name.clone();
         let event = r.accept(EventKind::Public { from: name, text });
-        let copies = r.deliver_to_all_but(from, &event);
-        drop(r);
-        self.count("public", copies);
+        self.count(PUBLIC, r.members.len() - 1);
+        r.deliver_to_all_but(from, &event);
         Some(event)
     }
 
@@ -194,14 +212,13 @@ impl Hub for LocalHub {
         };
         let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
         let event = r.accept(kind);
+        let to_self = to_key == *from;
+        self.count(PRIVATE, if to_self { 1 } else { 2 });
         target.deliver(&event);
-        let mut copies = 1;
-        if to_key != *from {
+        if !to_self {
             sender.deliver(&event);
-            copies += 1;
         }
         drop(r);
-        self.count("private", copies);
         Ok(event)
     }
 
