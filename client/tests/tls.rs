@@ -143,42 +143,33 @@ fn private_authority(dir: &Path, names: &[&str]) -> (PathBuf, TlsFiles) {
     (ca, files)
 }
 
+/// Runs the client with `--tls-ca` against a server whose certificate a
+/// fresh private authority signed for `names`; returns what
+/// [`run_client`] does.
+async fn with_private_authority(dir: &Path, names: &[&str]) -> (i32, String, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (ca, files) = private_authority(dir, names);
+    let (server, _) = tls_server(files).await;
+    let ca_arg = ca.to_string_lossy().into_owned();
+    let args = ["--name", "ana", "--tls-ca", &ca_arg];
+    let result = run_client(&dir.join("state"), server.port(), &args, "hi\n").await;
+    assert!(server.shutdown().await);
+    result
+}
+
 #[tokio::test]
 async fn a_private_authority_is_verified_and_the_host_name_checked() {
     let dir = temp_dir("ca");
-    let (ca, files) = private_authority(&dir, &["localhost"]);
-    let (server, _) = tls_server(files).await;
-    let state = dir.join("state");
-    let ca_arg = ca.to_string_lossy().into_owned();
-    let (code, out, err) = run_client(
-        &state,
-        server.port(),
-        &["--name", "ana", "--tls-ca", &ca_arg],
-        "hi\n",
-    )
-    .await;
+    let (code, out, err) = with_private_authority(&dir.join("right"), &["localhost"]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("WELCOME ana "), "{out}");
-    assert!(server.shutdown().await);
 
-    // Signed by the same authority, for another name: refused.
-    let other = dir.join("other");
-    std::fs::create_dir_all(&other).unwrap();
-    let (ca, files) = private_authority(&other, &["chat.example.org"]);
-    let (server, _) = tls_server(files).await;
-    let ca_arg = ca.to_string_lossy().into_owned();
-    let (code, out, err) = run_client(
-        &state,
-        server.port(),
-        &["--name", "ana", "--tls-ca", &ca_arg],
-        "hi\n",
-    )
-    .await;
+    // Signed by the named authority, but for another host: refused.
+    let (code, out, err) = with_private_authority(&dir.join("other"), &["chat.example.org"]).await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(
         err.to_lowercase().contains("not valid for name") || err.contains("NotValidForName"),
         "{err}"
     );
-    assert!(server.shutdown().await);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,6 +27,7 @@ use crate::admission::Permit;
 use crate::config::Settings;
 use crate::context::Context;
 use crate::intent::Intent;
+use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::rate_limit::{Bucket, Rate};
 use crate::reply::{Replier, Reply};
@@ -197,12 +198,7 @@ pub async fn serve<T: Transport>(
                 }
             }
             progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
-                let (octets_in, lines, holds) = std::mem::take(&mut input.counted);
-                let metrics = &ctx.metrics;
-                metrics.bytes_in.inc_by(u64::from(octets_in));
-                metrics.lines_in.inc_by(u64::from(lines));
-                metrics.rate_limited.inc_by(u64::from(holds));
-                metrics.bytes_out.inc_by(u64::from(std::mem::take(&mut outgoing.counted)));
+                count(&ctx.metrics, &mut input, &mut outgoing);
                 if !may_press && session.is_registered() {
                     // Only a registered client's queue holds senders back.
                     outbox.allow_pressing();
@@ -244,6 +240,23 @@ pub async fn serve<T: Transport>(
     Box::pin(close(ending, transport, &ctx, session, &outbox, outgoing)).await;
     open.dec();
     drop(permit);
+}
+
+/// Hands the figures counted since the last turn to the metrics: a shared
+/// atomic add only for what moved.
+fn count(metrics: &Metrics, input: &mut Input, outgoing: &mut Outgoing) {
+    let (octets_in, lines, holds) = std::mem::take(&mut input.counted);
+    let octets_out = std::mem::take(&mut outgoing.counted);
+    for (counter, n) in [
+        (&metrics.bytes_in, octets_in),
+        (&metrics.lines_in, lines),
+        (&metrics.rate_limited, holds),
+        (&metrics.bytes_out, octets_out),
+    ] {
+        if n > 0 {
+            counter.inc_by(u64::from(n));
+        }
+    }
 }
 
 /// What decides when the timer branch must next run.
