@@ -8,7 +8,7 @@
 //!
 //! | layer | files | deals in |
 //! |---|---|---|
-//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `tls.rs` | octets, TLS, timers, flow control |
+//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `tls.rs`, `tls_stream.rs` | octets, TLS, timers, flow control |
 //! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
 //! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
 //! | hub | `hub.rs` (the interface), `local_hub.rs` (one process) | who is where; numbering and delivery of events |
@@ -64,6 +64,7 @@ pub mod sink;
 pub mod state_dir;
 pub mod testing;
 pub mod tls;
+mod tls_stream;
 mod wire;
 
 pub use audit::{AuditLog, AuditWriter};

@@ -26,12 +26,10 @@ use crate::pressure::Pressure;
 use crate::reply::Reply;
 use crate::sink::EventSink;
 use crate::tls::Tls;
+use crate::tls_stream::TlsStream;
 use crate::wire;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
-/// Octets of encrypted output rustls may hold for one client beyond its
-/// outbox (rustls's default is 64 KiB).
-const TLS_BUFFER: usize = 16 * 1024;
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// What the server accepts connections on.
@@ -134,13 +132,20 @@ pub async fn serve(
                         let ctx = Arc::clone(&ctx);
                         match (&listeners.tls, over_tls) {
                             (Some((_, tls)), true) => {
-                                let acceptor = tls.acceptor();
+                                let config = tls.config();
                                 let stop = stop.clone();
                                 tasks.spawn(async move {
-                                    let handshake = tokio::time::timeout(
-                                        ctx.settings.tls_handshake_timeout,
-                                        acceptor.accept(stream),
-                                    );
+                                    // Boxed, the handshake's state is freed
+                                    // when it ends, and the stream (rustls's
+                                    // state, 1 KiB) is not copied into the
+                                    // task's future at each move: the task
+                                    // stays as small as a plain-text one
+                                    // for the connection's whole life.
+                                    let timeout = ctx.settings.tls_handshake_timeout;
+                                    let handshake = Box::pin(async move {
+                                        let accepted = tokio::time::timeout(timeout, TlsStream::accept(config, stream)).await;
+                                        accepted.map(|r| r.map(Box::new))
+                                    });
                                     // A shutdown does not wait for
                                     // handshakes still in progress.
                                     let handshake = tokio::select! {
@@ -148,11 +153,7 @@ pub async fn serve(
                                         () = stop.cancelled() => return,
                                     };
                                     match handshake {
-                                        Ok(Ok(mut tls_stream)) => {
-                                            // Keep rustls's own send buffer
-                                            // small: what it holds is outside
-                                            // the outbox's bounds (spec §11).
-                                            tls_stream.get_mut().1.set_buffer_limit(Some(TLS_BUFFER));
+                                        Ok(Ok(tls_stream)) => {
                                             connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
                                         }
                                         Ok(Err(e)) => {
