@@ -552,7 +552,6 @@ fn flush<T: Transport>(
     outbox: &Outbox,
     out: &mut Outgoing,
 ) -> Option<Ending> {
-    let mut wrote = false;
     loop {
         if !out.is_pending() {
             out.written = 0;
@@ -569,15 +568,16 @@ fn flush<T: Transport>(
                 outbox.release(n);
                 out.written += n;
                 out.counted = out.counted.saturating_add(n as u32);
-                wrote = true;
             }
             Poll::Pending => break,
         }
     }
-    if wrote || out.needs_flush {
-        // Buffering transports (TLS) hold written octets until flushed;
-        // a flush that cannot finish now is tried again when the
-        // transport wakes the task.
+    {
+        // Buffering transports (TLS) hold written octets until flushed, and
+        // may have queued records of their own while reading (the rest of
+        // a handshake, an alert): flushed on every turn. A flush that
+        // cannot finish now is tried again when the transport wakes the
+        // task. Over plain TCP this costs nothing.
         match Pin::new(&mut *transport).poll_flush(cx) {
             Poll::Ready(Ok(())) => out.needs_flush = false,
             Poll::Ready(Err(_)) => return Some(Ending::Lost),

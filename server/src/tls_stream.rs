@@ -68,6 +68,9 @@ pub struct TlsStream<IO> {
     read_closed: bool,
     /// Our close_notify is queued: nothing more may be written.
     write_closed: bool,
+    /// rustls reported an error: the connection is unusable, and rustls
+    /// must not be called again (it would process the bad record twice).
+    failed: bool,
 }
 
 /// What one call into rustls did.
@@ -111,6 +114,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             outgoing_at: 0,
             read_closed: false,
             write_closed: false,
+            failed: false,
         };
         poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)
@@ -158,18 +162,42 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// One call into rustls over what was read, handling the state it
     /// reaches. `send` is used only if that state allows encrypting.
     fn step(&mut self, send: Send<'_>) -> io::Result<Step> {
-        let UnbufferedStatus { discard, state } = self.conn.process_tls_records(&mut self.incoming);
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the TLS connection already failed",
+            ));
+        }
+        // What the socket took is dropped before more is added, so the
+        // buffer holds only what is still to send.
+        if self.outgoing_at > 0 {
+            self.outgoing.drain(..self.outgoing_at);
+            self.outgoing_at = 0;
+        }
+        let UnbufferedStatus { mut discard, state } =
+            self.conn.process_tls_records(&mut self.incoming);
         let step = match state {
             Err(e) => {
-                self.discard(discard);
-                self.queue_alerts();
+                self.fail(discard);
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             Ok(ConnectionState::ReadTraffic(mut records)) => {
+                let mut broken = None;
                 while let Some(record) = records.next_record() {
-                    let record =
-                        record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    self.plaintext.extend_from_slice(record.payload);
+                    match record {
+                        Ok(record) => {
+                            discard += record.discard;
+                            self.plaintext.extend_from_slice(record.payload);
+                        }
+                        Err(e) => {
+                            broken = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = broken {
+                    self.fail(discard);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
                 Step::Again
             }
@@ -231,10 +259,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
         Ok(step)
     }
 
-    /// After a TLS error: the alert rustls queued, into `outgoing`.
-    fn queue_alerts(&mut self) {
+    /// After a TLS error: marks the connection failed and puts the alert
+    /// rustls queued into `outgoing`. Only records rustls already queued
+    /// are taken (it is asked while it says it has some, so it never
+    /// processes input again).
+    fn fail(&mut self, discard: usize) {
+        self.discard(discard);
+        self.failed = true;
         for _ in 0..4 {
-            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut []);
+            if !self.conn.wants_write() {
+                return;
+            }
+            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut self.incoming);
             match state {
                 Ok(ConnectionState::EncodeTlsData(mut data)) => {
                     let _ = append(&mut self.outgoing, 64, |out| match data.encode(out) {
@@ -265,8 +301,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             )));
         }
         let mut buf = [0u8; READ_SIZE];
-        let mut read = ReadBuf::new(&mut buf);
+        let room = READ_SIZE.min(INCOMING_LIMIT - self.incoming.len());
+        let mut read = ReadBuf::new(&mut buf[..room]);
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
+        self.incoming.reserve_exact(read.filled().len());
         self.incoming.extend_from_slice(read.filled());
         Poll::Ready(Ok(read.filled().len()))
     }
@@ -290,6 +328,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// nothing is queued before them (the usual case: no copy, no
     /// allocation), and queues what the socket does not take.
     fn send_or_keep(&mut self, cx: &mut Context<'_>, records: &[u8]) -> io::Result<()> {
+        if self.outgoing_at > 0 {
+            self.outgoing.drain(..self.outgoing_at);
+            self.outgoing_at = 0;
+        }
         let mut at = 0;
         if self.outgoing_at == self.outgoing.len() {
             while at < records.len() {
@@ -344,12 +386,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
             if this.read_closed {
                 return Poll::Ready(Ok(()));
             }
-            match this.step(Send::Nothing)? {
+            let step = match this.step(Send::Nothing) {
+                Ok(step) => step,
+                Err(e) => {
+                    // The alert, if the socket takes it now.
+                    let _ = this.poll_send(cx);
+                    return Poll::Ready(Err(e));
+                }
+            };
+            match step {
                 Step::Again | Step::Wrote(_) => {}
                 Step::Closed => return Poll::Ready(Ok(())),
                 Step::Writable | Step::NeedInput => {
-                    // Records rustls wants to send unprompted (a key
-                    // update's answer) go out when the socket takes them.
+                    // Records rustls queued while reading (the rest of the
+                    // handshake, an alert) go out when the socket takes
+                    // them.
                     if let Poll::Ready(Err(e)) = this.poll_send(cx) {
                         return Poll::Ready(Err(e));
                     }
@@ -420,10 +471,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        while !this.write_closed {
-            match this.step(Send::CloseNotify)? {
-                Step::Again | Step::Wrote(_) => {}
-                Step::Closed | Step::Writable | Step::NeedInput => break,
+        // After a failure there is no close_notify to send: only the alert
+        // already queued.
+        while !this.write_closed && !this.failed {
+            match this.step(Send::CloseNotify) {
+                Ok(Step::Again | Step::Wrote(_)) => {}
+                Ok(Step::Closed | Step::Writable | Step::NeedInput) | Err(_) => break,
             }
         }
         this.write_closed = true;
@@ -614,6 +667,129 @@ mod tests {
         drop(far);
         let accepted = TlsStream::accept(server_config, near).await;
         assert_eq!(accepted.err().unwrap().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// Review finding: a ClientHello followed by the start of another
+    /// handshake message in the same record made the alert path hand
+    /// rustls an empty buffer while it still held a partial message: a
+    /// panic any peer could cause.
+    #[tokio::test]
+    async fn a_client_hello_with_trailing_handshake_bytes_is_refused_without_panic() {
+        let (server_config, client_config) = configs(&[&rustls::version::TLS13]);
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut hello = Vec::new();
+        rustls::ClientConnection::new(client_config, name)
+            .unwrap()
+            .write_tls(&mut hello)
+            .unwrap();
+        assert_eq!(hello[0], 0x16);
+        hello.extend_from_slice(&[0x01, 0x00, 0x00, 0x00]);
+        let len = u16::from_be_bytes([hello[3], hello[4]]) + 4;
+        hello[3..5].copy_from_slice(&len.to_be_bytes());
+        let (near, mut far) = duplex(64 * 1024);
+        far.write_all(&hello).await.unwrap();
+        let accepted = TlsStream::accept(server_config, near).await;
+        assert_eq!(accepted.err().unwrap().kind(), io::ErrorKind::InvalidData);
+    }
+
+    /// Review finding: after a bad record, shutting down processed it a
+    /// second time (a debug assertion in rustls) and the alert was never
+    /// sent. Now the client is told why.
+    #[tokio::test]
+    async fn a_forged_record_fails_the_read_and_the_peer_gets_the_alert() {
+        for versions in BOTH {
+            let (mut server, mut client) = connected(versions, 64 * 1024).await;
+            let mut forged = vec![0x17, 0x03, 0x03, 0x00, 0x40];
+            forged.extend_from_slice(&[0x5a; 0x40]);
+            client.get_mut().0.write_all(&forged).await.unwrap();
+            let mut buf = [0u8; 64];
+            let read = server.read(&mut buf).await;
+            assert_eq!(read.err().unwrap().kind(), io::ErrorKind::InvalidData);
+            assert!(server.read(&mut buf).await.is_err(), "stays failed");
+            assert!(server.write(b"x").await.is_err());
+            server.shutdown().await.unwrap();
+            let told = client.read(&mut buf).await.err().unwrap();
+            assert!(
+                told.to_string().contains("BadRecordMac"),
+                "{versions:?}: {told}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn new_traffic_keys_from_the_client_are_followed() {
+        let (mut server, mut client) = connected(&[&rustls::version::TLS13], 64 * 1024).await;
+        for round in 0..3 {
+            client.get_mut().1.refresh_traffic_keys().unwrap();
+            let line = format!("line {round}\n");
+            client.write_all(line.as_bytes()).await.unwrap();
+            client.flush().await.unwrap();
+            let mut buf = [0u8; 64];
+            let n = server.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], line.as_bytes());
+            server.write_all(b"ok\n").await.unwrap();
+            server.flush().await.unwrap();
+            let n = client.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ok\n");
+        }
+    }
+
+    /// Review finding: a reader that keeps up only just never let the
+    /// send buffer empty, and what it had taken was never dropped.
+    #[tokio::test]
+    async fn a_steady_slow_reader_keeps_the_send_buffer_bounded() {
+        let (mut server, mut client) = connected(&[&rustls::version::TLS13], 1024).await;
+        let total = 2_000_000usize;
+        let write = async {
+            let chunk = [b'y'; 1000];
+            let mut most = 0;
+            for _ in 0..total / chunk.len() {
+                server.write_all(&chunk).await.unwrap();
+                server.flush().await.unwrap();
+                most = most.max(server.buffered());
+            }
+            most
+        };
+        let read = async {
+            let mut got = 0;
+            let mut buf = [0u8; 500];
+            while got < total {
+                let n = client.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                got += n;
+            }
+            got
+        };
+        let (most, got) = tokio::join!(write, read);
+        assert_eq!(got, total);
+        assert!(
+            most <= 2 * (OUTGOING_LIMIT + MAX_WRITE),
+            "{most} octets held at most"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_handshake_message_is_refused() {
+        let (server_config, _) = configs(&[&rustls::version::TLS13]);
+        let (near, mut far) = duplex(8 * 1024);
+        let flood = async move {
+            // A ClientHello that says it is 16 MiB long, in full records.
+            let mut first = true;
+            for _ in 0..(INCOMING_LIMIT / 0x4000 + 2) {
+                let mut record = vec![0x16, 0x03, 0x01, 0x40, 0x00];
+                let mut payload = vec![0u8; 0x4000];
+                if first {
+                    payload[..4].copy_from_slice(&[0x01, 0xff, 0xff, 0xff]);
+                    first = false;
+                }
+                record.extend_from_slice(&payload);
+                if far.write_all(&record).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (accepted, ()) = tokio::join!(TlsStream::accept(server_config, near), flood);
+        assert_eq!(accepted.err().unwrap().kind(), io::ErrorKind::InvalidData);
     }
 
     #[tokio::test]
