@@ -83,7 +83,9 @@ impl Roster {
     }
 }
 
-const COMMANDS: &[&str] = &["/help", "/msg ", "/ping", "/quit", "/say ", "/who"];
+const COMMANDS: &[&str] = &[
+    "/help", "/history", "/msg ", "/ping", "/quit", "/say ", "/who",
+];
 
 /// Where the word around `pos` starts and ends (whitespace separates words).
 fn word_at(line: &str, pos: usize) -> (usize, usize) {

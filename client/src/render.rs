@@ -246,6 +246,21 @@ impl Pretty {
                 let time = self.time(*at);
                 format!("{time} {tag} {a} → {b}: {body}")
             }
+            // History (spec §16): dimmed and marked, so it is never taken
+            // for what is being said now.
+            ServerLine::Hist { at, from, text, .. } => {
+                let body = format!(
+                    "<{}> {}",
+                    for_terminal(from.as_str()),
+                    for_terminal(text.as_str())
+                );
+                format!("{} {}", self.time(*at), self.notice(&format!("┆ {body}")))
+            }
+            ServerLine::HistEnd { count: 0 } => return None,
+            ServerLine::HistEnd { count } => self.notice(&format!(
+                "— {count} earlier message{} above; what follows is live —",
+                if *count == 1 { "" } else { "s" }
+            )),
             ServerLine::Who { names } => {
                 self.who.extend(names.iter().map(|n| n.as_str().to_owned()));
                 return None;
@@ -337,6 +352,31 @@ mod tests {
             text: Text::new("hi").unwrap(),
         };
         assert!(!r.render(&public).unwrap().contains("[private]"));
+    }
+
+    #[test]
+    fn history_is_set_apart_from_live_lines() {
+        let mut r = Pretty::new(false);
+        let hist = ServerLine::Hist {
+            seq: 7,
+            at: at(),
+            from: Name::new("bob").unwrap(),
+            text: Text::new("earlier").unwrap(),
+        };
+        let live = ServerLine::Msg {
+            at: at(),
+            from: Name::new("bob").unwrap(),
+            text: Text::new("earlier").unwrap(),
+        };
+        let old = r.render(&hist).unwrap();
+        let now = r.render(&live).unwrap();
+        assert!(old.contains("┆ <bob> earlier"), "{old}");
+        assert_ne!(old, now);
+        assert_eq!(r.render(&ServerLine::HistEnd { count: 0 }), None);
+        assert_eq!(
+            r.render(&ServerLine::HistEnd { count: 2 }).unwrap(),
+            "— 2 earlier messages above; what follows is live —"
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// Server flags every scenario starts from; a scenario's `server:` line
 /// overrides them flag by flag. The rate limit is off: most scenarios
 /// pump lines as fast as they can, and those about the limit set it.
+/// History is off, so that v1 scenarios see v1 lines; a scenario that
+/// gives any `--history…` flag has it on (its state directory holds the
+/// database).
 const DEFAULT_SERVER_ARGS: &[(&str, Option<&str>)] = &[
     ("--listen", Some("127.0.0.1")),
     ("--port", Some("0")),
@@ -33,6 +36,7 @@ const DEFAULT_SERVER_ARGS: &[(&str, Option<&str>)] = &[
     ("--ping-timeout", Some("5")),
     ("--shutdown-grace", Some("2")),
     ("--rate-limit", Some("off")),
+    ("--no-history", None),
 ];
 
 /// The result of one scenario.
@@ -113,6 +117,9 @@ fn server_args(extra: &[String]) -> Vec<String> {
             Some(slot) => slot.1 = value,
             None => args.push((key, value)),
         }
+    }
+    if extra.iter().any(|a| a.starts_with("--history")) {
+        args.retain(|(k, _)| k != "--no-history");
     }
     args.into_iter()
         .flat_map(|(k, v)| std::iter::once(k).chain(v))

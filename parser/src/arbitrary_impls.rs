@@ -84,7 +84,7 @@ impl<'a> Arbitrary<'a> for Timestamp {
 
 impl<'a> Arbitrary<'a> for ClientLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=7)? {
+        Ok(match u.int_in_range(0..=8)? {
             0 => ClientLine::Empty,
             1 => ClientLine::Public(message_text(u)?),
             2 => ClientLine::Private {
@@ -99,14 +99,32 @@ impl<'a> Arbitrary<'a> for ClientLine<'static> {
             4 => ClientLine::Who,
             5 => ClientLine::Help,
             6 => ClientLine::Ping(u.arbitrary()?),
-            _ => ClientLine::Pong(u.arbitrary()?),
+            7 => ClientLine::Pong(u.arbitrary()?),
+            _ => {
+                let count = if u.arbitrary()? {
+                    Some(u.int_in_range(1..=crate::limits::HISTORY_PAGE_MAX as u16)?)
+                } else {
+                    None
+                };
+                ClientLine::History(match u.int_in_range(0..=2)? {
+                    0 => crate::HistoryQuery::Latest { count },
+                    1 => crate::HistoryQuery::Before {
+                        seq: u.arbitrary()?,
+                        count,
+                    },
+                    _ => crate::HistoryQuery::After {
+                        seq: u.arbitrary()?,
+                        count,
+                    },
+                })
+            }
         })
     }
 }
 
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=12)? {
+        Ok(match u.int_in_range(0..=14)? {
             0 => ServerLine::Hello {
                 version: u.arbitrary()?,
                 text: u.arbitrary()?,
@@ -161,9 +179,18 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 name: u.arbitrary()?,
                 text: u.arbitrary()?,
             },
-            _ => ServerLine::Bye {
+            12 => ServerLine::Bye {
                 reason: u.arbitrary()?,
                 text: u.arbitrary()?,
+            },
+            13 => ServerLine::Hist {
+                seq: u.arbitrary()?,
+                at: u.arbitrary()?,
+                from: u.arbitrary()?,
+                text: message_text(u)?,
+            },
+            _ => ServerLine::HistEnd {
+                count: u.arbitrary()?,
             },
         })
     }

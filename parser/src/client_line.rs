@@ -11,6 +11,7 @@ use nom::{IResult, Parser};
 
 use crate::content::{self, CheckedLine};
 use crate::error::{EncodeError, LineError};
+use crate::history::HistoryQuery;
 use crate::limits::LINE_MAX;
 use crate::name::Name;
 use crate::text::{Text, Token};
@@ -39,6 +40,8 @@ pub enum ClientLine<'a> {
     Ping(Option<Token<'a>>),
     /// `/pong [token]`.
     Pong(Option<Token<'a>>),
+    /// `/history [...]` (§16.3).
+    History(HistoryQuery),
 }
 
 /// One line from a client that has not registered yet (§4.3).
@@ -68,6 +71,7 @@ enum Command {
     Ping,
     Pong,
     Password,
+    History,
 }
 
 impl Command {
@@ -84,6 +88,7 @@ impl Command {
             ("ping", Command::Ping),
             ("pong", Command::Pong),
             ("password", Command::Password),
+            ("history", Command::History),
         ];
         TABLE
             .iter()
@@ -159,6 +164,10 @@ impl<'a> ClientLine<'a> {
             ClientLine::Help => out.extend_from_slice(b"/help"),
             ClientLine::Ping(token) => put_token_command(out, b"/ping", token.as_ref()),
             ClientLine::Pong(token) => put_token_command(out, b"/pong", token.as_ref()),
+            ClientLine::History(query) => {
+                out.extend_from_slice(b"/history");
+                query.encode_args(out);
+            }
         }
         if out.len() - start > LINE_MAX {
             out.truncate(start);
@@ -182,6 +191,7 @@ impl<'a> ClientLine<'a> {
             ClientLine::Help => ClientLine::Help,
             ClientLine::Ping(t) => ClientLine::Ping(t.map(Token::into_owned)),
             ClientLine::Pong(t) => ClientLine::Pong(t.map(Token::into_owned)),
+            ClientLine::History(q) => ClientLine::History(q),
         }
     }
 }
@@ -271,6 +281,7 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
         ))),
         Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
         Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
+        Command::History => HistoryQuery::parse(args).map(ClientLine::History),
         // Only before registration (§4.7); afterwards there is no such
         // command.
         Command::Password => Err(LineError::UnknownCommand),

@@ -19,3 +19,7 @@ pub const TOKEN_MAX: usize = 32;
 
 /// The protocol version sent in `HELLO` (§4.2).
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// `history-page-max`: the most messages one `/history` request returns
+/// (§16.3).
+pub const HISTORY_PAGE_MAX: usize = 200;

@@ -71,6 +71,15 @@ pub enum ServerLine<'a> {
     },
     /// `BYE reason :text` (§9.2): the last line before close.
     Bye { reason: ByeReason, text: Text<'a> },
+    /// `HIST seq ts from :text` (§16.1): a public message from history.
+    Hist {
+        seq: u64,
+        at: Timestamp,
+        from: Name<'a>,
+        text: Text<'a>,
+    },
+    /// `HISTEND count` (§16.1): the end of a run of `HIST` lines.
+    HistEnd { count: u32 },
 }
 
 const HELLO: &str = "HELLO";
@@ -86,6 +95,8 @@ const PING: &str = "PING";
 const HELP: &str = "HELP";
 const ERR: &str = "ERR";
 const BYE: &str = "BYE";
+const HIST: &str = "HIST";
+const HISTEND: &str = "HISTEND";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -104,6 +115,8 @@ impl<'a> ServerLine<'a> {
             ServerLine::Help { .. } => HELP,
             ServerLine::Err { .. } => ERR,
             ServerLine::Bye { .. } => BYE,
+            ServerLine::Hist { .. } => HIST,
+            ServerLine::HistEnd { .. } => HISTEND,
         }
     }
 
@@ -155,6 +168,17 @@ impl<'a> ServerLine<'a> {
                 .map(|(code, name, text)| ServerLine::Err { code, name, text }),
             BYE => whole((bye_reason, trailing), body)
                 .map(|(reason, text)| ServerLine::Bye { reason, text }),
+            HIST => {
+                whole((seq, timestamp, name, message_text), body).map(|(seq, at, from, text)| {
+                    ServerLine::Hist {
+                        seq,
+                        at,
+                        from,
+                        text,
+                    }
+                })
+            }
+            HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
             other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
         };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
@@ -254,6 +278,18 @@ impl<'a> ServerLine<'a> {
                 w.field(reason.as_str());
                 w.trailing(text);
             }
+            ServerLine::Hist {
+                seq,
+                at,
+                from,
+                text,
+            } => {
+                w.field(seq.to_string().as_str());
+                w.time(*at);
+                w.field(from.as_str());
+                w.message(text)?;
+            }
+            ServerLine::HistEnd { count } => w.num(*count),
         }
         Ok(())
     }
@@ -326,6 +362,18 @@ impl<'a> ServerLine<'a> {
                 reason,
                 text: text.into_owned(),
             },
+            ServerLine::Hist {
+                seq,
+                at,
+                from,
+                text,
+            } => ServerLine::Hist {
+                seq,
+                at,
+                from: from.into_owned(),
+                text: text.into_owned(),
+            },
+            ServerLine::HistEnd { count } => ServerLine::HistEnd { count },
         }
     }
 }
@@ -411,7 +459,8 @@ fn whole<'a, O>(
 /// Keyword for error messages; unknown keywords never reach here.
 fn keyword_static(k: &str) -> &'static str {
     [
-        HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE,
+        HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
+        HISTEND,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -457,6 +506,11 @@ fn token(i: &str) -> IResult<&str, Token<'_>> {
 /// `SP number`, `number = 1*10DIGIT`, value < 2^32, no leading zero.
 fn number(i: &str) -> IResult<&str, u32> {
     map_res(field, parse_number).parse(i)
+}
+
+/// `SP seq` (§16.1).
+fn seq(i: &str) -> IResult<&str, u64> {
+    map_res(field, crate::history::parse_seq).parse(i)
 }
 
 fn parse_number(s: &str) -> Result<u32, ()> {

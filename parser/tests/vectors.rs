@@ -5,7 +5,7 @@
 mod common;
 
 use common::vectors::{Vector, load_all};
-use tagarela_parser::{ClientLine, HandshakeLine, ServerLine};
+use tagarela_parser::{ClientLine, HandshakeLine, HistoryQuery, ServerLine};
 
 /// Renders a decoded client line in the vector notation of §14.
 fn render_client(line: &ClientLine<'_>) -> Vec<String> {
@@ -25,6 +25,26 @@ fn render_client(line: &ClientLine<'_>) -> Vec<String> {
         ClientLine::Pong(t) => std::iter::once(s("pong"))
             .chain(t.iter().map(|t| s(t.as_str())))
             .collect(),
+        ClientLine::History(q) => {
+            let count = |c: &Option<u16>| c.map(|c| c.to_string());
+            match q {
+                HistoryQuery::Latest { count: c } => {
+                    std::iter::once(s("history")).chain(count(c)).collect()
+                }
+                HistoryQuery::Before { seq, count: c } => {
+                    [s("history"), s("before"), seq.to_string()]
+                        .into_iter()
+                        .chain(count(c))
+                        .collect()
+                }
+                HistoryQuery::After { seq, count: c } => {
+                    [s("history"), s("after"), seq.to_string()]
+                        .into_iter()
+                        .chain(count(c))
+                        .collect()
+                }
+            }
+        }
     }
 }
 

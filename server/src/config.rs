@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::history::Retention;
 use crate::rate_limit::Rate;
 
 /// The Tagarela chat server: spec/PROTOCOL.md v1 over TCP.
@@ -145,6 +146,21 @@ pub struct Config {
     /// Do not write an audit log at all.
     #[arg(long, env = "TAGARELA_NO_AUDIT_LOG")]
     pub no_audit_log: bool,
+    /// The history database (SQLite, created owner-only): public messages
+    /// are kept here across restarts and replayed to newcomers (spec §16).
+    /// Default: history.sqlite in the state directory.
+    #[arg(long, env = "TAGARELA_HISTORY", conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+    /// Keep no history: no replay on joining, `/history` answers nothing.
+    #[arg(long, env = "TAGARELA_NO_HISTORY")]
+    pub no_history: bool,
+    /// How much history to keep: a number of messages, an age (30d, 12h,
+    /// 90m, 45s), or both separated by a comma; the newest are kept.
+    #[arg(long, env = "TAGARELA_HISTORY_KEEP", default_value = "10000,30d", value_parser = retention)]
+    pub history_keep: Retention,
+    /// Kept messages replayed to each newcomer (0 for none).
+    #[arg(long, env = "TAGARELA_HISTORY_REPLAY", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub history_replay: u16,
 
     /// Write the text of private messages to the audit log and the logs.
     /// Off by default: only who whispered to whom, and when, is recorded.
@@ -179,6 +195,40 @@ fn lines_per_second(s: &str) -> Result<LinesPerSecond, String> {
             "{s:?} is not a number of lines per second from 0.001 to 1000000, or `off`"
         )),
     }
+}
+
+fn retention(s: &str) -> Result<Retention, String> {
+    let mut messages = None;
+    let mut age = None;
+    for part in s.split(',') {
+        let part = part.trim();
+        let unit = part.chars().last().unwrap_or(' ');
+        let scale = match unit {
+            'd' => Some(86_400),
+            'h' => Some(3_600),
+            'm' => Some(60),
+            's' => Some(1),
+            _ => None,
+        };
+        match scale {
+            Some(scale) if age.is_none() => {
+                let n: u64 = part[..part.len() - 1]
+                    .parse()
+                    .map_err(|_| format!("{part:?} is not an age such as 30d, 12h, 90m or 45s"))?;
+                age = Some(Duration::from_secs(n.saturating_mul(scale)));
+            }
+            None if messages.is_none() => {
+                messages = Some(part.parse::<usize>().map_err(|_| {
+                    format!("{part:?} is not a number of messages or an age such as 30d")
+                })?);
+            }
+            _ => return Err(format!("{s:?}: give at most one count and one age")),
+        }
+    }
+    Ok(Retention {
+        messages: messages.unwrap_or(usize::MAX),
+        age,
+    })
 }
 
 /// How logs are written.
@@ -223,6 +273,10 @@ pub struct Settings {
     pub tls_handshake_timeout: Duration,
     /// The room's password, if it has one (§4.7).
     pub access: Option<std::sync::Arc<crate::access::Access>>,
+    /// What history is kept, when the room keeps any (§16).
+    pub history_retention: Retention,
+    /// Kept messages replayed to a newcomer (§16.2).
+    pub history_replay: usize,
 }
 
 impl Default for Settings {
@@ -243,6 +297,8 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(3),
             tls_handshake_timeout: Duration::from_secs(10),
             access: None,
+            history_retention: Retention::default(),
+            history_replay: 50,
         }
     }
 }
@@ -275,6 +331,34 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
             tls_handshake_timeout: Duration::from_secs_f64(self.tls_handshake_timeout),
             access: None,
+            history_retention: self.history_keep,
+            history_replay: usize::from(self.history_replay),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keep_takes_a_count_an_age_or_both() {
+        let days = |d: u64| Some(Duration::from_secs(d * 86_400));
+        let keep = |s| retention(s).map(|r| (r.messages, r.age));
+        assert_eq!(keep("10000,30d"), Ok((10_000, days(30))));
+        assert_eq!(keep("7d"), Ok((usize::MAX, days(7))));
+        assert_eq!(keep("500"), Ok((500, None)));
+        assert_eq!(keep("90m, 20"), Ok((20, Some(Duration::from_secs(5400)))));
+        for bad in ["", "x", "1,2", "3d,4h", "-1", "d", "10w"] {
+            assert!(retention(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_the_spec_s() {
+        let config = Config::parse_from(["tagarela-server"]);
+        let settings = config.settings();
+        assert_eq!(settings.history_retention, Retention::default());
+        assert_eq!(settings.history_replay, Settings::default().history_replay);
     }
 }

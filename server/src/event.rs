@@ -80,6 +80,16 @@ pub struct Event {
     tagarela: OnceLock<Option<Bytes>>,
 }
 
+/// Two events are equal when they are the same happening: number, time
+/// and content (the encoding cache is not compared).
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.seq == other.seq && self.at == other.at && self.kind == other.kind
+    }
+}
+
+impl Eq for Event {}
+
 impl Event {
     /// An event the hub accepted as number `seq` at `at`.
     pub fn new(seq: Seq, at: Timestamp, kind: EventKind) -> Event {

@@ -18,10 +18,14 @@
 //!    `Leave` comes after all of them.
 //! 4. **Atomic names.** Of several claims of one name (by key or by
 //!    look-alike skeleton, spec §3.3), exactly one succeeds.
+//! 5. **Replay, then live.** A newcomer's backlog (spec §16.2) is exactly
+//!    the latest kept public messages accepted before its join; every
+//!    public message accepted after the join reaches it live. No message
+//!    is in both, and none falls between.
 
 use std::sync::Arc;
 
-use tagarela_parser::{LeaveReason, Name, NameKey, Text};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 
 use crate::event::Event;
 
@@ -54,6 +58,16 @@ pub struct Claimed {
     pub join: Arc<Event>,
 }
 
+/// What a newcomer is told before any event can reach it.
+#[derive(Debug)]
+pub struct Welcome {
+    /// Registered clients, the newcomer included (`WELCOME online=`).
+    pub online: usize,
+    /// The latest kept public messages, oldest first (spec §16.2);
+    /// `None` when the room keeps no history.
+    pub backlog: Option<Vec<Arc<Event>>>,
+}
+
 /// A private message's recipient is not online.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotOnline;
@@ -63,13 +77,14 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// Claims `name` for `recipient` and publishes its `Join` to everyone
     /// else (not to the newcomer), atomically: no event published after
     /// this returns can precede the join for anyone. `welcome` is called
-    /// with the number online (the newcomer included) before the newcomer
-    /// can receive any event, so what it queues comes first.
+    /// with the number online (the newcomer included) and the backlog
+    /// before the newcomer can receive any event, so what it queues comes
+    /// first.
     fn claim(
         &self,
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
-        welcome: &mut dyn FnMut(usize),
+        welcome: &mut dyn FnMut(Welcome),
     ) -> Result<Claimed, Clash>;
 
     /// Releases `key` and publishes its `Leave` to everyone left. The name
@@ -98,4 +113,9 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
 
     /// A snapshot of who is online (display forms), in no set order.
     fn who(&self) -> Vec<Name<'static>>;
+
+    /// The kept public messages `query` asks for, oldest first, at most
+    /// its count (or `default` if it gives none; both at most
+    /// `history-page-max`); `None` when the room keeps no history.
+    fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>>;
 }

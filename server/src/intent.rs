@@ -2,7 +2,7 @@
 //! chat core's input. A wire module decodes lines into intents; the core
 //! never sees the octets. Plain values; no behaviour.
 
-use tagarela_parser::{LineError, Name, Text, Token};
+use tagarela_parser::{HistoryQuery, LineError, Name, Text, Token};
 
 /// One thing a client asked for, decoded from one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Intent<'a> {
     Ping(Option<Token<'a>>),
     /// I am here (an answer to the server's probe).
     Pong,
+    /// What was said before (spec §16.3)?
+    History(HistoryQuery),
     /// The line was refused; answer with this error.
     Refused(LineError),
     /// The line was longer than the wire allows and was discarded whole.

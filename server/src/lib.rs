@@ -11,8 +11,8 @@
 //! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `tls.rs`, `tls_stream.rs` | octets, TLS, timers, flow control |
 //! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
 //! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
-//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process) | who is where; numbering and delivery of events |
-//! | stores | `sink.rs` (the interface), `audit.rs` | recording events |
+//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process), `recent.rs` (the recent public messages it keeps) | who is where; numbering and delivery of events; replay |
+//! | stores | `sink.rs` (the interface), `audit.rs`, `history.rs` (SQLite) | recording events |
 //!
 //! Besides: `rate_limit.rs` and `pressure.rs` (flow control, spec §11),
 //! `metrics.rs` (counters and the `/metrics` endpoint), `config.rs`
@@ -36,7 +36,8 @@
 //!       |                                            which encodes it once (wire::encode_event,
 //!       |                                            cached in the Event) and appends the octets
 //!       v
-//!  Entry (event + peer) --> EventSink::record (audit log thread)
+//!       |                                            and keeps it in Recent (history replay)
+//!  Entry (event + peer) --> EventSink::record (audit log thread, history writer thread)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -49,6 +50,7 @@ pub mod config;
 mod connection;
 mod context;
 pub mod event;
+pub mod history;
 pub mod hub;
 mod intent;
 mod listener;
@@ -58,6 +60,7 @@ pub mod metrics;
 pub mod outbox;
 mod pressure;
 pub mod rate_limit;
+pub mod recent;
 mod reply;
 mod session;
 pub mod sink;

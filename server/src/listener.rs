@@ -16,15 +16,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
-use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
+use crate::history::History;
 use crate::local_hub::LocalHub;
 use crate::metrics::Metrics;
 use crate::pressure::Pressure;
+use crate::recent::Recent;
 use crate::reply::Reply;
-use crate::sink::EventSink;
+use crate::sink::{EventSink, Fanout, Stores};
 use crate::tls::Tls;
 use crate::tls_stream::TlsStream;
 use crate::wire;
@@ -49,7 +50,7 @@ pub struct Listeners {
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
-    audit: AuditLog,
+    stores: Stores,
     shutdown: impl Future<Output = ()>,
 ) {
     let listeners = Listeners {
@@ -57,7 +58,7 @@ pub async fn run(
         tls: None,
         metrics: None,
     };
-    serve(listeners, settings, audit, shutdown).await;
+    serve(listeners, settings, stores, shutdown).await;
 }
 
 /// Accepts the next connection on either listener; says whether it came
@@ -85,18 +86,39 @@ async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAdd
 pub async fn serve(
     listeners: Listeners,
     settings: Settings,
-    audit: AuditLog,
+    stores: Stores,
     shutdown: impl Future<Output = ()>,
 ) {
+    let Stores { audit, history } = stores;
     let admission = Admission::new(settings.max_connections, settings.max_per_address);
     let grace = settings.shutdown_grace;
     let metrics = Arc::new(Metrics::new(audit.errors()));
     let settings_access = settings.access.clone();
-    let sink: Option<Arc<dyn EventSink>> = audit.is_enabled().then(|| {
-        Arc::new(audit.with_private_text(settings.log_private_text)) as Arc<dyn EventSink>
-    });
+    let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+    if audit.is_enabled() {
+        sinks.push(Arc::new(audit.with_private_text(settings.log_private_text)));
+    }
+    let hub = match history {
+        None => LocalHub::with_metrics(Arc::clone(&metrics)),
+        Some(History { store, loaded }) => {
+            if let Some(store) = store {
+                sinks.push(Arc::new(store));
+            }
+            LocalHub::with_history(
+                Arc::clone(&metrics),
+                loaded,
+                Recent::new(settings.history_retention),
+                settings.history_replay,
+            )
+        }
+    };
+    let sink: Option<Arc<dyn EventSink>> = match sinks.len() {
+        0 => None,
+        1 => sinks.pop(),
+        _ => Some(Arc::new(Fanout(sinks))),
+    };
     let ctx = Arc::new(Context {
-        hub: Arc::new(LocalHub::with_metrics(Arc::clone(&metrics))),
+        hub: Arc::new(hub),
         settings,
         sink,
         pressure: Arc::new(Pressure::new()),

@@ -7,11 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
-use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient};
+use crate::history::Loaded;
+use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient, Welcome};
 use crate::metrics::Metrics;
+use crate::recent::Recent;
 use prometheus_client::metrics::counter::Counter;
 
 /// A registered client as the hub keeps it.
@@ -40,6 +42,10 @@ struct Registry {
     /// The last timestamp given: later events never get an earlier one,
     /// even if the wall clock steps back.
     last_at: Option<Timestamp>,
+    /// The kept public messages, if the room keeps history (spec §16).
+    recent: Option<Recent>,
+    /// How many of them a newcomer is replayed.
+    replay: usize,
 }
 
 impl Registry {
@@ -105,6 +111,30 @@ impl LocalHub {
         }
     }
 
+    /// A room that keeps history (spec §16): it starts from what the
+    /// store `loaded`, keeps what `recent` allows and replays the latest
+    /// `replay` messages to each newcomer.
+    pub fn with_history(
+        metrics: Arc<Metrics>,
+        loaded: Loaded,
+        mut recent: Recent,
+        replay: usize,
+    ) -> Self {
+        let hub = LocalHub::with_metrics(metrics);
+        {
+            let mut r = hub.lock();
+            r.last_seq = loaded.next_seq.saturating_sub(1);
+            let now = wall_clock();
+            for event in loaded.messages {
+                r.last_at = Some(event.at.max(r.last_at.unwrap_or(event.at)));
+                recent.push(event, now);
+            }
+            r.recent = Some(recent);
+            r.replay = replay;
+        }
+        hub
+    }
+
     /// Counts an accepted event of kind `kind` (an index into `by_kind`)
     /// and its `copies`.
     fn count(&self, kind: usize, copies: usize) {
@@ -122,7 +152,7 @@ impl Hub for LocalHub {
         &self,
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
-        welcome: &mut dyn FnMut(usize),
+        welcome: &mut dyn FnMut(Welcome),
     ) -> Result<Claimed, Clash> {
         let key = name.key();
         let shapes = name.skeletons();
@@ -143,9 +173,14 @@ impl Hub for LocalHub {
         self.count(JOIN, r.members.len());
         self.metrics.registered.inc();
         r.deliver_to_all_but(&key, &join);
-        // Under the lock, before the newcomer is a member: its welcome
-        // comes before any event it can receive.
-        welcome(r.members.len() + 1);
+        // Under the lock, before the newcomer is a member: its welcome and
+        // backlog come before any event it can receive, and every message
+        // accepted before this point is in the backlog (guarantee 5).
+        let backlog = r.recent.as_ref().map(|recent| recent.latest(r.replay));
+        welcome(Welcome {
+            online: r.members.len() + 1,
+            backlog,
+        });
         for shape in &shapes {
             r.skeletons.insert(shape.clone(), key.clone());
         }
@@ -191,6 +226,10 @@ impl Hub for LocalHub {
         let event = r.accept(EventKind::Public { from: name, text });
         self.count(PUBLIC, r.members.len() - 1);
         r.deliver_to_all_but(from, &event);
+        let at = event.at;
+        if let Some(recent) = &mut r.recent {
+            recent.push(Arc::clone(&event), at);
+        }
         Some(event)
     }
 
@@ -228,6 +267,13 @@ impl Hub for LocalHub {
             .values()
             .map(|m| m.name.clone())
             .collect()
+    }
+
+    fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
+        let mut r = self.lock();
+        let recent = r.recent.as_mut()?;
+        recent.expire(wall_clock());
+        Some(recent.query(query, query.count_or(default)))
     }
 }
 
@@ -315,7 +361,8 @@ mod tests {
         let mut welcomed = None;
         let bob_seen = Arc::clone(&bob);
         let b = hub
-            .claim(&name("bob"), bob.clone(), &mut |online| {
+            .claim(&name("bob"), bob.clone(), &mut |w: Welcome| {
+                let online = w.online;
                 welcomed = Some(online);
                 bob_seen
                     .0
@@ -330,6 +377,76 @@ mod tests {
             bob.taken(),
             [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
         );
+    }
+
+    /// Guarantee 5: while others talk, a newcomer's backlog and what it
+    /// then receives live hold every message exactly once, in order.
+    #[test]
+    fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
+        let retention = crate::history::Retention {
+            messages: 100_000,
+            age: None,
+        };
+        let loaded = Loaded {
+            next_seq: 1,
+            messages: Vec::new(),
+        };
+        let hub = Arc::new(LocalHub::with_history(
+            Arc::default(),
+            loaded,
+            Recent::new(retention),
+            usize::MAX,
+        ));
+        let talkers: Vec<_> = (0..2)
+            .map(|i| {
+                let hub = Arc::clone(&hub);
+                std::thread::spawn(move || {
+                    let me = hub
+                        .claim(
+                            &name(&format!("t{i}")),
+                            Arc::new(Seen::default()),
+                            &mut |_| {},
+                        )
+                        .unwrap_or_else(|_| unreachable!());
+                    for n in 0..2000 {
+                        hub.publish_public(&me.key, text(&format!("{i}-{n}")));
+                    }
+                })
+            })
+            .collect();
+        let newcomer = Arc::new(Seen::default());
+        let mut backlog = Vec::new();
+        // Joins while the talkers are (very likely) mid-way.
+        std::thread::yield_now();
+        hub.claim(&name("late"), newcomer.clone(), &mut |w: Welcome| {
+            backlog = w.backlog.unwrap_or_default();
+        })
+        .unwrap_or_else(|_| unreachable!());
+        for t in talkers {
+            t.join().unwrap_or_else(|_| unreachable!());
+        }
+        let mut seen: Vec<u64> = backlog.iter().map(|e| e.seq.0).collect();
+        seen.extend(
+            newcomer
+                .taken()
+                .into_iter()
+                .filter(|(_, line)| !line.starts_with("join "))
+                .map(|(seq, _)| seq),
+        );
+        let expected: Vec<u64> = {
+            let mut r = hub.lock();
+            let recent = r.recent.as_mut().unwrap_or_else(|| unreachable!());
+            recent.latest(usize::MAX).iter().map(|e| e.seq.0).collect()
+        };
+        assert_eq!(expected.len(), 4000);
+        assert_eq!(
+            seen, expected,
+            "backlog then live: every message once, in order"
+        );
+        let page = hub
+            .history(&HistoryQuery::Latest { count: None }, usize::MAX)
+            .unwrap_or_default();
+        assert_eq!(page.len(), tagarela_parser::limits::HISTORY_PAGE_MAX);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use clap::Parser;
 use std::sync::Arc;
 
 use tagarela_server::access::Access;
+use tagarela_server::history::{History, HistoryStore};
+use tagarela_server::sink::Stores;
 use tagarela_server::{AuditLog, Config, Listeners, LogFormat, background, bind, state_dir, tls};
 use tracing_subscriber::EnvFilter;
 
@@ -100,6 +102,35 @@ async fn main() -> anyhow::Result<()> {
             ),
         }
     };
+    let history_path = if config.no_history {
+        None
+    } else {
+        match &config.history {
+            Some(path) => Some(path.clone()),
+            None => Some(
+                state_dir::ensure()
+                    .context("no place for the history: give --history PATH or --no-history")?
+                    .join("history.sqlite"),
+            ),
+        }
+    };
+    let (history, history_writer) = match &history_path {
+        None => (None, None),
+        Some(path) => {
+            let (store, writer, loaded) = HistoryStore::open(path, config.history_keep)?;
+            tracing::info!(
+                history = %path.display(),
+                kept = loaded.messages.len(),
+                next_seq = loaded.next_seq,
+                "history loaded"
+            );
+            let history = History {
+                store: Some(store),
+                loaded,
+            };
+            (Some(history), Some(writer))
+        }
+    };
     let (audit, writer) = match &audit_path {
         None => (AuditLog::disabled(), None),
         Some(path) => {
@@ -157,8 +188,12 @@ async fn main() -> anyhow::Result<()> {
             "the room has a password"
         );
     }
-    tagarela_server::serve(listeners, settings, audit, shutdown_signal()).await;
+    let stores = Stores { audit, history };
+    tagarela_server::serve(listeners, settings, stores, shutdown_signal()).await;
     if let Some(writer) = writer {
+        writer.finish();
+    }
+    if let Some(writer) = history_writer {
         writer.finish();
     }
     tracing::info!("stopped");

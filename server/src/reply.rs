@@ -3,7 +3,11 @@
 //! client, encoded by that client's wire module. Plain values; no
 //! behaviour, no octets.
 
+use std::sync::Arc;
+
 use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, Token};
+
+use crate::event::Event;
 
 /// One answer to one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,9 @@ pub enum Reply<'a> {
     Ping(Token<'a>),
     /// The last line before closing.
     Bye(ByeReason),
+    /// Kept public messages, oldest first, then the end of the run
+    /// (spec §16): a newcomer's backlog or a `/history` answer.
+    History(&'a [Arc<Event>]),
 }
 
 /// How the chat core answers its own client: implemented by the client's

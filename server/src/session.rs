@@ -11,7 +11,7 @@ use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKe
 
 use crate::access::{Access, Verdict, may_receive_password};
 use crate::event::{Event, EventKind};
-use crate::hub::{Clash, Hub, Recipient};
+use crate::hub::{Clash, Hub, Recipient, Welcome};
 use crate::intent::Intent;
 use crate::log_text::LogText;
 use crate::reply::{Replier, Reply};
@@ -143,6 +143,15 @@ impl<C: Recipient + Replier + 'static> Session<C> {
                 self.reply(Reply::Who(&names));
             }
             Intent::Help => self.reply(Reply::Help),
+            Intent::History(query) => {
+                // Only after registration (the decoder refuses it before);
+                // a room that keeps no history answers with an empty run.
+                let events = self
+                    .hub
+                    .history(&query, crate::history::DEFAULT_PAGE)
+                    .unwrap_or_default();
+                self.reply(Reply::History(&events));
+            }
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
             Intent::Refused(LineError::Name(why)) => self.reply(Reply::NameInvalid(why)),
             Intent::Refused(e) => self.reply(Reply::Error {
@@ -197,11 +206,14 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
         let client = Arc::clone(&self.client);
-        let mut welcome = |online| {
+        let mut welcome = |w: Welcome| {
             client.reply(&Reply::Welcome {
                 name: &name,
-                online,
-            })
+                online: w.online,
+            });
+            if let Some(backlog) = &w.backlog {
+                client.reply(&Reply::History(backlog));
+            }
         };
         match self.hub.claim(&name, recipient, &mut welcome) {
             Ok(claimed) => {

@@ -30,3 +30,39 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// queue is bounded), so callers slow down rather than lose records.
     fn record(&self, entries: Vec<Entry>) -> Recording<'_>;
 }
+
+/// Several sinks as one: each gets every entry, in order.
+#[derive(Debug)]
+pub struct Fanout(pub Vec<std::sync::Arc<dyn EventSink>>);
+
+impl EventSink for Fanout {
+    fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
+        Box::pin(async move {
+            if let Some((last, rest)) = self.0.split_last() {
+                for sink in rest {
+                    sink.record(entries.clone()).await;
+                }
+                last.record(entries).await;
+            }
+        })
+    }
+}
+
+/// The stores a server records events in, as it starts.
+#[derive(Debug)]
+pub struct Stores {
+    /// The operator's audit log (possibly disabled).
+    pub audit: crate::audit::AuditLog,
+    /// The room's history (spec §16); `None`: the room keeps none.
+    pub history: Option<crate::history::History>,
+}
+
+impl From<crate::audit::AuditLog> for Stores {
+    /// Only an audit log; no history.
+    fn from(audit: crate::audit::AuditLog) -> Stores {
+        Stores {
+            audit,
+            history: None,
+        }
+    }
+}

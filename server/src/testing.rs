@@ -74,7 +74,7 @@ impl TestServer {
         let task = tokio::spawn(crate::serve(
             listeners,
             settings,
-            AuditLog::disabled(),
+            AuditLog::disabled().into(),
             async {
                 let _ = stopped.await;
             },

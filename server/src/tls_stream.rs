@@ -1,5 +1,5 @@
 //! The server's TLS transport: a stream over rustls's unbuffered API that
-//! holds no buffer while its peer is quiet (spec §15.5).
+//! holds no buffer while its peer is quiet (spec §11, §15).
 //!
 //! rustls's buffered connection keeps a 4 KiB receive buffer for the whole
 //! life of a connection, which with tens of thousands of idle clients is

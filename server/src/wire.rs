@@ -43,6 +43,7 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
         Ok(ClientLine::Help) => Intent::Help,
         Ok(ClientLine::Ping(token)) => Intent::Ping(token),
         Ok(ClientLine::Pong(_)) => Intent::Pong,
+        Ok(ClientLine::History(query)) => Intent::History(query),
         Err(e) => Intent::Refused(e),
     }
 }
@@ -97,7 +98,29 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
             token: token.clone(),
         }),
         Reply::Bye(reason) => bye(*reason),
+        Reply::History(events) => Some(history(events)),
     }
+}
+
+/// `HIST` for each kept public message, then `HISTEND n` (§16.1).
+fn history(events: &[std::sync::Arc<Event>]) -> Bytes {
+    let mut out = Vec::with_capacity(96 * events.len() + 16);
+    let mut count: u32 = 0;
+    for event in events {
+        if let EventKind::Public { from, text } = &event.kind {
+            let line = ServerLine::Hist {
+                seq: event.seq.0,
+                at: event.at,
+                from: from.borrowed(),
+                text: text.clone(),
+            };
+            if line.encode(&mut out).is_ok() {
+                count = count.saturating_add(1);
+            }
+        }
+    }
+    let _ = ServerLine::HistEnd { count }.encode(&mut out);
+    Bytes::from(out)
 }
 
 /// Encodes a line the server built from validated values. The only refusals

@@ -5,72 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 mod common;
-use common::{SERVER, temp_dir};
-use tagarela_reader::LineReader;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-
-struct Peer {
-    reader: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-}
-
-impl Peer {
-    async fn join(addr: &str, name: &str) -> Peer {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        let mut peer = Peer {
-            reader: LineReader::server_lines(r),
-            writer: w,
-        };
-        peer.expect("HELLO").await;
-        peer.send(name).await;
-        peer.expect("WELCOME").await;
-        peer
-    }
-
-    async fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    async fn expect(&mut self, prefix: &str) -> String {
-        loop {
-            let line = self.reader.next_text().await.unwrap();
-            let line = line.unwrap_or_else(|| panic!("eof waiting for {prefix}"));
-            if line.starts_with(prefix) {
-                return line;
-            }
-        }
-    }
-}
-
-/// Starts the server with the state directory in `dir`; returns it and
-/// its address.
-fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(SERVER)
-        .args(["--listen", "127.0.0.1", "--port", "0"])
-        .args(extra)
-        .env("XDG_STATE_HOME", dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-    (child, addr)
-}
+use common::{Peer, start, temp_dir};
 
 /// A whisper and a public line with a bidi override, then a clean stop.
 async fn chat(dir: &Path, extra: &[&str]) -> (String, String) {
@@ -105,7 +43,22 @@ async fn whispers_are_not_recorded_by_default_and_the_audit_log_is_owner_only() 
     assert!(audit.contains("\"event\":\"priv\""), "{audit}");
     assert!(log.contains("<U+202E>gnp.exe"), "{log}");
     assert!(!log.contains('\u{202E}'), "{log}");
-    for (path, mode) in [("tagarela", 0o700), ("tagarela/audit.jsonl", 0o600)] {
+    // Nor is it in any other file the server made (the history keeps
+    // public messages only).
+    let mut files = 0;
+    for file in std::fs::read_dir(dir.join("tagarela")).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let found = bytes.windows(15).any(|w| w == b"the-secret-plan");
+        assert!(!found, "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 2, "the audit log and the history at least");
+    for (path, mode) in [
+        ("tagarela", 0o700),
+        ("tagarela/audit.jsonl", 0o600),
+        ("tagarela/history.sqlite", 0o600),
+    ] {
         let got = std::fs::metadata(dir.join(path))
             .unwrap()
             .permissions()

@@ -1,0 +1,453 @@
+//! The history store (spec §16): public messages kept in an SQLite file so
+//! that a restart loses none of what the room said, within the
+//! retention the operator chose. One thread owns the database and writes
+//! what connection tasks hand it through a bounded channel, one
+//! transaction per batch of whatever is waiting; WAL mode, so a reader
+//! never blocks it. At start the kept messages are read back for the
+//! hub's memory ([`crate::recent`]), which serves every replay: the file
+//! is the durable copy, never read while the server runs.
+//!
+//! Private messages are never written here. The file and its WAL are
+//! owner-only. Never touches sockets and never decides delivery.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tagarela_parser::{Name, Text, Timestamp};
+use tokio::sync::mpsc;
+
+use crate::event::{Event, EventKind, Seq};
+use crate::sink::{Entry, EventSink, Recording};
+
+/// Events waiting for the writer at most; a full channel makes senders
+/// wait (spec §16.4), it never drops.
+const CHANNEL_BOUND: usize = 8192;
+
+/// Most events written in one transaction.
+const BATCH_MAX: usize = 4096;
+
+/// How often old messages are deleted, at most.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// Messages a `/history` that names no count returns (spec §16.3).
+pub const DEFAULT_PAGE: usize = 50;
+
+/// How far numbering jumps at each start, above the highest number stored:
+/// more events than could have been accepted but not yet written when the
+/// server stopped, so no number is ever given twice (§16.1).
+pub const SEQ_RESTART_GAP: u64 = 1 << 20;
+
+/// How much history is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The most messages kept (the newest).
+    pub messages: usize,
+    /// Messages older than this are dropped; `None`: kept whatever their age.
+    pub age: Option<Duration>,
+}
+
+impl Default for Retention {
+    /// 10,000 messages, for 30 days.
+    fn default() -> Self {
+        Retention {
+            messages: 10_000,
+            age: Some(Duration::from_secs(30 * 24 * 3600)),
+        }
+    }
+}
+
+impl Retention {
+    /// The oldest timestamp kept when it is `now`, in Unix milliseconds.
+    pub fn cutoff_ms(&self, now: Timestamp) -> u64 {
+        self.age.map_or(0, |age| {
+            now.unix_ms()
+                .saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
+        })
+    }
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The file could not be created or opened.
+    #[error("cannot open history database {path}: {why}")]
+    Open { path: PathBuf, why: String },
+    /// SQLite refused the file or the schema.
+    #[error("history database {path}: {why}")]
+    Sqlite { path: PathBuf, why: String },
+}
+
+/// What the store held at start.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The number to give the next event: above every number given before.
+    pub next_seq: u64,
+    /// The kept public messages, oldest first.
+    pub messages: Vec<Arc<Event>>,
+}
+
+/// The room's history as a server starts with it.
+#[derive(Debug)]
+pub struct History {
+    /// Where messages are written; `None`: kept in memory only, lost when
+    /// the server stops (tests).
+    pub store: Option<HistoryStore>,
+    /// What the store held.
+    pub loaded: Loaded,
+}
+
+impl History {
+    /// History kept in memory only, starting empty.
+    pub fn in_memory() -> History {
+        History {
+            store: None,
+            loaded: Loaded {
+                next_seq: 1,
+                messages: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Handle used by connection tasks; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HistoryStore {
+    /// To the writer thread.
+    tx: mpsc::Sender<Arc<Event>>,
+}
+
+/// Owns the writer thread; dropping every [`HistoryStore`] and then
+/// calling [`HistoryWriter::finish`] writes what is left and closes.
+#[derive(Debug)]
+pub struct HistoryWriter {
+    thread: JoinHandle<()>,
+}
+
+impl HistoryWriter {
+    /// Waits for the writer to write everything handed to it.
+    pub fn finish(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("history writer panicked");
+        }
+    }
+}
+
+impl HistoryStore {
+    /// Opens (creating, owner-only) the database at `path`, reads back what
+    /// `retention` keeps, and starts the writer thread.
+    pub fn open(
+        path: &Path,
+        retention: Retention,
+    ) -> Result<(HistoryStore, HistoryWriter, Loaded), HistoryError> {
+        let sqlite = |e: rusqlite::Error| HistoryError::Sqlite {
+            path: path.to_owned(),
+            why: e.to_string(),
+        };
+        // Created owner-only before SQLite sees it: its WAL and shared
+        // memory files take the database file's permissions.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| HistoryError::Open {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
+        let db = Connection::open(path).map_err(sqlite)?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS message (
+                 seq    INTEGER PRIMARY KEY,
+                 at_ms  INTEGER NOT NULL,
+                 sender TEXT NOT NULL,
+                 text   TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS message_at ON message (at_ms);
+             CREATE TABLE IF NOT EXISTS meta (
+                 key   TEXT PRIMARY KEY,
+                 value INTEGER NOT NULL
+             );",
+        )
+        .map_err(sqlite)?;
+        prune(&db, retention, crate::event::wall_clock()).map_err(sqlite)?;
+        let loaded = load(&db, path, retention).map_err(sqlite)?;
+        let (tx, rx) = mpsc::channel(CHANNEL_BOUND);
+        let thread = std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || write_loop(db, rx, retention))
+            .map_err(|e| HistoryError::Open {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
+        Ok((HistoryStore { tx }, HistoryWriter { thread }, loaded))
+    }
+}
+
+impl EventSink for HistoryStore {
+    fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
+        Box::pin(async move {
+            for entry in entries {
+                // Every event, so the highest number given is kept; only
+                // public messages are stored.
+                if self.tx.send(entry.event).await.is_err() {
+                    tracing::error!("history writer has stopped; message not kept");
+                }
+            }
+        })
+    }
+}
+
+fn load(db: &Connection, path: &Path, retention: Retention) -> rusqlite::Result<Loaded> {
+    let stored_max: Option<i64> = db.query_row("SELECT max(seq) FROM message", [], |r| r.get(0))?;
+    let high_water: Option<i64> = db
+        .query_row("SELECT value FROM meta WHERE key = 'high_water'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let highest = stored_max.max(high_water).unwrap_or(0);
+    let highest = u64::try_from(highest).unwrap_or(0);
+    let next_seq = if highest == 0 {
+        1
+    } else {
+        highest.saturating_add(SEQ_RESTART_GAP)
+    };
+    let limit = i64::try_from(retention.messages).unwrap_or(i64::MAX);
+    let mut query =
+        db.prepare("SELECT seq, at_ms, sender, text FROM message ORDER BY seq DESC LIMIT ?1")?;
+    let rows = query.query_map(params![limit], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut messages = Vec::new();
+    let mut skipped = 0usize;
+    for row in rows {
+        let (seq, at_ms, sender, text) = row?;
+        match rebuild(seq, at_ms, sender, text) {
+            Some(event) => messages.push(Arc::new(event)),
+            None => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        tracing::warn!(path = %path.display(), rows = skipped, "history rows that are not valid messages were skipped");
+    }
+    messages.reverse();
+    Ok(Loaded { next_seq, messages })
+}
+
+/// A stored row as an event; `None` if it is not one the server could
+/// have accepted (a hand-edited file).
+fn rebuild(seq: i64, at_ms: i64, sender: String, text: String) -> Option<Event> {
+    let seq = u64::try_from(seq).ok()?;
+    let at = Timestamp::from_unix_ms(u64::try_from(at_ms).ok()?)?;
+    let from = Name::new(&sender).ok()?.into_owned();
+    let text = Text::new(&text).ok()?.into_owned();
+    if text.is_blank() {
+        return None;
+    }
+    Some(Event::new(Seq(seq), at, EventKind::Public { from, text }))
+}
+
+fn write_loop(mut db: Connection, mut rx: mpsc::Receiver<Arc<Event>>, retention: Retention) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    let mut last_prune = Instant::now();
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = write_batch(&mut db, &batch) {
+            tracing::error!(error = %e, events = batch.len(), "history: cannot write; these messages are not kept");
+        }
+        batch.clear();
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = Instant::now();
+            if let Err(e) = prune(&db, retention, crate::event::wall_clock()) {
+                tracing::error!(error = %e, "history: cannot delete old messages");
+            }
+        }
+    }
+    if let Err(e) = prune(&db, retention, crate::event::wall_clock()) {
+        tracing::error!(error = %e, "history: cannot delete old messages");
+    }
+}
+
+fn write_batch(db: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    let mut highest = 0u64;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO message (seq, at_ms, sender, text) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for event in batch {
+            highest = highest.max(event.seq.0);
+            if let EventKind::Public { from, text } = &event.kind {
+                insert.execute(params![
+                    i64::try_from(event.seq.0).unwrap_or(i64::MAX),
+                    i64::try_from(event.at.unix_ms()).unwrap_or(i64::MAX),
+                    from.as_str(),
+                    text.as_str(),
+                ])?;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('high_water', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        params![i64::try_from(highest).unwrap_or(i64::MAX)],
+    )?;
+    tx.commit()
+}
+
+/// Deletes what `retention` no longer keeps.
+fn prune(db: &Connection, retention: Retention, now: Timestamp) -> rusqlite::Result<()> {
+    let cutoff = i64::try_from(retention.cutoff_ms(now)).unwrap_or(i64::MAX);
+    db.execute("DELETE FROM message WHERE at_ms < ?1", params![cutoff])?;
+    let keep = i64::try_from(retention.messages).unwrap_or(i64::MAX);
+    db.execute(
+        "DELETE FROM message WHERE seq <= (SELECT seq FROM message ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+        params![keep],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_db(what: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tagarela-history-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("history.sqlite")
+    }
+
+    fn public(seq: u64, at_ms: u64, from: &str, text: &str) -> Arc<Event> {
+        Arc::new(Event::new(
+            Seq(seq),
+            Timestamp::from_unix_ms(at_ms).unwrap(),
+            EventKind::Public {
+                from: Name::new(from).unwrap().into_owned(),
+                text: Text::new(text).unwrap().into_owned(),
+            },
+        ))
+    }
+
+    fn entry(event: Arc<Event>) -> Entry {
+        Entry {
+            event,
+            peer: "127.0.0.1:1".parse().unwrap(),
+        }
+    }
+
+    fn now_ms() -> u64 {
+        crate::event::wall_clock().unix_ms()
+    }
+
+    #[tokio::test]
+    async fn messages_survive_a_restart_and_numbering_moves_on() {
+        let path = temp_db("restart");
+        let (store, writer, loaded) = HistoryStore::open(&path, Retention::default()).unwrap();
+        assert_eq!(loaded.next_seq, 1);
+        assert!(loaded.messages.is_empty());
+        let t = now_ms();
+        let join = Arc::new(Event::new(
+            Seq(1),
+            Timestamp::from_unix_ms(t).unwrap(),
+            EventKind::Join {
+                name: Name::new("ana").unwrap().into_owned(),
+            },
+        ));
+        store
+            .record(vec![
+                entry(join),
+                entry(public(2, t, "ana", "olá")),
+                entry(public(3, t + 1, "bob", "oi")),
+            ])
+            .await;
+        drop(store);
+        writer.finish();
+
+        let (_store, _writer, loaded) = HistoryStore::open(&path, Retention::default()).unwrap();
+        let seqs: Vec<u64> = loaded.messages.iter().map(|e| e.seq.0).collect();
+        assert_eq!(seqs, [2, 3], "public messages only, oldest first");
+        assert_eq!(loaded.messages[0].kind, public(2, t, "ana", "olá").kind);
+        assert_eq!(loaded.next_seq, 3 + SEQ_RESTART_GAP);
+    }
+
+    #[tokio::test]
+    async fn retention_keeps_the_newest_and_drops_the_old() {
+        let path = temp_db("retention");
+        let keep = Retention {
+            messages: 3,
+            age: Some(Duration::from_secs(3600)),
+        };
+        let (store, writer, _) = HistoryStore::open(&path, keep).unwrap();
+        let t = now_ms();
+        let mut entries = vec![entry(public(1, t - 7_200_000, "ana", "too old"))];
+        for seq in 2..=6 {
+            entries.push(entry(public(seq, t, "ana", "recent")));
+        }
+        store.record(entries).await;
+        drop(store);
+        writer.finish();
+        let (_store, _writer, loaded) = HistoryStore::open(&path, keep).unwrap();
+        let seqs: Vec<u64> = loaded.messages.iter().map(|e| e.seq.0).collect();
+        assert_eq!(seqs, [4, 5, 6]);
+        let db = Connection::open(&path).unwrap();
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 3, "pruned on disk too");
+    }
+
+    #[tokio::test]
+    async fn the_files_are_owner_only() {
+        let path = temp_db("mode");
+        let (store, writer, _) = HistoryStore::open(&path, Retention::default()).unwrap();
+        store
+            .record(vec![entry(public(1, now_ms(), "ana", "x"))])
+            .await;
+        // The schema was written at open: the WAL exists from then on,
+        // while the writer holds the database.
+        let mut seen = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(
+                    meta.permissions().mode() & 0o777,
+                    0o600,
+                    "{}",
+                    file.display()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the database and its WAL");
+        drop(store);
+        writer.finish();
+    }
+
+    #[test]
+    fn rows_that_are_not_messages_are_skipped() {
+        assert!(rebuild(1, 0, "ana".into(), "ok".into()).is_some());
+        assert!(rebuild(1, 0, "a b".into(), "ok".into()).is_none());
+        assert!(rebuild(1, 0, "ana".into(), "  ".into()).is_none());
+        assert!(rebuild(1, 0, "ana".into(), "a\nb".into()).is_none());
+        assert!(rebuild(-1, 0, "ana".into(), "ok".into()).is_none());
+    }
+}
