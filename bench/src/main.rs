@@ -6,6 +6,7 @@
 
 mod client;
 mod flow;
+mod history;
 mod intrinsic;
 mod marker;
 mod process;
@@ -50,6 +51,33 @@ enum Command {
         /// before/after comparison): run (a), (c) and (d) without it.
         #[arg(long)]
         legacy: bool,
+    },
+    /// No server: the history store's sustained write rate, size on disk
+    /// and start-up load (spec §16), through the server's own store code.
+    HistoryStore {
+        /// Public messages to write.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Octets of text per message.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Where to put the database (deleted afterwards).
+        #[arg(long, default_value = "target/bench-history")]
+        dir: std::path::PathBuf,
+    },
+    /// How long a joining client waits for its backlog: fills the history
+    /// of a running server (start it with `--history-replay COUNT` and
+    /// `--rate-limit off`), then times joins from the name to `HISTEND`.
+    Replay {
+        /// The server's address.
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        /// Messages in the backlog.
+        #[arg(long, default_value_t = 50)]
+        count: usize,
+        /// Joins to time.
+        #[arg(long, default_value_t = 51)]
+        reps: usize,
     },
     /// No server: this machine's own latency floor, i.e. how late a thread
     /// that is ready to run gets the CPU (like `redis-cli --intrinsic-latency`).
@@ -138,6 +166,18 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Scenario(scenario) => drive(scenario),
         Command::IntrinsicLatency { seconds, json } => intrinsic::run(seconds, json),
+        Command::HistoryStore { events, size, dir } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(history::store(&dir, events, size)),
+        Command::Replay { addr, count, reps } => {
+            anyhow::ensure!(addr.ip().is_loopback(), "loopback addresses only");
+            anyhow::ensure!(reps > 0, "--reps must be at least 1");
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(history::replay(addr, count, reps))
+        }
         Command::Flow {
             server,
             readers,

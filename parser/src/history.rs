@@ -50,15 +50,16 @@ impl HistoryQuery {
         }
     }
 
-    /// The count asked for, or `default` (which is capped at
-    /// `history-page-max`).
+    /// The count asked for, or `default`, within 1 to `history-page-max`.
     pub fn count_or(&self, default: usize) -> usize {
         let count = match self {
             HistoryQuery::Latest { count }
             | HistoryQuery::Before { count, .. }
             | HistoryQuery::After { count, .. } => *count,
         };
-        count.map_or(default.min(HISTORY_PAGE_MAX), usize::from)
+        count
+            .map_or(default, usize::from)
+            .clamp(1, HISTORY_PAGE_MAX)
     }
 
     /// Appends the command's text after `/history`, with its leading SP.
@@ -72,15 +73,11 @@ impl HistoryQuery {
             out.extend_from_slice(format!(" {word} {seq}").as_bytes());
         }
         if let Some(count) = count {
+            // A count out of range is written as the nearest allowed, so
+            // what is encoded always decodes.
+            let count = usize::from(*count).clamp(1, HISTORY_PAGE_MAX);
             out.extend_from_slice(format!(" {count}").as_bytes());
         }
-    }
-
-    /// A query that encodes to what it was decoded from; `None` if `count`
-    /// is out of range.
-    pub fn checked(self) -> Option<HistoryQuery> {
-        let count = self.count_or(1);
-        (1..=HISTORY_PAGE_MAX).contains(&count).then_some(self)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::history::Retention;
+use crate::history::{KEEP_MAX, Retention};
 use crate::rate_limit::Rate;
 
 /// The Tagarela chat server: spec/PROTOCOL.md v1 over TCP.
@@ -154,8 +154,9 @@ pub struct Config {
     /// Keep no history: no replay on joining, `/history` answers nothing.
     #[arg(long, env = "TAGARELA_NO_HISTORY")]
     pub no_history: bool,
-    /// How much history to keep: a number of messages, an age (30d, 12h,
-    /// 90m, 45s), or both separated by a comma; the newest are kept.
+    /// How much history to keep: a number of messages (1 to 1000000; 10000
+    /// if only an age is given), an age (30d, 12h, 90m, 45s), or both
+    /// separated by a comma; the newest are kept.
     #[arg(long, env = "TAGARELA_HISTORY_KEEP", default_value = "10000,30d", value_parser = retention)]
     pub history_keep: Retention,
     /// Kept messages replayed to each newcomer (0 for none).
@@ -218,15 +219,22 @@ fn retention(s: &str) -> Result<Retention, String> {
                 age = Some(Duration::from_secs(n.saturating_mul(scale)));
             }
             None if messages.is_none() => {
-                messages = Some(part.parse::<usize>().map_err(|_| {
+                let n = part.parse::<usize>().map_err(|_| {
                     format!("{part:?} is not a number of messages or an age such as 30d")
-                })?);
+                })?;
+                if !(1..=KEEP_MAX).contains(&n) {
+                    return Err(format!(
+                        "keep from 1 to {KEEP_MAX} messages (they are held in memory too); --no-history keeps none"
+                    ));
+                }
+                messages = Some(n);
             }
             _ => return Err(format!("{s:?}: give at most one count and one age")),
         }
     }
     Ok(Retention {
-        messages: messages.unwrap_or(usize::MAX),
+        // An age alone still has a count: what is kept is held in memory.
+        messages: messages.unwrap_or(Retention::default().messages),
         age,
     })
 }
@@ -346,10 +354,10 @@ mod tests {
         let days = |d: u64| Some(Duration::from_secs(d * 86_400));
         let keep = |s| retention(s).map(|r| (r.messages, r.age));
         assert_eq!(keep("10000,30d"), Ok((10_000, days(30))));
-        assert_eq!(keep("7d"), Ok((usize::MAX, days(7))));
+        assert_eq!(keep("7d"), Ok((10_000, days(7))));
         assert_eq!(keep("500"), Ok((500, None)));
         assert_eq!(keep("90m, 20"), Ok((20, Some(Duration::from_secs(5400)))));
-        for bad in ["", "x", "1,2", "3d,4h", "-1", "d", "10w"] {
+        for bad in ["", "x", "1,2", "3d,4h", "-1", "d", "10w", "0", "1000001"] {
             assert!(retention(bad).is_err(), "{bad:?}");
         }
     }

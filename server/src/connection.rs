@@ -341,6 +341,9 @@ async fn close<T: Transport>(
     mut outgoing: Outgoing,
 ) {
     let settings = &ctx.settings;
+    // What the last turn did (a message before `/quit`) is recorded before
+    // anything here waits (spec §16.4).
+    record(ctx, &mut session).await;
     match ending {
         Ending::Lost => {
             session.leave(LeaveReason::Lost);
@@ -358,6 +361,7 @@ async fn close<T: Transport>(
             };
             if let Some(leave) = reason.leave_reason() {
                 session.leave(leave);
+                record(ctx, &mut session).await;
             }
             if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
                 if overflowed || reason == ByeReason::Slow {
@@ -374,10 +378,18 @@ async fn close<T: Transport>(
             tracing::debug!(peer = %session.peer(), reason = %reason, "closed");
         }
     }
-    if let Some(sink) = &ctx.sink {
+    record(ctx, &mut session).await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), transport.shutdown()).await;
+}
+
+/// Hands the session's new entries to the sinks, waiting while they are
+/// behind.
+async fn record(ctx: &Context, session: &mut Session<Outbox>) {
+    if session.has_entries()
+        && let Some(sink) = &ctx.sink
+    {
         sink.record(session.take_entries()).await;
     }
-    let _ = tokio::time::timeout(Duration::from_millis(200), transport.shutdown()).await;
 }
 
 /// What a connection keeps of its input between reads.

@@ -64,6 +64,9 @@ pub enum EventKind {
 pub enum WireFormat {
     /// spec/PROTOCOL.md.
     Tagarela,
+    /// spec/PROTOCOL.md, as history (§16: `HIST`): the same event replayed
+    /// to every newcomer is encoded once.
+    TagarelaHistory,
 }
 
 /// An accepted event.
@@ -78,6 +81,8 @@ pub struct Event {
     /// The Tagarela encoding, made by the first recipient that needed it
     /// and shared by every other (`None` inside if it cannot be encoded).
     tagarela: OnceLock<Option<Bytes>>,
+    /// The `HIST` encoding, likewise, for public messages replayed.
+    tagarela_history: OnceLock<Option<Bytes>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
@@ -98,6 +103,7 @@ impl Event {
             at,
             kind,
             tagarela: OnceLock::new(),
+            tagarela_history: OnceLock::new(),
         }
     }
 
@@ -110,6 +116,7 @@ impl Event {
     ) -> Option<&Bytes> {
         let slot = match format {
             WireFormat::Tagarela => &self.tagarela,
+            WireFormat::TagarelaHistory => &self.tagarela_history,
         };
         slot.get_or_init(|| encode(self)).as_ref()
     }

@@ -10,7 +10,7 @@
 //! Private messages are never written here. The file and its WAL are
 //! owner-only. Never touches sockets and never decides delivery.
 
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,6 +40,12 @@ pub const DEFAULT_PAGE: usize = 50;
 /// more events than could have been accepted but not yet written when the
 /// server stopped, so no number is ever given twice (§16.1).
 pub const SEQ_RESTART_GAP: u64 = 1 << 20;
+
+/// Attempts at writing one batch before it is given up (and logged).
+const WRITE_ATTEMPTS: u32 = 3;
+
+/// The most messages a retention may keep (they are also held in memory).
+pub const KEEP_MAX: usize = 1_000_000;
 
 /// How much history is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +85,12 @@ pub enum HistoryError {
     /// SQLite refused the file or the schema.
     #[error("history database {path}: {why}")]
     Sqlite { path: PathBuf, why: String },
+    /// Another process (a second server on the same state directory)
+    /// holds the database.
+    #[error(
+        "history database {path} is in use by another process (another server on the same state directory?)"
+    )]
+    InUse { path: PathBuf },
 }
 
 /// What the store held at start.
@@ -159,9 +171,22 @@ impl HistoryStore {
                 why: e.to_string(),
             })?;
         let db = Connection::open(path).map_err(sqlite)?;
+        // One server per database: the write lock taken here is held
+        // until the server stops, and a second server fails at once.
+        db.busy_timeout(Duration::ZERO).map_err(sqlite)?;
+        db.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE; COMMIT;")
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    HistoryError::InUse {
+                        path: path.to_owned(),
+                    }
+                }
+                _ => sqlite(e),
+            })?;
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
+             PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS message (
                  seq    INTEGER PRIMARY KEY,
                  at_ms  INTEGER NOT NULL,
@@ -175,12 +200,28 @@ impl HistoryStore {
              );",
         )
         .map_err(sqlite)?;
+        // A file made before (or by hand) is made owner-only too; SQLite
+        // gives its WAL the database file's mode.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            HistoryError::Open {
+                path: path.to_owned(),
+                why: e.to_string(),
+            }
+        })?;
         prune(&db, retention, crate::event::wall_clock()).map_err(sqlite)?;
         let loaded = load(&db, path, retention).map_err(sqlite)?;
         let (tx, rx) = mpsc::channel(CHANNEL_BOUND);
+        // The writer's own clock, for pruning while the room is quiet.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| HistoryError::Open {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
         let thread = std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || write_loop(db, rx, retention))
+            .spawn(move || write_loop(db, rx, retention, &timer))
             .map_err(|e| HistoryError::Open {
                 path: path.to_owned(),
                 why: e.to_string(),
@@ -212,10 +253,16 @@ fn load(db: &Connection, path: &Path, retention: Retention) -> rusqlite::Result<
         .optional()?;
     let highest = stored_max.max(high_water).unwrap_or(0);
     let highest = u64::try_from(highest).unwrap_or(0);
+    // A new room counts from 1. A room that existed continues above what
+    // it stored and above the clock in microseconds: numbers given but
+    // never stored (the last moments before a crash, batches the disk
+    // refused) are all below that, unless the room had sustained more
+    // than a million events a second (§16.1).
+    let now_us = crate::event::wall_clock().unix_ms().saturating_mul(1000);
     let next_seq = if highest == 0 {
         1
     } else {
-        highest.saturating_add(SEQ_RESTART_GAP)
+        highest.saturating_add(SEQ_RESTART_GAP).max(now_us)
     };
     let limit = i64::try_from(retention.messages).unwrap_or(i64::MAX);
     let mut query =
@@ -257,21 +304,31 @@ fn rebuild(seq: i64, at_ms: i64, sender: String, text: String) -> Option<Event> 
     Some(Event::new(Seq(seq), at, EventKind::Public { from, text }))
 }
 
-fn write_loop(mut db: Connection, mut rx: mpsc::Receiver<Arc<Event>>, retention: Retention) {
+fn write_loop(
+    mut db: Connection,
+    mut rx: mpsc::Receiver<Arc<Event>>,
+    retention: Retention,
+    timer: &tokio::runtime::Runtime,
+) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     let mut last_prune = Instant::now();
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
+    loop {
+        match timer.block_on(async { tokio::time::timeout(PRUNE_EVERY, rx.recv()).await }) {
+            Ok(Some(first)) => batch.push(first),
+            Ok(None) => break,
+            // Quiet: only pruning to do.
+            Err(_) => {}
+        }
         while batch.len() < BATCH_MAX {
             match rx.try_recv() {
                 Ok(event) => batch.push(event),
                 Err(_) => break,
             }
         }
-        if let Err(e) = write_batch(&mut db, &batch) {
-            tracing::error!(error = %e, events = batch.len(), "history: cannot write; these messages are not kept");
+        if !batch.is_empty() {
+            write_with_retries(&mut db, &batch, timer);
+            batch.clear();
         }
-        batch.clear();
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
             if let Err(e) = prune(&db, retention, crate::event::wall_clock()) {
@@ -281,6 +338,25 @@ fn write_loop(mut db: Connection, mut rx: mpsc::Receiver<Arc<Event>>, retention:
     }
     if let Err(e) = prune(&db, retention, crate::event::wall_clock()) {
         tracing::error!(error = %e, "history: cannot delete old messages");
+    }
+}
+
+/// Writes `batch`, trying again after a pause if the disk refuses (full,
+/// busy); gives up after [`WRITE_ATTEMPTS`], saying so.
+fn write_with_retries(db: &mut Connection, batch: &[Arc<Event>], timer: &tokio::runtime::Runtime) {
+    let mut pause = Duration::from_millis(100);
+    for attempt in 1..=WRITE_ATTEMPTS {
+        match write_batch(db, batch) {
+            Ok(()) => return,
+            Err(e) if attempt < WRITE_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "history: cannot write; trying again");
+                timer.block_on(async { tokio::time::sleep(pause).await });
+                pause *= 5;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "history: cannot write; these messages are not kept");
+            }
+        }
     }
 }
 
@@ -294,12 +370,18 @@ fn write_batch(db: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()
         for event in batch {
             highest = highest.max(event.seq.0);
             if let EventKind::Public { from, text } = &event.kind {
-                insert.execute(params![
+                let added = insert.execute(params![
                     i64::try_from(event.seq.0).unwrap_or(i64::MAX),
                     i64::try_from(event.at.unix_ms()).unwrap_or(i64::MAX),
                     from.as_str(),
                     text.as_str(),
                 ])?;
+                if added == 0 {
+                    tracing::warn!(
+                        seq = event.seq.0,
+                        "history: a message with this number is already stored; kept the first"
+                    );
+                }
             }
         }
     }
@@ -315,7 +397,7 @@ fn write_batch(db: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()
 fn prune(db: &Connection, retention: Retention, now: Timestamp) -> rusqlite::Result<()> {
     let cutoff = i64::try_from(retention.cutoff_ms(now)).unwrap_or(i64::MAX);
     db.execute("DELETE FROM message WHERE at_ms < ?1", params![cutoff])?;
-    let keep = i64::try_from(retention.messages).unwrap_or(i64::MAX);
+    let keep = i64::try_from(retention.messages.min(KEEP_MAX)).unwrap_or(i64::MAX);
     db.execute(
         "DELETE FROM message WHERE seq <= (SELECT seq FROM message ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
         params![keep],
@@ -386,7 +468,12 @@ mod tests {
         let seqs: Vec<u64> = loaded.messages.iter().map(|e| e.seq.0).collect();
         assert_eq!(seqs, [2, 3], "public messages only, oldest first");
         assert_eq!(loaded.messages[0].kind, public(2, t, "ana", "olá").kind);
-        assert_eq!(loaded.next_seq, 3 + SEQ_RESTART_GAP);
+        let now_us = crate::event::wall_clock().unix_ms() * 1000;
+        assert!(loaded.next_seq > 3 + SEQ_RESTART_GAP - 1);
+        assert!(
+            loaded.next_seq >= now_us - 60_000_000,
+            "above the clock at start"
+        );
     }
 
     #[tokio::test]
@@ -405,9 +492,11 @@ mod tests {
         store.record(entries).await;
         drop(store);
         writer.finish();
-        let (_store, _writer, loaded) = HistoryStore::open(&path, keep).unwrap();
+        let (store, writer, loaded) = HistoryStore::open(&path, keep).unwrap();
         let seqs: Vec<u64> = loaded.messages.iter().map(|e| e.seq.0).collect();
         assert_eq!(seqs, [4, 5, 6]);
+        drop(store);
+        writer.finish();
         let db = Connection::open(&path).unwrap();
         let rows: i64 = db
             .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
@@ -440,6 +529,23 @@ mod tests {
         assert!(seen >= 2, "the database and its WAL");
         drop(store);
         writer.finish();
+    }
+
+    #[tokio::test]
+    async fn a_second_server_cannot_open_the_same_database() {
+        let path = temp_db("in-use");
+        let (store, writer, _) = HistoryStore::open(&path, Retention::default()).unwrap();
+        let second = HistoryStore::open(&path, Retention::default());
+        assert!(
+            matches!(second, Err(HistoryError::InUse { .. })),
+            "{second:?}"
+        );
+        drop(store);
+        writer.finish();
+        assert!(
+            HistoryStore::open(&path, Retention::default()).is_ok(),
+            "free again"
+        );
     }
 
     #[test]

@@ -94,10 +94,9 @@ pub async fn serve(
     let grace = settings.shutdown_grace;
     let metrics = Arc::new(Metrics::new(audit.errors()));
     let settings_access = settings.access.clone();
+    // The history first: its durability promise (spec §16.4) must not
+    // wait behind the audit log.
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
-    if audit.is_enabled() {
-        sinks.push(Arc::new(audit.with_private_text(settings.log_private_text)));
-    }
     let hub = match history {
         None => LocalHub::with_metrics(Arc::clone(&metrics)),
         Some(History { store, loaded }) => {
@@ -112,6 +111,9 @@ pub async fn serve(
             )
         }
     };
+    if audit.is_enabled() {
+        sinks.push(Arc::new(audit.with_private_text(settings.log_private_text)));
+    }
     let sink: Option<Arc<dyn EventSink>> = match sinks.len() {
         0 => None,
         1 => sinks.pop(),

@@ -176,7 +176,12 @@ impl Hub for LocalHub {
         // Under the lock, before the newcomer is a member: its welcome and
         // backlog come before any event it can receive, and every message
         // accepted before this point is in the backlog (guarantee 5).
-        let backlog = r.recent.as_ref().map(|recent| recent.latest(r.replay));
+        let replay = r.replay;
+        let backlog = r.recent.as_mut().map(|recent| {
+            // A quiet room's old messages expire here too.
+            recent.expire(wall_clock());
+            recent.latest(replay)
+        });
         welcome(Welcome {
             online: r.members.len() + 1,
             backlog,

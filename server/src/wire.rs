@@ -12,7 +12,7 @@ use tagarela_parser::{
     ServerLine, Text,
 };
 
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, WireFormat};
 use crate::intent::Intent;
 use crate::reply::Reply;
 
@@ -102,21 +102,27 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
     }
 }
 
+/// The `HIST` line of a public message (§16.1); `None` for other events.
+fn encode_hist(event: &Event) -> Option<Bytes> {
+    let EventKind::Public { from, text } = &event.kind else {
+        return None;
+    };
+    encode(&ServerLine::Hist {
+        seq: event.seq.0,
+        at: event.at,
+        from: from.borrowed(),
+        text: text.clone(),
+    })
+}
+
 /// `HIST` for each kept public message, then `HISTEND n` (§16.1).
 fn history(events: &[std::sync::Arc<Event>]) -> Bytes {
     let mut out = Vec::with_capacity(96 * events.len() + 16);
     let mut count: u32 = 0;
     for event in events {
-        if let EventKind::Public { from, text } = &event.kind {
-            let line = ServerLine::Hist {
-                seq: event.seq.0,
-                at: event.at,
-                from: from.borrowed(),
-                text: text.clone(),
-            };
-            if line.encode(&mut out).is_ok() {
-                count = count.saturating_add(1);
-            }
+        if let Some(line) = event.encoded(WireFormat::TagarelaHistory, encode_hist) {
+            out.extend_from_slice(line);
+            count = count.saturating_add(1);
         }
     }
     let _ = ServerLine::HistEnd { count }.encode(&mut out);
