@@ -256,6 +256,9 @@ impl Pretty {
                 );
                 format!("{} {}", self.time(*at), self.notice(&format!("┆ {body}")))
             }
+            // The number is for resuming (§16.5); the event shows as itself.
+            ServerLine::Seq { event, .. } => return self.render(event),
+            ServerLine::Features { .. } => return None,
             ServerLine::HistEnd { count: 0 } => return None,
             ServerLine::HistEnd { count } => self.notice(&format!(
                 "— {count} earlier message{} above; what follows is live —",

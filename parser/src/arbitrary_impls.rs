@@ -124,7 +124,7 @@ impl<'a> Arbitrary<'a> for ClientLine<'static> {
 
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=14)? {
+        Ok(match u.int_in_range(0..=16)? {
             0 => ServerLine::Hello {
                 version: u.arbitrary()?,
                 text: u.arbitrary()?,
@@ -134,6 +134,7 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 online: u.arbitrary()?,
                 line_max: u.arbitrary()?,
                 name_max: u.arbitrary()?,
+                seq: u.arbitrary()?,
                 text: u.arbitrary()?,
             },
             2 => ServerLine::Join {
@@ -189,9 +190,43 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 from: u.arbitrary()?,
                 text: message_text(u)?,
             },
-            _ => ServerLine::HistEnd {
+            14 => ServerLine::HistEnd {
                 count: u.arbitrary()?,
             },
+            15 => {
+                let n = u.int_in_range(0..=4)?;
+                let words = (0..n).map(|_| Token::arbitrary(u)).collect::<Result<_>>()?;
+                ServerLine::Features { words }
+            }
+            _ => {
+                let event = match u.int_in_range(0..=3)? {
+                    0 => ServerLine::Join {
+                        at: u.arbitrary()?,
+                        name: u.arbitrary()?,
+                    },
+                    1 => ServerLine::Leave {
+                        at: u.arbitrary()?,
+                        name: u.arbitrary()?,
+                        reason: u.arbitrary()?,
+                        text: u.arbitrary()?,
+                    },
+                    2 => ServerLine::Msg {
+                        at: u.arbitrary()?,
+                        from: u.arbitrary()?,
+                        text: message_text(u)?,
+                    },
+                    _ => ServerLine::Priv {
+                        at: u.arbitrary()?,
+                        from: u.arbitrary()?,
+                        to: u.arbitrary()?,
+                        text: message_text(u)?,
+                    },
+                };
+                ServerLine::Seq {
+                    seq: u.arbitrary()?,
+                    event: Box::new(event),
+                }
+            }
         })
     }
 }

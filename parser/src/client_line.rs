@@ -58,6 +58,9 @@ pub enum HandshakeLine<'a> {
     /// `/password text`: the room's password (§4.7), the rest of the line
     /// verbatim. Only before registration.
     Password(Text<'a>),
+    /// `/features word...` (§16.5): v1.1 features the client wants, known
+    /// or not. Only before registration.
+    Features(Vec<Token<'a>>),
 }
 
 /// The commands of §5.3, by name.
@@ -72,6 +75,7 @@ enum Command {
     Pong,
     Password,
     History,
+    Features,
 }
 
 impl Command {
@@ -89,6 +93,7 @@ impl Command {
             ("pong", Command::Pong),
             ("password", Command::Password),
             ("history", Command::History),
+            ("features", Command::Features),
         ];
         TABLE
             .iter()
@@ -99,7 +104,12 @@ impl Command {
     fn allowed_before_registration(self) -> bool {
         matches!(
             self,
-            Command::Quit | Command::Help | Command::Ping | Command::Pong | Command::Password
+            Command::Quit
+                | Command::Help
+                | Command::Ping
+                | Command::Pong
+                | Command::Password
+                | Command::Features
         )
     }
 }
@@ -226,6 +236,14 @@ impl<'a> HandshakeLine<'a> {
                         Some(_) => Ok(HandshakeLine::Password(Text::checked(raw))),
                     };
                 }
+                if cmd == Command::Features {
+                    let words = args.ok_or(LineError::BadArgument)?;
+                    return words
+                        .split(' ')
+                        .map(|w| Token::new(w).map_err(|_| LineError::BadArgument))
+                        .collect::<Result<_, _>>()
+                        .map(HandshakeLine::Features);
+                }
                 command_line(cmd, args).map(HandshakeLine::Command)
             }
             Some(_) => Ok(HandshakeLine::Name(Name::normalize(s)?)),
@@ -282,9 +300,9 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
         Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
         Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
         Command::History => HistoryQuery::parse(args).map(ClientLine::History),
-        // Only before registration (§4.7); afterwards there is no such
-        // command.
-        Command::Password => Err(LineError::UnknownCommand),
+        // Only before registration (§4.7, §16.5); afterwards there are
+        // no such commands.
+        Command::Password | Command::Features => Err(LineError::UnknownCommand),
     }
 }
 

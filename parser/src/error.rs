@@ -130,4 +130,7 @@ pub enum EncodeError {
     /// A message text or quit reason with no non-space character.
     #[error("message text is blank")]
     BlankText,
+    /// `SEQ` around a line that is not an event (§16.5).
+    #[error("SEQ carries only JOIN, LEAVE, MSG or PRIV")]
+    NotAnEvent,
 }

@@ -23,12 +23,15 @@ use crate::timestamp::Timestamp;
 pub enum ServerLine<'a> {
     /// `HELLO version :text` (§4.2).
     Hello { version: u32, text: Text<'a> },
-    /// `WELCOME name online=N line-max=N name-max=N :text` (§4.4).
+    /// `WELCOME name online=N line-max=N name-max=N [seq=N] :text` (§4.4;
+    /// `seq`, the number of the client's own join, only with the `seq`
+    /// feature, §16.5).
     Welcome {
         name: Name<'a>,
         online: u32,
         line_max: u32,
         name_max: u32,
+        seq: Option<u64>,
         text: Text<'a>,
     },
     /// `JOIN ts name`.
@@ -80,6 +83,16 @@ pub enum ServerLine<'a> {
     },
     /// `HISTEND count` (§16.1): the end of a run of `HIST` lines.
     HistEnd { count: u32 },
+    /// `SEQ seq event-line` (§16.5): an event (`JOIN`, `LEAVE`, `MSG` or
+    /// `PRIV`, never another `SEQ`) with its sequence number, for clients
+    /// that asked for the `seq` feature.
+    Seq {
+        seq: u64,
+        event: Box<ServerLine<'a>>,
+    },
+    /// `FEATURES word...` (§16.5): the features of `/features` this server
+    /// turned on.
+    Features { words: Vec<Token<'a>> },
 }
 
 const HELLO: &str = "HELLO";
@@ -97,6 +110,8 @@ const ERR: &str = "ERR";
 const BYE: &str = "BYE";
 const HIST: &str = "HIST";
 const HISTEND: &str = "HISTEND";
+const SEQ: &str = "SEQ";
+const FEATURES: &str = "FEATURES";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -117,7 +132,20 @@ impl<'a> ServerLine<'a> {
             ServerLine::Bye { .. } => BYE,
             ServerLine::Hist { .. } => HIST,
             ServerLine::HistEnd { .. } => HISTEND,
+            ServerLine::Seq { .. } => SEQ,
+            ServerLine::Features { .. } => FEATURES,
         }
+    }
+
+    /// True for the lines an event is sent as (§7.1), which `SEQ` may carry.
+    pub fn is_event(&self) -> bool {
+        matches!(
+            self,
+            ServerLine::Join { .. }
+                | ServerLine::Leave { .. }
+                | ServerLine::Msg { .. }
+                | ServerLine::Priv { .. }
+        )
     }
 
     /// Decodes one server line's content (terminator removed):
@@ -142,45 +170,34 @@ impl<'a> ServerLine<'a> {
         }
         let split = s.find(' ').unwrap_or(s.len());
         let (keyword, body) = s.split_at(split);
-        let line = match keyword {
-            HELLO => whole((number, trailing), body)
-                .map(|(version, text)| ServerLine::Hello { version, text }),
-            WELCOME => welcome(body),
-            JOIN => whole((timestamp, name), body).map(|(at, name)| ServerLine::Join { at, name }),
-            LEAVE => whole((timestamp, name, leave_reason, opt(trailing)), body).map(
-                |(at, name, reason, text)| ServerLine::Leave {
-                    at,
-                    name,
-                    reason,
-                    text,
-                },
-            ),
-            MSG => whole((timestamp, name, message_text), body)
-                .map(|(at, from, text)| ServerLine::Msg { at, from, text }),
-            PRIV => whole((timestamp, name, name, message_text), body)
-                .map(|(at, from, to, text)| ServerLine::Priv { at, from, to, text }),
-            WHO => whole(many0(name), body).map(|names| ServerLine::Who { names }),
-            WHOEND => whole(number, body).map(|count| ServerLine::WhoEnd { count }),
-            PONG => whole(opt(token), body).map(|token| ServerLine::Pong { token }),
-            PING => whole(token, body).map(|token| ServerLine::Ping { token }),
-            HELP => whole(trailing, body).map(|text| ServerLine::Help { text }),
-            ERR => whole((error_code, opt(name), trailing), body)
-                .map(|(code, name, text)| ServerLine::Err { code, name, text }),
-            BYE => whole((bye_reason, trailing), body)
-                .map(|(reason, text)| ServerLine::Bye { reason, text }),
-            HIST => {
-                whole((seq, timestamp, name, message_text), body).map(|(seq, at, from, text)| {
-                    ServerLine::Hist {
+        let line =
+            match keyword {
+                HELLO => whole((number, trailing), body)
+                    .map(|(version, text)| ServerLine::Hello { version, text }),
+                WELCOME => welcome(body),
+                JOIN | LEAVE | MSG | PRIV => event_line(keyword, body),
+                WHO => whole(many0(name), body).map(|names| ServerLine::Who { names }),
+                WHOEND => whole(number, body).map(|count| ServerLine::WhoEnd { count }),
+                PONG => whole(opt(token), body).map(|token| ServerLine::Pong { token }),
+                PING => whole(token, body).map(|token| ServerLine::Ping { token }),
+                HELP => whole(trailing, body).map(|text| ServerLine::Help { text }),
+                ERR => whole((error_code, opt(name), trailing), body)
+                    .map(|(code, name, text)| ServerLine::Err { code, name, text }),
+                BYE => whole((bye_reason, trailing), body)
+                    .map(|(reason, text)| ServerLine::Bye { reason, text }),
+                HIST => whole((seq, timestamp, name, message_text), body).map(
+                    |(seq, at, from, text)| ServerLine::Hist {
                         seq,
                         at,
                         from,
                         text,
-                    }
-                })
-            }
-            HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
-            other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
-        };
+                    },
+                ),
+                HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
+                SEQ => seq_line(body),
+                FEATURES => whole(many0(token), body).map(|words| ServerLine::Features { words }),
+                other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
+            };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
     }
 
@@ -218,12 +235,16 @@ impl<'a> ServerLine<'a> {
                 online,
                 line_max,
                 name_max,
+                seq,
                 text,
             } => {
                 w.field(name.as_str());
                 w.param("online", *online);
                 w.param("line-max", *line_max);
                 w.param("name-max", *name_max);
+                if let Some(seq) = seq {
+                    w.field(&format!("seq={seq}"));
+                }
                 w.trailing(text);
             }
             ServerLine::Join { at, name } => {
@@ -290,6 +311,19 @@ impl<'a> ServerLine<'a> {
                 w.message(text)?;
             }
             ServerLine::HistEnd { count } => w.num(*count),
+            ServerLine::Seq { seq, event } => {
+                if !event.is_event() {
+                    return Err(EncodeError::NotAnEvent);
+                }
+                w.field(seq.to_string().as_str());
+                w.0.push(b' ');
+                event.encode_body(w.0)?;
+            }
+            ServerLine::Features { words } => {
+                for word in words {
+                    w.field(word.as_str());
+                }
+            }
         }
         Ok(())
     }
@@ -306,12 +340,14 @@ impl<'a> ServerLine<'a> {
                 online,
                 line_max,
                 name_max,
+                seq,
                 text,
             } => ServerLine::Welcome {
                 name: name.into_owned(),
                 online,
                 line_max,
                 name_max,
+                seq,
                 text: text.into_owned(),
             },
             ServerLine::Join { at, name } => ServerLine::Join {
@@ -374,6 +410,13 @@ impl<'a> ServerLine<'a> {
                 text: text.into_owned(),
             },
             ServerLine::HistEnd { count } => ServerLine::HistEnd { count },
+            ServerLine::Seq { seq, event } => ServerLine::Seq {
+                seq,
+                event: Box::new(event.into_owned()),
+            },
+            ServerLine::Features { words } => ServerLine::Features {
+                words: words.into_iter().map(Token::into_owned).collect(),
+            },
         }
     }
 }
@@ -460,7 +503,7 @@ fn whole<'a, O>(
 fn keyword_static(k: &str) -> &'static str {
     [
         HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
-        HISTEND,
+        HISTEND, SEQ, FEATURES,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -562,13 +605,54 @@ fn welcome(body: &str) -> Option<ServerLine<'_>> {
         *slot = parse_number(value).ok()?;
     }
     let [online, line_max, name_max] = values;
+    // The v1.1 `seq` parameter, where a v1.1 server puts it: first after
+    // the known ones. Anything else unknown is ignored.
+    let seq = match params.get(known.len()) {
+        Some(&("seq", value)) => Some(crate::history::parse_seq(value).ok()?),
+        _ => None,
+    };
     Some(ServerLine::Welcome {
         name,
         online,
         line_max,
         name_max,
+        seq,
         text,
     })
+}
+
+/// `SEQ` body: a sequence number, then a whole event line (§16.5).
+fn seq_line(body: &str) -> Option<ServerLine<'_>> {
+    let rest = body.strip_prefix(' ')?;
+    let (number, event) = rest.split_once(' ')?;
+    let seq = crate::history::parse_seq(number).ok()?;
+    let split = event.find(' ').unwrap_or(event.len());
+    let (keyword, inner) = event.split_at(split);
+    Some(ServerLine::Seq {
+        seq,
+        event: Box::new(event_line(keyword, inner)?),
+    })
+}
+
+/// The body of an event line (§7.1): `JOIN`, `LEAVE`, `MSG` or `PRIV`;
+/// `None` for any other keyword or a malformed body.
+fn event_line<'a>(keyword: &str, body: &'a str) -> Option<ServerLine<'a>> {
+    match keyword {
+        JOIN => whole((timestamp, name), body).map(|(at, name)| ServerLine::Join { at, name }),
+        LEAVE => whole((timestamp, name, leave_reason, opt(trailing)), body).map(
+            |(at, name, reason, text)| ServerLine::Leave {
+                at,
+                name,
+                reason,
+                text,
+            },
+        ),
+        MSG => whole((timestamp, name, message_text), body)
+            .map(|(at, from, text)| ServerLine::Msg { at, from, text }),
+        PRIV => whole((timestamp, name, name, message_text), body)
+            .map(|(at, from, to, text)| ServerLine::Priv { at, from, to, text }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

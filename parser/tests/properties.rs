@@ -51,15 +51,28 @@ fn client_line() -> impl Strategy<Value = ClientLine<'static>> {
 fn server_line() -> impl Strategy<Value = ServerLine<'static>> {
     prop_oneof![
         (any::<u32>(), text()).prop_map(|(version, text)| ServerLine::Hello { version, text }),
-        (name(), any::<u32>(), any::<u32>(), any::<u32>(), text()).prop_map(
-            |(name, online, line_max, name_max, text)| ServerLine::Welcome {
-                name,
-                online,
-                line_max,
-                name_max,
-                text
-            }
-        ),
+        (
+            name(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of(any::<u64>()),
+            text()
+        )
+            .prop_map(|(name, online, line_max, name_max, seq, text)| {
+                ServerLine::Welcome {
+                    name,
+                    online,
+                    line_max,
+                    name_max,
+                    seq,
+                    text,
+                }
+            }),
+        (any::<u64>(), timestamp(), name()).prop_map(|(seq, at, name)| ServerLine::Seq {
+            seq,
+            event: Box::new(ServerLine::Join { at, name })
+        }),
         (timestamp(), name()).prop_map(|(at, name)| ServerLine::Join { at, name }),
         (
             timestamp(),

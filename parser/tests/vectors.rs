@@ -58,6 +58,9 @@ fn check(v: &Vector) -> Result<(), String> {
             Ok(HandshakeLine::Empty) => vec!["empty".into()],
             Ok(HandshakeLine::Name(n)) => vec!["name".into(), n.as_str().into()],
             Ok(HandshakeLine::Password(p)) => vec!["password".into(), p.as_str().into()],
+            Ok(HandshakeLine::Features(words)) => std::iter::once("features".to_owned())
+                .chain(words.iter().map(|w| w.as_str().to_owned()))
+                .collect(),
             Ok(HandshakeLine::Command(c)) => std::iter::once("command".to_owned())
                 .chain(render_client(&c))
                 .collect(),

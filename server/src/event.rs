@@ -67,6 +67,9 @@ pub enum WireFormat {
     /// spec/PROTOCOL.md, as history (§16: `HIST`): the same event replayed
     /// to every newcomer is encoded once.
     TagarelaHistory,
+    /// spec/PROTOCOL.md with sequence numbers (§16.5: `SEQ`), for clients
+    /// that asked for them.
+    TagarelaSeq,
 }
 
 /// An accepted event.
@@ -83,6 +86,8 @@ pub struct Event {
     tagarela: OnceLock<Option<Bytes>>,
     /// The `HIST` encoding, likewise, for public messages replayed.
     tagarela_history: OnceLock<Option<Bytes>>,
+    /// The `SEQ` encoding, likewise.
+    tagarela_seq: OnceLock<Option<Bytes>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
@@ -104,6 +109,7 @@ impl Event {
             kind,
             tagarela: OnceLock::new(),
             tagarela_history: OnceLock::new(),
+            tagarela_seq: OnceLock::new(),
         }
     }
 
@@ -117,6 +123,7 @@ impl Event {
         let slot = match format {
             WireFormat::Tagarela => &self.tagarela,
             WireFormat::TagarelaHistory => &self.tagarela_history,
+            WireFormat::TagarelaSeq => &self.tagarela_seq,
         };
         slot.get_or_init(|| encode(self)).as_ref()
     }

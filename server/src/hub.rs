@@ -63,6 +63,8 @@ pub struct Claimed {
 pub struct Welcome {
     /// Registered clients, the newcomer included (`WELCOME online=`).
     pub online: usize,
+    /// The number of the newcomer's own join (`WELCOME seq=`, §16.5).
+    pub seq: crate::event::Seq,
     /// The latest kept public messages, oldest first (spec §16.2);
     /// `None` when the room keeps no history.
     pub backlog: Option<Vec<Arc<Event>>>,

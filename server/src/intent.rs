@@ -13,6 +13,8 @@ pub enum Intent<'a> {
     Register(Name<'static>),
     /// The room's password (before registration, §4.7).
     Password(Text<'a>),
+    /// Turn on these v1.1 features (before registration, §16.5).
+    Features(Vec<Token<'a>>),
     /// Say `text` to everyone else.
     Public(Text<'a>),
     /// Say `text` to `to` only (as typed; matched by key).

@@ -184,6 +184,7 @@ impl Hub for LocalHub {
         });
         welcome(Welcome {
             online: r.members.len() + 1,
+            seq: join.seq,
             backlog,
         });
         for shape in &shapes {

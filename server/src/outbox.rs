@@ -45,6 +45,9 @@ pub struct Outbox {
     /// The senders' back-pressure this queue takes part in while above
     /// the soft bound (spec §11), and the longest one pressing may last.
     pressure: Option<(Arc<Pressure>, Duration)>,
+    /// The client asked for sequence numbers (§16.5): events are sent as
+    /// `SEQ` lines. Set before registration, read by every delivery.
+    seq_lines: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +84,7 @@ impl Outbox {
             limit,
             soft_limit: soft_limit.min(limit),
             pressure: None,
+            seq_lines: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -265,7 +269,12 @@ impl Drop for Outbox {
 /// is encoded once, by whichever recipient asks first).
 impl Recipient for Outbox {
     fn deliver(&self, event: &Event) -> bool {
-        match event.encoded(WireFormat::Tagarela, wire::encode_event) {
+        let line = if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
+            event.encoded(WireFormat::TagarelaSeq, wire::encode_event_seq)
+        } else {
+            event.encoded(WireFormat::Tagarela, wire::encode_event)
+        };
+        match line {
             Some(line) => self.push(line),
             None => false,
         }
@@ -278,6 +287,11 @@ impl Replier for Outbox {
         if let Some(line) = wire::encode_reply(reply) {
             self.push(&line);
         }
+    }
+
+    fn number_events(&self) {
+        self.seq_lines
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -18,7 +18,12 @@ pub enum Reply<'a> {
     Welcome {
         name: &'a Name<'static>,
         online: usize,
+        /// The number of its own join, for a client with the `seq`
+        /// feature (§16.5).
+        seq: Option<u64>,
     },
+    /// The features of `/features` turned on (§16.5).
+    Features(&'a [&'a str]),
     /// A failed line: the error, and the name it concerns if any.
     Error {
         code: ErrorCode,
@@ -49,4 +54,8 @@ pub enum Reply<'a> {
 pub trait Replier {
     /// Queues `reply` for the client.
     fn reply(&self, reply: &Reply<'_>);
+
+    /// From now on, events carry their sequence numbers (the `seq`
+    /// feature, §16.5).
+    fn number_events(&self);
 }

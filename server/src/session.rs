@@ -51,6 +51,8 @@ pub struct Session<C> {
     /// The connection is TLS or from this machine (or the operator allows
     /// passwords in plain text): a password may be sent over it.
     secure: bool,
+    /// The client asked for the `seq` feature (§16.5).
+    numbered: bool,
 }
 
 impl<C: Recipient + Replier + 'static> Session<C> {
@@ -78,6 +80,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             recording,
             entries: Vec::new(),
             authorized: access.is_none(),
+            numbered: false,
             access,
             secure,
         }
@@ -130,6 +133,17 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             }
             Intent::Register(name) => self.register(name),
             Intent::Password(attempt) => return self.password(attempt.as_str()),
+            Intent::Features(words) => {
+                // Before registration only (the decoder refuses it after);
+                // unknown features are not turned on, and not an error.
+                if words.iter().any(|w| w.as_str().eq_ignore_ascii_case("seq")) {
+                    self.numbered = true;
+                    self.client.number_events();
+                    self.reply(Reply::Features(&["seq"]));
+                } else {
+                    self.reply(Reply::Features(&[]));
+                }
+            }
             Intent::Public(text) => self.public(text),
             Intent::Private { to, text } => self.private(&to, text),
             Intent::Quit(reason) => {
@@ -206,10 +220,12 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
         let client = Arc::clone(&self.client);
+        let numbered = self.numbered;
         let mut welcome = |w: Welcome| {
             client.reply(&Reply::Welcome {
                 name: &name,
                 online: w.online,
+                seq: numbered.then_some(w.seq.0),
             });
             if let Some(backlog) = &w.backlog {
                 client.reply(&Reply::History(backlog));

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tagarela_parser::limits::{LINE_MAX, NAME_MAX, PROTOCOL_VERSION};
 use tagarela_parser::{
     ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, Name, NameError,
-    ServerLine, Text,
+    ServerLine, Text, Token,
 };
 
 use crate::event::{Event, EventKind, WireFormat};
@@ -30,6 +30,7 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
             Ok(HandshakeLine::Empty) => return Intent::Nothing,
             Ok(HandshakeLine::Name(name)) => return Intent::Register(name),
             Ok(HandshakeLine::Password(password)) => return Intent::Password(password),
+            Ok(HandshakeLine::Features(words)) => return Intent::Features(words),
             Ok(HandshakeLine::Command(cmd)) => Ok(cmd),
             Err(e) => Err(e),
         }
@@ -48,10 +49,23 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
     }
 }
 
+/// The server line for an event with its sequence number (§16.5).
+pub fn encode_event_seq(event: &Event) -> Option<Bytes> {
+    encode(&ServerLine::Seq {
+        seq: event.seq.0,
+        event: Box::new(event_line(event)),
+    })
+}
+
 /// The server line for an event (§7).
 pub fn encode_event(event: &Event) -> Option<Bytes> {
+    encode(&event_line(event))
+}
+
+/// An event as its v1 line (§7.1).
+fn event_line(event: &Event) -> ServerLine<'_> {
     let at = event.at;
-    let line = match &event.kind {
+    match &event.kind {
         EventKind::Join { name } => ServerLine::Join {
             at,
             name: name.borrowed(),
@@ -73,15 +87,18 @@ pub fn encode_event(event: &Event) -> Option<Bytes> {
             to: to.borrowed(),
             text: text.clone(),
         },
-    };
-    encode(&line)
+    }
 }
 
 /// The server line(s) for a reply.
 pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
     match reply {
         Reply::Hello => hello(),
-        Reply::Welcome { name, online } => welcome(name, *online),
+        Reply::Welcome { name, online, seq } => welcome(name, *online, *seq),
+        Reply::Features(words) => {
+            let words = words.iter().filter_map(|w| Token::new(*w).ok()).collect();
+            encode(&ServerLine::Features { words })
+        }
         Reply::Error { code, name } => error(*code, name.as_deref()),
         Reply::NameInvalid(why) => name_invalid(*why),
         Reply::LooksLike(holder) => name_looks_like(holder),
@@ -159,13 +176,14 @@ fn hello() -> Option<Bytes> {
 }
 
 /// `WELCOME name online=N line-max=1024 name-max=32 :...` (§4.4).
-fn welcome(name: &Name<'_>, online: usize) -> Option<Bytes> {
+fn welcome(name: &Name<'_>, online: usize, seq: Option<u64>) -> Option<Bytes> {
     let online = u32::try_from(online).unwrap_or(u32::MAX);
     encode(&ServerLine::Welcome {
         name: name.clone(),
         online,
         line_max: LINE_MAX as u32,
         name_max: NAME_MAX as u32,
+        seq,
         text: text(format!(
             "Welcome to Tagarela, {name}! {online} online. Type to talk to everyone, @name text to whisper, /help for commands."
         )),
