@@ -122,6 +122,33 @@ impl<'a> Arbitrary<'a> for ClientLine<'static> {
     }
 }
 
+/// One of the event lines (§7.1), as `SEQ` may carry.
+fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 => ServerLine::Join {
+            at: u.arbitrary()?,
+            name: u.arbitrary()?,
+        },
+        1 => ServerLine::Leave {
+            at: u.arbitrary()?,
+            name: u.arbitrary()?,
+            reason: u.arbitrary()?,
+            text: u.arbitrary()?,
+        },
+        2 => ServerLine::Msg {
+            at: u.arbitrary()?,
+            from: u.arbitrary()?,
+            text: message_text(u)?,
+        },
+        _ => ServerLine::Priv {
+            at: u.arbitrary()?,
+            from: u.arbitrary()?,
+            to: u.arbitrary()?,
+            text: message_text(u)?,
+        },
+    })
+}
+
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         Ok(match u.int_in_range(0..=16)? {
@@ -137,27 +164,7 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 seq: u.arbitrary()?,
                 text: u.arbitrary()?,
             },
-            2 => ServerLine::Join {
-                at: u.arbitrary()?,
-                name: u.arbitrary()?,
-            },
-            3 => ServerLine::Leave {
-                at: u.arbitrary()?,
-                name: u.arbitrary()?,
-                reason: u.arbitrary()?,
-                text: u.arbitrary()?,
-            },
-            4 => ServerLine::Msg {
-                at: u.arbitrary()?,
-                from: u.arbitrary()?,
-                text: message_text(u)?,
-            },
-            5 => ServerLine::Priv {
-                at: u.arbitrary()?,
-                from: u.arbitrary()?,
-                to: u.arbitrary()?,
-                text: message_text(u)?,
-            },
+            2..=5 => event_line(u)?,
             6 => {
                 let n = u.int_in_range(0..=8)?;
                 let names = (0..n).map(|_| Name::arbitrary(u)).collect::<Result<_>>()?;
@@ -199,29 +206,7 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 ServerLine::Features { words }
             }
             _ => {
-                let event = match u.int_in_range(0..=3)? {
-                    0 => ServerLine::Join {
-                        at: u.arbitrary()?,
-                        name: u.arbitrary()?,
-                    },
-                    1 => ServerLine::Leave {
-                        at: u.arbitrary()?,
-                        name: u.arbitrary()?,
-                        reason: u.arbitrary()?,
-                        text: u.arbitrary()?,
-                    },
-                    2 => ServerLine::Msg {
-                        at: u.arbitrary()?,
-                        from: u.arbitrary()?,
-                        text: message_text(u)?,
-                    },
-                    _ => ServerLine::Priv {
-                        at: u.arbitrary()?,
-                        from: u.arbitrary()?,
-                        to: u.arbitrary()?,
-                        text: message_text(u)?,
-                    },
-                };
+                let event = event_line(u)?;
                 ServerLine::Seq {
                     seq: u.arbitrary()?,
                     event: Box::new(event),
