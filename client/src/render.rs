@@ -259,6 +259,16 @@ impl Pretty {
             // The number is for resuming (§16.5); the event shows as itself.
             ServerLine::Seq { event, .. } => return self.render(event),
             ServerLine::Features { .. } => return None,
+            ServerLine::Resumed { count, gap } => self.notice(&format!(
+                "— reconnected; {count} message{} you missed {} above{} —",
+                if *count == 1 { "" } else { "s" },
+                if *count == 1 { "is" } else { "are" },
+                if *gap {
+                    " (some older ones are gone)"
+                } else {
+                    ""
+                }
+            )),
             ServerLine::HistEnd { count: 0 } => return None,
             ServerLine::HistEnd { count } => self.notice(&format!(
                 "— {count} earlier message{} above; what follows is live —",

@@ -151,7 +151,7 @@ fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
 
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=16)? {
+        Ok(match u.int_in_range(0..=17)? {
             0 => ServerLine::Hello {
                 version: u.arbitrary()?,
                 text: u.arbitrary()?,
@@ -162,6 +162,7 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 line_max: u.arbitrary()?,
                 name_max: u.arbitrary()?,
                 seq: u.arbitrary()?,
+                resume: u.arbitrary()?,
                 text: u.arbitrary()?,
             },
             2..=5 => event_line(u)?,
@@ -199,6 +200,10 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
             },
             14 => ServerLine::HistEnd {
                 count: u.arbitrary()?,
+            },
+            17 => ServerLine::Resumed {
+                count: u.arbitrary()?,
+                gap: u.arbitrary()?,
             },
             15 => {
                 let n = u.int_in_range(0..=4)?;

@@ -61,6 +61,14 @@ pub enum HandshakeLine<'a> {
     /// `/features word...` (§16.5): v1.1 features the client wants, known
     /// or not. Only before registration.
     Features(Vec<Token<'a>>),
+    /// `/resume name token seq` (§16.6): take back a name with the token
+    /// its last `WELCOME` gave, and get what was missed after `seq`. Only
+    /// before registration.
+    Resume {
+        name: Name<'static>,
+        token: Token<'a>,
+        after: u64,
+    },
 }
 
 /// The commands of §5.3, by name.
@@ -76,6 +84,7 @@ enum Command {
     Password,
     History,
     Features,
+    Resume,
 }
 
 impl Command {
@@ -94,6 +103,7 @@ impl Command {
             ("password", Command::Password),
             ("history", Command::History),
             ("features", Command::Features),
+            ("resume", Command::Resume),
         ];
         TABLE
             .iter()
@@ -110,6 +120,7 @@ impl Command {
                 | Command::Pong
                 | Command::Password
                 | Command::Features
+                | Command::Resume
         )
     }
 }
@@ -244,6 +255,17 @@ impl<'a> HandshakeLine<'a> {
                         .collect::<Result<_, _>>()
                         .map(HandshakeLine::Features);
                 }
+                if cmd == Command::Resume {
+                    let args = args.ok_or(LineError::BadArgument)?;
+                    let words: Vec<&str> = args.split(' ').collect();
+                    let [name, token, after] = words.as_slice() else {
+                        return Err(LineError::BadArgument);
+                    };
+                    let name = Name::normalize(name).map_err(|_| LineError::BadArgument)?;
+                    let token = Token::new(*token).map_err(|_| LineError::BadArgument)?;
+                    let after = crate::history::parse_seq(after)?;
+                    return Ok(HandshakeLine::Resume { name, token, after });
+                }
                 command_line(cmd, args).map(HandshakeLine::Command)
             }
             Some(_) => Ok(HandshakeLine::Name(Name::normalize(s)?)),
@@ -302,7 +324,7 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
         Command::History => HistoryQuery::parse(args).map(ClientLine::History),
         // Only before registration (§4.7, §16.5); afterwards there are
         // no such commands.
-        Command::Password | Command::Features => Err(LineError::UnknownCommand),
+        Command::Password | Command::Features | Command::Resume => Err(LineError::UnknownCommand),
     }
 }
 

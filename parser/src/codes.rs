@@ -70,6 +70,9 @@ wire_words! {
         PasswordWrong = "password-wrong",
         /// A password over plain text from another machine (§4.7).
         TlsRequired = "tls-required",
+        /// `/resume` with a name and token that do not go together (or
+        /// expired): register by name instead (§16.6).
+        ResumeRefused = "resume-refused",
     }
 }
 
@@ -110,6 +113,8 @@ wire_words! {
         WrongProtocol = "wrong-protocol",
         /// Too many wrong passwords from this address (§4.7).
         Throttled = "throttled",
+        /// The same client resumed its name on another connection (§16.6).
+        Replaced = "replaced",
     }
 }
 
@@ -126,7 +131,8 @@ impl ByeReason {
             | ByeReason::ServerFull
             | ByeReason::AddressLimit
             | ByeReason::WrongProtocol
-            | ByeReason::Throttled => None,
+            | ByeReason::Throttled
+            | ByeReason::Replaced => None,
         }
     }
 }

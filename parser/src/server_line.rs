@@ -32,6 +32,9 @@ pub enum ServerLine<'a> {
         line_max: u32,
         name_max: u32,
         seq: Option<u64>,
+        /// The token that takes the name back after a lost connection,
+        /// only with the `resume` feature (§16.6).
+        resume: Option<Token<'a>>,
         text: Text<'a>,
     },
     /// `JOIN ts name`.
@@ -93,6 +96,9 @@ pub enum ServerLine<'a> {
     /// `FEATURES word...` (§16.5): the features of `/features` this server
     /// turned on.
     Features { words: Vec<Token<'a>> },
+    /// `RESUMED count [gap]` (§16.6): the end of what a resuming client
+    /// missed; `gap` if the server no longer had all of it.
+    Resumed { count: u32, gap: bool },
 }
 
 const HELLO: &str = "HELLO";
@@ -112,6 +118,7 @@ const HIST: &str = "HIST";
 const HISTEND: &str = "HISTEND";
 const SEQ: &str = "SEQ";
 const FEATURES: &str = "FEATURES";
+const RESUMED: &str = "RESUMED";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -134,6 +141,7 @@ impl<'a> ServerLine<'a> {
             ServerLine::HistEnd { .. } => HISTEND,
             ServerLine::Seq { .. } => SEQ,
             ServerLine::Features { .. } => FEATURES,
+            ServerLine::Resumed { .. } => RESUMED,
         }
     }
 
@@ -196,6 +204,11 @@ impl<'a> ServerLine<'a> {
                 HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
                 SEQ => seq_line(body),
                 FEATURES => whole(many0(token), body).map(|words| ServerLine::Features { words }),
+                RESUMED => whole((number, opt(field)), body).and_then(|(count, gap)| match gap {
+                    None => Some(ServerLine::Resumed { count, gap: false }),
+                    Some("gap") => Some(ServerLine::Resumed { count, gap: true }),
+                    Some(_) => None,
+                }),
                 other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
             };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
@@ -236,6 +249,7 @@ impl<'a> ServerLine<'a> {
                 line_max,
                 name_max,
                 seq,
+                resume,
                 text,
             } => {
                 w.field(name.as_str());
@@ -244,6 +258,9 @@ impl<'a> ServerLine<'a> {
                 w.param("name-max", *name_max);
                 if let Some(seq) = seq {
                     w.field(&format!("seq={seq}"));
+                }
+                if let Some(token) = resume {
+                    w.field(&format!("resume={}", token.as_str()));
                 }
                 w.trailing(text);
             }
@@ -324,6 +341,12 @@ impl<'a> ServerLine<'a> {
                     w.field(word.as_str());
                 }
             }
+            ServerLine::Resumed { count, gap } => {
+                w.num(*count);
+                if *gap {
+                    w.field("gap");
+                }
+            }
         }
         Ok(())
     }
@@ -341,6 +364,7 @@ impl<'a> ServerLine<'a> {
                 line_max,
                 name_max,
                 seq,
+                resume,
                 text,
             } => ServerLine::Welcome {
                 name: name.into_owned(),
@@ -348,6 +372,7 @@ impl<'a> ServerLine<'a> {
                 line_max,
                 name_max,
                 seq,
+                resume: resume.map(Token::into_owned),
                 text: text.into_owned(),
             },
             ServerLine::Join { at, name } => ServerLine::Join {
@@ -417,6 +442,7 @@ impl<'a> ServerLine<'a> {
             ServerLine::Features { words } => ServerLine::Features {
                 words: words.into_iter().map(Token::into_owned).collect(),
             },
+            ServerLine::Resumed { count, gap } => ServerLine::Resumed { count, gap },
         }
     }
 }
@@ -503,7 +529,7 @@ fn whole<'a, O>(
 fn keyword_static(k: &str) -> &'static str {
     [
         HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
-        HISTEND, SEQ, FEATURES,
+        HISTEND, SEQ, FEATURES, RESUMED,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -605,10 +631,18 @@ fn welcome(body: &str) -> Option<ServerLine<'_>> {
         *slot = parse_number(value).ok()?;
     }
     let [online, line_max, name_max] = values;
-    // The v1.1 `seq` parameter, where a v1.1 server puts it: first after
-    // the known ones. Anything else unknown is ignored.
-    let seq = match params.get(known.len()) {
-        Some(&("seq", value)) => Some(crate::history::parse_seq(value).ok()?),
+    // The v1.1 parameters, where a v1.1 server puts them: `seq`, then
+    // `resume`, right after the known ones. Anything else is ignored.
+    let mut extra = params[known.len()..].iter().peekable();
+    let seq = match extra.peek() {
+        Some(&&("seq", value)) => {
+            extra.next();
+            Some(crate::history::parse_seq(value).ok()?)
+        }
+        _ => None,
+    };
+    let resume = match extra.peek() {
+        Some(&&("resume", value)) => Some(Token::new(value).ok()?),
         _ => None,
     };
     Some(ServerLine::Welcome {
@@ -617,6 +651,7 @@ fn welcome(body: &str) -> Option<ServerLine<'_>> {
         line_max,
         name_max,
         seq,
+        resume,
         text,
     })
 }

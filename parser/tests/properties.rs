@@ -66,6 +66,7 @@ fn server_line() -> impl Strategy<Value = ServerLine<'static>> {
                     line_max,
                     name_max,
                     seq,
+                    resume: None,
                     text,
                 }
             }),

@@ -58,6 +58,12 @@ fn check(v: &Vector) -> Result<(), String> {
             Ok(HandshakeLine::Empty) => vec!["empty".into()],
             Ok(HandshakeLine::Name(n)) => vec!["name".into(), n.as_str().into()],
             Ok(HandshakeLine::Password(p)) => vec!["password".into(), p.as_str().into()],
+            Ok(HandshakeLine::Resume { name, token, after }) => vec![
+                "resume".into(),
+                name.as_str().into(),
+                token.as_str().into(),
+                after.to_string(),
+            ],
             Ok(HandshakeLine::Features(words)) => std::iter::once("features".to_owned())
                 .chain(words.iter().map(|w| w.as_str().to_owned()))
                 .collect(),

@@ -181,6 +181,9 @@ pub async fn serve<T: Transport>(
                 if outbox.is_overflowed() {
                     break Ending::Bye(ByeReason::Slow);
                 }
+                if outbox.is_replaced() {
+                    break Ending::Bye(ByeReason::Replaced);
+                }
                 if let Some(since) = outbox.above_soft_since() {
                     let mut at = since + settings.slow_grace;
                     if let Some(until) = outbox.pressing_until() {

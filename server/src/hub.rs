@@ -22,6 +22,9 @@
 //!    the latest kept public messages accepted before its join; every
 //!    public message accepted after the join reaches it live. No message
 //!    is in both, and none falls between.
+//! 6. **One holder.** A name resumed (spec §16.6) moves to the new
+//!    connection in one step: the old one is told it was replaced and
+//!    its later release does nothing; nobody else sees a leave or a join.
 
 use std::sync::Arc;
 
@@ -35,6 +38,10 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// Queues `event` for the client. Returns false if the client can take
     /// nothing more (closed, or past its bound).
     fn deliver(&self, event: &Event) -> bool;
+
+    /// The client's name was resumed on another connection (§16.6): this
+    /// one gets no more events and should close.
+    fn replaced(&self);
 }
 
 /// Why a name could not be claimed (§3.3).
@@ -54,8 +61,31 @@ pub struct Claimed {
     /// Registered clients, the newcomer included, when the claim took
     /// effect (`WELCOME online=`).
     pub online: usize,
-    /// The `Join` published to everyone else.
-    pub join: Arc<Event>,
+    /// The `Join` published to everyone else; `None` when a name was
+    /// resumed from a connection still holding it (nobody is told).
+    pub join: Option<Arc<Event>>,
+    /// This registration, as [`Hub::release`] must name it: a connection
+    /// whose name was resumed elsewhere releases nothing.
+    pub id: u64,
+}
+
+/// Why `/resume` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token does not go with the name, or has expired.
+    Token,
+    /// The name was free, but someone took it or a look-alike meanwhile.
+    Clash(Clash),
+}
+
+/// What a resuming client missed (§16.6).
+#[derive(Debug)]
+pub struct Missed {
+    /// The events it would have received after the number it gave,
+    /// oldest first.
+    pub events: Vec<Arc<Event>>,
+    /// Some of them are no longer kept.
+    pub gap: bool,
 }
 
 /// What a newcomer is told before any event can reach it.
@@ -66,8 +96,13 @@ pub struct Welcome {
     /// The number of the newcomer's own join (`WELCOME seq=`, §16.5).
     pub seq: crate::event::Seq,
     /// The latest kept public messages, oldest first (spec §16.2);
-    /// `None` when the room keeps no history.
+    /// `None` when the room keeps no history, or the client resumed.
     pub backlog: Option<Vec<Arc<Event>>>,
+    /// What a resuming client missed, instead of the backlog.
+    pub missed: Option<Missed>,
+    /// The token that takes this name back after a lost connection; `None`
+    /// only if the system had no randomness to give.
+    pub token: Option<crate::resume::ResumeToken>,
 }
 
 /// A private message's recipient is not online.
@@ -91,13 +126,29 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
 
     /// Releases `key` and publishes its `Leave` to everyone left. The name
     /// is free the moment this returns. Releasing a key not held (twice,
-    /// say) does nothing and returns `None`.
+    /// say), or held by another registration than `id` (it was resumed
+    /// elsewhere), does nothing and returns `None`.
     fn release(
         &self,
         key: &NameKey,
+        id: u64,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Arc<Event>>;
+
+    /// Takes `name` back for `recipient` with the token its last welcome
+    /// gave (§16.6). If a connection still holds it, the name moves
+    /// without a leave or a join; if it is free, it is claimed as by
+    /// [`Hub::claim`]. `welcome` gets what the client missed after
+    /// `after` instead of a backlog.
+    fn resume(
+        &self,
+        name: &Name<'static>,
+        token: &str,
+        after: crate::event::Seq,
+        recipient: Arc<dyn Recipient>,
+        welcome: &mut dyn FnMut(Welcome),
+    ) -> Result<Claimed, Refusal>;
 
     /// Publishes a public message from `from` (a key it holds) to every
     /// other client. `None` if `from` holds no name.

@@ -15,6 +15,13 @@ pub enum Intent<'a> {
     Password(Text<'a>),
     /// Turn on these v1.1 features (before registration, §16.5).
     Features(Vec<Token<'a>>),
+    /// Take this name back with its token, and what was missed after
+    /// `after` (before registration, §16.6).
+    Resume {
+        name: Name<'static>,
+        token: Token<'a>,
+        after: u64,
+    },
     /// Say `text` to everyone else.
     Public(Text<'a>),
     /// Say `text` to `to` only (as typed; matched by key).

@@ -62,6 +62,7 @@ mod pressure;
 pub mod rate_limit;
 pub mod recent;
 mod reply;
+pub mod resume;
 mod session;
 pub mod sink;
 pub mod state_dir;

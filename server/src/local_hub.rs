@@ -4,16 +4,20 @@
 //! lock is held only for map work and queue appends, which never wait, so
 //! it is never held across an `.await`. Knows nothing of wire formats.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::time::Instant;
 
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::history::Loaded;
-use crate::hub::{Claimed, Clash, Hub, NotOnline, Recipient, Welcome};
+use crate::hub::{Claimed, Clash, Hub, Missed, NotOnline, Recipient, Refusal, Welcome};
 use crate::metrics::Metrics;
 use crate::recent::Recent;
+use crate::resume::ResumeToken;
 use prometheus_client::metrics::counter::Counter;
 
 /// A registered client as the hub keeps it.
@@ -26,7 +30,17 @@ struct Member {
     /// Its skeletons, kept so that releasing it computes nothing under
     /// the lock.
     shapes: [Skeleton; 2],
+    /// Which registration holds the name now (a resume makes a new one).
+    id: u64,
+    /// What takes the name back after a lost connection (§16.6).
+    token: Option<ResumeToken>,
 }
+
+/// How long a departed client's token still takes its name back (if free).
+const RESUME_KEEP: Duration = Duration::from_secs(600);
+
+/// Events kept for resuming clients (all kinds; memory only).
+const LOG_MAX: usize = 10_000;
 
 /// Everything behind the hub's lock.
 #[derive(Debug, Default)]
@@ -46,6 +60,13 @@ struct Registry {
     recent: Option<Recent>,
     /// How many of them a newcomer is replayed.
     replay: usize,
+    /// The latest events of every kind, oldest first, for what a resuming
+    /// client missed (§16.6); at most [`LOG_MAX`].
+    log: VecDeque<Arc<Event>>,
+    /// Tokens of clients that left, by name, until they expire.
+    departed: HashMap<NameKey, (ResumeToken, Instant)>,
+    /// The last registration id given.
+    last_id: u64,
 }
 
 impl Registry {
@@ -58,7 +79,50 @@ impl Registry {
             _ => now,
         };
         self.last_at = Some(at);
-        Arc::new(Event::new(Seq(self.last_seq), at, kind))
+        let event = Arc::new(Event::new(Seq(self.last_seq), at, kind));
+        if self.log.len() >= LOG_MAX {
+            self.log.pop_front();
+        }
+        self.log.push_back(Arc::clone(&event));
+        event
+    }
+
+    /// What the client holding `key` would have received after `after`.
+    fn missed(&self, key: &NameKey, after: Seq) -> Missed {
+        let start = self.log.partition_point(|e| e.seq <= after);
+        let gap = match self.log.front() {
+            Some(first) => first.seq.0 > after.0.saturating_add(1),
+            None => after.0 < self.last_seq,
+        };
+        let events = self
+            .log
+            .range(start..)
+            .filter(|e| match &e.kind {
+                EventKind::Join { name } | EventKind::Leave { name, .. } => name.key() != *key,
+                EventKind::Public { from, .. } => from.key() != *key,
+                EventKind::Private { from, to, .. } => from.key() == *key || to.key() == *key,
+            })
+            .cloned()
+            .collect();
+        Missed { events, gap }
+    }
+
+    /// The clash `name` would make, if any.
+    fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
+        if let Some(holder) = self.members.get(key) {
+            return Some(Clash::Taken(holder.name.clone()));
+        }
+        shapes
+            .iter()
+            .find_map(|shape| self.skeletons.get(shape))
+            .and_then(|k| self.members.get(k))
+            .map(|holder| Clash::LooksLike(holder.name.clone()))
+    }
+
+    /// A new registration id.
+    fn next_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
     }
 
     /// Delivers `event` to every member but `except`.
@@ -142,6 +206,71 @@ impl LocalHub {
         self.metrics.deliveries.inc_by(copies as u64);
     }
 
+    /// Registers `name` (checked free), publishes its join and welcomes
+    /// it, under the lock: a backlog for a newcomer, or what it missed
+    /// after `resumed_after` for a client resuming a free name.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        r: &mut Registry,
+        name: &Name<'static>,
+        key: NameKey,
+        shapes: [Skeleton; 2],
+        recipient: Arc<dyn Recipient>,
+        resumed_after: Option<Seq>,
+        welcome: &mut dyn FnMut(Welcome),
+    ) -> Claimed {
+        let join = r.accept(EventKind::Join { name: name.clone() });
+        // Counted before anyone can see the event, so a scrape that
+        // follows it always includes it.
+        self.count(JOIN, r.members.len());
+        self.metrics.registered.inc();
+        r.deliver_to_all_but(&key, &join);
+        // Under the lock, before the newcomer is a member: its welcome and
+        // backlog come before any event it can receive, and every message
+        // accepted before this point is in the backlog (guarantee 5).
+        let (backlog, missed) = match resumed_after {
+            Some(after) => (None, Some(r.missed(&key, after))),
+            None => {
+                let replay = r.replay;
+                let backlog = r.recent.as_mut().map(|recent| {
+                    // A quiet room's old messages expire here too.
+                    recent.expire(wall_clock());
+                    recent.latest(replay)
+                });
+                (backlog, None)
+            }
+        };
+        let token = ResumeToken::generate();
+        welcome(Welcome {
+            online: r.members.len() + 1,
+            seq: join.seq,
+            backlog,
+            missed,
+            token,
+        });
+        for shape in &shapes {
+            r.skeletons.insert(shape.clone(), key.clone());
+        }
+        let id = r.next_id();
+        r.members.insert(
+            key.clone(),
+            Member {
+                name: name.clone(),
+                recipient,
+                shapes,
+                id,
+                token,
+            },
+        );
+        Claimed {
+            key,
+            online: r.members.len(),
+            join: Some(join),
+            id,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -157,59 +286,90 @@ impl Hub for LocalHub {
         let key = name.key();
         let shapes = name.skeletons();
         let mut r = self.lock();
-        if let Some(holder) = r.members.get(&key) {
-            return Err(Clash::Taken(holder.name.clone()));
+        if let Some(clash) = r.clash(&key, &shapes) {
+            return Err(clash);
         }
-        if let Some(holder) = shapes
-            .iter()
-            .find_map(|shape| r.skeletons.get(shape))
-            .and_then(|k| r.members.get(k))
-        {
-            return Err(Clash::LooksLike(holder.name.clone()));
+        Ok(self.admit(&mut r, name, key, shapes, recipient, None, welcome))
+    }
+
+    fn resume(
+        &self,
+        name: &Name<'static>,
+        token: &str,
+        after: Seq,
+        recipient: Arc<dyn Recipient>,
+        welcome: &mut dyn FnMut(Welcome),
+    ) -> Result<Claimed, Refusal> {
+        let key = name.key();
+        let shapes = name.skeletons();
+        let now = Instant::now();
+        let mut r = self.lock();
+        let id = r.next_id();
+        if let Some(member) = r.members.get_mut(&key) {
+            if !member.token.is_some_and(|t| t.matches(token)) {
+                return Err(Refusal::Token);
+            }
+            // Still held (its connection not yet found dead): the name
+            // moves to the new connection, and nobody is told (guarantee 6).
+            let old = std::mem::replace(&mut member.recipient, recipient);
+            member.id = id;
+            let token = ResumeToken::generate();
+            member.token = token;
+            let shown = member.name.clone();
+            old.replaced();
+            let missed = r.missed(&key, after);
+            let online = r.members.len();
+            let seq = Seq(r.last_seq);
+            welcome(Welcome {
+                online,
+                seq,
+                backlog: None,
+                missed: Some(missed),
+                token,
+            });
+            tracing::debug!(name = %shown, "resumed on a new connection");
+            return Ok(Claimed {
+                key,
+                online,
+                join: None,
+                id,
+            });
         }
-        let join = r.accept(EventKind::Join { name: name.clone() });
-        // Counted before anyone can see the event, so a scrape that
-        // follows it always includes it.
-        self.count(JOIN, r.members.len());
-        self.metrics.registered.inc();
-        r.deliver_to_all_but(&key, &join);
-        // Under the lock, before the newcomer is a member: its welcome and
-        // backlog come before any event it can receive, and every message
-        // accepted before this point is in the backlog (guarantee 5).
-        let replay = r.replay;
-        let backlog = r.recent.as_mut().map(|recent| {
-            // A quiet room's old messages expire here too.
-            recent.expire(wall_clock());
-            recent.latest(replay)
-        });
-        welcome(Welcome {
-            online: r.members.len() + 1,
-            seq: join.seq,
-            backlog,
-        });
-        for shape in &shapes {
-            r.skeletons.insert(shape.clone(), key.clone());
+        let known = r
+            .departed
+            .get(&key)
+            .is_some_and(|(t, until)| *until > now && t.matches(token));
+        if !known {
+            return Err(Refusal::Token);
         }
-        r.members.insert(
-            key.clone(),
-            Member {
-                name: name.clone(),
-                recipient,
-                shapes,
-            },
-        );
-        let online = r.members.len();
-        Ok(Claimed { key, online, join })
+        if let Some(clash) = r.clash(&key, &shapes) {
+            return Err(Refusal::Clash(clash));
+        }
+        r.departed.remove(&key);
+        Ok(self.admit(&mut r, name, key, shapes, recipient, Some(after), welcome))
     }
 
     fn release(
         &self,
         key: &NameKey,
+        id: u64,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Arc<Event>> {
         let mut r = self.lock();
+        if r.members.get(key).is_none_or(|m| m.id != id) {
+            return None;
+        }
         let member = r.members.remove(key)?;
+        if let Some(token) = member.token {
+            let now = Instant::now();
+            if r.departed.len() >= LOG_MAX {
+                r.departed.retain(|_, (_, until)| *until > now);
+            }
+            if r.departed.len() < LOG_MAX {
+                r.departed.insert(key.clone(), (token, now + RESUME_KEEP));
+            }
+        }
         // Counted before anyone can see the LEAVE, so a scrape that follows
         // it never shows the client still registered.
         self.metrics.registered.dec();
@@ -293,6 +453,8 @@ mod tests {
     struct Seen(StdMutex<Vec<(u64, String)>>);
 
     impl Recipient for Seen {
+        fn replaced(&self) {}
+
         fn deliver(&self, event: &Event) -> bool {
             let what = match &event.kind {
                 EventKind::Join { name } => format!("join {name}"),
@@ -334,11 +496,14 @@ mod tests {
         let b = hub
             .claim(&name("bob"), bob.clone(), &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
-        assert_eq!((b.online, b.join.seq), (2, Seq(2)));
+        assert_eq!(
+            (b.online, b.join.as_ref().map(|j| j.seq)),
+            (2, Some(Seq(2)))
+        );
         hub.publish_public(&b.key, text("hi"));
         hub.publish_private(&a.key, &name("BOB"), text("psst"))
             .unwrap_or_else(|_| unreachable!());
-        hub.release(&b.key, LeaveReason::Quit, None);
+        hub.release(&b.key, b.id, LeaveReason::Quit, None);
         assert_eq!(
             alice.taken(),
             [
@@ -349,7 +514,7 @@ mod tests {
             ]
         );
         assert_eq!(bob.taken(), [(4, "alice->bob: psst".to_owned())]);
-        assert!(hub.release(&b.key, LeaveReason::Quit, None).is_none());
+        assert!(hub.release(&b.key, b.id, LeaveReason::Quit, None).is_none());
     }
 
     /// The welcome is queued under the hub's lock before the newcomer is a
@@ -382,6 +547,52 @@ mod tests {
         assert_eq!(
             bob.taken(),
             [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
+        );
+    }
+
+    /// A resume asking for more than the log holds gets what is there and
+    /// is told of the gap; a wrong token changes nothing.
+    #[test]
+    fn a_resume_older_than_the_log_says_so() {
+        let hub = LocalHub::new();
+        let mut token = None;
+        let ana = Arc::new(Seen::default());
+        hub.claim(&name("ana"), ana.clone(), &mut |w: Welcome| token = w.token)
+            .unwrap_or_else(|_| unreachable!());
+        let token = token.unwrap_or_else(|| unreachable!()).hex();
+        let bia = hub
+            .claim(&name("bia"), Arc::new(Seen::default()), &mut |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        for n in 0..LOG_MAX + 10 {
+            hub.publish_public(&bia.key, text(&format!("m{n}")));
+        }
+        let wrong = hub.resume(
+            &name("ana"),
+            "0",
+            Seq(1),
+            Arc::new(Seen::default()),
+            &mut |_| {},
+        );
+        assert_eq!(wrong.err(), Some(Refusal::Token));
+        let mut missed = None;
+        let again = Arc::new(Seen::default());
+        let resumed = hub
+            .resume(&name("ana"), &token, Seq(1), again, &mut |w: Welcome| {
+                missed = w.missed;
+            })
+            .unwrap_or_else(|_| unreachable!());
+        assert!(resumed.join.is_none(), "still held: no join");
+        let missed = missed.unwrap_or_else(|| unreachable!());
+        assert!(missed.gap);
+        assert_eq!(missed.events.len(), LOG_MAX);
+        // The first registration's release is no longer the name's.
+        assert!(
+            hub.release(&resumed.key, 1, LeaveReason::Lost, None)
+                .is_none()
+        );
+        assert!(
+            hub.release(&resumed.key, resumed.id, LeaveReason::Lost, None)
+                .is_some()
         );
     }
 
@@ -471,7 +682,7 @@ mod tests {
                 .err(),
             Some(Clash::LooksLike(name("alice")))
         );
-        hub.release(&alice.key, LeaveReason::Lost, None);
+        hub.release(&alice.key, alice.id, LeaveReason::Lost, None);
         assert!(
             hub.claim(&name("aIice"), Arc::new(Seen::default()), &mut |_| {})
                 .is_ok()

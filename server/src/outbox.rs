@@ -57,6 +57,8 @@ struct State {
     bytes: usize,
     overflowed: bool,
     closed: bool,
+    /// The client's name was resumed on another connection (§16.6).
+    replaced: bool,
     /// Since when `bytes` has been above the soft bound.
     above_soft_since: Option<Instant>,
     /// Whether, and until when, this queue holds the senders back.
@@ -214,6 +216,11 @@ impl Outbox {
         self.lock().overflowed
     }
 
+    /// True once the client's name moved to another connection (§16.6).
+    pub fn is_replaced(&self) -> bool {
+        self.lock().replaced
+    }
+
     /// The writer reports octets written, freeing room under the bound.
     pub fn release(&self, written: usize) {
         let mut s = self.lock();
@@ -268,6 +275,14 @@ impl Drop for Outbox {
 /// The hub delivers events here, in the Tagarela wire format (each event
 /// is encoded once, by whichever recipient asks first).
 impl Recipient for Outbox {
+    fn replaced(&self) {
+        let mut s = self.lock();
+        s.replaced = true;
+        let waker = s.signal();
+        drop(s);
+        wake(waker);
+    }
+
     fn deliver(&self, event: &Event) -> bool {
         let line = if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
             event.encoded(WireFormat::TagarelaSeq, wire::encode_event_seq)

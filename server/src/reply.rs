@@ -21,7 +21,12 @@ pub enum Reply<'a> {
         /// The number of its own join, for a client with the `seq`
         /// feature (§16.5).
         seq: Option<u64>,
+        /// The token that takes the name back, for a client with the
+        /// `resume` feature (§16.6).
+        resume: Option<&'a str>,
     },
+    /// What a resuming client missed, then `RESUMED` (§16.6).
+    Missed { events: &'a [Arc<Event>], gap: bool },
     /// The features of `/features` turned on (§16.5).
     Features(&'a [&'a str]),
     /// A failed line: the error, and the name it concerns if any.

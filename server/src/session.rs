@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
 
 use crate::access::{Access, Verdict, may_receive_password};
+use crate::event::Seq;
 use crate::event::{Event, EventKind};
-use crate::hub::{Clash, Hub, Recipient, Welcome};
+use crate::hub::{Claimed, Clash, Hub, Recipient, Refusal, Welcome};
 use crate::intent::Intent;
 use crate::log_text::LogText;
 use crate::reply::{Replier, Reply};
@@ -53,6 +54,11 @@ pub struct Session<C> {
     secure: bool,
     /// The client asked for the `seq` feature (§16.5).
     numbered: bool,
+    /// The client asked for the `resume` feature (§16.6).
+    resumable: bool,
+    /// Which registration holds the name, for releasing it (a name
+    /// resumed elsewhere is not this session's to release).
+    registration: u64,
 }
 
 impl<C: Recipient + Replier + 'static> Session<C> {
@@ -81,6 +87,8 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             entries: Vec::new(),
             authorized: access.is_none(),
             numbered: false,
+            resumable: false,
+            registration: 0,
             access,
             secure,
         }
@@ -136,14 +144,30 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             Intent::Features(words) => {
                 // Before registration only (the decoder refuses it after);
                 // unknown features are not turned on, and not an error.
-                if words.iter().any(|w| w.as_str().eq_ignore_ascii_case("seq")) {
+                // `resume` brings `seq` with it: resuming needs a number.
+                let asked = |f: &str| words.iter().any(|w| w.as_str().eq_ignore_ascii_case(f));
+                let resume = asked("resume");
+                if resume || asked("seq") {
                     self.numbered = true;
                     self.client.number_events();
-                    self.reply(Reply::Features(&["seq"]));
-                } else {
-                    self.reply(Reply::Features(&[]));
                 }
+                self.resumable |= resume;
+                let on: &[&str] = match (self.numbered, self.resumable) {
+                    (true, true) => &["seq", "resume"],
+                    (true, false) => &["seq"],
+                    _ => &[],
+                };
+                self.reply(Reply::Features(on));
             }
+            Intent::Resume { .. } if !self.authorized => {
+                let code = if self.secure {
+                    ErrorCode::PasswordRequired
+                } else {
+                    ErrorCode::TlsRequired
+                };
+                self.reply(Reply::Error { code, name: None });
+            }
+            Intent::Resume { name, token, after } => self.resume(name, token.as_str(), after),
             Intent::Public(text) => self.public(text),
             Intent::Private { to, text } => self.private(&to, text),
             Intent::Quit(reason) => {
@@ -219,29 +243,86 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             return;
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
+        let mut welcome = self.welcomer(&name);
+        let claimed = self.hub.claim(&name, recipient, &mut welcome);
+        match claimed {
+            Ok(claimed) => self.registered_as(name, claimed),
+            Err(clash) => self.clash(clash),
+        }
+    }
+
+    /// `/resume` (§16.6): the name back, and what was missed.
+    fn resume(&mut self, name: Name<'static>, token: &str, after: u64) {
+        if self.registered.is_some() {
+            return;
+        }
+        // A resuming client is a v1.1 client: numbers and a new token.
+        self.numbered = true;
+        self.resumable = true;
+        self.client.number_events();
+        let recipient: Arc<dyn Recipient> = self.client.clone();
+        let mut welcome = self.welcomer(&name);
+        let resumed = self
+            .hub
+            .resume(&name, token, Seq(after), recipient, &mut welcome);
+        match resumed {
+            Ok(claimed) => {
+                tracing::info!(name = %name, peer = %self.peer, after, "resumed");
+                self.registered_as(name, claimed);
+            }
+            Err(Refusal::Token) => {
+                tracing::info!(name = %name, peer = %self.peer, "resume refused");
+                self.reply(Reply::Error {
+                    code: ErrorCode::ResumeRefused,
+                    name: None,
+                });
+            }
+            Err(Refusal::Clash(clash)) => self.clash(clash),
+        }
+    }
+
+    /// What to queue, under the hub's lock, when the name is accepted:
+    /// `WELCOME`, then the backlog or what a resuming client missed.
+    fn welcomer(&self, name: &Name<'static>) -> impl FnMut(Welcome) + use<C> {
         let client = Arc::clone(&self.client);
         let numbered = self.numbered;
-        let mut welcome = |w: Welcome| {
+        let resumable = self.resumable;
+        let name = name.clone();
+        move |w: Welcome| {
+            let token = w.token.filter(|_| resumable).map(|t| t.hex());
             client.reply(&Reply::Welcome {
                 name: &name,
                 online: w.online,
                 seq: numbered.then_some(w.seq.0),
+                resume: token.as_deref(),
             });
-            if let Some(backlog) = &w.backlog {
+            if let Some(missed) = &w.missed {
+                client.reply(&Reply::Missed {
+                    events: &missed.events,
+                    gap: missed.gap,
+                });
+            } else if let Some(backlog) = &w.backlog {
                 client.reply(&Reply::History(backlog));
             }
-        };
-        match self.hub.claim(&name, recipient, &mut welcome) {
-            Ok(claimed) => {
-                tracing::info!(name = %name, peer = %self.peer, seq = %claimed.join.seq, "join");
-                self.record(claimed.join);
-                self.registered = Some((name, claimed.key));
-            }
-            Err(Clash::Taken(holder)) => self.reply(Reply::Error {
+        }
+    }
+
+    fn registered_as(&mut self, name: Name<'static>, claimed: Claimed) {
+        if let Some(join) = claimed.join {
+            tracing::info!(name = %name, peer = %self.peer, seq = %join.seq, "join");
+            self.record(join);
+        }
+        self.registration = claimed.id;
+        self.registered = Some((name, claimed.key));
+    }
+
+    fn clash(&mut self, clash: Clash) {
+        match clash {
+            Clash::Taken(holder) => self.reply(Reply::Error {
                 code: ErrorCode::NameTaken,
                 name: Some(&holder),
             }),
-            Err(Clash::LooksLike(holder)) => self.reply(Reply::LooksLike(&holder)),
+            Clash::LooksLike(holder) => self.reply(Reply::LooksLike(&holder)),
         }
     }
 
@@ -307,7 +388,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             }
             None => tracing::info!(name = %name, reason = %reason, "leave"),
         }
-        if let Some(event) = self.hub.release(key, reason, text) {
+        if let Some(event) = self.hub.release(key, self.registration, reason, text) {
             self.record(event);
         }
     }

@@ -31,6 +31,9 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
             Ok(HandshakeLine::Name(name)) => return Intent::Register(name),
             Ok(HandshakeLine::Password(password)) => return Intent::Password(password),
             Ok(HandshakeLine::Features(words)) => return Intent::Features(words),
+            Ok(HandshakeLine::Resume { name, token, after }) => {
+                return Intent::Resume { name, token, after };
+            }
             Ok(HandshakeLine::Command(cmd)) => Ok(cmd),
             Err(e) => Err(e),
         }
@@ -94,7 +97,13 @@ fn event_line(event: &Event) -> ServerLine<'_> {
 pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
     match reply {
         Reply::Hello => hello(),
-        Reply::Welcome { name, online, seq } => welcome(name, *online, *seq),
+        Reply::Welcome {
+            name,
+            online,
+            seq,
+            resume,
+        } => welcome(name, *online, *seq, *resume),
+        Reply::Missed { events, gap } => Some(missed(events, *gap)),
         Reply::Features(words) => {
             let words = words.iter().filter_map(|w| Token::new(*w).ok()).collect();
             encode(&ServerLine::Features { words })
@@ -130,6 +139,20 @@ fn encode_hist(event: &Event) -> Option<Bytes> {
         from: from.borrowed(),
         text: text.clone(),
     })
+}
+
+/// Each missed event as its `SEQ` line, then `RESUMED n [gap]` (§16.6).
+fn missed(events: &[std::sync::Arc<Event>], gap: bool) -> Bytes {
+    let mut out = Vec::with_capacity(96 * events.len() + 16);
+    let mut count: u32 = 0;
+    for event in events {
+        if let Some(line) = event.encoded(WireFormat::TagarelaSeq, encode_event_seq) {
+            out.extend_from_slice(line);
+            count = count.saturating_add(1);
+        }
+    }
+    let _ = ServerLine::Resumed { count, gap }.encode(&mut out);
+    Bytes::from(out)
 }
 
 /// `HIST` for each kept public message, then `HISTEND n` (§16.1).
@@ -176,7 +199,12 @@ fn hello() -> Option<Bytes> {
 }
 
 /// `WELCOME name online=N line-max=1024 name-max=32 :...` (§4.4).
-fn welcome(name: &Name<'_>, online: usize, seq: Option<u64>) -> Option<Bytes> {
+fn welcome(
+    name: &Name<'_>,
+    online: usize,
+    seq: Option<u64>,
+    resume: Option<&str>,
+) -> Option<Bytes> {
     let online = u32::try_from(online).unwrap_or(u32::MAX);
     encode(&ServerLine::Welcome {
         name: name.clone(),
@@ -184,6 +212,7 @@ fn welcome(name: &Name<'_>, online: usize, seq: Option<u64>) -> Option<Bytes> {
         line_max: LINE_MAX as u32,
         name_max: NAME_MAX as u32,
         seq,
+        resume: resume.and_then(|t| Token::new(t).ok()),
         text: text(format!(
             "Welcome to Tagarela, {name}! {online} online. Type to talk to everyone, @name text to whisper, /help for commands."
         )),
@@ -221,6 +250,10 @@ fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
             "This room has a password: send /password and it before your name.".to_owned()
         }
         ErrorCode::PasswordWrong => "That is not the room's password.".to_owned(),
+        ErrorCode::ResumeRefused => {
+            "That name cannot be resumed with that token (or it expired); choose your name again."
+                .to_owned()
+        }
         ErrorCode::TlsRequired => {
             "A password is accepted only over TLS from another machine; connect over TLS."
                 .to_owned()
@@ -280,6 +313,9 @@ fn bye(reason: ByeReason) -> Option<Bytes> {
         ByeReason::AddressLimit => "Too many connections from your address.",
         ByeReason::Throttled => {
             "Too many wrong passwords from your address; try again in a minute."
+        }
+        ByeReason::Replaced => {
+            "Your name was taken back on another connection (yours, with its token)."
         }
         ByeReason::WrongProtocol => {
             "This is a Tagarela chat server (plain text lines, see spec/PROTOCOL.md); it does not speak HTTP or TLS."

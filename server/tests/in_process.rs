@@ -399,3 +399,100 @@ async fn a_flooding_peer_that_never_reads_is_removed_at_the_hard_bound() {
     assert!(flood.await.unwrap(), "the flooder's connection was closed");
     server.shutdown().await;
 }
+
+/// The `resume=` token in a WELCOME line.
+fn token_of(welcome: &str) -> String {
+    welcome
+        .split(' ')
+        .find_map(|f| f.strip_prefix("resume="))
+        .unwrap_or_else(|| panic!("no token in {welcome:?}"))
+        .to_owned()
+}
+
+/// Spec §16.6: a client whose connection died (the server has not noticed
+/// yet) takes its name back with its token: the room sees nothing, the
+/// ghost is told it was replaced, and the client gets exactly what it
+/// missed, private messages included.
+#[tokio::test]
+async fn a_resumed_name_moves_without_a_leave_and_brings_what_was_missed() {
+    let server = Server::start(fast()).await;
+    let mut ghost = server.connect().await;
+    ghost.send("/features resume").await;
+    ghost.expect("FEATURES seq resume").await;
+    ghost.send("ana").await;
+    let welcome = ghost.expect("WELCOME ana online=1 ").await;
+    assert!(welcome.contains(" seq=1 "), "{welcome}");
+    let token = token_of(&welcome);
+    let mut bia = server.join("bia").await;
+    ghost.expect("SEQ 2 JOIN ").await;
+    bia.send("one").await;
+    assert!(ghost.expect("SEQ 3 MSG ").await.ends_with(" bia :one"));
+    // The ghost reads no more; meanwhile:
+    bia.send("two").await;
+    bia.send("@ana psst").await;
+    bia.expect("PRIV ").await;
+
+    let mut stranger = server.connect().await;
+    stranger
+        .send("/resume ana 00000000000000000000000000000000 0")
+        .await;
+    stranger.expect("ERR resume-refused ").await;
+
+    let mut ana = server.connect().await;
+    ana.send(&format!("/resume ana {token} 3")).await;
+    let welcome = ana.expect("WELCOME ana online=2 ").await;
+    let new_token = token_of(&welcome);
+    assert_ne!(new_token, token, "a token is used once");
+    assert!(ana.expect("SEQ 4 MSG ").await.ends_with(" bia :two"));
+    assert!(ana.expect("SEQ 5 PRIV ").await.ends_with(" bia ana :psst"));
+    assert_eq!(ana.expect("RESUMED").await, "RESUMED 2");
+    // The ghost is told, and closed; the room saw nothing.
+    let mut rest = Vec::new();
+    while let Some(line) = ghost.line().await {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.starts_with("SEQ 4 MSG")), "{rest:?}");
+    assert!(
+        rest.last().is_some_and(|l| l.starts_with("BYE replaced ")),
+        "{rest:?}"
+    );
+    assert_eq!(bia.barrier().await, Vec::<String>::new());
+    // Live lines go to the new connection.
+    bia.send("three").await;
+    assert!(ana.expect("SEQ 6 MSG ").await.ends_with(" bia :three"));
+    // The old token is spent.
+    let mut again = server.connect().await;
+    again.send(&format!("/resume ana {token} 0")).await;
+    again.expect("ERR resume-refused ").await;
+    server.shutdown().await;
+}
+
+/// Spec §16.6: once the room was told the client left, its token still
+/// takes the free name back (one leave, one join), with what was missed.
+#[tokio::test]
+async fn a_free_name_is_resumed_with_a_join() {
+    let server = Server::start(fast()).await;
+    let mut ana = server.connect().await;
+    ana.send("/features resume").await;
+    ana.expect("FEATURES").await;
+    ana.send("ana").await;
+    let token = token_of(&ana.expect("WELCOME ana ").await);
+    let mut bia = server.join("bia").await;
+    ana.expect("SEQ 2 JOIN").await;
+    ana.send("/quit").await;
+    ana.expect("BYE quit").await;
+    bia.expect("LEAVE ").await;
+    bia.send("while you were away").await;
+    let mut back = server.connect().await;
+    back.send(&format!("/resume ana {token} 2")).await;
+    back.expect("WELCOME ana online=2 ").await;
+    // Its own leave is not something it missed; bia's message is.
+    assert!(
+        back.expect("SEQ 4 MSG ")
+            .await
+            .ends_with(" bia :while you were away")
+    );
+    assert_eq!(back.expect("RESUMED").await, "RESUMED 1");
+    bia.expect("JOIN ").await;
+    server.shutdown().await;
+}
