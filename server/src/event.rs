@@ -128,6 +128,24 @@ impl Event {
         slot.get_or_init(|| encode(self)).as_ref()
     }
 
+    /// About how many octets the event takes on the wire, without encoding
+    /// it (for bounding a run of events).
+    pub fn approx_len(&self) -> usize {
+        let (a, b, text) = match &self.kind {
+            EventKind::Join { name } => (name.as_str().len(), 0, 0),
+            EventKind::Leave { name, text, .. } => (
+                name.as_str().len(),
+                0,
+                text.as_ref().map_or(0, |t| t.as_str().len()),
+            ),
+            EventKind::Public { from, text } => (from.as_str().len(), 0, text.as_str().len()),
+            EventKind::Private { from, to, text } => {
+                (from.as_str().len(), to.as_str().len(), text.as_str().len())
+            }
+        };
+        64 + a + b + text
+    }
+
     /// True for a private message (its text is kept out of records unless
     /// the operator opted in).
     pub fn is_private(&self) -> bool {

@@ -91,9 +91,12 @@ pub struct Missed {
 /// What a newcomer is told before any event can reach it.
 #[derive(Debug)]
 pub struct Welcome {
+    /// The name as the room holds it (display form).
+    pub name: Name<'static>,
     /// Registered clients, the newcomer included (`WELCOME online=`).
     pub online: usize,
-    /// The number of the newcomer's own join (`WELCOME seq=`, §16.5).
+    /// The number of the newcomer's own join (`WELCOME seq=`, §16.5); for
+    /// a resuming client, the number its missed run starts after.
     pub seq: crate::event::Seq,
     /// The latest kept public messages, oldest first (spec §16.2);
     /// `None` when the room keeps no history, or the client resumed.
@@ -117,10 +120,13 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// with the number online (the newcomer included) and the backlog
     /// before the newcomer can receive any event, so what it queues comes
     /// first.
+    /// A token to take the name back is made only if `resumable` (the
+    /// client asked for the `resume` feature, §16.6).
     fn claim(
         &self,
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
+        resumable: bool,
         welcome: &mut dyn FnMut(Welcome),
     ) -> Result<Claimed, Clash>;
 
@@ -150,9 +156,10 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         welcome: &mut dyn FnMut(Welcome),
     ) -> Result<Claimed, Refusal>;
 
-    /// Publishes a public message from `from` (a key it holds) to every
-    /// other client. `None` if `from` holds no name.
-    fn publish_public(&self, from: &NameKey, text: Text<'static>) -> Option<Arc<Event>>;
+    /// Publishes a public message from `from` (a key registration `id`
+    /// holds) to every other client. `None` if it holds no name (or the
+    /// name was resumed elsewhere).
+    fn publish_public(&self, from: &NameKey, id: u64, text: Text<'static>) -> Option<Arc<Event>>;
 
     /// Publishes a private message from `from` to the client holding
     /// `to`'s key, and to `from` itself as its confirmation (once, if they
@@ -160,6 +167,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn publish_private(
         &self,
         from: &NameKey,
+        id: u64,
         to: &Name<'_>,
         text: Text<'static>,
     ) -> Result<Arc<Event>, NotOnline>;

@@ -32,9 +32,27 @@ struct Member {
     shapes: [Skeleton; 2],
     /// Which registration holds the name now (a resume makes a new one).
     id: u64,
-    /// What takes the name back after a lost connection (§16.6).
+    /// What takes the name back after a lost connection (§16.6); only for
+    /// clients that asked for it.
     token: Option<ResumeToken>,
+    /// Where this holding of the name began (its first join, kept across
+    /// resumes): a resuming client is never given events from before it,
+    /// which may have been another holder's (§16.6).
+    since: Seq,
 }
+
+/// A departed resumable client: its token, until when it is good, and
+/// where its holding began.
+#[derive(Debug)]
+struct Departed {
+    token: ResumeToken,
+    until: Instant,
+    since: Seq,
+}
+
+/// Octets of missed events sent at most on a resume: well under the
+/// outbox's soft bound, so a resume never makes a client slow (§11).
+const MISSED_BYTES_MAX: usize = 192 * 1024;
 
 /// How long a departed client's token still takes its name back (if free).
 const RESUME_KEEP: Duration = Duration::from_secs(600);
@@ -63,8 +81,8 @@ struct Registry {
     /// The latest events of every kind, oldest first, for what a resuming
     /// client missed (§16.6); at most [`LOG_MAX`].
     log: VecDeque<Arc<Event>>,
-    /// Tokens of clients that left, by name, until they expire.
-    departed: HashMap<NameKey, (ResumeToken, Instant)>,
+    /// Resumable clients that left, by name, until their tokens expire.
+    departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
     last_id: u64,
 }
@@ -87,23 +105,35 @@ impl Registry {
         event
     }
 
-    /// What the client holding `key` would have received after `after`.
-    fn missed(&self, key: &NameKey, after: Seq) -> Missed {
+    /// What the client holding `key` since `since` would have received
+    /// after `after`: never anything before its holding began, and at most
+    /// [`MISSED_BYTES_MAX`] (the newest; older ones make a gap).
+    fn missed(&self, key: &NameKey, since: Seq, after: Seq) -> Missed {
+        let after = after.max(since);
         let start = self.log.partition_point(|e| e.seq <= after);
-        let gap = match self.log.front() {
+        let mut gap = match self.log.front() {
             Some(first) => first.seq.0 > after.0.saturating_add(1),
             None => after.0 < self.last_seq,
         };
-        let events = self
-            .log
-            .range(start..)
-            .filter(|e| match &e.kind {
+        let mut events = Vec::new();
+        let mut bytes = 0usize;
+        for e in self.log.range(start..).rev() {
+            let for_it = match &e.kind {
                 EventKind::Join { name } | EventKind::Leave { name, .. } => name.key() != *key,
                 EventKind::Public { from, .. } => from.key() != *key,
                 EventKind::Private { from, to, .. } => from.key() == *key || to.key() == *key,
-            })
-            .cloned()
-            .collect();
+            };
+            if !for_it {
+                continue;
+            }
+            bytes += e.approx_len();
+            if bytes > MISSED_BYTES_MAX {
+                gap = true;
+                break;
+            }
+            events.push(Arc::clone(e));
+        }
+        events.reverse();
         Missed { events, gap }
     }
 
@@ -209,6 +239,8 @@ impl LocalHub {
     /// Registers `name` (checked free), publishes its join and welcomes
     /// it, under the lock: a backlog for a newcomer, or what it missed
     /// after `resumed_after` for a client resuming a free name.
+    /// `resumed` is where the resuming client's holding began and the
+    /// number it gave.
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -217,9 +249,13 @@ impl LocalHub {
         key: NameKey,
         shapes: [Skeleton; 2],
         recipient: Arc<dyn Recipient>,
-        resumed_after: Option<Seq>,
+        resumable: bool,
+        resumed: Option<(Seq, Seq)>,
         welcome: &mut dyn FnMut(Welcome),
     ) -> Claimed {
+        // Whoever held this name before is gone for good: its token no
+        // longer takes it back, and nothing of its holding is replayed.
+        r.departed.remove(&key);
         let join = r.accept(EventKind::Join { name: name.clone() });
         // Counted before anyone can see the event, so a scrape that
         // follows it always includes it.
@@ -229,8 +265,9 @@ impl LocalHub {
         // Under the lock, before the newcomer is a member: its welcome and
         // backlog come before any event it can receive, and every message
         // accepted before this point is in the backlog (guarantee 5).
-        let (backlog, missed) = match resumed_after {
-            Some(after) => (None, Some(r.missed(&key, after))),
+        let since = resumed.map_or(join.seq, |(since, _)| since);
+        let (backlog, missed) = match resumed {
+            Some((since, after)) => (None, Some(r.missed(&key, since, after))),
             None => {
                 let replay = r.replay;
                 let backlog = r.recent.as_mut().map(|recent| {
@@ -241,10 +278,15 @@ impl LocalHub {
                 (backlog, None)
             }
         };
-        let token = ResumeToken::generate();
+        let token = if resumable {
+            ResumeToken::generate()
+        } else {
+            None
+        };
         welcome(Welcome {
+            name: name.clone(),
             online: r.members.len() + 1,
-            seq: join.seq,
+            seq: resumed.map_or(join.seq, |(since, after)| after.max(since)),
             backlog,
             missed,
             token,
@@ -261,6 +303,7 @@ impl LocalHub {
                 shapes,
                 id,
                 token,
+                since,
             },
         );
         Claimed {
@@ -281,6 +324,7 @@ impl Hub for LocalHub {
         &self,
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
+        resumable: bool,
         welcome: &mut dyn FnMut(Welcome),
     ) -> Result<Claimed, Clash> {
         let key = name.key();
@@ -289,7 +333,10 @@ impl Hub for LocalHub {
         if let Some(clash) = r.clash(&key, &shapes) {
             return Err(clash);
         }
-        Ok(self.admit(&mut r, name, key, shapes, recipient, None, welcome))
+        let resumed = None;
+        Ok(self.admit(
+            &mut r, name, key, shapes, recipient, resumable, resumed, welcome,
+        ))
     }
 
     fn resume(
@@ -316,13 +363,14 @@ impl Hub for LocalHub {
             let token = ResumeToken::generate();
             member.token = token;
             let shown = member.name.clone();
+            let since = member.since;
             old.replaced();
-            let missed = r.missed(&key, after);
+            let missed = r.missed(&key, since, after);
             let online = r.members.len();
-            let seq = Seq(r.last_seq);
             welcome(Welcome {
+                name: shown.clone(),
                 online,
-                seq,
+                seq: after.max(since),
                 backlog: None,
                 missed: Some(missed),
                 token,
@@ -335,18 +383,15 @@ impl Hub for LocalHub {
                 id,
             });
         }
-        let known = r
-            .departed
-            .get(&key)
-            .is_some_and(|(t, until)| *until > now && t.matches(token));
-        if !known {
-            return Err(Refusal::Token);
-        }
+        let since = match r.departed.get(&key) {
+            Some(d) if d.until > now && d.token.matches(token) => d.since,
+            _ => return Err(Refusal::Token),
+        };
         if let Some(clash) = r.clash(&key, &shapes) {
             return Err(Refusal::Clash(clash));
         }
-        r.departed.remove(&key);
-        Ok(self.admit(&mut r, name, key, shapes, recipient, Some(after), welcome))
+        let resumed = Some((since, after));
+        Ok(self.admit(&mut r, name, key, shapes, recipient, true, resumed, welcome))
     }
 
     fn release(
@@ -364,10 +409,17 @@ impl Hub for LocalHub {
         if let Some(token) = member.token {
             let now = Instant::now();
             if r.departed.len() >= LOG_MAX {
-                r.departed.retain(|_, (_, until)| *until > now);
+                r.departed.retain(|_, d| d.until > now);
             }
+            // Full of live tokens: this one is not kept (the client can
+            // still register by name).
             if r.departed.len() < LOG_MAX {
-                r.departed.insert(key.clone(), (token, now + RESUME_KEEP));
+                let departed = Departed {
+                    token,
+                    until: now + RESUME_KEEP,
+                    since: member.since,
+                };
+                r.departed.insert(key.clone(), departed);
             }
         }
         // Counted before anyone can see the LEAVE, so a scrape that follows
@@ -386,9 +438,9 @@ impl Hub for LocalHub {
         Some(leave)
     }
 
-    fn publish_public(&self, from: &NameKey, text: Text<'static>) -> Option<Arc<Event>> {
+    fn publish_public(&self, from: &NameKey, id: u64, text: Text<'static>) -> Option<Arc<Event>> {
         let mut r = self.lock();
-        let name = r.members.get(from)?.name.clone();
+        let name = r.members.get(from).filter(|m| m.id == id)?.name.clone();
         let event = r.accept(EventKind::Public { from: name, text });
         self.count(PUBLIC, r.members.len() - 1);
         r.deliver_to_all_but(from, &event);
@@ -402,12 +454,14 @@ impl Hub for LocalHub {
     fn publish_private(
         &self,
         from: &NameKey,
+        id: u64,
         to: &Name<'_>,
         text: Text<'static>,
     ) -> Result<Arc<Event>, NotOnline> {
         let mut r = self.lock();
         let to_key = to.key();
-        let (Some(sender), Some(target)) = (r.members.get(from), r.members.get(&to_key)) else {
+        let sender = r.members.get(from).filter(|m| m.id == id);
+        let (Some(sender), Some(target)) = (sender, r.members.get(&to_key)) else {
             return Err(NotOnline);
         };
         let kind = EventKind::Private {
@@ -490,18 +544,18 @@ mod tests {
         let alice = Arc::new(Seen::default());
         let bob = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), &mut |_| {})
+            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(a.online, 1);
         let b = hub
-            .claim(&name("bob"), bob.clone(), &mut |_| {})
+            .claim(&name("bob"), bob.clone(), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(
             (b.online, b.join.as_ref().map(|j| j.seq)),
             (2, Some(Seq(2)))
         );
-        hub.publish_public(&b.key, text("hi"));
-        hub.publish_private(&a.key, &name("BOB"), text("psst"))
+        hub.publish_public(&b.key, b.id, text("hi"));
+        hub.publish_private(&a.key, a.id, &name("BOB"), text("psst"))
             .unwrap_or_else(|_| unreachable!());
         hub.release(&b.key, b.id, LeaveReason::Quit, None);
         assert_eq!(
@@ -526,13 +580,13 @@ mod tests {
         let hub = LocalHub::new();
         let alice = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), &mut |_| {})
+            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         let bob = Arc::new(Seen::default());
         let mut welcomed = None;
         let bob_seen = Arc::clone(&bob);
         let b = hub
-            .claim(&name("bob"), bob.clone(), &mut |w: Welcome| {
+            .claim(&name("bob"), bob.clone(), true, &mut |w: Welcome| {
                 let online = w.online;
                 welcomed = Some(online);
                 bob_seen
@@ -543,7 +597,7 @@ mod tests {
             })
             .unwrap_or_else(|_| unreachable!());
         assert_eq!((welcomed, b.online), (Some(2), 2));
-        hub.publish_public(&a.key, text("hi"));
+        hub.publish_public(&a.key, a.id, text("hi"));
         assert_eq!(
             bob.taken(),
             [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
@@ -557,14 +611,16 @@ mod tests {
         let hub = LocalHub::new();
         let mut token = None;
         let ana = Arc::new(Seen::default());
-        hub.claim(&name("ana"), ana.clone(), &mut |w: Welcome| token = w.token)
-            .unwrap_or_else(|_| unreachable!());
+        hub.claim(&name("ana"), ana.clone(), true, &mut |w: Welcome| {
+            token = w.token
+        })
+        .unwrap_or_else(|_| unreachable!());
         let token = token.unwrap_or_else(|| unreachable!()).hex();
         let bia = hub
-            .claim(&name("bia"), Arc::new(Seen::default()), &mut |_| {})
+            .claim(&name("bia"), Arc::new(Seen::default()), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         for n in 0..LOG_MAX + 10 {
-            hub.publish_public(&bia.key, text(&format!("m{n}")));
+            hub.publish_public(&bia.key, bia.id, text(&format!("m{n}")));
         }
         let wrong = hub.resume(
             &name("ana"),
@@ -584,7 +640,21 @@ mod tests {
         assert!(resumed.join.is_none(), "still held: no join");
         let missed = missed.unwrap_or_else(|| unreachable!());
         assert!(missed.gap);
-        assert_eq!(missed.events.len(), LOG_MAX);
+        // Bounded in octets, keeping the newest.
+        let bytes: usize = missed.events.iter().map(|e| e.approx_len()).sum();
+        assert!(bytes <= MISSED_BYTES_MAX && bytes > MISSED_BYTES_MAX - 200);
+        assert_eq!(
+            missed.events.last().map(|e| e.seq.0),
+            Some(hub.lock().last_seq)
+        );
+        // Review finding: the replaced registration could still speak.
+        let a_key = resumed.key.clone();
+        assert!(hub.publish_public(&a_key, 1, text("ghost")).is_none());
+        assert!(
+            hub.publish_private(&a_key, 1, &name("bia"), text("ghost"))
+                .is_err()
+        );
+        assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_some());
         // The first registration's release is no longer the name's.
         assert!(
             hub.release(&resumed.key, 1, LeaveReason::Lost, None)
@@ -594,6 +664,60 @@ mod tests {
             hub.release(&resumed.key, resumed.id, LeaveReason::Lost, None)
                 .is_some()
         );
+    }
+
+    /// Review finding: a later holder of a name must never get an
+    /// earlier holder's private messages by resuming with an old number.
+    #[test]
+    fn a_resume_never_reaches_back_before_its_own_holding() {
+        let hub = LocalHub::new();
+        let carol = hub
+            .claim(&name("ana"), Arc::new(Seen::default()), true, &mut |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let bob = hub
+            .claim(&name("bob"), Arc::new(Seen::default()), true, &mut |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        hub.publish_private(&bob.key, bob.id, &name("ana"), text("for carol"))
+            .unwrap_or_else(|_| unreachable!());
+        hub.release(&carol.key, carol.id, LeaveReason::Quit, None);
+        let mut token = None;
+        let mallory = hub
+            .claim(
+                &name("ana"),
+                Arc::new(Seen::default()),
+                true,
+                &mut |w: Welcome| {
+                    token = w.token;
+                },
+            )
+            .unwrap_or_else(|_| unreachable!());
+        let token = token.unwrap_or_else(|| unreachable!()).hex();
+        hub.publish_public(&bob.key, bob.id, text("hello mallory"));
+        hub.release(&mallory.key, mallory.id, LeaveReason::Lost, None);
+        let mut missed = None;
+        hub.resume(
+            &name("ana"),
+            &token,
+            Seq(0),
+            Arc::new(Seen::default()),
+            &mut |w: Welcome| {
+                missed = w.missed;
+            },
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let texts: Vec<String> = missed
+            .unwrap_or_else(|| unreachable!())
+            .events
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Public { text, .. } | EventKind::Private { text, .. } => {
+                    text.to_string()
+                }
+                _ => String::new(),
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        assert_eq!(texts, ["hello mallory"]);
     }
 
     /// Guarantee 5: while others talk, a newcomer's backlog and what it
@@ -622,11 +746,12 @@ mod tests {
                         .claim(
                             &name(&format!("t{i}")),
                             Arc::new(Seen::default()),
+                            true,
                             &mut |_| {},
                         )
                         .unwrap_or_else(|_| unreachable!());
                     for n in 0..2000 {
-                        hub.publish_public(&me.key, text(&format!("{i}-{n}")));
+                        hub.publish_public(&me.key, me.id, text(&format!("{i}-{n}")));
                     }
                 })
             })
@@ -635,7 +760,7 @@ mod tests {
         let mut backlog = Vec::new();
         // Joins while the talkers are (very likely) mid-way.
         std::thread::yield_now();
-        hub.claim(&name("late"), newcomer.clone(), &mut |w: Welcome| {
+        hub.claim(&name("late"), newcomer.clone(), true, &mut |w: Welcome| {
             backlog = w.backlog.unwrap_or_default();
         })
         .unwrap_or_else(|_| unreachable!());
@@ -670,21 +795,21 @@ mod tests {
     fn keys_and_look_alikes_are_refused_until_released() {
         let hub = LocalHub::new();
         let alice = hub
-            .claim(&name("alice"), Arc::new(Seen::default()), &mut |_| {})
+            .claim(&name("alice"), Arc::new(Seen::default()), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            hub.claim(&name("ALICE"), Arc::new(Seen::default()), &mut |_| {})
+            hub.claim(&name("ALICE"), Arc::new(Seen::default()), true, &mut |_| {})
                 .err(),
             Some(Clash::Taken(name("alice")))
         );
         assert_eq!(
-            hub.claim(&name("aIice"), Arc::new(Seen::default()), &mut |_| {})
+            hub.claim(&name("aIice"), Arc::new(Seen::default()), true, &mut |_| {})
                 .err(),
             Some(Clash::LooksLike(name("alice")))
         );
         hub.release(&alice.key, alice.id, LeaveReason::Lost, None);
         assert!(
-            hub.claim(&name("aIice"), Arc::new(Seen::default()), &mut |_| {})
+            hub.claim(&name("aIice"), Arc::new(Seen::default()), true, &mut |_| {})
                 .is_ok()
         );
     }
@@ -694,13 +819,14 @@ mod tests {
         let hub = LocalHub::new();
         let alice = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), &mut |_| {})
+            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
             .unwrap_or_else(|_| unreachable!());
-        hub.publish_private(&a.key, &name("alice"), text("note"))
+        hub.publish_private(&a.key, a.id, &name("alice"), text("note"))
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(alice.taken().len(), 1);
         assert_eq!(
-            hub.publish_private(&a.key, &name("zed"), text("x")).err(),
+            hub.publish_private(&a.key, a.id, &name("zed"), text("x"))
+                .err(),
             Some(NotOnline)
         );
     }

@@ -243,8 +243,10 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             return;
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        let mut welcome = self.welcomer(&name);
-        let claimed = self.hub.claim(&name, recipient, &mut welcome);
+        let mut welcome = self.welcomer();
+        let claimed = self
+            .hub
+            .claim(&name, recipient, self.resumable, &mut welcome);
         match claimed {
             Ok(claimed) => self.registered_as(name, claimed),
             Err(clash) => self.clash(clash),
@@ -261,7 +263,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         self.resumable = true;
         self.client.number_events();
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        let mut welcome = self.welcomer(&name);
+        let mut welcome = self.welcomer();
         let resumed = self
             .hub
             .resume(&name, token, Seq(after), recipient, &mut welcome);
@@ -283,15 +285,14 @@ impl<C: Recipient + Replier + 'static> Session<C> {
 
     /// What to queue, under the hub's lock, when the name is accepted:
     /// `WELCOME`, then the backlog or what a resuming client missed.
-    fn welcomer(&self, name: &Name<'static>) -> impl FnMut(Welcome) + use<C> {
+    fn welcomer(&self) -> impl FnMut(Welcome) + use<C> {
         let client = Arc::clone(&self.client);
         let numbered = self.numbered;
         let resumable = self.resumable;
-        let name = name.clone();
         move |w: Welcome| {
             let token = w.token.filter(|_| resumable).map(|t| t.hex());
             client.reply(&Reply::Welcome {
-                name: &name,
+                name: &w.name,
                 online: w.online,
                 seq: numbered.then_some(w.seq.0),
                 resume: token.as_deref(),
@@ -330,7 +331,10 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         let Some((from, key)) = &self.registered else {
             return;
         };
-        let Some(event) = self.hub.publish_public(key, text.into_owned()) else {
+        let Some(event) = self
+            .hub
+            .publish_public(key, self.registration, text.into_owned())
+        else {
             return;
         };
         if let EventKind::Public { text, .. } = &event.kind {
@@ -343,7 +347,10 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         let Some((from, key)) = &self.registered else {
             return;
         };
-        match self.hub.publish_private(key, to, text.into_owned()) {
+        match self
+            .hub
+            .publish_private(key, self.registration, to, text.into_owned())
+        {
             Ok(event) => {
                 if let EventKind::Private { to, text, .. } = &event.kind {
                     if self.log_private_text {
@@ -382,15 +389,16 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) {
-        match &text {
-            Some(t) => {
-                tracing::info!(name = %name, reason = %reason, quit_message = %LogText(t.as_str()), "leave")
-            }
+        let quit_message = text.as_ref().map(|t| LogText(t.as_str()).to_string());
+        // Nothing to say if the name was resumed on another connection.
+        let Some(event) = self.hub.release(key, self.registration, reason, text) else {
+            return;
+        };
+        match quit_message {
+            Some(t) => tracing::info!(name = %name, reason = %reason, quit_message = %t, "leave"),
             None => tracing::info!(name = %name, reason = %reason, "leave"),
         }
-        if let Some(event) = self.hub.release(key, self.registration, reason, text) {
-            self.record(event);
-        }
+        self.record(event);
     }
 }
 
