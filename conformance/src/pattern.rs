@@ -3,7 +3,9 @@
 //! spec says programs must not match exactly:
 //! `{ts}` a timestamp (§1.3, checked to be valid), `{word}` one field,
 //! `{num}` a decimal number, `{any}` the rest of the line (human text; only
-//! last). Everything else must match octet for octet.
+//! last), and `{=NAME}` one field, remembered as NAME for a later step to
+//! send as `{$NAME}` (a secret the server made up, such as a resume token).
+//! Everything else must match octet for octet.
 
 use tagarela_parser::Timestamp;
 
@@ -14,6 +16,7 @@ enum Part {
     Word,
     Num,
     Any,
+    Capture(String),
 }
 
 /// A compiled pattern.
@@ -29,9 +32,14 @@ impl Pattern {
         let mut parts = Vec::new();
         let mut rest = source;
         while !rest.is_empty() {
+            let capture = rest.find("{=").and_then(|at| {
+                let end = rest[at..].find('}')? + at + 1;
+                Some((at, &rest[at..end]))
+            });
             let next = ["{ts}", "{word}", "{num}", "{any}"]
                 .iter()
                 .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+                .chain(capture)
                 .min_by_key(|(at, _)| *at);
             let (at, ph) = match next {
                 Some(found) => found,
@@ -50,7 +58,14 @@ impl Pattern {
                 "{word}" => parts.push(Part::Word),
                 "{num}" => parts.push(Part::Num),
                 "{any}" => parts.push(Part::Any),
-                _ => {}
+                "" => {}
+                capture => {
+                    let name = &capture[2..capture.len() - 1];
+                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase()) {
+                        return Err(format!("bad capture {capture} in {source}"));
+                    }
+                    parts.push(Part::Capture(name.to_owned()));
+                }
             }
             rest = &rest[(at + ph.len()).min(rest.len())..];
         }
@@ -70,36 +85,38 @@ impl Pattern {
 
     /// True when `line` (terminator removed) matches.
     pub fn matches(&self, line: &str) -> bool {
+        self.captures(line).is_some()
+    }
+
+    /// The fields `{=NAME}` captured, if `line` matches.
+    pub fn captures(&self, line: &str) -> Option<Vec<(String, String)>> {
+        let mut captured = Vec::new();
         let mut rest = line;
         for part in &self.parts {
             match part {
-                Part::Lit(lit) => match rest.strip_prefix(lit.as_str()) {
-                    Some(r) => rest = r,
-                    None => return false,
-                },
+                Part::Lit(lit) => rest = rest.strip_prefix(lit.as_str())?,
                 Part::Ts => {
-                    let Some(ts) = rest.get(..tagarela_parser::TIMESTAMP_LEN) else {
-                        return false;
-                    };
-                    if Timestamp::parse(ts).is_err() {
-                        return false;
-                    }
+                    let ts = rest.get(..tagarela_parser::TIMESTAMP_LEN)?;
+                    Timestamp::parse(ts).ok()?;
                     rest = &rest[ts.len()..];
                 }
-                Part::Word | Part::Num => {
+                Part::Word | Part::Num | Part::Capture(_) => {
                     let end = rest.find(' ').unwrap_or(rest.len());
                     let word = &rest[..end];
                     if word.is_empty()
                         || (*part == Part::Num && !word.bytes().all(|b| b.is_ascii_digit()))
                     {
-                        return false;
+                        return None;
+                    }
+                    if let Part::Capture(name) = part {
+                        captured.push((name.clone(), word.to_owned()));
                     }
                     rest = &rest[end..];
                 }
                 Part::Any => rest = "",
             }
         }
-        rest.is_empty()
+        rest.is_empty().then_some(captured)
     }
 }
 
@@ -131,6 +148,13 @@ mod tests {
         assert!(m("WHOEND {num}", "WHOEND 12"));
         assert!(!m("WHOEND {num}", "WHOEND x"));
         assert!(m("PING {word}", "PING 7"));
+        let p = Pattern::new("WELCOME a resume={=tok} :{any}").unwrap();
+        assert_eq!(
+            p.captures("WELCOME a resume=abc :hi"),
+            Some(vec![("tok".to_owned(), "abc".to_owned())])
+        );
+        assert_eq!(p.captures("WELCOME a resume= :hi"), None);
+        assert!(Pattern::new("X {=Bad}").is_err());
         assert!(m(
             "MSG {ts} bob :\\s\\shi",
             "MSG 2026-11-21T12:00:00.000Z bob :  hi"

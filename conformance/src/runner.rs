@@ -56,6 +56,8 @@ struct Run<'b> {
     state: std::path::PathBuf,
     server: Child,
     peers: HashMap<String, Peer>,
+    /// What `{=NAME}` patterns captured, for `{$NAME}` in sent lines.
+    vars: HashMap<String, String>,
     log: Vec<String>,
     started: Instant,
 }
@@ -75,6 +77,7 @@ pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Out
                 state,
                 server,
                 peers: HashMap::new(),
+                vars: HashMap::new(),
                 log: Vec::new(),
                 started,
             };
@@ -194,6 +197,29 @@ impl Run<'_> {
             .ok_or_else(|| "the server has no TLS port: add `server: --tls --tls-port 0`".into())
     }
 
+    /// `bytes` with each `{$NAME}` replaced by what `{=NAME}` captured.
+    fn substitute(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(at) = rest.windows(2).position(|w| w == b"{$") {
+            out.extend_from_slice(&rest[..at]);
+            let end = rest[at..]
+                .iter()
+                .position(|&b| b == b'}')
+                .ok_or("unclosed {$ in a sent line")?
+                + at;
+            let name = String::from_utf8_lossy(&rest[at + 2..end]).into_owned();
+            let value = self
+                .vars
+                .get(&name)
+                .ok_or_else(|| format!("nothing captured as {name}"))?;
+            out.extend_from_slice(value.as_bytes());
+            rest = &rest[end + 1..];
+        }
+        out.extend_from_slice(rest);
+        Ok(out)
+    }
+
     fn peer(&mut self, name: &str) -> Result<&mut Peer, String> {
         self.peers
             .get_mut(name)
@@ -221,7 +247,10 @@ impl Run<'_> {
 
     async fn expect(&mut self, name: &str, pattern: &Pattern) -> Result<String, String> {
         match self.read(name).await? {
-            Read::Line(l) if pattern.matches(&l) => Ok(l),
+            Read::Line(l) if pattern.matches(&l) => {
+                self.vars.extend(pattern.captures(&l).unwrap_or_default());
+                Ok(l)
+            }
             Read::Line(l) => Err(format!("{name} expected `{}`, got `{l}`", pattern.source())),
             Read::Eof => Err(format!(
                 "{name} expected `{}`, got end of stream",
@@ -321,7 +350,7 @@ impl Run<'_> {
                 Ok(())
             }
             StepKind::Send { peer, bytes, mode } => {
-                let mut out = bytes.clone();
+                let mut out = self.substitute(bytes)?;
                 if *mode != SendMode::Raw {
                     out.push(b'\n');
                 }
