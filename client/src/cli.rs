@@ -75,6 +75,11 @@ pub struct Cli {
     /// Scripted mode even on a terminal: no prompt, no colour, one line per event.
     #[arg(long, env = "TAGARELA_PLAIN")]
     pub plain: bool,
+    /// Interactive mode: do not reconnect when the connection is lost
+    /// (by default the client reconnects, takes its name back and shows
+    /// what was missed, spec §16.6).
+    #[arg(long, env = "TAGARELA_NO_RECONNECT")]
+    pub no_reconnect: bool,
 
     /// When to ring the terminal bell: `mention` (a message that names you,
     /// or a private message), `private` (private messages only), `all`

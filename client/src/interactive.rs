@@ -66,6 +66,62 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Why a reconnection attempt failed.
+#[derive(Debug)]
+pub enum Retry {
+    /// Try again after a pause (the server is down, the network is out).
+    Later(String),
+    /// Stop trying (the server's certificate is not the trusted one).
+    Never(String),
+}
+
+/// Opens a new connection to the same server, as the first one was opened.
+pub type Reconnect = Box<
+    dyn FnMut() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Connection, Retry>> + Send>,
+        > + Send,
+>;
+
+/// The first pause before reconnecting; it doubles, with jitter, up to
+/// [`RECONNECT_PAUSE_MAX`].
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// The longest pause between two attempts.
+const RECONNECT_PAUSE_MAX: Duration = Duration::from_secs(30);
+
+/// How long to keep trying before giving up.
+const RECONNECT_GIVE_UP: Duration = Duration::from_secs(300);
+
+/// Lines typed while disconnected, kept to send once back, at most.
+const PENDING_MAX: usize = 50;
+
+/// What the session knows to take its name back (spec §16.6).
+#[derive(Debug, Default)]
+struct Resume {
+    /// The name the server accepted.
+    name: Option<String>,
+    /// The token its last WELCOME gave.
+    token: Option<String>,
+    /// The highest sequence number seen.
+    seq: u64,
+    /// `/features resume` was sent and not answered yet: a v1 server's
+    /// `ERR unknown-command` is the answer, not something to show.
+    asked: bool,
+    /// A reconnection in progress: when the outage began, and whether the
+    /// server refused the token (then the name was sent instead).
+    back: Option<(Instant, bool)>,
+    /// Lines typed during the outage.
+    pending: Vec<String>,
+}
+
+/// What [`Resume::track`] made of a line.
+struct Tracked {
+    /// Something to show about it.
+    note: Option<String>,
+    /// Handled: not to be shown or handled the usual way.
+    swallow: bool,
+}
+
 /// How the session ended: the exit status and the last things to say.
 struct End {
     code: i32,
@@ -86,11 +142,15 @@ pub struct Options {
 }
 
 /// Runs interactive mode to the end; returns the exit status.
-pub async fn run(conn: Connection, options: Options) -> anyhow::Result<i32> {
+pub async fn run(
+    conn: Connection,
+    options: Options,
+    reconnect: Option<Reconnect>,
+) -> anyhow::Result<i32> {
     let _terminal = TerminalGuard::save();
     let mut view = Pretty::new(options.colour);
     let shared = Shared::default();
-    let mut end = match chat(conn, &options, &shared, &mut view).await {
+    let mut end = match chat(conn, &options, reconnect, &shared, &mut view).await {
         Ok(end) => end,
         Err(e) => End {
             code: exit::DISCONNECTED,
@@ -137,6 +197,7 @@ fn unconfirmed(view: &Pretty, report: &Report, what: &str) -> Option<String> {
 async fn chat(
     mut conn: Connection,
     options: &Options,
+    mut reconnect: Option<Reconnect>,
     shared: &Shared,
     view: &mut Pretty,
 ) -> anyhow::Result<End> {
@@ -151,6 +212,12 @@ async fn chat(
         let _ = printer.print(s);
     };
     let mut live = Liveness::new(options.timings, Instant::now());
+    let mut resume = Resume::default();
+    if reconnect.is_some() {
+        // Before the name, so the welcome brings a token (spec §16.6).
+        conn.send(b"/features resume").await?;
+        resume.asked = true;
+    }
     if let Some(name) = &options.name {
         conn.send(name.as_bytes()).await?;
         live.expect_answer(Instant::now());
@@ -161,153 +228,385 @@ async fn chat(
     };
     let mut me: Option<NameKey> = None;
     let mut input_open = true;
+    let mut leaving = false;
     let quit_timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(quit_timer);
 
     loop {
-        let probe_at = live.deadline();
-        tokio::select! {
-            incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
-                Incoming::Line(line) => {
-                    live.heard(Instant::now());
-                    match &line {
-                        ServerLine::Pong { token } => {
-                            if let Some(recovered) = live.pong(token.as_ref().map(|t| t.as_str())) {
-                                if recovered {
-                                    show(view.notice("The server is answering again; everything you sent has arrived."));
+        let gone: End = 'live: loop {
+            let probe_at = live.deadline();
+            tokio::select! {
+                incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
+                    Incoming::Line(line) => {
+                        live.heard(Instant::now());
+                        let tracked = resume.track(&line, view, &mut conn).await?;
+                        if let Some(note) = tracked.note {
+                            show(note);
+                        }
+                        if tracked.swallow {
+                            continue;
+                        }
+                        match &line {
+                            ServerLine::Pong { token } => {
+                                if let Some(recovered) = live.pong(token.as_ref().map(|t| t.as_str())) {
+                                    if recovered {
+                                        show(view.notice("The server is answering again; everything you sent has arrived."));
+                                    }
+                                    continue;
                                 }
-                                continue;
+                            }
+                            ServerLine::Ping { token } => conn.send(format!("/pong {token}").as_bytes()).await?,
+                            ServerLine::Welcome { name, line_max, .. } => {
+                                roster.add(name.as_str());
+                                roster.set_me(name.as_str());
+                                me = Some(name.key());
+                                shared.line_max.store(usize::try_from(*line_max).unwrap_or(0), Ordering::Relaxed);
+                                shared.registered.store(true, Ordering::Relaxed);
+                                conn.send(b"/who").await?;
+                            }
+                            ServerLine::Who { names } => names.iter().for_each(|n| roster.add(n.as_str())),
+                            ServerLine::Join { name, .. } => roster.add(name.as_str()),
+                            ServerLine::Leave { name, .. } => roster.remove(name.as_str()),
+                            ServerLine::Msg { from, .. } | ServerLine::Priv { from, .. } => roster.add(from.as_str()),
+                            _ => {}
+                        }
+                        let text = view.render(&line);
+                        if let ServerLine::Bye { reason, .. } = &line {
+                            let mut last: Vec<String> = text.into_iter().collect();
+                            if *reason != ByeReason::Quit {
+                                last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
+                            }
+                            let end = End {
+                                code: if *reason == ByeReason::Quit { exit::LEFT } else { exit::DISCONNECTED },
+                                last,
+                            };
+                            // A server shutting down is likely to restart.
+                            if *reason == ByeReason::Shutdown && !leaving {
+                                break 'live end;
+                            }
+                            return Ok(end);
+                        }
+                        if let Some(text) = text {
+                            show(text);
+                        }
+                        if rings(options.bell, &line, me.as_ref()) {
+                            let mut out = std::io::stdout().lock();
+                            let _ = out.write_all(BEL);
+                            let _ = out.flush();
+                        }
+                        match &line {
+                            ServerLine::Err { code: ErrorCode::NameInvalid | ErrorCode::NameTaken, .. } => {
+                                show(view.name_prompt(true));
+                            }
+                            ServerLine::Err { code: ErrorCode::NoSuchUser, name: Some(name), .. } => {
+                                if let Some(close) = roster.closest(name.as_str()) {
+                                    show(view.notice(&format!("Did you mean {}?", view.name(&close))));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    Incoming::TooLong(octets) => {
+                        live.heard(Instant::now());
+                        show(view.too_long(octets));
+                    }
+                    Incoming::Malformed(text) => {
+                        live.heard(Instant::now());
+                        show(view.error(&format!("malformed line from the server: {}", for_terminal(&text))));
+                    }
+                    Incoming::Closed(err) => {
+                        let why = err.map(|e| format!(" ({})", for_terminal(&e))).unwrap_or_default();
+                        let mut last = vec![view.error(&format!("Connection to the server was lost{why}."))];
+                        last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
+                        break 'live End { code: exit::DISCONNECTED, last };
+                    }
+                },
+                () = tokio::time::sleep_until(probe_at) => match live.tick(Instant::now()) {
+                    Some(Alarm::Probe(token)) => {
+                        let sent = conn.send(format!("/ping {token}").as_bytes()).await;
+                        if sent.is_err() {
+                            break 'live lost(view);
+                        }
+                    }
+                    Some(Alarm::NotResponding(report)) => {
+                        show(view.error(&format!(
+                            "the server is not responding (nothing for {:.0} s); still waiting, giving up after {:.0} s without an answer.",
+                            report.silent.as_secs_f64(),
+                            options.timings.lost_after.as_secs_f64()
+                        )));
+                        if let Some(note) = unconfirmed(view, &report, "Not confirmed yet") {
+                            show(note);
+                        }
+                    }
+                    Some(Alarm::Lost(report)) => {
+                        let mut last = vec![view.error(&format!(
+                            "The server stopped answering (nothing for {:.0} s); giving up.",
+                            report.silent.as_secs_f64()
+                        ))];
+                        last.extend(unconfirmed(view, &report, "Not confirmed by the server (may not have arrived)"));
+                        break 'live End { code: exit::DISCONNECTED, last };
+                    }
+                    None => {}
+                },
+                line = typed.recv(), if input_open => match line.unwrap_or(Typed::Leave) {
+                    Typed::Lines { lines, echo_erased } => {
+                        // A paste may hold several lines: each goes out as its
+                        // own line, and nothing after one that quits.
+                        for wire in lines {
+                            if conn.send(wire.as_bytes()).await.is_err() {
+                                resume.keep(wire);
+                                break 'live lost(view);
+                            }
+                            live.sent(&wire, Instant::now());
+                            if echo_erased
+                                && let Some(text) = public_text(&wire) {
+                                    show(view.own_message(&text, Local::now()));
+                                }
+                            if matches!(ClientLine::parse(wire.as_bytes()), Ok(ClientLine::Help)) {
+                                for help in LOCAL_HELP {
+                                    show(view.notice(help));
+                                }
+                            }
+                            if is_quit(&wire) {
+                                leaving = true;
+                                show(view.notice("Leaving..."));
+                                quit_timer.as_mut().reset(Instant::now() + QUIT_WAIT);
+                                break;
                             }
                         }
-                        ServerLine::Ping { token } => conn.send(format!("/pong {token}").as_bytes()).await?,
-                        ServerLine::Welcome { name, line_max, .. } => {
-                            roster.add(name.as_str());
-                            roster.set_me(name.as_str());
-                            me = Some(name.key());
-                            shared.line_max.store(usize::try_from(*line_max).unwrap_or(0), Ordering::Relaxed);
-                            shared.registered.store(true, Ordering::Relaxed);
-                            conn.send(b"/who").await?;
-                        }
-                        ServerLine::Who { names } => names.iter().for_each(|n| roster.add(n.as_str())),
-                        ServerLine::Join { name, .. } => roster.add(name.as_str()),
-                        ServerLine::Leave { name, .. } => roster.remove(name.as_str()),
-                        ServerLine::Msg { from, .. } | ServerLine::Priv { from, .. } => roster.add(from.as_str()),
-                        _ => {}
                     }
-                    let text = view.render(&line);
-                    if let ServerLine::Bye { reason, .. } = &line {
-                        let mut last: Vec<String> = text.into_iter().collect();
-                        if *reason != ByeReason::Quit {
-                            last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
-                        }
-                        return Ok(End {
-                            code: if *reason == ByeReason::Quit { exit::LEFT } else { exit::DISCONNECTED },
-                            last,
-                        });
-                    }
-                    if let Some(text) = text {
-                        show(text);
-                    }
-                    if rings(options.bell, &line, me.as_ref()) {
-                        let mut out = std::io::stdout().lock();
-                        let _ = out.write_all(BEL);
-                        let _ = out.flush();
-                    }
-                    match &line {
-                        ServerLine::Err { code: ErrorCode::NameInvalid | ErrorCode::NameTaken, .. } => {
-                            show(view.name_prompt(true));
-                        }
-                        ServerLine::Err { code: ErrorCode::NoSuchUser, name: Some(name), .. } => {
-                            if let Some(close) = roster.closest(name.as_str()) {
-                                show(view.notice(&format!("Did you mean {}?", view.name(&close))));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Incoming::TooLong(octets) => {
-                    live.heard(Instant::now());
-                    show(view.too_long(octets));
-                }
-                Incoming::Malformed(text) => {
-                    live.heard(Instant::now());
-                    show(view.error(&format!("malformed line from the server: {}", for_terminal(&text))));
-                }
-                Incoming::Closed(err) => {
-                    let why = err.map(|e| format!(" ({})", for_terminal(&e))).unwrap_or_default();
-                    let mut last = vec![view.error(&format!("Connection to the server was lost{why}."))];
-                    last.extend(unconfirmed(view, &live.report(Instant::now()), "Not confirmed by the server (may not have arrived)"));
-                    return Ok(End { code: exit::DISCONNECTED, last });
-                }
-            },
-            () = tokio::time::sleep_until(probe_at) => match live.tick(Instant::now()) {
-                Some(Alarm::Probe(token)) => {
-                    let sent = conn.send(format!("/ping {token}").as_bytes()).await;
-                    if sent.is_err() {
-                        return Ok(lost(view));
-                    }
-                }
-                Some(Alarm::NotResponding(report)) => {
-                    show(view.error(&format!(
-                        "the server is not responding (nothing for {:.0} s); still waiting, giving up after {:.0} s without an answer.",
-                        report.silent.as_secs_f64(),
-                        options.timings.lost_after.as_secs_f64()
-                    )));
-                    if let Some(note) = unconfirmed(view, &report, "Not confirmed yet") {
-                        show(note);
-                    }
-                }
-                Some(Alarm::Lost(report)) => {
-                    let mut last = vec![view.error(&format!(
-                        "The server stopped answering (nothing for {:.0} s); giving up.",
-                        report.silent.as_secs_f64()
-                    ))];
-                    last.extend(unconfirmed(view, &report, "Not confirmed by the server (may not have arrived)"));
-                    return Ok(End { code: exit::DISCONNECTED, last });
-                }
-                None => {}
-            },
-            line = typed.recv(), if input_open => match line.unwrap_or(Typed::Leave) {
-                Typed::Lines { lines, echo_erased } => {
-                    // A paste may hold several lines: each goes out as its
-                    // own line, and nothing after one that quits.
-                    for wire in lines {
-                        if conn.send(wire.as_bytes()).await.is_err() {
+                    Typed::Leave => {
+                        // Ctrl-D or Ctrl-C on an empty line: the editor is
+                        // gone; ask to leave and wait a bounded time for BYE.
+                        input_open = false;
+                        leaving = true;
+                        if conn.send(b"/quit").await.is_err() {
                             return Ok(lost(view));
                         }
-                        live.sent(&wire, Instant::now());
-                        if echo_erased
-                            && let Some(text) = public_text(&wire) {
-                                show(view.own_message(&text, Local::now()));
+                        quit_timer.as_mut().reset(Instant::now() + QUIT_WAIT);
+                    }
+                },
+                () = &mut quit_timer => {
+                    return Ok(End {
+                        code: exit::DISCONNECTED,
+                        last: vec![view.error("The server did not answer /quit; leaving anyway.")],
+                    });
+                }
+            }
+        };
+        // The connection is gone. Reconnect if the person did not ask to
+        // leave and there is a name to take back.
+        let (Some(again), false, true) = (reconnect.as_mut(), leaving, resume.can_resume()) else {
+            return Ok(gone);
+        };
+        let outage = Instant::now();
+        show(
+            view.error(
+                "The connection to the server was lost; reconnecting (your draft is kept)...",
+            ),
+        );
+        match reconnect_with_backoff(again, &mut typed, &mut resume, view, &mut show).await {
+            Ok(fresh) => {
+                conn = fresh;
+                live = Liveness::new(options.timings, Instant::now());
+                resume.back = Some((outage, false));
+                conn.send(resume.resume_line().as_bytes()).await?;
+            }
+            Err(end) => return Ok(end),
+        }
+    }
+}
+
+/// Tries `again` until it connects, pausing 1 s, 2 s, 4 s ... (at most
+/// 30 s, each pause 80-120% at random) and giving up after 5 minutes, or
+/// at once if it says never. Lines typed meanwhile are kept; leaving
+/// (Ctrl-D, Ctrl-C on an empty line) ends it.
+async fn reconnect_with_backoff(
+    again: &mut Reconnect,
+    typed: &mut tokio::sync::mpsc::Receiver<Typed>,
+    resume: &mut Resume,
+    view: &Pretty,
+    show: &mut impl FnMut(String),
+) -> Result<Connection, End> {
+    let started = Instant::now();
+    let mut pause = RECONNECT_PAUSE;
+    loop {
+        let wait = jitter(pause);
+        let until = Instant::now() + wait;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => break,
+                line = typed.recv() => match line.unwrap_or(Typed::Leave) {
+                    Typed::Lines { lines, .. } => {
+                        for wire in lines {
+                            if is_quit(&wire) {
+                                return Err(End { code: exit::LEFT, last: vec![view.notice("You left (the server was unreachable).")] });
                             }
-                        if matches!(ClientLine::parse(wire.as_bytes()), Ok(ClientLine::Help)) {
-                            for help in LOCAL_HELP {
-                                show(view.notice(help));
+                            if !resume.keep(wire) {
+                                show(view.error("Not connected, and too many lines are waiting; this one was not kept."));
+                            } else {
+                                show(view.notice("Not connected: this line will be sent once the connection is back."));
                             }
                         }
-                        if is_quit(&wire) {
-                            show(view.notice("Leaving..."));
-                            quit_timer.as_mut().reset(Instant::now() + QUIT_WAIT);
-                            break;
-                        }
                     }
-                }
-                Typed::Leave => {
-                    // Ctrl-D or Ctrl-C on an empty line: the editor is
-                    // gone; ask to leave and wait a bounded time for BYE.
-                    input_open = false;
-                    if conn.send(b"/quit").await.is_err() {
-                        return Ok(lost(view));
+                    Typed::Leave => {
+                        return Err(End { code: exit::LEFT, last: vec![view.notice("You left (the server was unreachable).")] });
                     }
-                    quit_timer.as_mut().reset(Instant::now() + QUIT_WAIT);
-                }
-            },
-            () = &mut quit_timer => {
-                return Ok(End {
-                    code: exit::DISCONNECTED,
-                    last: vec![view.error("The server did not answer /quit; leaving anyway.")],
-                });
+                },
             }
         }
+        match again().await {
+            Ok(conn) => return Ok(conn),
+            Err(Retry::Never(why)) => {
+                return Err(End {
+                    code: exit::DISCONNECTED,
+                    last: vec![view.error(&format!("Not reconnecting: {}.", for_terminal(&why)))],
+                });
+            }
+            Err(Retry::Later(_)) if started.elapsed() >= RECONNECT_GIVE_UP => {
+                return Err(End {
+                    code: exit::DISCONNECTED,
+                    last: vec![view.error(&format!(
+                        "Could not reconnect within {} minutes; giving up.",
+                        RECONNECT_GIVE_UP.as_secs() / 60
+                    ))],
+                });
+            }
+            Err(Retry::Later(_)) => pause = (pause * 2).min(RECONNECT_PAUSE_MAX),
+        }
+    }
+}
+
+/// `pause`, give or take 20%, so that many clients of one server that
+/// restarts do not all come back in the same instant. The randomness is
+/// the standard library's per-process hash keys: enough to spread
+/// clients, not a secret.
+fn jitter(pause: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    let factor = 0.8 + 0.4 * (r % 1001) as f64 / 1000.0;
+    pause.mul_f64(factor)
+}
+
+impl Resume {
+    /// Whether a lost connection can be resumed: a name and its token.
+    fn can_resume(&self) -> bool {
+        self.name.is_some() && self.token.is_some()
+    }
+
+    /// The `/resume` line (spec §16.6).
+    fn resume_line(&self) -> String {
+        format!(
+            "/resume {} {} {}",
+            self.name.as_deref().unwrap_or(""),
+            self.token.as_deref().unwrap_or(""),
+            self.seq
+        )
+    }
+
+    /// Keeps a line typed while disconnected; false if too many wait.
+    fn keep(&mut self, line: String) -> bool {
+        if self.pending.len() >= PENDING_MAX {
+            return false;
+        }
+        self.pending.push(line);
+        true
+    }
+
+    /// Follows the lines that matter for resuming: names, tokens and
+    /// numbers, the answer to `/features`, and the end of a reconnection.
+    async fn track(
+        &mut self,
+        line: &ServerLine<'_>,
+        view: &Pretty,
+        conn: &mut Connection,
+    ) -> anyhow::Result<Tracked> {
+        let swallowed = Tracked {
+            note: None,
+            swallow: true,
+        };
+        match line {
+            ServerLine::Features { .. } => {
+                self.asked = false;
+                return Ok(swallowed);
+            }
+            ServerLine::Err {
+                code: ErrorCode::UnknownCommand,
+                ..
+            } if self.asked => {
+                // A v1 server: no resuming, and nothing to show.
+                self.asked = false;
+                return Ok(swallowed);
+            }
+            ServerLine::Welcome {
+                name, seq, resume, ..
+            } => {
+                self.name = Some(name.as_str().to_owned());
+                self.token = resume.as_ref().map(|t| t.as_str().to_owned());
+                self.seq = self.seq.max(seq.unwrap_or(0));
+                if let Some((since, true)) = self.back {
+                    // Joined again by name: no RESUMED will come.
+                    self.back = None;
+                    let note = format!(
+                        "Reconnected after {} s, as a new session (the server no longer knew this one); recent messages are shown as history.",
+                        since.elapsed().as_secs()
+                    );
+                    self.flush(conn).await?;
+                    return Ok(Tracked {
+                        note: Some(view.notice(&note)),
+                        swallow: false,
+                    });
+                }
+            }
+            ServerLine::Seq { seq, .. } | ServerLine::Hist { seq, .. } => {
+                self.seq = self.seq.max(*seq);
+            }
+            ServerLine::Err {
+                code: ErrorCode::ResumeRefused,
+                ..
+            } => {
+                if let Some((since, _)) = self.back {
+                    self.back = Some((since, true));
+                    self.token = None;
+                    if let Some(name) = &self.name {
+                        conn.send(name.as_bytes()).await?;
+                    }
+                    return Ok(swallowed);
+                }
+            }
+            ServerLine::Resumed { count, gap } => {
+                if let Some((since, _)) = self.back.take() {
+                    let gap = if *gap {
+                        " (some older ones were no longer kept; /history shows what the server has)"
+                    } else {
+                        ""
+                    };
+                    let note = format!(
+                        "Reconnected after {} s; {count} message{} you missed {} above{gap}.",
+                        since.elapsed().as_secs(),
+                        if *count == 1 { "" } else { "s" },
+                        if *count == 1 { "is" } else { "are" },
+                    );
+                    self.flush(conn).await?;
+                    return Ok(Tracked {
+                        note: Some(view.notice(&note)),
+                        swallow: true,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(Tracked {
+            note: None,
+            swallow: false,
+        })
+    }
+
+    /// Sends the lines typed during the outage.
+    async fn flush(&mut self, conn: &mut Connection) -> anyhow::Result<()> {
+        for line in std::mem::take(&mut self.pending) {
+            conn.send(line.as_bytes()).await?;
+        }
+        Ok(())
     }
 }

@@ -39,10 +39,11 @@ fn main() {
             );
             return exit::USAGE;
         }
-        let mut conn = match connect(&cli).await {
-            Ok(conn) => conn,
+        let (mut conn, policy) = match connect(&cli).await {
+            Ok(connected) => connected,
             Err(code) => return code,
         };
+        let reconnect = (!cli.no_reconnect).then(|| reconnector(&cli, policy, password.clone()));
         if let Some(password) = password {
             // Before anything else, as §4.7 asks; never echoed or logged.
             if conn.send(format!("/password {password}").as_bytes()).await.is_err() {
@@ -59,7 +60,7 @@ fn main() {
                 bell: cli.bell,
                 timings: cli.liveness_ms,
             };
-            match interactive::run(conn, options).await {
+            match interactive::run(conn, options, reconnect).await {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("tagarela: {e:#}");
@@ -78,16 +79,19 @@ fn main() {
 /// Connects as the flags say, over TLS with its trust decisions (asking
 /// the person once, on a terminal, for an unknown certificate), or in
 /// plain text. Returns the exit status on failure.
-async fn connect(cli: &Cli) -> Result<Connection, i32> {
+async fn connect(cli: &Cli) -> Result<(Connection, Option<Arc<Policy>>), i32> {
     let port = cli.port();
     // The key in known_servers: the host as DNS compares it.
     let host = cli.host.trim_end_matches('.').to_ascii_lowercase();
     let server = format!("{host}:{port}");
     if !cli.use_tls() {
-        return Connection::open(&cli.host, port).await.map_err(|e| {
-            eprintln!("tagarela: cannot connect to {server}: {e}");
-            exit::UNREACHABLE
-        });
+        return match Connection::open(&cli.host, port).await {
+            Ok(conn) => Ok((conn, None)),
+            Err(e) => {
+                eprintln!("tagarela: cannot connect to {server}: {e}");
+                Err(exit::UNREACHABLE)
+            }
+        };
     }
     let expected = match cli.fingerprint.as_deref().map(normalise_fingerprint) {
         Some(None) => {
@@ -138,7 +142,7 @@ async fn connect(cli: &Cli) -> Result<Connection, i32> {
                         known.path.display()
                     );
                 }
-                return Ok(conn);
+                return Ok((conn, Some(policy)));
             }
             (Err(_), Some(Trust::Unknown(fp))) => {
                 if !ask_to_trust(&server, &fp) {
@@ -175,6 +179,53 @@ async fn connect(cli: &Cli) -> Result<Connection, i32> {
         }
     }
     Err(exit::UNTRUSTED)
+}
+
+/// How interactive mode connects again after losing the connection: the
+/// same host and port, the same trust (a certificate that is not the one
+/// trusted now ends the retries; nobody is asked mid-session), and the
+/// room's password first, as on the first connection.
+fn reconnector(
+    cli: &Cli,
+    policy: Option<Arc<Policy>>,
+    password: Option<String>,
+) -> interactive::Reconnect {
+    let host = cli.host.clone();
+    let port = cli.port();
+    Box::new(move || {
+        let host = host.clone();
+        let policy = policy.clone();
+        let password = password.clone();
+        Box::pin(async move {
+            if let Some(policy) = &policy {
+                policy.reset();
+            }
+            let attempt = Connection::open_with(&host, port, policy.as_ref()).await;
+            let trust = policy.as_ref().and_then(|p| p.outcome());
+            let mut conn = match (attempt, trust) {
+                (Ok(conn), _) => conn,
+                (
+                    Err(_),
+                    Some(
+                        Trust::Unknown(fp)
+                        | Trust::Changed { now: fp, .. }
+                        | Trust::Mismatch { now: fp, .. },
+                    ),
+                ) => {
+                    return Err(interactive::Retry::Never(format!(
+                        "the server now presents the certificate {fp}, not the one trusted; not reconnecting"
+                    )));
+                }
+                (Err(e), _) => return Err(interactive::Retry::Later(e.to_string())),
+            };
+            if let Some(password) = &password {
+                conn.send(format!("/password {password}").as_bytes())
+                    .await
+                    .map_err(|e| interactive::Retry::Later(e.to_string()))?;
+            }
+            Ok(conn)
+        })
+    })
 }
 
 /// Asks the person at the terminal whether to trust `fp` for `server`;

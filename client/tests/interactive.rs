@@ -37,7 +37,15 @@ impl OnPty {
         OnPty::spawn_with(port, &["--name", name])
     }
 
+    /// Without reconnecting: how a session ends, and lines exactly as a
+    /// v1 client sends them (no `/features` first).
     fn spawn_with(port: u16, args: &[&str]) -> OnPty {
+        let mut all = vec!["--no-reconnect"];
+        all.extend_from_slice(args);
+        OnPty::spawn_raw(port, &all)
+    }
+
+    fn spawn_raw(port: u16, args: &[&str]) -> OnPty {
         let pty = openpty(None, None).unwrap();
         let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
         let child = Command::new(env!("CARGO_BIN_EXE_tagarela"))
@@ -437,4 +445,102 @@ async fn the_first_tls_connection_shows_the_fingerprint_and_asks_once() {
     assert_eq!(second.status().await, 0);
     assert!(srv.shutdown().await);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A TCP relay between the client and the server that can cut the
+/// connections it carries, as a network that changes does.
+struct Relay {
+    port: u16,
+    /// The relaying tasks, to cut.
+    clients: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn to(server: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let clients = Arc::new(Mutex::new(Vec::new()));
+        let held = Arc::clone(&clients);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
+                let (mut ur, mut uw) = upstream.into_split();
+                let (mut cr, mut cw) = client.into_split();
+                let relay = tokio::spawn(async move {
+                    let up = tokio::io::copy(&mut cr, &mut uw);
+                    let down = tokio::io::copy(&mut ur, &mut cw);
+                    let _ = tokio::join!(up, down);
+                });
+                held.lock().unwrap().push(relay.abort_handle());
+            }
+        });
+        Relay { port, clients }
+    }
+
+    /// Drops every relayed connection, both sides: the client sees its
+    /// connection end, and so does the server.
+    fn cut_all(&self) {
+        for relay in self.clients.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+/// Issue 14: when the connection drops, the client reconnects on its own,
+/// takes its name back, shows what it missed and keeps the draft; the
+/// room sees one leave and one join (the server noticed the drop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_is_resumed_with_the_draft_and_what_was_missed() {
+    use tagarela_server::Settings;
+    use tagarela_server::testing::TestServer;
+    let srv = TestServer::start(Settings {
+        rate_limit: None,
+        ..Settings::default()
+    })
+    .await
+    .unwrap();
+    let relay = Relay::to(srv.addr).await;
+    let mut ana = OnPty::spawn_raw(relay.port, &["--name", "ana"]);
+    ana.wait_for("Welcome, ana").await;
+    let (r, mut bia_w) = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .unwrap()
+        .into_split();
+    let mut bia = LineReader::server_lines(r);
+    bia_w.write_all(b"bia\n").await.unwrap();
+    loop {
+        let line = bia.next_text().await.unwrap().unwrap();
+        if line.starts_with("WELCOME") {
+            break;
+        }
+    }
+    ana.wait_for("bia joined").await;
+    ana.type_keys(b"half a thought");
+    relay.cut_all();
+    ana.wait_for("reconnecting").await;
+    let leave = bia.next_text().await.unwrap().unwrap();
+    assert!(
+        leave.starts_with("LEAVE ") && leave.contains(" ana lost"),
+        "{leave}"
+    );
+    bia_w.write_all(b"while you were away\n").await.unwrap();
+    ana.wait_for("Reconnected after").await;
+    ana.wait_for("while you were away").await;
+    assert!(
+        ana.screen().contains("1 message you missed is above"),
+        "{}",
+        ana.screen()
+    );
+    let join = bia.next_text().await.unwrap().unwrap();
+    assert!(
+        join.starts_with("JOIN ") && join.ends_with(" ana"),
+        "{join}"
+    );
+    // The draft was kept: finishing it sends it.
+    ana.type_keys(b"\r");
+    let said = bia.next_text().await.unwrap().unwrap();
+    assert!(said.ends_with(" ana :half a thought"), "{said}");
+    ana.type_keys(b"/quit\r");
+    assert_eq!(ana.status().await, 0);
+    assert!(srv.shutdown().await);
 }
