@@ -78,8 +78,13 @@ pub struct Cli {
     /// Interactive mode: do not reconnect when the connection is lost
     /// (by default the client reconnects, takes its name back and shows
     /// what was missed, spec §16.6).
-    #[arg(long, env = "TAGARELA_NO_RECONNECT")]
+    #[arg(long, env = "TAGARELA_NO_RECONNECT", conflicts_with = "reconnect")]
     pub no_reconnect: bool,
+    /// Scripted mode: reconnect when the connection is lost (off by
+    /// default there, so that a script decides): prints `LOST`, then the
+    /// server's lines again once back.
+    #[arg(long, env = "TAGARELA_RECONNECT")]
+    pub reconnect: bool,
 
     /// When to ring the terminal bell: `mention` (a message that names you,
     /// or a private message), `private` (private messages only), `all`

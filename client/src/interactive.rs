@@ -26,6 +26,7 @@ use crate::editor::{LineEditor, Shared, Typed};
 use crate::input::{QUIT_WAIT, is_quit, public_text};
 use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
+use crate::reconnect::{Backoff, GIVE_UP, Reconnect, ResumeState, Retry};
 use crate::render::Pretty;
 use crate::sanitize::for_terminal;
 
@@ -66,47 +67,15 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Why a reconnection attempt failed.
-#[derive(Debug)]
-pub enum Retry {
-    /// Try again after a pause (the server is down, the network is out).
-    Later(String),
-    /// Stop trying (the server's certificate is not the trusted one).
-    Never(String),
-}
-
-/// Opens a new connection to the same server, as the first one was opened.
-pub type Reconnect = Box<
-    dyn FnMut() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Connection, Retry>> + Send>,
-        > + Send,
->;
-
-/// The first pause before reconnecting; it doubles, with jitter, up to
-/// [`RECONNECT_PAUSE_MAX`].
-const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
-
-/// The longest pause between two attempts.
-const RECONNECT_PAUSE_MAX: Duration = Duration::from_secs(30);
-
-/// How long to keep trying before giving up.
-const RECONNECT_GIVE_UP: Duration = Duration::from_secs(300);
-
 /// Lines typed while disconnected, kept to send once back, at most.
 const PENDING_MAX: usize = 50;
 
-/// What the session knows to take its name back (spec §16.6).
+/// What the session knows to take its name back (spec §16.6), and the
+/// reconnection in progress.
 #[derive(Debug, Default)]
 struct Resume {
-    /// The name the server accepted.
-    name: Option<String>,
-    /// The token its last WELCOME gave.
-    token: Option<String>,
-    /// The highest sequence number seen.
-    seq: u64,
-    /// `/features resume` was sent and not answered yet: a v1 server's
-    /// `ERR unknown-command` is the answer, not something to show.
-    asked: bool,
+    /// Name, token, position.
+    state: ResumeState,
     /// A reconnection in progress: when the outage began, and whether the
     /// server refused the token (then the name was sent instead).
     back: Option<(Instant, bool)>,
@@ -216,7 +185,7 @@ async fn chat(
     if reconnect.is_some() {
         // Before the name, so the welcome brings a token (spec §16.6).
         conn.send(b"/features resume").await?;
-        resume.asked = true;
+        resume.state.asked = true;
     }
     if let Some(name) = &options.name {
         conn.send(name.as_bytes()).await?;
@@ -396,7 +365,8 @@ async fn chat(
         };
         // The connection is gone. Reconnect if the person did not ask to
         // leave and there is a name to take back.
-        let (Some(again), false, true) = (reconnect.as_mut(), leaving, resume.can_resume()) else {
+        let (Some(again), false, true) = (reconnect.as_mut(), leaving, resume.state.can_resume())
+        else {
             return Ok(gone);
         };
         let outage = Instant::now();
@@ -410,17 +380,16 @@ async fn chat(
                 conn = fresh;
                 live = Liveness::new(options.timings, Instant::now());
                 resume.back = Some((outage, false));
-                conn.send(resume.resume_line().as_bytes()).await?;
+                conn.send(resume.state.resume_line().as_bytes()).await?;
             }
             Err(end) => return Ok(end),
         }
     }
 }
 
-/// Tries `again` until it connects, pausing 1 s, 2 s, 4 s ... (at most
-/// 30 s, each pause 80-120% at random) and giving up after 5 minutes, or
+/// Tries `again` until it connects, with [`Backoff`]'s pauses, or stops
 /// at once if it says never. Lines typed meanwhile are kept; leaving
-/// (Ctrl-D, Ctrl-C on an empty line) ends it.
+/// (Ctrl-D, Ctrl-C on an empty line, `/quit`) ends it.
 async fn reconnect_with_backoff(
     again: &mut Reconnect,
     typed: &mut tokio::sync::mpsc::Receiver<Typed>,
@@ -428,11 +397,22 @@ async fn reconnect_with_backoff(
     view: &Pretty,
     show: &mut impl FnMut(String),
 ) -> Result<Connection, End> {
-    let started = Instant::now();
-    let mut pause = RECONNECT_PAUSE;
+    let mut backoff = Backoff::new();
+    let left = |view: &Pretty| End {
+        code: exit::LEFT,
+        last: vec![view.notice("You left (the server was unreachable).")],
+    };
     loop {
-        let wait = jitter(pause);
-        let until = Instant::now() + wait;
+        let Some(pause) = backoff.next_pause() else {
+            return Err(End {
+                code: exit::DISCONNECTED,
+                last: vec![view.error(&format!(
+                    "Could not reconnect within {} minutes; giving up.",
+                    GIVE_UP.as_secs() / 60
+                ))],
+            });
+        };
+        let until = Instant::now() + pause;
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(until) => break,
@@ -440,18 +420,16 @@ async fn reconnect_with_backoff(
                     Typed::Lines { lines, .. } => {
                         for wire in lines {
                             if is_quit(&wire) {
-                                return Err(End { code: exit::LEFT, last: vec![view.notice("You left (the server was unreachable).")] });
+                                return Err(left(view));
                             }
-                            if !resume.keep(wire) {
-                                show(view.error("Not connected, and too many lines are waiting; this one was not kept."));
-                            } else {
+                            if resume.keep(wire) {
                                 show(view.notice("Not connected: this line will be sent once the connection is back."));
+                            } else {
+                                show(view.error("Not connected, and too many lines are waiting; this one was not kept."));
                             }
                         }
                     }
-                    Typed::Leave => {
-                        return Err(End { code: exit::LEFT, last: vec![view.notice("You left (the server was unreachable).")] });
-                    }
+                    Typed::Leave => return Err(left(view)),
                 },
             }
         }
@@ -463,47 +441,12 @@ async fn reconnect_with_backoff(
                     last: vec![view.error(&format!("Not reconnecting: {}.", for_terminal(&why)))],
                 });
             }
-            Err(Retry::Later(_)) if started.elapsed() >= RECONNECT_GIVE_UP => {
-                return Err(End {
-                    code: exit::DISCONNECTED,
-                    last: vec![view.error(&format!(
-                        "Could not reconnect within {} minutes; giving up.",
-                        RECONNECT_GIVE_UP.as_secs() / 60
-                    ))],
-                });
-            }
-            Err(Retry::Later(_)) => pause = (pause * 2).min(RECONNECT_PAUSE_MAX),
+            Err(Retry::Later(_)) => {}
         }
     }
 }
 
-/// `pause`, give or take 20%, so that many clients of one server that
-/// restarts do not all come back in the same instant. The randomness is
-/// the standard library's per-process hash keys: enough to spread
-/// clients, not a secret.
-fn jitter(pause: Duration) -> Duration {
-    use std::hash::BuildHasher;
-    let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
-    let factor = 0.8 + 0.4 * (r % 1001) as f64 / 1000.0;
-    pause.mul_f64(factor)
-}
-
 impl Resume {
-    /// Whether a lost connection can be resumed: a name and its token.
-    fn can_resume(&self) -> bool {
-        self.name.is_some() && self.token.is_some()
-    }
-
-    /// The `/resume` line (spec §16.6).
-    fn resume_line(&self) -> String {
-        format!(
-            "/resume {} {} {}",
-            self.name.as_deref().unwrap_or(""),
-            self.token.as_deref().unwrap_or(""),
-            self.seq
-        )
-    }
-
     /// Keeps a line typed while disconnected; false if too many wait.
     fn keep(&mut self, line: String) -> bool {
         if self.pending.len() >= PENDING_MAX {
@@ -525,25 +468,12 @@ impl Resume {
             note: None,
             swallow: true,
         };
+        if self.state.observe(line) {
+            // The answer to `/features`: nothing to show.
+            return Ok(swallowed);
+        }
         match line {
-            ServerLine::Features { .. } => {
-                self.asked = false;
-                return Ok(swallowed);
-            }
-            ServerLine::Err {
-                code: ErrorCode::UnknownCommand,
-                ..
-            } if self.asked => {
-                // A v1 server: no resuming, and nothing to show.
-                self.asked = false;
-                return Ok(swallowed);
-            }
-            ServerLine::Welcome {
-                name, seq, resume, ..
-            } => {
-                self.name = Some(name.as_str().to_owned());
-                self.token = resume.as_ref().map(|t| t.as_str().to_owned());
-                self.seq = self.seq.max(seq.unwrap_or(0));
+            ServerLine::Welcome { .. } => {
                 if let Some((since, true)) = self.back {
                     // Joined again by name: no RESUMED will come.
                     self.back = None;
@@ -558,17 +488,14 @@ impl Resume {
                     });
                 }
             }
-            ServerLine::Seq { seq, .. } | ServerLine::Hist { seq, .. } => {
-                self.seq = self.seq.max(*seq);
-            }
             ServerLine::Err {
                 code: ErrorCode::ResumeRefused,
                 ..
             } => {
                 if let Some((since, _)) = self.back {
                     self.back = Some((since, true));
-                    self.token = None;
-                    if let Some(name) = &self.name {
+                    self.state.token = None;
+                    if let Some(name) = &self.state.name {
                         conn.send(name.as_bytes()).await?;
                     }
                     return Ok(swallowed);

@@ -24,6 +24,7 @@ pub mod interactive;
 pub mod liveness;
 pub mod net;
 pub mod plain;
+pub mod reconnect;
 pub mod render;
 pub mod sanitize;
 pub mod tls;

@@ -9,7 +9,7 @@ use clap::Parser;
 use tagarela_client::cli::{Cli, exit};
 use tagarela_client::net::Connection;
 use tagarela_client::tls::{Known, KnownServers, Policy, Trust, normalise_fingerprint};
-use tagarela_client::{interactive, plain};
+use tagarela_client::{interactive, plain, reconnect};
 
 fn main() {
     let cli = Cli::parse();
@@ -43,7 +43,12 @@ fn main() {
             Ok(connected) => connected,
             Err(code) => return code,
         };
-        let reconnect = (!cli.no_reconnect).then(|| reconnector(&cli, policy, password.clone()));
+        let interactive =
+            !cli.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        // Interactive mode reconnects unless told not to; scripted mode
+        // only when asked.
+        let wanted = if interactive { !cli.no_reconnect } else { cli.reconnect };
+        let reconnect = wanted.then(|| reconnector(&cli, policy, password.clone()));
         if let Some(password) = password {
             // Before anything else, as §4.7 asks; never echoed or logged.
             if conn.send(format!("/password {password}").as_bytes()).await.is_err() {
@@ -51,8 +56,6 @@ fn main() {
                 return exit::DISCONNECTED;
             }
         }
-        let interactive =
-            !cli.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         if interactive {
             let options = interactive::Options {
                 name: cli.name,
@@ -68,7 +71,7 @@ fn main() {
                 }
             }
         } else {
-            plain::run(conn, cli.name, cli.liveness_ms).await
+            plain::run(conn, cli.name, cli.liveness_ms, reconnect).await
         }
     });
     // Exit without waiting for the stdin reader thread, which may be
@@ -189,7 +192,7 @@ fn reconnector(
     cli: &Cli,
     policy: Option<Arc<Policy>>,
     password: Option<String>,
-) -> interactive::Reconnect {
+) -> reconnect::Reconnect {
     let host = cli.host.clone();
     let port = cli.port();
     Box::new(move || {
@@ -212,16 +215,16 @@ fn reconnector(
                         | Trust::Mismatch { now: fp, .. },
                     ),
                 ) => {
-                    return Err(interactive::Retry::Never(format!(
+                    return Err(reconnect::Retry::Never(format!(
                         "the server now presents the certificate {fp}, not the one trusted; not reconnecting"
                     )));
                 }
-                (Err(e), _) => return Err(interactive::Retry::Later(e.to_string())),
+                (Err(e), _) => return Err(reconnect::Retry::Later(e.to_string())),
             };
             if let Some(password) = &password {
                 conn.send(format!("/password {password}").as_bytes())
                     .await
-                    .map_err(|e| interactive::Retry::Later(e.to_string()))?;
+                    .map_err(|e| reconnect::Retry::Later(e.to_string()))?;
             }
             Ok(conn)
         })

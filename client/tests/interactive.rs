@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 mod common;
-use common::server;
+use common::{Relay, server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -445,45 +445,6 @@ async fn the_first_tls_connection_shows_the_fingerprint_and_asks_once() {
     assert_eq!(second.status().await, 0);
     assert!(srv.shutdown().await);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A TCP relay between the client and the server that can cut the
-/// connections it carries, as a network that changes does.
-struct Relay {
-    port: u16,
-    /// The relaying tasks, to cut.
-    clients: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Relay {
-    async fn to(server: std::net::SocketAddr) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let clients = Arc::new(Mutex::new(Vec::new()));
-        let held = Arc::clone(&clients);
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
-                let (mut ur, mut uw) = upstream.into_split();
-                let (mut cr, mut cw) = client.into_split();
-                let relay = tokio::spawn(async move {
-                    let up = tokio::io::copy(&mut cr, &mut uw);
-                    let down = tokio::io::copy(&mut ur, &mut cw);
-                    let _ = tokio::join!(up, down);
-                });
-                held.lock().unwrap().push(relay.abort_handle());
-            }
-        });
-        Relay { port, clients }
-    }
-
-    /// Drops every relayed connection, both sides: the client sees its
-    /// connection end, and so does the server.
-    fn cut_all(&self) {
-        for relay in self.clients.lock().unwrap().drain(..) {
-            relay.abort();
-        }
-    }
 }
 
 /// Issue 14: when the connection drops, the client reconnects on its own,

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 mod common;
-use common::server;
+use common::{Relay, server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -295,5 +295,69 @@ async fn the_room_password_is_sent_before_the_name() {
             assert_eq!(out.status.code(), Some(4));
         }
     }
+    assert!(srv.shutdown().await);
+}
+
+/// Issue 14: with `--reconnect`, a lost connection prints `LOST`, then the
+/// client comes back by itself: the new connection's lines, its name taken
+/// back (spec §16.6) and what it missed, numbered.
+#[tokio::test]
+async fn with_reconnect_a_lost_connection_comes_back_with_what_was_missed() {
+    let srv = server().await;
+    let relay = Relay::to(srv.addr).await;
+    let mut ana = client_with(relay.port, &["--name", "ana", "--reconnect"]);
+    let mut out = Lines::of(&mut ana);
+    out.expect("HELLO 1 ").await;
+    let welcome = out.expect("WELCOME ana online=1 ").await;
+    assert!(welcome.contains(" resume="), "{welcome}");
+    let (r, mut bia_w) = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .unwrap()
+        .into_split();
+    let mut bia = LineReader::server_lines(r);
+    bia_w.write_all(b"bia\n").await.unwrap();
+    while !bia
+        .next_text()
+        .await
+        .unwrap()
+        .unwrap()
+        .starts_with("WELCOME")
+    {}
+    out.expect("SEQ 2 JOIN ").await;
+    relay.cut_all();
+    out.expect("LOST :").await;
+    assert!(
+        bia.next_text()
+            .await
+            .unwrap()
+            .unwrap()
+            .contains(" ana lost")
+    );
+    bia_w.write_all(b"while away\n").await.unwrap();
+    out.expect("HELLO 1 ").await;
+    out.expect("WELCOME ana online=2 ").await;
+    assert!(out.expect("SEQ 4 MSG ").await.ends_with(" bia :while away"));
+    assert_eq!(out.expect("RESUMED").await, "RESUMED 1");
+    ana.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"back\n")
+        .await
+        .unwrap();
+    let join = bia.next_text().await.unwrap().unwrap();
+    assert!(
+        join.starts_with("JOIN ") && join.ends_with(" ana"),
+        "{join}"
+    );
+    assert!(
+        bia.next_text()
+            .await
+            .unwrap()
+            .unwrap()
+            .ends_with(" ana :back")
+    );
+    drop(ana.stdin.take());
+    out.expect("BYE quit ").await;
+    assert_eq!(status(&mut ana).await, 0);
     assert!(srv.shutdown().await);
 }

@@ -1,10 +1,51 @@
 //! What the client's integration tests share: the one way to start an
 //! in-process server (`tagarela_server::testing`), with the defaults.
 
+use std::sync::{Arc, Mutex};
+
 use tagarela_server::Settings;
 use tagarela_server::testing::TestServer;
 
 /// Starts a server with default settings.
 pub async fn server() -> TestServer {
     TestServer::start(Settings::default()).await.unwrap()
+}
+
+/// A TCP relay between the client and the server that can cut the
+/// connections it carries, as a network that changes does.
+pub struct Relay {
+    pub port: u16,
+    /// The relaying tasks, to cut.
+    clients: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    pub async fn to(server: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let clients = Arc::new(Mutex::new(Vec::new()));
+        let held = Arc::clone(&clients);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
+                let (mut ur, mut uw) = upstream.into_split();
+                let (mut cr, mut cw) = client.into_split();
+                let relay = tokio::spawn(async move {
+                    let up = tokio::io::copy(&mut cr, &mut uw);
+                    let down = tokio::io::copy(&mut ur, &mut cw);
+                    let _ = tokio::join!(up, down);
+                });
+                held.lock().unwrap().push(relay.abort_handle());
+            }
+        });
+        Relay { port, clients }
+    }
+
+    /// Drops every relayed connection, both sides: the client sees its
+    /// connection end, and so does the server.
+    pub fn cut_all(&self) {
+        for relay in self.clients.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
 }
