@@ -76,6 +76,8 @@ const PENDING_MAX: usize = 50;
 struct Resume {
     /// Name, token, position.
     state: ResumeState,
+    /// The outage's pauses, until the name is back.
+    backoff: Option<Backoff>,
     /// A reconnection in progress: when the outage began, and whether the
     /// server refused the token (then the name was sent instead).
     back: Option<(Instant, bool)>,
@@ -215,7 +217,12 @@ async fn chat(
                         if tracked.swallow {
                             continue;
                         }
-                        match &line {
+                        // With sequence numbers, events come inside `SEQ`.
+                        let event = match &line {
+                            ServerLine::Seq { event, .. } => event.as_ref(),
+                            other => other,
+                        };
+                        match event {
                             ServerLine::Pong { token } => {
                                 if let Some(recovered) = live.pong(token.as_ref().map(|t| t.as_str())) {
                                     if recovered {
@@ -250,7 +257,11 @@ async fn chat(
                                 last,
                             };
                             // A server shutting down is likely to restart.
-                            if *reason == ByeReason::Shutdown && !leaving {
+                            // A server shutting down is likely to restart; one
+                            // that timed this client out or found it slow (a
+                            // laptop that slept) will take it back.
+                            let again = matches!(reason, ByeReason::Shutdown | ByeReason::Timeout | ByeReason::Slow);
+                            if again && !leaving {
                                 break 'live end;
                             }
                             return Ok(end);
@@ -258,7 +269,7 @@ async fn chat(
                         if let Some(text) = text {
                             show(text);
                         }
-                        if rings(options.bell, &line, me.as_ref()) {
+                        if rings(options.bell, event, me.as_ref()) {
                             let mut out = std::io::stdout().lock();
                             let _ = out.write_all(BEL);
                             let _ = out.flush();
@@ -322,6 +333,13 @@ async fn chat(
                         // A paste may hold several lines: each goes out as its
                         // own line, and nothing after one that quits.
                         for wire in lines {
+                            if resume.back.is_some() && !is_quit(&wire) {
+                                // Not registered again yet: kept, in order.
+                                if !resume.keep(wire) {
+                                    show(view.error("Too many lines are waiting; this one was not kept."));
+                                }
+                                continue;
+                            }
                             if conn.send(wire.as_bytes()).await.is_err() {
                                 resume.keep(wire);
                                 break 'live lost(view);
@@ -369,18 +387,24 @@ async fn chat(
         else {
             return Ok(gone);
         };
-        let outage = Instant::now();
-        show(
-            view.error(
-                "The connection to the server was lost; reconnecting (your draft is kept)...",
-            ),
-        );
+        // What ended the connection (and the lines it may not have
+        // delivered) is said now, not thrown away.
+        for line in gone.last {
+            show(line);
+        }
+        shared.registered.store(false, Ordering::Relaxed);
+        // One outage until the name is back: a server that accepts and
+        // then fails does not restart the clock or the pauses.
+        let backoff = resume.backoff.get_or_insert_with(Backoff::new);
+        let outage = backoff.started();
+        show(view.error("Reconnecting (your draft is kept)..."));
         match reconnect_with_backoff(again, &mut typed, &mut resume, view, &mut show).await {
             Ok(fresh) => {
                 conn = fresh;
                 live = Liveness::new(options.timings, Instant::now());
                 resume.back = Some((outage, false));
                 conn.send(resume.state.resume_line().as_bytes()).await?;
+                live.expect_answer(Instant::now());
             }
             Err(end) => return Ok(end),
         }
@@ -397,13 +421,12 @@ async fn reconnect_with_backoff(
     view: &Pretty,
     show: &mut impl FnMut(String),
 ) -> Result<Connection, End> {
-    let mut backoff = Backoff::new();
     let left = |view: &Pretty| End {
         code: exit::LEFT,
         last: vec![view.notice("You left (the server was unreachable).")],
     };
     loop {
-        let Some(pause) = backoff.next_pause() else {
+        let Some(pause) = resume.backoff.get_or_insert_with(Backoff::new).next_pause() else {
             return Err(End {
                 code: exit::DISCONNECTED,
                 last: vec![view.error(&format!(
@@ -474,6 +497,11 @@ impl Resume {
         }
         match line {
             ServerLine::Welcome { .. } => {
+                self.backoff = None;
+                if self.back.is_none() {
+                    // Registered by name after all: what was kept goes now.
+                    self.flush(conn).await?;
+                }
                 if let Some((since, true)) = self.back {
                     // Joined again by name: no RESUMED will come.
                     self.back = None;
@@ -488,10 +516,12 @@ impl Resume {
                     });
                 }
             }
+            // A server that no longer knows the session, or `/resume` at
+            // all (an older version after a rollback): the name instead.
             ServerLine::Err {
-                code: ErrorCode::ResumeRefused,
+                code: ErrorCode::ResumeRefused | ErrorCode::UnknownCommand,
                 ..
-            } => {
+            } if matches!(self.back, Some((_, false))) => {
                 if let Some((since, _)) = self.back {
                     self.back = Some((since, true));
                     self.state.token = None;
@@ -501,7 +531,16 @@ impl Resume {
                     return Ok(swallowed);
                 }
             }
+            // The name taken back by a look-alike meanwhile: the person
+            // chooses another at the prompt; kept lines wait for it.
+            ServerLine::Err {
+                code: ErrorCode::NameTaken | ErrorCode::NameInvalid,
+                ..
+            } if self.back.is_some() => {
+                self.back = None;
+            }
             ServerLine::Resumed { count, gap } => {
+                self.backoff = None;
                 if let Some((since, _)) = self.back.take() {
                     let gap = if *gap {
                         " (some older ones were no longer kept; /history shows what the server has)"

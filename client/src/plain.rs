@@ -58,6 +58,9 @@ pub async fn run(
     let mut resume = ResumeState::default();
     // A reconnection in progress: the name was sent after a refused token.
     let mut resuming = false;
+    // The outage's pauses, kept until the name is back: a server that
+    // accepts and then fails does not restart them.
+    let mut backoff: Option<Backoff> = None;
     if reconnect.is_some() {
         if conn.send(b"/features resume").await.is_err() {
             emit("LOST :cannot send to the server");
@@ -114,6 +117,7 @@ pub async fn run(
                             ServerLine::Welcome { .. } => {
                                 awaiting_name = false;
                                 resuming = false;
+                                backoff = None;
                             }
                             // Any error while the name is in flight answers it
                             // (§4.3): name-invalid, name-taken, or a framing or
@@ -196,9 +200,8 @@ pub async fn run(
         else {
             return exit::DISCONNECTED;
         };
-        let mut backoff = Backoff::new();
         conn = loop {
-            let Some(pause) = backoff.next_pause() else {
+            let Some(pause) = backoff.get_or_insert_with(Backoff::new).next_pause() else {
                 emit(&format!(
                     "LOST :could not reconnect within {} minutes",
                     GIVE_UP.as_secs() / 60

@@ -35,8 +35,8 @@ const PAUSE_MAX: Duration = Duration::from_secs(30);
 /// How long to keep trying before giving up.
 pub const GIVE_UP: Duration = Duration::from_secs(300);
 
-/// When to try again: 1 s, 2 s, 4 s ... at most 30 s apart, each pause
-/// varied by ±20%, until [`GIVE_UP`] has passed since the first attempt.
+/// When to try again: 1 s, 2 s, 4 s ... up to 30 s, each pause varied by
+/// ±20%, until [`GIVE_UP`] has passed since the outage began.
 #[derive(Debug)]
 pub struct Backoff {
     /// When the outage began.
@@ -123,7 +123,10 @@ impl ResumeState {
             } => {
                 self.name = Some(name.as_str().to_owned());
                 self.token = resume.as_ref().map(|t| t.as_str().to_owned());
-                self.seq = self.seq.max(seq.unwrap_or(0));
+                // Not the larger: a server that restarted without history
+                // may count from 1 again (spec §16.1); a resume's WELCOME
+                // says where its run starts.
+                self.seq = seq.unwrap_or(0);
             }
             ServerLine::Seq { seq, .. } | ServerLine::Hist { seq, .. } => {
                 self.seq = self.seq.max(*seq);

@@ -476,9 +476,13 @@ async fn a_lost_connection_is_resumed_with_the_draft_and_what_was_missed() {
         }
     }
     ana.wait_for("bia joined").await;
+    // Review finding: events inside SEQ lines must still ring the bell.
+    bia_w.write_all(b"hi ana\n").await.unwrap();
+    ana.wait_for("hi ana").await;
+    ana.wait_for("\u{7}").await;
     ana.type_keys(b"half a thought");
     relay.cut_all();
-    ana.wait_for("reconnecting").await;
+    ana.wait_for("Reconnecting").await;
     let leave = bia.next_text().await.unwrap().unwrap();
     assert!(
         leave.starts_with("LEAVE ") && leave.contains(" ana lost"),
