@@ -83,6 +83,21 @@ struct Resume {
     back: Option<(Instant, bool)>,
     /// Lines typed during the outage.
     pending: Vec<String>,
+    /// Registered again by name after a refused token (the server had
+    /// restarted): the highest number seen before, so that the history
+    /// replayed on joining shows only what was missed.
+    catch_up: Option<CatchUp>,
+}
+
+/// Sorting a joining replay into seen and missed, after a restart.
+#[derive(Debug)]
+struct CatchUp {
+    /// The highest number seen before the outage.
+    seen: u64,
+    /// Replayed messages shown (missed).
+    shown: u32,
+    /// Replayed messages hidden (seen before).
+    hidden: u32,
 }
 
 /// What [`Resume::track`] made of a line.
@@ -495,6 +510,37 @@ impl Resume {
             // The answer to `/features`: nothing to show.
             return Ok(swallowed);
         }
+        if let Some(catch_up) = &mut self.catch_up {
+            match line {
+                ServerLine::Hist { seq, .. } if *seq <= catch_up.seen => {
+                    catch_up.hidden += 1;
+                    return Ok(swallowed);
+                }
+                ServerLine::Hist { .. } => catch_up.shown += 1,
+                ServerLine::HistEnd { .. } => {
+                    let note = match (catch_up.shown, catch_up.hidden) {
+                        (0, _) => "Nothing was said while you were away.".to_owned(),
+                        (n, 0) => format!(
+                            "{n} message{} you missed {} above (there may be more: /history before the first).",
+                            if n == 1 { "" } else { "s" },
+                            if n == 1 { "is" } else { "are" }
+                        ),
+                        (n, _) => format!(
+                            "{n} message{} you missed {} above.",
+                            if n == 1 { "" } else { "s" },
+                            if n == 1 { "is" } else { "are" }
+                        ),
+                    };
+                    self.catch_up = None;
+                    return Ok(Tracked {
+                        note: Some(view.notice(&note)),
+                        swallow: true,
+                    });
+                }
+                ServerLine::Welcome { .. } => {}
+                _ => self.catch_up = None,
+            }
+        }
         match line {
             ServerLine::Welcome { .. } => {
                 self.backoff = None;
@@ -506,7 +552,7 @@ impl Resume {
                     // Joined again by name: no RESUMED will come.
                     self.back = None;
                     let note = format!(
-                        "Reconnected after {} s, as a new session (the server no longer knew this one); recent messages are shown as history.",
+                        "Reconnected after {} s, as a new session (the server no longer knew the old one).",
                         since.elapsed().as_secs()
                     );
                     self.flush(conn).await?;
@@ -524,6 +570,11 @@ impl Resume {
             } if matches!(self.back, Some((_, false))) => {
                 if let Some((since, _)) = self.back {
                     self.back = Some((since, true));
+                    self.catch_up = Some(CatchUp {
+                        seen: self.state.seq,
+                        shown: 0,
+                        hidden: 0,
+                    });
                     self.state.token = None;
                     if let Some(name) = &self.state.name {
                         conn.send(name.as_bytes()).await?;

@@ -507,3 +507,36 @@ async fn a_lost_connection_is_resumed_with_the_draft_and_what_was_missed() {
     assert_eq!(ana.status().await, 0);
     assert!(srv.shutdown().await);
 }
+
+/// Issue 14: a server that restarted no longer knows the session: the
+/// client registers the same name again by itself and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_client_joins_again_under_its_name() {
+    use tagarela_server::Settings;
+    use tagarela_server::testing::TestServer;
+    let first = TestServer::start(Settings::default()).await.unwrap();
+    let relay = Relay::to(first.addr).await;
+    let mut ana = OnPty::spawn_raw(relay.port, &["--name", "ana"]);
+    ana.wait_for("Welcome, ana").await;
+    let second = TestServer::start(Settings::default()).await.unwrap();
+    relay.point_to(second.addr);
+    relay.cut_all();
+    assert!(first.shutdown().await);
+    ana.wait_for("as a new session").await;
+    let (r, mut w) = tokio::net::TcpStream::connect(second.addr)
+        .await
+        .unwrap()
+        .into_split();
+    let mut bia = LineReader::server_lines(r);
+    w.write_all(b"bia\n").await.unwrap();
+    let welcome = loop {
+        let line = bia.next_text().await.unwrap().unwrap();
+        if line.starts_with("WELCOME") {
+            break line;
+        }
+    };
+    assert!(welcome.contains(" online=2 "), "ana is back: {welcome}");
+    ana.type_keys(b"/quit\r");
+    assert_eq!(ana.status().await, 0);
+    assert!(second.shutdown().await);
+}

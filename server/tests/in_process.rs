@@ -483,6 +483,8 @@ async fn a_free_name_is_resumed_with_a_join() {
     ana.expect("BYE quit").await;
     bia.expect("LEAVE ").await;
     bia.send("while you were away").await;
+    // The server has taken it before the client comes back.
+    assert_eq!(bia.barrier().await, Vec::<String>::new());
     let mut back = server.connect().await;
     back.send(&format!("/resume ana {token} 2")).await;
     back.expect("WELCOME ana online=2 ").await;

@@ -1,6 +1,8 @@
 //! What the client's integration tests share: the one way to start an
 //! in-process server (`tagarela_server::testing`), with the defaults.
 
+#![allow(dead_code)] // each test file uses part of this
+
 use std::sync::{Arc, Mutex};
 
 use tagarela_server::Settings;
@@ -17,6 +19,8 @@ pub struct Relay {
     pub port: u16,
     /// The relaying tasks, to cut.
     clients: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// Where new connections go (another server stands for a restart).
+    target: Arc<Mutex<std::net::SocketAddr>>,
 }
 
 impl Relay {
@@ -25,8 +29,11 @@ impl Relay {
         let port = listener.local_addr().unwrap().port();
         let clients = Arc::new(Mutex::new(Vec::new()));
         let held = Arc::clone(&clients);
+        let target = Arc::new(Mutex::new(server));
+        let to = Arc::clone(&target);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                let server = *to.lock().unwrap();
                 let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
                 let (mut ur, mut uw) = upstream.into_split();
                 let (mut cr, mut cw) = client.into_split();
@@ -38,7 +45,16 @@ impl Relay {
                 held.lock().unwrap().push(relay.abort_handle());
             }
         });
-        Relay { port, clients }
+        Relay {
+            port,
+            clients,
+            target,
+        }
+    }
+
+    /// New connections go to `server` from now on.
+    pub fn point_to(&self, server: std::net::SocketAddr) {
+        *self.target.lock().unwrap() = server;
     }
 
     /// Drops every relayed connection, both sides: the client sees its
