@@ -88,7 +88,7 @@ pub enum HistoryError {
     /// Another process (a second server on the same state directory)
     /// holds the database.
     #[error(
-        "history database {path} is in use by another process (another server on the same state directory?)"
+        "history database {path} is in use by another process (another server on the same state directory?); give this server --history PATH of its own, or --no-history"
     )]
     InUse { path: PathBuf },
 }
