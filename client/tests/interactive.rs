@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 mod common;
-use common::{Relay, server};
+use common::{Relay, raw_peer, server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -463,18 +463,7 @@ async fn a_lost_connection_is_resumed_with_the_draft_and_what_was_missed() {
     let relay = Relay::to(srv.addr).await;
     let mut ana = OnPty::spawn_raw(relay.port, &["--name", "ana"]);
     ana.wait_for("Welcome, ana").await;
-    let (r, mut bia_w) = tokio::net::TcpStream::connect(srv.addr)
-        .await
-        .unwrap()
-        .into_split();
-    let mut bia = LineReader::server_lines(r);
-    bia_w.write_all(b"bia\n").await.unwrap();
-    loop {
-        let line = bia.next_text().await.unwrap().unwrap();
-        if line.starts_with("WELCOME") {
-            break;
-        }
-    }
+    let (mut bia, _, mut bia_w) = raw_peer(srv.addr, "bia").await;
     ana.wait_for("bia joined").await;
     // Review finding: events inside SEQ lines must still ring the bell.
     bia_w.write_all(b"hi ana\n").await.unwrap();
@@ -523,18 +512,7 @@ async fn after_a_restart_the_client_joins_again_under_its_name() {
     relay.cut_all();
     assert!(first.shutdown().await);
     ana.wait_for("as a new session").await;
-    let (r, mut w) = tokio::net::TcpStream::connect(second.addr)
-        .await
-        .unwrap()
-        .into_split();
-    let mut bia = LineReader::server_lines(r);
-    w.write_all(b"bia\n").await.unwrap();
-    let welcome = loop {
-        let line = bia.next_text().await.unwrap().unwrap();
-        if line.starts_with("WELCOME") {
-            break line;
-        }
-    };
+    let (_bia, welcome, _w) = raw_peer(second.addr, "bia").await;
     assert!(welcome.contains(" online=2 "), "ana is back: {welcome}");
     ana.type_keys(b"/quit\r");
     assert_eq!(ana.status().await, 0);

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 mod common;
-use common::{Relay, server};
+use common::{Relay, raw_peer, server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -310,19 +310,7 @@ async fn with_reconnect_a_lost_connection_comes_back_with_what_was_missed() {
     out.expect("HELLO 1 ").await;
     let welcome = out.expect("WELCOME ana online=1 ").await;
     assert!(welcome.contains(" resume="), "{welcome}");
-    let (r, mut bia_w) = tokio::net::TcpStream::connect(srv.addr)
-        .await
-        .unwrap()
-        .into_split();
-    let mut bia = LineReader::server_lines(r);
-    bia_w.write_all(b"bia\n").await.unwrap();
-    while !bia
-        .next_text()
-        .await
-        .unwrap()
-        .unwrap()
-        .starts_with("WELCOME")
-    {}
+    let (mut bia, _, mut bia_w) = raw_peer(srv.addr, "bia").await;
     out.expect("SEQ 2 JOIN ").await;
     relay.cut_all();
     out.expect("LOST :").await;

@@ -65,3 +65,28 @@ impl Relay {
         }
     }
 }
+
+/// A raw client of `server` registered as `name`: its lines from after
+/// `WELCOME` on, the `WELCOME` line itself, and its write half.
+pub async fn raw_peer(
+    server: std::net::SocketAddr,
+    name: &str,
+) -> (
+    tagarela_reader::LineReader<tokio::net::tcp::OwnedReadHalf>,
+    String,
+    tokio::net::tcp::OwnedWriteHalf,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (r, mut w) = tokio::net::TcpStream::connect(server)
+        .await
+        .unwrap()
+        .into_split();
+    let mut lines = tagarela_reader::LineReader::server_lines(r);
+    w.write_all(format!("{name}\n").as_bytes()).await.unwrap();
+    loop {
+        let line = lines.next_text().await.unwrap().unwrap();
+        if line.starts_with("WELCOME") {
+            return (lines, line, w);
+        }
+    }
+}
