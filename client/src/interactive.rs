@@ -271,11 +271,11 @@ async fn chat(
                                 code: if *reason == ByeReason::Quit { exit::LEFT } else { exit::DISCONNECTED },
                                 last,
                             };
-                            // A server shutting down is likely to restart.
                             // A server shutting down is likely to restart; one
                             // that timed this client out or found it slow (a
-                            // laptop that slept) will take it back.
-                            let again = matches!(reason, ByeReason::Shutdown | ByeReason::Timeout | ByeReason::Slow);
+                            // laptop that slept) will take it back; one cut off
+                            // from its cluster leaves the others to serve it.
+                            let again = matches!(reason, ByeReason::Shutdown | ByeReason::Timeout | ByeReason::Slow | ByeReason::Unavailable);
                             if again && !leaving {
                                 break 'live end;
                             }

@@ -126,7 +126,7 @@ pub async fn run(
                                 eprintln!("tagarela: the server refused the name ({code}); nothing else was sent");
                                 return exit::NAME_REFUSED;
                             }
-                            ServerLine::Bye { reason: ByeReason::Shutdown, .. } if stdin_open => {
+                            ServerLine::Bye { reason: ByeReason::Shutdown | ByeReason::Unavailable, .. } if stdin_open => {
                                 break 'live "the server shut down".to_owned();
                             }
                             ServerLine::Bye { reason, .. } => {

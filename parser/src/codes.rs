@@ -73,6 +73,9 @@ wire_words! {
         /// `/resume` with a name and token that do not go together (or
         /// expired): register by name instead (§16.6).
         ResumeRefused = "resume-refused",
+        /// The server cannot reach the rest of its cluster just now
+        /// (§17.4): nothing was done; try again, or reconnect.
+        Unavailable = "unavailable",
     }
 }
 
@@ -115,6 +118,9 @@ wire_words! {
         Throttled = "throttled",
         /// The same client resumed its name on another connection (§16.6).
         Replaced = "replaced",
+        /// The server lost contact with the rest of its cluster (§17.4):
+        /// reconnecting reaches a server that has it.
+        Unavailable = "unavailable",
     }
 }
 
@@ -132,7 +138,8 @@ impl ByeReason {
             | ByeReason::AddressLimit
             | ByeReason::WrongProtocol
             | ByeReason::Throttled
-            | ByeReason::Replaced => None,
+            | ByeReason::Replaced
+            | ByeReason::Unavailable => None,
         }
     }
 }

@@ -26,12 +26,13 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::Permit;
 use crate::config::Settings;
 use crate::context::Context;
+use crate::hub::{Claimed, Refusal};
 use crate::intent::Intent;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::rate_limit::{Bucket, Rate};
 use crate::reply::{Replier, Reply};
-use crate::session::{Outcome, Session};
+use crate::session::{Outcome, Pending, Session};
 use crate::wire;
 
 /// Octets read from the transport at a time.
@@ -116,12 +117,19 @@ pub async fn serve<T: Transport>(
     // waiter list twice per wake-up, for every connection.
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
+    // The hub's answer to a claim it decides later (a cluster, §17).
+    let mut pending: Option<Pending> = None;
 
     let ending = loop {
         // Registered clients' input waits while some reader is behind
         // (spec §11); the rate limit holds input back by time.
         let held_back = session.is_registered() && ctx.pressure.is_active();
-        let may_read = !held_back && input.held_until.is_none();
+        if pending.is_none() {
+            pending = session.take_pending();
+        }
+        // A name the cluster has yet to grant holds the client's further
+        // lines (kept in `input`) until it answers.
+        let may_read = !held_back && input.held_until.is_none() && !session.is_waiting();
         // Biased, rare events first: a peer that keeps its socket readable
         // must not starve the timers (registration, keepalive, slow grace)
         // or the overflow check, which the I/O branch would otherwise win
@@ -181,8 +189,8 @@ pub async fn serve<T: Transport>(
                 if outbox.is_overflowed() {
                     break Ending::Bye(ByeReason::Slow);
                 }
-                if outbox.is_replaced() {
-                    break Ending::Bye(ByeReason::Replaced);
+                if let Some(why) = outbox.displaced() {
+                    break Ending::Bye(why);
                 }
                 if let Some(since) = outbox.above_soft_since() {
                     let mut at = since + settings.slow_grace;
@@ -193,6 +201,22 @@ pub async fn serve<T: Transport>(
                         sleep.as_mut().reset(at);
                     }
                 }
+            }
+            answer = answer_to(&mut pending), if pending.is_some() => {
+                pending = None;
+                session.settle(answer);
+                match input.handle_lines(&mut session) {
+                    Err(reason) => break Ending::Bye(reason),
+                    Ok(handled) if handled > 0 => {
+                        last_activity = Instant::now();
+                        ping_sent = None;
+                    }
+                    Ok(_) => {}
+                }
+                if session.has_entries()
+                    && let Some(sink) = &ctx.sink {
+                        sink.record(session.take_entries()).await;
+                    }
             }
             () = async { Box::pin(ctx.pressure.released()).await }, if held_back => {
                 // Lines held back meanwhile are handled by the timer.
@@ -243,6 +267,14 @@ pub async fn serve<T: Transport>(
     Box::pin(close(ending, transport, &ctx, session, &outbox, outgoing)).await;
     open.dec();
     drop(permit);
+}
+
+/// The hub's later answer to a claim or resume (`None`: it gave none).
+async fn answer_to(pending: &mut Option<Pending>) -> Option<Result<Claimed, Refusal>> {
+    match pending {
+        Some(answer) => answer.await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 /// Hands the figures counted since the last turn to the metrics: a shared
@@ -513,6 +545,11 @@ impl Input {
                 // framer holds no state of the line, so framing it again
                 // later gives the same frame.
                 held_until = Some(at);
+                break before;
+            }
+            if session.is_waiting() {
+                // The hub has yet to answer a claim: this line and the
+                // rest stay until it does.
                 break before;
             }
             handled += 1;

@@ -2,7 +2,10 @@
 //! claiming and releasing a name, publishing an event and listing who is
 //! online, so that the chat core does not care whether the room lives in
 //! this process ([`crate::local_hub::LocalHub`]) or is shared by several
-//! (a Redis-backed hub, later, as one new file). Recipients are named by
+//! through Redis ([`crate::cluster::ClusterHub`]). A local hub answers at
+//! once; a cluster hub answers a claim later ([`Answer::Pending`]) and
+//! numbers events once Redis has ordered them ([`Published::Queued`]).
+//! Recipients are named by
 //! their [`NameKey`], which means the same thing in every process; the
 //! [`Recipient`] handle is only how a hub reaches a client of its own
 //! process. Never encodes lines and never touches sockets.
@@ -42,6 +45,49 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// The client's name was resumed on another connection (§16.6): this
     /// one gets no more events and should close.
     fn replaced(&self);
+
+    /// This process lost its place in the cluster (§17.4): the client
+    /// gets no more events and should be closed with `BYE unavailable`.
+    fn cut_off(&self);
+
+    /// A private message this client sent found its recipient gone by the
+    /// time the cluster ordered it (§17.2): tell the sender.
+    fn undeliverable(&self, to: &Name<'static>);
+}
+
+/// What a newcomer is told, called once the claim takes effect (at once
+/// for a local hub; when the join comes back from Redis for a cluster).
+pub type Welcomer = Box<dyn FnOnce(Welcome) + Send>;
+
+/// The answer to a claim or a resume.
+#[derive(Debug)]
+pub enum Answer {
+    /// Decided now.
+    Ready(Result<Claimed, Refusal>),
+    /// Decided when this receiver yields; the client's further lines wait
+    /// until then. A dropped sender means [`Clash::Unavailable`].
+    Pending(tokio::sync::oneshot::Receiver<Result<Claimed, Refusal>>),
+}
+
+/// What became of an event a client caused.
+#[derive(Debug)]
+pub enum Published {
+    /// Numbered and delivered now: this is the event.
+    Numbered(Arc<Event>),
+    /// Handed to the cluster, which numbers and delivers it (to this
+    /// process's clients too) in the order it decides.
+    Queued,
+}
+
+/// Why an event was not published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpublished {
+    /// The sender holds no name (or it was resumed elsewhere).
+    NotHeld,
+    /// The private message's recipient is not online.
+    NotOnline,
+    /// The cluster cannot be reached (§17.4).
+    Unavailable,
 }
 
 /// Why a name could not be claimed (§3.3).
@@ -51,6 +97,8 @@ pub enum Clash {
     Taken(Name<'static>),
     /// Someone online has a name with the same confusable skeleton.
     LooksLike(Name<'static>),
+    /// The cluster cannot be reached, so no name can be given (§17.4).
+    Unavailable,
 }
 
 /// A successful claim.
@@ -69,7 +117,7 @@ pub struct Claimed {
     pub id: u64,
 }
 
-/// Why `/resume` failed.
+/// Why a claim or a `/resume` failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The token does not go with the name, or has expired.
@@ -108,10 +156,6 @@ pub struct Welcome {
     pub token: Option<crate::resume::ResumeToken>,
 }
 
-/// A private message's recipient is not online.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotOnline;
-
 /// The room, as the chat core sees it.
 pub trait Hub: Send + Sync + std::fmt::Debug {
     /// Claims `name` for `recipient` and publishes its `Join` to everyone
@@ -121,14 +165,15 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// before the newcomer can receive any event, so what it queues comes
     /// first.
     /// A token to take the name back is made only if `resumable` (the
-    /// client asked for the `resume` feature, §16.6).
+    /// client asked for the `resume` feature, §16.6). Never refuses with
+    /// [`Refusal::Token`].
     fn claim(
         &self,
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
         resumable: bool,
-        welcome: &mut dyn FnMut(Welcome),
-    ) -> Result<Claimed, Clash>;
+        welcome: Welcomer,
+    ) -> Answer;
 
     /// Releases `key` and publishes its `Leave` to everyone left. The name
     /// is free the moment this returns. Releasing a key not held (twice,
@@ -140,7 +185,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         id: u64,
         reason: LeaveReason,
         text: Option<Text<'static>>,
-    ) -> Option<Arc<Event>>;
+    ) -> Option<Published>;
 
     /// Takes `name` back for `recipient` with the token its last welcome
     /// gave (§16.6). If a connection still holds it, the name moves
@@ -153,13 +198,17 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         token: &str,
         after: crate::event::Seq,
         recipient: Arc<dyn Recipient>,
-        welcome: &mut dyn FnMut(Welcome),
-    ) -> Result<Claimed, Refusal>;
+        welcome: Welcomer,
+    ) -> Answer;
 
     /// Publishes a public message from `from` (a key registration `id`
-    /// holds) to every other client. `None` if it holds no name (or the
-    /// name was resumed elsewhere).
-    fn publish_public(&self, from: &NameKey, id: u64, text: Text<'static>) -> Option<Arc<Event>>;
+    /// holds) to every other client.
+    fn publish_public(
+        &self,
+        from: &NameKey,
+        id: u64,
+        text: Text<'static>,
+    ) -> Result<Published, Unpublished>;
 
     /// Publishes a private message from `from` to the client holding
     /// `to`'s key, and to `from` itself as its confirmation (once, if they
@@ -170,7 +219,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         id: u64,
         to: &Name<'_>,
         text: Text<'static>,
-    ) -> Result<Arc<Event>, NotOnline>;
+    ) -> Result<Published, Unpublished>;
 
     /// A snapshot of who is online (display forms), in no set order.
     fn who(&self) -> Vec<Name<'static>>;

@@ -50,6 +50,7 @@ pub mod config;
 mod connection;
 mod context;
 pub mod event;
+pub mod event_log;
 pub mod history;
 pub mod hub;
 mod intent;

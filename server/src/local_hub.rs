@@ -4,7 +4,7 @@
 //! lock is held only for map work and queue appends, which never wait, so
 //! it is never held across an `.await`. Knows nothing of wire formats.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,8 +13,12 @@ use tokio::time::Instant;
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
+use crate::event_log::{EventLog, LOG_MAX};
 use crate::history::Loaded;
-use crate::hub::{Claimed, Clash, Hub, Missed, NotOnline, Recipient, Refusal, Welcome};
+use crate::hub::{
+    Answer, Claimed, Clash, Hub, Missed, Published, Recipient, Refusal, Unpublished, Welcome,
+    Welcomer,
+};
 use crate::metrics::Metrics;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
@@ -50,15 +54,8 @@ struct Departed {
     since: Seq,
 }
 
-/// Octets of missed events sent at most on a resume: well under the
-/// outbox's soft bound, so a resume never makes a client slow (§11).
-const MISSED_BYTES_MAX: usize = 192 * 1024;
-
 /// How long a departed client's token still takes its name back (if free).
 const RESUME_KEEP: Duration = Duration::from_secs(600);
-
-/// Events kept for resuming clients (all kinds; memory only).
-const LOG_MAX: usize = 10_000;
 
 /// Everything behind the hub's lock.
 #[derive(Debug, Default)]
@@ -78,9 +75,9 @@ struct Registry {
     recent: Option<Recent>,
     /// How many of them a newcomer is replayed.
     replay: usize,
-    /// The latest events of every kind, oldest first, for what a resuming
-    /// client missed (§16.6); at most [`LOG_MAX`].
-    log: VecDeque<Arc<Event>>,
+    /// The latest events of every kind, for what a resuming client
+    /// missed (§16.6).
+    log: EventLog,
     /// Resumable clients that left, by name, until their tokens expire.
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
@@ -98,43 +95,13 @@ impl Registry {
         };
         self.last_at = Some(at);
         let event = Arc::new(Event::new(Seq(self.last_seq), at, kind));
-        if self.log.len() >= LOG_MAX {
-            self.log.pop_front();
-        }
-        self.log.push_back(Arc::clone(&event));
+        self.log.push(Arc::clone(&event));
         event
     }
 
-    /// What the client holding `key` since `since` would have received
-    /// after `after`: never anything before its holding began, and at most
-    /// [`MISSED_BYTES_MAX`] (the newest; older ones make a gap).
+    /// What the client holding `key` since `since` missed after `after`.
     fn missed(&self, key: &NameKey, since: Seq, after: Seq) -> Missed {
-        let after = after.max(since);
-        let start = self.log.partition_point(|e| e.seq <= after);
-        let mut gap = match self.log.front() {
-            Some(first) => first.seq.0 > after.0.saturating_add(1),
-            None => after.0 < self.last_seq,
-        };
-        let mut events = Vec::new();
-        let mut bytes = 0usize;
-        for e in self.log.range(start..).rev() {
-            let for_it = match &e.kind {
-                EventKind::Join { name } | EventKind::Leave { name, .. } => name.key() != *key,
-                EventKind::Public { from, .. } => from.key() != *key,
-                EventKind::Private { from, to, .. } => from.key() == *key || to.key() == *key,
-            };
-            if !for_it {
-                continue;
-            }
-            bytes += e.approx_len();
-            if bytes > MISSED_BYTES_MAX {
-                gap = true;
-                break;
-            }
-            events.push(Arc::clone(e));
-        }
-        events.reverse();
-        Missed { events, gap }
+        self.log.missed(key, since, after, Seq(self.last_seq))
     }
 
     /// The clash `name` would make, if any.
@@ -251,7 +218,7 @@ impl LocalHub {
         recipient: Arc<dyn Recipient>,
         resumable: bool,
         resumed: Option<(Seq, Seq)>,
-        welcome: &mut dyn FnMut(Welcome),
+        welcome: impl FnOnce(Welcome),
     ) -> Claimed {
         // Whoever held this name before is gone for good: its token no
         // longer takes it back, and nothing of its holding is replayed.
@@ -325,18 +292,9 @@ impl Hub for LocalHub {
         name: &Name<'static>,
         recipient: Arc<dyn Recipient>,
         resumable: bool,
-        welcome: &mut dyn FnMut(Welcome),
-    ) -> Result<Claimed, Clash> {
-        let key = name.key();
-        let shapes = name.skeletons();
-        let mut r = self.lock();
-        if let Some(clash) = r.clash(&key, &shapes) {
-            return Err(clash);
-        }
-        let resumed = None;
-        Ok(self.admit(
-            &mut r, name, key, shapes, recipient, resumable, resumed, welcome,
-        ))
+        welcome: Welcomer,
+    ) -> Answer {
+        Answer::Ready(self.claim_now(name, recipient, resumable, welcome))
     }
 
     fn resume(
@@ -345,7 +303,122 @@ impl Hub for LocalHub {
         token: &str,
         after: Seq,
         recipient: Arc<dyn Recipient>,
-        welcome: &mut dyn FnMut(Welcome),
+        welcome: Welcomer,
+    ) -> Answer {
+        Answer::Ready(self.resume_now(name, token, after, recipient, welcome))
+    }
+
+    fn release(
+        &self,
+        key: &NameKey,
+        id: u64,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    ) -> Option<Published> {
+        self.leave(key, id, reason, text).map(Published::Numbered)
+    }
+
+    fn publish_public(
+        &self,
+        from: &NameKey,
+        id: u64,
+        text: Text<'static>,
+    ) -> Result<Published, Unpublished> {
+        let mut r = self.lock();
+        let name = r
+            .members
+            .get(from)
+            .filter(|m| m.id == id)
+            .ok_or(Unpublished::NotHeld)?
+            .name
+            .clone();
+        let event = r.accept(EventKind::Public { from: name, text });
+        self.count(PUBLIC, r.members.len() - 1);
+        r.deliver_to_all_but(from, &event);
+        let at = event.at;
+        if let Some(recent) = &mut r.recent {
+            recent.push(Arc::clone(&event), at);
+        }
+        Ok(Published::Numbered(event))
+    }
+
+    fn publish_private(
+        &self,
+        from: &NameKey,
+        id: u64,
+        to: &Name<'_>,
+        text: Text<'static>,
+    ) -> Result<Published, Unpublished> {
+        let mut r = self.lock();
+        let to_key = to.key();
+        let Some(sender) = r.members.get(from).filter(|m| m.id == id) else {
+            return Err(Unpublished::NotHeld);
+        };
+        let Some(target) = r.members.get(&to_key) else {
+            return Err(Unpublished::NotOnline);
+        };
+        let kind = EventKind::Private {
+            from: sender.name.clone(),
+            to: target.name.clone(),
+            text,
+        };
+        let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
+        let event = r.accept(kind);
+        let to_self = to_key == *from;
+        self.count(PRIVATE, if to_self { 1 } else { 2 });
+        target.deliver(&event);
+        if !to_self {
+            sender.deliver(&event);
+        }
+        drop(r);
+        Ok(Published::Numbered(event))
+    }
+
+    fn who(&self) -> Vec<Name<'static>> {
+        self.lock()
+            .members
+            .values()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
+        let mut r = self.lock();
+        let recent = r.recent.as_mut()?;
+        recent.expire(wall_clock());
+        Some(recent.query(query, query.count_or(default)))
+    }
+}
+
+impl LocalHub {
+    /// [`Hub::claim`], decided now (as a local hub always does).
+    pub fn claim_now(
+        &self,
+        name: &Name<'static>,
+        recipient: Arc<dyn Recipient>,
+        resumable: bool,
+        welcome: impl FnOnce(Welcome),
+    ) -> Result<Claimed, Refusal> {
+        let key = name.key();
+        let shapes = name.skeletons();
+        let mut r = self.lock();
+        if let Some(clash) = r.clash(&key, &shapes) {
+            return Err(Refusal::Clash(clash));
+        }
+        let resumed = None;
+        Ok(self.admit(
+            &mut r, name, key, shapes, recipient, resumable, resumed, welcome,
+        ))
+    }
+
+    /// [`Hub::resume`] (§16.6), decided now.
+    pub fn resume_now(
+        &self,
+        name: &Name<'static>,
+        token: &str,
+        after: Seq,
+        recipient: Arc<dyn Recipient>,
+        welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
         let key = name.key();
         let shapes = name.skeletons();
@@ -394,7 +467,8 @@ impl Hub for LocalHub {
         Ok(self.admit(&mut r, name, key, shapes, recipient, true, resumed, welcome))
     }
 
-    fn release(
+    /// Releases `key` if registration `id` holds it (see [`Hub::release`]).
+    fn leave(
         &self,
         key: &NameKey,
         id: u64,
@@ -437,69 +511,12 @@ impl Hub for LocalHub {
         r.deliver_to_all_but(key, &leave);
         Some(leave)
     }
-
-    fn publish_public(&self, from: &NameKey, id: u64, text: Text<'static>) -> Option<Arc<Event>> {
-        let mut r = self.lock();
-        let name = r.members.get(from).filter(|m| m.id == id)?.name.clone();
-        let event = r.accept(EventKind::Public { from: name, text });
-        self.count(PUBLIC, r.members.len() - 1);
-        r.deliver_to_all_but(from, &event);
-        let at = event.at;
-        if let Some(recent) = &mut r.recent {
-            recent.push(Arc::clone(&event), at);
-        }
-        Some(event)
-    }
-
-    fn publish_private(
-        &self,
-        from: &NameKey,
-        id: u64,
-        to: &Name<'_>,
-        text: Text<'static>,
-    ) -> Result<Arc<Event>, NotOnline> {
-        let mut r = self.lock();
-        let to_key = to.key();
-        let sender = r.members.get(from).filter(|m| m.id == id);
-        let (Some(sender), Some(target)) = (sender, r.members.get(&to_key)) else {
-            return Err(NotOnline);
-        };
-        let kind = EventKind::Private {
-            from: sender.name.clone(),
-            to: target.name.clone(),
-            text,
-        };
-        let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
-        let event = r.accept(kind);
-        let to_self = to_key == *from;
-        self.count(PRIVATE, if to_self { 1 } else { 2 });
-        target.deliver(&event);
-        if !to_self {
-            sender.deliver(&event);
-        }
-        drop(r);
-        Ok(event)
-    }
-
-    fn who(&self) -> Vec<Name<'static>> {
-        self.lock()
-            .members
-            .values()
-            .map(|m| m.name.clone())
-            .collect()
-    }
-
-    fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
-        let mut r = self.lock();
-        let recent = r.recent.as_mut()?;
-        recent.expire(wall_clock());
-        Some(recent.query(query, query.count_or(default)))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_log::MISSED_BYTES_MAX;
     use std::sync::Mutex as StdMutex;
 
     /// A recipient that remembers what it was given.
@@ -508,6 +525,10 @@ mod tests {
 
     impl Recipient for Seen {
         fn replaced(&self) {}
+
+        fn cut_off(&self) {}
+
+        fn undeliverable(&self, _: &Name<'static>) {}
 
         fn deliver(&self, event: &Event) -> bool {
             let what = match &event.kind {
@@ -544,17 +565,17 @@ mod tests {
         let alice = Arc::new(Seen::default());
         let bob = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
+            .claim_now(&name("alice"), alice.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(a.online, 1);
         let b = hub
-            .claim(&name("bob"), bob.clone(), true, &mut |_| {})
+            .claim_now(&name("bob"), bob.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(
             (b.online, b.join.as_ref().map(|j| j.seq)),
             (2, Some(Seq(2)))
         );
-        hub.publish_public(&b.key, b.id, text("hi"));
+        assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
         hub.publish_private(&a.key, a.id, &name("BOB"), text("psst"))
             .unwrap_or_else(|_| unreachable!());
         hub.release(&b.key, b.id, LeaveReason::Quit, None);
@@ -580,13 +601,13 @@ mod tests {
         let hub = LocalHub::new();
         let alice = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
+            .claim_now(&name("alice"), alice.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         let bob = Arc::new(Seen::default());
         let mut welcomed = None;
         let bob_seen = Arc::clone(&bob);
         let b = hub
-            .claim(&name("bob"), bob.clone(), true, &mut |w: Welcome| {
+            .claim_now(&name("bob"), bob.clone(), true, |w: Welcome| {
                 let online = w.online;
                 welcomed = Some(online);
                 bob_seen
@@ -597,7 +618,7 @@ mod tests {
             })
             .unwrap_or_else(|_| unreachable!());
         assert_eq!((welcomed, b.online), (Some(2), 2));
-        hub.publish_public(&a.key, a.id, text("hi"));
+        assert!(hub.publish_public(&a.key, a.id, text("hi")).is_ok());
         assert_eq!(
             bob.taken(),
             [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
@@ -611,29 +632,26 @@ mod tests {
         let hub = LocalHub::new();
         let mut token = None;
         let ana = Arc::new(Seen::default());
-        hub.claim(&name("ana"), ana.clone(), true, &mut |w: Welcome| {
+        hub.claim_now(&name("ana"), ana.clone(), true, |w: Welcome| {
             token = w.token
         })
         .unwrap_or_else(|_| unreachable!());
         let token = token.unwrap_or_else(|| unreachable!()).hex();
         let bia = hub
-            .claim(&name("bia"), Arc::new(Seen::default()), true, &mut |_| {})
+            .claim_now(&name("bia"), Arc::new(Seen::default()), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         for n in 0..LOG_MAX + 10 {
-            hub.publish_public(&bia.key, bia.id, text(&format!("m{n}")));
+            assert!(
+                hub.publish_public(&bia.key, bia.id, text(&format!("m{n}")))
+                    .is_ok()
+            );
         }
-        let wrong = hub.resume(
-            &name("ana"),
-            "0",
-            Seq(1),
-            Arc::new(Seen::default()),
-            &mut |_| {},
-        );
+        let wrong = hub.resume_now(&name("ana"), "0", Seq(1), Arc::new(Seen::default()), |_| {});
         assert_eq!(wrong.err(), Some(Refusal::Token));
         let mut missed = None;
         let again = Arc::new(Seen::default());
         let resumed = hub
-            .resume(&name("ana"), &token, Seq(1), again, &mut |w: Welcome| {
+            .resume_now(&name("ana"), &token, Seq(1), again, |w: Welcome| {
                 missed = w.missed;
             })
             .unwrap_or_else(|_| unreachable!());
@@ -649,12 +667,12 @@ mod tests {
         );
         // Review finding: the replaced registration could still speak.
         let a_key = resumed.key.clone();
-        assert!(hub.publish_public(&a_key, 1, text("ghost")).is_none());
+        assert!(hub.publish_public(&a_key, 1, text("ghost")).is_err());
         assert!(
             hub.publish_private(&a_key, 1, &name("bia"), text("ghost"))
                 .is_err()
         );
-        assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_some());
+        assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_ok());
         // The first registration's release is no longer the name's.
         assert!(
             hub.release(&resumed.key, 1, LeaveReason::Lost, None)
@@ -672,35 +690,38 @@ mod tests {
     fn a_resume_never_reaches_back_before_its_own_holding() {
         let hub = LocalHub::new();
         let carol = hub
-            .claim(&name("ana"), Arc::new(Seen::default()), true, &mut |_| {})
+            .claim_now(&name("ana"), Arc::new(Seen::default()), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         let bob = hub
-            .claim(&name("bob"), Arc::new(Seen::default()), true, &mut |_| {})
+            .claim_now(&name("bob"), Arc::new(Seen::default()), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         hub.publish_private(&bob.key, bob.id, &name("ana"), text("for carol"))
             .unwrap_or_else(|_| unreachable!());
         hub.release(&carol.key, carol.id, LeaveReason::Quit, None);
         let mut token = None;
         let mallory = hub
-            .claim(
+            .claim_now(
                 &name("ana"),
                 Arc::new(Seen::default()),
                 true,
-                &mut |w: Welcome| {
+                |w: Welcome| {
                     token = w.token;
                 },
             )
             .unwrap_or_else(|_| unreachable!());
         let token = token.unwrap_or_else(|| unreachable!()).hex();
-        hub.publish_public(&bob.key, bob.id, text("hello mallory"));
+        assert!(
+            hub.publish_public(&bob.key, bob.id, text("hello mallory"))
+                .is_ok()
+        );
         hub.release(&mallory.key, mallory.id, LeaveReason::Lost, None);
         let mut missed = None;
-        hub.resume(
+        hub.resume_now(
             &name("ana"),
             &token,
             Seq(0),
             Arc::new(Seen::default()),
-            &mut |w: Welcome| {
+            |w: Welcome| {
                 missed = w.missed;
             },
         )
@@ -743,15 +764,18 @@ mod tests {
                 let hub = Arc::clone(&hub);
                 std::thread::spawn(move || {
                     let me = hub
-                        .claim(
+                        .claim_now(
                             &name(&format!("t{i}")),
                             Arc::new(Seen::default()),
                             true,
-                            &mut |_| {},
+                            |_| {},
                         )
                         .unwrap_or_else(|_| unreachable!());
                     for n in 0..2000 {
-                        hub.publish_public(&me.key, me.id, text(&format!("{i}-{n}")));
+                        assert!(
+                            hub.publish_public(&me.key, me.id, text(&format!("{i}-{n}")))
+                                .is_ok()
+                        );
                     }
                 })
             })
@@ -760,7 +784,7 @@ mod tests {
         let mut backlog = Vec::new();
         // Joins while the talkers are (very likely) mid-way.
         std::thread::yield_now();
-        hub.claim(&name("late"), newcomer.clone(), true, &mut |w: Welcome| {
+        hub.claim_now(&name("late"), newcomer.clone(), true, |w: Welcome| {
             backlog = w.backlog.unwrap_or_default();
         })
         .unwrap_or_else(|_| unreachable!());
@@ -795,21 +819,21 @@ mod tests {
     fn keys_and_look_alikes_are_refused_until_released() {
         let hub = LocalHub::new();
         let alice = hub
-            .claim(&name("alice"), Arc::new(Seen::default()), true, &mut |_| {})
+            .claim_now(&name("alice"), Arc::new(Seen::default()), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            hub.claim(&name("ALICE"), Arc::new(Seen::default()), true, &mut |_| {})
+            hub.claim_now(&name("ALICE"), Arc::new(Seen::default()), true, |_| {})
                 .err(),
-            Some(Clash::Taken(name("alice")))
+            Some(Refusal::Clash(Clash::Taken(name("alice"))))
         );
         assert_eq!(
-            hub.claim(&name("aIice"), Arc::new(Seen::default()), true, &mut |_| {})
+            hub.claim_now(&name("aIice"), Arc::new(Seen::default()), true, |_| {})
                 .err(),
-            Some(Clash::LooksLike(name("alice")))
+            Some(Refusal::Clash(Clash::LooksLike(name("alice"))))
         );
         hub.release(&alice.key, alice.id, LeaveReason::Lost, None);
         assert!(
-            hub.claim(&name("aIice"), Arc::new(Seen::default()), true, &mut |_| {})
+            hub.claim_now(&name("aIice"), Arc::new(Seen::default()), true, |_| {})
                 .is_ok()
         );
     }
@@ -819,7 +843,7 @@ mod tests {
         let hub = LocalHub::new();
         let alice = Arc::new(Seen::default());
         let a = hub
-            .claim(&name("alice"), alice.clone(), true, &mut |_| {})
+            .claim_now(&name("alice"), alice.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
         hub.publish_private(&a.key, a.id, &name("alice"), text("note"))
             .unwrap_or_else(|_| unreachable!());
@@ -827,7 +851,7 @@ mod tests {
         assert_eq!(
             hub.publish_private(&a.key, a.id, &name("zed"), text("x"))
                 .err(),
-            Some(NotOnline)
+            Some(Unpublished::NotOnline)
         );
     }
 }

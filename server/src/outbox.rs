@@ -23,6 +23,7 @@ use std::task::{Context, Poll, Waker};
 
 use std::time::Duration;
 
+use tagarela_parser::{ByeReason, ErrorCode, Name};
 use tokio::time::Instant;
 
 use crate::event::{Event, WireFormat};
@@ -57,8 +58,10 @@ struct State {
     bytes: usize,
     overflowed: bool,
     closed: bool,
-    /// The client's name was resumed on another connection (§16.6).
-    replaced: bool,
+    /// Why the hub let go of this client, if it did: its name was resumed
+    /// on another connection (§16.6), or this process lost its cluster
+    /// (§17.4). The connection ends with this `BYE`.
+    displaced: Option<ByeReason>,
     /// Since when `bytes` has been above the soft bound.
     above_soft_since: Option<Instant>,
     /// Whether, and until when, this queue holds the senders back.
@@ -216,9 +219,19 @@ impl Outbox {
         self.lock().overflowed
     }
 
-    /// True once the client's name moved to another connection (§16.6).
-    pub fn is_replaced(&self) -> bool {
-        self.lock().replaced
+    /// Why the hub let go of this client, once it did: `Replaced` (its
+    /// name moved to another connection, §16.6) or `Unavailable` (this
+    /// process lost its cluster, §17.4).
+    pub fn displaced(&self) -> Option<ByeReason> {
+        self.lock().displaced
+    }
+
+    fn displace(&self, why: ByeReason) {
+        let mut s = self.lock();
+        s.displaced.get_or_insert(why);
+        let waker = s.signal();
+        drop(s);
+        wake(waker);
     }
 
     /// The writer reports octets written, freeing room under the bound.
@@ -276,11 +289,18 @@ impl Drop for Outbox {
 /// is encoded once, by whichever recipient asks first).
 impl Recipient for Outbox {
     fn replaced(&self) {
-        let mut s = self.lock();
-        s.replaced = true;
-        let waker = s.signal();
-        drop(s);
-        wake(waker);
+        self.displace(ByeReason::Replaced);
+    }
+
+    fn cut_off(&self) {
+        self.displace(ByeReason::Unavailable);
+    }
+
+    fn undeliverable(&self, to: &Name<'static>) {
+        self.reply(&Reply::Error {
+            code: ErrorCode::NoSuchUser,
+            name: Some(to),
+        });
     }
 
     fn deliver(&self, event: &Event) -> bool {

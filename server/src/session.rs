@@ -12,7 +12,9 @@ use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKe
 use crate::access::{Access, Verdict, may_receive_password};
 use crate::event::Seq;
 use crate::event::{Event, EventKind};
-use crate::hub::{Claimed, Clash, Hub, Recipient, Refusal, Welcome};
+use crate::hub::{
+    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
+};
 use crate::intent::Intent;
 use crate::log_text::LogText;
 use crate::reply::{Replier, Reply};
@@ -59,7 +61,15 @@ pub struct Session<C> {
     /// Which registration holds the name, for releasing it (a name
     /// resumed elsewhere is not this session's to release).
     registration: u64,
+    /// A claim or resume the hub will answer later (a cluster, §17), and
+    /// the name asked for: no further line is handled until it is.
+    awaiting: Option<Name<'static>>,
+    /// The answer to come, until the connection takes it to wait on.
+    pending: Option<Pending>,
 }
+
+/// An answer to a claim or resume that the hub gives later.
+pub type Pending = tokio::sync::oneshot::Receiver<Result<Claimed, Refusal>>;
 
 impl<C: Recipient + Replier + 'static> Session<C> {
     /// A fresh, unregistered session.
@@ -89,6 +99,8 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             numbered: false,
             resumable: false,
             registration: 0,
+            awaiting: None,
+            pending: None,
             access,
             secure,
         }
@@ -102,6 +114,28 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// True while a claim or resume waits for the hub's answer: the
+    /// connection handles no further line until [`Session::settle`].
+    pub fn is_waiting(&self) -> bool {
+        self.awaiting.is_some()
+    }
+
+    /// The answer to wait for, once (then [`Session::settle`] with it).
+    pub fn take_pending(&mut self) -> Option<Pending> {
+        self.pending.take()
+    }
+
+    /// The hub's later answer to the claim or resume this session waits
+    /// for (`None`: the hub dropped it, so it cannot be given).
+    pub fn settle(&mut self, answer: Option<Result<Claimed, Refusal>>) {
+        if let Some(name) = self.awaiting.take() {
+            self.admitted(
+                name,
+                answer.unwrap_or(Err(Refusal::Clash(Clash::Unavailable))),
+            );
+        }
     }
 
     /// True when entries are waiting to be taken.
@@ -239,23 +273,19 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     }
 
     fn register(&mut self, name: Name<'static>) {
-        if self.registered.is_some() {
+        if self.registered.is_some() || self.awaiting.is_some() {
             return;
         }
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        let mut welcome = self.welcomer();
-        let claimed = self
+        let answer = self
             .hub
-            .claim(&name, recipient, self.resumable, &mut welcome);
-        match claimed {
-            Ok(claimed) => self.registered_as(name, claimed),
-            Err(clash) => self.clash(clash),
-        }
+            .claim(&name, recipient, self.resumable, self.welcomer());
+        self.answered(name, answer);
     }
 
     /// `/resume` (§16.6): the name back, and what was missed.
     fn resume(&mut self, name: Name<'static>, token: &str, after: u64) {
-        if self.registered.is_some() {
+        if self.registered.is_some() || self.awaiting.is_some() {
             return;
         }
         // A resuming client is a v1.1 client: numbers and a new token.
@@ -263,13 +293,29 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         self.resumable = true;
         self.client.number_events();
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        let mut welcome = self.welcomer();
-        let resumed = self
+        let answer = self
             .hub
-            .resume(&name, token, Seq(after), recipient, &mut welcome);
-        match resumed {
+            .resume(&name, token, Seq(after), recipient, self.welcomer());
+        self.answered(name, answer);
+    }
+
+    fn answered(&mut self, name: Name<'static>, answer: Answer) {
+        match answer {
+            Answer::Ready(result) => self.admitted(name, result),
+            Answer::Pending(pending) => {
+                self.awaiting = Some(name);
+                self.pending = Some(pending);
+            }
+        }
+    }
+
+    /// What a claim or resume came to.
+    fn admitted(&mut self, name: Name<'static>, result: Result<Claimed, Refusal>) {
+        match result {
             Ok(claimed) => {
-                tracing::info!(name = %name, peer = %self.peer, after, "resumed");
+                if claimed.join.is_none() {
+                    tracing::info!(name = %name, peer = %self.peer, "resumed");
+                }
                 self.registered_as(name, claimed);
             }
             Err(Refusal::Token) => {
@@ -285,11 +331,11 @@ impl<C: Recipient + Replier + 'static> Session<C> {
 
     /// What to queue, under the hub's lock, when the name is accepted:
     /// `WELCOME`, then the backlog or what a resuming client missed.
-    fn welcomer(&self) -> impl FnMut(Welcome) + use<C> {
+    fn welcomer(&self) -> Welcomer {
         let client = Arc::clone(&self.client);
         let numbered = self.numbered;
         let resumable = self.resumable;
-        move |w: Welcome| {
+        Box::new(move |w: Welcome| {
             let token = w.token.filter(|_| resumable).map(|t| t.hex());
             client.reply(&Reply::Welcome {
                 name: &w.name,
@@ -305,7 +351,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             } else if let Some(backlog) = &w.backlog {
                 client.reply(&Reply::History(backlog));
             }
-        }
+        })
     }
 
     fn registered_as(&mut self, name: Name<'static>, claimed: Claimed) {
@@ -324,34 +370,46 @@ impl<C: Recipient + Replier + 'static> Session<C> {
                 name: Some(&holder),
             }),
             Clash::LooksLike(holder) => self.reply(Reply::LooksLike(&holder)),
+            Clash::Unavailable => self.unavailable(),
         }
+    }
+
+    fn unavailable(&self) {
+        self.reply(Reply::Error {
+            code: ErrorCode::Unavailable,
+            name: None,
+        });
     }
 
     fn public(&mut self, text: Text<'_>) {
         let Some((from, key)) = &self.registered else {
             return;
         };
-        let Some(event) = self
+        let published = self
             .hub
-            .publish_public(key, self.registration, text.into_owned())
-        else {
-            return;
-        };
-        if let EventKind::Public { text, .. } = &event.kind {
-            tracing::info!(from = %from, seq = %event.seq, text = %LogText(text.as_str()), "public message");
+            .publish_public(key, self.registration, text.into_owned());
+        match published {
+            Ok(Published::Numbered(event)) => {
+                if let EventKind::Public { text, .. } = &event.kind {
+                    tracing::info!(from = %from, seq = %event.seq, text = %LogText(text.as_str()), "public message");
+                }
+                self.record(event);
+            }
+            // A cluster logs and records it when it comes back numbered.
+            Ok(Published::Queued) | Err(Unpublished::NotHeld | Unpublished::NotOnline) => {}
+            Err(Unpublished::Unavailable) => self.unavailable(),
         }
-        self.record(event);
     }
 
     fn private(&mut self, to: &Name<'_>, text: Text<'_>) {
         let Some((from, key)) = &self.registered else {
             return;
         };
-        match self
+        let published = self
             .hub
-            .publish_private(key, self.registration, to, text.into_owned())
-        {
-            Ok(event) => {
+            .publish_private(key, self.registration, to, text.into_owned());
+        match published {
+            Ok(Published::Numbered(event)) => {
                 if let EventKind::Private { to, text, .. } = &event.kind {
                     if self.log_private_text {
                         tracing::info!(from = %from, to = %to, seq = %event.seq, text = %LogText(text.as_str()), "private message");
@@ -361,7 +419,9 @@ impl<C: Recipient + Replier + 'static> Session<C> {
                 }
                 self.record(event);
             }
-            Err(_) => {
+            Ok(Published::Queued) | Err(Unpublished::NotHeld) => {}
+            Err(Unpublished::Unavailable) => self.unavailable(),
+            Err(Unpublished::NotOnline) => {
                 // Name fields in server lines are NFC names (§7.1): the
                 // recipient as typed may be decomposed and longer than
                 // `name-max`; its NFC form is what was measured (§3.1).
@@ -391,8 +451,10 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     ) {
         let quit_message = text.as_ref().map(|t| LogText(t.as_str()).to_string());
         // Nothing to say if the name was resumed on another connection.
-        let Some(event) = self.hub.release(key, self.registration, reason, text) else {
-            return;
+        let event = match self.hub.release(key, self.registration, reason, text) {
+            Some(Published::Numbered(event)) => event,
+            // A cluster records it when it comes back numbered.
+            Some(Published::Queued) | None => return,
         };
         match quit_message {
             Some(t) => tracing::info!(name = %name, reason = %reason, quit_message = %t, "leave"),

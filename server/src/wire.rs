@@ -254,6 +254,10 @@ fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
             "That name cannot be resumed with that token (or it expired); choose your name again."
                 .to_owned()
         }
+        ErrorCode::Unavailable => {
+            "This server cannot reach the rest of the chat just now; nothing was sent. Try again."
+                .to_owned()
+        }
         ErrorCode::TlsRequired => {
             "A password is accepted only over TLS from another machine; connect over TLS."
                 .to_owned()
@@ -313,6 +317,9 @@ fn bye(reason: ByeReason) -> Option<Bytes> {
         ByeReason::AddressLimit => "Too many connections from your address.",
         ByeReason::Throttled => {
             "Too many wrong passwords from your address; try again in a minute."
+        }
+        ByeReason::Unavailable => {
+            "This server lost contact with the rest of the chat; reconnect to reach one that has it."
         }
         ByeReason::Replaced => {
             "Your name was taken back on another connection (yours, with its token)."
