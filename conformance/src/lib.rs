@@ -14,6 +14,7 @@
 pub mod binaries;
 pub mod pattern;
 pub mod peer;
+pub mod redis;
 pub mod report;
 pub mod runner;
 pub mod script;

@@ -24,6 +24,19 @@ pub struct Row {
 }
 
 impl Row {
+    /// The row for a scenario that did not run, and why.
+    pub fn skipped(s: &Scenario, why: &str) -> Row {
+        Row {
+            scenario: s.name.clone(),
+            origin: s.origin.clone(),
+            spec: s.spec.clone(),
+            verdict: "skip",
+            duration_ms: 0,
+            error: None,
+            wire_log: vec![why.to_owned()],
+        }
+    }
+
     /// The row for a scenario's outcome; the wire log is kept for failures.
     pub fn new(s: &Scenario, o: Outcome) -> Row {
         let failed = o.error.is_some();

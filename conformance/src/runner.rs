@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 use crate::binaries::Binaries;
 use crate::pattern::Pattern;
 use crate::peer::{Peer, Read};
+use crate::redis::Redis;
 use crate::script::{Scenario, SendMode, Step, StepKind};
 
 /// How long an expected line may take.
@@ -47,14 +48,27 @@ pub struct Outcome {
     pub wire_log: Vec<String>,
 }
 
+/// One server process: the only one, or node N of a cluster.
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+    /// Its stderr, where it logs each entry into the cluster.
+    log: std::path::PathBuf,
+}
+
 struct Run<'b> {
     bins: &'b Binaries,
-    addr: SocketAddr,
+    /// The servers: node 1 first (the only one, outside a cluster).
+    nodes: Vec<Node>,
     /// The TLS port and the certificate's fingerprint, with `--tls`.
     tls: Option<(SocketAddr, String)>,
     /// The state directory this scenario's server (and clients) use.
     state: std::path::PathBuf,
-    server: Child,
+    /// The cluster's Redis (`cluster: N`).
+    redis: Option<Redis>,
+    /// How many times each node had entered the cluster when Redis was
+    /// stopped (`redis start` waits for one more).
+    entries_at_stop: Vec<usize>,
     peers: HashMap<String, Peer>,
     /// What `{=NAME}` patterns captured, for `{$NAME}` in sent lines.
     vars: HashMap<String, String>,
@@ -68,14 +82,15 @@ pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Out
     let mut log = Vec::new();
     let state = server_log.with_extension("state");
     let _ = std::fs::remove_dir_all(&state);
-    let result = match start_server(bins, &scenario.server_args, server_log, &state).await {
-        Ok((server, addr, tls)) => {
+    let result = match start(scenario, bins, server_log, &state).await {
+        Ok((nodes, tls, redis)) => {
             let mut run = Run {
                 bins,
-                addr,
+                nodes,
                 tls,
                 state,
-                server,
+                redis,
+                entries_at_stop: Vec::new(),
                 peers: HashMap::new(),
                 vars: HashMap::new(),
                 log: Vec::new(),
@@ -88,7 +103,12 @@ pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Out
                     break;
                 }
             }
-            let _ = run.server.start_kill();
+            for node in &mut run.nodes {
+                let _ = node.child.start_kill();
+            }
+            if let Some(redis) = &mut run.redis {
+                redis.stop().await;
+            }
             for peer in run.peers.values_mut() {
                 if let crate::peer::PeerKind::Client(c) = &mut peer.kind {
                     let _ = c.child.start_kill();
@@ -127,6 +147,67 @@ fn server_args(extra: &[String]) -> Vec<String> {
     args.into_iter()
         .flat_map(|(k, v)| std::iter::once(k).chain(v))
         .collect()
+}
+
+/// Starts the scenario's server, or its Redis and nodes (each waited for
+/// until it is in the cluster).
+async fn start(
+    scenario: &Scenario,
+    bins: &Binaries,
+    log: &Path,
+    state: &Path,
+) -> Result<(Vec<Node>, Option<(SocketAddr, String)>, Option<Redis>), String> {
+    let Some(n) = scenario.cluster else {
+        let (child, addr, tls) = start_server(bins, &scenario.server_args, log, state).await?;
+        let node = Node {
+            child,
+            addr,
+            log: log.to_owned(),
+        };
+        return Ok((vec![node], tls, None));
+    };
+    let binary = crate::redis::find().ok_or("redis-server is not installed")?;
+    let redis = Redis::start(binary, &state.join("redis")).await?;
+    let mut nodes = Vec::new();
+    for k in 1..=n {
+        let mut args = scenario.server_args.clone();
+        args.extend(["--redis".to_owned(), redis.url()]);
+        args.extend(["--node-id".to_owned(), format!("n{k}")]);
+        let node_log = log.with_extension(format!("n{k}.log"));
+        let (child, addr, _) =
+            start_server(bins, &args, &node_log, &state.join(format!("n{k}"))).await?;
+        nodes.push(Node {
+            child,
+            addr,
+            log: node_log,
+        });
+    }
+    for node in &nodes {
+        entered(node, 1).await?;
+    }
+    Ok((nodes, None, Some(redis)))
+}
+
+/// Times `node` has logged entering its cluster.
+fn entries(node: &Node) -> usize {
+    std::fs::read_to_string(&node.log)
+        .map(|l| l.matches("in the cluster").count())
+        .unwrap_or(0)
+}
+
+/// Waits until `node` has entered its cluster `times` times in all.
+async fn entered(node: &Node, times: usize) -> Result<(), String> {
+    let deadline = Instant::now() + WAIT;
+    while entries(node) < times {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the node on {} did not enter its cluster within {WAIT:?}",
+                node.addr
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 async fn start_server(
@@ -220,6 +301,14 @@ impl Run<'_> {
         Ok(out)
     }
 
+    /// Node `n`'s address (1: the only server outside a cluster).
+    fn addr(&self, n: usize) -> Result<SocketAddr, String> {
+        self.nodes
+            .get(n.wrapping_sub(1))
+            .map(|node| node.addr)
+            .ok_or_else(|| format!("there is no node {n}: add `cluster: N`"))
+    }
+
     fn peer(&mut self, name: &str) -> Result<&mut Peer, String> {
         self.peers
             .get_mut(name)
@@ -236,7 +325,11 @@ impl Run<'_> {
     }
 
     async fn read(&mut self, name: &str) -> Result<Read, String> {
-        let read = self.peer(name)?.read(WAIT).await;
+        self.read_within(name, WAIT).await
+    }
+
+    async fn read_within(&mut self, name: &str, wait: Duration) -> Result<Read, String> {
+        let read = self.peer(name)?.read(wait).await;
         match &read {
             Read::Line(l) => self.note(name, "<-", &l.escape_debug().to_string()),
             Read::Eof => self.note(name, "<-", "(eof)"),
@@ -246,7 +339,16 @@ impl Run<'_> {
     }
 
     async fn expect(&mut self, name: &str, pattern: &Pattern) -> Result<String, String> {
-        match self.read(name).await? {
+        self.expect_within(name, pattern, WAIT).await
+    }
+
+    async fn expect_within(
+        &mut self,
+        name: &str,
+        pattern: &Pattern,
+        wait: Duration,
+    ) -> Result<String, String> {
+        match self.read_within(name, wait).await? {
             Read::Line(l) if pattern.matches(&l) => {
                 self.vars.extend(pattern.captures(&l).unwrap_or_default());
                 Ok(l)
@@ -257,7 +359,7 @@ impl Run<'_> {
                 pattern.source()
             )),
             Read::Timeout => Err(format!(
-                "{name} expected `{}`, got nothing within {WAIT:?}",
+                "{name} expected `{}`, got nothing within {wait:?}",
                 pattern.source()
             )),
         }
@@ -281,8 +383,8 @@ impl Run<'_> {
 
     async fn step(&mut self, step: &Step) -> Result<(), String> {
         match &step.kind {
-            StepKind::Connect(name) => {
-                let peer = Peer::connect(self.addr)
+            StepKind::Connect { peer: name, node } => {
+                let peer = Peer::connect(self.addr(*node)?)
                     .await
                     .map_err(|e| format!("connect: {e}"))?;
                 self.peers.insert(name.clone(), peer);
@@ -305,8 +407,8 @@ impl Run<'_> {
                 self.peers.insert(name.clone(), peer);
                 Ok(())
             }
-            StepKind::Join(name) => {
-                let peer = Peer::connect(self.addr)
+            StepKind::Join { peer: name, node } => {
+                let peer = Peer::connect(self.addr(*node)?)
                     .await
                     .map_err(|e| format!("connect: {e}"))?;
                 self.peers.insert(name.clone(), peer);
@@ -331,10 +433,11 @@ impl Run<'_> {
                         None => a.clone(),
                     })
                     .collect();
+                let addr = self.addr(1)?;
                 let mut command = Command::new(&self.bins.client);
-                command.args(["--host", &self.addr.ip().to_string()]);
+                command.args(["--host", &addr.ip().to_string()]);
                 if !args.iter().any(|a| a == "--port") {
-                    command.args(["--port", &self.addr.port().to_string()]);
+                    command.args(["--port", &addr.port().to_string()]);
                 }
                 let child = command
                     .args(&args)
@@ -356,7 +459,14 @@ impl Run<'_> {
                 }
                 self.send(peer, &out, *mode == SendMode::Bytewise).await
             }
-            StepKind::Expect { peer, pattern } => self.expect(peer, pattern).await.map(drop),
+            StepKind::Expect {
+                peer,
+                pattern,
+                wait,
+            } => self
+                .expect_within(peer, pattern, wait.unwrap_or(WAIT))
+                .await
+                .map(drop),
             StepKind::Nothing(peer) => self.nothing(peer).await,
             StepKind::Eof(peer) => match self.read(peer).await? {
                 Read::Eof => Ok(()),
@@ -391,7 +501,28 @@ impl Run<'_> {
                 self.peer(peer)?.auto_pong = false;
                 Ok(())
             }
-            StepKind::Kill { signal } => self.kill(signal),
+            StepKind::Kill { node, signal } => self.kill(*node, signal),
+            StepKind::RedisStop => {
+                self.entries_at_stop = self.nodes.iter().map(entries).collect();
+                self.note("redis", "--", "(stopped)");
+                let redis = self.redis.as_mut().ok_or("no Redis: add `cluster: N`")?;
+                redis.stop().await;
+                Ok(())
+            }
+            StepKind::RedisStart => {
+                let redis = self.redis.as_mut().ok_or("no Redis: add `cluster: N`")?;
+                redis.resume().await?;
+                self.note("redis", "--", "(started, empty)");
+                // Every node still running enters the cluster again.
+                for (i, node) in self.nodes.iter_mut().enumerate() {
+                    if matches!(node.child.try_wait(), Ok(None)) {
+                        let before = self.entries_at_stop.get(i).copied().unwrap_or(0);
+                        entered(node, before + 1).await?;
+                    }
+                }
+                self.note("*", "--", "(every node is back in the cluster)");
+                Ok(())
+            }
             StepKind::Race { peers, name } => self.race(peers, name).await,
             StepKind::Pump {
                 from,
@@ -403,21 +534,32 @@ impl Run<'_> {
         }
     }
 
-    fn kill(&mut self, signal: &str) -> Result<(), String> {
-        let pid = self.server.id().ok_or("server already exited")?;
+    fn kill(&mut self, node: usize, signal: &str) -> Result<(), String> {
+        let child = &self
+            .nodes
+            .get(node.wrapping_sub(1))
+            .ok_or_else(|| format!("there is no node {node}"))?
+            .child;
+        let pid = child.id().ok_or("server already exited")?;
         let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(|e| e.to_string())?);
-        let sig = if signal == "KILL" {
-            nix::sys::signal::Signal::SIGKILL
-        } else {
-            nix::sys::signal::Signal::SIGTERM
+        let sig = match signal {
+            "KILL" => nix::sys::signal::Signal::SIGKILL,
+            "STOP" => nix::sys::signal::Signal::SIGSTOP,
+            "CONT" => nix::sys::signal::Signal::SIGCONT,
+            _ => nix::sys::signal::Signal::SIGTERM,
         };
-        self.note("server", "--", &format!("(SIG{signal})"));
+        let who = if self.nodes.len() > 1 || self.redis.is_some() {
+            format!("node {node}")
+        } else {
+            "server".to_owned()
+        };
+        self.note(&who, "--", &format!("(SIG{signal})"));
         nix::sys::signal::kill(pid, sig).map_err(|e| e.to_string())
     }
 
     async fn exit(&mut self, name: &str, code: i32) -> Result<(), String> {
         let child = if name == "server" {
-            &mut self.server
+            &mut self.nodes.first_mut().ok_or("no server")?.child
         } else {
             match &mut self.peer(name)?.kind {
                 crate::peer::PeerKind::Client(c) => &mut c.child,

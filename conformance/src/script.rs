@@ -15,6 +15,9 @@ pub struct Scenario {
     pub origin: String,
     /// Extra `tagarela-server` flags, as `--flag value` or `--flag`.
     pub server_args: Vec<String>,
+    /// `cluster: N`: N servers (nodes 1..=N) sharing one fresh
+    /// `redis-server` (spec §17); `None`: one server on its own.
+    pub cluster: Option<usize>,
     pub steps: Vec<Step>,
 }
 
@@ -40,16 +43,17 @@ pub enum SendMode {
 /// What a step does.
 #[derive(Debug, Clone)]
 pub enum StepKind {
-    /// `connect NAME`: a raw TCP client.
-    Connect(String),
+    /// `connect NAME [@N]`: a raw TCP client (to node N of a cluster).
+    Connect { peer: String, node: usize },
     /// `connect NAME tls-port`: a raw TCP client, in plain text, to the
     /// server's TLS port.
     ConnectPlainToTls(String),
     /// `connect-tls NAME`: a raw client over TLS to the TLS port, trusting
     /// the server's (self-signed) certificate.
     ConnectTls(String),
-    /// `join NAME`: connect, read HELLO, register NAME, read WELCOME.
-    Join(String),
+    /// `join NAME [@N]`: connect (to node N), read HELLO, register NAME,
+    /// read WELCOME.
+    Join { peer: String, node: usize },
     /// `spawn NAME client ARGS...`: the client binary in scripted mode.
     Spawn { peer: String, args: Vec<String> },
     /// `NAME -> TEXT` (and `->raw`, `->bytes`).
@@ -58,8 +62,13 @@ pub enum StepKind {
         bytes: Vec<u8>,
         mode: SendMode,
     },
-    /// `NAME <- PATTERN`.
-    Expect { peer: String, pattern: Pattern },
+    /// `NAME <- PATTERN`, or `NAME <- (within Ns) PATTERN` for a longer
+    /// wait than the default.
+    Expect {
+        peer: String,
+        pattern: Pattern,
+        wait: Option<std::time::Duration>,
+    },
     /// `NAME <- nothing`: a ping barrier proves nothing else arrived.
     Nothing(String),
     /// `NAME <- eof`: the connection (or output) ends next.
@@ -75,8 +84,13 @@ pub enum StepKind {
     /// `NAME silent`: stop answering the server's PING (peers answer and
     /// hide PINGs by default, as real clients do).
     Silent(String),
-    /// `server kill TERM|KILL`.
-    Kill { signal: String },
+    /// `server kill TERM|KILL` (node 1), `node N kill TERM|KILL|STOP|CONT`
+    /// (STOP freezes a node: its sockets stay open, it answers nothing).
+    Kill { node: usize, signal: String },
+    /// `redis stop`: kill the cluster's Redis (nothing saved).
+    RedisStop,
+    /// `redis start`: start it again, empty, on the same port.
+    RedisStart,
     /// `race A B ... -> NAME`: all send NAME at once; exactly one wins.
     Race { peers: Vec<String>, name: String },
     /// `pump FROM -> TO COUNT SIZE`: FROM sends COUNT numbered lines of SIZE
@@ -133,6 +147,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Scenario>, String> {
                 spec: Vec::new(),
                 origin: format!("{file}:{line_no}"),
                 server_args: Vec::new(),
+                cluster: None,
                 steps: Vec::new(),
             });
             continue;
@@ -146,6 +161,17 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Scenario>, String> {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect();
+            continue;
+        }
+        if let Some(n) = line.strip_prefix("cluster:") {
+            let n: usize = n
+                .trim()
+                .parse()
+                .map_err(|_| err("cluster: a number of nodes"))?;
+            if !(1..=9).contains(&n) {
+                return Err(err("cluster: 1 to 9 nodes"));
+            }
+            current.cluster = Some(n);
             continue;
         }
         if let Some(args) = line.strip_prefix("server:") {
@@ -180,12 +206,14 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
         return Err("empty step".into());
     };
     match (*first, rest) {
-        ("connect", [peer]) => return Ok(StepKind::Connect((*peer).to_owned())),
+        ("connect", [peer]) => return Ok(connect(peer, 1)),
+        ("connect", [peer, at]) if at.starts_with('@') => return Ok(connect(peer, node(at)?)),
         ("connect", [peer, "tls-port"]) => {
             return Ok(StepKind::ConnectPlainToTls((*peer).to_owned()));
         }
         ("connect-tls", [peer]) => return Ok(StepKind::ConnectTls((*peer).to_owned())),
-        ("join", [peer]) => return Ok(StepKind::Join((*peer).to_owned())),
+        ("join", [peer]) => return Ok(join(peer, 1)),
+        ("join", [peer, at]) if at.starts_with('@') => return Ok(join(peer, node(at)?)),
         ("spawn", [peer, "client", args @ ..]) => {
             return Ok(StepKind::Spawn {
                 peer: (*peer).to_owned(),
@@ -194,9 +222,18 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
         }
         ("server", ["kill", signal @ ("TERM" | "KILL")]) => {
             return Ok(StepKind::Kill {
+                node: 1,
                 signal: (*signal).to_owned(),
             });
         }
+        ("node", [n, "kill", signal @ ("TERM" | "KILL" | "STOP" | "CONT")]) => {
+            return Ok(StepKind::Kill {
+                node: node(&format!("@{n}"))?,
+                signal: (*signal).to_owned(),
+            });
+        }
+        ("redis", ["stop"]) => return Ok(StepKind::RedisStop),
+        ("redis", ["start"]) => return Ok(StepKind::RedisStart),
         ("race", _) => {
             let arrow = rest
                 .iter()
@@ -260,12 +297,45 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
                 peer,
                 code: code.parse().map_err(|_| "exit code")?,
             }),
-            _ => Ok(StepKind::Expect {
-                peer,
-                pattern: Pattern::new(arg)?,
-            }),
+            _ => {
+                let (wait, arg) = match arg.strip_prefix("(within ") {
+                    Some(rest) => {
+                        let (secs, rest) = rest.split_once("s) ").ok_or("(within Ns) PATTERN")?;
+                        let secs: u64 = secs.parse().map_err(|_| "(within Ns): N seconds")?;
+                        (Some(std::time::Duration::from_secs(secs)), rest)
+                    }
+                    None => (None, arg),
+                };
+                Ok(StepKind::Expect {
+                    peer,
+                    pattern: Pattern::new(arg)?,
+                    wait,
+                })
+            }
         },
         _ => Err(format!("unknown step '{op}'")),
+    }
+}
+
+fn connect(peer: &str, node: usize) -> StepKind {
+    StepKind::Connect {
+        peer: peer.to_owned(),
+        node,
+    }
+}
+
+fn join(peer: &str, node: usize) -> StepKind {
+    StepKind::Join {
+        peer: peer.to_owned(),
+        node,
+    }
+}
+
+/// `@N`: node N (1 to 9) of a cluster.
+fn node(at: &str) -> Result<usize, String> {
+    match at.strip_prefix('@').and_then(|n| n.parse().ok()) {
+        Some(n @ 1..=9) => Ok(n),
+        _ => Err(format!("{at}: a node is @1 to @9")),
     }
 }
 
@@ -293,5 +363,18 @@ mod tests {
             "spec is required"
         );
         assert!(parse("f.scn", "scenario: y\nspec: §1\na frobnicate\n").is_err());
+        let c = parse(
+            "f.scn",
+            "scenario: c\nspec: §17\ncluster: 3\njoin a @2\nnode 3 kill KILL\na <- (within 9s) LEAVE {ts} b lost\nredis stop\n",
+        )
+        .unwrap();
+        assert_eq!(c[0].cluster, Some(3));
+        assert!(matches!(c[0].steps[0].kind, StepKind::Join { node: 2, .. }));
+        assert!(matches!(c[0].steps[1].kind, StepKind::Kill { node: 3, .. }));
+        assert!(matches!(
+            c[0].steps[2].kind,
+            StepKind::Expect { wait: Some(w), .. } if w.as_secs() == 9
+        ));
+        assert!(parse("f.scn", "scenario: y\nspec: §1\njoin a @0\n").is_err());
     }
 }

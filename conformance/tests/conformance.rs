@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use conformance::binaries::{build, target_dir, workspace_root};
+use conformance::redis;
 use conformance::report::{Row, table, write_json};
 use conformance::runner;
 use conformance::script::load_dir;
@@ -40,12 +41,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let redis_missing = redis::find().is_none();
     let mut rows = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
         if filter
             .as_deref()
             .is_some_and(|f| !s.name.contains(f) && !s.origin.contains(f))
         {
+            continue;
+        }
+        if s.cluster.is_some() && redis_missing && !redis::required() {
+            rows.push(Row::skipped(s, "redis-server is not installed"));
             continue;
         }
         let log = out_dir.join(format!("server-{i:03}.log"));
@@ -58,11 +64,22 @@ fn main() -> ExitCode {
         eprintln!("conformance: cannot write {}: {e}", report.display());
     }
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
+    let skipped: Vec<&Row> = rows.iter().filter(|r| r.verdict == "skip").collect();
     println!("report: {}", report.display());
     println!(
-        "conformance: {} passed, {failed} failed",
-        rows.len() - failed
+        "conformance: {} passed, {failed} failed, {} skipped",
+        rows.len() - failed - skipped.len(),
+        skipped.len()
     );
+    if !skipped.is_empty() {
+        println!(
+            "conformance: NOT RUN, because redis-server is not installed (apt-get install redis-server runs them; {}=1 makes its absence a failure):",
+            redis::REQUIRE_REDIS
+        );
+        for r in &skipped {
+            println!("    {} ({})", r.scenario, r.origin);
+        }
+    }
     if rows.is_empty() {
         eprintln!("conformance: no scenario ran");
         return ExitCode::FAILURE;

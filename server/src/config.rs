@@ -149,7 +149,7 @@ pub struct Config {
     /// The history database (SQLite, created owner-only): public messages
     /// are kept here across restarts and replayed to newcomers (spec §16).
     /// Default: history.sqlite in the state directory.
-    #[arg(long, env = "TAGARELA_HISTORY", conflicts_with = "no_history")]
+    #[arg(long, env = "TAGARELA_HISTORY", conflicts_with_all = ["no_history", "redis"])]
     pub history: Option<PathBuf>,
     /// Keep no history: no replay on joining, `/history` answers nothing.
     #[arg(long, env = "TAGARELA_NO_HISTORY")]
@@ -163,6 +163,17 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_HISTORY_REPLAY", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub history_replay: u16,
 
+    /// Join the cluster whose state is in this Redis (spec §17):
+    /// `redis://HOST:PORT/DB`. Every server given the same Redis database
+    /// is one room. The history is then kept in Redis (--history is not
+    /// used; --history-keep and --no-history still are).
+    #[arg(long, env = "TAGARELA_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// This server's name in its cluster, for logs and metrics (default: a
+    /// random one).
+    #[arg(long, env = "TAGARELA_NODE_ID", requires = "redis", value_parser = node_id)]
+    pub node_id: Option<String>,
+
     /// Write the text of private messages to the audit log and the logs.
     /// Off by default: only who whispered to whom, and when, is recorded.
     #[arg(long, env = "TAGARELA_LOG_PRIVATE_TEXT")]
@@ -175,6 +186,20 @@ pub struct Config {
     /// Seconds allowed at shutdown to deliver `BYE shutdown` to every client.
     #[arg(long, env = "TAGARELA_SHUTDOWN_GRACE", default_value_t = 3.0, value_parser = seconds)]
     pub shutdown_grace: f64,
+}
+
+fn node_id(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?}: a node id is 1 to 64 letters, digits, '-' or '_'"
+        ))
+    }
 }
 
 /// A rate in lines per second, or no limit.
@@ -285,6 +310,8 @@ pub struct Settings {
     pub history_retention: Retention,
     /// Kept messages replayed to a newcomer (§16.2).
     pub history_replay: usize,
+    /// The cluster this server is a node of (§17), if any.
+    pub cluster: Option<crate::cluster_link::ClusterConfig>,
 }
 
 impl Default for Settings {
@@ -307,6 +334,7 @@ impl Default for Settings {
             access: None,
             history_retention: Retention::default(),
             history_replay: 50,
+            cluster: None,
         }
     }
 }
@@ -341,8 +369,26 @@ impl Config {
             access: None,
             history_retention: self.history_keep,
             history_replay: usize::from(self.history_replay),
+            cluster: self
+                .redis
+                .as_ref()
+                .map(|url| crate::cluster_link::ClusterConfig {
+                    url: url.clone(),
+                    node_id: self.node_id.clone().unwrap_or_else(random_node_id),
+                    keep: if self.no_history {
+                        0
+                    } else {
+                        self.history_keep.messages
+                    },
+                }),
         }
     }
+}
+
+/// A node id nobody else is likely to have.
+fn random_node_id() -> String {
+    let token = crate::resume::ResumeToken::generate().map(|t| t.hex());
+    format!("node-{}", token.as_deref().map_or("0", |t| &t[..8]))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
 /// A room-wide sequence number: strictly increasing in the order the hub
 /// accepted events. History replay and resumption will name positions in
 /// the room by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Seq(pub u64);
 
 impl std::fmt::Display for Seq {

@@ -166,10 +166,12 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// first.
     /// A token to take the name back is made only if `resumable` (the
     /// client asked for the `resume` feature, §16.6). Never refuses with
-    /// [`Refusal::Token`].
+    /// [`Refusal::Token`]. `peer` is the client's address, for the records
+    /// a hub keeps of its events.
     fn claim(
         &self,
         name: &Name<'static>,
+        peer: std::net::SocketAddr,
         recipient: Arc<dyn Recipient>,
         resumable: bool,
         welcome: Welcomer,
@@ -197,6 +199,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         name: &Name<'static>,
         token: &str,
         after: crate::event::Seq,
+        peer: std::net::SocketAddr,
         recipient: Arc<dyn Recipient>,
         welcome: Welcomer,
     ) -> Answer;

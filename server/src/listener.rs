@@ -16,10 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+use crate::cluster::ClusterHub;
+use crate::cluster_link;
 use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
 use crate::history::History;
+use crate::hub::Hub;
 use crate::local_hub::LocalHub;
 use crate::metrics::Metrics;
 use crate::pressure::Pressure;
@@ -97,18 +100,33 @@ pub async fn serve(
     // The history first: its durability promise (spec §16.4) must not
     // wait behind the audit log.
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
-    let hub = match history {
-        None => LocalHub::with_metrics(Arc::clone(&metrics)),
-        Some(History { store, loaded }) => {
+    let link_stop = CancellationToken::new();
+    let mut cluster = None;
+    let hub: Arc<dyn Hub> = match (&settings.cluster, history) {
+        (Some(config), _) => {
+            // The room is in Redis (§17); so is its history.
+            let recent = (config.keep > 0).then(|| Recent::new(settings.history_retention));
+            let (hub, commands) = ClusterHub::new(
+                Arc::clone(&metrics),
+                recent,
+                settings.history_replay,
+                audit.is_enabled(),
+            );
+            tracing::info!(node = %config.node_id, redis = %cluster_link::shown_url(&config.url), "joining a cluster");
+            cluster = Some((Arc::clone(&hub), commands, config.clone()));
+            hub
+        }
+        (None, None) => Arc::new(LocalHub::with_metrics(Arc::clone(&metrics))),
+        (None, Some(History { store, loaded })) => {
             if let Some(store) = store {
                 sinks.push(Arc::new(store));
             }
-            LocalHub::with_history(
+            Arc::new(LocalHub::with_history(
                 Arc::clone(&metrics),
                 loaded,
                 Recent::new(settings.history_retention),
                 settings.history_replay,
-            )
+            ))
         }
     };
     if audit.is_enabled() {
@@ -119,8 +137,18 @@ pub async fn serve(
         1 => sinks.pop(),
         _ => Some(Arc::new(Fanout(sinks))),
     };
+    let link = cluster.map(|(hub, commands, config)| {
+        tokio::spawn(cluster_link::run(
+            hub,
+            commands,
+            config,
+            Arc::clone(&metrics),
+            sink.clone(),
+            link_stop.clone(),
+        ))
+    });
     let ctx = Arc::new(Context {
-        hub: Arc::new(hub),
+        hub,
         settings,
         sink,
         pressure: Arc::new(Pressure::new()),
@@ -237,6 +265,12 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("some connections did not close within the grace period");
+    }
+    if let Some(link) = link {
+        // Releases this node's names in Redis now, rather than when its
+        // lease runs out.
+        link_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(3), link).await;
     }
 }
 

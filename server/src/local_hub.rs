@@ -290,6 +290,7 @@ impl Hub for LocalHub {
     fn claim(
         &self,
         name: &Name<'static>,
+        _peer: std::net::SocketAddr,
         recipient: Arc<dyn Recipient>,
         resumable: bool,
         welcome: Welcomer,
@@ -302,6 +303,7 @@ impl Hub for LocalHub {
         name: &Name<'static>,
         token: &str,
         after: Seq,
+        _peer: std::net::SocketAddr,
         recipient: Arc<dyn Recipient>,
         welcome: Welcomer,
     ) -> Answer {
@@ -384,9 +386,7 @@ impl Hub for LocalHub {
 
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
         let mut r = self.lock();
-        let recent = r.recent.as_mut()?;
-        recent.expire(wall_clock());
-        Some(recent.query(query, query.count_or(default)))
+        Some(r.recent.as_mut()?.answer(query, default))
     }
 }
 

@@ -102,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
             ),
         }
     };
-    let history_path = if config.no_history {
+    // In a cluster (§17) the history is in Redis.
+    let history_path = if config.no_history || config.redis.is_some() {
         None
     } else {
         match &config.history {

@@ -49,6 +49,17 @@ pub struct Metrics {
     pub tls_handshake_failures: Counter,
     /// Records the audit log could not write.
     pub audit_errors: Counter,
+    /// 1 while this node is in its cluster (§17), else 0 (also 0 when
+    /// there is no cluster).
+    pub cluster_up: Gauge,
+    /// Times this node entered its cluster (a second entry follows a cut).
+    pub cluster_entries: Counter,
+    /// Times this node lost its cluster and closed its clients.
+    pub cluster_cutoffs: Counter,
+    /// Commands sent to Redis (function calls from the publisher).
+    pub cluster_calls: Counter,
+    /// This node's id and Redis address, as labels of a constant 1.
+    pub cluster_info: Family<Vec<(String, String)>, Gauge>,
     /// Resident memory of the process, octets (read at scrape time).
     resident: Gauge,
     /// CPU time of the process, seconds (read at scrape time).
@@ -82,6 +93,36 @@ impl Metrics {
         let resident = Gauge::default();
         let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let open_fds = Gauge::default();
+        let cluster_up = Gauge::default();
+        let cluster_entries = Counter::default();
+        let cluster_cutoffs = Counter::default();
+        let cluster_calls = Counter::default();
+        let cluster_info = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "cluster_up",
+            "1 while this node is in its cluster",
+            cluster_up.clone(),
+        );
+        registry.register(
+            "cluster_entries",
+            "Times this node entered its cluster",
+            cluster_entries.clone(),
+        );
+        registry.register(
+            "cluster_cutoffs",
+            "Times this node lost its cluster and closed its clients",
+            cluster_cutoffs.clone(),
+        );
+        registry.register(
+            "cluster_calls",
+            "Commands sent to Redis",
+            cluster_calls.clone(),
+        );
+        registry.register(
+            "cluster_node",
+            "This node's id and Redis address (value 1)",
+            cluster_info.clone(),
+        );
         registry.register(
             "connections",
             "Connections accepted, by transport",
@@ -151,6 +192,11 @@ impl Metrics {
             removals,
             tls_handshake_failures,
             audit_errors,
+            cluster_up,
+            cluster_entries,
+            cluster_cutoffs,
+            cluster_calls,
+            cluster_info,
             resident,
             cpu_seconds,
             open_fds,

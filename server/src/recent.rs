@@ -31,6 +31,18 @@ impl Recent {
         }
     }
 
+    /// What `/history` asks (§16.3), after dropping what has expired:
+    /// at most its count, or `default`.
+    pub fn answer(&mut self, query: &HistoryQuery, default: usize) -> Vec<Arc<Event>> {
+        self.expire(crate::event::wall_clock());
+        self.query(query, query.count_or(default))
+    }
+
+    /// Forgets every message (the room is being loaded anew).
+    pub fn clear(&mut self) {
+        self.messages.clear();
+    }
+
     /// Adds a message numbered above every one held.
     pub fn push(&mut self, event: Arc<Event>, now: Timestamp) {
         if self.retention.messages == 0 {

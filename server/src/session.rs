@@ -279,7 +279,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         let recipient: Arc<dyn Recipient> = self.client.clone();
         let answer = self
             .hub
-            .claim(&name, recipient, self.resumable, self.welcomer());
+            .claim(&name, self.peer, recipient, self.resumable, self.welcomer());
         self.answered(name, answer);
     }
 
@@ -293,9 +293,14 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         self.resumable = true;
         self.client.number_events();
         let recipient: Arc<dyn Recipient> = self.client.clone();
-        let answer = self
-            .hub
-            .resume(&name, token, Seq(after), recipient, self.welcomer());
+        let answer = self.hub.resume(
+            &name,
+            token,
+            Seq(after),
+            self.peer,
+            recipient,
+            self.welcomer(),
+        );
         self.answered(name, answer);
     }
 

@@ -1,0 +1,822 @@
+//! The hub of a room shared by several server processes (nodes) through
+//! Redis (spec §17). Redis decides: every claim, resume, release and
+//! message is one call of a function in `cluster.lua`, which checks it,
+//! numbers it and publishes it on one channel. Every node, this one
+//! included, follows that channel in order and keeps a replica of the
+//! room from it: who is online (and on which node), the recent public
+//! messages and the event log. Delivery to this node's clients happens
+//! only there, so every client everywhere sees one order.
+//!
+//! This file is the replica and the [`Hub`] face of it; the Redis side
+//! (connections, the publisher, the lease) is `cluster_link.rs`, and the
+//! channel's format `cluster_message.rs`. It never talks to Redis itself
+//! and never waits: calls queue [`Command`]s and return.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use prometheus_client::metrics::counter::Counter;
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::cluster_message::{Body, ClusterMessage};
+use crate::event::{Event, EventKind, Seq, wall_clock};
+use crate::event_log::EventLog;
+use crate::hub::{
+    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
+};
+use crate::metrics::Metrics;
+use crate::recent::Recent;
+use crate::resume::ResumeToken;
+use crate::sink::Entry;
+
+/// Messages (public and private) queued for Redis at most; past it a
+/// sender is told `ERR unavailable` (§17.4). Claims and releases are not
+/// counted: there is at most one of each per connection.
+pub const QUEUE_MAX: usize = 4096;
+
+/// What a node asks of Redis, in the order its clients asked.
+#[derive(Debug)]
+pub enum Command {
+    /// Take a name (`tagarela_claim`).
+    Claim {
+        node: Arc<str>,
+        reg: u64,
+        name: Name<'static>,
+        token: String,
+    },
+    /// Take a name back with a token (`tagarela_resume`).
+    Resume {
+        node: Arc<str>,
+        reg: u64,
+        name: Name<'static>,
+        presented: String,
+        token: String,
+    },
+    /// Give a name up (`tagarela_release`).
+    Release {
+        node: Arc<str>,
+        reg: u64,
+        key: NameKey,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    },
+    /// A public message (`tagarela_public`).
+    Public {
+        node: Arc<str>,
+        reg: u64,
+        key: NameKey,
+        text: Text<'static>,
+    },
+    /// A private message (`tagarela_private`).
+    Private {
+        node: Arc<str>,
+        reg: u64,
+        key: NameKey,
+        to: Name<'static>,
+        text: Text<'static>,
+    },
+}
+
+/// What Redis said to a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Done; for a claim or resume, its event is on the channel.
+    Done,
+    /// The name (or a look-alike) is held by this display name.
+    Taken(String),
+    /// A look-alike of the name is held by this display name.
+    LooksLike(String),
+    /// The resume token does not go with the name.
+    Token,
+    /// The sender holds no such name (any more).
+    NotHeld,
+    /// The private message's recipient is not online.
+    Absent,
+    /// This node's lease is gone: it is no longer part of the cluster.
+    Fenced,
+    /// Redis did not answer, or not as expected: what happened is unknown.
+    Failed,
+}
+
+/// The room as a node starts following it (`tagarela_enter`).
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The last number given.
+    pub seq: Seq,
+    /// Who is online: name, node, registration, where the holding began.
+    pub names: Vec<(Name<'static>, String, u64, Seq)>,
+    /// The latest kept public messages, newest first.
+    pub history: Vec<Arc<Event>>,
+}
+
+/// The channel skipped a number: this node missed events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub expected: Seq,
+    pub got: Seq,
+}
+
+/// Someone online, anywhere in the cluster.
+#[derive(Debug)]
+struct Member {
+    /// Display form.
+    name: Name<'static>,
+    /// Its skeletons, to forget them when it leaves.
+    shapes: [Skeleton; 2],
+}
+
+/// A client of this node holding a name.
+#[derive(Debug)]
+struct Local {
+    recipient: Arc<dyn Recipient>,
+    /// Its registration on this node.
+    reg: u64,
+}
+
+/// A claim or resume sent to Redis, until its event comes back.
+struct Waiting {
+    /// The client's address, for the records of its events.
+    peer: SocketAddr,
+    recipient: Arc<dyn Recipient>,
+    welcome: Welcomer,
+    answer: oneshot::Sender<Result<Claimed, Refusal>>,
+    /// For a resume: the number the client gave.
+    after: Option<Seq>,
+    /// The token the welcome gives.
+    token: Option<ResumeToken>,
+}
+
+impl std::fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiting")
+            .field("after", &self.after)
+            .finish()
+    }
+}
+
+/// The room as this node knows it, behind one lock.
+#[derive(Debug)]
+struct Replica {
+    /// This node's name in the cluster while it follows the channel
+    /// (`None`: not in the cluster just now; nothing is served).
+    node: Option<Arc<str>>,
+    /// The last number applied.
+    last_seq: Seq,
+    /// Everyone online, by key.
+    members: HashMap<NameKey, Member>,
+    /// Keys by skeleton (§3.3), for refusing look-alikes early.
+    skeletons: HashMap<Skeleton, NameKey>,
+    /// This node's clients holding names.
+    local: HashMap<NameKey, Local>,
+    /// Claims and resumes in flight, by registration.
+    waiting: HashMap<u64, Waiting>,
+    /// The kept public messages, if the room keeps history.
+    recent: Option<Recent>,
+    /// How many a newcomer is replayed.
+    replay: usize,
+    /// Recent events of every kind, for resuming clients.
+    log: EventLog,
+    /// The address of each registration of this node, while it holds a
+    /// name, for the records of its events (only if any are kept).
+    peers: HashMap<u64, SocketAddr>,
+    /// Whether events are recorded (an audit log is kept).
+    recording: bool,
+}
+
+impl Replica {
+    /// This node's name, if registration `id` of it holds `from`.
+    fn sender(&self, from: &NameKey, id: u64) -> Result<Arc<str>, Unpublished> {
+        let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
+        if self.local.get(from).is_none_or(|l| l.reg != id) {
+            return Err(Unpublished::NotHeld);
+        }
+        Ok(node)
+    }
+}
+
+/// Indexes into `ClusterHub::by_kind`.
+const JOIN: usize = 0;
+const LEAVE: usize = 1;
+const PUBLIC: usize = 2;
+const PRIVATE: usize = 3;
+
+/// A room shared through Redis.
+#[derive(Debug)]
+pub struct ClusterHub {
+    replica: Mutex<Replica>,
+    /// To the link's publisher, in order. Unbounded in type, bounded in
+    /// use: messages by [`QUEUE_MAX`], the rest by connections.
+    commands: mpsc::UnboundedSender<Command>,
+    /// Messages queued and not yet answered by Redis.
+    queued: AtomicUsize,
+    /// The last registration given on this node.
+    last_reg: AtomicU64,
+    /// Told when this node must leave the cluster and enter it again.
+    cut: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    by_kind: [Counter; 4],
+}
+
+impl ClusterHub {
+    /// A hub not yet in the cluster, and the receiving end of its
+    /// commands (for the link). `recent`: the room keeps history and
+    /// replays `replay` messages to a newcomer.
+    /// `recording`: [`ClusterHub::apply`] returns entries for this
+    /// node's clients' events, for the sinks.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        recent: Option<Recent>,
+        replay: usize,
+        recording: bool,
+    ) -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
+        let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
+        let hub = ClusterHub {
+            replica: Mutex::new(Replica {
+                node: None,
+                last_seq: Seq(0),
+                members: HashMap::new(),
+                skeletons: HashMap::new(),
+                local: HashMap::new(),
+                waiting: HashMap::new(),
+                recent,
+                replay,
+                log: EventLog::default(),
+                peers: HashMap::new(),
+                recording,
+            }),
+            commands,
+            queued: AtomicUsize::new(0),
+            last_reg: AtomicU64::new(0),
+            cut: Arc::new(Notify::new()),
+            metrics,
+            by_kind,
+        };
+        (Arc::new(hub), receiver)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Replica> {
+        self.replica.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The last number this node applied.
+    pub fn last_seq(&self) -> Seq {
+        self.lock().last_seq
+    }
+
+    /// Fires when this node must leave the cluster and enter it again.
+    pub fn cut_signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.cut)
+    }
+
+    /// This node's name in the cluster, while it is in it.
+    pub fn node(&self) -> Option<Arc<str>> {
+        self.lock().node.clone()
+    }
+
+    /// Starts following the room as `node`, from `snapshot` (every event
+    /// numbered after it comes from the channel).
+    pub fn enter(&self, node: Arc<str>, snapshot: Snapshot) {
+        let mut r = self.lock();
+        r.members.clear();
+        r.skeletons.clear();
+        r.local.clear();
+        r.log.clear();
+        r.peers.clear();
+        for (name, _node, _reg, _since) in snapshot.names {
+            let key = name.key();
+            let shapes = name.skeletons();
+            for shape in &shapes {
+                r.skeletons.insert(shape.clone(), key.clone());
+            }
+            r.members.insert(key, Member { name, shapes });
+        }
+        if let Some(recent) = &mut r.recent {
+            recent.clear();
+            let now = wall_clock();
+            for event in snapshot.history.into_iter().rev() {
+                recent.push(event, now);
+            }
+        }
+        r.last_seq = snapshot.seq;
+        tracing::info!(node = %node, seq = %snapshot.seq, online = r.members.len(), "in the cluster");
+        r.node = Some(node);
+        self.metrics.cluster_up.set(1);
+    }
+
+    /// Leaves the cluster (Redis is unreachable, the channel skipped, or
+    /// the lease expired): every client of this node is closed with `BYE
+    /// unavailable`, and every claim in flight is answered
+    /// `ERR unavailable`. The names are released by Redis when the lease
+    /// ends (or at once when this node enters again). Idempotent.
+    pub fn cut_off(&self, why: &str) {
+        let mut r = self.lock();
+        let Some(node) = r.node.take() else {
+            return;
+        };
+        tracing::warn!(node = %node, why, clients = r.local.len(), "lost the cluster; closing this node's clients");
+        self.metrics.cluster_up.set(0);
+        self.metrics.cluster_cutoffs.inc();
+        for (_, local) in r.local.drain() {
+            self.metrics.registered.dec();
+            local.recipient.cut_off();
+        }
+        // Dropping the answers tells each waiting client `unavailable`.
+        r.waiting.clear();
+        drop(r);
+        self.cut.notify_one();
+    }
+
+    /// Queues `command`, unless it is a message and the queue is full.
+    fn send(&self, command: Command) -> bool {
+        let message = matches!(command, Command::Public { .. } | Command::Private { .. });
+        if message && self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE_MAX {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        let sent = self.commands.send(command).is_ok();
+        if message && !sent {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Queues a message for Redis.
+    fn queue(&self, command: Command) -> Result<Published, Unpublished> {
+        if self.send(command) {
+            Ok(Published::Queued)
+        } else {
+            Err(Unpublished::Unavailable)
+        }
+    }
+
+    fn next_reg(&self) -> u64 {
+        self.last_reg.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Registers a claim or resume and queues it.
+    fn ask(
+        &self,
+        peer: SocketAddr,
+        recipient: Arc<dyn Recipient>,
+        welcome: Welcomer,
+        after: Option<Seq>,
+        token: Option<ResumeToken>,
+        command: impl FnOnce(Arc<str>, u64) -> Command,
+    ) -> Answer {
+        let mut r = self.lock();
+        let Some(node) = r.node.clone() else {
+            return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
+        };
+        let reg = self.next_reg();
+        let (answer, pending) = oneshot::channel();
+        r.waiting.insert(
+            reg,
+            Waiting {
+                peer,
+                recipient,
+                welcome,
+                answer,
+                after,
+                token,
+            },
+        );
+        if !self.send(command(node, reg)) {
+            r.waiting.remove(&reg);
+            return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
+        }
+        Answer::Pending(pending)
+    }
+
+    /// What Redis said to `command` (the link calls this, in order).
+    pub fn answered(&self, command: &Command, verdict: Verdict) {
+        match command {
+            Command::Claim { reg, .. } | Command::Resume { reg, .. } => {
+                let refusal = match verdict {
+                    Verdict::Done => return,
+                    Verdict::Taken(holder) => Name::normalize(&holder)
+                        .map(|h| Refusal::Clash(Clash::Taken(h)))
+                        .unwrap_or(Refusal::Clash(Clash::Unavailable)),
+                    Verdict::LooksLike(holder) => Name::normalize(&holder)
+                        .map(|h| Refusal::Clash(Clash::LooksLike(h)))
+                        .unwrap_or(Refusal::Clash(Clash::Unavailable)),
+                    Verdict::Token => Refusal::Token,
+                    _ => Refusal::Clash(Clash::Unavailable),
+                };
+                if let Some(waiting) = self.lock().waiting.remove(reg) {
+                    let _ = waiting.answer.send(Err(refusal));
+                }
+            }
+            Command::Public { .. } => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+            }
+            Command::Private { key, reg, to, .. } => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                if verdict == Verdict::Absent {
+                    let r = self.lock();
+                    if let Some(local) = r.local.get(key).filter(|l| l.reg == *reg) {
+                        local.recipient.undeliverable(to);
+                    }
+                }
+            }
+            Command::Release { .. } => {}
+        }
+    }
+
+    /// Applies one message from the channel: updates the replica and
+    /// delivers the event to this node's clients. A skipped number is a
+    /// [`Gap`]: the caller must leave the cluster and enter it again.
+    /// Returns the record of the event if this node's client caused it
+    /// (and events are recorded; joins are the session's to record).
+    pub fn apply(&self, message: ClusterMessage) -> Result<Option<Entry>, Gap> {
+        let mut r = self.lock();
+        let Some(node) = r.node.clone() else {
+            return Ok(None);
+        };
+        let moved = matches!(message.body, Body::Moved { .. });
+        let expected = if moved {
+            r.last_seq
+        } else {
+            Seq(r.last_seq.0 + 1)
+        };
+        if message.seq < expected {
+            // From before the snapshot this node entered with.
+            return Ok(None);
+        }
+        if message.seq != expected {
+            return Err(Gap {
+                expected,
+                got: message.seq,
+            });
+        }
+        r.last_seq = message.seq;
+        let ours = *message.node == *node;
+        let seq = message.seq;
+        let at = message.at;
+        let reg = message.reg;
+        let mut recorded = None;
+        match message.body {
+            Body::Join { name, since } => {
+                let key = name.key();
+                let shapes = name.skeletons();
+                for shape in &shapes {
+                    r.skeletons.insert(shape.clone(), key.clone());
+                }
+                let event = Arc::new(Event::new(seq, at, EventKind::Join { name: name.clone() }));
+                r.log.push(Arc::clone(&event));
+                r.members.insert(
+                    key.clone(),
+                    Member {
+                        name: name.clone(),
+                        shapes,
+                    },
+                );
+                self.by_kind[JOIN].inc();
+                let copies = deliver_to_all_but(&r.local, &key, &event);
+                self.metrics.deliveries.inc_by(copies);
+                if ours {
+                    self.admit(&mut r, &node, message.reg, key, name, since, Some(event));
+                }
+            }
+            Body::Moved {
+                name,
+                since,
+                old_node,
+                old_reg,
+            } => {
+                let key = name.key();
+                if *old_node == *node
+                    && let Some(old) = r.local.remove_entry(&key)
+                {
+                    if old.1.reg == old_reg {
+                        self.metrics.registered.dec();
+                        r.peers.remove(&old_reg);
+                        old.1.recipient.replaced();
+                    } else {
+                        r.local.insert(old.0, old.1);
+                    }
+                }
+                if ours {
+                    self.admit(&mut r, &node, message.reg, key, name, since, None);
+                }
+            }
+            Body::Leave { name, reason, text } => {
+                let key = name.key();
+                if let Some(member) = r.members.remove(&key) {
+                    for shape in &member.shapes {
+                        if r.skeletons.get(shape) == Some(&key) {
+                            r.skeletons.remove(shape);
+                        }
+                    }
+                }
+                if let Some(local) = r.local.remove(&key) {
+                    // Released by Redis while this node still served it
+                    // (a lease that ran out): it holds the name no more.
+                    self.metrics.registered.dec();
+                    local.recipient.cut_off();
+                }
+                let event = Arc::new(Event::new(seq, at, EventKind::Leave { name, reason, text }));
+                r.log.push(Arc::clone(&event));
+                self.by_kind[LEAVE].inc();
+                let copies = deliver_to_all_but(&r.local, &key, &event);
+                self.metrics.deliveries.inc_by(copies);
+                if ours {
+                    tracing::info!(name = %event_name(&event), reason = %reason, "leave");
+                    recorded = r.peers.remove(&reg).map(|peer| (peer, Arc::clone(&event)));
+                }
+            }
+            Body::Public { from, text } => {
+                let key = from.key();
+                if ours {
+                    tracing::info!(from = %from, seq = %seq, "public message");
+                }
+                let event = Arc::new(Event::new(seq, at, EventKind::Public { from, text }));
+                r.log.push(Arc::clone(&event));
+                if ours {
+                    recorded = r.peers.get(&reg).map(|peer| (*peer, Arc::clone(&event)));
+                }
+                if let Some(recent) = &mut r.recent {
+                    recent.push(Arc::clone(&event), at);
+                }
+                self.by_kind[PUBLIC].inc();
+                let copies = deliver_to_all_but(&r.local, &key, &event);
+                self.metrics.deliveries.inc_by(copies);
+            }
+            Body::Private { from, to, text } => {
+                let (from_key, to_key) = (from.key(), to.key());
+                if ours {
+                    tracing::info!(from = %from, to = %to, seq = %seq, "private message");
+                }
+                let event = Arc::new(Event::new(seq, at, EventKind::Private { from, to, text }));
+                r.log.push(Arc::clone(&event));
+                if ours {
+                    recorded = r.peers.get(&reg).map(|peer| (*peer, Arc::clone(&event)));
+                }
+                self.by_kind[PRIVATE].inc();
+                let mut copies = 0;
+                if let Some(target) = r.local.get(&to_key) {
+                    target.recipient.deliver(&event);
+                    copies += 1;
+                }
+                if from_key != to_key
+                    && let Some(sender) = r.local.get(&from_key)
+                {
+                    sender.recipient.deliver(&event);
+                    copies += 1;
+                }
+                self.metrics.deliveries.inc_by(copies);
+            }
+        }
+        Ok(recorded.map(|(peer, event)| Entry { event, peer }))
+    }
+
+    /// This node's claim or resume `reg` took effect (its join, or its
+    /// move, was just applied): the client is welcomed and answered, under
+    /// the lock, so what it is sent comes before any later event. A name
+    /// nobody here waits for any more is given up at once.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        r: &mut Replica,
+        node: &Arc<str>,
+        reg: u64,
+        key: NameKey,
+        name: Name<'static>,
+        since: Seq,
+        join: Option<Arc<Event>>,
+    ) {
+        let Some(waiting) = r.waiting.remove(&reg) else {
+            self.give_up(node, reg, key);
+            return;
+        };
+        let online = r.members.len();
+        let (backlog, missed, seq) = match waiting.after {
+            Some(after) => (
+                None,
+                Some(r.log.missed(&key, since, after, r.last_seq)),
+                after.max(since),
+            ),
+            None => {
+                let replay = r.replay;
+                let backlog = r.recent.as_mut().map(|recent| {
+                    recent.expire(wall_clock());
+                    recent.latest(replay)
+                });
+                (backlog, None, join.as_ref().map_or(since, |j| j.seq))
+            }
+        };
+        (waiting.welcome)(Welcome {
+            name,
+            online,
+            seq,
+            backlog,
+            missed,
+            token: waiting.token,
+        });
+        let claimed = Claimed {
+            key: key.clone(),
+            online,
+            join,
+            id: reg,
+        };
+        if waiting.answer.send(Ok(claimed)).is_err() {
+            // The connection closed while it waited.
+            self.give_up(node, reg, key);
+            return;
+        }
+        self.metrics.registered.inc();
+        if r.recording {
+            r.peers.insert(reg, waiting.peer);
+        }
+        r.local.insert(
+            key,
+            Local {
+                recipient: waiting.recipient,
+                reg,
+            },
+        );
+    }
+
+    /// Releases a name this node holds for nobody.
+    fn give_up(&self, node: &Arc<str>, reg: u64, key: NameKey) {
+        self.send(Command::Release {
+            node: Arc::clone(node),
+            reg,
+            key,
+            reason: LeaveReason::Lost,
+            text: None,
+        });
+    }
+}
+
+fn event_name(event: &Event) -> &str {
+    match &event.kind {
+        EventKind::Join { name } | EventKind::Leave { name, .. } => name.as_str(),
+        EventKind::Public { from, .. } | EventKind::Private { from, .. } => from.as_str(),
+    }
+}
+
+/// Delivers `event` to every local client but `except`; returns how many.
+fn deliver_to_all_but(local: &HashMap<NameKey, Local>, except: &NameKey, event: &Event) -> u64 {
+    let mut copies = 0;
+    for (key, l) in local {
+        if key != except {
+            l.recipient.deliver(event);
+            copies += 1;
+        }
+    }
+    copies
+}
+
+/// The hex SHA-256 of a resume token: Redis keeps only this.
+pub fn token_digest(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Hub for ClusterHub {
+    fn claim(
+        &self,
+        name: &Name<'static>,
+        peer: SocketAddr,
+        recipient: Arc<dyn Recipient>,
+        resumable: bool,
+        welcome: Welcomer,
+    ) -> Answer {
+        {
+            // Refused here when the replica already shows the clash: Redis
+            // decides the rest.
+            let r = self.lock();
+            let key = name.key();
+            if let Some(holder) = r.members.get(&key) {
+                return Answer::Ready(Err(Refusal::Clash(Clash::Taken(holder.name.clone()))));
+            }
+            let shapes = name.skeletons();
+            if let Some(holder) = shapes
+                .iter()
+                .find_map(|s| r.skeletons.get(s))
+                .and_then(|k| r.members.get(k))
+            {
+                return Answer::Ready(Err(Refusal::Clash(Clash::LooksLike(holder.name.clone()))));
+            }
+        }
+        let token = resumable.then(ResumeToken::generate).flatten();
+        let digest = token.map(|t| token_digest(&t.hex())).unwrap_or_default();
+        let name = name.clone();
+        self.ask(peer, recipient, welcome, None, token, move |node, reg| {
+            Command::Claim {
+                node,
+                reg,
+                name,
+                token: digest,
+            }
+        })
+    }
+
+    fn resume(
+        &self,
+        name: &Name<'static>,
+        token: &str,
+        after: Seq,
+        peer: SocketAddr,
+        recipient: Arc<dyn Recipient>,
+        welcome: Welcomer,
+    ) -> Answer {
+        let new = ResumeToken::generate();
+        let digest = new.map(|t| token_digest(&t.hex())).unwrap_or_default();
+        let presented = token_digest(token);
+        let name = name.clone();
+        self.ask(
+            peer,
+            recipient,
+            welcome,
+            Some(after),
+            new,
+            move |node, reg| Command::Resume {
+                node,
+                reg,
+                name,
+                presented,
+                token: digest,
+            },
+        )
+    }
+
+    fn release(
+        &self,
+        key: &NameKey,
+        id: u64,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+    ) -> Option<Published> {
+        let mut r = self.lock();
+        let node = r.node.clone()?;
+        if r.local.get(key).is_none_or(|l| l.reg != id) {
+            return None;
+        }
+        r.local.remove(key);
+        self.metrics.registered.dec();
+        self.send(Command::Release {
+            node,
+            reg: id,
+            key: key.clone(),
+            reason,
+            text,
+        });
+        Some(Published::Queued)
+    }
+
+    fn publish_public(
+        &self,
+        from: &NameKey,
+        id: u64,
+        text: Text<'static>,
+    ) -> Result<Published, Unpublished> {
+        let r = self.lock();
+        let node = r.sender(from, id)?;
+        self.queue(Command::Public {
+            node,
+            reg: id,
+            key: from.clone(),
+            text,
+        })
+    }
+
+    fn publish_private(
+        &self,
+        from: &NameKey,
+        id: u64,
+        to: &Name<'_>,
+        text: Text<'static>,
+    ) -> Result<Published, Unpublished> {
+        let r = self.lock();
+        let node = r.sender(from, id)?;
+        let Some(target) = r.members.get(&to.key()) else {
+            return Err(Unpublished::NotOnline);
+        };
+        self.queue(Command::Private {
+            node,
+            reg: id,
+            key: from.clone(),
+            to: target.name.clone(),
+            text,
+        })
+    }
+
+    fn who(&self) -> Vec<Name<'static>> {
+        self.lock()
+            .members
+            .values()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
+        let mut r = self.lock();
+        Some(r.recent.as_mut()?.answer(query, default))
+    }
+}

@@ -1,0 +1,590 @@
+//! The cluster hub's link to Redis (spec §17): the only file that talks
+//! to it. Three duties, each in order:
+//!
+//! - **follow**: subscribe to the channel, load `cluster.lua`, enter the
+//!   cluster (a lease and a snapshot), then apply every message in order.
+//!   Anything wrong (the subscription ends, a number is skipped, the lease
+//!   is lost) cuts this node off; it enters again as a new incarnation
+//!   after [`RETRY`], releasing the old incarnation's names first.
+//! - **lease**: renew this node's lease every [`RENEW_EVERY`] and release
+//!   the names of nodes whose leases ran out. A node that could not renew
+//!   for [`FENCE_AFTER`] cuts itself off before its lease ([`LEASE`]) can
+//!   run out, so it never serves a name Redis has given to another.
+//! - **publish**: send the hub's commands in one pipeline per batch, in
+//!   the order they were queued, and hand the answers back.
+//!
+//! Never delivers to clients (the hub does), never retries a command whose
+//! outcome is unknown (that could publish it twice).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::Value;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout};
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{ClusterHub, Command, Snapshot, Verdict};
+use crate::cluster_message::ClusterMessage;
+use crate::event::{Event, EventKind, Seq};
+use crate::metrics::Metrics;
+use crate::sink::EventSink;
+
+/// A node's lease in Redis: if it is not renewed for this long, its names
+/// are released as lost by whichever node reaps first.
+pub const LEASE: Duration = Duration::from_secs(5);
+/// How often the lease is renewed and expired leases are reaped.
+pub const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// A node that has not renewed its lease for this long cuts itself off
+/// (before the lease can expire in Redis).
+pub const FENCE_AFTER: Duration = Duration::from_secs(4);
+/// How long after losing the cluster a node tries to enter it again.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// The longest any one Redis call may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Commands sent in one pipeline at most.
+const BATCH_MAX: usize = 256;
+/// The channel every event is published on (see `cluster.lua`).
+pub const CHANNEL: &str = "tagarela:events";
+/// The functions, loaded at each entry (Redis may have restarted).
+const LIBRARY: &str = include_str!("cluster.lua");
+/// How far above what this node has seen numbering restarts if Redis
+/// lost it (as the history store does, §16.4).
+const SEQ_RESTART_GAP: u64 = 1 << 20;
+
+/// Where and as whom this process joins a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `redis://HOST:PORT/DB`.
+    pub url: String,
+    /// This node's name in logs, metrics and Redis (an incarnation number
+    /// is added at each entry).
+    pub node_id: String,
+    /// Public messages Redis keeps (0: none; the room keeps no history).
+    pub keep: usize,
+}
+
+/// The Redis URL without any password, for logs and metrics.
+pub fn shown_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the link until `stop`; then releases this node's names.
+pub async fn run(
+    hub: Arc<ClusterHub>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    config: ClusterConfig,
+    metrics: Arc<Metrics>,
+    sink: Option<Arc<dyn EventSink>>,
+    stop: CancellationToken,
+) {
+    let shown = shown_url(&config.url);
+    metrics
+        .cluster_info
+        .get_or_create(&vec![
+            ("node".to_owned(), config.node_id.clone()),
+            ("redis".to_owned(), shown.clone()),
+        ])
+        .set(1);
+    let client = match redis::Client::open(config.url.as_str()) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(redis = %shown, error = %e, "not a Redis URL; this node stays out of the cluster");
+            return;
+        }
+    };
+    let manager_config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CALL_TIMEOUT))
+        .set_response_timeout(Some(CALL_TIMEOUT));
+    let conn = loop {
+        match client
+            .get_connection_manager_with_config(manager_config.clone())
+            .await
+        {
+            Ok(conn) => break conn,
+            Err(e) => {
+                tracing::warn!(redis = %shown, error = %e, "cannot reach Redis; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(RETRY) => {}
+                }
+            }
+        }
+    };
+    let publisher = tokio::spawn(publish(
+        Arc::clone(&hub),
+        commands,
+        conn.clone(),
+        config.keep,
+        Arc::clone(&metrics),
+    ));
+    let mut incarnation = 0u64;
+    // Incarnations cut off whose names are not yet released.
+    let mut abandoned: Vec<Arc<str>> = Vec::new();
+    let mut conn_follow = conn.clone();
+    loop {
+        incarnation += 1;
+        let node: Arc<str> = format!("{}.{incarnation}", config.node_id).into();
+        let link = Follow {
+            hub: &hub,
+            client: &client,
+            config: &config,
+            metrics: &metrics,
+            sink: sink.as_ref(),
+        };
+        let why = tokio::select! {
+            () = stop.cancelled() => None,
+            why = link.follow(&mut conn_follow, &node, &mut abandoned) => Some(why),
+        };
+        let Some(why) = why else {
+            break;
+        };
+        if hub.node().as_deref() == Some(&*node) {
+            // It entered: its names must be released.
+            abandoned.push(Arc::clone(&node));
+        }
+        hub.cut_off(&why);
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(RETRY) => {}
+        }
+    }
+    // Shutting down: this node's names are released now, rather than when
+    // its lease runs out.
+    if let Some(node) = hub.node() {
+        hub.cut_off("shutting down");
+        abandoned.push(node);
+    }
+    for node in abandoned {
+        let _ = call(&mut conn_follow, "tagarela_abandon", &[&node]).await;
+    }
+    publisher.abort();
+}
+
+/// What following the cluster needs.
+struct Follow<'a> {
+    hub: &'a ClusterHub,
+    client: &'a redis::Client,
+    config: &'a ClusterConfig,
+    metrics: &'a Metrics,
+    /// Where this node's clients' events are recorded, if anywhere.
+    sink: Option<&'a Arc<dyn EventSink>>,
+}
+
+impl Follow<'_> {
+    /// Enters the cluster as `node` and follows it until something goes
+    /// wrong; returns what.
+    async fn follow(
+        &self,
+        conn: &mut ConnectionManager,
+        node: &Arc<str>,
+        abandoned: &mut Vec<Arc<str>>,
+    ) -> String {
+        let Follow {
+            hub,
+            client,
+            config,
+            metrics,
+            sink,
+        } = *self;
+        // Subscribed before the snapshot: nothing published after it is missed.
+        let pubsub = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(CHANNEL).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let mut messages = match timeout(CALL_TIMEOUT, pubsub).await {
+            Ok(Ok(pubsub)) => pubsub.into_on_message(),
+            Ok(Err(e)) => return format!("cannot subscribe: {e}"),
+            Err(_) => return "cannot subscribe: timed out".to_owned(),
+        };
+        let load = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(LIBRARY)
+            .to_owned();
+        if let Err(e) = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await) {
+            return format!("cannot load the functions: {e}");
+        }
+        while let Some(old) = abandoned.last() {
+            match call(conn, "tagarela_abandon", &[old]).await {
+                Ok(_) => {
+                    abandoned.pop();
+                }
+                Err(e) => return format!("cannot release an earlier incarnation's names: {e}"),
+            }
+        }
+        let floor = hub
+            .last_seq()
+            .0
+            .saturating_add(SEQ_RESTART_GAP)
+            .max(micros_now());
+        let lease_ms = LEASE.as_millis().to_string();
+        let entered_at = Instant::now();
+        let snapshot = match call(
+            conn,
+            "tagarela_enter",
+            &[
+                node,
+                &lease_ms,
+                &floor.to_string(),
+                &config.keep.to_string(),
+            ],
+        )
+        .await
+        {
+            Ok(value) => match snapshot(&value) {
+                Some(s) => s,
+                None => return "an entry snapshot that does not parse".to_owned(),
+            },
+            Err(e) => return format!("cannot enter: {e}"),
+        };
+        hub.enter(Arc::clone(node), snapshot);
+        metrics.cluster_entries.inc();
+        let mut renewed_at = entered_at;
+        let cut = hub.cut_signal();
+        let mut tick = tokio::time::interval(RENEW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else {
+                        return "the subscription ended".to_owned();
+                    };
+                    let parsed = match ClusterMessage::parse(message.get_payload_bytes()) {
+                        Ok(parsed) => parsed,
+                        Err(e) => return e.to_string(),
+                    };
+                    match hub.apply(parsed) {
+                        Ok(Some(entry)) => {
+                            if let Some(sink) = sink {
+                                sink.record(vec![entry]).await;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(gap) => return format!("missed events: expected {}, got {}", gap.expected, gap.got),
+                    }
+                }
+                _ = tick.tick() => {
+                    let sent = Instant::now();
+                    match call(conn, "tagarela_renew", &[node, &lease_ms]).await {
+                        Ok(Value::Int(1)) => renewed_at = sent,
+                        Ok(_) => return "the lease expired".to_owned(),
+                        Err(e) => {
+                            if sent.duration_since(renewed_at) >= FENCE_AFTER {
+                                return format!("the lease could not be renewed: {e}");
+                            }
+                            tracing::warn!(node = %node, error = %e, "lease renewal failed");
+                            continue;
+                        }
+                    }
+                    match call(conn, "tagarela_reap", &[]).await {
+                        Ok(Value::Int(n)) if n > 0 => tracing::warn!(names = n, "released the names of a node whose lease ran out"),
+                        _ => {}
+                    }
+                }
+                () = cut.notified() => {
+                    // A permit left from an earlier incarnation's cut is no
+                    // reason to leave.
+                    if hub.node().as_deref() != Some(&**node) {
+                        return "cut off".to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends the hub's commands to Redis, in order, a batch per pipeline.
+async fn publish(
+    hub: Arc<ClusterHub>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut conn: ConnectionManager,
+    keep: usize,
+    metrics: Arc<Metrics>,
+) {
+    let keep = keep.to_string();
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while commands.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let node = hub.node();
+        let mut pipe = redis::pipe();
+        let mut sent = Vec::with_capacity(batch.len());
+        for command in batch.drain(..) {
+            // Queued by an earlier incarnation: it holds nothing now.
+            if node.as_deref() != Some(command_node(&command)) {
+                hub.answered(&command, Verdict::Failed);
+                continue;
+            }
+            pipe.add_command(fcall(&command, &keep));
+            sent.push(command);
+        }
+        if sent.is_empty() {
+            continue;
+        }
+        metrics.cluster_calls.inc_by(sent.len() as u64);
+        let replies = timeout(CALL_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut conn)).await;
+        match checked(replies) {
+            Ok(values) if values.len() == sent.len() => {
+                for (command, value) in sent.iter().zip(&values) {
+                    let verdict = verdict(value);
+                    if verdict == Verdict::Fenced {
+                        hub.cut_off("the lease expired");
+                    }
+                    hub.answered(command, verdict);
+                }
+            }
+            outcome => {
+                let why = match outcome {
+                    Err(e) => e,
+                    Ok(_) => "a reply of the wrong length".to_owned(),
+                };
+                // Unknown whether they ran: never sent again. The node
+                // leaves the cluster, so nothing is delivered out of order.
+                for command in &sent {
+                    hub.answered(command, Verdict::Failed);
+                }
+                hub.cut_off(&format!("a Redis call failed: {why}"));
+            }
+        }
+    }
+}
+
+fn command_node(command: &Command) -> &str {
+    match command {
+        Command::Claim { node, .. }
+        | Command::Resume { node, .. }
+        | Command::Release { node, .. }
+        | Command::Public { node, .. }
+        | Command::Private { node, .. } => node,
+    }
+}
+
+/// The `FCALL` for `command`.
+fn fcall(command: &Command, keep: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("FCALL");
+    match command {
+        Command::Claim {
+            node,
+            reg,
+            name,
+            token,
+        } => {
+            let [s1, s2] = name.skeletons();
+            cmd.arg("tagarela_claim").arg(0).arg(&**node).arg(reg);
+            cmd.arg(name.as_str()).arg(name.key().as_str());
+            cmd.arg(s1.as_str()).arg(s2.as_str()).arg(token);
+        }
+        Command::Resume {
+            node,
+            reg,
+            name,
+            presented,
+            token,
+        } => {
+            let [s1, s2] = name.skeletons();
+            cmd.arg("tagarela_resume").arg(0).arg(&**node).arg(reg);
+            cmd.arg(name.as_str()).arg(name.key().as_str());
+            cmd.arg(s1.as_str())
+                .arg(s2.as_str())
+                .arg(presented)
+                .arg(token);
+        }
+        Command::Release {
+            node,
+            reg,
+            key,
+            reason,
+            text,
+        } => {
+            cmd.arg("tagarela_release").arg(0).arg(&**node).arg(reg);
+            cmd.arg(key.as_str()).arg(reason.as_str());
+            cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
+        }
+        Command::Public {
+            node,
+            reg,
+            key,
+            text,
+        } => {
+            cmd.arg("tagarela_public").arg(0).arg(&**node).arg(reg);
+            cmd.arg(key.as_str()).arg(text.as_str()).arg(keep);
+        }
+        Command::Private {
+            node,
+            reg,
+            key,
+            to,
+            text,
+        } => {
+            cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg);
+            cmd.arg(key.as_str())
+                .arg(to.key().as_str())
+                .arg(text.as_str());
+        }
+    }
+    cmd
+}
+
+/// One function call, bounded in time.
+async fn call(
+    conn: &mut ConnectionManager,
+    function: &str,
+    args: &[&str],
+) -> Result<Value, String> {
+    let mut cmd = redis::cmd("FCALL");
+    cmd.arg(function).arg(0);
+    for a in args {
+        cmd.arg(*a);
+    }
+    checked(timeout(CALL_TIMEOUT, cmd.query_async::<Value>(conn)).await)
+}
+
+fn checked<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> Result<T, String> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+/// What a function's reply says (see `cluster.lua`).
+fn verdict(value: &Value) -> Verdict {
+    match value {
+        Value::Int(1) => Verdict::Done,
+        Value::Int(0) => Verdict::NotHeld,
+        Value::Int(-1) => Verdict::Absent,
+        Value::Array(items) => {
+            let word = items.first().and_then(text);
+            let holder = || items.get(1).and_then(text).unwrap_or_default();
+            match word.as_deref() {
+                Some("ok" | "moved") => Verdict::Done,
+                Some("taken") => Verdict::Taken(holder()),
+                Some("looks") => Verdict::LooksLike(holder()),
+                Some("token") => Verdict::Token,
+                Some("fenced") => Verdict::Fenced,
+                _ => Verdict::Failed,
+            }
+        }
+        _ => Verdict::Failed,
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `tagarela_enter`'s reply: `[seq, [name, node, reg, since, ...],
+/// [[id, [field, value, ...]], ...]]` (history newest first).
+fn snapshot(value: &Value) -> Option<Snapshot> {
+    let Value::Array(parts) = value else {
+        return None;
+    };
+    let [seq, names, history] = parts.as_slice() else {
+        return None;
+    };
+    let seq = Seq(text(seq)?.parse().ok()?);
+    let Value::Array(names) = names else {
+        return None;
+    };
+    let mut snapshot = Snapshot {
+        seq,
+        ..Snapshot::default()
+    };
+    for four in names.chunks(4) {
+        let [name, node, reg, since] = four else {
+            return None;
+        };
+        let name = tagarela_parser::Name::normalize(&text(name)?).ok()?;
+        snapshot.names.push((
+            name,
+            text(node)?,
+            text(reg)?.parse().ok()?,
+            Seq(text(since)?.parse().ok()?),
+        ));
+    }
+    let Value::Array(history) = history else {
+        return None;
+    };
+    for entry in history {
+        let Value::Array(entry) = entry else {
+            return None;
+        };
+        let [id, Value::Array(fields)] = entry.as_slice() else {
+            return None;
+        };
+        let id = text(id)?;
+        let seq = Seq(id.split('-').next()?.parse().ok()?);
+        let (mut at, mut from, mut body) = (None, None, None);
+        for pair in fields.chunks(2) {
+            let [k, v] = pair else { return None };
+            match text(k)?.as_str() {
+                "a" => at = text(v)?.parse::<u64>().ok(),
+                "f" => from = text(v),
+                "t" => body = text(v),
+                _ => {}
+            }
+        }
+        let at = tagarela_parser::Timestamp::from_unix_ms(at?)?;
+        let from = tagarela_parser::Name::normalize(&from?).ok()?;
+        let text = tagarela_parser::Text::new(body?).ok()?;
+        snapshot.history.push(Arc::new(Event::new(
+            seq,
+            at,
+            EventKind::Public { from, text },
+        )));
+    }
+    Some(snapshot)
+}
+
+/// Microseconds since 1970: a floor for numbering that no earlier
+/// numbering can have reached.
+fn micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_not_shown() {
+        assert_eq!(
+            shown_url("redis://:secret@10.0.0.1:6379/2"),
+            "redis://***@10.0.0.1:6379/2"
+        );
+        assert_eq!(
+            shown_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
+
+    #[test]
+    fn replies_read_as_verdicts() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        assert_eq!(verdict(&Value::Int(1)), Verdict::Done);
+        assert_eq!(verdict(&Value::Int(-1)), Verdict::Absent);
+        assert_eq!(
+            verdict(&Value::Array(vec![bulk("taken"), bulk("Ana")])),
+            Verdict::Taken("Ana".to_owned())
+        );
+        assert_eq!(
+            verdict(&Value::Array(vec![bulk("fenced")])),
+            Verdict::Fenced
+        );
+        assert_eq!(verdict(&Value::Nil), Verdict::Failed);
+    }
+}
