@@ -24,6 +24,17 @@ pub struct Common {
     /// Server address (loopback only: 127.0.0.0/8 or ::1).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: SocketAddr,
+    /// More servers of the same cluster (spec §17), repeatable: client i
+    /// connects to the (i mod K)-th of `--addr` and these, so clients
+    /// (and senders) are split evenly between the nodes.
+    #[arg(long)]
+    pub also_addr: Vec<SocketAddr>,
+    /// The first N clients (the senders, in `fanout`) connect to `--addr`
+    /// and all the others to the `--also-addr` servers, and latency is
+    /// measured at those others only: every delivery measured crossed
+    /// from one node to another.
+    #[arg(long, requires = "also_addr")]
+    pub apart: Option<usize>,
     /// Server PID, to report its RSS and CPU time from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
@@ -76,13 +87,30 @@ impl Common {
 
     /// Refuses anything but loopback targets.
     pub fn check(&self) -> anyhow::Result<()> {
-        if !self.addr.ip().is_loopback() {
-            bail!(
-                "{} is not a loopback address: this tool only loads local servers",
-                self.addr
-            );
+        for addr in std::iter::once(&self.addr).chain(&self.also_addr) {
+            if !addr.ip().is_loopback() {
+                bail!("{addr} is not a loopback address: this tool only loads local servers");
+            }
         }
         Ok(())
+    }
+
+    /// The server client `i` connects to.
+    pub fn target(&self, i: usize) -> SocketAddr {
+        match self.apart {
+            Some(n) if i < n => self.addr,
+            Some(n) => self.also_addr[(i - n) % self.also_addr.len()],
+            None => match i % (1 + self.also_addr.len()) {
+                0 => self.addr,
+                k => self.also_addr[k - 1],
+            },
+        }
+    }
+
+    /// Whether client `i`'s latencies are reported (with `--apart`, only
+    /// those of clients on the other nodes).
+    pub fn measured(&self, i: usize) -> bool {
+        self.apart.is_none_or(|n| i >= n)
     }
 
     /// The source address for client `i`, if spreading is on.
@@ -116,7 +144,7 @@ pub async fn connect_all(
             .map(|i| {
                 let name = format!("{}{i}", common.prefix);
                 let totals = Arc::clone(totals);
-                let (addr, src, tls) = (common.addr, common.source(i), tls.clone());
+                let (addr, src, tls) = (common.target(i), common.source(i), tls.clone());
                 tokio::spawn(async move {
                     client::connect(addr, src, &name, counts, totals, tls.as_ref()).await
                 })

@@ -31,9 +31,13 @@ fn server_stats(
     }
 }
 
-fn merge(clients: &[client::Client]) -> LatencyUs {
+fn merge(common: &Common, clients: &[client::Client]) -> LatencyUs {
     let mut all = client::histogram();
-    for c in clients {
+    for (_, c) in clients
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| common.measured(*i))
+    {
         if let Ok(h) = c.latencies.lock() {
             let _ = all.add(&*h);
         }
@@ -158,7 +162,7 @@ async fn load(
         writers.push(writer);
     }
     finish(&mut report, &totals, send_start);
-    report.latency_us = Some(merge(&all));
+    report.latency_us = Some(merge(common, &all));
     server_stats(common, &mut report, rss_before, cpu_before);
     Ok(report)
 }
@@ -206,7 +210,7 @@ pub async fn churn(common: &Common, cycles: usize, parallel: usize) -> anyhow::R
         let batch = parallel.max(1).min(cycles - done);
         let tasks: Vec<_> = (done..done + batch)
             .map(|i| {
-                let (addr, src, totals) = (common.addr, common.source(i), Arc::clone(&totals));
+                let (addr, src, totals) = (common.target(i), common.source(i), Arc::clone(&totals));
                 let tls = tls.clone();
                 let name = format!("{}{i}", common.prefix);
                 tokio::spawn(async move {

@@ -8,7 +8,6 @@
 --
 -- Keys (all under "tagarela:", in the database the --redis URL names):
 --   seq            the last sequence number given
---   at             the last timestamp given (ms), so stamps never go back
 --   node:<node>    a node's lease: exists while the node is alive
 --   nodes          the nodes that hold (or held) names
 --   held:<node>    the name keys a node holds
@@ -37,15 +36,11 @@ local function num(n)
   return string.format('%.0f', n)
 end
 
+-- Redis's clock, in ms. Nodes never stamp an event earlier than the one
+-- before it (they all apply the same order, so they all agree).
 local function stamp()
   local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local last = tonumber(redis.call('GET', P .. 'at') or '0')
-  if ms < last then
-    ms = last
-  end
-  redis.call('SET', P .. 'at', num(ms))
-  return num(ms)
+  return num(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 end
 
 local function next_seq()

@@ -14,11 +14,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::metrics::counter::Counter;
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::cluster_message::{Body, ClusterMessage};
@@ -28,6 +28,7 @@ use crate::hub::{
     Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
 };
 use crate::metrics::Metrics;
+use crate::pressure::Pressure;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
 use crate::sink::Entry;
@@ -36,6 +37,13 @@ use crate::sink::Entry;
 /// sender is told `ERR unavailable` (§17.4). Claims and releases are not
 /// counted: there is at most one of each per connection.
 pub const QUEUE_MAX: usize = 4096;
+
+/// Messages queued for Redis past which senders are held back (§11.1),
+/// as by a reader behind: a burst waits rather than being refused.
+pub const PRESS_AT: usize = 1024;
+
+/// Messages queued below which the senders go on.
+pub const RELEASE_AT: usize = 256;
 
 /// What a node asks of Redis, in the order its clients asked.
 #[derive(Debug)]
@@ -165,6 +173,9 @@ struct Replica {
     node: Option<Arc<str>>,
     /// The last number applied.
     last_seq: Seq,
+    /// The last timestamp applied: later events never get an earlier one
+    /// (Redis's clock may step back).
+    last_at: Option<Timestamp>,
     /// Everyone online, by key.
     members: HashMap<NameKey, Member>,
     /// Keys by skeleton (§3.3), for refusing look-alikes early.
@@ -212,6 +223,10 @@ pub struct ClusterHub {
     commands: mpsc::UnboundedSender<Command>,
     /// Messages queued and not yet answered by Redis.
     queued: AtomicUsize,
+    /// Holds the senders back while Redis is behind (spec §11.1).
+    pressure: Arc<Pressure>,
+    /// Whether this hub is holding them back now.
+    pressing: AtomicBool,
     /// The last registration given on this node.
     last_reg: AtomicU64,
     /// Told when this node must leave the cluster and enter it again.
@@ -228,6 +243,7 @@ impl ClusterHub {
     /// node's clients' events, for the sinks.
     pub fn new(
         metrics: Arc<Metrics>,
+        pressure: Arc<Pressure>,
         recent: Option<Recent>,
         replay: usize,
         recording: bool,
@@ -239,6 +255,7 @@ impl ClusterHub {
             replica: Mutex::new(Replica {
                 node: None,
                 last_seq: Seq(0),
+                last_at: None,
                 members: HashMap::new(),
                 skeletons: HashMap::new(),
                 local: HashMap::new(),
@@ -251,6 +268,8 @@ impl ClusterHub {
             }),
             commands,
             queued: AtomicUsize::new(0),
+            pressure,
+            pressing: AtomicBool::new(false),
             last_reg: AtomicU64::new(0),
             cut: Arc::new(Notify::new()),
             metrics,
@@ -303,6 +322,7 @@ impl ClusterHub {
             }
         }
         r.last_seq = snapshot.seq;
+        r.last_at = r.recent.as_ref().and_then(Recent::newest_at);
         tracing::info!(node = %node, seq = %snapshot.seq, online = r.members.len(), "in the cluster");
         r.node = Some(node);
         self.metrics.cluster_up.set(1);
@@ -334,15 +354,32 @@ impl ClusterHub {
     /// Queues `command`, unless it is a message and the queue is full.
     fn send(&self, command: Command) -> bool {
         let message = matches!(command, Command::Public { .. } | Command::Private { .. });
-        if message && self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE_MAX {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            return false;
+        if message {
+            let queued = self.queued.fetch_add(1, Ordering::Relaxed);
+            if queued >= QUEUE_MAX {
+                self.dequeued();
+                return false;
+            }
+            if queued + 1 >= PRESS_AT && !self.pressing.swap(true, Ordering::AcqRel) {
+                self.pressure.press();
+            }
         }
         let sent = self.commands.send(command).is_ok();
         if message && !sent {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.dequeued();
         }
         sent
+    }
+
+    /// A queued message was answered (or never sent).
+    fn dequeued(&self) {
+        let left = self
+            .queued
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        if left <= RELEASE_AT && self.pressing.swap(false, Ordering::AcqRel) {
+            self.pressure.release();
+        }
     }
 
     /// Queues a message for Redis.
@@ -411,11 +448,9 @@ impl ClusterHub {
                     let _ = waiting.answer.send(Err(refusal));
                 }
             }
-            Command::Public { .. } => {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-            }
+            Command::Public { .. } => self.dequeued(),
             Command::Private { key, reg, to, .. } => {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
+                self.dequeued();
                 if verdict == Verdict::Absent {
                     let r = self.lock();
                     if let Some(local) = r.local.get(key).filter(|l| l.reg == *reg) {
@@ -456,7 +491,13 @@ impl ClusterHub {
         r.last_seq = message.seq;
         let ours = *message.node == *node;
         let seq = message.seq;
-        let at = message.at;
+        let at = match r.last_at {
+            Some(last) if last > message.at => last,
+            _ => message.at,
+        };
+        if !moved {
+            r.last_at = Some(at);
+        }
         let reg = message.reg;
         let mut recorded = None;
         match message.body {

@@ -100,6 +100,7 @@ pub async fn serve(
     // The history first: its durability promise (spec §16.4) must not
     // wait behind the audit log.
     let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+    let pressure = Arc::new(Pressure::new());
     let link_stop = CancellationToken::new();
     let mut cluster = None;
     let hub: Arc<dyn Hub> = match (&settings.cluster, history) {
@@ -108,6 +109,7 @@ pub async fn serve(
             let recent = (config.keep > 0).then(|| Recent::new(settings.history_retention));
             let (hub, commands) = ClusterHub::new(
                 Arc::clone(&metrics),
+                Arc::clone(&pressure),
                 recent,
                 settings.history_replay,
                 audit.is_enabled(),
@@ -151,7 +153,7 @@ pub async fn serve(
         hub,
         settings,
         sink,
-        pressure: Arc::new(Pressure::new()),
+        pressure,
         metrics: Arc::clone(&metrics),
         access: settings_access,
     });

@@ -38,6 +38,11 @@ impl Recent {
         self.query(query, query.count_or(default))
     }
 
+    /// When the newest kept message was sent.
+    pub fn newest_at(&self) -> Option<Timestamp> {
+        self.messages.back().map(|e| e.at)
+    }
+
     /// Forgets every message (the room is being loaded anew).
     pub fn clear(&mut self) {
         self.messages.clear();
