@@ -861,3 +861,248 @@ impl Hub for ClusterHub {
         Some(r.recent.as_mut()?.answer(query, default))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// A recipient that remembers what it was given and told.
+    #[derive(Debug, Default)]
+    struct Seen(StdMutex<Vec<String>>);
+
+    impl Seen {
+        fn push(&self, what: String) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(what);
+        }
+
+        fn taken(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+    }
+
+    impl Recipient for Seen {
+        fn deliver(&self, event: &Event) -> bool {
+            let what = match &event.kind {
+                EventKind::Join { name } => format!("join {name}"),
+                EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
+                EventKind::Public { from, text } => format!("{from}: {text}"),
+                EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
+            };
+            self.push(format!("{} {what}", event.seq));
+            true
+        }
+
+        fn replaced(&self) {
+            self.push("replaced".into());
+        }
+
+        fn cut_off(&self) {
+            self.push("cut off".into());
+        }
+
+        fn undeliverable(&self, to: &Name<'static>) {
+            self.push(format!("undeliverable {to}"));
+        }
+    }
+
+    fn name(s: &str) -> Name<'static> {
+        Name::normalize(s).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn peer() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 1))
+    }
+
+    fn message(text: &str) -> ClusterMessage {
+        ClusterMessage::parse(text.replace('|', "\n").as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A hub in the cluster as node `n1` at number 10, and its commands.
+    fn entered() -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
+        let (hub, commands) =
+            ClusterHub::new(Arc::default(), Arc::new(Pressure::new()), None, 0, false);
+        let snapshot = Snapshot {
+            seq: Seq(10),
+            names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],
+            history: Vec::new(),
+        };
+        hub.enter("n1".into(), snapshot);
+        (hub, commands)
+    }
+
+    /// Claims `who` on `hub`; returns the registration and the answer.
+    fn claim(
+        hub: &ClusterHub,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        who: &str,
+        seen: Arc<Seen>,
+    ) -> (u64, oneshot::Receiver<Result<Claimed, Refusal>>) {
+        let welcomed = Arc::clone(&seen);
+        let answer = hub.claim(
+            &name(who),
+            peer(),
+            seen,
+            false,
+            Box::new(move |w: Welcome| welcomed.push(format!("welcome {} {}", w.name, w.online))),
+        );
+        let Answer::Pending(pending) = answer else {
+            panic!("a cluster answers later: {answer:?}");
+        };
+        match commands.try_recv() {
+            Ok(Command::Claim { reg, .. }) => (reg, pending),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_claim_is_answered_when_its_join_comes_back_and_others_see_it() {
+        let (hub, mut commands) = entered();
+        let ana = Arc::new(Seen::default());
+        let (reg, mut answer) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
+        assert!(answer.try_recv().is_err(), "nothing before the join");
+        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        let claimed = answer.try_recv().unwrap_or_else(|e| panic!("{e}"));
+        let claimed = claimed.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((claimed.id, claimed.online), (reg, 2));
+        assert_eq!(ana.taken(), vec!["welcome ana 2"]);
+        let bia = Arc::new(Seen::default());
+        let (reg_b, _b) = claim(&hub, &mut commands, "bia", Arc::clone(&bia));
+        hub.apply(message(&format!("J|12|1000|n1|{reg_b}|bia|12")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        hub.apply(message("P|13|1000|n2|1|zoe|hi"))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert_eq!(ana.taken(), vec!["12 join bia", "13 zoe: hi"]);
+        let mut who: Vec<String> = hub.who().iter().map(|n| n.to_string()).collect();
+        who.sort();
+        assert_eq!(who, vec!["ana", "bia", "zoe"]);
+    }
+
+    #[test]
+    fn a_skipped_number_is_a_gap_and_older_ones_are_ignored() {
+        let (hub, _commands) = entered();
+        assert!(hub.apply(message("P|9|1000|n2|1|zoe|old")).is_ok());
+        assert_eq!(
+            hub.apply(message("P|12|1000|n2|1|zoe|skipped")).err(),
+            Some(Gap {
+                expected: Seq(11),
+                got: Seq(12)
+            })
+        );
+    }
+
+    #[test]
+    fn a_refused_claim_is_answered_with_its_clash() {
+        let (hub, mut commands) = entered();
+        let (reg, mut answer) = claim(&hub, &mut commands, "ana", Arc::default());
+        let command = Command::Claim {
+            node: "n1".into(),
+            reg,
+            name: name("ana"),
+            token: String::new(),
+        };
+        hub.answered(&command, Verdict::Taken("ANA".into()));
+        assert_eq!(
+            answer.try_recv().ok().and_then(Result::err),
+            Some(Refusal::Clash(Clash::Taken(name("ANA"))))
+        );
+        // The replica already shows zoe: refused without asking Redis.
+        let answer = hub.claim(
+            &name("Zoe"),
+            peer(),
+            Arc::new(Seen::default()),
+            false,
+            Box::new(|_| {}),
+        );
+        assert!(matches!(
+            answer,
+            Answer::Ready(Err(Refusal::Clash(Clash::Taken(_))))
+        ));
+    }
+
+    #[test]
+    fn a_join_nobody_here_waits_for_is_given_up() {
+        let (hub, mut commands) = entered();
+        let (reg, answer) = claim(&hub, &mut commands, "ana", Arc::default());
+        drop(answer);
+        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert!(matches!(
+            commands.try_recv(),
+            Ok(Command::Release { reg: r, reason: LeaveReason::Lost, .. }) if r == reg
+        ));
+    }
+
+    #[test]
+    fn a_name_moved_away_replaces_the_old_connection() {
+        let (hub, mut commands) = entered();
+        let ana = Arc::new(Seen::default());
+        let (reg, _answer) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
+        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        ana.taken();
+        hub.apply(message(&format!("M|11|0|n2|7|ana|11|n1|{reg}")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert_eq!(ana.taken(), vec!["replaced"]);
+        // Its later lines and release are nobody's.
+        assert_eq!(
+            hub.publish_public(
+                &name("ana").key(),
+                reg,
+                Text::new("x".to_owned()).unwrap_or_else(|_| unreachable!())
+            )
+            .err(),
+            Some(Unpublished::NotHeld)
+        );
+        assert!(
+            hub.release(&name("ana").key(), reg, LeaveReason::Lost, None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
+        let (hub, mut commands) = entered();
+        let ana = Arc::new(Seen::default());
+        let (reg, _a) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
+        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        ana.taken();
+        let (_, mut waiting) = claim(&hub, &mut commands, "bia", Arc::default());
+        hub.cut_off("test");
+        assert_eq!(ana.taken(), vec!["cut off"]);
+        assert!(matches!(
+            waiting.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+        let answer = hub.claim(
+            &name("cai"),
+            peer(),
+            Arc::new(Seen::default()),
+            false,
+            Box::new(|_| {}),
+        );
+        assert!(matches!(
+            answer,
+            Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
+        ));
+        assert!(hub.node().is_none());
+    }
+
+    #[test]
+    fn a_name_reaped_while_served_here_is_cut_off() {
+        let (hub, mut commands) = entered();
+        let ana = Arc::new(Seen::default());
+        let (reg, _a) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
+        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        ana.taken();
+        hub.apply(message(&format!("L|12|1000|n1|{reg}|ana|lost|")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert_eq!(ana.taken(), vec!["cut off"]);
+    }
+}

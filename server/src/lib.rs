@@ -11,7 +11,8 @@
 //! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `tls.rs`, `tls_stream.rs` | octets, TLS, timers, flow control |
 //! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
 //! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
-//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process), `recent.rs` (the recent public messages it keeps) | who is where; numbering and delivery of events; replay |
+//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process), `cluster.rs` (a replica of a room shared through Redis, spec §17), `recent.rs` (the recent public messages both keep), `event_log.rs` (what a resuming client missed) | who is where; numbering and delivery of events; replay |
+//! | cluster link | `cluster_link.rs` (the only code that talks to Redis), `cluster.lua` (the functions Redis runs), `cluster_message.rs` (the channel's format) | leases, the ordered channel, one call per event |
 //! | stores | `sink.rs` (the interface), `audit.rs`, `history.rs` (SQLite) | recording events |
 //!
 //! Besides: `rate_limit.rs` and `pressure.rs` (flow control, spec §11),
