@@ -865,49 +865,8 @@ impl Hub for ClusterHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex as StdMutex;
 
-    /// A recipient that remembers what it was given and told.
-    #[derive(Debug, Default)]
-    struct Seen(StdMutex<Vec<String>>);
-
-    impl Seen {
-        fn push(&self, what: String) {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(what);
-        }
-
-        fn taken(&self) -> Vec<String> {
-            std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-        }
-    }
-
-    impl Recipient for Seen {
-        fn deliver(&self, event: &Event) -> bool {
-            let what = match &event.kind {
-                EventKind::Join { name } => format!("join {name}"),
-                EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
-                EventKind::Public { from, text } => format!("{from}: {text}"),
-                EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
-            };
-            self.push(format!("{} {what}", event.seq));
-            true
-        }
-
-        fn replaced(&self) {
-            self.push("replaced".into());
-        }
-
-        fn cut_off(&self) {
-            self.push("cut off".into());
-        }
-
-        fn undeliverable(&self, to: &Name<'static>) {
-            self.push(format!("undeliverable {to}"));
-        }
-    }
+    use crate::seen::Seen;
 
     fn name(s: &str) -> Name<'static> {
         Name::normalize(s).unwrap_or_else(|_| unreachable!())
@@ -947,7 +906,7 @@ mod tests {
             peer(),
             seen,
             false,
-            Box::new(move |w: Welcome| welcomed.push(format!("welcome {} {}", w.name, w.online))),
+            Box::new(move |w: Welcome| welcomed.note(format!("welcome {} {}", w.name, w.online))),
         );
         let Answer::Pending(pending) = answer else {
             panic!("a cluster answers later: {answer:?}");
@@ -956,6 +915,32 @@ mod tests {
             Ok(Command::Claim { reg, .. }) => (reg, pending),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Claims `who` and applies its join (number `seq`); returns what it
+    /// sees from then on and its registration.
+    fn joined(
+        hub: &ClusterHub,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        who: &str,
+        seq: u64,
+    ) -> (Arc<Seen>, u64) {
+        let seen = Arc::new(Seen::default());
+        let (reg, _answer) = claim(hub, commands, who, Arc::clone(&seen));
+        hub.apply(message(&format!("J|{seq}|1000|n1|{reg}|{who}|{seq}")))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        seen.taken();
+        (seen, reg)
+    }
+
+    fn said(seen: &Seen) -> Vec<String> {
+        seen.taken()
+            .into_iter()
+            .map(|(seq, what)| match seq {
+                0 => what,
+                n => format!("{n} {what}"),
+            })
+            .collect()
     }
 
     #[test]
@@ -969,14 +954,11 @@ mod tests {
         let claimed = answer.try_recv().unwrap_or_else(|e| panic!("{e}"));
         let claimed = claimed.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!((claimed.id, claimed.online), (reg, 2));
-        assert_eq!(ana.taken(), vec!["welcome ana 2"]);
-        let bia = Arc::new(Seen::default());
-        let (reg_b, _b) = claim(&hub, &mut commands, "bia", Arc::clone(&bia));
-        hub.apply(message(&format!("J|12|1000|n1|{reg_b}|bia|12")))
-            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert_eq!(said(&ana), vec!["welcome ana 2"]);
+        joined(&hub, &mut commands, "bia", 12);
         hub.apply(message("P|13|1000|n2|1|zoe|hi"))
             .unwrap_or_else(|g| panic!("{g:?}"));
-        assert_eq!(ana.taken(), vec!["12 join bia", "13 zoe: hi"]);
+        assert_eq!(said(&ana), vec!["12 join bia", "13 zoe: hi"]);
         let mut who: Vec<String> = hub.who().iter().map(|n| n.to_string()).collect();
         who.sort();
         assert_eq!(who, vec!["ana", "bia", "zoe"]);
@@ -1040,14 +1022,10 @@ mod tests {
     #[test]
     fn a_name_moved_away_replaces_the_old_connection() {
         let (hub, mut commands) = entered();
-        let ana = Arc::new(Seen::default());
-        let (reg, _answer) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
-        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
-            .unwrap_or_else(|g| panic!("{g:?}"));
-        ana.taken();
+        let (ana, reg) = joined(&hub, &mut commands, "ana", 11);
         hub.apply(message(&format!("M|11|0|n2|7|ana|11|n1|{reg}")))
             .unwrap_or_else(|g| panic!("{g:?}"));
-        assert_eq!(ana.taken(), vec!["replaced"]);
+        assert_eq!(said(&ana), vec!["replaced"]);
         // Its later lines and release are nobody's.
         assert_eq!(
             hub.publish_public(
@@ -1067,14 +1045,10 @@ mod tests {
     #[test]
     fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
         let (hub, mut commands) = entered();
-        let ana = Arc::new(Seen::default());
-        let (reg, _a) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
-        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
-            .unwrap_or_else(|g| panic!("{g:?}"));
-        ana.taken();
+        let (ana, _) = joined(&hub, &mut commands, "ana", 11);
         let (_, mut waiting) = claim(&hub, &mut commands, "bia", Arc::default());
         hub.cut_off("test");
-        assert_eq!(ana.taken(), vec!["cut off"]);
+        assert_eq!(said(&ana), vec!["cut off"]);
         assert!(matches!(
             waiting.try_recv(),
             Err(oneshot::error::TryRecvError::Closed)
@@ -1096,13 +1070,9 @@ mod tests {
     #[test]
     fn a_name_reaped_while_served_here_is_cut_off() {
         let (hub, mut commands) = entered();
-        let ana = Arc::new(Seen::default());
-        let (reg, _a) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
-        hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
-            .unwrap_or_else(|g| panic!("{g:?}"));
-        ana.taken();
+        let (ana, reg) = joined(&hub, &mut commands, "ana", 11);
         hub.apply(message(&format!("L|12|1000|n1|{reg}|ana|lost|")))
             .unwrap_or_else(|g| panic!("{g:?}"));
-        assert_eq!(ana.taken(), vec!["cut off"]);
+        assert_eq!(said(&ana), vec!["cut off"]);
     }
 }

@@ -68,6 +68,8 @@ pub mod rate_limit;
 pub mod recent;
 mod reply;
 pub mod resume;
+#[cfg(test)]
+mod seen;
 mod session;
 pub mod sink;
 pub mod state_dir;

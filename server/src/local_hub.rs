@@ -517,39 +517,8 @@ impl LocalHub {
 mod tests {
     use super::*;
     use crate::event_log::MISSED_BYTES_MAX;
-    use std::sync::Mutex as StdMutex;
 
-    /// A recipient that remembers what it was given.
-    #[derive(Debug, Default)]
-    struct Seen(StdMutex<Vec<(u64, String)>>);
-
-    impl Recipient for Seen {
-        fn replaced(&self) {}
-
-        fn cut_off(&self) {}
-
-        fn undeliverable(&self, _: &Name<'static>) {}
-
-        fn deliver(&self, event: &Event) -> bool {
-            let what = match &event.kind {
-                EventKind::Join { name } => format!("join {name}"),
-                EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
-                EventKind::Public { from, text } => format!("{from}: {text}"),
-                EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
-            };
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((event.seq.0, what));
-            true
-        }
-    }
-
-    impl Seen {
-        fn taken(&self) -> Vec<(u64, String)> {
-            std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-        }
-    }
+    use crate::seen::Seen;
 
     fn name(s: &str) -> Name<'static> {
         Name::normalize(s).unwrap_or_else(|_| unreachable!())
@@ -610,11 +579,7 @@ mod tests {
             .claim_now(&name("bob"), bob.clone(), true, |w: Welcome| {
                 let online = w.online;
                 welcomed = Some(online);
-                bob_seen
-                    .0
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((0, format!("welcome {online}")));
+                bob_seen.note(format!("welcome {online}"));
             })
             .unwrap_or_else(|_| unreachable!());
         assert_eq!((welcomed, b.online), (Some(2), 2));

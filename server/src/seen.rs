@@ -1,0 +1,61 @@
+//! A [`Recipient`] for the hubs' unit tests: it remembers every event it
+//! was given (as its number and a short text) and everything it was told,
+//! in order. Test-only; never a real client.
+
+use std::sync::{Mutex, PoisonError};
+
+use tagarela_parser::Name;
+
+use crate::event::{Event, EventKind};
+use crate::hub::Recipient;
+
+/// What a recipient was given: `(seq, "join ana")`, `(seq, "ana: hi")`,
+/// `(seq, "ana->bia: psst")`, `(seq, "leave ana quit")`; what it was told
+/// has number 0: `"replaced"`, `"cut off"`, `"undeliverable NAME"`, or
+/// whatever a test notes with [`Seen::note`].
+#[derive(Debug, Default)]
+pub struct Seen(Mutex<Vec<(u64, String)>>);
+
+impl Seen {
+    /// Adds `what` with number 0 (a welcome, say).
+    pub fn note(&self, what: String) {
+        self.push(0, what);
+    }
+
+    fn push(&self, seq: u64, what: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((seq, what));
+    }
+
+    /// Everything so far, forgotten here.
+    pub fn taken(&self) -> Vec<(u64, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Recipient for Seen {
+    fn deliver(&self, event: &Event) -> bool {
+        let what = match &event.kind {
+            EventKind::Join { name } => format!("join {name}"),
+            EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
+            EventKind::Public { from, text } => format!("{from}: {text}"),
+            EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
+        };
+        self.push(event.seq.0, what);
+        true
+    }
+
+    fn replaced(&self) {
+        self.note("replaced".into());
+    }
+
+    fn cut_off(&self) {
+        self.note("cut off".into());
+    }
+
+    fn undeliverable(&self, to: &Name<'static>) {
+        self.note(format!("undeliverable {to}"));
+    }
+}
