@@ -54,6 +54,9 @@ struct Node {
     addr: SocketAddr,
     /// Its stderr, where it logs each entry into the cluster.
     log: std::path::PathBuf,
+    /// Its flags and state directory, to start it again.
+    args: Vec<String>,
+    state: std::path::PathBuf,
 }
 
 struct Run<'b> {
@@ -163,6 +166,8 @@ async fn start(
             child,
             addr,
             log: log.to_owned(),
+            args: scenario.server_args.clone(),
+            state: state.to_owned(),
         };
         return Ok((vec![node], tls, None));
     };
@@ -174,12 +179,14 @@ async fn start(
         args.extend(["--redis".to_owned(), redis.url()]);
         args.extend(["--node-id".to_owned(), format!("n{k}")]);
         let node_log = log.with_extension(format!("n{k}.log"));
-        let (child, addr, _) =
-            start_server(bins, &args, &node_log, &state.join(format!("n{k}"))).await?;
+        let node_state = state.join(format!("n{k}"));
+        let (child, addr, _) = start_server(bins, &args, &node_log, &node_state).await?;
         nodes.push(Node {
             child,
             addr,
             log: node_log,
+            args,
+            state: node_state,
         });
     }
     for node in &nodes {
@@ -502,6 +509,25 @@ impl Run<'_> {
                 Ok(())
             }
             StepKind::Kill { node, signal } => self.kill(*node, signal),
+            StepKind::NodeStart(n) => {
+                let bins = self.bins;
+                let node = self
+                    .nodes
+                    .get_mut(n.wrapping_sub(1))
+                    .ok_or_else(|| format!("there is no node {n}"))?;
+                let _ = node.child.wait().await;
+                // A port of its own again: the old one may linger.
+                let mut args = node.args.clone();
+                args.extend(["--port".to_owned(), "0".to_owned()]);
+                let (child, addr, _) = start_server(bins, &args, &node.log, &node.state).await?;
+                node.child = child;
+                node.addr = addr;
+                if self.redis.is_some() {
+                    entered(node, 1).await?;
+                }
+                self.note(&format!("node {n}"), "--", "(started again)");
+                Ok(())
+            }
             StepKind::RedisStop => {
                 self.entries_at_stop = self.nodes.iter().map(entries).collect();
                 self.note("redis", "--", "(stopped)");

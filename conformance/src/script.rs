@@ -87,6 +87,9 @@ pub enum StepKind {
     /// `server kill TERM|KILL` (node 1), `node N kill TERM|KILL|STOP|CONT`
     /// (STOP freezes a node: its sockets stay open, it answers nothing).
     Kill { node: usize, signal: String },
+    /// `node N start`: start node N again (after `kill`), with the same
+    /// flags and node id; waits until it is in the cluster.
+    NodeStart(usize),
     /// `redis stop`: kill the cluster's Redis (nothing saved).
     RedisStop,
     /// `redis start`: start it again, empty, on the same port.
@@ -232,6 +235,7 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
                 signal: (*signal).to_owned(),
             });
         }
+        ("node", [n, "start"]) => return Ok(StepKind::NodeStart(node(&format!("@{n}"))?)),
         ("redis", ["stop"]) => return Ok(StepKind::RedisStop),
         ("redis", ["start"]) => return Ok(StepKind::RedisStart),
         ("race", _) => {

@@ -36,8 +36,9 @@ local function num(n)
   return string.format('%.0f', n)
 end
 
--- Redis's clock, in ms. Nodes never stamp an event earlier than the one
--- before it (they all apply the same order, so they all agree).
+-- Redis's clock, in ms. A node never shows an event stamped earlier than
+-- the one before it (if Redis's clock steps back, nodes that entered at
+-- different times may show such events a few ms apart).
 local function stamp()
   local t = redis.call('TIME')
   return num(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
@@ -137,12 +138,17 @@ local function reap()
   return n
 end
 
--- enter(node, lease_ms, floor, history): starts node's lease; makes sure
--- numbering goes on above `floor` if Redis lost it; returns the snapshot
--- {seq, {name, node, reg, since, ...}, latest history entries}.
+-- enter(node, lease_ms, floor, history, seen): starts node's lease
+-- ({'taken'} if another process has that identity); makes sure numbering
+-- goes on above `floor` if Redis lost it, or went back below `seen` (the
+-- last number this node saw: a restore of an older snapshot); returns
+-- the snapshot {seq, {name, node, reg, since, ...}, latest history}.
 redis.register_function('tagarela_enter', function(_, a)
-  redis.call('SET', P .. 'node:' .. a[1], '1', 'PX', a[2])
-  if redis.call('EXISTS', P .. 'seq') == 0 then
+  if not redis.call('SET', P .. 'node:' .. a[1], '1', 'NX', 'PX', a[2]) then
+    return { 'taken' }
+  end
+  local seq = redis.call('GET', P .. 'seq')
+  if not seq or tonumber(seq) < tonumber(a[5]) then
     redis.call('SET', P .. 'seq', a[3])
   end
   local names = {}
@@ -258,17 +264,19 @@ redis.register_function('tagarela_public', function(_, a)
   return 1
 end)
 
--- private(node, reg, key, to_key, text): 1 if published, 0 if node/reg
--- holds no such name, -1 if nobody holds to_key.
+-- private(node, reg, key, to_key, text, since): 1 if published, 0 if
+-- node/reg holds no such name, -1 if nobody holds to_key, or someone whose
+-- holding began elsewhere than `since` (the one the sender meant left).
 redis.register_function('tagarela_private', function(_, a)
   local from = holds(a[1], a[2], a[3])
   if not from then
     return 0
   end
-  local to = redis.call('HGET', P .. 'name:' .. a[4], 'name')
-  if not to then
+  local to = redis.call('HMGET', P .. 'name:' .. a[4], 'name', 'since')
+  if not to[1] or to[2] ~= a[6] then
     return -1
   end
+  to = to[1]
   publish({ 'W', next_seq(), stamp(), a[1], a[2], from, to, a[5] })
   return 1
 end)

@@ -78,12 +78,14 @@ pub enum Command {
         key: NameKey,
         text: Text<'static>,
     },
-    /// A private message (`tagarela_private`).
+    /// A private message (`tagarela_private`), for the holding of `to`
+    /// that began at `since`.
     Private {
         node: Arc<str>,
         reg: u64,
         key: NameKey,
         to: Name<'static>,
+        since: Seq,
         text: Text<'static>,
     },
 }
@@ -134,6 +136,9 @@ struct Member {
     name: Name<'static>,
     /// Its skeletons, to forget them when it leaves.
     shapes: [Skeleton; 2],
+    /// Where its holding began: a private message is for this holding
+    /// only, not for a later holder of the same name (§17.2).
+    since: Seq,
 }
 
 /// A client of this node holding a name.
@@ -306,13 +311,20 @@ impl ClusterHub {
         r.local.clear();
         r.log.clear();
         r.peers.clear();
-        for (name, _node, _reg, _since) in snapshot.names {
+        for (name, _node, _reg, since) in snapshot.names {
             let key = name.key();
             let shapes = name.skeletons();
             for shape in &shapes {
                 r.skeletons.insert(shape.clone(), key.clone());
             }
-            r.members.insert(key, Member { name, shapes });
+            r.members.insert(
+                key,
+                Member {
+                    name,
+                    shapes,
+                    since,
+                },
+            );
         }
         if let Some(recent) = &mut r.recent {
             recent.clear();
@@ -334,7 +346,19 @@ impl ClusterHub {
     /// `ERR unavailable`. The names are released by Redis when the lease
     /// ends (or at once when this node enters again). Idempotent.
     pub fn cut_off(&self, why: &str) {
+        let node = self.node();
+        if let Some(node) = node {
+            self.cut_off_if(&node, why);
+        }
+    }
+
+    /// [`ClusterHub::cut_off`], if this node is in the cluster as `node`
+    /// (not an earlier incarnation, whose news is stale).
+    pub fn cut_off_if(&self, node: &str, why: &str) {
         let mut r = self.lock();
+        if r.node.as_deref() != Some(node) {
+            return;
+        }
         let Some(node) = r.node.take() else {
             return;
         };
@@ -514,6 +538,7 @@ impl ClusterHub {
                     Member {
                         name: name.clone(),
                         shapes,
+                        since,
                     },
                 );
                 self.by_kind[JOIN].inc();
@@ -732,6 +757,9 @@ impl Hub for ClusterHub {
             // Refused here when the replica already shows the clash: Redis
             // decides the rest.
             let r = self.lock();
+            if r.node.is_none() {
+                return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
+            }
             let key = name.key();
             if let Some(holder) = r.members.get(&key) {
                 return Answer::Ready(Err(Refusal::Clash(Clash::Taken(holder.name.clone()))));
@@ -844,6 +872,7 @@ impl Hub for ClusterHub {
             reg: id,
             key: from.clone(),
             to: target.name.clone(),
+            since: target.since,
             text,
         })
     }

@@ -118,20 +118,29 @@ pub async fn run(
             }
         }
     };
+    let drained = CancellationToken::new();
     let publisher = tokio::spawn(publish(
         Arc::clone(&hub),
         commands,
         conn.clone(),
         config.keep,
         Arc::clone(&metrics),
+        drained.clone(),
     ));
+    // A part of the identity no other process has: a node restarted with
+    // the same --node-id never takes over its dead predecessor's names
+    // (they are reaped when that one's lease ends).
+    let process = crate::resume::ResumeToken::generate()
+        .map(|t| t.hex()[..8].to_owned())
+        .unwrap_or_else(|| std::process::id().to_string());
     let mut incarnation = 0u64;
-    // Incarnations cut off whose names are not yet released.
+    // Incarnations that entered and were cut off, whose names are not yet
+    // released.
     let mut abandoned: Vec<Arc<str>> = Vec::new();
     let mut conn_follow = conn.clone();
     loop {
         incarnation += 1;
-        let node: Arc<str> = format!("{}.{incarnation}", config.node_id).into();
+        let node: Arc<str> = format!("{}.{process}.{incarnation}", config.node_id).into();
         let link = Follow {
             hub: &hub,
             client: &client,
@@ -139,38 +148,40 @@ pub async fn run(
             metrics: &metrics,
             sink: sink.as_ref(),
         };
+        let mut entered = false;
         let why = tokio::select! {
             () = stop.cancelled() => None,
-            why = link.follow(&mut conn_follow, &node, &mut abandoned) => Some(why),
+            why = link.follow(&mut conn_follow, &node, &mut abandoned, &mut entered) => Some(why),
         };
+        if entered {
+            // Its names must be released, now or at the next entry.
+            abandoned.push(Arc::clone(&node));
+        }
         let Some(why) = why else {
             break;
         };
-        if hub.node().as_deref() == Some(&*node) {
-            // It entered: its names must be released.
-            abandoned.push(Arc::clone(&node));
-        }
-        hub.cut_off(&why);
+        hub.cut_off_if(&node, &why);
         tokio::select! {
             () = stop.cancelled() => break,
             () = tokio::time::sleep(RETRY) => {}
         }
     }
-    // Shutting down: this node's names are released now, rather than when
-    // its lease runs out.
+    // Shutting down: the releases the sessions queued go first (their
+    // reasons), then whatever this node still holds is released now,
+    // rather than when its lease runs out.
+    drained.cancel();
+    let _ = timeout(CALL_TIMEOUT, publisher).await;
     if let Some(node) = hub.node() {
-        hub.cut_off("shutting down");
-        abandoned.push(node);
+        hub.cut_off_if(&node, "shutting down");
     }
     for node in abandoned {
         let _ = call(&mut conn_follow, "tagarela_abandon", &[&node]).await;
     }
-    publisher.abort();
 }
 
 /// What following the cluster needs.
 struct Follow<'a> {
-    hub: &'a ClusterHub,
+    hub: &'a Arc<ClusterHub>,
     client: &'a redis::Client,
     config: &'a ClusterConfig,
     metrics: &'a Metrics,
@@ -180,12 +191,13 @@ struct Follow<'a> {
 
 impl Follow<'_> {
     /// Enters the cluster as `node` and follows it until something goes
-    /// wrong; returns what.
+    /// wrong; returns what. Sets `entered` once `node` holds a lease.
     async fn follow(
         &self,
         conn: &mut ConnectionManager,
         node: &Arc<str>,
         abandoned: &mut Vec<Arc<str>>,
+        entered: &mut bool,
     ) -> String {
         let Follow {
             hub,
@@ -221,14 +233,11 @@ impl Follow<'_> {
                 Err(e) => return format!("cannot release an earlier incarnation's names: {e}"),
             }
         }
-        let floor = hub
-            .last_seq()
-            .0
-            .saturating_add(SEQ_RESTART_GAP)
-            .max(micros_now());
+        let seen = hub.last_seq().0;
+        let floor = seen.saturating_add(SEQ_RESTART_GAP).max(micros_now());
         let lease_ms = LEASE.as_millis().to_string();
         let entered_at = Instant::now();
-        let snapshot = match call(
+        let reply = call(
             conn,
             "tagarela_enter",
             &[
@@ -236,22 +245,34 @@ impl Follow<'_> {
                 &lease_ms,
                 &floor.to_string(),
                 &config.keep.to_string(),
+                &seen.to_string(),
             ],
         )
-        .await
-        {
-            Ok(value) => match snapshot(&value) {
-                Some(s) => s,
-                None => return "an entry snapshot that does not parse".to_owned(),
-            },
+        .await;
+        let snapshot = match reply {
+            Ok(value) if verdict(&value) == Verdict::Taken(String::new()) => {
+                return "another process holds this node's identity".to_owned();
+            }
+            Ok(value) => {
+                // The lease is set: whatever happens next, it is ours to end.
+                *entered = true;
+                match snapshot(&value) {
+                    Some(s) => s,
+                    None => return "an entry snapshot that does not parse".to_owned(),
+                }
+            }
             Err(e) => return format!("cannot enter: {e}"),
         };
         hub.enter(Arc::clone(node), snapshot);
         metrics.cluster_entries.inc();
-        let mut renewed_at = entered_at;
+        let lease = tokio::spawn(keep_lease(
+            Arc::clone(hub),
+            conn.clone(),
+            Arc::clone(node),
+            entered_at,
+        ));
+        let _lease = AbortOnDrop(lease);
         let cut = hub.cut_signal();
-        let mut tick = tokio::time::interval(RENEW_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 message = messages.next() => {
@@ -272,24 +293,6 @@ impl Follow<'_> {
                         Err(gap) => return format!("missed events: expected {}, got {}", gap.expected, gap.got),
                     }
                 }
-                _ = tick.tick() => {
-                    let sent = Instant::now();
-                    match call(conn, "tagarela_renew", &[node, &lease_ms]).await {
-                        Ok(Value::Int(1)) => renewed_at = sent,
-                        Ok(_) => return "the lease expired".to_owned(),
-                        Err(e) => {
-                            if sent.duration_since(renewed_at) >= FENCE_AFTER {
-                                return format!("the lease could not be renewed: {e}");
-                            }
-                            tracing::warn!(node = %node, error = %e, "lease renewal failed");
-                            continue;
-                        }
-                    }
-                    match call(conn, "tagarela_reap", &[]).await {
-                        Ok(Value::Int(n)) if n > 0 => tracing::warn!(names = n, "released the names of a node whose lease ran out"),
-                        _ => {}
-                    }
-                }
                 () = cut.notified() => {
                     // A permit left from an earlier incarnation's cut is no
                     // reason to leave.
@@ -302,6 +305,64 @@ impl Follow<'_> {
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews `node`'s lease every [`RENEW_EVERY`] and reaps expired ones,
+/// apart from the channel (a slow call never delays delivery). If no
+/// renewal has succeeded for [`FENCE_AFTER`] (counted from when the last
+/// good one was sent), or the lease is found gone, cuts the node off: no
+/// call can make it wait past that deadline.
+async fn keep_lease(
+    hub: Arc<ClusterHub>,
+    mut conn: ConnectionManager,
+    node: Arc<str>,
+    entered_at: Instant,
+) {
+    let lease_ms = LEASE.as_millis().to_string();
+    let mut deadline = entered_at + FENCE_AFTER;
+    let mut next = entered_at + RENEW_EVERY;
+    loop {
+        if tokio::time::timeout_at(deadline, tokio::time::sleep_until(next))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let sent = Instant::now();
+        next = sent + RENEW_EVERY;
+        let args = [&*node, lease_ms.as_str()];
+        match tokio::time::timeout_at(deadline, call(&mut conn, "tagarela_renew", &args)).await {
+            Err(_) => break,
+            Ok(Ok(Value::Int(1))) => deadline = sent + FENCE_AFTER,
+            Ok(Ok(_)) => {
+                hub.cut_off_if(&node, "the lease expired");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(node = %node, error = %e, "lease renewal failed");
+                continue;
+            }
+        }
+        if let Ok(Ok(Value::Int(n))) =
+            tokio::time::timeout_at(deadline, call(&mut conn, "tagarela_reap", &[])).await
+            && n > 0
+        {
+            tracing::warn!(
+                names = n,
+                "released the names of a node whose lease ran out"
+            );
+        }
+    }
+    hub.cut_off_if(&node, "the lease could not be renewed in time");
+}
+
 /// Sends the hub's commands to Redis, in order, a batch per pipeline.
 async fn publish(
     hub: Arc<ClusterHub>,
@@ -309,10 +370,20 @@ async fn publish(
     mut conn: ConnectionManager,
     keep: usize,
     metrics: Arc<Metrics>,
+    drained: CancellationToken,
 ) {
     let keep = keep.to_string();
     let mut batch = Vec::with_capacity(BATCH_MAX);
-    while commands.recv_many(&mut batch, BATCH_MAX).await > 0 {
+    loop {
+        // Everything queued goes out before a shutdown ends this task.
+        let got = tokio::select! {
+            biased;
+            got = commands.recv_many(&mut batch, BATCH_MAX) => got,
+            () = drained.cancelled() => 0,
+        };
+        if got == 0 {
+            return;
+        }
         let node = hub.node();
         let mut pipe = redis::pipe();
         let mut sent = Vec::with_capacity(batch.len());
@@ -335,7 +406,7 @@ async fn publish(
                 for (command, value) in sent.iter().zip(&values) {
                     let verdict = verdict(value);
                     if verdict == Verdict::Fenced {
-                        hub.cut_off("the lease expired");
+                        hub.cut_off_if(command_node(command), "the lease expired");
                     }
                     hub.answered(command, verdict);
                 }
@@ -350,7 +421,9 @@ async fn publish(
                 for command in &sent {
                     hub.answered(command, Verdict::Failed);
                 }
-                hub.cut_off(&format!("a Redis call failed: {why}"));
+                if let Some(node) = &node {
+                    hub.cut_off_if(node, &format!("a Redis call failed: {why}"));
+                }
             }
         }
     }
@@ -421,12 +494,12 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             reg,
             key,
             to,
+            since,
             text,
         } => {
             cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg);
-            cmd.arg(key.as_str())
-                .arg(to.key().as_str())
-                .arg(text.as_str());
+            cmd.arg(key.as_str()).arg(to.key().as_str());
+            cmd.arg(text.as_str()).arg(since.0);
         }
     }
     cmd
