@@ -105,3 +105,80 @@ impl Redis {
         }
     }
 }
+
+/// A TCP relay between one node and Redis that a scenario can cut and
+/// mend (`node N cut` / `node N mend`): cut, it carries nothing either
+/// way but keeps every connection open, as a network that silently drops
+/// a node's traffic to Redis (and nothing else) would; mended, it carries
+/// what it held, and new connections, again.
+#[derive(Debug)]
+pub struct Relay {
+    /// Where the node connects, instead of Redis.
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Relays 127.0.0.1:(a free port) to Redis on `upstream`.
+    pub async fn start(upstream: u16) -> Result<Relay, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("relay: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| format!("relay: {e}"))?
+            .port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(carry(cr, sw, watch.clone()), carry(sr, cw, watch));
+                });
+            }
+        });
+        Ok(Relay { port, cut, task })
+    }
+
+    /// Stops carrying anything (`true`) or carries again (`false`).
+    pub fn set_cut(&self, cut: bool) {
+        let _ = self.cut.send(cut);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while the relay is cut.
+async fn carry(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while *cut.borrow() {
+            if cut.changed().await.is_err() {
+                return;
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -57,6 +57,8 @@ struct Node {
     /// Its flags and state directory, to start it again.
     args: Vec<String>,
     state: std::path::PathBuf,
+    /// Its way to Redis, which `node N cut` cuts (in a cluster).
+    relay: Option<crate::redis::Relay>,
 }
 
 struct Run<'b> {
@@ -168,6 +170,7 @@ async fn start(
             log: log.to_owned(),
             args: scenario.server_args.clone(),
             state: state.to_owned(),
+            relay: None,
         };
         return Ok((vec![node], tls, None));
     };
@@ -175,8 +178,13 @@ async fn start(
     let redis = Redis::start(binary, &state.join("redis")).await?;
     let mut nodes = Vec::new();
     for k in 1..=n {
+        // Each node reaches Redis through a relay of its own.
+        let relay = crate::redis::Relay::start(redis.port).await?;
         let mut args = scenario.server_args.clone();
-        args.extend(["--redis".to_owned(), redis.url()]);
+        args.extend([
+            "--redis".to_owned(),
+            format!("redis://127.0.0.1:{}/0", relay.port),
+        ]);
         args.extend(["--node-id".to_owned(), format!("n{k}")]);
         let node_log = log.with_extension(format!("n{k}.log"));
         let node_state = state.join(format!("n{k}"));
@@ -187,6 +195,7 @@ async fn start(
             log: node_log,
             args,
             state: node_state,
+            relay: Some(relay),
         });
     }
     for node in &nodes {
@@ -509,6 +518,26 @@ impl Run<'_> {
                 Ok(())
             }
             StepKind::Kill { node, signal } => self.kill(*node, signal),
+            StepKind::NodeCut { node: n, cut } => {
+                let relay = self
+                    .nodes
+                    .get(n.wrapping_sub(1))
+                    .and_then(|node| node.relay.as_ref())
+                    .ok_or_else(|| format!("there is no node {n} in a cluster"))?;
+                relay.set_cut(*cut);
+                let what = if *cut { "(cut from Redis)" } else { "(mended)" };
+                self.note(&format!("node {n}"), "--", what);
+                let node = &self.nodes[n - 1];
+                if *cut {
+                    self.entries_at_stop = self.nodes.iter().map(entries).collect();
+                } else {
+                    // It enters the cluster again by itself.
+                    let before = self.entries_at_stop.get(n - 1).copied().unwrap_or(0);
+                    entered(node, before + 1).await?;
+                    self.note(&format!("node {n}"), "--", "(back in the cluster)");
+                }
+                Ok(())
+            }
             StepKind::NodeStart(n) => {
                 let bins = self.bins;
                 let node = self

@@ -90,6 +90,10 @@ pub enum StepKind {
     /// `node N start`: start node N again (after `kill`), with the same
     /// flags and node id; waits until it is in the cluster.
     NodeStart(usize),
+    /// `node N cut` / `node N mend`: the network between node N and Redis
+    /// drops everything / works again (its clients are not affected);
+    /// `mend` waits until the node is back in the cluster.
+    NodeCut { node: usize, cut: bool },
     /// `redis stop`: kill the cluster's Redis (nothing saved).
     RedisStop,
     /// `redis start`: start it again, empty, on the same port.
@@ -233,6 +237,12 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
             return Ok(StepKind::Kill {
                 node: node(&format!("@{n}"))?,
                 signal: (*signal).to_owned(),
+            });
+        }
+        ("node", [n, what @ ("cut" | "mend")]) => {
+            return Ok(StepKind::NodeCut {
+                node: node(&format!("@{n}"))?,
+                cut: *what == "cut",
             });
         }
         ("node", [n, "start"]) => return Ok(StepKind::NodeStart(node(&format!("@{n}"))?)),

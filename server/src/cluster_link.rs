@@ -138,6 +138,8 @@ pub async fn run(
     // released.
     let mut abandoned: Vec<Arc<str>> = Vec::new();
     let mut conn_follow = conn.clone();
+    // Entries tried in a row without success.
+    let mut failures = 0u64;
     loop {
         incarnation += 1;
         let node: Arc<str> = format!("{}.{process}.{incarnation}", config.node_id).into();
@@ -156,10 +158,18 @@ pub async fn run(
         if entered {
             // Its names must be released, now or at the next entry.
             abandoned.push(Arc::clone(&node));
+            failures = 0;
         }
         let Some(why) = why else {
             break;
         };
+        if !entered {
+            // Said once, then every half minute, while it lasts.
+            failures += 1;
+            if failures % 30 == 1 {
+                tracing::warn!(node = %config.node_id, redis = %shown, attempts = failures, why, "cannot enter the cluster; trying again every second");
+            }
+        }
         hub.cut_off_if(&node, &why);
         tokio::select! {
             () = stop.cancelled() => break,
