@@ -108,9 +108,9 @@ impl Redis {
 
 /// A TCP relay between one node and Redis that a scenario can cut and
 /// mend (`node N cut` / `node N mend`): cut, it carries nothing either
-/// way but keeps every connection open, as a network that silently drops
+/// way but keeps every connection open, as a network that stops carrying
 /// a node's traffic to Redis (and nothing else) would; mended, it carries
-/// what it held, and new connections, again.
+/// again, starting with what it held (as TCP would retransmit it).
 #[derive(Debug)]
 pub struct Relay {
     /// Where the node connects, instead of Redis.

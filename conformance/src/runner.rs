@@ -72,8 +72,11 @@ struct Run<'b> {
     /// The cluster's Redis (`cluster: N`).
     redis: Option<Redis>,
     /// How many times each node had entered the cluster when Redis was
-    /// stopped (`redis start` waits for one more).
+    /// stopped or a node cut (`redis start` and `node N mend` wait for
+    /// one more).
     entries_at_stop: Vec<usize>,
+    /// How many times the node last cut had left the cluster then.
+    losses_at_cut: usize,
     peers: HashMap<String, Peer>,
     /// What `{=NAME}` patterns captured, for `{$NAME}` in sent lines.
     vars: HashMap<String, String>,
@@ -96,6 +99,7 @@ pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Out
                 state,
                 redis,
                 entries_at_stop: Vec::new(),
+                losses_at_cut: 0,
                 peers: HashMap::new(),
                 vars: HashMap::new(),
                 log: Vec::new(),
@@ -208,6 +212,13 @@ async fn start(
 fn entries(node: &Node) -> usize {
     std::fs::read_to_string(&node.log)
         .map(|l| l.matches("in the cluster").count())
+        .unwrap_or(0)
+}
+
+/// Times `node` has logged leaving its cluster.
+fn losses(node: &Node) -> usize {
+    std::fs::read_to_string(&node.log)
+        .map(|l| l.matches("lost the cluster").count())
         .unwrap_or(0)
 }
 
@@ -530,8 +541,10 @@ impl Run<'_> {
                 let node = &self.nodes[n - 1];
                 if *cut {
                     self.entries_at_stop = self.nodes.iter().map(entries).collect();
-                } else {
-                    // It enters the cluster again by itself.
+                    self.losses_at_cut = losses(node);
+                } else if losses(node) > self.losses_at_cut {
+                    // It left the cluster meanwhile, and enters it again
+                    // by itself.
                     let before = self.entries_at_stop.get(n - 1).copied().unwrap_or(0);
                     entered(node, before + 1).await?;
                     self.note(&format!("node {n}"), "--", "(back in the cluster)");
@@ -544,7 +557,9 @@ impl Run<'_> {
                     .nodes
                     .get_mut(n.wrapping_sub(1))
                     .ok_or_else(|| format!("there is no node {n}"))?;
-                let _ = node.child.wait().await;
+                // Started again from scratch, whatever state it was in.
+                let _ = node.child.start_kill();
+                let _ = tokio::time::timeout(WAIT, node.child.wait()).await;
                 // A port of its own again: the old one may linger.
                 let mut args = node.args.clone();
                 args.extend(["--port".to_owned(), "0".to_owned()]);

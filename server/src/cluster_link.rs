@@ -44,6 +44,9 @@ pub const FENCE_AFTER: Duration = Duration::from_secs(4);
 pub const RETRY: Duration = Duration::from_secs(1);
 /// The longest any one Redis call may take before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a shutdown waits for the commands already queued (the
+/// sessions' releases) before it releases this node's names itself.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 /// Commands sent in one pipeline at most.
 const BATCH_MAX: usize = 256;
 /// The channel every event is published on (see `cluster.lua`).
@@ -140,6 +143,8 @@ pub async fn run(
     let mut conn_follow = conn.clone();
     // Entries tried in a row without success.
     let mut failures = 0u64;
+    // Times this node was in the cluster, before the current try.
+    let mut entries = metrics.cluster_entries.get();
     loop {
         incarnation += 1;
         let node: Arc<str> = format!("{}.{process}.{incarnation}", config.node_id).into();
@@ -155,19 +160,23 @@ pub async fn run(
             () = stop.cancelled() => None,
             why = link.follow(&mut conn_follow, &node, &mut abandoned, &mut entered) => Some(why),
         };
+        let was_in = metrics.cluster_entries.get() > entries;
+        entries = metrics.cluster_entries.get();
         if entered {
             // Its names must be released, now or at the next entry.
             abandoned.push(Arc::clone(&node));
+        }
+        if was_in {
             failures = 0;
         }
         let Some(why) = why else {
             break;
         };
-        if !entered {
+        if !was_in {
             // Said once, then every half minute, while it lasts.
             failures += 1;
             if failures % 30 == 1 {
-                tracing::warn!(node = %config.node_id, redis = %shown, attempts = failures, why, "cannot enter the cluster; trying again every second");
+                tracing::warn!(node = %config.node_id, redis = %shown, attempts = failures, why, "cannot enter the cluster; trying again");
             }
         }
         hub.cut_off_if(&node, &why);
@@ -180,7 +189,10 @@ pub async fn run(
     // reasons), then whatever this node still holds is released now,
     // rather than when its lease runs out.
     drained.cancel();
-    let _ = timeout(CALL_TIMEOUT, publisher).await;
+    let mut publisher = AbortOnDrop(publisher);
+    let _ = timeout(DRAIN_WAIT, &mut publisher.0).await;
+    // Aborted if the wait ran out: nothing more goes out from here on.
+    drop(publisher);
     if let Some(node) = hub.node() {
         hub.cut_off_if(&node, "shutting down");
     }
@@ -344,6 +356,11 @@ async fn keep_lease(
             .is_err()
         {
             break;
+        }
+        if hub.node().as_deref() != Some(&*node) {
+            // Cut off already (by the publisher, say): its lease must run
+            // out, so that its names are released.
+            return;
         }
         let sent = Instant::now();
         next = sent + RENEW_EVERY;

@@ -272,7 +272,7 @@ pub async fn serve(
         // Releases this node's names in Redis now, rather than when its
         // lease runs out.
         link_stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(3), link).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), link).await;
     }
 }
 
