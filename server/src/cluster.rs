@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
+use crate::roster::{Holder, Roster};
 use crate::sink::Entry;
 
 /// Messages (public and private) queued for Redis at most; past it a
@@ -181,10 +182,9 @@ struct Replica {
     /// The last timestamp applied: later events never get an earlier one
     /// (Redis's clock may step back).
     last_at: Option<Timestamp>,
-    /// Everyone online, by key.
-    members: HashMap<NameKey, Member>,
-    /// Keys by skeleton (§3.3), for refusing look-alikes early.
-    skeletons: HashMap<Skeleton, NameKey>,
+    /// Everyone online, by key and look-alike skeleton (§3.3), for
+    /// refusing a clash without asking Redis.
+    members: Roster<Member>,
     /// This node's clients holding names.
     local: HashMap<NameKey, Local>,
     /// Claims and resumes in flight, by registration.
@@ -200,6 +200,16 @@ struct Replica {
     peers: HashMap<u64, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
+}
+
+impl Holder for Member {
+    fn name(&self) -> &Name<'static> {
+        &self.name
+    }
+
+    fn shapes(&self) -> &[Skeleton; 2] {
+        &self.shapes
+    }
 }
 
 impl Replica {
@@ -261,8 +271,7 @@ impl ClusterHub {
                 node: None,
                 last_seq: Seq(0),
                 last_at: None,
-                members: HashMap::new(),
-                skeletons: HashMap::new(),
+                members: Roster::default(),
                 local: HashMap::new(),
                 waiting: HashMap::new(),
                 recent,
@@ -307,16 +316,12 @@ impl ClusterHub {
     pub fn enter(&self, node: Arc<str>, snapshot: Snapshot) {
         let mut r = self.lock();
         r.members.clear();
-        r.skeletons.clear();
         r.local.clear();
         r.log.clear();
         r.peers.clear();
         for (name, _node, _reg, since) in snapshot.names {
             let key = name.key();
             let shapes = name.skeletons();
-            for shape in &shapes {
-                r.skeletons.insert(shape.clone(), key.clone());
-            }
             r.members.insert(
                 key,
                 Member {
@@ -528,9 +533,6 @@ impl ClusterHub {
             Body::Join { name, since } => {
                 let key = name.key();
                 let shapes = name.skeletons();
-                for shape in &shapes {
-                    r.skeletons.insert(shape.clone(), key.clone());
-                }
                 let event = Arc::new(Event::new(seq, at, EventKind::Join { name: name.clone() }));
                 r.log.push(Arc::clone(&event));
                 r.members.insert(
@@ -572,13 +574,7 @@ impl ClusterHub {
             }
             Body::Leave { name, reason, text } => {
                 let key = name.key();
-                if let Some(member) = r.members.remove(&key) {
-                    for shape in &member.shapes {
-                        if r.skeletons.get(shape) == Some(&key) {
-                            r.skeletons.remove(shape);
-                        }
-                    }
-                }
+                r.members.remove(&key);
                 if let Some(local) = r.local.remove(&key) {
                     // Released by Redis while this node still served it
                     // (a lease that ran out): it holds the name no more.
@@ -760,17 +756,8 @@ impl Hub for ClusterHub {
             if r.node.is_none() {
                 return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
             }
-            let key = name.key();
-            if let Some(holder) = r.members.get(&key) {
-                return Answer::Ready(Err(Refusal::Clash(Clash::Taken(holder.name.clone()))));
-            }
-            let shapes = name.skeletons();
-            if let Some(holder) = shapes
-                .iter()
-                .find_map(|s| r.skeletons.get(s))
-                .and_then(|k| r.members.get(k))
-            {
-                return Answer::Ready(Err(Refusal::Clash(Clash::LooksLike(holder.name.clone()))));
+            if let Some(clash) = r.members.clash(&name.key(), &name.skeletons()) {
+                return Answer::Ready(Err(Refusal::Clash(clash)));
             }
         }
         let token = resumable.then(ResumeToken::generate).flatten();

@@ -68,6 +68,7 @@ pub mod rate_limit;
 pub mod recent;
 mod reply;
 pub mod resume;
+pub mod roster;
 #[cfg(test)]
 mod seen;
 mod session;

@@ -22,6 +22,7 @@ use crate::hub::{
 use crate::metrics::Metrics;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
+use crate::roster::{Holder, Roster};
 use prometheus_client::metrics::counter::Counter;
 
 /// A registered client as the hub keeps it.
@@ -60,12 +61,8 @@ const RESUME_KEEP: Duration = Duration::from_secs(600);
 /// Everything behind the hub's lock.
 #[derive(Debug, Default)]
 struct Registry {
-    /// Who is online, by identity key.
-    members: HashMap<NameKey, Member>,
-    /// The key of each online name by its skeletons (as written and
-    /// upper-case), so that a look-alike of a name online is refused
-    /// (§3.3). Two entries per member (one if they are equal).
-    skeletons: HashMap<Skeleton, NameKey>,
+    /// Who is online, by identity key and look-alike skeleton (§3.3).
+    members: Roster<Member>,
     /// The last sequence number given.
     last_seq: u64,
     /// The last timestamp given: later events never get an earlier one,
@@ -82,6 +79,16 @@ struct Registry {
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
     last_id: u64,
+}
+
+impl Holder for Member {
+    fn name(&self) -> &Name<'static> {
+        &self.name
+    }
+
+    fn shapes(&self) -> &[Skeleton; 2] {
+        &self.shapes
+    }
 }
 
 impl Registry {
@@ -106,14 +113,7 @@ impl Registry {
 
     /// The clash `name` would make, if any.
     fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
-        if let Some(holder) = self.members.get(key) {
-            return Some(Clash::Taken(holder.name.clone()));
-        }
-        shapes
-            .iter()
-            .find_map(|shape| self.skeletons.get(shape))
-            .and_then(|k| self.members.get(k))
-            .map(|holder| Clash::LooksLike(holder.name.clone()))
+        self.members.clash(key, shapes)
     }
 
     /// A new registration id.
@@ -124,7 +124,7 @@ impl Registry {
 
     /// Delivers `event` to every member but `except`.
     fn deliver_to_all_but(&self, except: &NameKey, event: &Event) {
-        for (key, m) in &self.members {
+        for (key, m) in self.members.iter() {
             if key != except {
                 m.recipient.deliver(event);
             }
@@ -258,9 +258,6 @@ impl LocalHub {
             missed,
             token,
         });
-        for shape in &shapes {
-            r.skeletons.insert(shape.clone(), key.clone());
-        }
         let id = r.next_id();
         r.members.insert(
             key.clone(),
@@ -499,9 +496,6 @@ impl LocalHub {
         // Counted before anyone can see the LEAVE, so a scrape that follows
         // it never shows the client still registered.
         self.metrics.registered.dec();
-        for shape in member.shapes.iter() {
-            r.skeletons.remove(shape);
-        }
         let leave = r.accept(EventKind::Leave {
             name: member.name,
             reason,
