@@ -572,65 +572,67 @@ impl ClusterHub {
                     self.admit(&mut r, &node, message.reg, key, name, since, None);
                 }
             }
-            Body::Leave { name, reason, text } => {
-                let key = name.key();
-                r.members.remove(&key);
-                if let Some(local) = r.local.remove(&key) {
-                    // Released by Redis while this node still served it
-                    // (a lease that ran out): it holds the name no more.
-                    self.metrics.registered.dec();
-                    local.recipient.cut_off();
-                }
-                let event = Arc::new(Event::new(seq, at, EventKind::Leave { name, reason, text }));
+            Body::Event(kind) => {
+                let event = Arc::new(Event::new(seq, at, kind));
                 r.log.push(Arc::clone(&event));
-                self.by_kind[LEAVE].inc();
-                let copies = deliver_to_all_but(&r.local, &key, &event);
+                let copies = match &event.kind {
+                    EventKind::Leave { name, reason, .. } => {
+                        let key = name.key();
+                        r.members.remove(&key);
+                        if let Some(local) = r.local.remove(&key) {
+                            // Released by Redis while this node still
+                            // served it (a lease that ran out): it holds
+                            // the name no more.
+                            self.metrics.registered.dec();
+                            local.recipient.cut_off();
+                        }
+                        if ours {
+                            tracing::info!(name = %name, reason = %reason, "leave");
+                        }
+                        self.by_kind[LEAVE].inc();
+                        deliver_to_all_but(&r.local, &key, &event)
+                    }
+                    EventKind::Public { from, .. } => {
+                        if ours {
+                            tracing::info!(from = %from, seq = %seq, "public message");
+                        }
+                        if let Some(recent) = &mut r.recent {
+                            recent.push(Arc::clone(&event), at);
+                        }
+                        self.by_kind[PUBLIC].inc();
+                        deliver_to_all_but(&r.local, &from.key(), &event)
+                    }
+                    EventKind::Private { from, to, .. } => {
+                        if ours {
+                            tracing::info!(from = %from, to = %to, seq = %seq, "private message");
+                        }
+                        self.by_kind[PRIVATE].inc();
+                        let (from_key, to_key) = (from.key(), to.key());
+                        let mut copies = 0;
+                        if let Some(target) = r.local.get(&to_key) {
+                            target.recipient.deliver(&event);
+                            copies += 1;
+                        }
+                        if from_key != to_key
+                            && let Some(sender) = r.local.get(&from_key)
+                        {
+                            sender.recipient.deliver(&event);
+                            copies += 1;
+                        }
+                        copies
+                    }
+                    // Joins come as `Body::Join`, with where the holding began.
+                    EventKind::Join { .. } => 0,
+                };
                 self.metrics.deliveries.inc_by(copies);
                 if ours {
-                    tracing::info!(name = %event_name(&event), reason = %reason, "leave");
-                    recorded = r.peers.remove(&reg).map(|peer| (peer, Arc::clone(&event)));
+                    // A leave ends the registration: its address goes.
+                    let peer = match event.kind {
+                        EventKind::Leave { .. } => r.peers.remove(&reg),
+                        _ => r.peers.get(&reg).copied(),
+                    };
+                    recorded = peer.map(|peer| (peer, Arc::clone(&event)));
                 }
-            }
-            Body::Public { from, text } => {
-                let key = from.key();
-                if ours {
-                    tracing::info!(from = %from, seq = %seq, "public message");
-                }
-                let event = Arc::new(Event::new(seq, at, EventKind::Public { from, text }));
-                r.log.push(Arc::clone(&event));
-                if ours {
-                    recorded = r.peers.get(&reg).map(|peer| (*peer, Arc::clone(&event)));
-                }
-                if let Some(recent) = &mut r.recent {
-                    recent.push(Arc::clone(&event), at);
-                }
-                self.by_kind[PUBLIC].inc();
-                let copies = deliver_to_all_but(&r.local, &key, &event);
-                self.metrics.deliveries.inc_by(copies);
-            }
-            Body::Private { from, to, text } => {
-                let (from_key, to_key) = (from.key(), to.key());
-                if ours {
-                    tracing::info!(from = %from, to = %to, seq = %seq, "private message");
-                }
-                let event = Arc::new(Event::new(seq, at, EventKind::Private { from, to, text }));
-                r.log.push(Arc::clone(&event));
-                if ours {
-                    recorded = r.peers.get(&reg).map(|peer| (*peer, Arc::clone(&event)));
-                }
-                self.by_kind[PRIVATE].inc();
-                let mut copies = 0;
-                if let Some(target) = r.local.get(&to_key) {
-                    target.recipient.deliver(&event);
-                    copies += 1;
-                }
-                if from_key != to_key
-                    && let Some(sender) = r.local.get(&from_key)
-                {
-                    sender.recipient.deliver(&event);
-                    copies += 1;
-                }
-                self.metrics.deliveries.inc_by(copies);
             }
         }
         Ok(recorded.map(|(peer, event)| Entry { event, peer }))
@@ -712,13 +714,6 @@ impl ClusterHub {
             reason: LeaveReason::Lost,
             text: None,
         });
-    }
-}
-
-fn event_name(event: &Event) -> &str {
-    match &event.kind {
-        EventKind::Join { name } | EventKind::Leave { name, .. } => name.as_str(),
-        EventKind::Public { from, .. } | EventKind::Private { from, .. } => from.as_str(),
     }
 }
 

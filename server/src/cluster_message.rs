@@ -5,7 +5,7 @@
 
 use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
 
-use crate::event::Seq;
+use crate::event::{EventKind, Seq};
 
 /// One message from the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,23 +30,8 @@ pub enum Body {
     /// `name` joined; its holding began at `since` (its own join, or an
     /// earlier one if it resumed a released name).
     Join { name: Name<'static>, since: Seq },
-    /// `name` left.
-    Leave {
-        name: Name<'static>,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    },
-    /// A public message.
-    Public {
-        from: Name<'static>,
-        text: Text<'static>,
-    },
-    /// A private message.
-    Private {
-        from: Name<'static>,
-        to: Name<'static>,
-        text: Text<'static>,
-    },
+    /// A leave, a public or a private message, as every hub holds it.
+    Event(EventKind),
     /// `name` moved from `old_node`/`old_reg` to the message's node/reg
     /// (resumed while held, §16.6); nobody is told.
     Moved {
@@ -78,23 +63,23 @@ impl ClusterMessage {
                 name: name(next("name")?)?,
                 since: Seq(number(next("since")?)?),
             },
-            "L" => Body::Leave {
+            "L" => Body::Event(EventKind::Leave {
                 name: name(next("name")?)?,
                 reason: LeaveReason::from_word(next("reason")?).ok_or(Malformed("reason"))?,
                 text: match next("text")? {
                     "" => None,
                     t => Some(text_of(t)?),
                 },
-            },
-            "P" => Body::Public {
+            }),
+            "P" => Body::Event(EventKind::Public {
                 from: name(next("from")?)?,
                 text: text_of(next("text")?)?,
-            },
-            "W" => Body::Private {
+            }),
+            "W" => Body::Event(EventKind::Private {
                 from: name(next("from")?)?,
                 to: name(next("to")?)?,
                 text: text_of(next("text")?)?,
-            },
+            }),
             "M" => Body::Moved {
                 name: name(next("name")?)?,
                 since: Seq(number(next("since")?)?),
@@ -142,15 +127,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
             m.body,
-            Body::Leave {
+            Body::Event(EventKind::Leave {
                 reason: LeaveReason::Lost,
                 text: None,
                 ..
-            }
+            })
         ));
         let m = ClusterMessage::parse(b"W\n9\n1000\nn2#1\n4\nBia\nAna\nhi: there")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(m.body, Body::Private { ref text, .. } if text.as_str() == "hi: there"));
+        assert!(
+            matches!(m.body, Body::Event(EventKind::Private { ref text, .. }) if text.as_str() == "hi: there")
+        );
         let m = ClusterMessage::parse(b"M\n9\n0\nn2#1\n5\nAna\n7\nn1#1\n3")
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(m.body, Body::Moved { old_reg: 3, .. }));
