@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod crowd;
 mod flow;
 mod history;
 mod intrinsic;
@@ -51,6 +52,36 @@ enum Command {
         /// before/after comparison): run (a), (c) and (d) without it.
         #[arg(long)]
         legacy: bool,
+    },
+    /// A crowd (spec §18): starts a fresh server from `--server`, registers
+    /// `--clients` clients within `--within` seconds, all reading, and
+    /// reports removals, time to all in, lines and peak memory; with
+    /// `--restart`, then restarts the server and lets them come back as
+    /// the reference client does (a restart storm). Raise `ulimit -n`.
+    Crowd {
+        /// The server binary to start.
+        #[arg(long, default_value = "target/release/tagarela-server")]
+        server: std::path::PathBuf,
+        #[arg(long, default_value_t = 19_000)]
+        clients: usize,
+        /// Seconds over which the clients first connect.
+        #[arg(long, default_value_t = 10.0)]
+        within: f64,
+        /// Then restart the server and measure the storm.
+        #[arg(long)]
+        restart: bool,
+        /// Spread clients over 127.0.0.2.. (K addresses).
+        #[arg(long, default_value_t = 2)]
+        src_ips: u8,
+        /// Seconds each phase may take.
+        #[arg(long, default_value_t = 120.0)]
+        max_secs: f64,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Further server flags, after `--`.
+        #[arg(last = true)]
+        server_args: Vec<String>,
     },
     /// No server: the history store's sustained write rate, size on disk
     /// and start-up load (spec §16), through the server's own store code.
@@ -166,6 +197,39 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Scenario(scenario) => drive(scenario),
         Command::IntrinsicLatency { seconds, json } => intrinsic::run(seconds, json),
+        Command::Crowd {
+            server,
+            clients,
+            within,
+            restart,
+            src_ips,
+            max_secs,
+            json,
+            server_args,
+        } => {
+            anyhow::ensure!(clients > 0, "--clients must be at least 1");
+            let plan = crowd::Plan {
+                clients,
+                within,
+                restart,
+                src_ips,
+                max_secs,
+                server_args,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(crowd::run(&server, plan))?;
+            runtime.shutdown_background();
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            let phases = std::iter::once(&report.crowd).chain(report.restart.as_ref());
+            let whole = phases.clone().all(|p| p.all_in && p.removed == 0);
+            std::process::exit(i32::from(!whole || (restart && report.restart.is_none())));
+        }
         Command::HistoryStore { events, size, dir } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

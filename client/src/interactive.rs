@@ -70,6 +70,10 @@ impl Drop for TerminalGuard {
 /// Lines typed while disconnected, kept to send once back, at most.
 const PENDING_MAX: usize = 50;
 
+/// Rooms up to this size are asked `/who` on joining, for name
+/// completion; a larger one (a crowd, spec §18) is learned from its lines.
+const WHO_ON_JOIN_MAX: u32 = 1000;
+
 /// What the session knows to take its name back (spec §16.6), and the
 /// reconnection in progress.
 #[derive(Debug, Default)]
@@ -247,17 +251,26 @@ async fn chat(
                                 }
                             }
                             ServerLine::Ping { token } => conn.send(format!("/pong {token}").as_bytes()).await?,
-                            ServerLine::Welcome { name, line_max, .. } => {
+                            ServerLine::Welcome { name, line_max, online, .. } => {
                                 roster.add(name.as_str());
                                 roster.set_me(name.as_str());
                                 me = Some(name.key());
                                 shared.line_max.store(usize::try_from(*line_max).unwrap_or(0), Ordering::Relaxed);
                                 shared.registered.store(true, Ordering::Relaxed);
-                                conn.send(b"/who").await?;
+                                // A crowded room's list is learned from its traffic:
+                                // every newcomer asking for 19,000 names would cost
+                                // the room what crowd notices save (§18).
+                                if *online <= WHO_ON_JOIN_MAX {
+                                    conn.send(b"/who").await?;
+                                }
                             }
                             ServerLine::Who { names } => names.iter().for_each(|n| roster.add(n.as_str())),
                             ServerLine::Join { name, .. } => roster.add(name.as_str()),
                             ServerLine::Leave { name, .. } => roster.remove(name.as_str()),
+                            ServerLine::Crowd { joiners, leavers, .. } => {
+                                joiners.iter().for_each(|n| roster.add(n.as_str()));
+                                leavers.iter().for_each(|n| roster.remove(n.as_str()));
+                            }
                             ServerLine::Msg { from, .. } | ServerLine::Priv { from, .. } => roster.add(from.as_str()),
                             _ => {}
                         }

@@ -259,6 +259,25 @@ impl Pretty {
             // The number is for resuming (§16.5); the event shows as itself.
             ServerLine::Seq { event, .. } => return self.render(event),
             ServerLine::Features { .. } => return None,
+            // A crowded room's joins and leaves, summed up (§18).
+            ServerLine::Crowd {
+                at,
+                online,
+                joined,
+                left,
+                joiners,
+                leavers,
+            } => {
+                let mut parts = Vec::new();
+                if *joined > 0 {
+                    parts.push(format!("→ {} joined", people(*joined, joiners)));
+                }
+                if *left > 0 {
+                    parts.push(format!("← {} left", people(*left, leavers)));
+                }
+                let body = format!("{} ({} online)", parts.join("; "), thousands(*online));
+                format!("{} {}", self.time(*at), self.notice(&body))
+            }
             ServerLine::Resumed { count, gap } => self.notice(&format!(
                 "— reconnected; {count} message{} you missed {} above{} —",
                 if *count == 1 { "" } else { "s" },
@@ -307,6 +326,36 @@ impl Pretty {
             ),
         })
     }
+}
+
+/// `count` people of whom `names` are the first: "ana", "ana and bob",
+/// "ana, bob and 1,898 more", "1,900 people".
+fn people(count: u32, names: &[tagarela_parser::Name<'_>]) -> String {
+    let shown: Vec<String> = names.iter().map(|n| for_terminal(n.as_str())).collect();
+    let more = (count as usize).saturating_sub(shown.len());
+    match (shown.as_slice(), more) {
+        ([], _) => format!(
+            "{} {}",
+            thousands(count),
+            if count == 1 { "person" } else { "people" }
+        ),
+        ([one], 0) => one.clone(),
+        ([first @ .., last], 0) => format!("{} and {last}", first.join(", ")),
+        (all, more) => format!("{} and {} more", all.join(", "), thousands(more as u32)),
+    }
+}
+
+/// `n` with thousands separated: 19,000.
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -365,6 +414,39 @@ mod tests {
             text: Text::new("hi").unwrap(),
         };
         assert!(!r.render(&public).unwrap().contains("[private]"));
+    }
+
+    #[test]
+    fn a_crowd_notice_counts_and_names_the_first_few() {
+        let mut r = Pretty::new(false);
+        let names = |ns: &[&'static str]| ns.iter().map(|n| Name::new(*n).unwrap()).collect();
+        let crowd = |joined, left, joiners, leavers| ServerLine::Crowd {
+            at: at(),
+            online: 19_000,
+            joined,
+            left,
+            joiners,
+            leavers,
+        };
+        let busy = r
+            .render(&crowd(1_900, 1, names(&["ana", "bob"]), names(&["zed"])))
+            .unwrap();
+        assert!(
+            busy.ends_with("→ ana, bob and 1,898 more joined; ← zed left (19,000 online)"),
+            "{busy}"
+        );
+        let two = r
+            .render(&crowd(2, 0, names(&["ana", "bob"]), Vec::new()))
+            .unwrap();
+        assert!(
+            two.ends_with("→ ana and bob joined (19,000 online)"),
+            "{two}"
+        );
+        let anonymous = r.render(&crowd(0, 40, Vec::new(), Vec::new())).unwrap();
+        assert!(
+            anonymous.ends_with("← 40 people left (19,000 online)"),
+            "{anonymous}"
+        );
     }
 
     #[test]

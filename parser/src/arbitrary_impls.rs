@@ -151,7 +151,7 @@ fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
 
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=17)? {
+        Ok(match u.int_in_range(0..=18)? {
             0 => ServerLine::Hello {
                 version: u.arbitrary()?,
                 text: u.arbitrary()?,
@@ -205,6 +205,29 @@ impl<'a> Arbitrary<'a> for ServerLine<'static> {
                 count: u.arbitrary()?,
                 gap: u.arbitrary()?,
             },
+            18 => {
+                let names = |u: &mut Unstructured<'a>| {
+                    let n = u.int_in_range(0..=6)?;
+                    (0..n)
+                        .map(|_| Name::arbitrary(u))
+                        .collect::<Result<Vec<_>>>()
+                };
+                let (joiners, leavers) = (names(u)?, names(u)?);
+                // Counts never below the names given (§18).
+                let more = |u: &mut Unstructured<'a>, named: usize| -> Result<u32> {
+                    Ok(u32::try_from(named)
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(u.int_in_range(0..=50_000)?))
+                };
+                ServerLine::Crowd {
+                    at: u.arbitrary()?,
+                    online: u.arbitrary()?,
+                    joined: more(u, joiners.len())?,
+                    left: more(u, leavers.len())?,
+                    joiners,
+                    leavers,
+                }
+            }
             15 => {
                 let n = u.int_in_range(0..=4)?;
                 let words = (0..n).map(|_| Token::arbitrary(u)).collect::<Result<_>>()?;

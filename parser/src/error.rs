@@ -133,4 +133,7 @@ pub enum EncodeError {
     /// `SEQ` around a line that is not an event (§16.5).
     #[error("SEQ carries only JOIN, LEAVE, MSG or PRIV")]
     NotAnEvent,
+    /// `CROWD` naming more joiners or leavers than it counts (§18).
+    #[error("CROWD names more people than it counts")]
+    CrowdCount,
 }

@@ -99,6 +99,18 @@ pub enum ServerLine<'a> {
     /// `RESUMED count [gap]` (§16.6): the end of what a resuming client
     /// missed; `gap` if the server no longer had all of it.
     Resumed { count: u32, gap: bool },
+    /// `CROWD ts online joined left [+name...] [-name...]` (§18): in a
+    /// crowded room, the joins and leaves since the last notice, counted,
+    /// with some of the names. `joined` and `left` are at least as many
+    /// as the names given.
+    Crowd {
+        at: Timestamp,
+        online: u32,
+        joined: u32,
+        left: u32,
+        joiners: Vec<Name<'a>>,
+        leavers: Vec<Name<'a>>,
+    },
 }
 
 const HELLO: &str = "HELLO";
@@ -119,6 +131,7 @@ const HISTEND: &str = "HISTEND";
 const SEQ: &str = "SEQ";
 const FEATURES: &str = "FEATURES";
 const RESUMED: &str = "RESUMED";
+const CROWD: &str = "CROWD";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -142,6 +155,7 @@ impl<'a> ServerLine<'a> {
             ServerLine::Seq { .. } => SEQ,
             ServerLine::Features { .. } => FEATURES,
             ServerLine::Resumed { .. } => RESUMED,
+            ServerLine::Crowd { .. } => CROWD,
         }
     }
 
@@ -209,6 +223,7 @@ impl<'a> ServerLine<'a> {
                     Some("gap") => Some(ServerLine::Resumed { count, gap: true }),
                     Some(_) => None,
                 }),
+                CROWD => crowd(body),
                 other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
             };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
@@ -347,6 +362,30 @@ impl<'a> ServerLine<'a> {
                     w.field("gap");
                 }
             }
+            ServerLine::Crowd {
+                at,
+                online,
+                joined,
+                left,
+                joiners,
+                leavers,
+            } => {
+                if joiners.len() > *joined as usize || leavers.len() > *left as usize {
+                    return Err(EncodeError::CrowdCount);
+                }
+                w.time(*at);
+                w.num(*online);
+                w.num(*joined);
+                w.num(*left);
+                for name in joiners {
+                    w.field("+");
+                    w.raw(name.as_str());
+                }
+                for name in leavers {
+                    w.field("-");
+                    w.raw(name.as_str());
+                }
+            }
         }
         Ok(())
     }
@@ -443,6 +482,21 @@ impl<'a> ServerLine<'a> {
                 words: words.into_iter().map(Token::into_owned).collect(),
             },
             ServerLine::Resumed { count, gap } => ServerLine::Resumed { count, gap },
+            ServerLine::Crowd {
+                at,
+                online,
+                joined,
+                left,
+                joiners,
+                leavers,
+            } => ServerLine::Crowd {
+                at,
+                online,
+                joined,
+                left,
+                joiners: joiners.into_iter().map(Name::into_owned).collect(),
+                leavers: leavers.into_iter().map(Name::into_owned).collect(),
+            },
         }
     }
 }
@@ -529,7 +583,7 @@ fn whole<'a, O>(
 fn keyword_static(k: &str) -> &'static str {
     [
         HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
-        HISTEND, SEQ, FEATURES, RESUMED,
+        HISTEND, SEQ, FEATURES, RESUMED, CROWD,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -653,6 +707,45 @@ fn welcome(body: &str) -> Option<ServerLine<'_>> {
         seq,
         resume,
         text,
+    })
+}
+
+/// `SP sign name`: a name marked `+` (joined) or `-` (left), §18.
+fn signed_name(sign: char) -> impl Fn(&str) -> IResult<&str, Name<'_>> {
+    move |i| {
+        map_res(field, |f: &str| {
+            f.strip_prefix(sign)
+                .map_or(Err(()), |n| Name::new(n).map_err(|_| ()))
+        })
+        .parse(i)
+    }
+}
+
+/// `CROWD` body (§18): when, online, joined, left, the joiners named
+/// (`+name`), then the leavers (`-name`), never more of either than
+/// counted.
+fn crowd(body: &str) -> Option<ServerLine<'_>> {
+    let (at, online, joined, left, joiners, leavers) = whole(
+        (
+            timestamp,
+            number,
+            number,
+            number,
+            many0(signed_name('+')),
+            many0(signed_name('-')),
+        ),
+        body,
+    )?;
+    if joiners.len() > joined as usize || leavers.len() > left as usize {
+        return None;
+    }
+    Some(ServerLine::Crowd {
+        at,
+        online,
+        joined,
+        left,
+        joiners,
+        leavers,
     })
 }
 

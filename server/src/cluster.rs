@@ -22,6 +22,7 @@ use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, 
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::cluster_message::{Body, ClusterMessage};
+use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::event_log::EventLog;
 use crate::hub::{
@@ -200,6 +201,8 @@ struct Replica {
     peers: HashMap<u64, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
+    /// Joins and leaves counted rather than sent, in a crowded room (§18).
+    crowd: Crowd,
 }
 
 impl Holder for Member {
@@ -213,6 +216,53 @@ impl Holder for Member {
 }
 
 impl Replica {
+    /// Delivers a join or a leave to this node's clients but its own, or
+    /// counts it for the next crowd notice if the room (of `online`,
+    /// counting the one who comes or goes) is crowded (§18).
+    fn announce(&mut self, online: usize, key: &NameKey, event: &Event) -> u64 {
+        match &event.kind {
+            EventKind::Join { name } if self.crowd.absorbs(online) => {
+                self.crowd.joined(name);
+                0
+            }
+            EventKind::Leave { name, .. } if self.crowd.absorbs(online) => {
+                self.crowd.left(name);
+                0
+            }
+            _ => self.deliver_to_all_but(key, event),
+        }
+    }
+
+    /// Delivers `event` to every client of this node but `except`, after
+    /// the crowd notice of what came before it, if one is due; returns
+    /// how many copies.
+    fn deliver_to_all_but(&mut self, except: &NameKey, event: &Event) -> u64 {
+        self.send_crowd_notice();
+        let mut copies = 0;
+        for (key, l) in &self.local {
+            if key != except {
+                l.recipient.deliver(event);
+                copies += 1;
+            }
+        }
+        copies
+    }
+
+    /// Sends this node's clients the crowd notice of what was counted.
+    fn send_crowd_notice(&mut self) {
+        if !self.crowd.is_pending() {
+            return;
+        }
+        let now = wall_clock();
+        let at = self.last_at.map_or(now, |last| last.max(now));
+        self.last_at = Some(at);
+        if let Some(notice) = self.crowd.take(at, self.members.len()) {
+            for l in self.local.values() {
+                l.recipient.crowd(&notice);
+            }
+        }
+    }
+
     /// This node's name, if registration `id` of it holds `from`.
     fn sender(&self, from: &NameKey, id: u64) -> Result<Arc<str>, Unpublished> {
         let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
@@ -255,13 +305,15 @@ impl ClusterHub {
     /// commands (for the link). `recent`: the room keeps history and
     /// replays `replay` messages to a newcomer.
     /// `recording`: [`ClusterHub::apply`] returns entries for this
-    /// node's clients' events, for the sinks.
+    /// node's clients' events, for the sinks. `crowd_size`: from how many
+    /// members joins and leaves go into crowd notices (§18; 0: never).
     pub fn new(
         metrics: Arc<Metrics>,
         pressure: Arc<Pressure>,
         recent: Option<Recent>,
         replay: usize,
         recording: bool,
+        crowd_size: usize,
     ) -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
@@ -279,6 +331,7 @@ impl ClusterHub {
                 log: EventLog::default(),
                 peers: HashMap::new(),
                 recording,
+                crowd: Crowd::new(crowd_size),
             }),
             commands,
             queued: AtomicUsize::new(0),
@@ -319,6 +372,7 @@ impl ClusterHub {
         r.local.clear();
         r.log.clear();
         r.peers.clear();
+        r.crowd.clear();
         for (name, _node, _reg, since) in snapshot.names {
             let key = name.key();
             let shapes = name.skeletons();
@@ -376,6 +430,7 @@ impl ClusterHub {
         }
         // Dropping the answers tells each waiting client `unavailable`.
         r.waiting.clear();
+        r.crowd.clear();
         drop(r);
         self.cut.notify_one();
     }
@@ -544,7 +599,8 @@ impl ClusterHub {
                     },
                 );
                 self.by_kind[JOIN].inc();
-                let copies = deliver_to_all_but(&r.local, &key, &event);
+                let online = r.members.len();
+                let copies = r.announce(online, &key, &event);
                 self.metrics.deliveries.inc_by(copies);
                 if ours {
                     self.admit(&mut r, &node, message.reg, key, name, since, Some(event));
@@ -590,7 +646,8 @@ impl ClusterHub {
                             tracing::info!(name = %name, reason = %reason, "leave");
                         }
                         self.by_kind[LEAVE].inc();
-                        deliver_to_all_but(&r.local, &key, &event)
+                        let online = r.members.len() + 1;
+                        r.announce(online, &key, &event)
                     }
                     EventKind::Public { from, .. } => {
                         if ours {
@@ -600,7 +657,7 @@ impl ClusterHub {
                             recent.push(Arc::clone(&event), at);
                         }
                         self.by_kind[PUBLIC].inc();
-                        deliver_to_all_but(&r.local, &from.key(), &event)
+                        r.deliver_to_all_but(&from.key(), &event)
                     }
                     EventKind::Private { from, to, .. } => {
                         if ours {
@@ -715,18 +772,6 @@ impl ClusterHub {
             text: None,
         });
     }
-}
-
-/// Delivers `event` to every local client but `except`; returns how many.
-fn deliver_to_all_but(local: &HashMap<NameKey, Local>, except: &NameKey, event: &Event) -> u64 {
-    let mut copies = 0;
-    for (key, l) in local {
-        if key != except {
-            l.recipient.deliver(event);
-            copies += 1;
-        }
-    }
-    copies
 }
 
 /// The hex SHA-256 of a resume token: Redis keeps only this.
@@ -871,6 +916,13 @@ impl Hub for ClusterHub {
         let mut r = self.lock();
         Some(r.recent.as_mut()?.answer(query, default))
     }
+
+    fn tick(&self) {
+        let mut r = self.lock();
+        if r.node.is_some() {
+            r.send_crowd_notice();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -894,7 +946,7 @@ mod tests {
     /// A hub in the cluster as node `n1` at number 10, and its commands.
     fn entered() -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
         let (hub, commands) =
-            ClusterHub::new(Arc::default(), Arc::new(Pressure::new()), None, 0, false);
+            ClusterHub::new(Arc::default(), Arc::new(Pressure::new()), None, 0, false, 0);
         let snapshot = Snapshot {
             seq: Seq(10),
             names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],

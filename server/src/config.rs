@@ -159,6 +159,12 @@ pub struct Config {
     /// separated by a comma; the newest are kept.
     #[arg(long, env = "TAGARELA_HISTORY_KEEP", default_value = "10000,30d", value_parser = retention)]
     pub history_keep: Retention,
+    /// From how many members on a room's joins and leaves are summed up
+    /// in one CROWD notice a second instead of a line each to everyone
+    /// (spec §18); 0 sends every join and leave, however large the room.
+    #[arg(long, env = "TAGARELA_CROWD_SIZE", default_value_t = crate::crowd::DEFAULT_SIZE)]
+    pub crowd_size: usize,
+
     /// Kept messages replayed to each newcomer (0 for none).
     #[arg(long, env = "TAGARELA_HISTORY_REPLAY", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub history_replay: u16,
@@ -312,6 +318,9 @@ pub struct Settings {
     pub history_replay: usize,
     /// The cluster this server is a node of (§17), if any.
     pub cluster: Option<crate::cluster_link::ClusterConfig>,
+    /// From how many members joins and leaves go into crowd notices
+    /// (§18); 0: never.
+    pub crowd_size: usize,
 }
 
 impl Default for Settings {
@@ -335,6 +344,7 @@ impl Default for Settings {
             history_retention: Retention::default(),
             history_replay: 50,
             cluster: None,
+            crowd_size: crate::crowd::DEFAULT_SIZE,
         }
     }
 }
@@ -381,6 +391,7 @@ impl Config {
                         self.history_keep.messages
                     },
                 }),
+            crowd_size: self.crowd_size,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 
+use crate::crowd::Notice;
 use crate::event::Event;
 
 /// How a hub reaches a client of this process. Implemented by the
@@ -53,6 +54,10 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// A private message this client sent found its recipient gone by the
     /// time the cluster ordered it (§17.2): tell the sender.
     fn undeliverable(&self, to: &Name<'static>);
+
+    /// Queues a crowd notice (§18): the joins and leaves of a crowded
+    /// room, summed up. Must never wait.
+    fn crowd(&self, notice: &Notice);
 }
 
 /// What a newcomer is told, called once the claim takes effect (at once
@@ -226,6 +231,10 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
 
     /// A snapshot of who is online (display forms), in no set order.
     fn who(&self) -> Vec<Name<'static>>;
+
+    /// Sends the crowd notice (§18) of what was counted since the last
+    /// one, if anything was. Called every [`crate::crowd::INTERVAL`].
+    fn tick(&self);
 
     /// The kept public messages `query` asks for, oldest first, at most
     /// its count (or `default` if it gives none; both at most

@@ -53,6 +53,7 @@ pub mod cluster_message;
 pub mod config;
 mod connection;
 mod context;
+pub mod crowd;
 pub mod event;
 pub mod event_log;
 pub mod history;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use crate::admission::Admission;
 use crate::cluster::ClusterHub;
@@ -21,6 +21,7 @@ use crate::cluster_link;
 use crate::config::Settings;
 use crate::connection;
 use crate::context::Context;
+use crate::crowd;
 use crate::history::History;
 use crate::hub::Hub;
 use crate::local_hub::LocalHub;
@@ -113,22 +114,28 @@ pub async fn serve(
                 recent,
                 settings.history_replay,
                 audit.is_enabled(),
+                settings.crowd_size,
             );
             tracing::info!(node = %config.node_id, redis = %cluster_link::shown_url(&config.url), "joining a cluster");
             cluster = Some((Arc::clone(&hub), commands, config.clone()));
             hub
         }
-        (None, None) => Arc::new(LocalHub::with_metrics(Arc::clone(&metrics))),
+        (None, None) => {
+            Arc::new(LocalHub::with_metrics(Arc::clone(&metrics)).crowded_from(settings.crowd_size))
+        }
         (None, Some(History { store, loaded })) => {
             if let Some(store) = store {
                 sinks.push(Arc::new(store));
             }
-            Arc::new(LocalHub::with_history(
-                Arc::clone(&metrics),
-                loaded,
-                Recent::new(settings.history_retention),
-                settings.history_replay,
-            ))
+            Arc::new(
+                LocalHub::with_history(
+                    Arc::clone(&metrics),
+                    loaded,
+                    Recent::new(settings.history_retention),
+                    settings.history_replay,
+                )
+                .crowded_from(settings.crowd_size),
+            )
         }
     };
     if audit.is_enabled() {
@@ -149,6 +156,18 @@ pub async fn serve(
             link_stop.clone(),
         ))
     });
+    // Crowd notices (§18) go out once a second, whatever the traffic.
+    let _ticker = {
+        let hub = Arc::clone(&hub);
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let mut every = tokio::time::interval(crowd::INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                hub.tick();
+            }
+        }))
+    };
     let ctx = Arc::new(Context {
         hub,
         settings,

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
 
+use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::event_log::{EventLog, LOG_MAX};
 use crate::history::Loaded;
@@ -79,6 +80,8 @@ struct Registry {
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
     last_id: u64,
+    /// Joins and leaves counted rather than sent, in a crowded room (§18).
+    crowd: Crowd,
 }
 
 impl Holder for Member {
@@ -92,15 +95,21 @@ impl Holder for Member {
 }
 
 impl Registry {
-    /// Numbers and stamps a new event.
-    fn accept(&mut self, kind: EventKind) -> Arc<Event> {
-        self.last_seq += 1;
+    /// The time now, never before the last one given.
+    fn stamp(&mut self) -> Timestamp {
         let now = wall_clock();
         let at = match self.last_at {
             Some(last) if last > now => last,
             _ => now,
         };
         self.last_at = Some(at);
+        at
+    }
+
+    /// Numbers and stamps a new event.
+    fn accept(&mut self, kind: EventKind) -> Arc<Event> {
+        self.last_seq += 1;
+        let at = self.stamp();
         let event = Arc::new(Event::new(Seq(self.last_seq), at, kind));
         self.log.push(Arc::clone(&event));
         event
@@ -122,11 +131,37 @@ impl Registry {
         self.last_id
     }
 
-    /// Delivers `event` to every member but `except`.
-    fn deliver_to_all_but(&self, except: &NameKey, event: &Event) {
+    /// Delivers `event` to every member but `except`, after the crowd
+    /// notice of what came before it (§18), if one is due.
+    fn deliver_to_all_but(&mut self, except: &NameKey, event: &Event) {
+        self.send_crowd_notice();
         for (key, m) in self.members.iter() {
             if key != except {
                 m.recipient.deliver(event);
+            }
+        }
+    }
+
+    /// Delivers a join or a leave to every member but its own, or counts
+    /// it for the next crowd notice if the room (of `online`, counting
+    /// the one who comes or goes) is crowded (§18).
+    fn announce(&mut self, online: usize, key: &NameKey, event: &Event) {
+        match &event.kind {
+            EventKind::Join { name } if self.crowd.absorbs(online) => self.crowd.joined(name),
+            EventKind::Leave { name, .. } if self.crowd.absorbs(online) => self.crowd.left(name),
+            _ => self.deliver_to_all_but(key, event),
+        }
+    }
+
+    /// Sends every member the crowd notice of what was counted, if anything.
+    fn send_crowd_notice(&mut self) {
+        if !self.crowd.is_pending() {
+            return;
+        }
+        let at = self.stamp();
+        if let Some(notice) = self.crowd.take(at, self.members.len()) {
+            for m in self.members.values() {
+                m.recipient.crowd(&notice);
             }
         }
     }
@@ -170,6 +205,13 @@ impl LocalHub {
             metrics,
             by_kind,
         }
+    }
+
+    /// The same room, with joins and leaves counted into crowd notices
+    /// from `size` members on (§18; 0: never).
+    pub fn crowded_from(self, size: usize) -> Self {
+        self.lock().crowd = Crowd::new(size);
+        self
     }
 
     /// A room that keeps history (spec §16): it starts from what the
@@ -228,7 +270,8 @@ impl LocalHub {
         // follows it always includes it.
         self.count(JOIN, r.members.len());
         self.metrics.registered.inc();
-        r.deliver_to_all_but(&key, &join);
+        let online = r.members.len() + 1;
+        r.announce(online, &key, &join);
         // Under the lock, before the newcomer is a member: its welcome and
         // backlog come before any event it can receive, and every message
         // accepted before this point is in the backlog (guarantee 5).
@@ -385,6 +428,10 @@ impl Hub for LocalHub {
         let mut r = self.lock();
         Some(r.recent.as_mut()?.answer(query, default))
     }
+
+    fn tick(&self) {
+        self.lock().send_crowd_notice();
+    }
 }
 
 impl LocalHub {
@@ -502,7 +549,8 @@ impl LocalHub {
             text,
         });
         self.count(LEAVE, r.members.len());
-        r.deliver_to_all_but(key, &leave);
+        let online = r.members.len() + 1;
+        r.announce(online, key, &leave);
         Some(leave)
     }
 }
@@ -772,6 +820,53 @@ mod tests {
             .history(&HistoryQuery::Latest { count: None }, usize::MAX)
             .unwrap_or_default();
         assert_eq!(page.len(), tagarela_parser::limits::HISTORY_PAGE_MAX);
+    }
+
+    /// Spec §18: from crowd-size on, joins and leaves are counted into
+    /// one notice, sent at the tick or just before the next public
+    /// message, whichever comes first; below it they are lines again.
+    #[test]
+    fn a_crowded_room_sums_up_joins_and_leaves() {
+        let hub = LocalHub::new().crowded_from(2);
+        let ana = Arc::new(Seen::default());
+        let a = hub
+            .claim_now(&name("ana"), ana.clone(), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let bia = Arc::new(Seen::default());
+        let b = hub
+            .claim_now(&name("bia"), bia.clone(), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let c = hub
+            .claim_now(&name("caio"), Arc::new(Seen::default()), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(ana.taken(), [], "counted, not sent");
+        hub.tick();
+        assert_eq!(ana.taken(), [(0, "crowd 3 +2 -0 +bia +caio".to_owned())]);
+        assert_eq!(bia.taken(), [(0, "crowd 3 +2 -0 +bia +caio".to_owned())]);
+        hub.tick();
+        assert_eq!(ana.taken(), [], "nothing new: no notice");
+        hub.release(&c.key, c.id, LeaveReason::Quit, None);
+        assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
+        assert_eq!(
+            ana.taken(),
+            [
+                (0, "crowd 2 +0 -1 -caio".to_owned()),
+                (5, "bia: hi".to_owned())
+            ],
+            "the notice comes before the next message"
+        );
+        hub.release(&b.key, b.id, LeaveReason::Lost, None);
+        hub.tick();
+        assert_eq!(ana.taken(), [(0, "crowd 1 +0 -1 -bia".to_owned())]);
+        let d = hub
+            .claim_now(&name("dan"), Arc::new(Seen::default()), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        hub.release(&d.key, d.id, LeaveReason::Quit, None);
+        assert_eq!(ana.taken(), [], "two members: still a crowd");
+        hub.tick();
+        assert_eq!(ana.taken(), [(0, "crowd 1 +1 -1 +dan -dan".to_owned())]);
+        assert_eq!(hub.who(), [name("ana")]);
+        let _ = a;
     }
 
     #[test]

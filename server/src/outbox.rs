@@ -26,6 +26,7 @@ use std::time::Duration;
 use tagarela_parser::{ByeReason, ErrorCode, Name};
 use tokio::time::Instant;
 
+use crate::crowd::Notice;
 use crate::event::{Event, WireFormat};
 use crate::hub::Recipient;
 use crate::pressure::{Presser, Pressure};
@@ -301,6 +302,12 @@ impl Recipient for Outbox {
             code: ErrorCode::NoSuchUser,
             name: Some(to),
         });
+    }
+
+    fn crowd(&self, notice: &Notice) {
+        if let Some(line) = notice.encoded(wire::encode_crowd) {
+            self.push(line);
+        }
     }
 
     fn deliver(&self, event: &Event) -> bool {

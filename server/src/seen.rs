@@ -58,4 +58,17 @@ impl Recipient for Seen {
     fn undeliverable(&self, to: &Name<'static>) {
         self.note(format!("undeliverable {to}"));
     }
+
+    fn crowd(&self, notice: &crate::crowd::Notice) {
+        let names: Vec<String> = (notice.joiners.iter().map(|n| format!("+{n}")))
+            .chain(notice.leavers.iter().map(|n| format!("-{n}")))
+            .collect();
+        self.note(format!(
+            "crowd {} +{} -{} {}",
+            notice.online,
+            notice.joined,
+            notice.left,
+            names.join(" ")
+        ));
+    }
 }

@@ -12,6 +12,7 @@ use tagarela_parser::{
     ServerLine, Text, Token,
 };
 
+use crate::crowd::Notice;
 use crate::event::{Event, EventKind, WireFormat};
 use crate::intent::Intent;
 use crate::reply::Reply;
@@ -63,6 +64,18 @@ pub fn encode_event_seq(event: &Event) -> Option<Bytes> {
 /// The server line for an event (§7).
 pub fn encode_event(event: &Event) -> Option<Bytes> {
     encode(&event_line(event))
+}
+
+/// The `CROWD` line for a crowd notice (§18).
+pub fn encode_crowd(notice: &Notice) -> Option<Bytes> {
+    encode(&ServerLine::Crowd {
+        at: notice.at,
+        online: notice.online,
+        joined: notice.joined,
+        left: notice.left,
+        joiners: notice.joiners.iter().map(Name::borrowed).collect(),
+        leavers: notice.leavers.iter().map(Name::borrowed).collect(),
+    })
 }
 
 /// An event as its v1 line (§7.1).
