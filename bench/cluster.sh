@@ -10,6 +10,9 @@
 #                                            of a cluster, and across two
 #   bench/cluster.sh ops                     Redis commands per join and
 #                                            per message (INFO commandstats)
+#   bench/cluster.sh comeback REPS           how long a node takes to be
+#                                            back in the cluster after a
+#                                            killed Redis answers again
 #
 # Needs target/release/{tagarela-server,tagarela-bench} and redis-server.
 set -euo pipefail
@@ -122,5 +125,25 @@ case "${1:-}" in
     echo "== Redis memory: $before B before, $during B with 10,000 clients online: $(( (during - before) / 10000 )) B per client"
     stop_all
     ;;
-  *) sed -n 2,14p "$0"; exit 2 ;;
+  comeback)
+    reps=$2
+    start_redis
+    start_node a --redis "redis://127.0.0.1:$REDIS_PORT/0" --node-id a
+    redis_pid=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT")
+    for r in $(seq "$reps"); do
+      entries=$(grep -c "in the cluster" "$WORK/a.log")
+      kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
+      # Down for a time that is not a whole number of the node's retries.
+      sleep "$(python3 -c "import random; print(round(2 + random.random(), 3))")"
+      redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$WORK" >/dev/null &
+      redis_pid=$!
+      until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.005; done
+      t0=$(date +%s.%N)
+      until (( $(grep -c "in the cluster" "$WORK/a.log") > entries )); do sleep 0.005; done
+      t1=$(date +%s.%N)
+      python3 -c "print('back in the cluster %.3f s after Redis answered' % ($t1 - $t0))"
+    done
+    stop_all
+    ;;
+  *) sed -n 2,17p "$0"; exit 2 ;;
 esac

@@ -63,6 +63,36 @@ impl Redis {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Sends one command (RESP) and returns the first line of the reply;
+    /// an error reply is an `Err`.
+    pub async fn command(&self, args: &[&str]) -> Result<String, String> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        stream
+            .write_all(&out)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let mut reply = String::new();
+        let mut stream = BufReader::new(stream);
+        tokio::time::timeout(START_WAIT, stream.read_line(&mut reply))
+            .await
+            .map_err(|_| "redis: no reply".to_owned())?
+            .map_err(|e| format!("redis: {e}"))?;
+        let reply = reply.trim_end().to_owned();
+        match reply.strip_prefix('-') {
+            Some(error) => Err(format!("redis: {error}")),
+            None => Ok(reply),
+        }
+    }
+
     /// Kills it (SIGKILL: nothing is saved, as in a crash).
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

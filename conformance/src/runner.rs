@@ -551,7 +551,7 @@ impl Run<'_> {
                 }
                 Ok(())
             }
-            StepKind::NodeStart(n) => {
+            StepKind::NodeStart { node: n, wait_in } => {
                 let bins = self.bins;
                 let node = self
                     .nodes
@@ -566,10 +566,57 @@ impl Run<'_> {
                 let (child, addr, _) = start_server(bins, &args, &node.log, &node.state).await?;
                 node.child = child;
                 node.addr = addr;
-                if self.redis.is_some() {
+                if self.redis.is_some() && *wait_in {
                     entered(node, 1).await?;
                 }
                 self.note(&format!("node {n}"), "--", "(started again)");
+                Ok(())
+            }
+            StepKind::NodeLogs {
+                node: n,
+                text,
+                present,
+            } => {
+                let node = self
+                    .nodes
+                    .get(n.wrapping_sub(1))
+                    .ok_or_else(|| format!("there is no node {n}"))?;
+                let deadline = Instant::now() + WAIT;
+                let said =
+                    || std::fs::read_to_string(&node.log).is_ok_and(|l| l.contains(text.as_str()));
+                if !present {
+                    if said() {
+                        return Err(format!("node {n} logged `{text}`"));
+                    }
+                    self.note(
+                        &format!("node {n}"),
+                        "--",
+                        &format!("(never logged `{text}`)"),
+                    );
+                    return Ok(());
+                }
+                while !said() {
+                    if Instant::now() >= deadline {
+                        return Err(format!("node {n} did not log `{text}` within {WAIT:?}"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                self.note(&format!("node {n}"), "--", &format!("(logged `{text}`)"));
+                Ok(())
+            }
+            StepKind::RedisLibrary(version) => {
+                let redis = self.redis.as_ref().ok_or("no Redis: add `cluster: N`")?;
+                let library = format!(
+                    "#!lua name=tagarela\nredis.register_function('tagarela_version', function() return {version} end)\n"
+                );
+                let reply = redis
+                    .command(&["FUNCTION", "LOAD", "REPLACE", &library])
+                    .await?;
+                self.note(
+                    "redis",
+                    "--",
+                    &format!("(library of version {version}: {reply})"),
+                );
                 Ok(())
             }
             StepKind::RedisStop => {

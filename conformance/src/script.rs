@@ -88,8 +88,9 @@ pub enum StepKind {
     /// (STOP freezes a node: its sockets stay open, it answers nothing).
     Kill { node: usize, signal: String },
     /// `node N start`: start node N again (after `kill`), with the same
-    /// flags and node id; waits until it is in the cluster.
-    NodeStart(usize),
+    /// flags and node id; waits until it is in the cluster, or (`node N
+    /// start out`) only until it listens.
+    NodeStart { node: usize, wait_in: bool },
     /// `node N cut` / `node N mend`: the network between node N and Redis
     /// drops everything / works again (its clients are not affected);
     /// `mend` waits until the node is back in the cluster.
@@ -98,6 +99,18 @@ pub enum StepKind {
     RedisStop,
     /// `redis start`: start it again, empty, on the same port.
     RedisStart,
+    /// `redis library N`: replace the cluster's functions in Redis by a
+    /// library that says it is of version N and does nothing else (nodes
+    /// of another version must refuse it, §17.5).
+    RedisLibrary(u32),
+    /// `node N logs TEXT`: node N's log says TEXT (within the wait);
+    /// `node N logs no TEXT`: it does not, now (after a wait for
+    /// something logged later, that means never).
+    NodeLogs {
+        node: usize,
+        text: String,
+        present: bool,
+    },
     /// `race A B ... -> NAME`: all send NAME at once; exactly one wins.
     Race { peers: Vec<String>, name: String },
     /// `pump FROM -> TO COUNT SIZE`: FROM sends COUNT numbered lines of SIZE
@@ -245,7 +258,31 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
                 cut: *what == "cut",
             });
         }
-        ("node", [n, "start"]) => return Ok(StepKind::NodeStart(node(&format!("@{n}"))?)),
+        ("node", [n, "start", rest @ ..]) if matches!(rest, [] | ["out"]) => {
+            return Ok(StepKind::NodeStart {
+                node: node(&format!("@{n}"))?,
+                wait_in: rest.is_empty(),
+            });
+        }
+        ("node", [n, "logs", ..]) => {
+            let text = line
+                .split_once(" logs ")
+                .map(|(_, t)| t.to_owned())
+                .ok_or("node N logs TEXT")?;
+            let (text, present) = match text.strip_prefix("no ") {
+                Some(absent) => (absent.to_owned(), false),
+                None => (text, true),
+            };
+            return Ok(StepKind::NodeLogs {
+                node: node(&format!("@{n}"))?,
+                text,
+                present,
+            });
+        }
+        ("redis", ["library", v]) => {
+            let version = v.parse().map_err(|_| "redis library N: N a number")?;
+            return Ok(StepKind::RedisLibrary(version));
+        }
         ("redis", ["stop"]) => return Ok(StepKind::RedisStop),
         ("redis", ["start"]) => return Ok(StepKind::RedisStart),
         ("race", _) => {

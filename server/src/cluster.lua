@@ -28,6 +28,13 @@
 
 local P = 'tagarela:'
 local CHANNEL = P .. 'events'
+-- The version of what this library means: its keys, its channel's format
+-- and its functions' arguments and replies. Raised with any change a node
+-- of the previous version would misread. Nodes of one cluster speak one
+-- version: a node never replaces a library of another version, it stays
+-- out of the cluster instead (spec §17.5). cluster_link.rs's
+-- LIBRARY_VERSION is the same number (a unit test checks).
+local LIBRARY_VERSION = 1
 -- How long a released name's token still takes it back (seconds).
 local RESUME_KEEP = 600
 
@@ -137,6 +144,13 @@ local function reap()
   end
   return n
 end
+
+-- version(): the version of this library (LIBRARY_VERSION).
+redis.register_function{
+  function_name = 'tagarela_version',
+  callback = function() return LIBRARY_VERSION end,
+  flags = { 'no-writes' },
+}
 
 -- enter(node, lease_ms, floor, history, seen): starts node's lease
 -- ({'taken'} if another process has that identity); makes sure numbering

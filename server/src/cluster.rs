@@ -632,7 +632,7 @@ impl ClusterHub {
                 let event = Arc::new(Event::new(seq, at, kind));
                 r.log.push(Arc::clone(&event));
                 let copies = match &event.kind {
-                    EventKind::Leave { name, reason, .. } => {
+                    EventKind::Leave { name, .. } => {
                         let key = name.key();
                         r.members.remove(&key);
                         if let Some(local) = r.local.remove(&key) {
@@ -642,17 +642,11 @@ impl ClusterHub {
                             self.metrics.registered.dec();
                             local.recipient.cut_off();
                         }
-                        if ours {
-                            tracing::info!(name = %name, reason = %reason, "leave");
-                        }
                         self.by_kind[LEAVE].inc();
                         let online = r.members.len() + 1;
                         r.announce(online, &key, &event)
                     }
                     EventKind::Public { from, .. } => {
-                        if ours {
-                            tracing::info!(from = %from, seq = %seq, "public message");
-                        }
                         if let Some(recent) = &mut r.recent {
                             recent.push(Arc::clone(&event), at);
                         }
@@ -660,9 +654,6 @@ impl ClusterHub {
                         r.deliver_to_all_but(&from.key(), &event)
                     }
                     EventKind::Private { from, to, .. } => {
-                        if ours {
-                            tracing::info!(from = %from, to = %to, seq = %seq, "private message");
-                        }
                         self.by_kind[PRIVATE].inc();
                         let (from_key, to_key) = (from.key(), to.key());
                         let mut copies = 0;
@@ -915,6 +906,10 @@ impl Hub for ClusterHub {
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
         let mut r = self.lock();
         Some(r.recent.as_mut()?.answer(query, default))
+    }
+
+    fn is_ready(&self) -> bool {
+        self.lock().node.is_some()
     }
 
     fn tick(&self) {

@@ -53,6 +53,8 @@ const BATCH_MAX: usize = 256;
 pub const CHANNEL: &str = "tagarela:events";
 /// The functions, loaded at each entry (Redis may have restarted).
 const LIBRARY: &str = include_str!("cluster.lua");
+/// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
+pub const LIBRARY_VERSION: i64 = 1;
 /// How far above what this node has seen numbering restarts if Redis
 /// lost it (as the history store does, §16.4).
 const SEQ_RESTART_GAP: u64 = 1 << 20;
@@ -177,6 +179,8 @@ pub async fn run(
             failures += 1;
             if failures % 30 == 1 {
                 tracing::warn!(node = %config.node_id, redis = %shown, attempts = failures, why, "cannot enter the cluster; trying again");
+            } else {
+                tracing::debug!(node = %config.node_id, attempts = failures, why, "cannot enter the cluster; trying again");
             }
         }
         hub.cut_off_if(&node, &why);
@@ -239,13 +243,8 @@ impl Follow<'_> {
             Ok(Err(e)) => return format!("cannot subscribe: {e}"),
             Err(_) => return "cannot subscribe: timed out".to_owned(),
         };
-        let load = redis::cmd("FUNCTION")
-            .arg("LOAD")
-            .arg("REPLACE")
-            .arg(LIBRARY)
-            .to_owned();
-        if let Err(e) = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await) {
-            return format!("cannot load the functions: {e}");
+        if let Err(why) = load_library(conn).await {
+            return why;
         }
         while let Some(old) = abandoned.last() {
             match call(conn, "tagarela_abandon", &[old]).await {
@@ -554,6 +553,62 @@ fn checked<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> 
     }
 }
 
+/// Makes sure Redis holds this build's library of functions (spec
+/// §17.5): loads it where there is none (or one from before libraries had
+/// versions, which is version 1), replaces one of the same version (a
+/// compatible build's), and refuses one of another version, which nodes
+/// of another build are using: this node then stays out of the cluster.
+async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
+    // The connection manager finds out that Redis dropped its connection
+    // only when a call on it fails, and reconnects then. Asking the
+    // version changes nothing, so a failed ask is asked once more at
+    // once: the first entry after Redis comes back does not lose a whole
+    // RETRY to that (it did: 2 s instead of at most 1).
+    let held = match library_version(conn).await {
+        Ok(held) => held,
+        Err(_) => library_version(conn).await?,
+    };
+    if let Some(version) = held.filter(|v| *v != LIBRARY_VERSION) {
+        return Err(other_version(version));
+    }
+    let load = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(LIBRARY)
+        .to_owned();
+    checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await)
+        .map_err(|e| format!("cannot load the functions: {e}"))?;
+    // A node of another version may have loaded its own in between.
+    match library_version(conn).await? {
+        Some(LIBRARY_VERSION) => Ok(()),
+        Some(version) => Err(other_version(version)),
+        None => Err("the functions just loaded are not there".to_owned()),
+    }
+}
+
+/// Why a node does not enter a cluster of another version.
+fn other_version(version: i64) -> String {
+    format!(
+        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (README: upgrading a cluster)"
+    )
+}
+
+/// The version of the library Redis holds; `None` if it holds none, or
+/// one without a version (from before they had one).
+async fn library_version(conn: &mut ConnectionManager) -> Result<Option<i64>, String> {
+    let ask = redis::cmd("FCALL")
+        .arg("tagarela_version")
+        .arg(0)
+        .to_owned();
+    match timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await {
+        Ok(Ok(Value::Int(version))) => Ok(Some(version)),
+        Ok(Ok(other)) => Err(format!("the functions' version is {other:?}")),
+        Ok(Err(e)) if e.to_string().contains("Function not found") => Ok(None),
+        Ok(Err(e)) => Err(format!("cannot ask the functions' version: {e}")),
+        Err(_) => Err("cannot ask the functions' version: timed out".to_owned()),
+    }
+}
+
 /// What a function's reply says (see `cluster.lua`).
 fn verdict(value: &Value) -> Verdict {
     match value {
@@ -659,6 +714,16 @@ fn micros_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Lua library and this file name the same version (§17.5).
+    #[test]
+    fn the_library_declares_the_version_this_build_speaks() {
+        let declared = LIBRARY
+            .lines()
+            .find_map(|l| l.strip_prefix("local LIBRARY_VERSION = "))
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        assert_eq!(declared, Some(LIBRARY_VERSION));
+    }
 
     #[test]
     fn a_password_in_the_url_is_not_shown() {

@@ -86,12 +86,17 @@ pub async fn serve<T: Transport>(
         Outbox::new(settings.outbox_bytes, settings.outbox_soft_bytes)
             .pressing_on(Arc::clone(&ctx.pressure), settings.pressure_window),
     );
-    outbox.reply(&Reply::Hello);
+    // A node out of its cluster can give no names (§17.4): it says so
+    // instead of greeting, so the client (and a balancer's health check
+    // that reads the greeting) goes elsewhere at once.
+    let ready = ctx.hub.is_ready();
+    if ready {
+        outbox.reply(&Reply::Hello);
+    }
     let mut session = Session::new(
         peer,
         Arc::clone(&ctx.hub),
         Arc::clone(&outbox),
-        settings.log_private_text,
         ctx.sink.is_some(),
         ctx.access.clone(),
         kind == "tls",
@@ -120,53 +125,99 @@ pub async fn serve<T: Transport>(
     // The hub's answer to a claim it decides later (a cluster, §17).
     let mut pending: Option<Pending> = None;
 
-    let ending = loop {
-        // Registered clients' input waits while some reader is behind
-        // (spec §11); the rate limit holds input back by time.
-        let held_back = session.is_registered() && ctx.pressure.is_active();
-        if pending.is_none() {
-            pending = session.take_pending();
+    let ending = 'serve: {
+        if !ready {
+            break 'serve Ending::Bye(ByeReason::Unavailable);
         }
-        // A name the cluster has yet to grant holds the client's further
-        // lines (kept in `input`) until it answers.
-        let may_read = !held_back && input.held_until.is_none() && !session.is_waiting();
-        // Biased, rare events first: a peer that keeps its socket readable
-        // must not starve the timers (registration, keepalive, slow grace)
-        // or the overflow check, which the I/O branch would otherwise win
-        // every turn.
-        tokio::select! {
-            biased;
-            () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
-            () = &mut sleep => {
-                let now = Instant::now();
-                if !session.is_registered() && now >= registration_deadline {
-                    break Ending::Bye(ByeReason::Timeout);
-                }
-                let above_soft = outbox.above_soft_since();
-                if above_soft.is_some_and(|since| now >= since + settings.slow_grace) {
-                    break Ending::Bye(ByeReason::Slow);
-                }
-                if outbox.pressing_until().is_some_and(|until| now >= until) {
-                    outbox.end_pressure_window();
-                }
-                match ping_sent {
-                    Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
-                    None if now >= last_activity + settings.ping_interval => {
-                        ping_counter = ping_counter.wrapping_add(1);
-                        if let Ok(token) = Token::new(ping_counter.to_string()) {
-                            outbox.reply(&Reply::Ping(token));
-                        }
-                        ping_sent = Some(now);
+        loop {
+            // Registered clients' input waits while some reader is behind
+            // (spec §11); the rate limit holds input back by time.
+            let held_back = session.is_registered() && ctx.pressure.is_active();
+            if pending.is_none() {
+                pending = session.take_pending();
+            }
+            // A name the cluster has yet to grant holds the client's further
+            // lines (kept in `input`) until it answers.
+            let may_read = !held_back && input.held_until.is_none() && !session.is_waiting();
+            // Biased, rare events first: a peer that keeps its socket readable
+            // must not starve the timers (registration, keepalive, slow grace)
+            // or the overflow check, which the I/O branch would otherwise win
+            // every turn.
+            tokio::select! {
+                biased;
+                () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
+                () = &mut sleep => {
+                    let now = Instant::now();
+                    if !session.is_registered() && now >= registration_deadline {
+                        break Ending::Bye(ByeReason::Timeout);
                     }
-                    _ => {}
+                    let above_soft = outbox.above_soft_since();
+                    if above_soft.is_some_and(|since| now >= since + settings.slow_grace) {
+                        break Ending::Bye(ByeReason::Slow);
+                    }
+                    if outbox.pressing_until().is_some_and(|until| now >= until) {
+                        outbox.end_pressure_window();
+                    }
+                    match ping_sent {
+                        Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
+                        None if now >= last_activity + settings.ping_interval => {
+                            ping_counter = ping_counter.wrapping_add(1);
+                            if let Ok(token) = Token::new(ping_counter.to_string()) {
+                                outbox.reply(&Reply::Ping(token));
+                            }
+                            ping_sent = Some(now);
+                        }
+                        _ => {}
+                    }
+                    if input.held_until.is_some_and(|at| now >= at) && !held_back {
+                        match input.handle_lines(&mut session) {
+                            Err(reason) => break Ending::Bye(reason),
+                            // Lines the rate limit held back are the client's
+                            // activity too (§10), whenever they are handled.
+                            Ok(handled) if handled > 0 => {
+                                last_activity = now;
+                                ping_sent = None;
+                            }
+                            Ok(_) => {}
+                        }
+                        if session.has_entries()
+                            && let Some(sink) = &ctx.sink {
+                                sink.record(session.take_entries()).await;
+                            }
+                    }
+                    let wake = Wake {
+                        registered: session.is_registered(),
+                        registration_deadline,
+                        last_activity,
+                        ping_sent,
+                        held_until: input.held_until.filter(|_| !held_back),
+                    };
+                    sleep.as_mut().reset(wake.next(&outbox, settings).max(now + Duration::from_millis(1)));
                 }
-                if input.held_until.is_some_and(|at| now >= at) && !held_back {
+                () = outbox.changed() => {
+                    if outbox.is_overflowed() {
+                        break Ending::Bye(ByeReason::Slow);
+                    }
+                    if let Some(why) = outbox.displaced() {
+                        break Ending::Bye(why);
+                    }
+                    if let Some(since) = outbox.above_soft_since() {
+                        let mut at = since + settings.slow_grace;
+                        if let Some(until) = outbox.pressing_until() {
+                            at = at.min(until);
+                        }
+                        if at < sleep.deadline() {
+                            sleep.as_mut().reset(at);
+                        }
+                    }
+                }
+                answer = answer_to(&mut pending), if pending.is_some() => {
+                    pending = None;
+                    session.settle(answer);
                     match input.handle_lines(&mut session) {
                         Err(reason) => break Ending::Bye(reason),
-                        // Lines the rate limit held back are the client's
-                        // activity too (§10), whenever they are handled.
                         Ok(handled) if handled > 0 => {
-                            last_activity = now;
+                            last_activity = Instant::now();
                             ping_sent = None;
                         }
                         Ok(_) => {}
@@ -176,79 +227,38 @@ pub async fn serve<T: Transport>(
                             sink.record(session.take_entries()).await;
                         }
                 }
-                let wake = Wake {
-                    registered: session.is_registered(),
-                    registration_deadline,
-                    last_activity,
-                    ping_sent,
-                    held_until: input.held_until.filter(|_| !held_back),
-                };
-                sleep.as_mut().reset(wake.next(&outbox, settings).max(now + Duration::from_millis(1)));
-            }
-            () = outbox.changed() => {
-                if outbox.is_overflowed() {
-                    break Ending::Bye(ByeReason::Slow);
-                }
-                if let Some(why) = outbox.displaced() {
-                    break Ending::Bye(why);
-                }
-                if let Some(since) = outbox.above_soft_since() {
-                    let mut at = since + settings.slow_grace;
-                    if let Some(until) = outbox.pressing_until() {
-                        at = at.min(until);
-                    }
-                    if at < sleep.deadline() {
-                        sleep.as_mut().reset(at);
+                () = async { Box::pin(ctx.pressure.released()).await }, if held_back => {
+                    // Lines held back meanwhile are handled by the timer.
+                    if input.held_until.is_some() {
+                        sleep.as_mut().reset(Instant::now());
                     }
                 }
-            }
-            answer = answer_to(&mut pending), if pending.is_some() => {
-                pending = None;
-                session.settle(answer);
-                match input.handle_lines(&mut session) {
-                    Err(reason) => break Ending::Bye(reason),
-                    Ok(handled) if handled > 0 => {
-                        last_activity = Instant::now();
-                        ping_sent = None;
+                progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
+                    count(&ctx.metrics, &mut input, &mut outgoing);
+                    if !may_press && session.is_registered() {
+                        // Only a registered client's queue holds senders back.
+                        outbox.allow_pressing();
+                        may_press = true;
                     }
-                    Ok(_) => {}
+                    match progress {
+                        Progress::Lines => {
+                            last_activity = Instant::now();
+                            ping_sent = None;
+                        }
+                        Progress::Octets => {}
+                        Progress::End(end) => break end,
+                    }
+                    if let Some(at) = input.held_until
+                        && at < sleep.deadline() {
+                            sleep.as_mut().reset(at);
+                        }
+                    if session.has_entries()
+                        && let Some(sink) = &ctx.sink {
+                            // Boxed by the sink: this wait must not grow
+                            // every idle connection's task.
+                            sink.record(session.take_entries()).await;
+                        }
                 }
-                if session.has_entries()
-                    && let Some(sink) = &ctx.sink {
-                        sink.record(session.take_entries()).await;
-                    }
-            }
-            () = async { Box::pin(ctx.pressure.released()).await }, if held_back => {
-                // Lines held back meanwhile are handled by the timer.
-                if input.held_until.is_some() {
-                    sleep.as_mut().reset(Instant::now());
-                }
-            }
-            progress = poll_fn(|cx| io_turn(cx, &mut transport, &mut input, &mut session, &outbox, &mut outgoing, may_read)) => {
-                count(&ctx.metrics, &mut input, &mut outgoing);
-                if !may_press && session.is_registered() {
-                    // Only a registered client's queue holds senders back.
-                    outbox.allow_pressing();
-                    may_press = true;
-                }
-                match progress {
-                    Progress::Lines => {
-                        last_activity = Instant::now();
-                        ping_sent = None;
-                    }
-                    Progress::Octets => {}
-                    Progress::End(end) => break end,
-                }
-                if let Some(at) = input.held_until
-                    && at < sleep.deadline() {
-                        sleep.as_mut().reset(at);
-                    }
-                if session.has_entries()
-                    && let Some(sink) = &ctx.sink {
-                        // Boxed by the sink: this wait must not grow
-                        // every idle connection's task.
-                        sink.record(session.take_entries()).await;
-                    }
             }
         }
     };

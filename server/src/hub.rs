@@ -232,6 +232,10 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// A snapshot of who is online (display forms), in no set order.
     fn who(&self) -> Vec<Name<'static>>;
 
+    /// Whether this process can give names now: always for a room of its
+    /// own; for a cluster's node, while it is in the cluster (§17.4).
+    fn is_ready(&self) -> bool;
+
     /// Sends the crowd notice (§18) of what was counted since the last
     /// one, if anything was. Called every [`crate::crowd::INTERVAL`].
     fn tick(&self);

@@ -72,6 +72,7 @@ pub mod resume;
 pub mod roster;
 #[cfg(test)]
 mod seen;
+mod server_log;
 mod session;
 pub mod sink;
 pub mod state_dir;

@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::recent::Recent;
 use crate::reply::Reply;
+use crate::server_log::ServerLog;
 use crate::sink::{EventSink, Fanout, Stores};
 use crate::tls::Tls;
 use crate::tls_stream::TlsStream;
@@ -113,7 +114,7 @@ pub async fn serve(
                 Arc::clone(&pressure),
                 recent,
                 settings.history_replay,
-                audit.is_enabled(),
+                audit.is_enabled() || ServerLog::is_wanted(),
                 settings.crowd_size,
             );
             tracing::info!(node = %config.node_id, redis = %cluster_link::shown_url(&config.url), "joining a cluster");
@@ -140,6 +141,10 @@ pub async fn serve(
     };
     if audit.is_enabled() {
         sinks.push(Arc::new(audit.with_private_text(settings.log_private_text)));
+    }
+    // Every event's log line, in both modes, from the same entries.
+    if ServerLog::is_wanted() {
+        sinks.push(Arc::new(ServerLog::new(settings.log_private_text)));
     }
     let sink: Option<Arc<dyn EventSink>> = match sinks.len() {
         0 => None,
@@ -177,10 +182,11 @@ pub async fn serve(
         access: settings_access,
     });
     let mut listeners = listeners;
-    let endpoint = listeners
-        .metrics
-        .take()
-        .map(|l| tokio::spawn(crate::metrics::serve(l, Arc::clone(&metrics))));
+    let endpoint = listeners.metrics.take().map(|l| {
+        let hub = Arc::clone(&ctx.hub);
+        let ready: crate::metrics::Readiness = Arc::new(move || hub.is_ready());
+        tokio::spawn(crate::metrics::serve(l, Arc::clone(&metrics), ready))
+    });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let mut backoff = BACKOFF_MIN;

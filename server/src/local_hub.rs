@@ -432,6 +432,10 @@ impl Hub for LocalHub {
     fn tick(&self) {
         self.lock().send_crowd_notice();
     }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
 }
 
 impl LocalHub {

@@ -256,7 +256,10 @@ const SCRAPES_AT_ONCE: usize = 4;
 
 /// Serves `GET /metrics` on `listener` until the task is dropped. One
 /// request per connection (HTTP/1.0 style: the response ends at close).
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+/// Whether the server can take clients now, for `GET /ready`.
+pub type Readiness = Arc<dyn Fn() -> bool + Send + Sync>;
+
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, ready: Readiness) {
     let slots = Arc::new(tokio::sync::Semaphore::new(SCRAPES_AT_ONCE));
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
@@ -268,9 +271,10 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
             continue;
         };
         let metrics = Arc::clone(&metrics);
+        let ready = Arc::clone(&ready);
         tokio::spawn(async move {
             let _slot = slot;
-            if tokio::time::timeout(REQUEST_WAIT, answer(stream, &metrics))
+            if tokio::time::timeout(REQUEST_WAIT, answer(stream, &metrics, &ready))
                 .await
                 .is_err()
             {
@@ -280,7 +284,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     }
 }
 
-async fn answer(mut stream: TcpStream, metrics: &Metrics) {
+async fn answer(mut stream: TcpStream, metrics: &Metrics, ready: &Readiness) {
     let mut request = Vec::new();
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && !request.windows(2).any(|w| w == b"\n\n")
@@ -293,20 +297,33 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) {
             break;
         }
     }
-    let wanted = request.starts_with(b"GET /metrics ") || request.starts_with(b"GET /metrics?");
-    let response = if wanted {
-        let body = metrics.render();
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-    } else {
-        let body = "Only GET /metrics is served here.\n";
-        format!(
-            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
+    let asks = |path: &[u8]| {
+        let rest = request
+            .strip_prefix(b"GET ")
+            .and_then(|r| r.strip_prefix(path));
+        rest.is_some_and(|r| r.starts_with(b" ") || r.starts_with(b"?"))
     };
+    let plain = "text/plain; charset=utf-8";
+    let (status, kind, body) = if asks(b"/metrics") {
+        let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ("200 OK", kind, metrics.render())
+    } else if asks(b"/ready") {
+        // For a balancer's health check: 503 while this node is out of
+        // its cluster (it answers every client `BYE unavailable`).
+        if ready() {
+            ("200 OK", plain, "ready\n".to_owned())
+        } else {
+            let body = "unavailable: not in the cluster\n".to_owned();
+            ("503 Service Unavailable", plain, body)
+        }
+    } else {
+        let body = "Only GET /metrics and GET /ready are served here.\n".to_owned();
+        ("404 Not Found", plain, body)
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

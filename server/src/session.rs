@@ -10,13 +10,12 @@ use std::sync::Arc;
 use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
 
 use crate::access::{Access, Verdict, may_receive_password};
+use crate::event::Event;
 use crate::event::Seq;
-use crate::event::{Event, EventKind};
 use crate::hub::{
     Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
 };
 use crate::intent::Intent;
-use crate::log_text::LogText;
 use crate::reply::{Replier, Reply};
 use crate::sink::Entry;
 
@@ -40,9 +39,6 @@ pub struct Session<C> {
     client: Arc<C>,
     /// The display form and key, once a name was accepted.
     registered: Option<(Name<'static>, NameKey)>,
-    /// Whether private message text may be written to logs: off unless
-    /// the operator opts in (`--log-private-text`).
-    log_private_text: bool,
     /// Whether entries are kept for the sinks (none configured: no).
     recording: bool,
     /// Events this client caused since the connection last took them.
@@ -77,7 +73,6 @@ impl<C: Recipient + Replier + 'static> Session<C> {
         peer: SocketAddr,
         hub: Arc<dyn Hub>,
         client: Arc<C>,
-        log_private_text: bool,
         recording: bool,
         access: Option<Arc<Access>>,
         over_tls: bool,
@@ -92,7 +87,6 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             hub,
             client,
             registered: None,
-            log_private_text,
             recording,
             entries: Vec::new(),
             authorized: access.is_none(),
@@ -205,8 +199,8 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             Intent::Public(text) => self.public(text),
             Intent::Private { to, text } => self.private(&to, text),
             Intent::Quit(reason) => {
-                if let Some((name, key)) = self.registered.take() {
-                    self.leave_as(&name, &key, LeaveReason::Quit, reason.map(Text::into_owned));
+                if let Some((_, key)) = self.registered.take() {
+                    self.leave_as(&key, LeaveReason::Quit, reason.map(Text::into_owned));
                 }
                 return Outcome::Close(ByeReason::Quit);
             }
@@ -361,7 +355,6 @@ impl<C: Recipient + Replier + 'static> Session<C> {
 
     fn registered_as(&mut self, name: Name<'static>, claimed: Claimed) {
         if let Some(join) = claimed.join {
-            tracing::info!(name = %name, peer = %self.peer, seq = %join.seq, "join");
             self.record(join);
         }
         self.registration = claimed.id;
@@ -387,43 +380,29 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     }
 
     fn public(&mut self, text: Text<'_>) {
-        let Some((from, key)) = &self.registered else {
+        let Some((_, key)) = &self.registered else {
             return;
         };
         let published = self
             .hub
             .publish_public(key, self.registration, text.into_owned());
         match published {
-            Ok(Published::Numbered(event)) => {
-                if let EventKind::Public { text, .. } = &event.kind {
-                    tracing::info!(from = %from, seq = %event.seq, text = %LogText(text.as_str()), "public message");
-                }
-                self.record(event);
-            }
-            // A cluster logs and records it when it comes back numbered.
+            Ok(Published::Numbered(event)) => self.record(event),
+            // A cluster records it when it comes back numbered.
             Ok(Published::Queued) | Err(Unpublished::NotHeld | Unpublished::NotOnline) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
         }
     }
 
     fn private(&mut self, to: &Name<'_>, text: Text<'_>) {
-        let Some((from, key)) = &self.registered else {
+        let Some((_, key)) = &self.registered else {
             return;
         };
         let published = self
             .hub
             .publish_private(key, self.registration, to, text.into_owned());
         match published {
-            Ok(Published::Numbered(event)) => {
-                if let EventKind::Private { to, text, .. } = &event.kind {
-                    if self.log_private_text {
-                        tracing::info!(from = %from, to = %to, seq = %event.seq, text = %LogText(text.as_str()), "private message");
-                    } else {
-                        tracing::info!(from = %from, to = %to, seq = %event.seq, "private message");
-                    }
-                }
-                self.record(event);
-            }
+            Ok(Published::Numbered(event)) => self.record(event),
             Ok(Published::Queued) | Err(Unpublished::NotHeld) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
             Err(Unpublished::NotOnline) => {
@@ -442,30 +421,19 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     /// Removes the client from the room, if registered, telling the others
     /// why (§9.1). Idempotent.
     pub fn leave(&mut self, reason: LeaveReason) {
-        if let Some((name, key)) = self.registered.take() {
-            self.leave_as(&name, &key, reason, None);
+        if let Some((_, key)) = self.registered.take() {
+            self.leave_as(&key, reason, None);
         }
     }
 
-    fn leave_as(
-        &mut self,
-        name: &Name<'static>,
-        key: &NameKey,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    ) {
-        let quit_message = text.as_ref().map(|t| LogText(t.as_str()).to_string());
+    fn leave_as(&mut self, key: &NameKey, reason: LeaveReason, text: Option<Text<'static>>) {
         // Nothing to say if the name was resumed on another connection.
-        let event = match self.hub.release(key, self.registration, reason, text) {
-            Some(Published::Numbered(event)) => event,
-            // A cluster records it when it comes back numbered.
-            Some(Published::Queued) | None => return,
-        };
-        match quit_message {
-            Some(t) => tracing::info!(name = %name, reason = %reason, quit_message = %t, "leave"),
-            None => tracing::info!(name = %name, reason = %reason, "leave"),
+        if let Some(Published::Numbered(event)) =
+            self.hub.release(key, self.registration, reason, text)
+        {
+            self.record(event);
         }
-        self.record(event);
+        // A cluster records it when it comes back numbered.
     }
 }
 
@@ -480,15 +448,7 @@ mod tests {
         let access = Some(Arc::new(Access::new("pw", false)));
         let peer: SocketAddr = peer.parse().unwrap_or_else(|_| unreachable!());
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new());
-        let s = Session::new(
-            peer,
-            hub,
-            Arc::clone(&outbox),
-            false,
-            false,
-            access,
-            over_tls,
-        );
+        let s = Session::new(peer, hub, Arc::clone(&outbox), false, access, over_tls);
         (s, outbox)
     }
 

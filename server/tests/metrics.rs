@@ -101,7 +101,37 @@ async fn counters_move_with_the_room_and_the_scrape_is_valid() {
     );
     assert_eq!(value(&last, "tagarela_registered_clients"), Some(1.0));
 
+    let ready = get(at, "/ready").await;
+    assert!(
+        ready.starts_with("HTTP/1.1 200 ") && ready.ends_with("\r\n\r\nready\n"),
+        "{ready}"
+    );
     let other = get(at, "/").await;
     assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
     assert!(server.shutdown().await);
+}
+
+/// `GET /ready` follows the readiness it is given: 503 while the node
+/// is out of its cluster (spec §17.4; the cluster scenarios check that
+/// such a node greets with `BYE unavailable`, by the same readiness).
+#[tokio::test]
+async fn ready_answers_503_while_the_server_cannot_take_clients() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&up);
+    let ready: tagarela_server::metrics::Readiness =
+        std::sync::Arc::new(move || flag.load(std::sync::atomic::Ordering::Relaxed));
+    let endpoint = tokio::spawn(tagarela_server::metrics::serve(
+        listener,
+        std::sync::Arc::default(),
+        ready,
+    ));
+    let out = get(at, "/ready").await;
+    assert!(out.starts_with("HTTP/1.1 503 "), "{out}");
+    up.store(true, std::sync::atomic::Ordering::Relaxed);
+    let back = get(at, "/ready?verbose").await;
+    assert!(back.starts_with("HTTP/1.1 200 "), "{back}");
+    assert!(get(at, "/readyz").await.starts_with("HTTP/1.1 404 "));
+    endpoint.abort();
 }
