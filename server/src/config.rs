@@ -169,6 +169,16 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_HISTORY_REPLAY", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub history_replay: u16,
 
+    /// Load balancers (addresses or networks, comma-separated: 10.0.0.2,
+    /// 10.1.0.0/24) whose connections begin with a PROXY protocol header
+    /// (v1 or v2, as HAProxy's `send-proxy` and nginx's `proxy_protocol
+    /// on` send) naming the client: its address then counts for the
+    /// per-address limit, the password throttle and the plain-text
+    /// password check, and in the logs. A listed balancer's connection
+    /// without a header is closed; nobody else's is ever read for one.
+    #[arg(long, env = "TAGARELA_PROXY_PROTOCOL_FROM", value_delimiter = ',', value_parser = crate::proxy_header::Balancers::parse_entry)]
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
+
     /// Join the cluster whose state is in this Redis (spec §17):
     /// `redis://HOST:PORT/DB`. Every server given the same Redis database
     /// is one room. The history is then kept in Redis (--history is not
@@ -321,6 +331,9 @@ pub struct Settings {
     /// From how many members joins and leaves go into crowd notices
     /// (§18); 0: never.
     pub crowd_size: usize,
+    /// The load balancers whose connections begin with a PROXY header
+    /// naming the client (none: no connection is read for one).
+    pub balancers: crate::proxy_header::Balancers,
 }
 
 impl Default for Settings {
@@ -345,6 +358,7 @@ impl Default for Settings {
             history_replay: 50,
             cluster: None,
             crowd_size: crate::crowd::DEFAULT_SIZE,
+            balancers: crate::proxy_header::Balancers::default(),
         }
     }
 }
@@ -392,6 +406,7 @@ impl Config {
                     },
                 }),
             crowd_size: self.crowd_size,
+            balancers: crate::proxy_header::Balancers::new(self.proxy_protocol_from.clone()),
         }
     }
 }

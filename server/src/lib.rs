@@ -65,6 +65,7 @@ mod log_text;
 pub mod metrics;
 pub mod outbox;
 mod pressure;
+pub mod proxy_header;
 pub mod rate_limit;
 pub mod recent;
 mod reply;

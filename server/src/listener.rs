@@ -27,6 +27,7 @@ use crate::hub::Hub;
 use crate::local_hub::LocalHub;
 use crate::metrics::Metrics;
 use crate::pressure::Pressure;
+use crate::proxy_header;
 use crate::recent::Recent;
 use crate::reply::Reply;
 use crate::server_log::ServerLog;
@@ -189,6 +190,13 @@ pub async fn serve(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let door = Doorway {
+        admission: Arc::clone(&admission),
+        ctx,
+        tls: listeners.tls.as_ref().map(|(_, tls)| Arc::clone(tls)),
+        stop: stop.clone(),
+        tasks: tasks.clone(),
+    };
     let mut backoff = BACKOFF_MIN;
     tokio::pin!(shutdown);
 
@@ -200,73 +208,25 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = BACKOFF_MIN;
-                match admission.admit(peer.ip()) {
-                    Ok(permit) => {
-                        configure_socket(&stream);
-                        let transport = if over_tls { "tls" } else { "tcp" };
-                        ctx.metrics
-                            .connections
-                            .get_or_create(&[("transport", transport)])
-                            .inc();
-                        let ctx = Arc::clone(&ctx);
-                        match (&listeners.tls, over_tls) {
-                            (Some((_, tls)), true) => {
-                                let config = tls.config();
-                                let stop = stop.clone();
-                                tasks.spawn(async move {
-                                    // Boxed, the handshake's state is freed
-                                    // when it ends, and the stream (rustls's
-                                    // state, 1 KiB) is not copied into the
-                                    // task's future at each move: the task
-                                    // stays as small as a plain-text one
-                                    // for the connection's whole life.
-                                    let timeout = ctx.settings.tls_handshake_timeout;
-                                    let handshake = Box::pin(async move {
-                                        let accepted = tokio::time::timeout(timeout, TlsStream::accept(config, stream)).await;
-                                        accepted.map(|r| r.map(Box::new))
-                                    });
-                                    // A shutdown does not wait for
-                                    // handshakes still in progress.
-                                    let handshake = tokio::select! {
-                                        h = handshake => h,
-                                        () = stop.cancelled() => return,
-                                    };
-                                    match handshake {
-                                        Ok(Ok(tls_stream)) => {
-                                            connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
-                                        }
-                                        Ok(Err(e)) => {
-                                            ctx.metrics.tls_handshake_failures.inc();
-                                            // Debug: scanners would fill the log;
-                                            // the metric counts them.
-                                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
-                                        }
-                                        Err(_) => {
-                                            ctx.metrics.tls_handshake_failures.inc();
-                                            tracing::debug!(peer = %peer, "TLS handshake timed out");
-                                        }
-                                    }
-                                });
-                            }
-                            _ => {
-                                tasks.spawn(connection::serve(
-                                    stream,
-                                    peer,
-                                    ctx,
-                                    stop.clone(),
-                                    permit,
-                                    "tcp",
-                                ));
+                if door.ctx.settings.balancers.trusts(peer.ip()) {
+                    // A listed balancer: the client's address comes first.
+                    let door = door.clone();
+                    tasks.spawn(async move {
+                        let mut stream = stream;
+                        let header = tokio::select! {
+                            h = proxy_header::read_client(&mut stream, peer) => h,
+                            () = door.stop.cancelled() => return,
+                        };
+                        match header {
+                            Ok(client) => door.open(stream, client, over_tls),
+                            Err(e) => {
+                                door.ctx.metrics.proxy_header_failures.inc();
+                                tracing::warn!(balancer = %peer, error = %e, "closed a balancer's connection without a PROXY header");
                             }
                         }
-                    }
-                    Err(reason) => {
-                        tracing::warn!(peer = %peer, reason = %reason, "connection refused");
-                        if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
-                            // A fresh socket's send buffer is empty: this does not block.
-                            let _ = stream.try_write(&bye);
-                        }
-                    }
+                    });
+                } else {
+                    door.open(stream, peer, over_tls);
                 }
             }
             Err(e) => {
@@ -298,6 +258,93 @@ pub async fn serve(
         // lease runs out.
         link_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), link).await;
+    }
+}
+
+/// What opening an accepted connection needs: shared by the accept loop
+/// and by the tasks that first read a balancer's PROXY header.
+#[derive(Debug, Clone)]
+struct Doorway {
+    /// The connection limits, counted by the client's address.
+    admission: Arc<Admission>,
+    /// What every connection task shares.
+    ctx: Arc<Context>,
+    /// The certificate, when there is a TLS listener.
+    tls: Option<Arc<Tls>>,
+    /// Cancelled at shutdown.
+    stop: CancellationToken,
+    /// Every connection task, for the shutdown to wait on.
+    tasks: TaskTracker,
+}
+
+impl Doorway {
+    /// Admits or refuses a connection from `peer` (the client's address,
+    /// which a balancer's header may have given) and starts serving it:
+    /// after the TLS handshake (bounded in time) if it came on the TLS
+    /// listener.
+    fn open(&self, stream: TcpStream, peer: SocketAddr, over_tls: bool) {
+        let permit = match self.admission.admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(reason) => {
+                tracing::warn!(peer = %peer, reason = %reason, "connection refused");
+                if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
+                    // A fresh socket's send buffer is empty: this does not block.
+                    let _ = stream.try_write(&bye);
+                }
+                return;
+            }
+        };
+        configure_socket(&stream);
+        let transport = if over_tls { "tls" } else { "tcp" };
+        self.ctx
+            .metrics
+            .connections
+            .get_or_create(&[("transport", transport)])
+            .inc();
+        let ctx = Arc::clone(&self.ctx);
+        let stop = self.stop.clone();
+        match (&self.tls, over_tls) {
+            (Some(tls), true) => {
+                let config = tls.config();
+                self.tasks.spawn(async move {
+                    // Boxed, the handshake's state is freed when it ends,
+                    // and the stream (rustls's state, 1 KiB) is not copied
+                    // into the task's future at each move: the task stays
+                    // as small as a plain-text one for the connection's
+                    // whole life.
+                    let timeout = ctx.settings.tls_handshake_timeout;
+                    let handshake = Box::pin(async move {
+                        let accepted =
+                            tokio::time::timeout(timeout, TlsStream::accept(config, stream)).await;
+                        accepted.map(|r| r.map(Box::new))
+                    });
+                    // A shutdown does not wait for handshakes in progress.
+                    let handshake = tokio::select! {
+                        h = handshake => h,
+                        () = stop.cancelled() => return,
+                    };
+                    match handshake {
+                        Ok(Ok(tls_stream)) => {
+                            connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
+                        }
+                        Ok(Err(e)) => {
+                            ctx.metrics.tls_handshake_failures.inc();
+                            // Debug: scanners would fill the log; the
+                            // metric counts them.
+                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            ctx.metrics.tls_handshake_failures.inc();
+                            tracing::debug!(peer = %peer, "TLS handshake timed out");
+                        }
+                    }
+                });
+            }
+            _ => {
+                self.tasks
+                    .spawn(connection::serve(stream, peer, ctx, stop, permit, "tcp"));
+            }
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Metrics {
     pub removals: Family<Label, Counter>,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: Counter,
+    /// Connections from a listed load balancer closed without a usable
+    /// PROXY header.
+    pub proxy_header_failures: Counter,
     /// Records the audit log could not write.
     pub audit_errors: Counter,
     /// 1 while this node is in its cluster (§17), else 0 (also 0 when
@@ -90,6 +93,7 @@ impl Metrics {
         let rate_limited = Counter::default();
         let removals = Family::<Label, Counter>::default();
         let tls_handshake_failures = Counter::default();
+        let proxy_header_failures = Counter::default();
         let resident = Gauge::default();
         let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let open_fds = Gauge::default();
@@ -159,6 +163,11 @@ impl Metrics {
             tls_handshake_failures.clone(),
         );
         registry.register(
+            "proxy_header_failures",
+            "Connections from a listed load balancer closed without a PROXY header",
+            proxy_header_failures.clone(),
+        );
+        registry.register(
             "audit_errors",
             "Audit records that could not be written",
             audit_errors.clone(),
@@ -191,6 +200,7 @@ impl Metrics {
             rate_limited,
             removals,
             tls_handshake_failures,
+            proxy_header_failures,
             audit_errors,
             cluster_up,
             cluster_entries,
