@@ -283,9 +283,14 @@ const PRIVATE: usize = 3;
 #[derive(Debug)]
 pub struct ClusterHub {
     replica: Mutex<Replica>,
-    /// To the link's publisher, in order. Unbounded in type, bounded in
-    /// use: messages by [`QUEUE_MAX`], the rest by connections.
-    commands: mpsc::UnboundedSender<Command>,
+    /// To the link's publisher, in order: room for [`QUEUE_MAX`] messages
+    /// and three commands per connection (a claim, its give-up, a
+    /// release), more than can ever be waiting.
+    commands: mpsc::Sender<Command>,
+    /// A claim or release found `commands` full all the same: this node
+    /// must leave the cluster (its names are then released as it enters
+    /// again), rather than hold a name it meant to give up.
+    overflowed: AtomicBool,
     /// Messages queued and not yet answered by Redis.
     queued: AtomicUsize,
     /// Holds the senders back while Redis is behind (spec §11.1).
@@ -314,8 +319,10 @@ impl ClusterHub {
         replay: usize,
         recording: bool,
         crowd_size: usize,
-    ) -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
-        let (commands, receiver) = mpsc::unbounded_channel();
+        max_connections: usize,
+    ) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+        let room = QUEUE_MAX + max_connections.saturating_mul(3) + 64;
+        let (commands, receiver) = mpsc::channel(room);
         let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
         let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
         let hub = ClusterHub {
@@ -334,6 +341,7 @@ impl ClusterHub {
                 crowd: Crowd::new(crowd_size),
             }),
             commands,
+            overflowed: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             pressure,
             pressing: AtomicBool::new(false),
@@ -448,11 +456,25 @@ impl ClusterHub {
                 self.pressure.press();
             }
         }
-        let sent = self.commands.send(command).is_ok();
+        let sent = match self.commands.try_send(command) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) if !message => {
+                self.overflowed.store(true, Ordering::Release);
+                self.cut.notify_one();
+                false
+            }
+            Err(_) => false,
+        };
         if message && !sent {
             self.dequeued();
         }
         sent
+    }
+
+    /// Whether a claim or release found the queue to Redis full since the
+    /// last ask (then this node must leave the cluster).
+    pub fn take_overflow(&self) -> bool {
+        self.overflowed.swap(false, Ordering::AcqRel)
     }
 
     /// A queued message was answered (or never sent).
@@ -939,9 +961,16 @@ mod tests {
     }
 
     /// A hub in the cluster as node `n1` at number 10, and its commands.
-    fn entered() -> (Arc<ClusterHub>, mpsc::UnboundedReceiver<Command>) {
-        let (hub, commands) =
-            ClusterHub::new(Arc::default(), Arc::new(Pressure::new()), None, 0, false, 0);
+    fn entered() -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+        let (hub, commands) = ClusterHub::new(
+            Arc::default(),
+            Arc::new(Pressure::new()),
+            None,
+            0,
+            false,
+            0,
+            100,
+        );
         let snapshot = Snapshot {
             seq: Seq(10),
             names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],
@@ -951,10 +980,46 @@ mod tests {
         (hub, commands)
     }
 
+    /// Issue 20, finding 3: the queue to Redis is bounded; a claim (or a
+    /// release) that finds it full makes the node leave the cluster
+    /// rather than wait or keep a name it meant to give up.
+    #[test]
+    fn a_full_queue_of_commands_makes_the_node_leave() {
+        let (hub, _commands) = ClusterHub::new(
+            Arc::default(),
+            Arc::new(Pressure::new()),
+            None,
+            0,
+            false,
+            0,
+            0,
+        );
+        hub.enter("n1".into(), Snapshot::default());
+        let ask = |i: usize| {
+            hub.claim(
+                &name(&format!("c{i}")),
+                peer(),
+                Arc::new(Seen::default()),
+                false,
+                Box::new(|_| {}),
+            )
+        };
+        for i in 0..QUEUE_MAX + 64 {
+            assert!(matches!(ask(i), Answer::Pending(_)));
+        }
+        assert!(!hub.take_overflow());
+        let refused = ask(usize::MAX);
+        assert!(matches!(
+            refused,
+            Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
+        ));
+        assert!(hub.take_overflow(), "the follow loop is told to leave");
+    }
+
     /// Claims `who` on `hub`; returns the registration and the answer.
     fn claim(
         hub: &ClusterHub,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
+        commands: &mut mpsc::Receiver<Command>,
         who: &str,
         seen: Arc<Seen>,
     ) -> (u64, oneshot::Receiver<Result<Claimed, Refusal>>) {
@@ -979,7 +1044,7 @@ mod tests {
     /// sees from then on and its registration.
     fn joined(
         hub: &ClusterHub,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
+        commands: &mut mpsc::Receiver<Command>,
         who: &str,
         seq: u64,
     ) -> (Arc<Seen>, u64) {

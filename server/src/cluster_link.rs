@@ -17,6 +17,7 @@
 //! outcome is unknown (that could publish it twice).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -25,12 +26,13 @@ use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::cluster::{ClusterHub, Command, Snapshot, Verdict};
 use crate::cluster_message::ClusterMessage;
 use crate::event::{Event, EventKind, Seq};
 use crate::metrics::Metrics;
-use crate::sink::EventSink;
+use crate::recorder::Recorder;
 
 /// A node's lease in Redis: if it is not renewed for this long, its names
 /// are released as lost by whichever node reaps first.
@@ -47,6 +49,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a shutdown waits for the commands already queued (the
 /// sessions' releases) before it releases this node's names itself.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
+/// Channel messages received and not yet applied, at most: a node this
+/// far behind leaves the cluster (§17.4) rather than queue more.
+pub const FEED_MAX: usize = 65_536;
 /// Commands sent in one pipeline at most.
 const BATCH_MAX: usize = 256;
 /// The channel every event is published on (see `cluster.lua`).
@@ -84,10 +89,10 @@ pub fn shown_url(url: &str) -> String {
 /// Runs the link until `stop`; then releases this node's names.
 pub async fn run(
     hub: Arc<ClusterHub>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::Receiver<Command>,
     config: ClusterConfig,
     metrics: Arc<Metrics>,
-    sink: Option<Arc<dyn EventSink>>,
+    recorder: Option<Arc<Recorder>>,
     stop: CancellationToken,
 ) {
     let shown = shown_url(&config.url);
@@ -155,7 +160,7 @@ pub async fn run(
             client: &client,
             config: &config,
             metrics: &metrics,
-            sink: sink.as_ref(),
+            recorder: recorder.as_ref(),
         };
         let mut entered = false;
         let why = tokio::select! {
@@ -211,8 +216,9 @@ struct Follow<'a> {
     client: &'a redis::Client,
     config: &'a ClusterConfig,
     metrics: &'a Metrics,
-    /// Where this node's clients' events are recorded, if anywhere.
-    sink: Option<&'a Arc<dyn EventSink>>,
+    /// Where this node's clients' events go to be recorded, if anywhere
+    /// (never waited on: delivery must not wait for a store).
+    recorder: Option<&'a Arc<Recorder>>,
 }
 
 impl Follow<'_> {
@@ -230,7 +236,7 @@ impl Follow<'_> {
             client,
             config,
             metrics,
-            sink,
+            recorder,
         } = *self;
         // Subscribed before the snapshot: nothing published after it is missed.
         let pubsub = async {
@@ -238,10 +244,27 @@ impl Follow<'_> {
             pubsub.subscribe(CHANNEL).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
-        let mut messages = match timeout(CALL_TIMEOUT, pubsub).await {
-            Ok(Ok(pubsub)) => pubsub.into_on_message(),
+        let pubsub = match timeout(CALL_TIMEOUT, pubsub).await {
+            Ok(Ok(pubsub)) => pubsub,
             Ok(Err(e)) => return format!("cannot subscribe: {e}"),
             Err(_) => return "cannot subscribe: timed out".to_owned(),
+        };
+        // redis-rs queues what arrives without a bound; this task empties
+        // that queue into one of FEED_MAX messages as fast as they come,
+        // and ends the feed if this node falls that far behind (§17.4).
+        let (feed_in, mut feed) = mpsc::channel(FEED_MAX);
+        let behind = Arc::new(AtomicBool::new(false));
+        let _forward = {
+            let behind = Arc::clone(&behind);
+            AbortOnDropHandle::new(tokio::spawn(async move {
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    if feed_in.try_send(message).is_err() {
+                        behind.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }))
         };
         if let Err(why) = load_library(conn).await {
             return why;
@@ -296,8 +319,11 @@ impl Follow<'_> {
         let cut = hub.cut_signal();
         loop {
             tokio::select! {
-                message = messages.next() => {
+                message = feed.recv() => {
                     let Some(message) = message else {
+                        if behind.load(Ordering::Relaxed) {
+                            return format!("{FEED_MAX} messages behind the channel");
+                        }
                         return "the subscription ended".to_owned();
                     };
                     let parsed = match ClusterMessage::parse(message.get_payload_bytes()) {
@@ -306,8 +332,8 @@ impl Follow<'_> {
                     };
                     match hub.apply(parsed) {
                         Ok(Some(entry)) => {
-                            if let Some(sink) = sink {
-                                sink.record(vec![entry]).await;
+                            if let Some(recorder) = recorder {
+                                recorder.push(entry);
                             }
                         }
                         Ok(None) => {}
@@ -315,6 +341,9 @@ impl Follow<'_> {
                     }
                 }
                 () = cut.notified() => {
+                    if hub.take_overflow() {
+                        return "the queue of commands for Redis is full".to_owned();
+                    }
                     // A permit left from an earlier incarnation's cut is no
                     // reason to leave.
                     if hub.node().as_deref() != Some(&**node) {
@@ -392,7 +421,7 @@ async fn keep_lease(
 /// Sends the hub's commands to Redis, in order, a batch per pipeline.
 async fn publish(
     hub: Arc<ClusterHub>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut commands: mpsc::Receiver<Command>,
     mut conn: ConnectionManager,
     keep: usize,
     metrics: Arc<Metrics>,

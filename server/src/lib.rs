@@ -68,6 +68,7 @@ mod pressure;
 pub mod proxy_header;
 pub mod rate_limit;
 pub mod recent;
+mod recorder;
 mod reply;
 pub mod resume;
 pub mod roster;

@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::proxy_header;
 use crate::recent::Recent;
+use crate::recorder::Recorder;
 use crate::reply::Reply;
 use crate::server_log::ServerLog;
 use crate::sink::{EventSink, Fanout, Stores};
@@ -117,6 +118,7 @@ pub async fn serve(
                 settings.history_replay,
                 audit.is_enabled() || ServerLog::is_wanted(),
                 settings.crowd_size,
+                settings.max_connections,
             );
             tracing::info!(node = %config.node_id, redis = %cluster_link::shown_url(&config.url), "joining a cluster");
             cluster = Some((Arc::clone(&hub), commands, config.clone()));
@@ -152,13 +154,22 @@ pub async fn serve(
         1 => sinks.pop(),
         _ => Some(Arc::new(Fanout(sinks))),
     };
+    // A node's records go to the sinks from a task of their own, so the
+    // channel loop that delivers to everyone never waits on a store.
+    let mut recording = None;
     let link = cluster.map(|(hub, commands, config)| {
+        let recorder = sink.clone().map(|sink| {
+            let recorder = Recorder::new(Arc::clone(&pressure), metrics.audit_errors.clone());
+            let drain = tokio::spawn(Arc::clone(&recorder).drain(sink));
+            recording = Some((Arc::clone(&recorder), AbortOnDropHandle::new(drain)));
+            recorder
+        });
         tokio::spawn(cluster_link::run(
             hub,
             commands,
             config,
             Arc::clone(&metrics),
-            sink.clone(),
+            recorder,
             link_stop.clone(),
         ))
     });
@@ -258,6 +269,15 @@ pub async fn serve(
         // lease runs out.
         link_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), link).await;
+    }
+    if let Some((recorder, _drain)) = recording {
+        // What the node's clients did last is recorded before it stops.
+        let flushed = async {
+            while !recorder.is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
     }
 }
 
