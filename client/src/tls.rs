@@ -257,6 +257,34 @@ impl Policy {
     }
 }
 
+/// Whether `error` says the certificate is out of date, and an authority
+/// the policy trusts signed it for this name (so it was valid by
+/// authority at the edge of its validity): such a certificate is refused,
+/// never offered for trust on first use (spec §15.2).
+fn signed_when_valid(
+    policy: &Policy,
+    error: &rustls::Error,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    ocsp: &[u8],
+) -> bool {
+    let then = match error {
+        rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+            not_after, ..
+        }) => *not_after,
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before,
+            ..
+        }) => *not_before,
+        _ => return false,
+    };
+    policy.authority.as_ref().is_some_and(|v| {
+        v.verify_server_cert(end_entity, intermediates, server_name, ocsp, then)
+            .is_ok()
+    })
+}
+
 /// The policy as rustls sees it.
 #[derive(Debug)]
 struct Verifier(Arc<Policy>);
@@ -314,9 +342,17 @@ impl ServerCertVerifier for Verifier {
                     | CertificateError::Revoked,
                 ),
             ) => Err(e),
+            // Out of date: webpki checks the dates before the issuer, so
+            // whether an authority we know signed it is asked again at a
+            // time it was valid; if one did, it is refused as on the web.
+            Err(e)
+                if signed_when_valid(policy, &e, end_entity, intermediates, server_name, ocsp) =>
+            {
+                Err(e)
+            }
             // Signed by no authority we know (unknown issuer, a self-signed
-            // CA certificate used as the server's, or one that expired):
-            // trust on first use.
+            // CA certificate used as the server's, or an out-of-date one
+            // no authority we know signed): trust on first use.
             Err(_) => {
                 let trust = match policy.known.lookup(&policy.server) {
                     Some(Known::Authority) => Trust::Changed {
@@ -398,6 +434,14 @@ mod tests {
 
     /// A private authority and a certificate it signed for `name`.
     fn signed_for(name: &str) -> (RootCertStore, CertificateDer<'static>) {
+        signed_for_during(name, None)
+    }
+
+    /// The same, valid only from January 1st of one year to that of another.
+    fn signed_for_during(
+        name: &str,
+        validity: Option<(i32, i32)>,
+    ) -> (RootCertStore, CertificateDer<'static>) {
         let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|_| unreachable!());
         let mut params =
             rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|_| unreachable!());
@@ -407,8 +451,13 @@ mod tests {
             .unwrap_or_else(|_| unreachable!());
         let issuer = rcgen::Issuer::new(params, ca_key);
         let key = rcgen::KeyPair::generate().unwrap_or_else(|_| unreachable!());
-        let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
-            .unwrap_or_else(|_| unreachable!())
+        let mut leaf =
+            rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap_or_else(|_| unreachable!());
+        if let Some((from, until)) = validity {
+            leaf.not_before = rcgen::date_time_ymd(from, 1, 1);
+            leaf.not_after = rcgen::date_time_ymd(until, 1, 1);
+        }
+        let leaf = leaf
             .signed_by(&key, &issuer)
             .unwrap_or_else(|_| unreachable!());
         let mut roots = RootCertStore::empty();
@@ -467,6 +516,30 @@ mod tests {
         let (ok, trust) = verify(policy, &cert);
         assert!(!ok);
         assert_eq!(trust, None, "no trust-on-first-use decision was offered");
+    }
+
+    /// Issue 20 (spec §15.2): an expired (or not yet valid) certificate
+    /// a known authority signed is refused, never offered for trust on
+    /// first use; an expired self-signed one still is offered.
+    #[test]
+    fn an_out_of_date_certificate_from_a_known_authority_is_refused_not_offered() {
+        let (past, future) = ((2020, 2021), (2090, 2091));
+        for (what, validity) in [("expired", past), ("early", future)] {
+            let (roots, cert) = signed_for_during("localhost", Some(validity));
+            let policy =
+                Policy::with_roots("localhost:7879".into(), None, known(what), roots, false);
+            let (ok, trust) = verify(policy, &cert);
+            assert!(!ok, "{what}");
+            assert_eq!(
+                trust, None,
+                "{what}: no trust-on-first-use decision was offered"
+            );
+        }
+        let (_, stranger) = signed_for_during("localhost", Some(past));
+        let (roots, _) = signed_for("localhost");
+        let policy = Policy::with_roots("localhost:7879".into(), None, known("tofu"), roots, false);
+        let (_, trust) = verify(policy, &stranger);
+        assert!(matches!(trust, Some(Trust::Unknown(_))), "{trust:?}");
     }
 
     #[test]

@@ -253,9 +253,10 @@ impl Replica {
         if !self.crowd.is_pending() {
             return;
         }
-        let now = wall_clock();
-        let at = self.last_at.map_or(now, |last| last.max(now));
-        self.last_at = Some(at);
+        // The time of the latest event applied: no earlier than those
+        // counted, no later than the next (events carry Redis's clock;
+        // this node's own must never push theirs forward, §17.2).
+        let at = self.last_at.unwrap_or_else(wall_clock);
         if let Some(notice) = self.crowd.take(at, self.members.len()) {
             for l in self.local.values() {
                 l.recipient.crowd(&notice);
@@ -729,11 +730,11 @@ impl ClusterHub {
         };
         let online = r.members.len();
         let (backlog, missed, seq) = match waiting.after {
-            Some(after) => (
-                None,
-                Some(r.log.missed(&key, since, after, r.last_seq)),
-                after.max(since),
-            ),
+            Some(after) => {
+                let missed = r.log.missed(&key, since, after, r.last_seq);
+                let after = missed.after;
+                (None, Some(missed), after)
+            }
             None => {
                 let replay = r.replay;
                 let backlog = r.recent.as_mut().map(|recent| {
@@ -978,6 +979,36 @@ mod tests {
         };
         hub.enter("n1".into(), snapshot);
         (hub, commands)
+    }
+
+    /// A crowd notice is stamped with the latest event's time (Redis's
+    /// clock), never this node's: a node whose clock runs ahead must not
+    /// push the times of the events it shows next into its future.
+    #[test]
+    fn a_crowd_notice_takes_its_time_from_the_events_not_the_node() {
+        let (hub, mut commands) = ClusterHub::new(
+            Arc::default(),
+            Arc::new(Pressure::new()),
+            None,
+            0,
+            false,
+            2,
+            100,
+        );
+        let snapshot = Snapshot {
+            seq: Seq(10),
+            names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],
+            history: Vec::new(),
+        };
+        hub.enter("n1".into(), snapshot);
+        let (ana, _) = joined(&hub, &mut commands, "ana", 11);
+        hub.tick();
+        assert_eq!(said(&ana), ["crowd 2 +1 -0 +ana"]);
+        let at = |ms| Timestamp::from_unix_ms(ms);
+        assert_eq!(hub.lock().last_at, at(1000), "the join's time, not now");
+        hub.apply(message("P|12|1500|n2|1|zoe|hi"))
+            .unwrap_or_else(|g| panic!("{g:?}"));
+        assert_eq!(hub.lock().last_at, at(1500));
     }
 
     /// Issue 20, finding 3: the queue to Redis is bounded; a claim (or a

@@ -42,9 +42,10 @@ impl EventLog {
     /// What the client holding `key` since `since` would have received
     /// after `after`, when the last number given is `last`: never anything
     /// before its holding began, and at most [`MISSED_BYTES_MAX`] (the
-    /// newest; older ones make a gap).
+    /// newest; older ones make a gap). A number above `last` is taken as
+    /// `last`: no client can have seen more (§16.6).
     pub fn missed(&self, key: &NameKey, since: Seq, after: Seq, last: Seq) -> Missed {
-        let after = after.max(since);
+        let after = after.min(last).max(since);
         let start = self.events.partition_point(|e| e.seq <= after);
         let mut gap = match self.events.front() {
             Some(first) => first.seq.0 > after.0.saturating_add(1),
@@ -69,6 +70,6 @@ impl EventLog {
             events.push(Arc::clone(e));
         }
         events.reverse();
-        Missed { events, gap }
+        Missed { events, gap, after }
     }
 }

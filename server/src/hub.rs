@@ -139,6 +139,10 @@ pub struct Missed {
     pub events: Vec<Arc<Event>>,
     /// Some of them are no longer kept.
     pub gap: bool,
+    /// The number the run starts after: the client's, but never below
+    /// where its holding began nor above the last number given (§16.6);
+    /// `WELCOME seq=` says it.
+    pub after: crate::event::Seq,
 }
 
 /// What a newcomer is told before any event can reach it.

@@ -219,6 +219,9 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = BACKOFF_MIN;
+                // An IPv4 client on a dual-stack socket is judged as IPv4
+                // everywhere (limits, throttle, loopback, logs).
+                let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                 if door.ctx.settings.balancers.trusts(peer.ip()) {
                     // A listed balancer: the client's address comes first.
                     let door = door.clone();

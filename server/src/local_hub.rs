@@ -296,7 +296,7 @@ impl LocalHub {
         welcome(Welcome {
             name: name.clone(),
             online: r.members.len() + 1,
-            seq: resumed.map_or(join.seq, |(since, after)| after.max(since)),
+            seq: missed.as_ref().map_or(join.seq, |m| m.after),
             backlog,
             missed,
             token,
@@ -491,7 +491,7 @@ impl LocalHub {
             welcome(Welcome {
                 name: shown.clone(),
                 online,
-                seq: after.max(since),
+                seq: missed.after,
                 backlog: None,
                 missed: Some(missed),
                 token,
@@ -693,6 +693,36 @@ mod tests {
             hub.release(&resumed.key, resumed.id, LeaveReason::Lost, None)
                 .is_some()
         );
+    }
+
+    /// A number above every number given is taken as the last one: the
+    /// client is told where it really is, not its own number back (it
+    /// would then wait above reality and skip what comes next, §16.6).
+    #[test]
+    fn a_resume_from_beyond_the_last_number_starts_at_the_last_number() {
+        let hub = LocalHub::new();
+        let mut token = None;
+        let a = hub
+            .claim_now(
+                &name("ana"),
+                Arc::new(Seen::default()),
+                true,
+                |w: Welcome| token = w.token,
+            )
+            .unwrap_or_else(|_| unreachable!());
+        let token = token.unwrap_or_else(|| unreachable!()).hex();
+        let mut seen = None;
+        hub.resume_now(
+            &name("ana"),
+            &token,
+            Seq(u64::MAX),
+            Arc::new(Seen::default()),
+            |w: Welcome| seen = Some((w.seq, w.missed.map(|m| (m.events.len(), m.gap)))),
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let last = Seq(hub.lock().last_seq);
+        assert_eq!(seen, Some((last, Some((0, false)))));
+        let _ = a;
     }
 
     /// Review finding: a later holder of a name must never get an

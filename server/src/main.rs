@@ -253,6 +253,8 @@ fn room_password(config: &Config) -> anyhow::Result<Option<String>> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --password-file {}", path.display()))?;
+            // An editor's byte-order mark is not part of anything typed.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             Some(text.lines().next().unwrap_or("").to_owned())
         }
         None => std::env::var("TAGARELA_PASSWORD").ok(),
@@ -266,7 +268,22 @@ fn room_password(config: &Config) -> anyhow::Result<Option<String>> {
                 "the room password must be one line of at most 1000 octets with no control characters"
             )
         }
-        other => Ok(other),
+        Some(p) => {
+            // Octets are compared as they are (spec §4.7): say what a
+            // person may not type the same way.
+            if p.trim() != p {
+                tracing::warn!(
+                    "the room password begins or ends with white space, which people may not type"
+                );
+            }
+            if !unicode_normalization::is_nfc(&p) {
+                tracing::warn!(
+                    "the room password is not in Unicode NFC: some keyboards type its letters as other octets"
+                );
+            }
+            Ok(Some(p))
+        }
+        None => Ok(None),
     }
 }
 

@@ -130,10 +130,19 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a copy of `line`. Returns false (and queues nothing) when the
-    /// outbox is closed or has overflowed; passing the bound marks it
-    /// overflowed and frees what it held.
+    /// Queues a copy of `line`, an event or notice from the room. Returns
+    /// false (and queues nothing) when the outbox is closed or has
+    /// overflowed; passing the bound marks it overflowed and frees what it
+    /// held.
     pub fn push(&self, line: &[u8]) -> bool {
+        self.push_as(line, true)
+    }
+
+    /// As [`Outbox::push`]; `presses`: above the soft bound, this line may
+    /// start holding the senders back (§11.1). Replies to the client's own
+    /// lines never do: holding the others back cannot drain them, and a
+    /// client asking `/who` of a large room must not freeze it.
+    fn push_as(&self, line: &[u8], presses: bool) -> bool {
         let mut s = self.lock();
         if s.closed || s.overflowed {
             return false;
@@ -152,15 +161,21 @@ impl Outbox {
         s.bytes += line.len();
         reserve_within(&mut s.queue, line.len(), self.limit);
         s.queue.extend_from_slice(line);
-        let crossed_soft = s.bytes > self.soft_limit && s.above_soft_since.is_none();
-        if crossed_soft {
+        let above_soft = s.bytes > self.soft_limit;
+        let crossed_soft = above_soft && s.above_soft_since.is_none();
+        let mut started = false;
+        if above_soft && (crossed_soft || presses) {
             let now = Instant::now();
-            s.above_soft_since = Some(now);
-            if let Some((p, window)) = &self.pressure {
+            s.above_soft_since.get_or_insert(now);
+            if presses
+                && !s.presser.is_pressing()
+                && let Some((p, window)) = &self.pressure
+            {
                 s.presser.start(now, *window, p);
+                started = s.presser.is_pressing();
             }
         }
-        let waker = if was_empty || crossed_soft {
+        let waker = if was_empty || crossed_soft || started {
             s.signal()
         } else {
             None
@@ -327,7 +342,7 @@ impl Recipient for Outbox {
 impl Replier for Outbox {
     fn reply(&self, reply: &Reply<'_>) {
         if let Some(line) = wire::encode_reply(reply) {
-            self.push(&line);
+            self.push_as(&line, false);
         }
     }
 
@@ -498,6 +513,24 @@ mod tests {
             !pressure.is_active(),
             "a dropped queue never leaves the room held"
         );
+    }
+
+    /// Issue 20 (spec §11.1): a client's own big reply (a `/who` of a
+    /// large room, `/history 200`) counts toward its bounds but never
+    /// holds the room back; the room's next line to it does.
+    #[tokio::test(start_paused = true)]
+    async fn replies_never_start_the_holding_events_do() {
+        let pressure = Arc::new(Pressure::new());
+        let outbox =
+            Outbox::new(1000, 10).pressing_on(Arc::clone(&pressure), Duration::from_secs(2));
+        outbox.allow_pressing();
+        outbox.reply(&Reply::Pong(None));
+        outbox.reply(&Reply::Pong(None));
+        outbox.reply(&Reply::Pong(None));
+        assert!(outbox.above_soft_since().is_some(), "above the soft bound");
+        assert!(!pressure.is_active(), "its own replies hold nobody");
+        assert!(outbox.push(b"an event\n"));
+        assert!(pressure.is_active(), "the room's next line does");
     }
 
     #[test]
