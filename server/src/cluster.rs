@@ -963,13 +963,18 @@ mod tests {
 
     /// A hub in the cluster as node `n1` at number 10, and its commands.
     fn entered() -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+        entered_crowded_from(0)
+    }
+
+    /// The same, counting joins and leaves from `crowd_size` members (§18).
+    fn entered_crowded_from(crowd_size: usize) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
         let (hub, commands) = ClusterHub::new(
             Arc::default(),
             Arc::new(Pressure::new()),
             None,
             0,
             false,
-            0,
+            crowd_size,
             100,
         );
         let snapshot = Snapshot {
@@ -986,21 +991,7 @@ mod tests {
     /// push the times of the events it shows next into its future.
     #[test]
     fn a_crowd_notice_takes_its_time_from_the_events_not_the_node() {
-        let (hub, mut commands) = ClusterHub::new(
-            Arc::default(),
-            Arc::new(Pressure::new()),
-            None,
-            0,
-            false,
-            2,
-            100,
-        );
-        let snapshot = Snapshot {
-            seq: Seq(10),
-            names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],
-            history: Vec::new(),
-        };
-        hub.enter("n1".into(), snapshot);
+        let (hub, mut commands) = entered_crowded_from(2);
         let (ana, _) = joined(&hub, &mut commands, "ana", 11);
         hub.tick();
         assert_eq!(said(&ana), ["crowd 2 +1 -0 +ana"]);
