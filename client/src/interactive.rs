@@ -268,8 +268,11 @@ async fn chat(
                             ServerLine::Join { name, .. } => roster.add(name.as_str()),
                             ServerLine::Leave { name, .. } => roster.remove(name.as_str()),
                             ServerLine::Crowd { joiners, leavers, .. } => {
+                                // The order within a notice is unknown: someone
+                                // both left and joined is taken to be here.
+                                let back = |n: &&tagarela_parser::Name<'_>| joiners.iter().any(|j| j.key() == n.key());
+                                leavers.iter().filter(|n| !back(n)).for_each(|n| roster.remove(n.as_str()));
                                 joiners.iter().for_each(|n| roster.add(n.as_str()));
-                                leavers.iter().for_each(|n| roster.remove(n.as_str()));
                             }
                             ServerLine::Msg { from, .. } | ServerLine::Priv { from, .. } => roster.add(from.as_str()),
                             _ => {}

@@ -280,8 +280,17 @@ fn signed_when_valid(
         _ => return false,
     };
     policy.authority.as_ref().is_some_and(|v| {
-        v.verify_server_cert(end_entity, intermediates, server_name, ocsp, then)
-            .is_ok()
+        match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, then) {
+            Ok(_) => true,
+            // Signed by a known authority all the same, for another name
+            // or since revoked: refused as such.
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. }
+                | CertificateError::Revoked,
+            )) => true,
+            Err(_) => false,
+        }
     })
 }
 
@@ -535,6 +544,10 @@ mod tests {
                 "{what}: no trust-on-first-use decision was offered"
             );
         }
+        // Expired and for another name: refused as well (review finding).
+        let (roots, cert) = signed_for_during("chat.example.org", Some(past));
+        let policy = Policy::with_roots("localhost:7879".into(), None, known("both"), roots, false);
+        assert_eq!(verify(policy, &cert), (false, None));
         let (_, stranger) = signed_for_during("localhost", Some(past));
         let (roots, _) = signed_for("localhost");
         let policy = Policy::with_roots("localhost:7879".into(), None, known("tofu"), roots, false);

@@ -40,6 +40,10 @@ use crate::sink::Entry;
 /// counted: there is at most one of each per connection.
 pub const QUEUE_MAX: usize = 4096;
 
+/// Claims and resumes waiting for Redis at most, whatever the connection
+/// limit (which sets it below this).
+pub const CLAIMS_MAX: usize = 1 << 20;
+
 /// Messages queued for Redis past which senders are held back (§11.1),
 /// as by a reader behind: a burst waits rather than being refused.
 pub const PRESS_AT: usize = 1024;
@@ -220,17 +224,10 @@ impl Replica {
     /// counts it for the next crowd notice if the room (of `online`,
     /// counting the one who comes or goes) is crowded (§18).
     fn announce(&mut self, online: usize, key: &NameKey, event: &Event) -> u64 {
-        match &event.kind {
-            EventKind::Join { name } if self.crowd.absorbs(online) => {
-                self.crowd.joined(name);
-                0
-            }
-            EventKind::Leave { name, .. } if self.crowd.absorbs(online) => {
-                self.crowd.left(name);
-                0
-            }
-            _ => self.deliver_to_all_but(key, event),
+        if self.crowd.absorb(online, event) {
+            return 0;
         }
+        self.deliver_to_all_but(key, event)
     }
 
     /// Delivers `event` to every client of this node but `except`, after
@@ -250,18 +247,13 @@ impl Replica {
 
     /// Sends this node's clients the crowd notice of what was counted.
     fn send_crowd_notice(&mut self) {
-        if !self.crowd.is_pending() {
-            return;
-        }
         // The time of the latest event applied: no earlier than those
         // counted, no later than the next (events carry Redis's clock;
         // this node's own must never push theirs forward, §17.2).
         let at = self.last_at.unwrap_or_else(wall_clock);
-        if let Some(notice) = self.crowd.take(at, self.members.len()) {
-            for l in self.local.values() {
-                l.recipient.crowd(&notice);
-            }
-        }
+        let online = self.members.len();
+        let local = self.local.values().map(|l| &l.recipient);
+        self.crowd.send(at, online, local);
     }
 
     /// This node's name, if registration `id` of it holds `from`.
@@ -284,10 +276,17 @@ const PRIVATE: usize = 3;
 #[derive(Debug)]
 pub struct ClusterHub {
     replica: Mutex<Replica>,
-    /// To the link's publisher, in order: room for [`QUEUE_MAX`] messages
-    /// and three commands per connection (a claim, its give-up, a
-    /// release), more than can ever be waiting.
+    /// To the link's publisher, in order: room for [`QUEUE_MAX`] messages,
+    /// `claims_max` claims and resumes, and a release for each of those
+    /// and for each name held (one per allowed connection): more than can
+    /// be waiting.
     commands: mpsc::Sender<Command>,
+    /// Claims and resumes sent and not yet answered by Redis.
+    claims: AtomicUsize,
+    /// Claims and resumes waiting at most (the connection limit): past it
+    /// a name is answered `ERR unavailable`, so clients that send a name
+    /// and hang up while Redis is slow cannot crowd out releases.
+    claims_max: usize,
     /// A claim or release found `commands` full all the same: this node
     /// must leave the cluster (its names are then released as it enters
     /// again), rather than hold a name it meant to give up.
@@ -322,7 +321,8 @@ impl ClusterHub {
         crowd_size: usize,
         max_connections: usize,
     ) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
-        let room = QUEUE_MAX + max_connections.saturating_mul(3) + 64;
+        let claims_max = max_connections.clamp(1, CLAIMS_MAX);
+        let room = QUEUE_MAX + 3 * claims_max + 64;
         let (commands, receiver) = mpsc::channel(room);
         let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
         let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
@@ -342,6 +342,8 @@ impl ClusterHub {
                 crowd: Crowd::new(crowd_size),
             }),
             commands,
+            claims: AtomicUsize::new(0),
+            claims_max,
             overflowed: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             pressure,
@@ -382,6 +384,8 @@ impl ClusterHub {
         r.log.clear();
         r.peers.clear();
         r.crowd.clear();
+        // An overflow of an earlier incarnation is not this one's.
+        self.overflowed.store(false, Ordering::Release);
         for (name, _node, _reg, since) in snapshot.names {
             let key = name.key();
             let shapes = name.skeletons();
@@ -444,9 +448,15 @@ impl ClusterHub {
         self.cut.notify_one();
     }
 
-    /// Queues `command`, unless it is a message and the queue is full.
+    /// Queues `command`, unless it is a message, a claim or a resume and
+    /// its bound is reached.
     fn send(&self, command: Command) -> bool {
         let message = matches!(command, Command::Public { .. } | Command::Private { .. });
+        let claim = matches!(command, Command::Claim { .. } | Command::Resume { .. });
+        if claim && self.claims.fetch_add(1, Ordering::AcqRel) >= self.claims_max {
+            self.claims.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
         if message {
             let queued = self.queued.fetch_add(1, Ordering::Relaxed);
             if queued >= QUEUE_MAX {
@@ -459,7 +469,9 @@ impl ClusterHub {
         }
         let sent = match self.commands.try_send(command) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) if !message => {
+            // Only a release can find it full (the room is counted), and
+            // a name meant to be given up must not stay held.
+            Err(mpsc::error::TrySendError::Full(_)) if !message && !claim => {
                 self.overflowed.store(true, Ordering::Release);
                 self.cut.notify_one();
                 false
@@ -468,6 +480,9 @@ impl ClusterHub {
         };
         if message && !sent {
             self.dequeued();
+        }
+        if claim && !sent {
+            self.claims.fetch_sub(1, Ordering::AcqRel);
         }
         sent
     }
@@ -540,6 +555,7 @@ impl ClusterHub {
     pub fn answered(&self, command: &Command, verdict: Verdict) {
         match command {
             Command::Claim { reg, .. } | Command::Resume { reg, .. } => {
+                self.claims.fetch_sub(1, Ordering::AcqRel);
                 let refusal = match verdict {
                     Verdict::Done => return,
                     Verdict::Taken(holder) => Name::normalize(&holder)
@@ -573,7 +589,7 @@ impl ClusterHub {
     /// delivers the event to this node's clients. A skipped number is a
     /// [`Gap`]: the caller must leave the cluster and enter it again.
     /// Returns the record of the event if this node's client caused it
-    /// (and events are recorded; joins are the session's to record).
+    /// (and events are recorded), joins included.
     pub fn apply(&self, message: ClusterMessage) -> Result<Option<Entry>, Gap> {
         let mut r = self.lock();
         let Some(node) = r.node.clone() else {
@@ -613,6 +629,12 @@ impl ClusterHub {
                 let shapes = name.skeletons();
                 let event = Arc::new(Event::new(seq, at, EventKind::Join { name: name.clone() }));
                 r.log.push(Arc::clone(&event));
+                // A notice of earlier comings and goings does not count
+                // the newcomer yet: it precedes its join.
+                let online = r.members.len() + 1;
+                if !r.crowd.absorbs(online) {
+                    r.send_crowd_notice();
+                }
                 r.members.insert(
                     key.clone(),
                     Member {
@@ -622,11 +644,14 @@ impl ClusterHub {
                     },
                 );
                 self.by_kind[JOIN].inc();
-                let online = r.members.len();
                 let copies = r.announce(online, &key, &event);
                 self.metrics.deliveries.inc_by(copies);
                 if ours {
-                    self.admit(&mut r, &node, message.reg, key, name, since, Some(event));
+                    let join = Some(Arc::clone(&event));
+                    self.admit(&mut r, &node, message.reg, key, name, since, join);
+                    // Recorded here, in the channel's order, like every
+                    // other event of this node's clients.
+                    recorded = r.peers.get(&reg).map(|peer| (*peer, event));
                 }
             }
             Body::Moved {
@@ -657,6 +682,12 @@ impl ClusterHub {
                 let copies = match &event.kind {
                     EventKind::Leave { name, .. } => {
                         let key = name.key();
+                        // A notice of earlier comings and goings still
+                        // counts the leaver among those online.
+                        let online = r.members.len();
+                        if !r.crowd.absorbs(online) {
+                            r.send_crowd_notice();
+                        }
                         r.members.remove(&key);
                         if let Some(local) = r.local.remove(&key) {
                             // Released by Redis while this node still
@@ -666,7 +697,6 @@ impl ClusterHub {
                             local.recipient.cut_off();
                         }
                         self.by_kind[LEAVE].inc();
-                        let online = r.members.len() + 1;
                         r.announce(online, &key, &event)
                     }
                     EventKind::Public { from, .. } => {
@@ -756,6 +786,7 @@ impl ClusterHub {
             key: key.clone(),
             online,
             join,
+            join_recorded: r.recording,
             id: reg,
         };
         if waiting.answer.send(Ok(claimed)).is_err() {
@@ -996,17 +1027,23 @@ mod tests {
         hub.tick();
         assert_eq!(said(&ana), ["crowd 2 +1 -0 +ana"]);
         let at = |ms| Timestamp::from_unix_ms(ms);
+        assert_eq!(
+            ana.crowd_times(),
+            [at(1000)].into_iter().flatten().collect::<Vec<_>>()
+        );
         assert_eq!(hub.lock().last_at, at(1000), "the join's time, not now");
         hub.apply(message("P|12|1500|n2|1|zoe|hi"))
             .unwrap_or_else(|g| panic!("{g:?}"));
         assert_eq!(hub.lock().last_at, at(1500));
     }
 
-    /// Issue 20, finding 3: the queue to Redis is bounded; a claim (or a
-    /// release) that finds it full makes the node leave the cluster
-    /// rather than wait or keep a name it meant to give up.
+    /// Issue 20, finding 3: the queue to Redis is bounded. Claims have a
+    /// bound of their own (the connection limit): past it a name is
+    /// answered `unavailable` and the node stays; only a release that
+    /// finds the queue full makes the node leave the cluster, rather than
+    /// wait or keep a name it meant to give up.
     #[test]
-    fn a_full_queue_of_commands_makes_the_node_leave() {
+    fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave() {
         let (hub, _commands) = ClusterHub::new(
             Arc::default(),
             Arc::new(Pressure::new()),
@@ -1014,27 +1051,40 @@ mod tests {
             0,
             false,
             0,
-            0,
+            1,
         );
         hub.enter("n1".into(), Snapshot::default());
-        let ask = |i: usize| {
+        let ask = |who: &str| {
             hub.claim(
-                &name(&format!("c{i}")),
+                &name(who),
                 peer(),
                 Arc::new(Seen::default()),
                 false,
                 Box::new(|_| {}),
             )
         };
-        for i in 0..QUEUE_MAX + 64 {
-            assert!(matches!(ask(i), Answer::Pending(_)));
-        }
-        assert!(!hub.take_overflow());
-        let refused = ask(usize::MAX);
+        assert!(matches!(ask("ana"), Answer::Pending(_)));
         assert!(matches!(
-            refused,
+            ask("bia"),
             Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
         ));
+        assert!(
+            !hub.take_overflow(),
+            "a refused claim is no reason to leave"
+        );
+        let release = |i: usize| Command::Release {
+            node: "n1".into(),
+            reg: i as u64,
+            key: name(&format!("r{i}")).key(),
+            reason: LeaveReason::Lost,
+            text: None,
+        };
+        let room = QUEUE_MAX + 3 + 64 - 1;
+        for i in 0..room {
+            assert!(hub.send(release(i)), "room for {i}");
+        }
+        assert!(!hub.take_overflow());
+        assert!(!hub.send(release(room)));
         assert!(hub.take_overflow(), "the follow loop is told to leave");
     }
 

@@ -17,7 +17,6 @@
 //! outcome is unknown (that could publish it twice).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -253,14 +252,14 @@ impl Follow<'_> {
         // that queue into one of FEED_MAX messages as fast as they come,
         // and ends the feed if this node falls that far behind (§17.4).
         let (feed_in, mut feed) = mpsc::channel(FEED_MAX);
-        let behind = Arc::new(AtomicBool::new(false));
+        let behind = CancellationToken::new();
         let _forward = {
-            let behind = Arc::clone(&behind);
+            let behind = behind.clone();
             AbortOnDropHandle::new(tokio::spawn(async move {
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
                     if feed_in.try_send(message).is_err() {
-                        behind.store(true, Ordering::Relaxed);
+                        behind.cancel();
                         return;
                     }
                 }
@@ -319,11 +318,11 @@ impl Follow<'_> {
         let cut = hub.cut_signal();
         loop {
             tokio::select! {
+                biased;
+                // Said at once, not after the backlog is applied.
+                () = behind.cancelled() => return format!("{FEED_MAX} messages behind the channel"),
                 message = feed.recv() => {
                     let Some(message) = message else {
-                        if behind.load(Ordering::Relaxed) {
-                            return format!("{FEED_MAX} messages behind the channel");
-                        }
                         return "the subscription ended".to_owned();
                     };
                     let parsed = match ClusterMessage::parse(message.get_payload_bytes()) {
@@ -583,35 +582,48 @@ fn checked<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> 
 }
 
 /// Makes sure Redis holds this build's library of functions (spec
-/// §17.5): loads it where there is none (or one from before libraries had
-/// versions, which is version 1), replaces one of the same version (a
-/// compatible build's), and refuses one of another version, which nodes
-/// of another build are using: this node then stays out of the cluster.
+/// §17.5): loads it where there is none, replaces one of the same version
+/// (a compatible build's; a library from before libraries had versions is
+/// version 1), and refuses one of another version, which nodes of another
+/// build are using: this node then stays out of the cluster.
 async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
     // The connection manager finds out that Redis dropped its connection
-    // only when a call on it fails, and reconnects then. Asking the
-    // version changes nothing, so a failed ask is asked once more at
-    // once: the first entry after Redis comes back does not lose a whole
-    // RETRY to that (it did: 2 s instead of at most 1).
-    let held = match library_version(conn).await {
+    // only when a call on it fails, and reconnects then. Asking what is
+    // held changes nothing, so a failed ask is asked once more at once:
+    // the first entry after Redis comes back does not lose a whole RETRY
+    // to that (it did: 2 s instead of at most 1).
+    let mut held = match library_version(conn).await {
         Ok(held) => held,
         Err(_) => library_version(conn).await?,
     };
-    if let Some(version) = held.filter(|v| *v != LIBRARY_VERSION) {
-        return Err(other_version(version));
+    // Two tries: a node of any version may load one between our look and
+    // our load, which then fails and is looked at again.
+    for _ in 0..2 {
+        let replace = match held {
+            Some(LIBRARY_VERSION) => true,
+            Some(version) => return Err(other_version(version)),
+            None => false,
+        };
+        let mut load = redis::cmd("FUNCTION");
+        load.arg("LOAD");
+        if replace {
+            load.arg("REPLACE");
+        }
+        load.arg(LIBRARY);
+        let loaded = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await);
+        held = library_version(conn).await?;
+        match (loaded, held) {
+            (Ok(_), Some(LIBRARY_VERSION)) => return Ok(()),
+            (Ok(_), _) => return Err("the functions just loaded are not there".to_owned()),
+            // Someone else's load came first: look again.
+            (Err(_), Some(_)) if !replace => continue,
+            (Err(e), _) => return Err(format!("cannot load the functions: {e}")),
+        }
     }
-    let load = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg("REPLACE")
-        .arg(LIBRARY)
-        .to_owned();
-    checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await)
-        .map_err(|e| format!("cannot load the functions: {e}"))?;
-    // A node of another version may have loaded its own in between.
-    match library_version(conn).await? {
+    match held {
         Some(LIBRARY_VERSION) => Ok(()),
         Some(version) => Err(other_version(version)),
-        None => Err("the functions just loaded are not there".to_owned()),
+        None => Err("cannot load the functions".to_owned()),
     }
 }
 
@@ -622,19 +634,45 @@ fn other_version(version: i64) -> String {
     )
 }
 
-/// The version of the library Redis holds; `None` if it holds none, or
-/// one without a version (from before they had one).
+/// The version of the library Redis holds, if it holds one (`FUNCTION
+/// LIST`): what its `tagarela_version` returns, or 1 if it has none (it
+/// is from before libraries had versions).
 async fn library_version(conn: &mut ConnectionManager) -> Result<Option<i64>, String> {
+    let list = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("LIBRARYNAME")
+        .arg("tagarela")
+        .to_owned();
+    let listed = checked(timeout(CALL_TIMEOUT, list.query_async::<Value>(conn)).await)
+        .map_err(|e| format!("cannot list the functions: {e}"))?;
+    if matches!(&listed, Value::Array(libraries) if libraries.is_empty()) {
+        return Ok(None);
+    }
+    if !mentions(&listed, "tagarela_version") {
+        return Ok(Some(1));
+    }
     let ask = redis::cmd("FCALL")
         .arg("tagarela_version")
         .arg(0)
         .to_owned();
-    match timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await {
-        Ok(Ok(Value::Int(version))) => Ok(Some(version)),
-        Ok(Ok(other)) => Err(format!("the functions' version is {other:?}")),
-        Ok(Err(e)) if e.to_string().contains("Function not found") => Ok(None),
-        Ok(Err(e)) => Err(format!("cannot ask the functions' version: {e}")),
-        Err(_) => Err("cannot ask the functions' version: timed out".to_owned()),
+    match checked(timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await) {
+        Ok(Value::Int(version)) => Ok(Some(version)),
+        Ok(other) => Err(format!("the functions' version is {other:?}")),
+        Err(e) => Err(format!("cannot ask the functions' version: {e}")),
+    }
+}
+
+/// Whether `value` holds the text `word` anywhere (a function's name in a
+/// `FUNCTION LIST` reply, whichever protocol version shaped it).
+fn mentions(value: &Value, word: &str) -> bool {
+    match value {
+        Value::BulkString(b) => b == word.as_bytes(),
+        Value::SimpleString(s) => s == word,
+        Value::Array(items) | Value::Set(items) => items.iter().any(|v| mentions(v, word)),
+        Value::Map(pairs) => pairs
+            .iter()
+            .any(|(k, v)| mentions(k, word) || mentions(v, word)),
+        _ => false,
     }
 }
 
@@ -743,6 +781,27 @@ fn micros_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_function_is_found_in_a_listing_of_either_shape() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let function = Value::Map(vec![(bulk("name"), bulk("tagarela_version"))]);
+        let resp3 = Value::Array(vec![Value::Map(vec![
+            (bulk("library_name"), bulk("tagarela")),
+            (bulk("functions"), Value::Array(vec![function])),
+        ])]);
+        let resp2 = Value::Array(vec![Value::Array(vec![
+            bulk("library_name"),
+            bulk("tagarela"),
+            bulk("functions"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("name"),
+                bulk("tagarela_claim"),
+            ])]),
+        ])]);
+        assert!(mentions(&resp3, "tagarela_version"));
+        assert!(!mentions(&resp2, "tagarela_version"));
+    }
 
     /// The Lua library and this file name the same version (§17.5).
     #[test]

@@ -158,6 +158,14 @@ pub async fn serve<T: Transport>(
                     if outbox.pressing_until().is_some_and(|until| now >= until) {
                         outbox.end_pressure_window();
                     }
+                    // While its input is held back (§11.1) the client is not
+                    // being read, so its silence is not counted (§10): a
+                    // long hold (Redis or a store behind) must not remove
+                    // every reader as timed out.
+                    if held_back {
+                        last_activity = now;
+                        ping_sent = None;
+                    }
                     match ping_sent {
                         Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
                         None if now >= last_activity + settings.ping_interval => {
@@ -830,6 +838,26 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(50 + 60 + 60 + 30));
         let leave = seen.recv().await.unwrap_or_default();
         assert!(leave.ends_with(" quiet timeout"), "{leave}");
+    }
+
+    /// Review finding (issue 20): a hold of the room's input (Redis or a
+    /// store behind, §17.4) is not the clients' silence; they are pinged
+    /// only once they are read again.
+    #[tokio::test(start_paused = true)]
+    async fn a_client_held_back_for_long_is_not_timed_out_for_it() {
+        let mut room = Room::new(settings());
+        let mut c = room.join("held", 4096).await;
+        let start = Instant::now();
+        room.ctx.pressure.press();
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        room.ctx.pressure.release();
+        assert_eq!(c.line().await, "PING 1");
+        assert!(
+            start.elapsed() > Duration::from_secs(300),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(c.line().await.starts_with("BYE timeout "));
     }
 
     #[tokio::test(start_paused = true)]

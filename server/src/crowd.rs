@@ -15,6 +15,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tagarela_parser::{Name, Timestamp};
 
+use crate::event::{Event, EventKind};
+use crate::hub::Recipient;
+
 /// How often a crowd notice is sent, at most, when there is something to
 /// say (§18).
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -57,6 +60,41 @@ impl Crowd {
     /// the one who joins or leaves) is counted rather than sent.
     pub fn absorbs(&self, online: usize) -> bool {
         self.size > 0 && online >= self.size
+    }
+
+    /// Counts `event`, a join or a leave in a room of `online` members
+    /// (counting the one who comes or goes), for the next notice if the
+    /// room is crowded; false if it must be delivered on its own.
+    pub fn absorb(&mut self, online: usize, event: &Event) -> bool {
+        if !self.absorbs(online) {
+            return false;
+        }
+        match &event.kind {
+            EventKind::Join { name } => self.joined(name),
+            EventKind::Leave { name, .. } => self.left(name),
+            EventKind::Public { .. } | EventKind::Private { .. } => return false,
+        }
+        true
+    }
+
+    /// Sends each of `recipients` the notice of what was counted, stamped
+    /// `at` with `online` members, and starts again; returns how many got
+    /// it (none if nothing was counted).
+    pub fn send<'r>(
+        &mut self,
+        at: Timestamp,
+        online: usize,
+        recipients: impl IntoIterator<Item = &'r Arc<dyn Recipient>>,
+    ) -> u64 {
+        let Some(notice) = self.take(at, online) else {
+            return 0;
+        };
+        let mut sent = 0;
+        for r in recipients {
+            r.crowd(&notice);
+            sent += 1;
+        }
+        sent
     }
 
     /// `name` joined, and the notice will say so.

@@ -117,6 +117,9 @@ pub struct Claimed {
     /// The `Join` published to everyone else; `None` when a name was
     /// resumed from a connection still holding it (nobody is told).
     pub join: Option<Arc<Event>>,
+    /// The hub records the join itself, in the order it applies events
+    /// (a cluster, §17.4); otherwise the session records it.
+    pub join_recorded: bool,
     /// This registration, as [`Hub::release`] must name it: a connection
     /// whose name was resumed elsewhere releases nothing.
     pub id: u64,

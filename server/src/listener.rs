@@ -98,6 +98,7 @@ pub async fn serve(
 ) {
     let Stores { audit, history } = stores;
     let admission = Admission::new(settings.max_connections, settings.max_per_address);
+    let admission_limit = settings.max_connections;
     let grace = settings.shutdown_grace;
     let metrics = Arc::new(Metrics::new(audit.errors()));
     let settings_access = settings.access.clone();
@@ -159,7 +160,7 @@ pub async fn serve(
     let mut recording = None;
     let link = cluster.map(|(hub, commands, config)| {
         let recorder = sink.clone().map(|sink| {
-            let recorder = Recorder::new(Arc::clone(&pressure), metrics.audit_errors.clone());
+            let recorder = Recorder::new(Arc::clone(&pressure), metrics.records_lost.clone());
             let drain = tokio::spawn(Arc::clone(&recorder).drain(sink));
             recording = Some((Arc::clone(&recorder), AbortOnDropHandle::new(drain)));
             recorder
@@ -207,6 +208,9 @@ pub async fn serve(
         tls: listeners.tls.as_ref().map(|(_, tls)| Arc::clone(tls)),
         stop: stop.clone(),
         tasks: tasks.clone(),
+        headers: Arc::new(tokio::sync::Semaphore::new(
+            admission_limit.min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
     };
     let mut backoff = BACKOFF_MIN;
     tokio::pin!(shutdown);
@@ -223,9 +227,15 @@ pub async fn serve(
                 // everywhere (limits, throttle, loopback, logs).
                 let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                 if door.ctx.settings.balancers.trusts(peer.ip()) {
-                    // A listed balancer: the client's address comes first.
+                    // A listed balancer: the client's address comes first,
+                    // read by at most as many tasks as connections allowed.
+                    let Ok(slot) = Arc::clone(&door.headers).try_acquire_owned() else {
+                        door.ctx.metrics.proxy_header_failures.inc();
+                        continue;
+                    };
                     let door = door.clone();
                     tasks.spawn(async move {
+                        let _slot = slot;
                         let mut stream = stream;
                         let header = tokio::select! {
                             h = proxy_header::read_client(&mut stream, peer) => h,
@@ -234,8 +244,10 @@ pub async fn serve(
                         match header {
                             Ok(client) => door.open(stream, client, over_tls),
                             Err(e) => {
+                                // Debug: a misconfigured balancer would fill
+                                // the log; the metric counts them.
                                 door.ctx.metrics.proxy_header_failures.inc();
-                                tracing::warn!(balancer = %peer, error = %e, "closed a balancer's connection without a PROXY header");
+                                tracing::debug!(balancer = %peer, error = %e, "closed a balancer's connection without a PROXY header");
                             }
                         }
                     });
@@ -298,6 +310,9 @@ struct Doorway {
     stop: CancellationToken,
     /// Every connection task, for the shutdown to wait on.
     tasks: TaskTracker,
+    /// Balancers' connections whose PROXY header is being read: at most
+    /// as many as connections allowed (they are not admitted yet).
+    headers: Arc<tokio::sync::Semaphore>,
 }
 
 impl Doorway {

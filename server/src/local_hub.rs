@@ -146,23 +146,18 @@ impl Registry {
     /// it for the next crowd notice if the room (of `online`, counting
     /// the one who comes or goes) is crowded (§18).
     fn announce(&mut self, online: usize, key: &NameKey, event: &Event) {
-        match &event.kind {
-            EventKind::Join { name } if self.crowd.absorbs(online) => self.crowd.joined(name),
-            EventKind::Leave { name, .. } if self.crowd.absorbs(online) => self.crowd.left(name),
-            _ => self.deliver_to_all_but(key, event),
+        if !self.crowd.absorb(online, event) {
+            self.deliver_to_all_but(key, event);
         }
     }
 
     /// Sends every member the crowd notice of what was counted, if anything.
     fn send_crowd_notice(&mut self) {
-        if !self.crowd.is_pending() {
-            return;
-        }
-        let at = self.stamp();
-        if let Some(notice) = self.crowd.take(at, self.members.len()) {
-            for m in self.members.values() {
-                m.recipient.crowd(&notice);
-            }
+        if self.crowd.is_pending() {
+            let at = self.stamp();
+            let online = self.members.len();
+            let members = self.members.values().map(|m| &m.recipient);
+            self.crowd.send(at, online, members);
         }
     }
 }
@@ -268,9 +263,14 @@ impl LocalHub {
         let join = r.accept(EventKind::Join { name: name.clone() });
         // Counted before anyone can see the event, so a scrape that
         // follows it always includes it.
-        self.count(JOIN, r.members.len());
-        self.metrics.registered.inc();
         let online = r.members.len() + 1;
+        let copies = if r.crowd.absorbs(online) {
+            0
+        } else {
+            r.members.len()
+        };
+        self.count(JOIN, copies);
+        self.metrics.registered.inc();
         r.announce(online, &key, &join);
         // Under the lock, before the newcomer is a member: its welcome and
         // backlog come before any event it can receive, and every message
@@ -317,6 +317,7 @@ impl LocalHub {
             key,
             online: r.members.len(),
             join: Some(join),
+            join_recorded: false,
             id,
         }
     }
@@ -501,6 +502,7 @@ impl LocalHub {
                 key,
                 online,
                 join: None,
+                join_recorded: false,
                 id,
             });
         }
@@ -527,6 +529,12 @@ impl LocalHub {
         if r.members.get(key).is_none_or(|m| m.id != id) {
             return None;
         }
+        // A notice of earlier comings and goings counts the leaver among
+        // those online, as it is until its own leave.
+        let online = r.members.len();
+        if !r.crowd.absorbs(online) {
+            r.send_crowd_notice();
+        }
         let member = r.members.remove(key)?;
         if let Some(token) = member.token {
             let now = Instant::now();
@@ -552,8 +560,12 @@ impl LocalHub {
             reason,
             text,
         });
-        self.count(LEAVE, r.members.len());
-        let online = r.members.len() + 1;
+        let copies = if r.crowd.absorbs(online) {
+            0
+        } else {
+            r.members.len()
+        };
+        self.count(LEAVE, copies);
         r.announce(online, key, &leave);
         Some(leave)
     }
@@ -901,6 +913,33 @@ mod tests {
         assert_eq!(ana.taken(), [(0, "crowd 1 +1 -1 +dan -dan".to_owned())]);
         assert_eq!(hub.who(), [name("ana")]);
         let _ = a;
+    }
+
+    /// Review finding: a notice sent just before a leave that is not
+    /// counted (the room fell below crowd-size) still counts the leaver
+    /// among those online, as it was until its leave.
+    #[test]
+    fn the_notice_before_a_leave_counts_the_leaver_online() {
+        let hub = LocalHub::new().crowded_from(3);
+        let ana = Arc::new(Seen::default());
+        hub.claim_now(&name("ana"), ana.clone(), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let b = hub
+            .claim_now(&name("bia"), Arc::new(Seen::default()), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        let c = hub
+            .claim_now(&name("caio"), Arc::new(Seen::default()), false, |_| {})
+            .unwrap_or_else(|_| unreachable!());
+        hub.release(&c.key, c.id, LeaveReason::Quit, None);
+        ana.taken();
+        hub.release(&b.key, b.id, LeaveReason::Quit, None);
+        assert_eq!(
+            ana.taken(),
+            [
+                (0, "crowd 2 +1 -1 +caio -caio".to_owned()),
+                (5, "leave bia quit".to_owned())
+            ]
+        );
     }
 
     #[test]

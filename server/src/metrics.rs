@@ -50,6 +50,9 @@ pub struct Metrics {
     /// Connections from a listed load balancer closed without a usable
     /// PROXY header.
     pub proxy_header_failures: Counter,
+    /// A cluster node's event records not kept because its stores were
+    /// too far behind (spec §17.4).
+    pub records_lost: Counter,
     /// Records the audit log could not write.
     pub audit_errors: Counter,
     /// 1 while this node is in its cluster (§17), else 0 (also 0 when
@@ -94,6 +97,7 @@ impl Metrics {
         let removals = Family::<Label, Counter>::default();
         let tls_handshake_failures = Counter::default();
         let proxy_header_failures = Counter::default();
+        let records_lost = Counter::default();
         let resident = Gauge::default();
         let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let open_fds = Gauge::default();
@@ -168,6 +172,11 @@ impl Metrics {
             proxy_header_failures.clone(),
         );
         registry.register(
+            "records_lost",
+            "Event records not kept because the stores were too far behind",
+            records_lost.clone(),
+        );
+        registry.register(
             "audit_errors",
             "Audit records that could not be written",
             audit_errors.clone(),
@@ -201,6 +210,7 @@ impl Metrics {
             removals,
             tls_handshake_failures,
             proxy_header_failures,
+            records_lost,
             audit_errors,
             cluster_up,
             cluster_entries,

@@ -27,8 +27,12 @@ pub const HEADER_WAIT: Duration = Duration::from_secs(5);
 /// its addresses and TLVs (a balancer's are a few dozen octets).
 const HEADER_MAX: usize = 16 + 1024;
 
-/// How long to wait for the rest of a header that came in pieces.
+/// How long to wait, at first, for the rest of a header that came in
+/// pieces; each wait doubles, up to [`PIECE_WAIT_MAX`].
 const PIECE_WAIT: Duration = Duration::from_millis(5);
+
+/// The longest wait between two looks at a header in pieces.
+const PIECE_WAIT_MAX: Duration = Duration::from_millis(250);
 
 /// The balancers whose connections begin with a PROXY header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,23 +44,28 @@ impl Balancers {
         Balancers(nets)
     }
 
-    /// Parses one entry: an address or a network in CIDR form.
+    /// Parses one entry: an address or a network in CIDR form (an
+    /// IPv4-mapped IPv6 address is taken as the IPv4 one, as peers are).
     pub fn parse_entry(s: &str) -> Result<IpNet, String> {
         let s = s.trim();
-        s.parse::<IpNet>()
-            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-            .map_err(|_| format!("`{s}` is not an IP address or a network such as 10.0.0.0/24"))
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(IpNet::from(ip.to_canonical()));
+        }
+        match s.parse::<IpNet>() {
+            Ok(IpNet::V6(net)) if net.addr().to_ipv4_mapped().is_some() => Err(format!(
+                "`{s}`: write an IPv4-mapped network as IPv4 (a.b.c.d/len)"
+            )),
+            Ok(net) => Ok(net),
+            Err(_) => Err(format!(
+                "`{s}` is not an IP address or a network such as 10.0.0.0/24"
+            )),
+        }
     }
 
     /// Whether connections from `ip` begin with a PROXY header.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
-    }
-
-    /// Whether any balancer is listed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -95,6 +104,7 @@ pub async fn read_client(
 
 async fn read(stream: &mut TcpStream, balancer: SocketAddr) -> Result<SocketAddr, HeaderError> {
     let mut buf = vec![0u8; HEADER_MAX];
+    let mut wait = PIECE_WAIT;
     loop {
         let seen = stream.peek(&mut buf).await?;
         if seen == 0 {
@@ -110,7 +120,10 @@ async fn read(stream: &mut TcpStream, balancer: SocketAddr) -> Result<SocketAddr
             // Balancers send the header in one piece; if this one did
             // not, the rest is waited for (a peek returns at once while
             // anything is unread).
-            None => tokio::time::sleep(PIECE_WAIT).await,
+            None => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(PIECE_WAIT_MAX);
+            }
         }
     }
 }
@@ -154,9 +167,14 @@ pub fn header(
         HeaderResult::V1(Err(e)) => return Err(HeaderError::Malformed(e.to_string())),
         HeaderResult::V2(Err(e)) => return Err(HeaderError::Malformed(e.to_string())),
     };
-    let client = source.map_or(balancer, |s| {
-        SocketAddr::new(s.ip().to_canonical(), s.port())
-    });
+    // A client on a remote balancer's own machine (its loopback) is that
+    // machine: judged by the balancer's address, never as this one's
+    // loopback (§4.7: a password must not cross the network in clear).
+    let client = match source.map(|s| SocketAddr::new(s.ip().to_canonical(), s.port())) {
+        Some(s) if s.ip().is_loopback() && !balancer.ip().to_canonical().is_loopback() => balancer,
+        Some(s) => s,
+        None => balancer,
+    };
     Ok(Some((len, client)))
 }
 
@@ -248,6 +266,25 @@ mod tests {
         }
     }
 
+    /// Review finding: a client on a remote balancer's loopback is not
+    /// this machine's loopback (it would be let send a password in plain
+    /// text across the network); on a local balancer it is.
+    #[test]
+    fn a_remote_balancers_own_loopback_is_the_balancer() {
+        let input = b"PROXY TCP4 127.0.0.1 127.0.0.1 5555 7878\r\n";
+        let (_, client) = header(input, balancer())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(client, balancer());
+        let local = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let (_, client) = header(input, local)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(client, SocketAddr::from(([127, 0, 0, 1], 5555)));
+    }
+
     #[test]
     fn balancers_are_addresses_or_networks() {
         let list: Vec<IpNet> = ["10.0.0.0/24", "::1", " 192.0.2.5"]
@@ -260,5 +297,10 @@ mod tests {
         assert!(b.trusts("::1".parse().unwrap_or(IpAddr::from([0; 4]))));
         assert!(!b.trusts("10.0.1.1".parse().unwrap_or(IpAddr::from([0; 4]))));
         assert!(Balancers::parse_entry("nope").is_err());
+        let mapped = Balancers::new(vec![
+            Balancers::parse_entry("::ffff:10.0.0.2").unwrap_or_else(|_| unreachable!()),
+        ]);
+        assert!(mapped.trusts("10.0.0.2".parse().unwrap_or(IpAddr::from([0; 4]))));
+        assert!(Balancers::parse_entry("::ffff:10.0.0.0/120").is_err());
     }
 }

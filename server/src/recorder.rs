@@ -6,8 +6,8 @@
 //! (spec §11.1, as for Redis behind), which stops new records at their
 //! source while delivery goes on; a record that finds [`RECORDS_MAX`]
 //! waiting (lines read before the hold took effect, beyond any the
-//! publisher can have in flight) is not kept, and is counted as an audit
-//! error. Never decides delivery.
+//! publisher can have in flight) is not kept, and is counted
+//! (`tagarela_records_lost_total`). Never decides delivery.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,8 +45,10 @@ pub struct Recorder {
     pressure: Arc<Pressure>,
     /// Whether this recorder is holding them back now.
     pressing: AtomicBool,
-    /// Counts records not kept (the audit log's error counter).
+    /// Counts records not kept.
     lost: Counter,
+    /// Records are being lost now (said once per episode in the log).
+    losing: AtomicBool,
 }
 
 impl Recorder {
@@ -60,6 +62,7 @@ impl Recorder {
             pressure,
             pressing: AtomicBool::new(false),
             lost,
+            losing: AtomicBool::new(false),
         })
     }
 
@@ -70,10 +73,12 @@ impl Recorder {
         if unrecorded >= RECORDS_MAX {
             drop(waiting);
             self.lost.inc();
-            tracing::error!(
-                waiting = RECORDS_MAX,
-                "the audit log is too far behind: a record was not kept"
-            );
+            if !self.losing.swap(true, Ordering::AcqRel) {
+                tracing::error!(
+                    waiting = RECORDS_MAX,
+                    "the stores are too far behind: records are not kept until they catch up (tagarela_records_lost_total counts them)"
+                );
+            }
             return;
         }
         waiting.push_back(entry);
@@ -110,8 +115,11 @@ impl Recorder {
             let n = batch.len();
             sink.record(batch).await;
             let left = self.unrecorded.fetch_sub(n, Ordering::AcqRel) - n;
-            if left <= RELEASE_AT && self.pressing.swap(false, Ordering::AcqRel) {
-                self.pressure.release();
+            if left <= RELEASE_AT {
+                if self.pressing.swap(false, Ordering::AcqRel) {
+                    self.pressure.release();
+                }
+                self.losing.store(false, Ordering::Release);
             }
         }
     }

@@ -14,7 +14,12 @@ use crate::hub::Recipient;
 /// has number 0: `"replaced"`, `"cut off"`, `"undeliverable NAME"`, or
 /// whatever a test notes with [`Seen::note`].
 #[derive(Debug, Default)]
-pub struct Seen(Mutex<Vec<(u64, String)>>);
+pub struct Seen {
+    /// Everything, in order.
+    said: Mutex<Vec<(u64, String)>>,
+    /// The times of the crowd notices, in order.
+    crowd_times: Mutex<Vec<tagarela_parser::Timestamp>>,
+}
 
 impl Seen {
     /// Adds `what` with number 0 (a welcome, say).
@@ -23,7 +28,7 @@ impl Seen {
     }
 
     fn push(&self, seq: u64, what: String) {
-        self.0
+        self.said
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((seq, what));
@@ -31,7 +36,15 @@ impl Seen {
 
     /// Everything so far, forgotten here.
     pub fn taken(&self) -> Vec<(u64, String)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.said.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The times of the crowd notices so far.
+    pub fn crowd_times(&self) -> Vec<tagarela_parser::Timestamp> {
+        self.crowd_times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -60,6 +73,10 @@ impl Recipient for Seen {
     }
 
     fn crowd(&self, notice: &crate::crowd::Notice) {
+        self.crowd_times
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(notice.at);
         let names: Vec<String> = (notice.joiners.iter().map(|n| format!("+{n}")))
             .chain(notice.leavers.iter().map(|n| format!("-{n}")))
             .collect();

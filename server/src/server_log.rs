@@ -25,9 +25,10 @@ impl ServerLog {
         ServerLog { private_text }
     }
 
-    /// Whether logging events is worth the records: `info` is on.
+    /// Whether logging events is worth the records: `info` is on for
+    /// this module (a filter may name it alone).
     pub fn is_wanted() -> bool {
-        tracing::enabled!(tracing::Level::INFO)
+        tracing::enabled!(target: module_path!(), tracing::Level::INFO)
     }
 
     /// The log line of one entry.

@@ -354,7 +354,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
     }
 
     fn registered_as(&mut self, name: Name<'static>, claimed: Claimed) {
-        if let Some(join) = claimed.join {
+        if let Some(join) = claimed.join.filter(|_| !claimed.join_recorded) {
             self.record(join);
         }
         self.registration = claimed.id;
