@@ -1,8 +1,9 @@
 //! Runs one scenario: starts a fresh `tagarela-server` on `--port 0` with
 //! short test timeouts, executes the steps in order, and records every line
 //! each party sent and received (the wire log, reported on failure). Waits
-//! are deadlines on expected lines, never sleeps; "nothing else arrived" is
-//! proven with a ping round trip.
+//! are deadlines on expected lines, never fixed sleeps (what only a file
+//! can tell, a node's log, is looked at every 20 ms until a deadline);
+//! "nothing else arrived" is proven with a ping round trip.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -630,7 +630,7 @@ async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
 /// Why a node does not enter a cluster of another version.
 fn other_version(version: i64) -> String {
     format!(
-        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (README: upgrading a cluster)"
+        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (OPERATING.md: upgrading a cluster)"
     )
 }
 

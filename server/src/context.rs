@@ -17,7 +17,8 @@ pub struct Context {
     pub hub: Arc<dyn Hub>,
     /// Limits and timers.
     pub settings: Settings,
-    /// Where events are recorded, if anywhere (the audit log).
+    /// Where events are recorded, if anywhere (history, audit log, server
+    /// log; in a cluster, a node's records go through its recorder).
     pub sink: Option<Arc<dyn EventSink>>,
     /// Whether some reader is behind, so senders must wait (spec §11).
     pub pressure: Arc<Pressure>,

@@ -1,7 +1,7 @@
 //! Events: what happened in the room and reaches people (a join, a leave,
 //! a public or a private message), each with its room-wide sequence number
 //! and server timestamp, given by the hub when it accepts the event. This
-//! is the unit that delivery, the audit log and (later) history replay
+//! is the unit that delivery, the stores, history replay and resumption
 //! share. An event knows nothing of wire formats; it only keeps, per
 //! format, the octets the first recipient of that format encoded, so an
 //! event is encoded at most once per format however many receive it.
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
 
 /// A room-wide sequence number: strictly increasing in the order the hub
-/// accepted events. History replay and resumption will name positions in
+/// accepted events. History replay and resumption name positions in
 /// the room by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Seq(pub u64);

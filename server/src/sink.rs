@@ -1,5 +1,5 @@
 //! Where accepted events are recorded besides being delivered: the audit
-//! log today, a history store next. One interface for both, so the chat
+//! log, the history database and the server's log. One interface for all, so the chat
 //! core hands every event to whatever stores the operator configured
 //! without knowing what they are. A sink never decides delivery.
 
