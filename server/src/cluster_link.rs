@@ -59,9 +59,6 @@ pub const CHANNEL: &str = "tagarela:events";
 const LIBRARY: &str = include_str!("cluster.lua");
 /// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
 pub const LIBRARY_VERSION: i64 = 1;
-/// How far above what this node has seen numbering restarts if Redis
-/// lost it (as the history store does, §16.4).
-const SEQ_RESTART_GAP: u64 = 1 << 20;
 
 /// Where and as whom this process joins a cluster.
 #[derive(Debug, Clone)]
@@ -197,8 +194,8 @@ pub async fn run(
     // reasons), then whatever this node still holds is released now,
     // rather than when its lease runs out.
     drained.cancel();
-    let mut publisher = AbortOnDrop(publisher);
-    let _ = timeout(DRAIN_WAIT, &mut publisher.0).await;
+    let mut publisher = AbortOnDropHandle::new(publisher);
+    let _ = timeout(DRAIN_WAIT, &mut publisher).await;
     // Aborted if the wait ran out: nothing more goes out from here on.
     drop(publisher);
     if let Some(node) = hub.node() {
@@ -277,7 +274,7 @@ impl Follow<'_> {
             }
         }
         let seen = hub.last_seq().0;
-        let floor = seen.saturating_add(SEQ_RESTART_GAP).max(micros_now());
+        let floor = Seq::restart_floor(Seq(seen)).0;
         let lease_ms = LEASE.as_millis().to_string();
         let entered_at = Instant::now();
         let reply = call(
@@ -314,7 +311,7 @@ impl Follow<'_> {
             Arc::clone(node),
             entered_at,
         ));
-        let _lease = AbortOnDrop(lease);
+        let _lease = AbortOnDropHandle::new(lease);
         let cut = hub.cut_signal();
         loop {
             tokio::select! {
@@ -351,15 +348,6 @@ impl Follow<'_> {
                 }
             }
         }
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -768,14 +756,6 @@ fn snapshot(value: &Value) -> Option<Snapshot> {
         )));
     }
     Some(snapshot)
-}
-
-/// Microseconds since 1970: a floor for numbering that no earlier
-/// numbering can have reached.
-fn micros_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::rate_limit::{Bucket, Rate};
 use crate::reply::{Replier, Reply};
-use crate::session::{Outcome, Pending, Session};
+use crate::session::{Outcome, Pending, Session, SessionOptions};
 use crate::wire;
 
 /// Octets read from the transport at a time.
@@ -65,6 +65,25 @@ enum Progress {
     End(Ending),
 }
 
+/// What a connection runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// Plain TCP (spec §2).
+    Tcp,
+    /// TLS over TCP (spec §15).
+    Tls,
+}
+
+impl TransportKind {
+    /// The metrics' `transport` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
+        }
+    }
+}
+
 /// Serves one accepted connection to the end.
 pub async fn serve<T: Transport>(
     transport: T,
@@ -72,13 +91,13 @@ pub async fn serve<T: Transport>(
     ctx: Arc<Context>,
     shutdown: CancellationToken,
     permit: Permit,
-    kind: &'static str,
+    kind: TransportKind,
 ) {
     let mut transport = transport;
     let open = ctx
         .metrics
         .open
-        .get_or_create(&[("transport", kind)])
+        .get_or_create(&[("transport", kind.label())])
         .clone();
     open.inc();
     let settings = &ctx.settings;
@@ -93,14 +112,13 @@ pub async fn serve<T: Transport>(
     if ready {
         outbox.reply(&Reply::Hello);
     }
-    let mut session = Session::new(
+    let options = SessionOptions {
         peer,
-        Arc::clone(&ctx.hub),
-        Arc::clone(&outbox),
-        ctx.sink.is_some(),
-        ctx.access.clone(),
-        kind == "tls",
-    );
+        recording: ctx.sink.is_some(),
+        access: ctx.access.clone(),
+        over_tls: kind == TransportKind::Tls,
+    };
+    let mut session = Session::new(Arc::clone(&ctx.hub), Arc::clone(&outbox), options);
     let mut input = Input::new(
         settings
             .rate_limit
@@ -755,7 +773,7 @@ mod tests {
                 Arc::clone(&self.ctx),
                 self.stop.clone(),
                 permit,
-                "test",
+                TransportKind::Tcp,
             ));
             let (r, w) = tokio::io::split(ours);
             let mut client = Client {

@@ -18,6 +18,25 @@ use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Seq(pub u64);
 
+/// How far above the highest number it had given a room goes on after a
+/// restart, at least (§16.1, §17.3).
+pub const RESTART_GAP: u64 = 1 << 20;
+
+impl Seq {
+    /// The first number a room may give after a restart, when the highest
+    /// it had given is `highest`: above both that plus [`RESTART_GAP`] and
+    /// the time in microseconds since 1970, so numbers given but never
+    /// kept (the last moments before a crash, a Redis that lost its data)
+    /// are never given again unless the room had sustained more than a
+    /// million events a second.
+    pub fn restart_floor(highest: Seq) -> Seq {
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        Seq(highest.0.saturating_add(RESTART_GAP).max(now_us))
+    }
+}
+
 impl std::fmt::Display for Seq {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

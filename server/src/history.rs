@@ -36,11 +36,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Messages a `/history` that names no count returns (spec §16.3).
 pub const DEFAULT_PAGE: usize = 50;
 
-/// How far numbering jumps at each start, above the highest number stored:
-/// more events than could have been accepted but not yet written when the
-/// server stopped, so no number is ever given twice (§16.1).
-pub const SEQ_RESTART_GAP: u64 = 1 << 20;
-
 /// Attempts at writing one batch before it is given up (and logged).
 const WRITE_ATTEMPTS: u32 = 3;
 
@@ -258,11 +253,10 @@ fn load(db: &Connection, path: &Path, retention: Retention) -> rusqlite::Result<
     // never stored (the last moments before a crash, batches the disk
     // refused) are all below that, unless the room had sustained more
     // than a million events a second (§16.1).
-    let now_us = crate::event::wall_clock().unix_ms().saturating_mul(1000);
     let next_seq = if highest == 0 {
         1
     } else {
-        highest.saturating_add(SEQ_RESTART_GAP).max(now_us)
+        Seq::restart_floor(Seq(highest)).0
     };
     let limit = i64::try_from(retention.messages).unwrap_or(i64::MAX);
     let mut query =
@@ -469,7 +463,7 @@ mod tests {
         assert_eq!(seqs, [2, 3], "public messages only, oldest first");
         assert_eq!(loaded.messages[0].kind, public(2, t, "ana", "olá").kind);
         let now_us = crate::event::wall_clock().unix_ms() * 1000;
-        assert!(loaded.next_seq > 3 + SEQ_RESTART_GAP - 1);
+        assert!(loaded.next_seq > 3 + crate::event::RESTART_GAP - 1);
         assert!(
             loaded.next_seq >= now_us - 60_000_000,
             "above the clock at start"

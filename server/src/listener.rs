@@ -19,7 +19,7 @@ use crate::admission::Admission;
 use crate::cluster::ClusterHub;
 use crate::cluster_link;
 use crate::config::Settings;
-use crate::connection;
+use crate::connection::{self, TransportKind};
 use crate::context::Context;
 use crate::crowd;
 use crate::history::History;
@@ -333,11 +333,15 @@ impl Doorway {
             }
         };
         configure_socket(&stream);
-        let transport = if over_tls { "tls" } else { "tcp" };
+        let transport = if over_tls {
+            TransportKind::Tls
+        } else {
+            TransportKind::Tcp
+        };
         self.ctx
             .metrics
             .connections
-            .get_or_create(&[("transport", transport)])
+            .get_or_create(&[("transport", transport.label())])
             .inc();
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();
@@ -363,7 +367,15 @@ impl Doorway {
                     };
                     match handshake {
                         Ok(Ok(tls_stream)) => {
-                            connection::serve(tls_stream, peer, ctx, stop, permit, "tls").await;
+                            connection::serve(
+                                tls_stream,
+                                peer,
+                                ctx,
+                                stop,
+                                permit,
+                                TransportKind::Tls,
+                            )
+                            .await;
                         }
                         Ok(Err(e)) => {
                             ctx.metrics.tls_handshake_failures.inc();
@@ -379,8 +391,14 @@ impl Doorway {
                 });
             }
             _ => {
-                self.tasks
-                    .spawn(connection::serve(stream, peer, ctx, stop, permit, "tcp"));
+                self.tasks.spawn(connection::serve(
+                    stream,
+                    peer,
+                    ctx,
+                    stop,
+                    permit,
+                    TransportKind::Tcp,
+                ));
             }
         }
     }

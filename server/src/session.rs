@@ -67,16 +67,28 @@ pub struct Session<C> {
 /// An answer to a claim or resume that the hub gives later.
 pub type Pending = tokio::sync::oneshot::Receiver<Result<Claimed, Refusal>>;
 
+/// What a session is told of its connection and the room when it starts.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The client's address (a balancer's header may have given it).
+    pub peer: SocketAddr,
+    /// Entries are kept for the sinks (none configured: no).
+    pub recording: bool,
+    /// The room's password, if it has one (§4.7).
+    pub access: Option<Arc<Access>>,
+    /// The connection is TLS (a password may cross it, §4.7).
+    pub over_tls: bool,
+}
+
 impl<C: Recipient + Replier + 'static> Session<C> {
-    /// A fresh, unregistered session.
-    pub fn new(
-        peer: SocketAddr,
-        hub: Arc<dyn Hub>,
-        client: Arc<C>,
-        recording: bool,
-        access: Option<Arc<Access>>,
-        over_tls: bool,
-    ) -> Self {
+    /// A fresh, unregistered session of `client` in `hub`.
+    pub fn new(hub: Arc<dyn Hub>, client: Arc<C>, options: SessionOptions) -> Self {
+        let SessionOptions {
+            peer,
+            recording,
+            access,
+            over_tls,
+        } = options;
         let secure = may_receive_password(
             over_tls,
             peer.ip(),
@@ -448,7 +460,13 @@ mod tests {
         let access = Some(Arc::new(Access::new("pw", false)));
         let peer: SocketAddr = peer.parse().unwrap_or_else(|_| unreachable!());
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new());
-        let s = Session::new(peer, hub, Arc::clone(&outbox), false, access, over_tls);
+        let options = SessionOptions {
+            peer,
+            recording: false,
+            access,
+            over_tls,
+        };
+        let s = Session::new(hub, Arc::clone(&outbox), options);
         (s, outbox)
     }
 
