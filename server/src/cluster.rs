@@ -117,13 +117,22 @@ pub enum Verdict {
     Failed,
 }
 
+/// A name held somewhere in the cluster, as a snapshot gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    /// The name (display form).
+    pub name: Name<'static>,
+    /// Where this holding began (a private message is for it only).
+    pub since: Seq,
+}
+
 /// The room as a node starts following it (`tagarela_enter`).
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// The last number given.
     pub seq: Seq,
-    /// Who is online: name, node, registration, where the holding began.
-    pub names: Vec<(Name<'static>, String, u64, Seq)>,
+    /// Who is online, anywhere in the cluster.
+    pub names: Vec<Holding>,
     /// The latest kept public messages, newest first.
     pub history: Vec<Arc<Event>>,
 }
@@ -386,7 +395,7 @@ impl ClusterHub {
         r.crowd.clear();
         // An overflow of an earlier incarnation is not this one's.
         self.overflowed.store(false, Ordering::Release);
-        for (name, _node, _reg, since) in snapshot.names {
+        for Holding { name, since } in snapshot.names {
             let key = name.key();
             let shapes = name.skeletons();
             r.members.insert(
@@ -1010,7 +1019,10 @@ mod tests {
         );
         let snapshot = Snapshot {
             seq: Seq(10),
-            names: vec![(name("zoe"), "n2".into(), 1, Seq(3))],
+            names: vec![Holding {
+                name: name("zoe"),
+                since: Seq(3),
+            }],
             history: Vec::new(),
         };
         hub.enter("n1".into(), snapshot);

@@ -27,7 +27,7 @@ use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::cluster::{ClusterHub, Command, Snapshot, Verdict};
+use crate::cluster::{ClusterHub, Command, Holding, Snapshot, Verdict};
 use crate::cluster_message::ClusterMessage;
 use crate::event::{Event, EventKind, Seq};
 use crate::metrics::Metrics;
@@ -712,17 +712,16 @@ fn snapshot(value: &Value) -> Option<Snapshot> {
         seq,
         ..Snapshot::default()
     };
+    // Each name comes with its node and registration, which a replica
+    // does not need (its own clients' come back with their joins).
     for four in names.chunks(4) {
-        let [name, node, reg, since] = four else {
+        let [name, _node, _reg, since] = four else {
             return None;
         };
-        let name = tagarela_parser::Name::normalize(&text(name)?).ok()?;
-        snapshot.names.push((
-            name,
-            text(node)?,
-            text(reg)?.parse().ok()?,
-            Seq(text(since)?.parse().ok()?),
-        ));
+        snapshot.names.push(Holding {
+            name: tagarela_parser::Name::normalize(&text(name)?).ok()?,
+            since: Seq(text(since)?.parse().ok()?),
+        });
     }
     let Value::Array(history) = history else {
         return None;

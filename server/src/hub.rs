@@ -39,9 +39,9 @@ use crate::event::Event;
 /// How a hub reaches a client of this process. Implemented by the
 /// client's outbound queue; must never wait.
 pub trait Recipient: Send + Sync + std::fmt::Debug {
-    /// Queues `event` for the client. Returns false if the client can take
-    /// nothing more (closed, or past its bound).
-    fn deliver(&self, event: &Event) -> bool;
+    /// Queues `event` for the client (nothing, if it can take nothing
+    /// more: closed, or past its bound, which its connection then sees).
+    fn deliver(&self, event: &Event);
 
     /// The client's name was resumed on another connection (§16.6): this
     /// one gets no more events and should close.

@@ -262,11 +262,6 @@ impl Outbox {
         }
     }
 
-    /// True while this queue holds the senders back (spec §11).
-    pub fn is_pressing(&self) -> bool {
-        self.lock().presser.is_pressing()
-    }
-
     /// Since when the queue has been above the soft bound, if it is.
     pub fn above_soft_since(&self) -> Option<Instant> {
         self.lock().above_soft_since
@@ -325,15 +320,14 @@ impl Recipient for Outbox {
         }
     }
 
-    fn deliver(&self, event: &Event) -> bool {
+    fn deliver(&self, event: &Event) {
         let line = if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
             event.encoded(WireFormat::TagarelaSeq, wire::encode_event_seq)
         } else {
             event.encoded(WireFormat::Tagarela, wire::encode_event)
         };
-        match line {
-            Some(line) => self.push(line),
-            None => false,
+        if let Some(line) = line {
+            self.push(line);
         }
     }
 }

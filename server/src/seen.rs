@@ -49,7 +49,7 @@ impl Seen {
 }
 
 impl Recipient for Seen {
-    fn deliver(&self, event: &Event) -> bool {
+    fn deliver(&self, event: &Event) {
         let what = match &event.kind {
             EventKind::Join { name } => format!("join {name}"),
             EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
@@ -57,7 +57,6 @@ impl Recipient for Seen {
             EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
         };
         self.push(event.seq.0, what);
-        true
     }
 
     fn replaced(&self) {
