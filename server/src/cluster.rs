@@ -26,7 +26,8 @@ use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::event_log::EventLog;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
+    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
+    Welcomer,
 };
 use crate::metrics::Metrics;
 use crate::pressure::Pressure;
@@ -57,14 +58,14 @@ pub enum Command {
     /// Take a name (`tagarela_claim`).
     Claim {
         node: Arc<str>,
-        reg: u64,
+        reg: RegId,
         name: Name<'static>,
         token: String,
     },
     /// Take a name back with a token (`tagarela_resume`).
     Resume {
         node: Arc<str>,
-        reg: u64,
+        reg: RegId,
         name: Name<'static>,
         presented: String,
         token: String,
@@ -72,7 +73,7 @@ pub enum Command {
     /// Give a name up (`tagarela_release`).
     Release {
         node: Arc<str>,
-        reg: u64,
+        reg: RegId,
         key: NameKey,
         reason: LeaveReason,
         text: Option<Text<'static>>,
@@ -80,7 +81,7 @@ pub enum Command {
     /// A public message (`tagarela_public`).
     Public {
         node: Arc<str>,
-        reg: u64,
+        reg: RegId,
         key: NameKey,
         text: Text<'static>,
     },
@@ -88,7 +89,7 @@ pub enum Command {
     /// that began at `since`.
     Private {
         node: Arc<str>,
-        reg: u64,
+        reg: RegId,
         key: NameKey,
         to: Name<'static>,
         since: Seq,
@@ -161,7 +162,7 @@ struct Member {
 struct Local {
     recipient: Arc<dyn Recipient>,
     /// Its registration on this node.
-    reg: u64,
+    reg: RegId,
 }
 
 /// A claim or resume sent to Redis, until its event comes back.
@@ -202,7 +203,7 @@ struct Replica {
     /// This node's clients holding names.
     local: HashMap<NameKey, Local>,
     /// Claims and resumes in flight, by registration.
-    waiting: HashMap<u64, Waiting>,
+    waiting: HashMap<RegId, Waiting>,
     /// The kept public messages, if the room keeps history.
     recent: Option<Recent>,
     /// How many a newcomer is replayed.
@@ -211,7 +212,7 @@ struct Replica {
     log: EventLog,
     /// The address of each registration of this node, while it holds a
     /// name, for the records of its events (only if any are kept).
-    peers: HashMap<u64, SocketAddr>,
+    peers: HashMap<RegId, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
     /// Joins and leaves counted rather than sent, in a crowded room (§18).
@@ -266,7 +267,7 @@ impl Replica {
     }
 
     /// This node's name, if registration `id` of it holds `from`.
-    fn sender(&self, from: &NameKey, id: u64) -> Result<Arc<str>, Unpublished> {
+    fn sender(&self, from: &NameKey, id: RegId) -> Result<Arc<str>, Unpublished> {
         let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
         if self.local.get(from).is_none_or(|l| l.reg != id) {
             return Err(Unpublished::NotHeld);
@@ -522,8 +523,8 @@ impl ClusterHub {
         }
     }
 
-    fn next_reg(&self) -> u64 {
-        self.last_reg.fetch_add(1, Ordering::Relaxed) + 1
+    fn next_reg(&self) -> RegId {
+        RegId(self.last_reg.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// Registers a claim or resume and queues it.
@@ -534,7 +535,7 @@ impl ClusterHub {
         welcome: Welcomer,
         after: Option<Seq>,
         token: Option<ResumeToken>,
-        command: impl FnOnce(Arc<str>, u64) -> Command,
+        command: impl FnOnce(Arc<str>, RegId) -> Command,
     ) -> Answer {
         let mut r = self.lock();
         let Some(node) = r.node.clone() else {
@@ -757,7 +758,7 @@ impl ClusterHub {
         &self,
         r: &mut Replica,
         node: &Arc<str>,
-        reg: u64,
+        reg: RegId,
         key: NameKey,
         name: Name<'static>,
         since: Seq,
@@ -817,7 +818,7 @@ impl ClusterHub {
     }
 
     /// Releases a name this node holds for nobody.
-    fn give_up(&self, node: &Arc<str>, reg: u64, key: NameKey) {
+    fn give_up(&self, node: &Arc<str>, reg: RegId, key: NameKey) {
         self.send(Command::Release {
             node: Arc::clone(node),
             reg,
@@ -899,7 +900,7 @@ impl Hub for ClusterHub {
     fn release(
         &self,
         key: &NameKey,
-        id: u64,
+        id: RegId,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Published> {
@@ -923,7 +924,7 @@ impl Hub for ClusterHub {
     fn publish_public(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
         let r = self.lock();
@@ -939,7 +940,7 @@ impl Hub for ClusterHub {
     fn publish_private(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         to: &Name<'_>,
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
@@ -1086,7 +1087,7 @@ mod tests {
         );
         let release = |i: usize| Command::Release {
             node: "n1".into(),
-            reg: i as u64,
+            reg: RegId(i as u64),
             key: name(&format!("r{i}")).key(),
             reason: LeaveReason::Lost,
             text: None,
@@ -1106,7 +1107,7 @@ mod tests {
         commands: &mut mpsc::Receiver<Command>,
         who: &str,
         seen: Arc<Seen>,
-    ) -> (u64, oneshot::Receiver<Result<Claimed, Refusal>>) {
+    ) -> (RegId, oneshot::Receiver<Result<Claimed, Refusal>>) {
         let welcomed = Arc::clone(&seen);
         let answer = hub.claim(
             &name(who),
@@ -1131,7 +1132,7 @@ mod tests {
         commands: &mut mpsc::Receiver<Command>,
         who: &str,
         seq: u64,
-    ) -> (Arc<Seen>, u64) {
+    ) -> (Arc<Seen>, RegId) {
         let seen = Arc::new(Seen::default());
         let (reg, _answer) = claim(hub, commands, who, Arc::clone(&seen));
         hub.apply(message(&format!("J|{seq}|1000|n1|{reg}|{who}|{seq}")))

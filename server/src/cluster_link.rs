@@ -492,7 +492,7 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             token,
         } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_claim").arg(0).arg(&**node).arg(reg);
+            cmd.arg("tagarela_claim").arg(0).arg(&**node).arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str()).arg(s2.as_str()).arg(token);
         }
@@ -504,7 +504,7 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             token,
         } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_resume").arg(0).arg(&**node).arg(reg);
+            cmd.arg("tagarela_resume").arg(0).arg(&**node).arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str())
                 .arg(s2.as_str())
@@ -518,7 +518,7 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             reason,
             text,
         } => {
-            cmd.arg("tagarela_release").arg(0).arg(&**node).arg(reg);
+            cmd.arg("tagarela_release").arg(0).arg(&**node).arg(reg.0);
             cmd.arg(key.as_str()).arg(reason.as_str());
             cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
         }
@@ -528,7 +528,7 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             key,
             text,
         } => {
-            cmd.arg("tagarela_public").arg(0).arg(&**node).arg(reg);
+            cmd.arg("tagarela_public").arg(0).arg(&**node).arg(reg.0);
             cmd.arg(key.as_str()).arg(text.as_str()).arg(keep);
         }
         Command::Private {
@@ -539,7 +539,7 @@ fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             since,
             text,
         } => {
-            cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg);
+            cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg.0);
             cmd.arg(key.as_str()).arg(to.key().as_str());
             cmd.arg(text.as_str()).arg(since.0);
         }

@@ -6,6 +6,7 @@
 use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
 
 use crate::event::{EventKind, Seq};
+use crate::hub::RegId;
 
 /// One message from the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct ClusterMessage {
     /// the name).
     pub node: String,
     /// That client's registration on its node.
-    pub reg: u64,
+    pub reg: RegId,
     /// What happened.
     pub body: Body,
 }
@@ -38,7 +39,7 @@ pub enum Body {
         name: Name<'static>,
         since: Seq,
         old_node: String,
-        old_reg: u64,
+        old_reg: RegId,
     },
 }
 
@@ -57,7 +58,7 @@ impl ClusterMessage {
         let seq = Seq(number(next("seq")?)?);
         let at = Timestamp::from_unix_ms(number(next("at")?)?).ok_or(Malformed("at"))?;
         let node = next("node")?.to_owned();
-        let reg = number(next("reg")?)?;
+        let reg = RegId(number(next("reg")?)?);
         let body = match kind {
             "J" => Body::Join {
                 name: name(next("name")?)?,
@@ -84,7 +85,7 @@ impl ClusterMessage {
                 name: name(next("name")?)?,
                 since: Seq(number(next("since")?)?),
                 old_node: next("old node")?.to_owned(),
-                old_reg: number(next("old reg")?)?,
+                old_reg: RegId(number(next("old reg")?)?),
             },
             _ => return Err(Malformed("kind")),
         };
@@ -121,7 +122,7 @@ mod tests {
     fn each_kind_reads_back() {
         let m =
             ClusterMessage::parse(b"J\n7\n1000\nn1#1\n3\nAna\n7").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((m.seq, m.node.as_str(), m.reg), (Seq(7), "n1#1", 3));
+        assert_eq!((m.seq, m.node.as_str(), m.reg), (Seq(7), "n1#1", RegId(3)));
         assert!(matches!(m.body, Body::Join { since: Seq(7), .. }));
         let m = ClusterMessage::parse(b"L\n8\n1000\nn1#1\n0\nAna\nlost\n")
             .unwrap_or_else(|e| panic!("{e}"));
@@ -140,7 +141,13 @@ mod tests {
         );
         let m = ClusterMessage::parse(b"M\n9\n0\nn2#1\n5\nAna\n7\nn1#1\n3")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(m.body, Body::Moved { old_reg: 3, .. }));
+        assert!(matches!(
+            m.body,
+            Body::Moved {
+                old_reg: RegId(3),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -36,6 +36,18 @@ use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 use crate::crowd::Notice;
 use crate::event::Event;
 
+/// One registration of a name in one process: a resume makes a new one,
+/// so the connection that held the name before (and whatever it does
+/// later) can be told from the one that holds it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct RegId(pub u64);
+
+impl std::fmt::Display for RegId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// How a hub reaches a client of this process. Implemented by the
 /// client's outbound queue; must never wait.
 pub trait Recipient: Send + Sync + std::fmt::Debug {
@@ -122,7 +134,7 @@ pub struct Claimed {
     pub join_recorded: bool,
     /// This registration, as [`Hub::release`] must name it: a connection
     /// whose name was resumed elsewhere releases nothing.
-    pub id: u64,
+    pub id: RegId,
 }
 
 /// Why a claim or a `/resume` failed.
@@ -196,7 +208,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn release(
         &self,
         key: &NameKey,
-        id: u64,
+        id: RegId,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Published>;
@@ -221,7 +233,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn publish_public(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         text: Text<'static>,
     ) -> Result<Published, Unpublished>;
 
@@ -231,7 +243,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn publish_private(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         to: &Name<'_>,
         text: Text<'static>,
     ) -> Result<Published, Unpublished>;

@@ -17,8 +17,8 @@ use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::event_log::{EventLog, LOG_MAX};
 use crate::history::Loaded;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Missed, Published, Recipient, Refusal, Unpublished, Welcome,
-    Welcomer,
+    Answer, Claimed, Clash, Hub, Missed, Published, Recipient, Refusal, RegId, Unpublished,
+    Welcome, Welcomer,
 };
 use crate::metrics::Metrics;
 use crate::recent::Recent;
@@ -37,7 +37,7 @@ struct Member {
     /// the lock.
     shapes: [Skeleton; 2],
     /// Which registration holds the name now (a resume makes a new one).
-    id: u64,
+    id: RegId,
     /// What takes the name back after a lost connection (§16.6); only for
     /// clients that asked for it.
     token: Option<ResumeToken>,
@@ -79,7 +79,7 @@ struct Registry {
     /// Resumable clients that left, by name, until their tokens expire.
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
-    last_id: u64,
+    last_id: RegId,
     /// Joins and leaves counted rather than sent, in a crowded room (§18).
     crowd: Crowd,
 }
@@ -126,8 +126,8 @@ impl Registry {
     }
 
     /// A new registration id.
-    fn next_id(&mut self) -> u64 {
-        self.last_id += 1;
+    fn next_id(&mut self) -> RegId {
+        self.last_id.0 += 1;
         self.last_id
     }
 
@@ -354,7 +354,7 @@ impl Hub for LocalHub {
     fn release(
         &self,
         key: &NameKey,
-        id: u64,
+        id: RegId,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Published> {
@@ -364,7 +364,7 @@ impl Hub for LocalHub {
     fn publish_public(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
         let mut r = self.lock();
@@ -388,7 +388,7 @@ impl Hub for LocalHub {
     fn publish_private(
         &self,
         from: &NameKey,
-        id: u64,
+        id: RegId,
         to: &Name<'_>,
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
@@ -521,7 +521,7 @@ impl LocalHub {
     fn leave(
         &self,
         key: &NameKey,
-        id: u64,
+        id: RegId,
         reason: LeaveReason,
         text: Option<Text<'static>>,
     ) -> Option<Arc<Event>> {
@@ -690,15 +690,15 @@ mod tests {
         );
         // Review finding: the replaced registration could still speak.
         let a_key = resumed.key.clone();
-        assert!(hub.publish_public(&a_key, 1, text("ghost")).is_err());
+        assert!(hub.publish_public(&a_key, RegId(1), text("ghost")).is_err());
         assert!(
-            hub.publish_private(&a_key, 1, &name("bia"), text("ghost"))
+            hub.publish_private(&a_key, RegId(1), &name("bia"), text("ghost"))
                 .is_err()
         );
         assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_ok());
         // The first registration's release is no longer the name's.
         assert!(
-            hub.release(&resumed.key, 1, LeaveReason::Lost, None)
+            hub.release(&resumed.key, RegId(1), LeaveReason::Lost, None)
                 .is_none()
         );
         assert!(

@@ -13,7 +13,8 @@ use crate::access::{Access, Verdict, may_receive_password};
 use crate::event::Event;
 use crate::event::Seq;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, Unpublished, Welcome, Welcomer,
+    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
+    Welcomer,
 };
 use crate::intent::Intent;
 use crate::reply::{Replier, Reply};
@@ -56,7 +57,7 @@ pub struct Session<C> {
     resumable: bool,
     /// Which registration holds the name, for releasing it (a name
     /// resumed elsewhere is not this session's to release).
-    registration: u64,
+    registration: RegId,
     /// A claim or resume the hub will answer later (a cluster, §17), and
     /// the name asked for: no further line is handled until it is.
     awaiting: Option<Name<'static>>,
@@ -104,7 +105,7 @@ impl<C: Recipient + Replier + 'static> Session<C> {
             authorized: access.is_none(),
             numbered: false,
             resumable: false,
-            registration: 0,
+            registration: RegId::default(),
             awaiting: None,
             pending: None,
             access,
