@@ -486,6 +486,90 @@ mod tests {
         Name::normalize(s).unwrap_or_else(|_| unreachable!())
     }
 
+    /// Known answers (issue 21): each line as a client sends it, decoded
+    /// as the connection decodes it, and the first line the session
+    /// queues in reply (`""`: none), or the bye it closes with. One room,
+    /// no password; `bob` is online.
+    #[test]
+    fn known_answers_from_line_to_reply() {
+        let hub: Arc<dyn Hub> = Arc::new(LocalHub::new());
+        let bob = Arc::new(Outbox::new(1 << 20, 1 << 20));
+        let mut bob_session = Session::new(
+            Arc::clone(&hub),
+            Arc::clone(&bob),
+            SessionOptions {
+                peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+                recording: false,
+                access: None,
+                over_tls: false,
+            },
+        );
+        bob_session.handle(Intent::Register(name("bob")));
+        let ana = Arc::new(Outbox::new(1 << 20, 1 << 20));
+        let mut s = Session::new(
+            Arc::clone(&hub),
+            Arc::clone(&ana),
+            SessionOptions {
+                peer: SocketAddr::from(([127, 0, 0, 1], 2)),
+                recording: false,
+                access: None,
+                over_tls: false,
+            },
+        );
+        let table: &[(&[u8], &str)] = &[
+            // Before registration (§4.3).
+            (b"/who", "ERR not-registered "),
+            (b"/history before x", "ERR not-registered "),
+            (b"/bob", "ERR unknown-command "),
+            (b"bob smith", "ERR name-invalid "),
+            (b"BOB", "ERR name-taken bob "),
+            (b"/ping a b", "ERR bad-argument "),
+            (b"/ping t", "PONG t"),
+            (b"/features seq x", "FEATURES seq"),
+            (b"/password x", ""),
+            (b"", ""),
+            (
+                b"ana",
+                "WELCOME ana online=2 line-max=1024 name-max=32 seq=",
+            ),
+            // Registered (§5, §6).
+            (b"@", "ERR no-recipient "),
+            (b"@bob", "ERR no-text "),
+            (b"@b!b hi", "ERR no-such-user :"),
+            (b"@zed hi", "ERR no-such-user zed "),
+            (b"   ", "ERR no-text "),
+            (b"/foo bar", "ERR unknown-command "),
+            (b"/who x", "ERR bad-argument "),
+            (b"/msg", "ERR no-recipient "),
+            (b"/msg bob", "ERR no-text "),
+            (b"/features seq", "ERR unknown-command "),
+            (b"/history 201", "ERR bad-argument "),
+            (b"a\x1bb", "ERR control-char "),
+            (b"\xff", "ERR invalid-utf8 "),
+            (b"@BOB  hi", "SEQ "),
+            (b"hello", ""),
+            (b"/history", "HISTEND 0"),
+        ];
+        for (line, want) in table {
+            let decoded = crate::wire::decode(
+                tagarela_parser::content::check_line(line),
+                s.is_registered(),
+            );
+            assert_eq!(s.handle(decoded), Outcome::Continue, "{line:?}");
+            let got = sent(&ana);
+            let first = got.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with(want) && (!want.is_empty() || got.is_empty()),
+                "{:?}: expected `{want}...`, got `{got}`",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert!(sent(&bob).contains("MSG "), "bob got ana's public message");
+        let quit = crate::wire::decode(tagarela_parser::content::check_line(b"/quit bye"), true);
+        assert_eq!(s.handle(quit), Outcome::Close(ByeReason::Quit));
+        assert!(sent(&bob).ends_with(" ana quit :bye\n"));
+    }
+
     /// Spec §4.7: over plain text from another machine a password is
     /// refused (review finding: every conformance peer is on loopback, so
     /// only this test covers it).
