@@ -118,7 +118,7 @@ pub async fn serve<T: Transport>(
         access: ctx.access.clone(),
         over_tls: kind == TransportKind::Tls,
     };
-    let mut session = Session::new(Arc::clone(&ctx.hub), Arc::clone(&outbox), options);
+    let mut session = Session::new(Arc::clone(&ctx.hub), outbox.clone(), options);
     let mut input = Input::new(
         settings
             .rate_limit
@@ -371,7 +371,7 @@ fn io_turn<T: Transport>(
     cx: &mut TaskContext<'_>,
     transport: &mut T,
     input: &mut Input,
-    session: &mut Session<Outbox>,
+    session: &mut Session,
     outbox: &Outbox,
     outgoing: &mut Outgoing,
     may_read: bool,
@@ -407,7 +407,7 @@ async fn close<T: Transport>(
     ending: Ending,
     mut transport: T,
     ctx: &Context,
-    mut session: Session<Outbox>,
+    mut session: Session,
     outbox: &Outbox,
     mut outgoing: Outgoing,
 ) {
@@ -455,7 +455,7 @@ async fn close<T: Transport>(
 
 /// Hands the session's new entries to the sinks, waiting while they are
 /// behind.
-async fn record(ctx: &Context, session: &mut Session<Outbox>) {
+async fn record(ctx: &Context, session: &mut Session) {
     if session.has_entries()
         && let Some(sink) = &ctx.sink
     {
@@ -500,7 +500,7 @@ impl Input {
 
     /// Handles octets just read: sniffing first (§4.6), then every
     /// complete line the rate limit allows; the rest is kept.
-    fn take(&mut self, data: &[u8], session: &mut Session<Outbox>) -> Progress {
+    fn take(&mut self, data: &[u8], session: &mut Session) -> Progress {
         self.counted.0 = self.counted.0.saturating_add(data.len() as u32);
         // The common case, nothing kept from before: frame straight from
         // the read buffer and keep only what is left over.
@@ -538,11 +538,11 @@ impl Input {
 
     /// Handles the lines kept in `partial` (after a read that did not end
     /// on a line's end, or that the rate limit held back) and drops them.
-    fn handle_lines(&mut self, session: &mut Session<Outbox>) -> Result<usize, ByeReason> {
+    fn handle_lines(&mut self, session: &mut Session) -> Result<usize, ByeReason> {
         self.handle_kept(session).map(|(_, handled)| handled)
     }
 
-    fn handle_kept(&mut self, session: &mut Session<Outbox>) -> Result<(usize, usize), ByeReason> {
+    fn handle_kept(&mut self, session: &mut Session) -> Result<(usize, usize), ByeReason> {
         let kept = std::mem::take(&mut self.partial);
         let result = self.handle(&kept, session);
         self.partial = kept;
@@ -561,11 +561,7 @@ impl Input {
     /// their intents to the session while the rate limit allows; sets
     /// `held_until` when it holds lines back. Returns how many octets were
     /// used and how many lines handled.
-    fn handle(
-        &mut self,
-        data: &[u8],
-        session: &mut Session<Outbox>,
-    ) -> Result<(usize, usize), ByeReason> {
+    fn handle(&mut self, data: &[u8], session: &mut Session) -> Result<(usize, usize), ByeReason> {
         let mut handled = 0;
         let mut held_until = None;
         let mut lines = self.framer.lines(data);

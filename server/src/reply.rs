@@ -64,3 +64,10 @@ pub trait Replier {
     /// feature, §16.5).
     fn number_events(&self);
 }
+
+/// A client as the chat core sees it: something the room delivers events
+/// to and the session replies to, in whatever wire format it speaks (the
+/// core never names one).
+pub trait Client: crate::hub::Recipient + Replier {}
+
+impl<T: crate::hub::Recipient + Replier> Client for T {}

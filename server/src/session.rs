@@ -17,7 +17,7 @@ use crate::hub::{
     Welcomer,
 };
 use crate::intent::Intent;
-use crate::reply::{Replier, Reply};
+use crate::reply::{Client, Reply};
 use crate::sink::Entry;
 
 /// What the connection must do after an intent.
@@ -31,13 +31,13 @@ pub enum Outcome {
 
 /// One client's place in the chat.
 #[derive(Debug)]
-pub struct Session<C> {
+pub struct Session {
     /// The client's address, for logs and the audit log.
     peer: SocketAddr,
     /// The room.
     hub: Arc<dyn Hub>,
     /// Where replies to this client go (and, once registered, events).
-    client: Arc<C>,
+    client: Arc<dyn Client>,
     /// The display form and key, once a name was accepted.
     registered: Option<(Name<'static>, NameKey)>,
     /// Whether entries are kept for the sinks (none configured: no).
@@ -81,9 +81,9 @@ pub struct SessionOptions {
     pub over_tls: bool,
 }
 
-impl<C: Recipient + Replier + 'static> Session<C> {
+impl Session {
     /// A fresh, unregistered session of `client` in `hub`.
-    pub fn new(hub: Arc<dyn Hub>, client: Arc<C>, options: SessionOptions) -> Self {
+    pub fn new(hub: Arc<dyn Hub>, client: Arc<dyn Client>, options: SessionOptions) -> Self {
         let SessionOptions {
             peer,
             recording,
@@ -456,7 +456,7 @@ mod tests {
     use crate::local_hub::LocalHub;
     use crate::outbox::Outbox;
 
-    fn session(peer: &str, over_tls: bool) -> (Session<Outbox>, Arc<Outbox>) {
+    fn session(peer: &str, over_tls: bool) -> (Session, Arc<Outbox>) {
         let outbox = Arc::new(Outbox::new(1 << 20, 1 << 20));
         let access = Some(Arc::new(Access::new("pw", false)));
         let peer: SocketAddr = peer.parse().unwrap_or_else(|_| unreachable!());
@@ -467,7 +467,7 @@ mod tests {
             access,
             over_tls,
         };
-        let s = Session::new(hub, Arc::clone(&outbox), options);
+        let s = Session::new(hub, outbox.clone(), options);
         (s, outbox)
     }
 
@@ -496,7 +496,7 @@ mod tests {
         let bob = Arc::new(Outbox::new(1 << 20, 1 << 20));
         let mut bob_session = Session::new(
             Arc::clone(&hub),
-            Arc::clone(&bob),
+            bob.clone(),
             SessionOptions {
                 peer: SocketAddr::from(([127, 0, 0, 1], 1)),
                 recording: false,
@@ -508,7 +508,7 @@ mod tests {
         let ana = Arc::new(Outbox::new(1 << 20, 1 << 20));
         let mut s = Session::new(
             Arc::clone(&hub),
-            Arc::clone(&ana),
+            ana.clone(),
             SessionOptions {
                 peer: SocketAddr::from(([127, 0, 0, 1], 2)),
                 recording: false,
