@@ -493,29 +493,22 @@ mod tests {
     #[test]
     fn known_answers_from_line_to_reply() {
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new());
-        let bob = Arc::new(Outbox::new(1 << 20, 1 << 20));
-        let mut bob_session = Session::new(
-            Arc::clone(&hub),
-            bob.clone(),
-            SessionOptions {
-                peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+        let open = |port: u16| {
+            let outbox = Arc::new(Outbox::new(1 << 20, 1 << 20));
+            let options = SessionOptions {
+                peer: SocketAddr::from(([127, 0, 0, 1], port)),
                 recording: false,
                 access: None,
                 over_tls: false,
-            },
-        );
+            };
+            (
+                Session::new(Arc::clone(&hub), outbox.clone(), options),
+                outbox,
+            )
+        };
+        let (mut bob_session, bob) = open(1);
         bob_session.handle(Intent::Register(name("bob")));
-        let ana = Arc::new(Outbox::new(1 << 20, 1 << 20));
-        let mut s = Session::new(
-            Arc::clone(&hub),
-            ana.clone(),
-            SessionOptions {
-                peer: SocketAddr::from(([127, 0, 0, 1], 2)),
-                recording: false,
-                access: None,
-                over_tls: false,
-            },
-        );
+        let (mut s, ana) = open(2);
         let table: &[(&[u8], &str)] = &[
             // Before registration (§4.3).
             (b"/who", "ERR not-registered "),
