@@ -186,20 +186,22 @@ mod tests {
         SocketAddr::from(([10, 0, 0, 1], 40000))
     }
 
+    /// A header that must parse whole: its length and the client.
+    fn complete(input: &[u8], balancer: SocketAddr) -> (usize, SocketAddr) {
+        match header(input, balancer) {
+            Ok(Some(parsed)) => parsed,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
     #[test]
     fn version_1_gives_the_client_and_its_length() {
         let input = b"PROXY TCP4 203.0.113.7 10.0.0.11 5555 7878\r\nana\n";
-        let (len, client) = header(input, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (len, client) = complete(input, balancer());
         assert_eq!(&input[len..], b"ana\n");
         assert_eq!(client, SocketAddr::from(([203, 0, 113, 7], 5555)));
         let six = b"PROXY TCP6 2001:db8::7 2001:db8::1 5555 7878\r\n";
-        let (_, client) = header(six, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (_, client) = complete(six, balancer());
         assert_eq!(
             client.ip(),
             "2001:db8::7"
@@ -207,10 +209,7 @@ mod tests {
                 .unwrap_or(IpAddr::from([0; 4]))
         );
         let unknown = b"PROXY UNKNOWN\r\n";
-        let (len, client) = header(unknown, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (len, client) = complete(unknown, balancer());
         assert_eq!((len, client), (unknown.len(), balancer()));
     }
 
@@ -228,10 +227,7 @@ mod tests {
         .unwrap_or_default();
         let mut input = proxied.clone();
         input.extend_from_slice(b"\x16\x03");
-        let (len, client) = header(&input, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (len, client) = complete(&input, balancer());
         assert_eq!(
             (len, client),
             (proxied.len(), SocketAddr::from(([203, 0, 113, 9], 6000)))
@@ -243,10 +239,7 @@ mod tests {
         )
         .build()
         .unwrap_or_default();
-        let (_, client) = header(&local, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (_, client) = complete(&local, balancer());
         assert_eq!(client, balancer());
     }
 
@@ -272,16 +265,10 @@ mod tests {
     #[test]
     fn a_remote_balancers_own_loopback_is_the_balancer() {
         let input = b"PROXY TCP4 127.0.0.1 127.0.0.1 5555 7878\r\n";
-        let (_, client) = header(input, balancer())
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (_, client) = complete(input, balancer());
         assert_eq!(client, balancer());
         let local = SocketAddr::from(([127, 0, 0, 1], 40000));
-        let (_, client) = header(input, local)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unreachable!());
+        let (_, client) = complete(input, local);
         assert_eq!(client, SocketAddr::from(([127, 0, 0, 1], 5555)));
     }
 
