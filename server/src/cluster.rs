@@ -17,23 +17,20 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use prometheus_client::metrics::counter::Counter;
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::cluster_message::{Body, ClusterMessage};
-use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
-use crate::event_log::EventLog;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
+    Answer, Claimed, Clash, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished,
     Welcomer,
 };
 use crate::metrics::Metrics;
 use crate::pressure::Pressure;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
-use crate::roster::{Holder, Roster};
+use crate::room::{Greeting, Room, Seat};
 use crate::sink::Entry;
 
 /// Messages (public and private) queued for Redis at most; past it a
@@ -145,26 +142,6 @@ pub struct Gap {
     pub got: Seq,
 }
 
-/// Someone online, anywhere in the cluster.
-#[derive(Debug)]
-struct Member {
-    /// Display form.
-    name: Name<'static>,
-    /// Its skeletons, to forget them when it leaves.
-    shapes: [Skeleton; 2],
-    /// Where its holding began: a private message is for this holding
-    /// only, not for a later holder of the same name (§17.2).
-    since: Seq,
-}
-
-/// A client of this node holding a name.
-#[derive(Debug)]
-struct Local {
-    recipient: Arc<dyn Recipient>,
-    /// Its registration on this node.
-    reg: RegId,
-}
-
 /// A claim or resume sent to Redis, until its event comes back.
 struct Waiting {
     /// The client's address, for the records of its events.
@@ -192,95 +169,26 @@ struct Replica {
     /// This node's name in the cluster while it follows the channel
     /// (`None`: not in the cluster just now; nothing is served).
     node: Option<Arc<str>>,
-    /// The last number applied.
-    last_seq: Seq,
-    /// The last timestamp applied: later events never get an earlier one
-    /// (Redis's clock may step back).
-    last_at: Option<Timestamp>,
-    /// Everyone online, by key and look-alike skeleton (§3.3), for
-    /// refusing a clash without asking Redis.
-    members: Roster<Member>,
-    /// This node's clients holding names.
-    local: HashMap<NameKey, Local>,
+    /// Everyone online anywhere (for refusing a clash without asking
+    /// Redis), this node's clients among them, as the channel says.
+    room: Room,
     /// Claims and resumes in flight, by registration.
     waiting: HashMap<RegId, Waiting>,
-    /// The kept public messages, if the room keeps history.
-    recent: Option<Recent>,
-    /// How many a newcomer is replayed.
-    replay: usize,
-    /// Recent events of every kind, for resuming clients.
-    log: EventLog,
     /// The address of each registration of this node, while it holds a
     /// name, for the records of its events (only if any are kept).
     peers: HashMap<RegId, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
-    /// Joins and leaves counted rather than sent, in a crowded room (§18).
-    crowd: Crowd,
-}
-
-impl Holder for Member {
-    fn name(&self) -> &Name<'static> {
-        &self.name
-    }
-
-    fn shapes(&self) -> &[Skeleton; 2] {
-        &self.shapes
-    }
 }
 
 impl Replica {
-    /// Delivers a join or a leave to this node's clients but its own, or
-    /// counts it for the next crowd notice if the room (of `online`,
-    /// counting the one who comes or goes) is crowded (§18).
-    fn announce(&mut self, online: usize, key: &NameKey, event: &Event) -> u64 {
-        if self.crowd.absorb(online, event) {
-            return 0;
-        }
-        self.deliver_to_all_but(key, event)
-    }
-
-    /// Delivers `event` to every client of this node but `except`, after
-    /// the crowd notice of what came before it, if one is due; returns
-    /// how many copies.
-    fn deliver_to_all_but(&mut self, except: &NameKey, event: &Event) -> u64 {
-        self.send_crowd_notice();
-        let mut copies = 0;
-        for (key, l) in &self.local {
-            if key != except {
-                l.recipient.deliver(event);
-                copies += 1;
-            }
-        }
-        copies
-    }
-
-    /// Sends this node's clients the crowd notice of what was counted.
-    fn send_crowd_notice(&mut self) {
-        // The time of the latest event applied: no earlier than those
-        // counted, no later than the next (events carry Redis's clock;
-        // this node's own must never push theirs forward, §17.2).
-        let at = self.last_at.unwrap_or_else(wall_clock);
-        let online = self.members.len();
-        let local = self.local.values().map(|l| &l.recipient);
-        self.crowd.send(at, online, local);
-    }
-
     /// This node's name, if registration `id` of it holds `from`.
     fn sender(&self, from: &NameKey, id: RegId) -> Result<Arc<str>, Unpublished> {
         let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
-        if self.local.get(from).is_none_or(|l| l.reg != id) {
-            return Err(Unpublished::NotHeld);
-        }
+        self.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
         Ok(node)
     }
 }
-
-/// Indexes into `ClusterHub::by_kind`.
-const JOIN: usize = 0;
-const LEAVE: usize = 1;
-const PUBLIC: usize = 2;
-const PRIVATE: usize = 3;
 
 /// A room shared through Redis.
 #[derive(Debug)]
@@ -311,8 +219,8 @@ pub struct ClusterHub {
     last_reg: AtomicU64,
     /// Told when this node must leave the cluster and enter it again.
     cut: Arc<Notify>,
+    /// Counts who is registered here, and the node's comings and goings.
     metrics: Arc<Metrics>,
-    by_kind: [Counter; 4],
 }
 
 impl ClusterHub {
@@ -334,22 +242,13 @@ impl ClusterHub {
         let claims_max = max_connections.clamp(1, CLAIMS_MAX);
         let room = QUEUE_MAX + 3 * claims_max + 64;
         let (commands, receiver) = mpsc::channel(room);
-        let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
-        let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
         let hub = ClusterHub {
             replica: Mutex::new(Replica {
                 node: None,
-                last_seq: Seq(0),
-                last_at: None,
-                members: Roster::default(),
-                local: HashMap::new(),
+                room: Room::new(&metrics, recent, replay, crowd_size),
                 waiting: HashMap::new(),
-                recent,
-                replay,
-                log: EventLog::default(),
                 peers: HashMap::new(),
                 recording,
-                crowd: Crowd::new(crowd_size),
             }),
             commands,
             claims: AtomicUsize::new(0),
@@ -361,7 +260,6 @@ impl ClusterHub {
             last_reg: AtomicU64::new(0),
             cut: Arc::new(Notify::new()),
             metrics,
-            by_kind,
         };
         (Arc::new(hub), receiver)
     }
@@ -372,7 +270,7 @@ impl ClusterHub {
 
     /// The last number this node applied.
     pub fn last_seq(&self) -> Seq {
-        self.lock().last_seq
+        self.lock().room.last_seq()
     }
 
     /// Fires when this node must leave the cluster and enter it again.
@@ -389,35 +287,15 @@ impl ClusterHub {
     /// numbered after it comes from the channel).
     pub fn enter(&self, node: Arc<str>, snapshot: Snapshot) {
         let mut r = self.lock();
-        r.members.clear();
-        r.local.clear();
-        r.log.clear();
         r.peers.clear();
-        r.crowd.clear();
         // An overflow of an earlier incarnation is not this one's.
         self.overflowed.store(false, Ordering::Release);
+        r.room
+            .load(snapshot.seq, snapshot.history.into_iter().rev());
         for Holding { name, since } in snapshot.names {
-            let key = name.key();
-            let shapes = name.skeletons();
-            r.members.insert(
-                key,
-                Member {
-                    name,
-                    shapes,
-                    since,
-                },
-            );
+            r.room.add_member(name, since);
         }
-        if let Some(recent) = &mut r.recent {
-            recent.clear();
-            let now = wall_clock();
-            for event in snapshot.history.into_iter().rev() {
-                recent.push(event, now);
-            }
-        }
-        r.last_seq = snapshot.seq;
-        r.last_at = r.recent.as_ref().and_then(Recent::newest_at);
-        tracing::info!(node = %node, seq = %snapshot.seq, online = r.members.len(), "in the cluster");
+        tracing::info!(node = %node, seq = %snapshot.seq, online = r.room.online(), "in the cluster");
         r.node = Some(node);
         self.metrics.cluster_up.set(1);
     }
@@ -444,16 +322,16 @@ impl ClusterHub {
         let Some(node) = r.node.take() else {
             return;
         };
-        tracing::warn!(node = %node, why, clients = r.local.len(), "lost the cluster; closing this node's clients");
+        let seats = r.room.unseat_all();
+        tracing::warn!(node = %node, why, clients = seats.len(), "lost the cluster; closing this node's clients");
         self.metrics.cluster_up.set(0);
         self.metrics.cluster_cutoffs.inc();
-        for (_, local) in r.local.drain() {
+        for seat in seats {
             self.metrics.registered.dec();
-            local.recipient.cut_off();
+            seat.recipient.cut_off();
         }
         // Dropping the answers tells each waiting client `unavailable`.
         r.waiting.clear();
-        r.crowd.clear();
         drop(r);
         self.cut.notify_one();
     }
@@ -530,9 +408,7 @@ impl ClusterHub {
     /// Registers a claim or resume and queues it.
     fn ask(
         &self,
-        peer: SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        welcome: Welcomer,
+        entrant: Entrant,
         after: Option<Seq>,
         token: Option<ResumeToken>,
         command: impl FnOnce(Arc<str>, RegId) -> Command,
@@ -546,9 +422,9 @@ impl ClusterHub {
         r.waiting.insert(
             reg,
             Waiting {
-                peer,
-                recipient,
-                welcome,
+                peer: entrant.peer,
+                recipient: entrant.recipient,
+                welcome: entrant.welcome,
                 answer,
                 after,
                 token,
@@ -586,8 +462,8 @@ impl ClusterHub {
                 self.dequeued();
                 if verdict == Verdict::Absent {
                     let r = self.lock();
-                    if let Some(local) = r.local.get(key).filter(|l| l.reg == *reg) {
-                        local.recipient.undeliverable(to);
+                    if let Some(seat) = r.room.seat(key, *reg) {
+                        seat.recipient.undeliverable(to);
                     }
                 }
             }
@@ -606,11 +482,8 @@ impl ClusterHub {
             return Ok(None);
         };
         let moved = matches!(message.body, Body::Moved { .. });
-        let expected = if moved {
-            r.last_seq
-        } else {
-            Seq(r.last_seq.0 + 1)
-        };
+        let last = r.room.last_seq();
+        let expected = if moved { last } else { Seq(last.0 + 1) };
         if message.seq < expected {
             // From before the snapshot this node entered with.
             return Ok(None);
@@ -621,48 +494,18 @@ impl ClusterHub {
                 got: message.seq,
             });
         }
-        r.last_seq = message.seq;
         let ours = *message.node == *node;
-        let seq = message.seq;
-        let at = match r.last_at {
-            Some(last) if last > message.at => last,
-            _ => message.at,
-        };
-        if !moved {
-            r.last_at = Some(at);
-        }
-        let reg = message.reg;
-        let mut recorded = None;
-        match message.body {
+        let (seq, at, reg) = (message.seq, message.at, message.reg);
+        let event = match message.body {
             Body::Join { name, since } => {
                 let key = name.key();
-                let shapes = name.skeletons();
-                let event = Arc::new(Event::new(seq, at, EventKind::Join { name: name.clone() }));
-                r.log.push(Arc::clone(&event));
-                // A notice of earlier comings and goings does not count
-                // the newcomer yet: it precedes its join.
-                let online = r.members.len() + 1;
-                if !r.crowd.absorbs(online) {
-                    r.send_crowd_notice();
-                }
-                r.members.insert(
-                    key.clone(),
-                    Member {
-                        name: name.clone(),
-                        shapes,
-                        since,
-                    },
-                );
-                self.by_kind[JOIN].inc();
-                let copies = r.announce(online, &key, &event);
-                self.metrics.deliveries.inc_by(copies);
+                let event = r.room.join(seq, at, name.clone(), since);
                 if ours {
+                    let greeting = Greeting::Newcomer { join: event.seq };
                     let join = Some(Arc::clone(&event));
-                    self.admit(&mut r, &node, message.reg, key, name, since, join);
-                    // Recorded here, in the channel's order, like every
-                    // other event of this node's clients.
-                    recorded = r.peers.get(&reg).map(|peer| (*peer, event));
+                    self.admit(&mut r, &node, reg, key, name, greeting, since, join);
                 }
+                event
             }
             Body::Moved {
                 name,
@@ -672,81 +515,39 @@ impl ClusterHub {
             } => {
                 let key = name.key();
                 if *old_node == *node
-                    && let Some(old) = r.local.remove_entry(&key)
+                    && let Some(old) = r.room.unseat(&key, old_reg)
                 {
-                    if old.1.reg == old_reg {
-                        self.metrics.registered.dec();
-                        r.peers.remove(&old_reg);
-                        old.1.recipient.replaced();
-                    } else {
-                        r.local.insert(old.0, old.1);
-                    }
+                    self.metrics.registered.dec();
+                    r.peers.remove(&old_reg);
+                    old.recipient.replaced();
                 }
                 if ours {
-                    self.admit(&mut r, &node, message.reg, key, name, since, None);
+                    let greeting = Greeting::Newcomer { join: since };
+                    self.admit(&mut r, &node, reg, key, name, greeting, since, None);
                 }
+                return Ok(None);
             }
             Body::Event(kind) => {
-                let event = Arc::new(Event::new(seq, at, kind));
-                r.log.push(Arc::clone(&event));
-                let copies = match &event.kind {
-                    EventKind::Leave { name, .. } => {
-                        let key = name.key();
-                        // A notice of earlier comings and goings still
-                        // counts the leaver among those online.
-                        let online = r.members.len();
-                        if !r.crowd.absorbs(online) {
-                            r.send_crowd_notice();
-                        }
-                        r.members.remove(&key);
-                        if let Some(local) = r.local.remove(&key) {
-                            // Released by Redis while this node still
-                            // served it (a lease that ran out): it holds
-                            // the name no more.
-                            self.metrics.registered.dec();
-                            local.recipient.cut_off();
-                        }
-                        self.by_kind[LEAVE].inc();
-                        r.announce(online, &key, &event)
-                    }
-                    EventKind::Public { from, .. } => {
-                        if let Some(recent) = &mut r.recent {
-                            recent.push(Arc::clone(&event), at);
-                        }
-                        self.by_kind[PUBLIC].inc();
-                        r.deliver_to_all_but(&from.key(), &event)
-                    }
-                    EventKind::Private { from, to, .. } => {
-                        self.by_kind[PRIVATE].inc();
-                        let (from_key, to_key) = (from.key(), to.key());
-                        let mut copies = 0;
-                        if let Some(target) = r.local.get(&to_key) {
-                            target.recipient.deliver(&event);
-                            copies += 1;
-                        }
-                        if from_key != to_key
-                            && let Some(sender) = r.local.get(&from_key)
-                        {
-                            sender.recipient.deliver(&event);
-                            copies += 1;
-                        }
-                        copies
-                    }
-                    // Joins come as `Body::Join`, with where the holding began.
-                    EventKind::Join { .. } => 0,
-                };
-                self.metrics.deliveries.inc_by(copies);
-                if ours {
-                    // A leave ends the registration: its address goes.
-                    let peer = match event.kind {
-                        EventKind::Leave { .. } => r.peers.remove(&reg),
-                        _ => r.peers.get(&reg).copied(),
-                    };
-                    recorded = peer.map(|peer| (peer, Arc::clone(&event)));
+                let accepted = r.room.accept(seq, at, kind);
+                if let Some(seat) = accepted.unseated {
+                    // Released by Redis while this node still served it
+                    // (a lease that ran out): it holds the name no more.
+                    self.metrics.registered.dec();
+                    seat.recipient.cut_off();
                 }
+                accepted.event
             }
+        };
+        if !ours {
+            return Ok(None);
         }
-        Ok(recorded.map(|(peer, event)| Entry { event, peer }))
+        // Recorded here, in the channel's order, joins included. A leave
+        // ends the registration: its address goes.
+        let peer = match event.kind {
+            EventKind::Leave { .. } => r.peers.remove(&reg),
+            _ => r.peers.get(&reg).copied(),
+        };
+        Ok(peer.map(|peer| Entry { event, peer }))
     }
 
     /// This node's claim or resume `reg` took effect (its join, or its
@@ -761,6 +562,7 @@ impl ClusterHub {
         reg: RegId,
         key: NameKey,
         name: Name<'static>,
+        greeting: Greeting,
         since: Seq,
         join: Option<Arc<Event>>,
     ) {
@@ -768,30 +570,13 @@ impl ClusterHub {
             self.give_up(node, reg, key);
             return;
         };
-        let online = r.members.len();
-        let (backlog, missed, seq) = match waiting.after {
-            Some(after) => {
-                let missed = r.log.missed(&key, since, after, r.last_seq);
-                let after = missed.after;
-                (None, Some(missed), after)
-            }
-            None => {
-                let replay = r.replay;
-                let backlog = r.recent.as_mut().map(|recent| {
-                    recent.expire(wall_clock());
-                    recent.latest(replay)
-                });
-                (backlog, None, join.as_ref().map_or(since, |j| j.seq))
-            }
+        let greeting = match waiting.after {
+            Some(after) => Greeting::Resumed { since, after },
+            None => greeting,
         };
-        (waiting.welcome)(Welcome {
-            name,
-            online,
-            seq,
-            backlog,
-            missed,
-            token: waiting.token,
-        });
+        let welcome = r.room.welcome(name, &key, greeting, waiting.token);
+        let online = welcome.online;
+        (waiting.welcome)(welcome);
         let claimed = Claimed {
             key: key.clone(),
             online,
@@ -808,13 +593,11 @@ impl ClusterHub {
         if r.recording {
             r.peers.insert(reg, waiting.peer);
         }
-        r.local.insert(
-            key,
-            Local {
-                recipient: waiting.recipient,
-                reg,
-            },
-        );
+        let seat = Seat {
+            recipient: waiting.recipient,
+            reg,
+        };
+        r.room.sit(key, seat);
     }
 
     /// Releases a name this node holds for nobody.
@@ -836,14 +619,7 @@ pub fn token_digest(token: &str) -> String {
 }
 
 impl Hub for ClusterHub {
-    fn claim(
-        &self,
-        name: &Name<'static>,
-        peer: SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        resumable: bool,
-        welcome: Welcomer,
-    ) -> Answer {
+    fn claim(&self, entrant: Entrant, resumable: bool) -> Answer {
         {
             // Refused here when the replica already shows the clash: Redis
             // decides the rest.
@@ -851,50 +627,36 @@ impl Hub for ClusterHub {
             if r.node.is_none() {
                 return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
             }
-            if let Some(clash) = r.members.clash(&name.key(), &name.skeletons()) {
+            let name = &entrant.name;
+            if let Some(clash) = r.room.clash(&name.key(), &name.skeletons()) {
                 return Answer::Ready(Err(Refusal::Clash(clash)));
             }
         }
         let token = resumable.then(ResumeToken::generate).flatten();
         let digest = token.map(|t| token_digest(&t.hex())).unwrap_or_default();
-        let name = name.clone();
-        self.ask(peer, recipient, welcome, None, token, move |node, reg| {
-            Command::Claim {
-                node,
-                reg,
-                name,
-                token: digest,
-            }
+        let name = entrant.name.clone();
+        self.ask(entrant, None, token, move |node, reg| Command::Claim {
+            node,
+            reg,
+            name,
+            token: digest,
         })
     }
 
-    fn resume(
-        &self,
-        name: &Name<'static>,
-        token: &str,
-        after: Seq,
-        peer: SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        welcome: Welcomer,
-    ) -> Answer {
+    fn resume(&self, entrant: Entrant, token: &str, after: Seq) -> Answer {
         let new = ResumeToken::generate();
         let digest = new.map(|t| token_digest(&t.hex())).unwrap_or_default();
         let presented = token_digest(token);
-        let name = name.clone();
-        self.ask(
-            peer,
-            recipient,
-            welcome,
-            Some(after),
-            new,
-            move |node, reg| Command::Resume {
+        let name = entrant.name.clone();
+        self.ask(entrant, Some(after), new, move |node, reg| {
+            Command::Resume {
                 node,
                 reg,
                 name,
                 presented,
                 token: digest,
-            },
-        )
+            }
+        })
     }
 
     fn release(
@@ -906,10 +668,7 @@ impl Hub for ClusterHub {
     ) -> Option<Published> {
         let mut r = self.lock();
         let node = r.node.clone()?;
-        if r.local.get(key).is_none_or(|l| l.reg != id) {
-            return None;
-        }
-        r.local.remove(key);
+        r.room.unseat(key, id)?;
         self.metrics.registered.dec();
         self.send(Command::Release {
             node,
@@ -946,7 +705,7 @@ impl Hub for ClusterHub {
     ) -> Result<Published, Unpublished> {
         let r = self.lock();
         let node = r.sender(from, id)?;
-        let Some(target) = r.members.get(&to.key()) else {
+        let Some(target) = r.room.member(&to.key()) else {
             return Err(Unpublished::NotOnline);
         };
         self.queue(Command::Private {
@@ -960,16 +719,11 @@ impl Hub for ClusterHub {
     }
 
     fn who(&self) -> Vec<Name<'static>> {
-        self.lock()
-            .members
-            .values()
-            .map(|m| m.name.clone())
-            .collect()
+        self.lock().room.who()
     }
 
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
-        let mut r = self.lock();
-        Some(r.recent.as_mut()?.answer(query, default))
+        self.lock().room.history(query, default)
     }
 
     fn is_ready(&self) -> bool {
@@ -979,7 +733,12 @@ impl Hub for ClusterHub {
     fn tick(&self) {
         let mut r = self.lock();
         if r.node.is_some() {
-            r.send_crowd_notice();
+            // The time of the latest event applied: no earlier than those
+            // counted, no later than the next (events carry Redis's
+            // clock; this node's own must never push theirs forward,
+            // §17.2).
+            let at = r.room.last_at().unwrap_or_else(wall_clock);
+            r.room.tick(at);
         }
     }
 }
@@ -988,7 +747,9 @@ impl Hub for ClusterHub {
 mod tests {
     use super::*;
 
+    use crate::hub::Welcome;
     use crate::seen::Seen;
+    use tagarela_parser::Timestamp;
 
     fn name(s: &str) -> Name<'static> {
         Name::normalize(s).unwrap_or_else(|_| unreachable!())
@@ -1044,10 +805,14 @@ mod tests {
             ana.crowd_times(),
             [at(1000)].into_iter().flatten().collect::<Vec<_>>()
         );
-        assert_eq!(hub.lock().last_at, at(1000), "the join's time, not now");
+        assert_eq!(
+            hub.lock().room.last_at(),
+            at(1000),
+            "the join's time, not now"
+        );
         hub.apply(message("P|12|1500|n2|1|zoe|hi"))
             .unwrap_or_else(|g| panic!("{g:?}"));
-        assert_eq!(hub.lock().last_at, at(1500));
+        assert_eq!(hub.lock().room.last_at(), at(1500));
     }
 
     /// Issue 20, finding 3: the queue to Redis is bounded. Claims have a
@@ -1069,11 +834,13 @@ mod tests {
         hub.enter("n1".into(), Snapshot::default());
         let ask = |who: &str| {
             hub.claim(
-                &name(who),
-                peer(),
-                Arc::new(Seen::default()),
+                Entrant {
+                    name: name(who),
+                    peer: peer(),
+                    recipient: Arc::new(Seen::default()),
+                    welcome: Box::new(|_| {}),
+                },
                 false,
-                Box::new(|_| {}),
             )
         };
         assert!(matches!(ask("ana"), Answer::Pending(_)));
@@ -1110,11 +877,15 @@ mod tests {
     ) -> (RegId, oneshot::Receiver<Result<Claimed, Refusal>>) {
         let welcomed = Arc::clone(&seen);
         let answer = hub.claim(
-            &name(who),
-            peer(),
-            seen,
+            Entrant {
+                name: name(who),
+                peer: peer(),
+                recipient: seen,
+                welcome: Box::new(move |w: Welcome| {
+                    welcomed.note(format!("welcome {} {}", w.name, w.online))
+                }),
+            },
             false,
-            Box::new(move |w: Welcome| welcomed.note(format!("welcome {} {}", w.name, w.online))),
         );
         let Answer::Pending(pending) = answer else {
             panic!("a cluster answers later: {answer:?}");
@@ -1202,11 +973,13 @@ mod tests {
         );
         // The replica already shows zoe: refused without asking Redis.
         let answer = hub.claim(
-            &name("Zoe"),
-            peer(),
-            Arc::new(Seen::default()),
+            Entrant {
+                name: name("Zoe"),
+                peer: peer(),
+                recipient: Arc::new(Seen::default()),
+                welcome: Box::new(|_| {}),
+            },
             false,
-            Box::new(|_| {}),
         );
         assert!(matches!(
             answer,
@@ -1262,11 +1035,13 @@ mod tests {
             Err(oneshot::error::TryRecvError::Closed)
         ));
         let answer = hub.claim(
-            &name("cai"),
-            peer(),
-            Arc::new(Seen::default()),
+            Entrant {
+                name: name("cai"),
+                peer: peer(),
+                recipient: Arc::new(Seen::default()),
+                welcome: Box::new(|_| {}),
+            },
             false,
-            Box::new(|_| {}),
         );
         assert!(matches!(
             answer,

@@ -72,6 +72,27 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     fn crowd(&self, notice: &Notice);
 }
 
+/// Who asks for a name: what a hub needs to seat it and welcome it.
+pub struct Entrant {
+    /// The name asked for.
+    pub name: Name<'static>,
+    /// The client's address, for the records a hub keeps of its events.
+    pub peer: std::net::SocketAddr,
+    /// Where its events go once it holds the name.
+    pub recipient: Arc<dyn Recipient>,
+    /// What it is told, before any event can reach it.
+    pub welcome: Welcomer,
+}
+
+impl std::fmt::Debug for Entrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entrant")
+            .field("name", &self.name)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a newcomer is told, called once the claim takes effect (at once
 /// for a local hub; when the join comes back from Redis for a cluster).
 pub type Welcomer = Box<dyn FnOnce(Welcome) + Send>;
@@ -182,24 +203,16 @@ pub struct Welcome {
 
 /// The room, as the chat core sees it.
 pub trait Hub: Send + Sync + std::fmt::Debug {
-    /// Claims `name` for `recipient` and publishes its `Join` to everyone
-    /// else (not to the newcomer), atomically: no event published after
-    /// this returns can precede the join for anyone. `welcome` is called
-    /// with the number online (the newcomer included) and the backlog
-    /// before the newcomer can receive any event, so what it queues comes
-    /// first.
+    /// Claims the entrant's name for it and publishes its `Join` to
+    /// everyone else (not to the newcomer), atomically: no event published
+    /// after this returns can precede the join for anyone. Its `welcome`
+    /// is called with the number online (the newcomer included) and the
+    /// backlog before the newcomer can receive any event, so what it
+    /// queues comes first.
     /// A token to take the name back is made only if `resumable` (the
     /// client asked for the `resume` feature, §16.6). Never refuses with
-    /// [`Refusal::Token`]. `peer` is the client's address, for the records
-    /// a hub keeps of its events.
-    fn claim(
-        &self,
-        name: &Name<'static>,
-        peer: std::net::SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        resumable: bool,
-        welcome: Welcomer,
-    ) -> Answer;
+    /// [`Refusal::Token`].
+    fn claim(&self, entrant: Entrant, resumable: bool) -> Answer;
 
     /// Releases `key` and publishes its `Leave` to everyone left. The name
     /// is free the moment this returns. Releasing a key not held (twice,
@@ -213,20 +226,12 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         text: Option<Text<'static>>,
     ) -> Option<Published>;
 
-    /// Takes `name` back for `recipient` with the token its last welcome
+    /// Takes the entrant's name back with the token its last welcome
     /// gave (§16.6). If a connection still holds it, the name moves
     /// without a leave or a join; if it is free, it is claimed as by
-    /// [`Hub::claim`]. `welcome` gets what the client missed after
+    /// [`Hub::claim`]. The welcome gets what the client missed after
     /// `after` instead of a backlog.
-    fn resume(
-        &self,
-        name: &Name<'static>,
-        token: &str,
-        after: crate::event::Seq,
-        peer: std::net::SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        welcome: Welcomer,
-    ) -> Answer;
+    fn resume(&self, entrant: Entrant, token: &str, after: crate::event::Seq) -> Answer;
 
     /// Publishes a public message from `from` (a key registration `id`
     /// holds) to every other client.

@@ -11,7 +11,7 @@
 //! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs` | octets, TLS, timers, flow control |
 //! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
 //! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
-//! | hub | `hub.rs` (the interface), `local_hub.rs` (one process), `cluster.rs` (a replica of a room shared through Redis, spec §17), `crowd.rs` (a crowded room's joins and leaves summed up, §18), `roster.rs`, `recent.rs` (the recent public messages both keep), `event_log.rs` (what a resuming client missed) | who is where; numbering and delivery of events; replay |
+//! | hub | `hub.rs` (the interface), `room.rs` (one room: roster, numbering, stamping, delivery, welcome; both hubs hold one), `local_hub.rs` (one process), `cluster.rs` (a replica of a room shared through Redis, spec §17), `crowd.rs` (a crowded room's joins and leaves summed up, §18), `roster.rs`, `recent.rs` (the recent public messages both keep), `event_log.rs` (what a resuming client missed) | who is where; numbering and delivery of events; replay |
 //! | cluster link | `cluster_link.rs` (the only code that talks to Redis), `cluster.lua` (the functions Redis runs), `cluster_message.rs` (the channel's format), `recorder.rs` (a node's records, off the channel loop) | leases, the ordered channel, one call per event |
 //! | stores | `sink.rs` (the interface), `audit.rs`, `history.rs` (SQLite), `server_log.rs` (the log line of every event) | recording events |
 //!
@@ -117,6 +117,7 @@ pub mod recent;
 mod recorder;
 mod reply;
 pub mod resume;
+pub mod room;
 pub mod roster;
 #[cfg(test)]
 mod seen;

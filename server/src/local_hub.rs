@@ -1,51 +1,27 @@
-//! The hub of a room that lives in this one process: a registry of names
-//! (by key and by look-alike skeleton, spec §3.3) behind one lock, under
-//! which events are numbered and handed to their recipients' queues. The
-//! lock is held only for map work and queue appends, which never wait, so
-//! it is never held across an `.await`. Knows nothing of wire formats.
+//! The hub of a room that lives in this one process: a [`Room`] behind
+//! one lock, numbered here, plus what only a process of its own keeps:
+//! the resume tokens of its clients and of those that left (spec §16.6).
+//! The lock is held only for map work and queue appends, which never
+//! wait, so it is never held across an `.await`. Knows nothing of wire
+//! formats.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 use tokio::time::Instant;
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Skeleton, Text, Timestamp};
-
-use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
-use crate::event_log::{EventLog, LOG_MAX};
+use crate::event_log::LOG_MAX;
 use crate::history::Loaded;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Missed, Published, Recipient, Refusal, RegId, Unpublished,
-    Welcome, Welcomer,
+    Answer, Claimed, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
 };
 use crate::metrics::Metrics;
 use crate::recent::Recent;
 use crate::resume::ResumeToken;
-use crate::roster::{Holder, Roster};
-use prometheus_client::metrics::counter::Counter;
-
-/// A registered client as the hub keeps it.
-#[derive(Debug)]
-struct Member {
-    /// Display form (NFC).
-    name: Name<'static>,
-    /// Where its events go.
-    recipient: Arc<dyn Recipient>,
-    /// Its skeletons, kept so that releasing it computes nothing under
-    /// the lock.
-    shapes: [Skeleton; 2],
-    /// Which registration holds the name now (a resume makes a new one).
-    id: RegId,
-    /// What takes the name back after a lost connection (§16.6); only for
-    /// clients that asked for it.
-    token: Option<ResumeToken>,
-    /// Where this holding of the name began (its first join, kept across
-    /// resumes): a resuming client is never given events from before it,
-    /// which may have been another holder's (§16.6).
-    since: Seq,
-}
+use crate::room::{Greeting, Room, Seat};
 
 /// A departed resumable client: its token, until when it is good, and
 /// where its holding began.
@@ -60,123 +36,33 @@ struct Departed {
 const RESUME_KEEP: Duration = Duration::from_secs(600);
 
 /// Everything behind the hub's lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Registry {
-    /// Who is online, by identity key and look-alike skeleton (§3.3).
-    members: Roster<Member>,
-    /// The last sequence number given.
-    last_seq: u64,
-    /// The last timestamp given: later events never get an earlier one,
-    /// even if the wall clock steps back.
-    last_at: Option<Timestamp>,
-    /// The kept public messages, if the room keeps history (spec §16).
-    recent: Option<Recent>,
-    /// How many of them a newcomer is replayed.
-    replay: usize,
-    /// The latest events of every kind, for what a resuming client
-    /// missed (§16.6).
-    log: EventLog,
+    /// Who is online, the numbering, the recent messages and the log.
+    room: Room,
+    /// The token of each registration that asked for one: what takes
+    /// its name back after a lost connection (§16.6).
+    tokens: HashMap<RegId, ResumeToken>,
     /// Resumable clients that left, by name, until their tokens expire.
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
     last_id: RegId,
-    /// Joins and leaves counted rather than sent, in a crowded room (§18).
-    crowd: Crowd,
-}
-
-impl Holder for Member {
-    fn name(&self) -> &Name<'static> {
-        &self.name
-    }
-
-    fn shapes(&self) -> &[Skeleton; 2] {
-        &self.shapes
-    }
 }
 
 impl Registry {
-    /// The time now, never before the last one given.
-    fn stamp(&mut self) -> Timestamp {
-        let now = wall_clock();
-        let at = match self.last_at {
-            Some(last) if last > now => last,
-            _ => now,
-        };
-        self.last_at = Some(at);
-        at
-    }
-
-    /// Numbers and stamps a new event.
-    fn accept(&mut self, kind: EventKind) -> Arc<Event> {
-        self.last_seq += 1;
-        let at = self.stamp();
-        let event = Arc::new(Event::new(Seq(self.last_seq), at, kind));
-        self.log.push(Arc::clone(&event));
-        event
-    }
-
-    /// What the client holding `key` since `since` missed after `after`.
-    fn missed(&self, key: &NameKey, since: Seq, after: Seq) -> Missed {
-        self.log.missed(key, since, after, Seq(self.last_seq))
-    }
-
-    /// The clash `name` would make, if any.
-    fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
-        self.members.clash(key, shapes)
-    }
-
     /// A new registration id.
     fn next_id(&mut self) -> RegId {
         self.last_id.0 += 1;
         self.last_id
     }
-
-    /// Delivers `event` to every member but `except`, after the crowd
-    /// notice of what came before it (§18), if one is due.
-    fn deliver_to_all_but(&mut self, except: &NameKey, event: &Event) {
-        self.send_crowd_notice();
-        for (key, m) in self.members.iter() {
-            if key != except {
-                m.recipient.deliver(event);
-            }
-        }
-    }
-
-    /// Delivers a join or a leave to every member but its own, or counts
-    /// it for the next crowd notice if the room (of `online`, counting
-    /// the one who comes or goes) is crowded (§18).
-    fn announce(&mut self, online: usize, key: &NameKey, event: &Event) {
-        if !self.crowd.absorb(online, event) {
-            self.deliver_to_all_but(key, event);
-        }
-    }
-
-    /// Sends every member the crowd notice of what was counted, if anything.
-    fn send_crowd_notice(&mut self) {
-        if self.crowd.is_pending() {
-            let at = self.stamp();
-            let online = self.members.len();
-            let members = self.members.values().map(|m| &m.recipient);
-            self.crowd.send(at, online, members);
-        }
-    }
 }
-
-/// Indexes into `LocalHub::by_kind`.
-const JOIN: usize = 0;
-const LEAVE: usize = 1;
-const PUBLIC: usize = 2;
-const PRIVATE: usize = 3;
 
 /// A room in this process.
 #[derive(Debug)]
 pub struct LocalHub {
     registry: Mutex<Registry>,
-    /// Counts events, deliveries and who is registered.
+    /// Counts who is registered.
     metrics: Arc<Metrics>,
-    /// The `events` counters by kind (join, leave, public, private),
-    /// looked up once so that counting takes no lock.
-    by_kind: [Counter; 4],
 }
 
 impl Default for LocalHub {
@@ -193,19 +79,26 @@ impl LocalHub {
 
     /// An empty room that counts into `metrics`.
     pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
-        let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
-        let by_kind = [kind("join"), kind("leave"), kind("public"), kind("private")];
+        LocalHub::holding(Room::new(&metrics, None, 0, 0), metrics)
+    }
+
+    fn holding(room: Room, metrics: Arc<Metrics>) -> Self {
+        let registry = Registry {
+            room,
+            tokens: HashMap::new(),
+            departed: HashMap::new(),
+            last_id: RegId::default(),
+        };
         LocalHub {
-            registry: Mutex::default(),
+            registry: Mutex::new(registry),
             metrics,
-            by_kind,
         }
     }
 
     /// The same room, with joins and leaves counted into crowd notices
     /// from `size` members on (§18; 0: never).
     pub fn crowded_from(self, size: usize) -> Self {
-        self.lock().crowd = Crowd::new(size);
+        self.lock().room.count_crowds_from(size);
         self
     }
 
@@ -215,107 +108,58 @@ impl LocalHub {
     pub fn with_history(
         metrics: Arc<Metrics>,
         loaded: Loaded,
-        mut recent: Recent,
+        recent: Recent,
         replay: usize,
     ) -> Self {
-        let hub = LocalHub::with_metrics(metrics);
-        {
-            let mut r = hub.lock();
-            r.last_seq = loaded.next_seq.saturating_sub(1);
-            let now = wall_clock();
-            for event in loaded.messages {
-                r.last_at = Some(event.at.max(r.last_at.unwrap_or(event.at)));
-                recent.push(event, now);
-            }
-            r.recent = Some(recent);
-            r.replay = replay;
-        }
-        hub
-    }
-
-    /// Counts an accepted event of kind `kind` (an index into `by_kind`)
-    /// and its `copies`.
-    fn count(&self, kind: usize, copies: usize) {
-        self.by_kind[kind].inc();
-        self.metrics.deliveries.inc_by(copies as u64);
+        let mut room = Room::new(&metrics, Some(recent), replay, 0);
+        room.load(Seq(loaded.next_seq.saturating_sub(1)), loaded.messages);
+        LocalHub::holding(room, metrics)
     }
 
     /// Registers `name` (checked free), publishes its join and welcomes
     /// it, under the lock: a backlog for a newcomer, or what it missed
-    /// after `resumed_after` for a client resuming a free name.
-    /// `resumed` is where the resuming client's holding began and the
-    /// number it gave.
-    #[allow(clippy::too_many_arguments)]
+    /// for a client resuming a free name (`resumed`: where its holding
+    /// began and the number it gave).
     fn admit(
         &self,
         r: &mut Registry,
         name: &Name<'static>,
-        key: NameKey,
-        shapes: [Skeleton; 2],
         recipient: Arc<dyn Recipient>,
         resumable: bool,
-        resumed: Option<(Seq, Seq)>,
+        resumed: Option<Greeting>,
         welcome: impl FnOnce(Welcome),
     ) -> Claimed {
+        let key = name.key();
         // Whoever held this name before is gone for good: its token no
         // longer takes it back, and nothing of its holding is replayed.
         r.departed.remove(&key);
-        let join = r.accept(EventKind::Join { name: name.clone() });
-        // Counted before anyone can see the event, so a scrape that
+        // Counted before anyone can see the join, so a scrape that
         // follows it always includes it.
-        let online = r.members.len() + 1;
-        let copies = if r.crowd.absorbs(online) {
-            0
-        } else {
-            r.members.len()
-        };
-        self.count(JOIN, copies);
         self.metrics.registered.inc();
-        r.announce(online, &key, &join);
-        // Under the lock, before the newcomer is a member: its welcome and
-        // backlog come before any event it can receive, and every message
-        // accepted before this point is in the backlog (guarantee 5).
-        let since = resumed.map_or(join.seq, |(since, _)| since);
-        let (backlog, missed) = match resumed {
-            Some((since, after)) => (None, Some(r.missed(&key, since, after))),
-            None => {
-                let replay = r.replay;
-                let backlog = r.recent.as_mut().map(|recent| {
-                    // A quiet room's old messages expire here too.
-                    recent.expire(wall_clock());
-                    recent.latest(replay)
-                });
-                (backlog, None)
-            }
+        let seq = r.room.next_seq();
+        let since = match resumed {
+            Some(Greeting::Resumed { since, .. }) => since,
+            _ => seq,
         };
+        let join = r.room.join(seq, wall_clock(), name.clone(), since);
+        let greeting = resumed.unwrap_or(Greeting::Newcomer { join: join.seq });
         let token = if resumable {
             ResumeToken::generate()
         } else {
             None
         };
-        welcome(Welcome {
-            name: name.clone(),
-            online: r.members.len() + 1,
-            seq: missed.as_ref().map_or(join.seq, |m| m.after),
-            backlog,
-            missed,
-            token,
-        });
+        // Under the lock, before the newcomer is seated: its welcome and
+        // backlog come before any event it can receive, and every message
+        // accepted before this point is in the backlog (guarantee 5).
+        welcome(r.room.welcome(name.clone(), &key, greeting, token));
         let id = r.next_id();
-        r.members.insert(
-            key.clone(),
-            Member {
-                name: name.clone(),
-                recipient,
-                shapes,
-                id,
-                token,
-                since,
-            },
-        );
+        if let Some(token) = token {
+            r.tokens.insert(id, token);
+        }
+        r.room.sit(key.clone(), Seat { recipient, reg: id });
         Claimed {
             key,
-            online: r.members.len(),
+            online: r.room.online(),
             join: Some(join),
             join_recorded: false,
             id,
@@ -328,27 +172,24 @@ impl LocalHub {
 }
 
 impl Hub for LocalHub {
-    fn claim(
-        &self,
-        name: &Name<'static>,
-        _peer: std::net::SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        resumable: bool,
-        welcome: Welcomer,
-    ) -> Answer {
-        Answer::Ready(self.claim_now(name, recipient, resumable, welcome))
+    fn claim(&self, entrant: Entrant, resumable: bool) -> Answer {
+        let Entrant {
+            name,
+            recipient,
+            welcome,
+            ..
+        } = entrant;
+        Answer::Ready(self.claim_now(&name, recipient, resumable, welcome))
     }
 
-    fn resume(
-        &self,
-        name: &Name<'static>,
-        token: &str,
-        after: Seq,
-        _peer: std::net::SocketAddr,
-        recipient: Arc<dyn Recipient>,
-        welcome: Welcomer,
-    ) -> Answer {
-        Answer::Ready(self.resume_now(name, token, after, recipient, welcome))
+    fn resume(&self, entrant: Entrant, token: &str, after: Seq) -> Answer {
+        let Entrant {
+            name,
+            recipient,
+            welcome,
+            ..
+        } = entrant;
+        Answer::Ready(self.resume_now(&name, token, after, recipient, welcome))
     }
 
     fn release(
@@ -368,21 +209,18 @@ impl Hub for LocalHub {
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
         let mut r = self.lock();
+        r.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
         let name = r
-            .members
-            .get(from)
-            .filter(|m| m.id == id)
+            .room
+            .member(from)
             .ok_or(Unpublished::NotHeld)?
             .name
             .clone();
-        let event = r.accept(EventKind::Public { from: name, text });
-        self.count(PUBLIC, r.members.len() - 1);
-        r.deliver_to_all_but(from, &event);
-        let at = event.at;
-        if let Some(recent) = &mut r.recent {
-            recent.push(Arc::clone(&event), at);
-        }
-        Ok(Published::Numbered(event))
+        let seq = r.room.next_seq();
+        let kind = EventKind::Public { from: name, text };
+        Ok(Published::Numbered(
+            r.room.accept(seq, wall_clock(), kind).event,
+        ))
     }
 
     fn publish_private(
@@ -393,45 +231,30 @@ impl Hub for LocalHub {
         text: Text<'static>,
     ) -> Result<Published, Unpublished> {
         let mut r = self.lock();
-        let to_key = to.key();
-        let Some(sender) = r.members.get(from).filter(|m| m.id == id) else {
-            return Err(Unpublished::NotHeld);
-        };
-        let Some(target) = r.members.get(&to_key) else {
-            return Err(Unpublished::NotOnline);
-        };
+        r.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
+        let sender = r.room.member(from).ok_or(Unpublished::NotHeld)?;
+        let target = r.room.member(&to.key()).ok_or(Unpublished::NotOnline)?;
         let kind = EventKind::Private {
             from: sender.name.clone(),
             to: target.name.clone(),
             text,
         };
-        let (sender, target) = (Arc::clone(&sender.recipient), Arc::clone(&target.recipient));
-        let event = r.accept(kind);
-        let to_self = to_key == *from;
-        self.count(PRIVATE, if to_self { 1 } else { 2 });
-        target.deliver(&event);
-        if !to_self {
-            sender.deliver(&event);
-        }
-        drop(r);
-        Ok(Published::Numbered(event))
+        let seq = r.room.next_seq();
+        Ok(Published::Numbered(
+            r.room.accept(seq, wall_clock(), kind).event,
+        ))
     }
 
     fn who(&self) -> Vec<Name<'static>> {
-        self.lock()
-            .members
-            .values()
-            .map(|m| m.name.clone())
-            .collect()
+        self.lock().room.who()
     }
 
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
-        let mut r = self.lock();
-        Some(r.recent.as_mut()?.answer(query, default))
+        self.lock().room.history(query, default)
     }
 
     fn tick(&self) {
-        self.lock().send_crowd_notice();
+        self.lock().room.tick(wall_clock());
     }
 
     fn is_ready(&self) -> bool {
@@ -448,16 +271,11 @@ impl LocalHub {
         resumable: bool,
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
-        let key = name.key();
-        let shapes = name.skeletons();
         let mut r = self.lock();
-        if let Some(clash) = r.clash(&key, &shapes) {
+        if let Some(clash) = r.room.clash(&name.key(), &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
-        let resumed = None;
-        Ok(self.admit(
-            &mut r, name, key, shapes, recipient, resumable, resumed, welcome,
-        ))
+        Ok(self.admit(&mut r, name, recipient, resumable, None, welcome))
     }
 
     /// [`Hub::resume`] (§16.6), decided now.
@@ -470,33 +288,30 @@ impl LocalHub {
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
         let key = name.key();
-        let shapes = name.skeletons();
         let now = Instant::now();
         let mut r = self.lock();
-        let id = r.next_id();
-        if let Some(member) = r.members.get_mut(&key) {
-            if !member.token.is_some_and(|t| t.matches(token)) {
+        if let Some(member) = r.room.member(&key) {
+            let (shown, since) = (member.name.clone(), member.since);
+            let held_by = r.room.any_seat(&key).map(|s| s.reg);
+            let old_token = held_by.and_then(|reg| r.tokens.get(&reg));
+            if !old_token.is_some_and(|t| t.matches(token)) {
                 return Err(Refusal::Token);
             }
             // Still held (its connection not yet found dead): the name
             // moves to the new connection, and nobody is told (guarantee 6).
-            let old = std::mem::replace(&mut member.recipient, recipient);
-            member.id = id;
+            let id = r.next_id();
             let token = ResumeToken::generate();
-            member.token = token;
-            let shown = member.name.clone();
-            let since = member.since;
-            old.replaced();
-            let missed = r.missed(&key, since, after);
-            let online = r.members.len();
-            welcome(Welcome {
-                name: shown.clone(),
-                online,
-                seq: missed.after,
-                backlog: None,
-                missed: Some(missed),
-                token,
-            });
+            if let Some(token) = token {
+                r.tokens.insert(id, token);
+            }
+            if let Some(old) = r.room.sit(key.clone(), Seat { recipient, reg: id }) {
+                r.tokens.remove(&old.reg);
+                old.recipient.replaced();
+            }
+            let greeting = Greeting::Resumed { since, after };
+            let welcomed = r.room.welcome(shown.clone(), &key, greeting, token);
+            let online = welcomed.online;
+            welcome(welcomed);
             tracing::debug!(name = %shown, "resumed on a new connection");
             return Ok(Claimed {
                 key,
@@ -510,11 +325,11 @@ impl LocalHub {
             Some(d) if d.until > now && d.token.matches(token) => d.since,
             _ => return Err(Refusal::Token),
         };
-        if let Some(clash) = r.clash(&key, &shapes) {
+        if let Some(clash) = r.room.clash(&key, &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
-        let resumed = Some((since, after));
-        Ok(self.admit(&mut r, name, key, shapes, recipient, true, resumed, welcome))
+        let resumed = Some(Greeting::Resumed { since, after });
+        Ok(self.admit(&mut r, name, recipient, true, resumed, welcome))
     }
 
     /// Releases `key` if registration `id` holds it (see [`Hub::release`]).
@@ -526,17 +341,10 @@ impl LocalHub {
         text: Option<Text<'static>>,
     ) -> Option<Arc<Event>> {
         let mut r = self.lock();
-        if r.members.get(key).is_none_or(|m| m.id != id) {
-            return None;
-        }
-        // A notice of earlier comings and goings counts the leaver among
-        // those online, as it is until its own leave.
-        let online = r.members.len();
-        if !r.crowd.absorbs(online) {
-            r.send_crowd_notice();
-        }
-        let member = r.members.remove(key)?;
-        if let Some(token) = member.token {
+        r.room.seat(key, id)?;
+        let member = r.room.member(key)?;
+        let (name, since) = (member.name.clone(), member.since);
+        if let Some(token) = r.tokens.remove(&id) {
             let now = Instant::now();
             if r.departed.len() >= LOG_MAX {
                 r.departed.retain(|_, d| d.until > now);
@@ -547,7 +355,7 @@ impl LocalHub {
                 let departed = Departed {
                     token,
                     until: now + RESUME_KEEP,
-                    since: member.since,
+                    since,
                 };
                 r.departed.insert(key.clone(), departed);
             }
@@ -555,19 +363,9 @@ impl LocalHub {
         // Counted before anyone can see the LEAVE, so a scrape that follows
         // it never shows the client still registered.
         self.metrics.registered.dec();
-        let leave = r.accept(EventKind::Leave {
-            name: member.name,
-            reason,
-            text,
-        });
-        let copies = if r.crowd.absorbs(online) {
-            0
-        } else {
-            r.members.len()
-        };
-        self.count(LEAVE, copies);
-        r.announce(online, key, &leave);
-        Some(leave)
+        let seq = r.room.next_seq();
+        let leave = EventKind::Leave { name, reason, text };
+        Some(r.room.accept(seq, wall_clock(), leave).event)
     }
 }
 
@@ -575,6 +373,7 @@ impl LocalHub {
 mod tests {
     use super::*;
     use crate::event_log::MISSED_BYTES_MAX;
+    use crate::hub::Clash;
 
     use crate::seen::Seen;
 
@@ -686,7 +485,7 @@ mod tests {
         assert!(bytes <= MISSED_BYTES_MAX && bytes > MISSED_BYTES_MAX - 200);
         assert_eq!(
             missed.events.last().map(|e| e.seq.0),
-            Some(hub.lock().last_seq)
+            Some(hub.lock().room.last_seq().0)
         );
         // Review finding: the replaced registration could still speak.
         let a_key = resumed.key.clone();
@@ -732,7 +531,7 @@ mod tests {
             |w: Welcome| seen = Some((w.seq, w.missed.map(|m| (m.events.len(), m.gap)))),
         )
         .unwrap_or_else(|_| unreachable!());
-        let last = Seq(hub.lock().last_seq);
+        let last = hub.lock().room.last_seq();
         assert_eq!(seen, Some((last, Some((0, false)))));
         let _ = a;
     }
@@ -853,8 +652,8 @@ mod tests {
                 .map(|(seq, _)| seq),
         );
         let expected: Vec<u64> = {
-            let mut r = hub.lock();
-            let recent = r.recent.as_mut().unwrap_or_else(|| unreachable!());
+            let r = hub.lock();
+            let recent = r.room.recent().unwrap_or_else(|| unreachable!());
             recent.latest(usize::MAX).iter().map(|e| e.seq.0).collect()
         };
         assert_eq!(expected.len(), 4000);

@@ -13,8 +13,7 @@ use crate::access::{Access, Verdict, may_receive_password};
 use crate::event::Event;
 use crate::event::Seq;
 use crate::hub::{
-    Answer, Claimed, Clash, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
-    Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Published, Refusal, RegId, Unpublished, Welcome, Welcomer,
 };
 use crate::intent::Intent;
 use crate::reply::{Client, Reply};
@@ -283,10 +282,7 @@ impl Session {
         if self.registered.is_some() || self.awaiting.is_some() {
             return;
         }
-        let recipient: Arc<dyn Recipient> = self.client.clone();
-        let answer = self
-            .hub
-            .claim(&name, self.peer, recipient, self.resumable, self.welcomer());
+        let answer = self.hub.claim(self.entrant(&name), self.resumable);
         self.answered(name, answer);
     }
 
@@ -299,16 +295,18 @@ impl Session {
         self.numbered = true;
         self.resumable = true;
         self.client.number_events();
-        let recipient: Arc<dyn Recipient> = self.client.clone();
-        let answer = self.hub.resume(
-            &name,
-            token,
-            Seq(after),
-            self.peer,
-            recipient,
-            self.welcomer(),
-        );
+        let answer = self.hub.resume(self.entrant(&name), token, Seq(after));
         self.answered(name, answer);
+    }
+
+    /// This client, asking for `name`.
+    fn entrant(&self, name: &Name<'static>) -> Entrant {
+        Entrant {
+            name: name.clone(),
+            peer: self.peer,
+            recipient: self.client.clone(),
+            welcome: self.welcomer(),
+        }
     }
 
     fn answered(&mut self, name: Name<'static>, answer: Answer) {
