@@ -12,8 +12,8 @@ use anyhow::{Context as _, bail};
 use tagarela_parser::{Name, ServerLine, Text};
 use tagarela_reader::{LineReader, Received};
 use tagarela_server::event::{Event, EventKind, Seq};
-use tagarela_server::history::{HistoryStore, Retention};
-use tagarela_server::sink::{Entry, EventSink};
+use tagarela_server::{Entry, EventSink};
+use tagarela_server::{HistoryStore, Retention};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

@@ -264,8 +264,8 @@ async fn answered_probes_are_not_printed() {
 #[tokio::test]
 async fn the_room_password_is_sent_before_the_name() {
     use std::sync::Arc;
+    use tagarela_server::Access;
     use tagarela_server::Settings;
-    use tagarela_server::access::Access;
     use tagarela_server::testing::TestServer;
     let settings = Settings {
         access: Some(Arc::new(Access::new("open sesame", false))),

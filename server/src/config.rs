@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::history::{KEEP_MAX, Retention};
-use crate::rate_limit::Rate;
+use crate::flow::rate_limit::Rate;
+use crate::store::history::{KEEP_MAX, Retention};
 
 /// The Tagarela chat server: spec/PROTOCOL.md v1 over TCP.
 ///
@@ -162,7 +162,7 @@ pub struct Config {
     /// From how many members on a room's joins and leaves are summed up
     /// in one CROWD notice a second instead of a line each to everyone
     /// (spec §18); 0 sends every join and leave, however large the room.
-    #[arg(long, env = "TAGARELA_CROWD_SIZE", default_value_t = crate::crowd::DEFAULT_SIZE)]
+    #[arg(long, env = "TAGARELA_CROWD_SIZE", default_value_t = crate::hub::crowd::DEFAULT_SIZE)]
     pub crowd_size: usize,
 
     /// Kept messages replayed to each newcomer (0 for none).
@@ -176,7 +176,7 @@ pub struct Config {
     /// per-address limit, the password throttle and the plain-text
     /// password check, and in the logs. A listed balancer's connection
     /// without a header is closed; nobody else's is ever read for one.
-    #[arg(long, env = "TAGARELA_PROXY_PROTOCOL_FROM", value_delimiter = ',', value_parser = crate::proxy_header::Balancers::parse_entry)]
+    #[arg(long, env = "TAGARELA_PROXY_PROTOCOL_FROM", value_delimiter = ',', value_parser = crate::transport::proxy_header::Balancers::parse_entry)]
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
 
     /// Join the cluster whose state is in this Redis (spec §17):
@@ -321,19 +321,19 @@ pub struct Settings {
     /// How long a TLS client has to finish its handshake.
     pub tls_handshake_timeout: Duration,
     /// The room's password, if it has one (§4.7).
-    pub access: Option<std::sync::Arc<crate::access::Access>>,
+    pub access: Option<std::sync::Arc<crate::chat::access::Access>>,
     /// What history is kept, when the room keeps any (§16).
     pub history_retention: Retention,
     /// Kept messages replayed to a newcomer (§16.2).
     pub history_replay: usize,
     /// The cluster this server is a node of (§17), if any.
-    pub cluster: Option<crate::cluster_link::ClusterConfig>,
+    pub cluster: Option<crate::hub::cluster::link::ClusterConfig>,
     /// From how many members joins and leaves go into crowd notices
     /// (§18); 0: never.
     pub crowd_size: usize,
     /// The load balancers whose connections begin with a PROXY header
     /// naming the client (none: no connection is read for one).
-    pub balancers: crate::proxy_header::Balancers,
+    pub balancers: crate::transport::proxy_header::Balancers,
 }
 
 impl Default for Settings {
@@ -357,8 +357,8 @@ impl Default for Settings {
             history_retention: Retention::default(),
             history_replay: 50,
             cluster: None,
-            crowd_size: crate::crowd::DEFAULT_SIZE,
-            balancers: crate::proxy_header::Balancers::default(),
+            crowd_size: crate::hub::crowd::DEFAULT_SIZE,
+            balancers: crate::transport::proxy_header::Balancers::default(),
         }
     }
 }
@@ -396,7 +396,7 @@ impl Config {
             cluster: self
                 .redis
                 .as_ref()
-                .map(|url| crate::cluster_link::ClusterConfig {
+                .map(|url| crate::hub::cluster::link::ClusterConfig {
                     url: url.clone(),
                     node_id: self.node_id.clone().unwrap_or_else(random_node_id),
                     keep: if self.no_history {
@@ -406,14 +406,16 @@ impl Config {
                     },
                 }),
             crowd_size: self.crowd_size,
-            balancers: crate::proxy_header::Balancers::new(self.proxy_protocol_from.clone()),
+            balancers: crate::transport::proxy_header::Balancers::new(
+                self.proxy_protocol_from.clone(),
+            ),
         }
     }
 }
 
 /// A node id nobody else is likely to have.
 fn random_node_id() -> String {
-    let token = crate::resume::ResumeToken::generate().map(|t| t.hex());
+    let token = crate::hub::resume::ResumeToken::generate().map(|t| t.hex());
     format!("node-{}", token.as_deref().map_or("0", |t| &t[..8]))
 }
 

@@ -1,24 +1,33 @@
-//! The Tagarela chat server (spec/PROTOCOL.md v1) as a library, so tests can
+//! The Tagarela chat server (spec/PROTOCOL.md) as a library, so tests can
 //! run it in-process: [`run`] takes a bound listener and a shutdown future,
 //! as tokio's mini-redis does. The binary (`main.rs`) adds flags, logging,
 //! signals and `--background`.
 //!
 //! # Layers
-//! Each layer knows only the one below it:
+//! One folder a layer, each with a `mod.rs` that says what it may import.
+//! A layer uses only those below it; what goes back up goes through a
+//! port the lower layer defines and the higher one implements:
+//! `hub::Recipient` (how a hub reaches a client's queue),
+//! `hub::Welcomer` (what a newcomer is told), `chat::reply::Replier`
+//! (how the session answers its client) and `flow::pressure` (the
+//! signal that holds senders back).
 //!
-//! | layer | files | deals in |
+//! | folder | files | deals in |
 //! |---|---|---|
-//! | transport | `connection.rs` (generic over [`Transport`]), `listener.rs`, `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs` | octets, TLS, timers, flow control |
-//! | wire | `wire.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` | lines <-> intents, events and replies -> lines |
-//! | chat core | `session.rs`, `intent.rs`, `reply.rs`, `event.rs`, `access.rs` | intents in, replies and events out; sequence numbers; the room's password |
-//! | hub | `hub.rs` (the interface), `room.rs` (one room: roster, numbering, stamping, delivery, welcome; both hubs hold one), `local_hub.rs` (one process), `cluster.rs` (a replica of a room shared through Redis, spec §17), `crowd.rs` (a crowded room's joins and leaves summed up, §18), `roster.rs`, `recent.rs` (the recent public messages both keep), `event_log.rs` (what a resuming client missed) | who is where; numbering and delivery of events; replay |
-//! | cluster link | `cluster_link.rs` (the only code that talks to Redis), `cluster.lua` (the functions Redis runs), `cluster_message.rs` (the channel's format), `recorder.rs` (a node's records, off the channel loop) | leases, the ordered channel, one call per event |
-//! | stores | `sink.rs` (the interface), `audit.rs`, `history.rs` (SQLite), `server_log.rs` (the log line of every event) | recording events |
+//! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `context.rs` (what connection tasks share) | octets, TLS, timers |
+//! | `wire/` | `tagarela.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` (a client's bounded queue of octets) | lines <-> intents, events and replies -> lines |
+//! | `chat/` | `session.rs`, `intent.rs`, `reply.rs`, `access.rs` (the room's password) | intents in, replies and hub calls out |
+//! | `hub/` | `mod.rs` (the interface and its guarantees), `room.rs` (one room: roster, seats, numbering, stamping, delivery, welcome; both hubs hold one), `local.rs` (a room in one process), `roster.rs`, `crowd.rs` (§18), `recent.rs` (replay), `event_log.rs` (what a resuming client missed), `resume.rs` (tokens) | who is where; numbering and delivery of events |
+//! | `hub/cluster/` | `mod.rs` (a replica of a room shared through Redis, §17), `link.rs` (the only code that talks to Redis), `cluster.lua` (the functions Redis runs), `message.rs` (the channel's format), `recorder.rs` (a node's records, off the channel loop) | leases, the ordered channel, one call per event |
+//! | `store/` | `mod.rs` (the sink interface), `audit.rs`, `history.rs` (SQLite), `server_log.rs` (the log line of every event) | recording events |
+//! | `flow/` | `rate_limit.rs`, `pressure.rs` (spec §11) | holding input back |
+//! | `ops/` | `metrics.rs` (`/metrics`, `/ready`), `state_dir.rs`, `background.rs`, `log_text.rs` | what the operator sees |
 //!
-//! Besides: `rate_limit.rs` and `pressure.rs` (flow control, spec §11),
-//! `metrics.rs` (counters, `/metrics` and `/ready`), `config.rs`
-//! (flags), `state_dir.rs`, `background.rs`, `log_text.rs`, `testing.rs`
-//! (the one way tests start a server).
+//! Beside them: `event.rs` (the numbered event every layer passes on, at
+//! the bottom), `config.rs` (flags and the one table of defaults, read by
+//! the transport, above every layer it configures) and `testing.rs` (the
+//! one way tests start a server). Only what the binary, the tests and the
+//! bench need is public, re-exported below; the layers are private.
 //!
 //! - **Transport.** One task per connection reads into a stack buffer
 //!   inside one poll and keeps only a partial line between reads, so an
@@ -55,82 +64,59 @@
 //!  alice's socket                                   bob's socket, carol's socket
 //!       | octets                                          ^ octets (one write per socket-full)
 //!       v                                                 |
-//!  connection::io_turn --- rate limit, back-pressure      connection::flush
-//!       | stack buffer -> LineFramer::lines (parser)      ^ swaps the queue out
+//!  transport::connection::io_turn                   transport::connection::flush
+//!       | rate limit, back-pressure; stack buffer         ^ swaps the queue out
+//!       | -> LineFramer::lines (parser)                   |
 //!       v CheckedLine                                     |
-//!  wire::decode --> Intent::Public(text)             Outbox (bob), Outbox (carol)
+//!  wire::tagarela::decode --> Intent::Public(text)  wire::outbox::Outbox (bob), (carol)
 //!       |                                                 ^ octets appended, never waits
 //!       v                                                 |
-//!  Session::handle --> Hub::publish_public ------> LocalHub: under one lock,
-//!       |                                            Event { seq, at, Public } and
-//!       |                                            Recipient::deliver to each member but alice
-//!       |                                            (a pending crowd notice first), which
-//!       |                                            encodes it once (wire::encode_event,
-//!       |                                            cached in the Event) and appends the octets
-//!       v                                            and keeps it in Recent (history replay)
-//!  Entry (event + peer) --> EventSink::record (history writer thread, audit log thread, server log)
+//!  chat::session::Session::handle                         |
+//!       --> Hub::publish_public -----> hub::local::LocalHub: under one lock, numbers it,
+//!       |                              hub::room::Room::accept: Event { seq, at, Public },
+//!       |                              Recipient::deliver to each seat but alice (a pending
+//!       |                              crowd notice first), which encodes it once
+//!       |                              (wire::tagarela::encode_event, cached in the Event)
+//!       v                              and appends the octets; keeps it in Recent (replay)
+//!  store::Entry (event + peer) --> EventSink::record (history writer, audit log, server log)
 //! ```
 //!
 //! # The same message in a cluster (spec §17)
 //! ```text
-//!  node A: Session::handle --> ClusterHub::publish_public: queues Command::Public (never waits)
-//!       cluster_link::publish: one pipeline per batch --> Redis: FCALL tagarela_public
+//!  node A: Session::handle --> hub::cluster::ClusterHub::publish_public:
+//!       queues Command::Public (never waits)
+//!       hub::cluster::link (publish): one pipeline per batch --> Redis: FCALL tagarela_public
 //!                                                          checks the sender holds the name,
 //!                                                          INCR seq, XADD history,
 //!                                                          PUBLISH on tagarela:events
-//!  every node (A included): cluster_link's follow loop <-- the channel, in order
+//!  every node (A included): the link's follow loop <-- the channel, in order
 //!       (a forwarder keeps redis-rs's queue empty; 65,536 behind: the node leaves)
-//!       ClusterHub::apply: under its lock, checks the number is the next one,
-//!       Event { seq, at (Redis's clock) } and Recipient::deliver to this node's
-//!       clients but the sender, exactly as one server does
-//!  node A only: the Entry --> Recorder (bounded; holds A's senders back when behind)
-//!       --> EventSink::record (audit log, server log)
+//!       ClusterHub::apply: under its lock, checks the number is the next one, then
+//!       Room::accept with Redis's number and clock: Recipient::deliver to this
+//!       node's seats but the sender, exactly as one server does
+//!  node A only: the Entry --> hub::cluster::recorder (bounded; holds A's senders back
+//!       when behind) --> EventSink::record (audit log, server log)
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod access;
-pub mod admission;
-pub mod audit;
-pub mod background;
-pub mod bind;
-pub mod cluster;
-pub mod cluster_link;
-pub mod cluster_message;
+mod chat;
 pub mod config;
-mod connection;
-mod context;
-pub mod crowd;
 pub mod event;
-pub mod event_log;
-pub mod history;
-pub mod hub;
-mod intent;
-mod listener;
-pub mod local_hub;
-mod log_text;
-pub mod metrics;
-pub mod outbox;
-mod pressure;
-pub mod proxy_header;
-pub mod rate_limit;
-pub mod recent;
-mod recorder;
-mod reply;
-pub mod resume;
-pub mod room;
-pub mod roster;
-#[cfg(test)]
-mod seen;
-mod server_log;
-mod session;
-pub mod sink;
-pub mod state_dir;
+mod flow;
+mod hub;
+mod ops;
+mod store;
 pub mod testing;
-pub mod tls;
-mod tls_stream;
+mod transport;
 mod wire;
 
-pub use audit::{AuditLog, AuditWriter};
+pub use chat::access::Access;
 pub use config::{Config, LogFormat, Settings};
-pub use connection::Transport;
-pub use listener::{Listeners, run, serve};
+pub use ops::{background, metrics, state_dir};
+pub use store::audit::{AuditLog, AuditWriter};
+pub use store::history::{History, HistoryStore, Retention};
+pub use store::{Entry, EventSink, Stores};
+pub use transport::connection::Transport;
+pub use transport::listener::{Listeners, run, serve};
+pub use transport::proxy_header::Balancers;
+pub use transport::{bind, tls};

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::sync::Arc;
 
-use tagarela_server::access::Access;
-use tagarela_server::history::{History, HistoryStore};
-use tagarela_server::sink::Stores;
+use tagarela_server::Access;
+use tagarela_server::Stores;
 use tagarela_server::{AuditLog, Config, Listeners, LogFormat, background, bind, state_dir, tls};
+use tagarela_server::{History, HistoryStore};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, with a background thread that hands freed pages back to the

@@ -11,10 +11,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::audit::AuditLog;
 use crate::config::Settings;
-use crate::listener::Listeners;
-use crate::tls::Tls;
+use crate::store::audit::AuditLog;
+use crate::transport::listener::Listeners;
+use crate::transport::tls::Tls;
 
 /// How long [`TestServer::shutdown`] waits for the server to finish.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);

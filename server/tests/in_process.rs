@@ -2,7 +2,7 @@
 //! with short timeouts, driven by raw TCP clients that speak the wire
 //! protocol. Wire-level scenarios against the real binary live in
 //! `conformance/`; the timers are tested with a paused clock beside the
-//! connection loop (`src/connection.rs`).
+//! connection loop (`src/transport/connection.rs`).
 
 #![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
 

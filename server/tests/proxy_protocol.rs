@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tagarela_reader::LineReader;
+use tagarela_server::Access;
+use tagarela_server::Balancers;
 use tagarela_server::Settings;
-use tagarela_server::access::Access;
-use tagarela_server::proxy_header::Balancers;
 use tagarela_server::testing::TestServer;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

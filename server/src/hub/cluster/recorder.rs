@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
-use crate::pressure::Pressure;
-use crate::sink::{Entry, EventSink};
+use crate::flow::pressure::Pressure;
+use crate::store::{Entry, EventSink};
 
 /// Records waiting from which this node's senders are held back.
 pub const PRESS_AT: usize = 1024;
@@ -137,7 +137,7 @@ impl Drop for Recorder {
 mod tests {
     use super::*;
     use crate::event::{Event, EventKind, Seq};
-    use crate::sink::Recording;
+    use crate::store::Recording;
     use tagarela_parser::{Name, Timestamp};
 
     /// A store that takes nothing until it is opened.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tagarela_parser::{HistoryQuery, Timestamp};
 
 use crate::event::Event;
-use crate::history::Retention;
+use crate::store::history::Retention;
 
 /// Recent public messages, oldest first, in sequence order.
 #[derive(Debug)]
@@ -36,11 +36,6 @@ impl Recent {
     pub fn answer(&mut self, query: &HistoryQuery, default: usize) -> Vec<Arc<Event>> {
         self.expire(crate::event::wall_clock());
         self.query(query, query.count_or(default))
-    }
-
-    /// When the newest kept message was sent.
-    pub fn newest_at(&self) -> Option<Timestamp> {
-        self.messages.back().map(|e| e.at)
     }
 
     /// Forgets every message (the room is being loaded anew).
@@ -96,13 +91,9 @@ impl Recent {
     }
 
     /// How many are held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.messages.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The chat core for one client (spec §4, §5): unregistered or
 //! registered, and what each [`Intent`] does: replies to the client,
-//! events through the [`Hub`], entries for the [`crate::sink`]s. It works
+//! events through the [`Hub`], entries for the [`crate::store`]s. It works
 //! on intents and events only: it is synchronous, never sees octets, never
 //! writes to a socket and never waits.
 
@@ -9,15 +9,15 @@ use std::sync::Arc;
 
 use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
 
-use crate::access::{Access, Verdict, may_receive_password};
+use crate::chat::access::{Access, Verdict, may_receive_password};
+use crate::chat::intent::Intent;
+use crate::chat::reply::{Client, Reply};
 use crate::event::Event;
 use crate::event::Seq;
 use crate::hub::{
     Answer, Claimed, Clash, Entrant, Hub, Published, Refusal, RegId, Unpublished, Welcome, Welcomer,
 };
-use crate::intent::Intent;
-use crate::reply::{Client, Reply};
-use crate::sink::Entry;
+use crate::store::Entry;
 
 /// What the connection must do after an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +226,7 @@ impl Session {
                 // a room that keeps no history answers with an empty run.
                 let events = self
                     .hub
-                    .history(&query, crate::history::DEFAULT_PAGE)
+                    .history(&query, crate::store::history::DEFAULT_PAGE)
                     .unwrap_or_default();
                 self.reply(Reply::History(&events));
             }
@@ -451,8 +451,8 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local_hub::LocalHub;
-    use crate::outbox::Outbox;
+    use crate::hub::local::LocalHub;
+    use crate::wire::outbox::Outbox;
 
     fn session(peer: &str, over_tls: bool) -> (Session, Arc<Outbox>) {
         let outbox = Arc::new(Outbox::new(1 << 20, 1 << 20));
@@ -542,7 +542,7 @@ mod tests {
             (b"/history", "HISTEND 0"),
         ];
         for (line, want) in table {
-            let decoded = crate::wire::decode(
+            let decoded = crate::wire::tagarela::decode(
                 tagarela_parser::content::check_line(line),
                 s.is_registered(),
             );
@@ -556,7 +556,8 @@ mod tests {
             );
         }
         assert!(sent(&bob).contains("MSG "), "bob got ana's public message");
-        let quit = crate::wire::decode(tagarela_parser::content::check_line(b"/quit bye"), true);
+        let quit =
+            crate::wire::tagarela::decode(tagarela_parser::content::check_line(b"/quit bye"), true);
         assert_eq!(s.handle(quit), Outcome::Close(ByeReason::Quit));
         assert!(sent(&bob).ends_with(" ana quit :bye\n"));
     }

@@ -18,14 +18,14 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 use tagarela_parser::{HistoryQuery, Name, NameKey, Skeleton, Timestamp};
 
-use crate::crowd::Crowd;
 use crate::event::{Event, EventKind, Seq, wall_clock};
-use crate::event_log::EventLog;
+use crate::hub::crowd::Crowd;
+use crate::hub::event_log::EventLog;
+use crate::hub::recent::Recent;
+use crate::hub::resume::ResumeToken;
+use crate::hub::roster::{Holder, Roster};
 use crate::hub::{Clash, Recipient, RegId, Welcome};
-use crate::metrics::Metrics;
-use crate::recent::Recent;
-use crate::resume::ResumeToken;
-use crate::roster::{Holder, Roster};
+use crate::ops::metrics::Metrics;
 
 /// Someone in the room (in a cluster: on any node).
 #[derive(Debug)]
@@ -448,7 +448,7 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seen::Seen;
+    use crate::hub::seen::Seen;
     use tagarela_parser::{LeaveReason, Text};
 
     fn name(s: &str) -> Name<'static> {

@@ -4,7 +4,7 @@
 //! what connection tasks hand it through a bounded channel, one
 //! transaction per batch of whatever is waiting; WAL mode, so a reader
 //! never blocks it. At start the kept messages are read back for the
-//! hub's memory ([`crate::recent`]), which serves every replay: the file
+//! hub's memory ([`crate::hub::recent`]), which serves every replay: the file
 //! is the durable copy, never read while the server runs.
 //!
 //! Private messages are never written here. The file and its WAL are
@@ -21,7 +21,7 @@ use tagarela_parser::{Name, Text, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::event::{Event, EventKind, Seq};
-use crate::sink::{Entry, EventSink, Recording};
+use crate::store::{Entry, EventSink, Recording};
 
 /// Events waiting for the writer at most; a full channel makes senders
 /// wait (spec §16.4), it never drops.

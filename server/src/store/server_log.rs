@@ -8,8 +8,8 @@
 //! but log lines.
 
 use crate::event::EventKind;
-use crate::log_text::LogText;
-use crate::sink::{Entry, EventSink, Recording};
+use crate::ops::log_text::LogText;
+use crate::store::{Entry, EventSink, Recording};
 
 /// Logs every event it is given.
 #[derive(Debug, Clone, Copy)]

@@ -71,7 +71,7 @@ impl Recipient for Seen {
         self.note(format!("undeliverable {to}"));
     }
 
-    fn crowd(&self, notice: &crate::crowd::Notice) {
+    fn crowd(&self, notice: &crate::hub::crowd::Notice) {
         self.crowd_times
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -6,7 +6,7 @@
 //! in as few writes as the transport takes. Rare, await-heavy work
 //! (closing, waiting on a sink) is boxed so that it does not enlarge the
 //! state every open connection keeps. Protocol decisions live in
-//! `session.rs` and the wire format in `wire.rs`: this file never
+//! `chat/session.rs` and the wire format in `wire/tagarela.rs`: this file never
 //! interprets line content, and it is the same for every transport.
 
 use std::future::poll_fn;
@@ -23,17 +23,17 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::Permit;
+use crate::chat::intent::Intent;
+use crate::chat::reply::{Replier, Reply};
+use crate::chat::session::{Outcome, Pending, Session, SessionOptions};
 use crate::config::Settings;
-use crate::context::Context;
+use crate::flow::rate_limit::{Bucket, Rate};
 use crate::hub::{Claimed, Refusal};
-use crate::intent::Intent;
-use crate::metrics::Metrics;
-use crate::outbox::Outbox;
-use crate::rate_limit::{Bucket, Rate};
-use crate::reply::{Replier, Reply};
-use crate::session::{Outcome, Pending, Session, SessionOptions};
-use crate::wire;
+use crate::ops::metrics::Metrics;
+use crate::transport::admission::Permit;
+use crate::transport::context::Context;
+use crate::wire::outbox::Outbox;
+use crate::wire::tagarela;
 
 /// Octets read from the transport at a time.
 const READ_CHUNK: usize = 4096;
@@ -434,7 +434,7 @@ async fn close<T: Transport>(
                 session.leave(leave);
                 record(ctx, &mut session).await;
             }
-            if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
+            if let Some(bye) = tagarela::encode_reply(&Reply::Bye(reason)) {
                 if overflowed || reason == ByeReason::Slow {
                     // Its output is over the bound: one attempt, never a wait.
                     outbox.close();
@@ -586,7 +586,7 @@ impl Input {
             }
             handled += 1;
             let intent = match framed {
-                Framed::Line(line) => wire::decode(line, session.is_registered()),
+                Framed::Line(line) => tagarela::decode(line, session.is_registered()),
                 Framed::TooLong => Intent::TooLong,
                 Framed::Flood => return Err(ByeReason::Flood),
             };
@@ -708,9 +708,9 @@ fn best_effort_bye<T: Transport>(transport: &mut T, out: &Outgoing, bye: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::Admission;
-    use crate::local_hub::LocalHub;
-    use crate::pressure::Pressure;
+    use crate::flow::pressure::Pressure;
+    use crate::hub::local::LocalHub;
+    use crate::transport::admission::Admission;
     use tagarela_reader::LineReader;
     use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
 

@@ -26,12 +26,12 @@ use std::time::Duration;
 use tagarela_parser::{ByeReason, ErrorCode, Name};
 use tokio::time::Instant;
 
-use crate::crowd::Notice;
+use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, WireFormat};
+use crate::flow::pressure::{Presser, Pressure};
 use crate::hub::Recipient;
-use crate::pressure::{Presser, Pressure};
-use crate::reply::{Replier, Reply};
-use crate::wire;
+use crate::hub::crowd::Notice;
+use crate::wire::tagarela;
 
 /// Capacity a queue starts with: a few typical lines.
 const MIN_CAPACITY: usize = 256;
@@ -315,16 +315,16 @@ impl Recipient for Outbox {
     }
 
     fn crowd(&self, notice: &Notice) {
-        if let Some(line) = notice.encoded(wire::encode_crowd) {
+        if let Some(line) = notice.encoded(tagarela::encode_crowd) {
             self.push(line);
         }
     }
 
     fn deliver(&self, event: &Event) {
         let line = if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
-            event.encoded(WireFormat::TagarelaSeq, wire::encode_event_seq)
+            event.encoded(WireFormat::TagarelaSeq, tagarela::encode_event_seq)
         } else {
-            event.encoded(WireFormat::Tagarela, wire::encode_event)
+            event.encoded(WireFormat::Tagarela, tagarela::encode_event)
         };
         if let Some(line) = line {
             self.push(line);
@@ -335,7 +335,7 @@ impl Recipient for Outbox {
 /// The chat core's replies to this client, in the Tagarela wire format.
 impl Replier for Outbox {
     fn reply(&self, reply: &Reply<'_>) {
-        if let Some(line) = wire::encode_reply(reply) {
+        if let Some(line) = tagarela::encode_reply(reply) {
             self.push_as(&line, false);
         }
     }

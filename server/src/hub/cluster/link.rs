@@ -27,11 +27,11 @@ use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::cluster::{ClusterHub, Command, Holding, Snapshot, Verdict};
-use crate::cluster_message::ClusterMessage;
 use crate::event::{Event, EventKind, Seq};
-use crate::metrics::Metrics;
-use crate::recorder::Recorder;
+use crate::hub::cluster::message::ClusterMessage;
+use crate::hub::cluster::recorder::Recorder;
+use crate::hub::cluster::{ClusterHub, Command, Holding, Snapshot, Verdict};
+use crate::ops::metrics::Metrics;
 
 /// A node's lease in Redis: if it is not renewed for this long, its names
 /// are released as lost by whichever node reaps first.
@@ -136,7 +136,7 @@ pub async fn run(
     // A part of the identity no other process has: a node restarted with
     // the same --node-id never takes over its dead predecessor's names
     // (they are reaped when that one's lease ends).
-    let process = crate::resume::ResumeToken::generate()
+    let process = crate::hub::resume::ResumeToken::generate()
         .map(|t| t.hex()[..8].to_owned())
         .unwrap_or_else(|| std::process::id().to_string());
     let mut incarnation = 0u64;

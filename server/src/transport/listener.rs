@@ -15,27 +15,27 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
-use crate::admission::Admission;
-use crate::cluster::ClusterHub;
-use crate::cluster_link;
+use crate::chat::reply::Reply;
 use crate::config::Settings;
-use crate::connection::{self, TransportKind};
-use crate::context::Context;
-use crate::crowd;
-use crate::history::History;
+use crate::flow::pressure::Pressure;
 use crate::hub::Hub;
-use crate::local_hub::LocalHub;
-use crate::metrics::Metrics;
-use crate::pressure::Pressure;
-use crate::proxy_header;
-use crate::recent::Recent;
-use crate::recorder::Recorder;
-use crate::reply::Reply;
-use crate::server_log::ServerLog;
-use crate::sink::{EventSink, Fanout, Stores};
-use crate::tls::Tls;
-use crate::tls_stream::TlsStream;
-use crate::wire;
+use crate::hub::cluster::ClusterHub;
+use crate::hub::cluster::link;
+use crate::hub::cluster::recorder::Recorder;
+use crate::hub::crowd;
+use crate::hub::local::LocalHub;
+use crate::hub::recent::Recent;
+use crate::ops::metrics::Metrics;
+use crate::store::history::History;
+use crate::store::server_log::ServerLog;
+use crate::store::{EventSink, Fanout, Stores};
+use crate::transport::admission::Admission;
+use crate::transport::connection::{self, TransportKind};
+use crate::transport::context::Context;
+use crate::transport::proxy_header;
+use crate::transport::tls::Tls;
+use crate::transport::tls_stream::TlsStream;
+use crate::wire::tagarela;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -121,7 +121,7 @@ pub async fn serve(
                 settings.crowd_size,
                 settings.max_connections,
             );
-            tracing::info!(node = %config.node_id, redis = %cluster_link::shown_url(&config.url), "joining a cluster");
+            tracing::info!(node = %config.node_id, redis = %link::shown_url(&config.url), "joining a cluster");
             cluster = Some((Arc::clone(&hub), commands, config.clone()));
             hub
         }
@@ -165,7 +165,7 @@ pub async fn serve(
             recording = Some((Arc::clone(&recorder), AbortOnDropHandle::new(drain)));
             recorder
         });
-        tokio::spawn(cluster_link::run(
+        tokio::spawn(link::run(
             hub,
             commands,
             config,
@@ -197,8 +197,8 @@ pub async fn serve(
     let mut listeners = listeners;
     let endpoint = listeners.metrics.take().map(|l| {
         let hub = Arc::clone(&ctx.hub);
-        let ready: crate::metrics::Readiness = Arc::new(move || hub.is_ready());
-        tokio::spawn(crate::metrics::serve(l, Arc::clone(&metrics), ready))
+        let ready: crate::ops::metrics::Readiness = Arc::new(move || hub.is_ready());
+        tokio::spawn(crate::ops::metrics::serve(l, Arc::clone(&metrics), ready))
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -325,7 +325,7 @@ impl Doorway {
             Ok(permit) => permit,
             Err(reason) => {
                 tracing::warn!(peer = %peer, reason = %reason, "connection refused");
-                if let Some(bye) = wire::encode_reply(&Reply::Bye(reason)) {
+                if let Some(bye) = tagarela::encode_reply(&Reply::Bye(reason)) {
                     // A fresh socket's send buffer is empty: this does not block.
                     let _ = stream.try_write(&bye);
                 }

@@ -3,6 +3,10 @@
 //! core hands every event to whatever stores the operator configured
 //! without knowing what they are. A sink never decides delivery.
 
+pub mod audit;
+pub mod history;
+pub mod server_log;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -52,14 +56,14 @@ impl EventSink for Fanout {
 #[derive(Debug)]
 pub struct Stores {
     /// The operator's audit log (possibly disabled).
-    pub audit: crate::audit::AuditLog,
+    pub audit: crate::store::audit::AuditLog,
     /// The room's history (spec §16); `None`: the room keeps none.
-    pub history: Option<crate::history::History>,
+    pub history: Option<crate::store::history::History>,
 }
 
-impl From<crate::audit::AuditLog> for Stores {
+impl From<crate::store::audit::AuditLog> for Stores {
     /// Only an audit log; no history.
-    fn from(audit: crate::audit::AuditLog) -> Stores {
+    fn from(audit: crate::store::audit::AuditLog) -> Stores {
         Stores {
             audit,
             history: None,

@@ -21,7 +21,7 @@ use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 
 use crate::event::EventKind;
-use crate::sink::{Entry, EventSink, Recording};
+use crate::store::{Entry, EventSink, Recording};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 

@@ -12,10 +12,10 @@ use tagarela_parser::{
     ServerLine, Text, Token,
 };
 
-use crate::crowd::Notice;
+use crate::chat::intent::Intent;
+use crate::chat::reply::Reply;
 use crate::event::{Event, EventKind, WireFormat};
-use crate::intent::Intent;
-use crate::reply::Reply;
+use crate::hub::crowd::Notice;
 
 /// Decodes one line's checked content (or its content error) into an
 /// intent, reading it as §4.3 says before registration and as §5 after.

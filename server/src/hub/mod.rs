@@ -1,8 +1,8 @@
 //! The hub: who is in the room and where events go. One interface for
 //! claiming and releasing a name, publishing an event and listing who is
 //! online, so that the chat core does not care whether the room lives in
-//! this process ([`crate::local_hub::LocalHub`]) or is shared by several
-//! through Redis ([`crate::cluster::ClusterHub`]). A local hub answers at
+//! this process ([`crate::hub::local::LocalHub`]) or is shared by several
+//! through Redis ([`crate::hub::cluster::ClusterHub`]). A local hub answers at
 //! once; a cluster hub answers a claim later ([`Answer::Pending`]) and
 //! numbers events once Redis has ordered them ([`Published::Queued`]).
 //! Recipients are named by
@@ -29,12 +29,23 @@
 //!    connection in one step: the old one is told it was replaced and
 //!    its later release does nothing; nobody else sees a leave or a join.
 
+pub mod cluster;
+pub mod crowd;
+pub mod event_log;
+pub mod local;
+pub mod recent;
+pub mod resume;
+pub mod room;
+pub mod roster;
+#[cfg(test)]
+pub mod seen;
+
 use std::sync::Arc;
 
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 
-use crate::crowd::Notice;
 use crate::event::Event;
+use crate::hub::crowd::Notice;
 
 /// One registration of a name in one process: a resume makes a new one,
 /// so the connection that held the name before (and whatever it does
@@ -144,9 +155,6 @@ pub enum Clash {
 pub struct Claimed {
     /// The name's identity from now on, for every later call.
     pub key: NameKey,
-    /// Registered clients, the newcomer included, when the claim took
-    /// effect (`WELCOME online=`).
-    pub online: usize,
     /// The `Join` published to everyone else; `None` when a name was
     /// resumed from a connection still holding it (nobody is told).
     pub join: Option<Arc<Event>>,
@@ -198,7 +206,7 @@ pub struct Welcome {
     pub missed: Option<Missed>,
     /// The token that takes this name back after a lost connection; `None`
     /// only if the system had no randomness to give.
-    pub token: Option<crate::resume::ResumeToken>,
+    pub token: Option<crate::hub::resume::ResumeToken>,
 }
 
 /// The room, as the chat core sees it.
@@ -261,7 +269,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn is_ready(&self) -> bool;
 
     /// Sends the crowd notice (§18) of what was counted since the last
-    /// one, if anything was. Called every [`crate::crowd::INTERVAL`].
+    /// one, if anything was. Called every [`crate::hub::crowd::INTERVAL`].
     fn tick(&self);
 
     /// The kept public messages `query` asks for, oldest first, at most

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::access::Access;
+use crate::chat::access::Access;
 use crate::config::Settings;
+use crate::flow::pressure::Pressure;
 use crate::hub::Hub;
-use crate::metrics::Metrics;
-use crate::pressure::Pressure;
-use crate::sink::EventSink;
+use crate::ops::metrics::Metrics;
+use crate::store::EventSink;
 
 /// Shared by all connection tasks.
 #[derive(Debug)]

@@ -13,15 +13,15 @@ use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
-use crate::event_log::LOG_MAX;
-use crate::history::Loaded;
+use crate::hub::event_log::LOG_MAX;
+use crate::hub::recent::Recent;
+use crate::hub::resume::ResumeToken;
+use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
 };
-use crate::metrics::Metrics;
-use crate::recent::Recent;
-use crate::resume::ResumeToken;
-use crate::room::{Greeting, Room, Seat};
+use crate::ops::metrics::Metrics;
+use crate::store::history::Loaded;
 
 /// A departed resumable client: its token, until when it is good, and
 /// where its holding began.
@@ -159,7 +159,6 @@ impl LocalHub {
         r.room.sit(key.clone(), Seat { recipient, reg: id });
         Claimed {
             key,
-            online: r.room.online(),
             join: Some(join),
             join_recorded: false,
             id,
@@ -309,13 +308,10 @@ impl LocalHub {
                 old.recipient.replaced();
             }
             let greeting = Greeting::Resumed { since, after };
-            let welcomed = r.room.welcome(shown.clone(), &key, greeting, token);
-            let online = welcomed.online;
-            welcome(welcomed);
+            welcome(r.room.welcome(shown.clone(), &key, greeting, token));
             tracing::debug!(name = %shown, "resumed on a new connection");
             return Ok(Claimed {
                 key,
-                online,
                 join: None,
                 join_recorded: false,
                 id,
@@ -372,10 +368,10 @@ impl LocalHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event_log::MISSED_BYTES_MAX;
     use crate::hub::Clash;
+    use crate::hub::event_log::MISSED_BYTES_MAX;
 
-    use crate::seen::Seen;
+    use crate::hub::seen::Seen;
 
     fn name(s: &str) -> Name<'static> {
         Name::normalize(s).unwrap_or_else(|_| unreachable!())
@@ -393,14 +389,10 @@ mod tests {
         let a = hub
             .claim_now(&name("alice"), alice.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
-        assert_eq!(a.online, 1);
         let b = hub
             .claim_now(&name("bob"), bob.clone(), true, |_| {})
             .unwrap_or_else(|_| unreachable!());
-        assert_eq!(
-            (b.online, b.join.as_ref().map(|j| j.seq)),
-            (2, Some(Seq(2)))
-        );
+        assert_eq!(b.join.as_ref().map(|j| j.seq), Some(Seq(2)));
         assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
         hub.publish_private(&a.key, a.id, &name("BOB"), text("psst"))
             .unwrap_or_else(|_| unreachable!());
@@ -432,14 +424,13 @@ mod tests {
         let bob = Arc::new(Seen::default());
         let mut welcomed = None;
         let bob_seen = Arc::clone(&bob);
-        let b = hub
-            .claim_now(&name("bob"), bob.clone(), true, |w: Welcome| {
-                let online = w.online;
-                welcomed = Some(online);
-                bob_seen.note(format!("welcome {online}"));
-            })
-            .unwrap_or_else(|_| unreachable!());
-        assert_eq!((welcomed, b.online), (Some(2), 2));
+        hub.claim_now(&name("bob"), bob.clone(), true, |w: Welcome| {
+            let online = w.online;
+            welcomed = Some(online);
+            bob_seen.note(format!("welcome {online}"));
+        })
+        .unwrap_or_else(|_| unreachable!());
+        assert_eq!(welcomed, Some(2));
         assert!(hub.publish_public(&a.key, a.id, text("hi")).is_ok());
         assert_eq!(
             bob.taken(),
@@ -597,7 +588,7 @@ mod tests {
     /// then receives live hold every message exactly once, in order.
     #[test]
     fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
-        let retention = crate::history::Retention {
+        let retention = crate::store::history::Retention {
             messages: 100_000,
             age: None,
         };

@@ -32,7 +32,7 @@ local CHANNEL = P .. 'events'
 -- and its functions' arguments and replies. Raised with any change a node
 -- of the previous version would misread. Nodes of one cluster speak one
 -- version: a node never replaces a library of another version, it stays
--- out of the cluster instead (spec §17.5). cluster_link.rs's
+-- out of the cluster instead (spec §17.5). link.rs's
 -- LIBRARY_VERSION is the same number (a unit test checks).
 local LIBRARY_VERSION = 1
 -- How long a released name's token still takes it back (seconds).

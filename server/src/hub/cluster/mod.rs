@@ -8,9 +8,13 @@
 //! only there, so every client everywhere sees one order.
 //!
 //! This file is the replica and the [`Hub`] face of it; the Redis side
-//! (connections, the publisher, the lease) is `cluster_link.rs`, and the
-//! channel's format `cluster_message.rs`. It never talks to Redis itself
+//! (connections, the publisher, the lease) is `link.rs`, and the
+//! channel's format `message.rs`. It never talks to Redis itself
 //! and never waits: calls queue [`Command`]s and return.
+
+pub mod link;
+pub mod message;
+pub mod recorder;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,18 +24,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::cluster_message::{Body, ClusterMessage};
 use crate::event::{Event, EventKind, Seq, wall_clock};
+use crate::flow::pressure::Pressure;
+use crate::hub::cluster::message::{Body, ClusterMessage};
+use crate::hub::recent::Recent;
+use crate::hub::resume::ResumeToken;
+use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
     Answer, Claimed, Clash, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished,
     Welcomer,
 };
-use crate::metrics::Metrics;
-use crate::pressure::Pressure;
-use crate::recent::Recent;
-use crate::resume::ResumeToken;
-use crate::room::{Greeting, Room, Seat};
-use crate::sink::Entry;
+use crate::ops::metrics::Metrics;
+use crate::store::Entry;
 
 /// Messages (public and private) queued for Redis at most; past it a
 /// sender is told `ERR unavailable` (§17.4). Claims and releases are not
@@ -301,19 +305,12 @@ impl ClusterHub {
     }
 
     /// Leaves the cluster (Redis is unreachable, the channel skipped, or
-    /// the lease expired): every client of this node is closed with `BYE
-    /// unavailable`, and every claim in flight is answered
-    /// `ERR unavailable`. The names are released by Redis when the lease
-    /// ends (or at once when this node enters again). Idempotent.
-    pub fn cut_off(&self, why: &str) {
-        let node = self.node();
-        if let Some(node) = node {
-            self.cut_off_if(&node, why);
-        }
-    }
-
-    /// [`ClusterHub::cut_off`], if this node is in the cluster as `node`
-    /// (not an earlier incarnation, whose news is stale).
+    /// the lease expired), if this node is in it as `node` (not an
+    /// earlier incarnation, whose news is stale): every client of this
+    /// node is closed with `BYE unavailable`, and every claim in flight
+    /// is answered `ERR unavailable`. The names are released by Redis
+    /// when the lease ends (or at once when this node enters again).
+    /// Idempotent.
     pub fn cut_off_if(&self, node: &str, why: &str) {
         let mut r = self.lock();
         if r.node.as_deref() != Some(node) {
@@ -574,12 +571,9 @@ impl ClusterHub {
             Some(after) => Greeting::Resumed { since, after },
             None => greeting,
         };
-        let welcome = r.room.welcome(name, &key, greeting, waiting.token);
-        let online = welcome.online;
-        (waiting.welcome)(welcome);
+        (waiting.welcome)(r.room.welcome(name, &key, greeting, waiting.token));
         let claimed = Claimed {
             key: key.clone(),
-            online,
             join,
             join_recorded: r.recording,
             id: reg,
@@ -748,7 +742,7 @@ mod tests {
     use super::*;
 
     use crate::hub::Welcome;
-    use crate::seen::Seen;
+    use crate::hub::seen::Seen;
     use tagarela_parser::Timestamp;
 
     fn name(s: &str) -> Name<'static> {
@@ -932,7 +926,7 @@ mod tests {
             .unwrap_or_else(|g| panic!("{g:?}"));
         let claimed = answer.try_recv().unwrap_or_else(|e| panic!("{e}"));
         let claimed = claimed.unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!((claimed.id, claimed.online), (reg, 2));
+        assert_eq!(claimed.id, reg);
         assert_eq!(said(&ana), vec!["welcome ana 2"]);
         joined(&hub, &mut commands, "bia", 12);
         hub.apply(message("P|13|1000|n2|1|zoe|hi"))
@@ -1028,7 +1022,7 @@ mod tests {
         let (hub, mut commands) = entered();
         let (ana, _) = joined(&hub, &mut commands, "ana", 11);
         let (_, mut waiting) = claim(&hub, &mut commands, "bia", Arc::default());
-        hub.cut_off("test");
+        hub.cut_off_if("n1", "test");
         assert_eq!(said(&ana), vec!["cut off"]);
         assert!(matches!(
             waiting.try_recv(),

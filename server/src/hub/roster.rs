@@ -77,11 +77,6 @@ impl<M: Holder> Roster<M> {
         Some(member)
     }
 
-    /// The member holding `key`, to change it (not its name).
-    pub fn get_mut(&mut self, key: &NameKey) -> Option<&mut M> {
-        self.members.get_mut(key)
-    }
-
     /// Forgets everyone.
     pub fn clear(&mut self) {
         self.members.clear();
