@@ -20,18 +20,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::Value;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::event::{Event, EventKind, Seq};
+use crate::event::Seq;
 use crate::hub::cluster::message::ClusterMessage;
 use crate::hub::cluster::recorder::Recorder;
-use crate::hub::cluster::{ClusterHub, Command, Holding, Snapshot, Verdict};
+use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
+
+mod lease;
+mod library;
+mod publish;
+mod replies;
+
+use lease::keep_lease;
+use library::load_library;
+use publish::publish;
+use replies::{call, snapshot, verdict};
 
 /// A node's lease in Redis: if it is not renewed for this long, its names
 /// are released as lost by whichever node reaps first.
@@ -51,14 +60,8 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 /// Channel messages received and not yet applied, at most: a node this
 /// far behind leaves the cluster (§17.4) rather than queue more.
 pub const FEED_MAX: usize = 65_536;
-/// Commands sent in one pipeline at most.
-const BATCH_MAX: usize = 256;
 /// The channel every event is published on (see `cluster.lua`).
 pub const CHANNEL: &str = "tagarela:events";
-/// The functions, loaded at each entry (Redis may have restarted).
-const LIBRARY: &str = include_str!("cluster.lua");
-/// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
-pub const LIBRARY_VERSION: i64 = 1;
 
 /// Where and as whom this process joins a cluster.
 #[derive(Debug, Clone)]
@@ -351,446 +354,9 @@ impl Follow<'_> {
     }
 }
 
-/// Renews `node`'s lease every [`RENEW_EVERY`] and reaps expired ones,
-/// apart from the channel (a slow call never delays delivery). If no
-/// renewal has succeeded for [`FENCE_AFTER`] (counted from when the last
-/// good one was sent), or the lease is found gone, cuts the node off: no
-/// call can make it wait past that deadline.
-async fn keep_lease(
-    hub: Arc<ClusterHub>,
-    mut conn: ConnectionManager,
-    node: Arc<str>,
-    entered_at: Instant,
-) {
-    let lease_ms = LEASE.as_millis().to_string();
-    let mut deadline = entered_at + FENCE_AFTER;
-    let mut next = entered_at + RENEW_EVERY;
-    loop {
-        if tokio::time::timeout_at(deadline, tokio::time::sleep_until(next))
-            .await
-            .is_err()
-        {
-            break;
-        }
-        if hub.node().as_deref() != Some(&*node) {
-            // Cut off already (by the publisher, say): its lease must run
-            // out, so that its names are released.
-            return;
-        }
-        let sent = Instant::now();
-        next = sent + RENEW_EVERY;
-        let args = [&*node, lease_ms.as_str()];
-        match tokio::time::timeout_at(deadline, call(&mut conn, "tagarela_renew", &args)).await {
-            Err(_) => break,
-            Ok(Ok(Value::Int(1))) => deadline = sent + FENCE_AFTER,
-            Ok(Ok(_)) => {
-                hub.cut_off_if(&node, "the lease expired");
-                return;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(node = %node, error = %e, "lease renewal failed");
-                continue;
-            }
-        }
-        if let Ok(Ok(Value::Int(n))) =
-            tokio::time::timeout_at(deadline, call(&mut conn, "tagarela_reap", &[])).await
-            && n > 0
-        {
-            tracing::warn!(
-                names = n,
-                "released the names of a node whose lease ran out"
-            );
-        }
-    }
-    hub.cut_off_if(&node, "the lease could not be renewed in time");
-}
-
-/// Sends the hub's commands to Redis, in order, a batch per pipeline.
-async fn publish(
-    hub: Arc<ClusterHub>,
-    mut commands: mpsc::Receiver<Command>,
-    mut conn: ConnectionManager,
-    keep: usize,
-    metrics: Arc<Metrics>,
-    drained: CancellationToken,
-) {
-    let keep = keep.to_string();
-    let mut batch = Vec::with_capacity(BATCH_MAX);
-    loop {
-        // Everything queued goes out before a shutdown ends this task.
-        let got = tokio::select! {
-            biased;
-            got = commands.recv_many(&mut batch, BATCH_MAX) => got,
-            () = drained.cancelled() => 0,
-        };
-        if got == 0 {
-            return;
-        }
-        let node = hub.node();
-        let mut pipe = redis::pipe();
-        let mut sent = Vec::with_capacity(batch.len());
-        for command in batch.drain(..) {
-            // Queued by an earlier incarnation: it holds nothing now.
-            if node.as_deref() != Some(command_node(&command)) {
-                hub.answered(&command, Verdict::Failed);
-                continue;
-            }
-            pipe.add_command(fcall(&command, &keep));
-            sent.push(command);
-        }
-        if sent.is_empty() {
-            continue;
-        }
-        metrics.cluster_calls.inc_by(sent.len() as u64);
-        let replies = timeout(CALL_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut conn)).await;
-        match checked(replies) {
-            Ok(values) if values.len() == sent.len() => {
-                for (command, value) in sent.iter().zip(&values) {
-                    let verdict = verdict(value);
-                    if verdict == Verdict::Fenced {
-                        hub.cut_off_if(command_node(command), "the lease expired");
-                    }
-                    hub.answered(command, verdict);
-                }
-            }
-            outcome => {
-                let why = match outcome {
-                    Err(e) => e,
-                    Ok(_) => "a reply of the wrong length".to_owned(),
-                };
-                // Unknown whether they ran: never sent again. The node
-                // leaves the cluster, so nothing is delivered out of order.
-                for command in &sent {
-                    hub.answered(command, Verdict::Failed);
-                }
-                if let Some(node) = &node {
-                    hub.cut_off_if(node, &format!("a Redis call failed: {why}"));
-                }
-            }
-        }
-    }
-}
-
-fn command_node(command: &Command) -> &str {
-    match command {
-        Command::Claim { node, .. }
-        | Command::Resume { node, .. }
-        | Command::Release { node, .. }
-        | Command::Public { node, .. }
-        | Command::Private { node, .. } => node,
-    }
-}
-
-/// The `FCALL` for `command`.
-fn fcall(command: &Command, keep: &str) -> redis::Cmd {
-    let mut cmd = redis::cmd("FCALL");
-    match command {
-        Command::Claim {
-            node,
-            reg,
-            name,
-            token,
-        } => {
-            let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_claim").arg(0).arg(&**node).arg(reg.0);
-            cmd.arg(name.as_str()).arg(name.key().as_str());
-            cmd.arg(s1.as_str()).arg(s2.as_str()).arg(token);
-        }
-        Command::Resume {
-            node,
-            reg,
-            name,
-            presented,
-            token,
-        } => {
-            let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_resume").arg(0).arg(&**node).arg(reg.0);
-            cmd.arg(name.as_str()).arg(name.key().as_str());
-            cmd.arg(s1.as_str())
-                .arg(s2.as_str())
-                .arg(presented)
-                .arg(token);
-        }
-        Command::Release {
-            node,
-            reg,
-            key,
-            reason,
-            text,
-        } => {
-            cmd.arg("tagarela_release").arg(0).arg(&**node).arg(reg.0);
-            cmd.arg(key.as_str()).arg(reason.as_str());
-            cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
-        }
-        Command::Public {
-            node,
-            reg,
-            key,
-            text,
-        } => {
-            cmd.arg("tagarela_public").arg(0).arg(&**node).arg(reg.0);
-            cmd.arg(key.as_str()).arg(text.as_str()).arg(keep);
-        }
-        Command::Private {
-            node,
-            reg,
-            key,
-            to,
-            since,
-            text,
-        } => {
-            cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg.0);
-            cmd.arg(key.as_str()).arg(to.key().as_str());
-            cmd.arg(text.as_str()).arg(since.0);
-        }
-    }
-    cmd
-}
-
-/// One function call, bounded in time.
-async fn call(
-    conn: &mut ConnectionManager,
-    function: &str,
-    args: &[&str],
-) -> Result<Value, String> {
-    let mut cmd = redis::cmd("FCALL");
-    cmd.arg(function).arg(0);
-    for a in args {
-        cmd.arg(*a);
-    }
-    checked(timeout(CALL_TIMEOUT, cmd.query_async::<Value>(conn)).await)
-}
-
-fn checked<T>(r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>) -> Result<T, String> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("timed out".to_owned()),
-    }
-}
-
-/// Makes sure Redis holds this build's library of functions (spec
-/// §17.5): loads it where there is none, replaces one of the same version
-/// (a compatible build's; a library from before libraries had versions is
-/// version 1), and refuses one of another version, which nodes of another
-/// build are using: this node then stays out of the cluster.
-async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
-    // The connection manager finds out that Redis dropped its connection
-    // only when a call on it fails, and reconnects then. Asking what is
-    // held changes nothing, so a failed ask is asked once more at once:
-    // the first entry after Redis comes back does not lose a whole RETRY
-    // to that (it did: 2 s instead of at most 1).
-    let mut held = match library_version(conn).await {
-        Ok(held) => held,
-        Err(_) => library_version(conn).await?,
-    };
-    // Two tries: a node of any version may load one between our look and
-    // our load, which then fails and is looked at again.
-    for _ in 0..2 {
-        let replace = match held {
-            Some(LIBRARY_VERSION) => true,
-            Some(version) => return Err(other_version(version)),
-            None => false,
-        };
-        let mut load = redis::cmd("FUNCTION");
-        load.arg("LOAD");
-        if replace {
-            load.arg("REPLACE");
-        }
-        load.arg(LIBRARY);
-        let loaded = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await);
-        held = library_version(conn).await?;
-        match (loaded, held) {
-            (Ok(_), Some(LIBRARY_VERSION)) => return Ok(()),
-            (Ok(_), _) => return Err("the functions just loaded are not there".to_owned()),
-            // Someone else's load came first: look again.
-            (Err(_), Some(_)) if !replace => continue,
-            (Err(e), _) => return Err(format!("cannot load the functions: {e}")),
-        }
-    }
-    match held {
-        Some(LIBRARY_VERSION) => Ok(()),
-        Some(version) => Err(other_version(version)),
-        None => Err("cannot load the functions".to_owned()),
-    }
-}
-
-/// Why a node does not enter a cluster of another version.
-fn other_version(version: i64) -> String {
-    format!(
-        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (OPERATING.md: upgrading a cluster)"
-    )
-}
-
-/// The version of the library Redis holds, if it holds one (`FUNCTION
-/// LIST`): what its `tagarela_version` returns, or 1 if it has none (it
-/// is from before libraries had versions).
-async fn library_version(conn: &mut ConnectionManager) -> Result<Option<i64>, String> {
-    let list = redis::cmd("FUNCTION")
-        .arg("LIST")
-        .arg("LIBRARYNAME")
-        .arg("tagarela")
-        .to_owned();
-    let listed = checked(timeout(CALL_TIMEOUT, list.query_async::<Value>(conn)).await)
-        .map_err(|e| format!("cannot list the functions: {e}"))?;
-    if matches!(&listed, Value::Array(libraries) if libraries.is_empty()) {
-        return Ok(None);
-    }
-    if !mentions(&listed, "tagarela_version") {
-        return Ok(Some(1));
-    }
-    let ask = redis::cmd("FCALL")
-        .arg("tagarela_version")
-        .arg(0)
-        .to_owned();
-    match checked(timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await) {
-        Ok(Value::Int(version)) => Ok(Some(version)),
-        Ok(other) => Err(format!("the functions' version is {other:?}")),
-        Err(e) => Err(format!("cannot ask the functions' version: {e}")),
-    }
-}
-
-/// Whether `value` holds the text `word` anywhere (a function's name in a
-/// `FUNCTION LIST` reply, whichever protocol version shaped it).
-fn mentions(value: &Value, word: &str) -> bool {
-    match value {
-        Value::BulkString(b) => b == word.as_bytes(),
-        Value::SimpleString(s) => s == word,
-        Value::Array(items) | Value::Set(items) => items.iter().any(|v| mentions(v, word)),
-        Value::Map(pairs) => pairs
-            .iter()
-            .any(|(k, v)| mentions(k, word) || mentions(v, word)),
-        _ => false,
-    }
-}
-
-/// What a function's reply says (see `cluster.lua`).
-fn verdict(value: &Value) -> Verdict {
-    match value {
-        Value::Int(1) => Verdict::Done,
-        Value::Int(0) => Verdict::NotHeld,
-        Value::Int(-1) => Verdict::Absent,
-        Value::Array(items) => {
-            let word = items.first().and_then(text);
-            let holder = || items.get(1).and_then(text).unwrap_or_default();
-            match word.as_deref() {
-                Some("ok" | "moved") => Verdict::Done,
-                Some("taken") => Verdict::Taken(holder()),
-                Some("looks") => Verdict::LooksLike(holder()),
-                Some("token") => Verdict::Token,
-                Some("fenced") => Verdict::Fenced,
-                _ => Verdict::Failed,
-            }
-        }
-        _ => Verdict::Failed,
-    }
-}
-
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// `tagarela_enter`'s reply: `[seq, [name, node, reg, since, ...],
-/// [[id, [field, value, ...]], ...]]` (history newest first).
-fn snapshot(value: &Value) -> Option<Snapshot> {
-    let Value::Array(parts) = value else {
-        return None;
-    };
-    let [seq, names, history] = parts.as_slice() else {
-        return None;
-    };
-    let seq = Seq(text(seq)?.parse().ok()?);
-    let Value::Array(names) = names else {
-        return None;
-    };
-    let mut snapshot = Snapshot {
-        seq,
-        ..Snapshot::default()
-    };
-    // Each name comes with its node and registration, which a replica
-    // does not need (its own clients' come back with their joins).
-    for four in names.chunks(4) {
-        let [name, _node, _reg, since] = four else {
-            return None;
-        };
-        snapshot.names.push(Holding {
-            name: tagarela_parser::Name::normalize(&text(name)?).ok()?,
-            since: Seq(text(since)?.parse().ok()?),
-        });
-    }
-    let Value::Array(history) = history else {
-        return None;
-    };
-    for entry in history {
-        let Value::Array(entry) = entry else {
-            return None;
-        };
-        let [id, Value::Array(fields)] = entry.as_slice() else {
-            return None;
-        };
-        let id = text(id)?;
-        let seq = Seq(id.split('-').next()?.parse().ok()?);
-        let (mut at, mut from, mut body) = (None, None, None);
-        for pair in fields.chunks(2) {
-            let [k, v] = pair else { return None };
-            match text(k)?.as_str() {
-                "a" => at = text(v)?.parse::<u64>().ok(),
-                "f" => from = text(v),
-                "t" => body = text(v),
-                _ => {}
-            }
-        }
-        let at = tagarela_parser::Timestamp::from_unix_ms(at?)?;
-        let from = tagarela_parser::Name::normalize(&from?).ok()?;
-        let text = tagarela_parser::Text::new(body?).ok()?;
-        snapshot.history.push(Arc::new(Event::new(
-            seq,
-            at,
-            EventKind::Public { from, text },
-        )));
-    }
-    Some(snapshot)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_function_is_found_in_a_listing_of_either_shape() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let function = Value::Map(vec![(bulk("name"), bulk("tagarela_version"))]);
-        let resp3 = Value::Array(vec![Value::Map(vec![
-            (bulk("library_name"), bulk("tagarela")),
-            (bulk("functions"), Value::Array(vec![function])),
-        ])]);
-        let resp2 = Value::Array(vec![Value::Array(vec![
-            bulk("library_name"),
-            bulk("tagarela"),
-            bulk("functions"),
-            Value::Array(vec![Value::Array(vec![
-                bulk("name"),
-                bulk("tagarela_claim"),
-            ])]),
-        ])]);
-        assert!(mentions(&resp3, "tagarela_version"));
-        assert!(!mentions(&resp2, "tagarela_version"));
-    }
-
-    /// The Lua library and this file name the same version (§17.5).
-    #[test]
-    fn the_library_declares_the_version_this_build_speaks() {
-        let declared = LIBRARY
-            .lines()
-            .find_map(|l| l.strip_prefix("local LIBRARY_VERSION = "))
-            .and_then(|v| v.trim().parse::<i64>().ok());
-        assert_eq!(declared, Some(LIBRARY_VERSION));
-    }
 
     #[test]
     fn a_password_in_the_url_is_not_shown() {
@@ -802,21 +368,5 @@ mod tests {
             shown_url("redis://127.0.0.1:6379/0"),
             "redis://127.0.0.1:6379/0"
         );
-    }
-
-    #[test]
-    fn replies_read_as_verdicts() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        assert_eq!(verdict(&Value::Int(1)), Verdict::Done);
-        assert_eq!(verdict(&Value::Int(-1)), Verdict::Absent);
-        assert_eq!(
-            verdict(&Value::Array(vec![bulk("taken"), bulk("Ana")])),
-            Verdict::Taken("Ana".to_owned())
-        );
-        assert_eq!(
-            verdict(&Value::Array(vec![bulk("fenced")])),
-            Verdict::Fenced
-        );
-        assert_eq!(verdict(&Value::Nil), Verdict::Failed);
     }
 }

@@ -1,0 +1,147 @@
+//! The functions Redis runs for the cluster (`cluster.lua`, spec §17.5):
+//! loaded where there are none, replaced by a build of the same version,
+//! and never replaced across versions (a node of another version stays
+//! out instead).
+
+use redis::Value;
+use redis::aio::ConnectionManager;
+use tokio::time::timeout;
+
+use super::CALL_TIMEOUT;
+use super::replies::checked;
+
+/// The functions, loaded at each entry (Redis may have restarted).
+const LIBRARY: &str = include_str!("../cluster.lua");
+/// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
+pub const LIBRARY_VERSION: i64 = 1;
+
+/// Makes sure Redis holds this build's library of functions (spec
+/// §17.5): loads it where there is none, replaces one of the same version
+/// (a compatible build's; a library from before libraries had versions is
+/// version 1), and refuses one of another version, which nodes of another
+/// build are using: this node then stays out of the cluster.
+pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
+    // The connection manager finds out that Redis dropped its connection
+    // only when a call on it fails, and reconnects then. Asking what is
+    // held changes nothing, so a failed ask is asked once more at once:
+    // the first entry after Redis comes back does not lose a whole RETRY
+    // to that (it did: 2 s instead of at most 1).
+    let mut held = match library_version(conn).await {
+        Ok(held) => held,
+        Err(_) => library_version(conn).await?,
+    };
+    // Two tries: a node of any version may load one between our look and
+    // our load, which then fails and is looked at again.
+    for _ in 0..2 {
+        let replace = match held {
+            Some(LIBRARY_VERSION) => true,
+            Some(version) => return Err(other_version(version)),
+            None => false,
+        };
+        let mut load = redis::cmd("FUNCTION");
+        load.arg("LOAD");
+        if replace {
+            load.arg("REPLACE");
+        }
+        load.arg(LIBRARY);
+        let loaded = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await);
+        held = library_version(conn).await?;
+        match (loaded, held) {
+            (Ok(_), Some(LIBRARY_VERSION)) => return Ok(()),
+            (Ok(_), _) => return Err("the functions just loaded are not there".to_owned()),
+            // Someone else's load came first: look again.
+            (Err(_), Some(_)) if !replace => continue,
+            (Err(e), _) => return Err(format!("cannot load the functions: {e}")),
+        }
+    }
+    match held {
+        Some(LIBRARY_VERSION) => Ok(()),
+        Some(version) => Err(other_version(version)),
+        None => Err("cannot load the functions".to_owned()),
+    }
+}
+
+/// Why a node does not enter a cluster of another version.
+pub(super) fn other_version(version: i64) -> String {
+    format!(
+        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (OPERATING.md: upgrading a cluster)"
+    )
+}
+
+/// The version of the library Redis holds, if it holds one (`FUNCTION
+/// LIST`): what its `tagarela_version` returns, or 1 if it has none (it
+/// is from before libraries had versions).
+pub(super) async fn library_version(conn: &mut ConnectionManager) -> Result<Option<i64>, String> {
+    let list = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("LIBRARYNAME")
+        .arg("tagarela")
+        .to_owned();
+    let listed = checked(timeout(CALL_TIMEOUT, list.query_async::<Value>(conn)).await)
+        .map_err(|e| format!("cannot list the functions: {e}"))?;
+    if matches!(&listed, Value::Array(libraries) if libraries.is_empty()) {
+        return Ok(None);
+    }
+    if !mentions(&listed, "tagarela_version") {
+        return Ok(Some(1));
+    }
+    let ask = redis::cmd("FCALL")
+        .arg("tagarela_version")
+        .arg(0)
+        .to_owned();
+    match checked(timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await) {
+        Ok(Value::Int(version)) => Ok(Some(version)),
+        Ok(other) => Err(format!("the functions' version is {other:?}")),
+        Err(e) => Err(format!("cannot ask the functions' version: {e}")),
+    }
+}
+
+/// Whether `value` holds the text `word` anywhere (a function's name in a
+/// `FUNCTION LIST` reply, whichever protocol version shaped it).
+pub(super) fn mentions(value: &Value, word: &str) -> bool {
+    match value {
+        Value::BulkString(b) => b == word.as_bytes(),
+        Value::SimpleString(s) => s == word,
+        Value::Array(items) | Value::Set(items) => items.iter().any(|v| mentions(v, word)),
+        Value::Map(pairs) => pairs
+            .iter()
+            .any(|(k, v)| mentions(k, word) || mentions(v, word)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_function_is_found_in_a_listing_of_either_shape() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let function = Value::Map(vec![(bulk("name"), bulk("tagarela_version"))]);
+        let resp3 = Value::Array(vec![Value::Map(vec![
+            (bulk("library_name"), bulk("tagarela")),
+            (bulk("functions"), Value::Array(vec![function])),
+        ])]);
+        let resp2 = Value::Array(vec![Value::Array(vec![
+            bulk("library_name"),
+            bulk("tagarela"),
+            bulk("functions"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("name"),
+                bulk("tagarela_claim"),
+            ])]),
+        ])]);
+        assert!(mentions(&resp3, "tagarela_version"));
+        assert!(!mentions(&resp2, "tagarela_version"));
+    }
+
+    /// The Lua library and this file name the same version (§17.5).
+    #[test]
+    fn the_library_declares_the_version_this_build_speaks() {
+        let declared = LIBRARY
+            .lines()
+            .find_map(|l| l.strip_prefix("local LIBRARY_VERSION = "))
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        assert_eq!(declared, Some(LIBRARY_VERSION));
+    }
+}

@@ -1,0 +1,316 @@
+//! Unit tests of `cluster`, kept apart so that the code reads in one piece.
+
+use super::queue::QUEUE_MAX;
+use super::*;
+
+use crate::hub::Welcome;
+use crate::hub::seen::Seen;
+use tagarela_parser::Timestamp;
+
+fn name(s: &str) -> Name<'static> {
+    Name::normalize(s).unwrap_or_else(|_| unreachable!())
+}
+
+fn peer() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 1))
+}
+
+fn message(text: &str) -> ClusterMessage {
+    ClusterMessage::parse(text.replace('|', "\n").as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A hub in the cluster as node `n1` at number 10, and its commands.
+fn entered() -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+    entered_crowded_from(0)
+}
+
+/// The same, counting joins and leaves from `crowd_size` members (§18).
+fn entered_crowded_from(crowd_size: usize) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+    let (hub, commands) = ClusterHub::new(
+        Arc::default(),
+        Arc::new(Pressure::new()),
+        None,
+        0,
+        false,
+        crowd_size,
+        100,
+    );
+    let snapshot = Snapshot {
+        seq: Seq(10),
+        names: vec![Holding {
+            name: name("zoe"),
+            since: Seq(3),
+        }],
+        history: Vec::new(),
+    };
+    hub.enter("n1".into(), snapshot);
+    (hub, commands)
+}
+
+/// A crowd notice is stamped with the latest event's time (Redis's
+/// clock), never this node's: a node whose clock runs ahead must not
+/// push the times of the events it shows next into its future.
+#[test]
+fn a_crowd_notice_takes_its_time_from_the_events_not_the_node() {
+    let (hub, mut commands) = entered_crowded_from(2);
+    let (ana, _) = joined(&hub, &mut commands, "ana", 11);
+    hub.tick();
+    assert_eq!(said(&ana), ["crowd 2 +1 -0 +ana"]);
+    let at = |ms| Timestamp::from_unix_ms(ms);
+    assert_eq!(
+        ana.crowd_times(),
+        [at(1000)].into_iter().flatten().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        hub.lock().room.last_at(),
+        at(1000),
+        "the join's time, not now"
+    );
+    hub.apply(message("P|12|1500|n2|1|zoe|hi"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(hub.lock().room.last_at(), at(1500));
+}
+
+/// Issue 20, finding 3: the queue to Redis is bounded. Claims have a
+/// bound of their own (the connection limit): past it a name is
+/// answered `unavailable` and the node stays; only a release that
+/// finds the queue full makes the node leave the cluster, rather than
+/// wait or keep a name it meant to give up.
+#[test]
+fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave() {
+    let (hub, _commands) = ClusterHub::new(
+        Arc::default(),
+        Arc::new(Pressure::new()),
+        None,
+        0,
+        false,
+        0,
+        1,
+    );
+    hub.enter("n1".into(), Snapshot::default());
+    let ask = |who: &str| {
+        hub.claim(
+            Entrant {
+                name: name(who),
+                peer: peer(),
+                recipient: Arc::new(Seen::default()),
+                welcome: Box::new(|_| {}),
+            },
+            false,
+        )
+    };
+    assert!(matches!(ask("ana"), Answer::Pending(_)));
+    assert!(matches!(
+        ask("bia"),
+        Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
+    ));
+    assert!(
+        !hub.take_overflow(),
+        "a refused claim is no reason to leave"
+    );
+    let release = |i: usize| Command::Release {
+        node: "n1".into(),
+        reg: RegId(i as u64),
+        key: name(&format!("r{i}")).key(),
+        reason: LeaveReason::Lost,
+        text: None,
+    };
+    let room = QUEUE_MAX + 3 + 64 - 1;
+    for i in 0..room {
+        assert!(hub.queue.send(release(i)), "room for {i}");
+    }
+    assert!(!hub.take_overflow());
+    assert!(!hub.queue.send(release(room)));
+    assert!(hub.take_overflow(), "the follow loop is told to leave");
+}
+
+/// Claims `who` on `hub`; returns the registration and the answer.
+fn claim(
+    hub: &ClusterHub,
+    commands: &mut mpsc::Receiver<Command>,
+    who: &str,
+    seen: Arc<Seen>,
+) -> (RegId, oneshot::Receiver<Result<Claimed, Refusal>>) {
+    let welcomed = Arc::clone(&seen);
+    let answer = hub.claim(
+        Entrant {
+            name: name(who),
+            peer: peer(),
+            recipient: seen,
+            welcome: Box::new(move |w: Welcome| {
+                welcomed.note(format!("welcome {} {}", w.name, w.online))
+            }),
+        },
+        false,
+    );
+    let Answer::Pending(pending) = answer else {
+        panic!("a cluster answers later: {answer:?}");
+    };
+    match commands.try_recv() {
+        Ok(Command::Claim { reg, .. }) => (reg, pending),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Claims `who` and applies its join (number `seq`); returns what it
+/// sees from then on and its registration.
+fn joined(
+    hub: &ClusterHub,
+    commands: &mut mpsc::Receiver<Command>,
+    who: &str,
+    seq: u64,
+) -> (Arc<Seen>, RegId) {
+    let seen = Arc::new(Seen::default());
+    let (reg, _answer) = claim(hub, commands, who, Arc::clone(&seen));
+    hub.apply(message(&format!("J|{seq}|1000|n1|{reg}|{who}|{seq}")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    seen.taken();
+    (seen, reg)
+}
+
+fn said(seen: &Seen) -> Vec<String> {
+    seen.taken()
+        .into_iter()
+        .map(|(seq, what)| match seq {
+            0 => what,
+            n => format!("{n} {what}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_claim_is_answered_when_its_join_comes_back_and_others_see_it() {
+    let (hub, mut commands) = entered();
+    let ana = Arc::new(Seen::default());
+    let (reg, mut answer) = claim(&hub, &mut commands, "ana", Arc::clone(&ana));
+    assert!(answer.try_recv().is_err(), "nothing before the join");
+    hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    let claimed = answer.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    let claimed = claimed.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(claimed.id, reg);
+    assert_eq!(said(&ana), vec!["welcome ana 2"]);
+    joined(&hub, &mut commands, "bia", 12);
+    hub.apply(message("P|13|1000|n2|1|zoe|hi"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(said(&ana), vec!["12 join bia", "13 zoe: hi"]);
+    let mut who: Vec<String> = hub.who().iter().map(|n| n.to_string()).collect();
+    who.sort();
+    assert_eq!(who, vec!["ana", "bia", "zoe"]);
+}
+
+#[test]
+fn a_skipped_number_is_a_gap_and_older_ones_are_ignored() {
+    let (hub, _commands) = entered();
+    assert!(hub.apply(message("P|9|1000|n2|1|zoe|old")).is_ok());
+    assert_eq!(
+        hub.apply(message("P|12|1000|n2|1|zoe|skipped")).err(),
+        Some(Gap {
+            expected: Seq(11),
+            got: Seq(12)
+        })
+    );
+}
+
+#[test]
+fn a_refused_claim_is_answered_with_its_clash() {
+    let (hub, mut commands) = entered();
+    let (reg, mut answer) = claim(&hub, &mut commands, "ana", Arc::default());
+    let command = Command::Claim {
+        node: "n1".into(),
+        reg,
+        name: name("ana"),
+        token: String::new(),
+    };
+    hub.answered(&command, Verdict::Taken("ANA".into()));
+    assert_eq!(
+        answer.try_recv().ok().and_then(Result::err),
+        Some(Refusal::Clash(Clash::Taken(name("ANA"))))
+    );
+    // The replica already shows zoe: refused without asking Redis.
+    let answer = hub.claim(
+        Entrant {
+            name: name("Zoe"),
+            peer: peer(),
+            recipient: Arc::new(Seen::default()),
+            welcome: Box::new(|_| {}),
+        },
+        false,
+    );
+    assert!(matches!(
+        answer,
+        Answer::Ready(Err(Refusal::Clash(Clash::Taken(_))))
+    ));
+}
+
+#[test]
+fn a_join_nobody_here_waits_for_is_given_up() {
+    let (hub, mut commands) = entered();
+    let (reg, answer) = claim(&hub, &mut commands, "ana", Arc::default());
+    drop(answer);
+    hub.apply(message(&format!("J|11|1000|n1|{reg}|ana|11")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert!(matches!(
+        commands.try_recv(),
+        Ok(Command::Release { reg: r, reason: LeaveReason::Lost, .. }) if r == reg
+    ));
+}
+
+#[test]
+fn a_name_moved_away_replaces_the_old_connection() {
+    let (hub, mut commands) = entered();
+    let (ana, reg) = joined(&hub, &mut commands, "ana", 11);
+    hub.apply(message(&format!("M|11|0|n2|7|ana|11|n1|{reg}")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(said(&ana), vec!["replaced"]);
+    // Its later lines and release are nobody's.
+    assert_eq!(
+        hub.publish_public(
+            &name("ana").key(),
+            reg,
+            Text::new("x".to_owned()).unwrap_or_else(|_| unreachable!())
+        )
+        .err(),
+        Some(Unpublished::NotHeld)
+    );
+    assert!(
+        hub.release(&name("ana").key(), reg, LeaveReason::Lost, None)
+            .is_none()
+    );
+}
+
+#[test]
+fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
+    let (hub, mut commands) = entered();
+    let (ana, _) = joined(&hub, &mut commands, "ana", 11);
+    let (_, mut waiting) = claim(&hub, &mut commands, "bia", Arc::default());
+    hub.cut_off_if("n1", "test");
+    assert_eq!(said(&ana), vec!["cut off"]);
+    assert!(matches!(
+        waiting.try_recv(),
+        Err(oneshot::error::TryRecvError::Closed)
+    ));
+    let answer = hub.claim(
+        Entrant {
+            name: name("cai"),
+            peer: peer(),
+            recipient: Arc::new(Seen::default()),
+            welcome: Box::new(|_| {}),
+        },
+        false,
+    );
+    assert!(matches!(
+        answer,
+        Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
+    ));
+    assert!(hub.node().is_none());
+}
+
+#[test]
+fn a_name_reaped_while_served_here_is_cut_off() {
+    let (hub, mut commands) = entered();
+    let (ana, reg) = joined(&hub, &mut commands, "ana", 11);
+    hub.apply(message(&format!("L|12|1000|n1|{reg}|ana|lost|")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(said(&ana), vec!["cut off"]);
+}

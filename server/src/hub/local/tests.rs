@@ -1,0 +1,404 @@
+//! Unit tests of `local`, kept apart so that the code reads in one piece.
+
+use super::*;
+use crate::hub::Clash;
+use crate::hub::event_log::MISSED_BYTES_MAX;
+
+use crate::hub::seen::Seen;
+
+fn name(s: &str) -> Name<'static> {
+    Name::normalize(s).unwrap_or_else(|_| unreachable!())
+}
+
+fn text(s: &str) -> Text<'static> {
+    Text::new(s.to_owned()).unwrap_or_else(|_| unreachable!())
+}
+
+#[test]
+fn events_are_numbered_and_delivered_in_order_with_the_join_first() {
+    let hub = LocalHub::new();
+    let alice = Arc::new(Seen::default());
+    let bob = Arc::new(Seen::default());
+    let a = hub
+        .claim_now(&name("alice"), alice.clone(), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let b = hub
+        .claim_now(&name("bob"), bob.clone(), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    assert_eq!(b.join.as_ref().map(|j| j.seq), Some(Seq(2)));
+    assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
+    hub.publish_private(&a.key, a.id, &name("BOB"), text("psst"))
+        .unwrap_or_else(|_| unreachable!());
+    hub.release(&b.key, b.id, LeaveReason::Quit, None);
+    assert_eq!(
+        alice.taken(),
+        [
+            (2, "join bob".to_owned()),
+            (3, "bob: hi".to_owned()),
+            (4, "alice->bob: psst".to_owned()),
+            (5, "leave bob quit".to_owned()),
+        ]
+    );
+    assert_eq!(bob.taken(), [(4, "alice->bob: psst".to_owned())]);
+    assert!(hub.release(&b.key, b.id, LeaveReason::Quit, None).is_none());
+}
+
+/// The welcome is queued under the hub's lock before the newcomer is a
+/// member, so no event can reach it first (review finding: it used to
+/// be queued after `claim` returned, when another sender's message
+/// could already have arrived).
+#[test]
+fn the_welcome_is_queued_before_the_newcomer_can_receive_anything() {
+    let hub = LocalHub::new();
+    let alice = Arc::new(Seen::default());
+    let a = hub
+        .claim_now(&name("alice"), alice.clone(), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let bob = Arc::new(Seen::default());
+    let mut welcomed = None;
+    let bob_seen = Arc::clone(&bob);
+    hub.claim_now(&name("bob"), bob.clone(), true, |w: Welcome| {
+        let online = w.online;
+        welcomed = Some(online);
+        bob_seen.note(format!("welcome {online}"));
+    })
+    .unwrap_or_else(|_| unreachable!());
+    assert_eq!(welcomed, Some(2));
+    assert!(hub.publish_public(&a.key, a.id, text("hi")).is_ok());
+    assert_eq!(
+        bob.taken(),
+        [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
+    );
+}
+
+/// A resume asking for more than the log holds gets what is there and
+/// is told of the gap; a wrong token changes nothing.
+#[test]
+fn a_resume_older_than_the_log_says_so() {
+    let hub = LocalHub::new();
+    let mut token = None;
+    let ana = Arc::new(Seen::default());
+    hub.claim_now(&name("ana"), ana.clone(), true, |w: Welcome| {
+        token = w.token
+    })
+    .unwrap_or_else(|_| unreachable!());
+    let token = token.unwrap_or_else(|| unreachable!()).hex();
+    let bia = hub
+        .claim_now(&name("bia"), Arc::new(Seen::default()), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    for n in 0..LOG_MAX + 10 {
+        assert!(
+            hub.publish_public(&bia.key, bia.id, text(&format!("m{n}")))
+                .is_ok()
+        );
+    }
+    let wrong = hub.resume_now(&name("ana"), "0", Seq(1), Arc::new(Seen::default()), |_| {});
+    assert_eq!(wrong.err(), Some(Refusal::Token));
+    let mut missed = None;
+    let again = Arc::new(Seen::default());
+    let resumed = hub
+        .resume_now(&name("ana"), &token, Seq(1), again, |w: Welcome| {
+            missed = w.missed;
+        })
+        .unwrap_or_else(|_| unreachable!());
+    assert!(resumed.join.is_none(), "still held: no join");
+    let missed = missed.unwrap_or_else(|| unreachable!());
+    assert!(missed.gap);
+    // Bounded in octets, keeping the newest.
+    let bytes: usize = missed.events.iter().map(|e| e.approx_len()).sum();
+    assert!(bytes <= MISSED_BYTES_MAX && bytes > MISSED_BYTES_MAX - 200);
+    assert_eq!(
+        missed.events.last().map(|e| e.seq.0),
+        Some(hub.lock().room.last_seq().0)
+    );
+    // Review finding: the replaced registration could still speak.
+    let a_key = resumed.key.clone();
+    assert!(hub.publish_public(&a_key, RegId(1), text("ghost")).is_err());
+    assert!(
+        hub.publish_private(&a_key, RegId(1), &name("bia"), text("ghost"))
+            .is_err()
+    );
+    assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_ok());
+    // The first registration's release is no longer the name's.
+    assert!(
+        hub.release(&resumed.key, RegId(1), LeaveReason::Lost, None)
+            .is_none()
+    );
+    assert!(
+        hub.release(&resumed.key, resumed.id, LeaveReason::Lost, None)
+            .is_some()
+    );
+}
+
+/// A number above every number given is taken as the last one: the
+/// client is told where it really is, not its own number back (it
+/// would then wait above reality and skip what comes next, §16.6).
+#[test]
+fn a_resume_from_beyond_the_last_number_starts_at_the_last_number() {
+    let hub = LocalHub::new();
+    let mut token = None;
+    let a = hub
+        .claim_now(
+            &name("ana"),
+            Arc::new(Seen::default()),
+            true,
+            |w: Welcome| token = w.token,
+        )
+        .unwrap_or_else(|_| unreachable!());
+    let token = token.unwrap_or_else(|| unreachable!()).hex();
+    let mut seen = None;
+    hub.resume_now(
+        &name("ana"),
+        &token,
+        Seq(u64::MAX),
+        Arc::new(Seen::default()),
+        |w: Welcome| seen = Some((w.seq, w.missed.map(|m| (m.events.len(), m.gap)))),
+    )
+    .unwrap_or_else(|_| unreachable!());
+    let last = hub.lock().room.last_seq();
+    assert_eq!(seen, Some((last, Some((0, false)))));
+    let _ = a;
+}
+
+/// Review finding: a later holder of a name must never get an
+/// earlier holder's private messages by resuming with an old number.
+#[test]
+fn a_resume_never_reaches_back_before_its_own_holding() {
+    let hub = LocalHub::new();
+    let carol = hub
+        .claim_now(&name("ana"), Arc::new(Seen::default()), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let bob = hub
+        .claim_now(&name("bob"), Arc::new(Seen::default()), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    hub.publish_private(&bob.key, bob.id, &name("ana"), text("for carol"))
+        .unwrap_or_else(|_| unreachable!());
+    hub.release(&carol.key, carol.id, LeaveReason::Quit, None);
+    let mut token = None;
+    let mallory = hub
+        .claim_now(
+            &name("ana"),
+            Arc::new(Seen::default()),
+            true,
+            |w: Welcome| {
+                token = w.token;
+            },
+        )
+        .unwrap_or_else(|_| unreachable!());
+    let token = token.unwrap_or_else(|| unreachable!()).hex();
+    assert!(
+        hub.publish_public(&bob.key, bob.id, text("hello mallory"))
+            .is_ok()
+    );
+    hub.release(&mallory.key, mallory.id, LeaveReason::Lost, None);
+    let mut missed = None;
+    hub.resume_now(
+        &name("ana"),
+        &token,
+        Seq(0),
+        Arc::new(Seen::default()),
+        |w: Welcome| {
+            missed = w.missed;
+        },
+    )
+    .unwrap_or_else(|_| unreachable!());
+    let texts: Vec<String> = missed
+        .unwrap_or_else(|| unreachable!())
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Public { text, .. } | EventKind::Private { text, .. } => text.to_string(),
+            _ => String::new(),
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(texts, ["hello mallory"]);
+}
+
+/// Guarantee 5: while others talk, a newcomer's backlog and what it
+/// then receives live hold every message exactly once, in order.
+#[test]
+fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
+    let retention = crate::store::history::Retention {
+        messages: 100_000,
+        age: None,
+    };
+    let loaded = Loaded {
+        next_seq: 1,
+        messages: Vec::new(),
+    };
+    let hub = Arc::new(LocalHub::with_history(
+        Arc::default(),
+        loaded,
+        Recent::new(retention),
+        usize::MAX,
+    ));
+    let talkers: Vec<_> = (0..2)
+        .map(|i| {
+            let hub = Arc::clone(&hub);
+            std::thread::spawn(move || {
+                let me = hub
+                    .claim_now(
+                        &name(&format!("t{i}")),
+                        Arc::new(Seen::default()),
+                        true,
+                        |_| {},
+                    )
+                    .unwrap_or_else(|_| unreachable!());
+                for n in 0..2000 {
+                    assert!(
+                        hub.publish_public(&me.key, me.id, text(&format!("{i}-{n}")))
+                            .is_ok()
+                    );
+                }
+            })
+        })
+        .collect();
+    let newcomer = Arc::new(Seen::default());
+    let mut backlog = Vec::new();
+    // Joins while the talkers are (very likely) mid-way.
+    std::thread::yield_now();
+    hub.claim_now(&name("late"), newcomer.clone(), true, |w: Welcome| {
+        backlog = w.backlog.unwrap_or_default();
+    })
+    .unwrap_or_else(|_| unreachable!());
+    for t in talkers {
+        t.join().unwrap_or_else(|_| unreachable!());
+    }
+    let mut seen: Vec<u64> = backlog.iter().map(|e| e.seq.0).collect();
+    seen.extend(
+        newcomer
+            .taken()
+            .into_iter()
+            .filter(|(_, line)| !line.starts_with("join "))
+            .map(|(seq, _)| seq),
+    );
+    let expected: Vec<u64> = {
+        let r = hub.lock();
+        let recent = r.room.recent().unwrap_or_else(|| unreachable!());
+        recent.latest(usize::MAX).iter().map(|e| e.seq.0).collect()
+    };
+    assert_eq!(expected.len(), 4000);
+    assert_eq!(
+        seen, expected,
+        "backlog then live: every message once, in order"
+    );
+    let page = hub
+        .history(&HistoryQuery::Latest { count: None }, usize::MAX)
+        .unwrap_or_default();
+    assert_eq!(page.len(), tagarela_parser::limits::HISTORY_PAGE_MAX);
+}
+
+/// Spec §18: from crowd-size on, joins and leaves are counted into
+/// one notice, sent at the tick or just before the next public
+/// message, whichever comes first; below it they are lines again.
+#[test]
+fn a_crowded_room_sums_up_joins_and_leaves() {
+    let hub = LocalHub::new().crowded_from(2);
+    let ana = Arc::new(Seen::default());
+    let a = hub
+        .claim_now(&name("ana"), ana.clone(), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let bia = Arc::new(Seen::default());
+    let b = hub
+        .claim_now(&name("bia"), bia.clone(), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let c = hub
+        .claim_now(&name("caio"), Arc::new(Seen::default()), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    assert_eq!(ana.taken(), [], "counted, not sent");
+    hub.tick();
+    assert_eq!(ana.taken(), [(0, "crowd 3 +2 -0 +bia +caio".to_owned())]);
+    assert_eq!(bia.taken(), [(0, "crowd 3 +2 -0 +bia +caio".to_owned())]);
+    hub.tick();
+    assert_eq!(ana.taken(), [], "nothing new: no notice");
+    hub.release(&c.key, c.id, LeaveReason::Quit, None);
+    assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
+    assert_eq!(
+        ana.taken(),
+        [
+            (0, "crowd 2 +0 -1 -caio".to_owned()),
+            (5, "bia: hi".to_owned())
+        ],
+        "the notice comes before the next message"
+    );
+    hub.release(&b.key, b.id, LeaveReason::Lost, None);
+    hub.tick();
+    assert_eq!(ana.taken(), [(0, "crowd 1 +0 -1 -bia".to_owned())]);
+    let d = hub
+        .claim_now(&name("dan"), Arc::new(Seen::default()), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    hub.release(&d.key, d.id, LeaveReason::Quit, None);
+    assert_eq!(ana.taken(), [], "two members: still a crowd");
+    hub.tick();
+    assert_eq!(ana.taken(), [(0, "crowd 1 +1 -1 +dan -dan".to_owned())]);
+    assert_eq!(hub.who(), [name("ana")]);
+    let _ = a;
+}
+
+/// Review finding: a notice sent just before a leave that is not
+/// counted (the room fell below crowd-size) still counts the leaver
+/// among those online, as it was until its leave.
+#[test]
+fn the_notice_before_a_leave_counts_the_leaver_online() {
+    let hub = LocalHub::new().crowded_from(3);
+    let ana = Arc::new(Seen::default());
+    hub.claim_now(&name("ana"), ana.clone(), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let b = hub
+        .claim_now(&name("bia"), Arc::new(Seen::default()), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    let c = hub
+        .claim_now(&name("caio"), Arc::new(Seen::default()), false, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    hub.release(&c.key, c.id, LeaveReason::Quit, None);
+    ana.taken();
+    hub.release(&b.key, b.id, LeaveReason::Quit, None);
+    assert_eq!(
+        ana.taken(),
+        [
+            (0, "crowd 2 +1 -1 +caio -caio".to_owned()),
+            (5, "leave bia quit".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn keys_and_look_alikes_are_refused_until_released() {
+    let hub = LocalHub::new();
+    let alice = hub
+        .claim_now(&name("alice"), Arc::new(Seen::default()), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    assert_eq!(
+        hub.claim_now(&name("ALICE"), Arc::new(Seen::default()), true, |_| {})
+            .err(),
+        Some(Refusal::Clash(Clash::Taken(name("alice"))))
+    );
+    assert_eq!(
+        hub.claim_now(&name("aIice"), Arc::new(Seen::default()), true, |_| {})
+            .err(),
+        Some(Refusal::Clash(Clash::LooksLike(name("alice"))))
+    );
+    hub.release(&alice.key, alice.id, LeaveReason::Lost, None);
+    assert!(
+        hub.claim_now(&name("aIice"), Arc::new(Seen::default()), true, |_| {})
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_private_message_to_oneself_arrives_once_and_to_no_one_online_fails() {
+    let hub = LocalHub::new();
+    let alice = Arc::new(Seen::default());
+    let a = hub
+        .claim_now(&name("alice"), alice.clone(), true, |_| {})
+        .unwrap_or_else(|_| unreachable!());
+    hub.publish_private(&a.key, a.id, &name("alice"), text("note"))
+        .unwrap_or_else(|_| unreachable!());
+    assert_eq!(alice.taken().len(), 1);
+    assert_eq!(
+        hub.publish_private(&a.key, a.id, &name("zed"), text("x"))
+            .err(),
+        Some(Unpublished::NotOnline)
+    );
+}
