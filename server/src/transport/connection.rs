@@ -13,27 +13,32 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use tagarela_parser::sniff::{self, Sniffed};
-use tagarela_parser::{ByeReason, Framed, LeaveReason, LineFramer, Token};
+use tagarela_parser::{ByeReason, LeaveReason, Token};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::chat::intent::Intent;
 use crate::chat::reply::{Replier, Reply};
-use crate::chat::session::{Outcome, Pending, Session, SessionOptions};
+use crate::chat::session::{Pending, Session, SessionOptions};
 use crate::config::Settings;
-use crate::flow::rate_limit::{Bucket, Rate};
+use crate::flow::rate_limit::Bucket;
 use crate::hub::{Claimed, Refusal};
 use crate::ops::metrics::Metrics;
 use crate::transport::admission::Permit;
 use crate::transport::context::Context;
 use crate::wire::outbox::Outbox;
 use crate::wire::tagarela;
+
+mod input;
+mod output;
+mod timers;
+
+use input::Input;
+use output::{Outgoing, best_effort_bye, drain, flush};
+use timers::{Due, Timers};
 
 /// Octets read from the transport at a time.
 const READ_CHUNK: usize = 4096;
@@ -126,14 +131,9 @@ pub async fn serve<T: Transport>(
     );
     let mut outgoing = Outgoing::default();
 
-    let connected = Instant::now();
-    let registration_deadline = connected + settings.registration_timeout;
-    let mut last_activity = connected;
-    let mut ping_sent: Option<Instant> = None;
-    let sleep =
-        tokio::time::sleep_until(registration_deadline.min(connected + settings.ping_interval));
+    let mut timers = Timers::new(Instant::now(), settings);
+    let sleep = tokio::time::sleep_until(timers.next(false, settings));
     tokio::pin!(sleep);
-    let mut ping_counter: u32 = 0;
     let mut may_press = false;
 
     // Made once: re-creating it every turn would lock the token's shared
@@ -166,8 +166,9 @@ pub async fn serve<T: Transport>(
                 () = &mut cancelled => break Ending::Bye(ByeReason::Shutdown),
                 () = &mut sleep => {
                     let now = Instant::now();
-                    if !session.is_registered() && now >= registration_deadline {
-                        break Ending::Bye(ByeReason::Timeout);
+                    let due = timers.fire(now, session.is_registered(), held_back, settings);
+                    if let Due::End(reason) = due {
+                        break Ending::Bye(reason);
                     }
                     let above_soft = outbox.above_soft_since();
                     if above_soft.is_some_and(|since| now >= since + settings.slow_grace) {
@@ -176,49 +177,23 @@ pub async fn serve<T: Transport>(
                     if outbox.pressing_until().is_some_and(|until| now >= until) {
                         outbox.end_pressure_window();
                     }
-                    // While its input is held back (§11.1) the client is not
-                    // being read, so its silence is not counted (§10): a
-                    // long hold (Redis or a store behind) must not remove
-                    // every reader as timed out.
-                    if held_back {
-                        last_activity = now;
-                        ping_sent = None;
-                    }
-                    match ping_sent {
-                        Some(sent) if now >= sent + settings.ping_timeout => break Ending::Bye(ByeReason::Timeout),
-                        None if now >= last_activity + settings.ping_interval => {
-                            ping_counter = ping_counter.wrapping_add(1);
-                            if let Ok(token) = Token::new(ping_counter.to_string()) {
-                                outbox.reply(&Reply::Ping(token));
-                            }
-                            ping_sent = Some(now);
+                    if let Due::Ping(n) = due
+                        && let Ok(token) = Token::new(n.to_string()) {
+                            outbox.reply(&Reply::Ping(token));
                         }
-                        _ => {}
-                    }
                     if input.held_until.is_some_and(|at| now >= at) && !held_back {
+                        // Lines the rate limit held back are the client's
+                        // activity too (§10), whenever they are handled.
                         match input.handle_lines(&mut session) {
                             Err(reason) => break Ending::Bye(reason),
-                            // Lines the rate limit held back are the client's
-                            // activity too (§10), whenever they are handled.
-                            Ok(handled) if handled > 0 => {
-                                last_activity = now;
-                                ping_sent = None;
-                            }
+                            Ok(handled) if handled > 0 => timers.heard(now),
                             Ok(_) => {}
                         }
-                        if session.has_entries()
-                            && let Some(sink) = &ctx.sink {
-                                sink.record(session.take_entries()).await;
-                            }
+                        record(&ctx, &mut session).await;
                     }
-                    let wake = Wake {
-                        registered: session.is_registered(),
-                        registration_deadline,
-                        last_activity,
-                        ping_sent,
-                        held_until: input.held_until.filter(|_| !held_back),
-                    };
-                    sleep.as_mut().reset(wake.next(&outbox, settings).max(now + Duration::from_millis(1)));
+                    let held_until = input.held_until.filter(|_| !held_back);
+                    let wake = next_wake(&timers, session.is_registered(), held_until, &outbox, settings);
+                    sleep.as_mut().reset(wake.max(now + Duration::from_millis(1)));
                 }
                 () = outbox.changed() => {
                     if outbox.is_overflowed() {
@@ -242,16 +217,10 @@ pub async fn serve<T: Transport>(
                     session.settle(answer);
                     match input.handle_lines(&mut session) {
                         Err(reason) => break Ending::Bye(reason),
-                        Ok(handled) if handled > 0 => {
-                            last_activity = Instant::now();
-                            ping_sent = None;
-                        }
+                        Ok(handled) if handled > 0 => timers.heard(Instant::now()),
                         Ok(_) => {}
                     }
-                    if session.has_entries()
-                        && let Some(sink) = &ctx.sink {
-                            sink.record(session.take_entries()).await;
-                        }
+                    record(&ctx, &mut session).await;
                 }
                 () = async { Box::pin(ctx.pressure.released()).await }, if held_back => {
                     // Lines held back meanwhile are handled by the timer.
@@ -267,10 +236,7 @@ pub async fn serve<T: Transport>(
                         may_press = true;
                     }
                     match progress {
-                        Progress::Lines => {
-                            last_activity = Instant::now();
-                            ping_sent = None;
-                        }
+                        Progress::Lines => timers.heard(Instant::now()),
                         Progress::Octets => {}
                         Progress::End(end) => break end,
                     }
@@ -278,12 +244,9 @@ pub async fn serve<T: Transport>(
                         && at < sleep.deadline() {
                             sleep.as_mut().reset(at);
                         }
-                    if session.has_entries()
-                        && let Some(sink) = &ctx.sink {
-                            // Boxed by the sink: this wait must not grow
-                            // every idle connection's task.
-                            sink.record(session.take_entries()).await;
-                        }
+                    // Boxed by the sink: this wait must not grow every idle
+                    // connection's task.
+                    record(&ctx, &mut session).await;
                 }
             }
         }
@@ -330,37 +293,27 @@ fn count(metrics: &Metrics, input: &mut Input, outgoing: &mut Outgoing) {
     }
 }
 
-/// What decides when the timer branch must next run.
-struct Wake {
+/// The earliest instant at which some timer is due: the connection's
+/// own, the outbox's (slow grace, pressure window) or the rate limit's
+/// for held-back lines (unless back-pressure holds them anyway).
+fn next_wake(
+    timers: &Timers,
     registered: bool,
-    registration_deadline: Instant,
-    last_activity: Instant,
-    ping_sent: Option<Instant>,
-    /// Held-back lines' next turn, unless back-pressure holds them anyway.
     held_until: Option<Instant>,
-}
-
-impl Wake {
-    /// The earliest instant at which some timer is due.
-    fn next(&self, outbox: &Outbox, settings: &Settings) -> Instant {
-        let mut next = match self.ping_sent {
-            Some(sent) => sent + settings.ping_timeout,
-            None => self.last_activity + settings.ping_interval,
-        };
-        if !self.registered {
-            next = next.min(self.registration_deadline);
-        }
-        if let Some(since) = outbox.above_soft_since() {
-            next = next.min(since + settings.slow_grace);
-        }
-        if let Some(until) = outbox.pressing_until() {
-            next = next.min(until);
-        }
-        if let Some(at) = self.held_until {
-            next = next.min(at);
-        }
-        next
+    outbox: &Outbox,
+    settings: &Settings,
+) -> Instant {
+    let mut next = timers.next(registered, settings);
+    if let Some(since) = outbox.above_soft_since() {
+        next = next.min(since + settings.slow_grace);
     }
+    if let Some(until) = outbox.pressing_until() {
+        next = next.min(until);
+    }
+    if let Some(at) = held_until {
+        next = next.min(at);
+    }
+    next
 }
 
 /// One turn of transport work, inside one poll: write what is queued, then
@@ -463,247 +416,5 @@ async fn record(ctx: &Context, session: &mut Session) {
     }
 }
 
-/// What a connection keeps of its input between reads.
-#[derive(Debug)]
-struct Input {
-    /// Splits the stream into lines (§2).
-    framer: LineFramer,
-    /// Octets read and not yet handled: the start of a line whose LF has
-    /// not arrived, and any whole lines the rate limit holds back. Empty
-    /// (and holding no memory) between lines; at most one read plus one
-    /// line.
-    partial: BytesMut,
-    /// True until the first octets showed the peer is not speaking TLS or
-    /// HTTP (§4.6); no line is handled before that.
-    sniffing: bool,
-    /// The rate limit and the client's place under it (none: no limit).
-    limit: Option<(Rate, Bucket)>,
-    /// When the rate limit lets the next held-back line through; reading
-    /// waits meanwhile.
-    held_until: Option<Instant>,
-    /// Figures for the metrics since they were last taken: octets read,
-    /// lines handled, times the rate limit held lines back.
-    counted: (u32, u32, u32),
-}
-
-impl Input {
-    fn new(limit: Option<(Rate, Bucket)>) -> Self {
-        Input {
-            framer: LineFramer::default(),
-            partial: BytesMut::new(),
-            sniffing: true,
-            limit,
-            held_until: None,
-            counted: (0, 0, 0),
-        }
-    }
-
-    /// Handles octets just read: sniffing first (§4.6), then every
-    /// complete line the rate limit allows; the rest is kept.
-    fn take(&mut self, data: &[u8], session: &mut Session) -> Progress {
-        self.counted.0 = self.counted.0.saturating_add(data.len() as u32);
-        // The common case, nothing kept from before: frame straight from
-        // the read buffer and keep only what is left over.
-        let from_read = self.partial.is_empty();
-        if !from_read {
-            self.partial.extend_from_slice(data);
-        }
-        if self.sniffing {
-            // While sniffing no line has ended yet: `partial` (or, on the
-            // first read, `data`) holds every octet the connection has
-            // received.
-            let seen: &[u8] = if from_read { data } else { &self.partial };
-            let verdict = sniff::sniff(seen);
-            if let Some(protocol) = verdict.protocol() {
-                tracing::info!(peer = %session.peer(), protocol, "refused a peer speaking another protocol");
-                return Progress::End(Ending::Bye(ByeReason::WrongProtocol));
-            }
-            self.sniffing = verdict == Sniffed::NeedMore;
-        }
-        let handled = if from_read {
-            let handled = self.handle(data, session);
-            if let Ok((used, _)) = handled {
-                self.partial.extend_from_slice(&data[used..]);
-            }
-            handled
-        } else {
-            self.handle_kept(session)
-        };
-        match handled {
-            Err(reason) => Progress::End(Ending::Bye(reason)),
-            Ok((_, n)) if n > 0 || self.held_until.is_some() => Progress::Lines,
-            Ok(_) => Progress::Octets,
-        }
-    }
-
-    /// Handles the lines kept in `partial` (after a read that did not end
-    /// on a line's end, or that the rate limit held back) and drops them.
-    fn handle_lines(&mut self, session: &mut Session) -> Result<usize, ByeReason> {
-        self.handle_kept(session).map(|(_, handled)| handled)
-    }
-
-    fn handle_kept(&mut self, session: &mut Session) -> Result<(usize, usize), ByeReason> {
-        let kept = std::mem::take(&mut self.partial);
-        let result = self.handle(&kept, session);
-        self.partial = kept;
-        if let Ok((used, _)) = result {
-            self.partial.advance(used);
-        }
-        if self.partial.is_empty() && self.partial.capacity() > 0 {
-            // Give the memory back: idle connections hold no buffer.
-            self.partial = BytesMut::new();
-        }
-        result
-    }
-
-    /// Frames, checks and decodes the complete lines at the start of
-    /// `data` (content checks run over the whole buffer at once) and hands
-    /// their intents to the session while the rate limit allows; sets
-    /// `held_until` when it holds lines back. Returns how many octets were
-    /// used and how many lines handled.
-    fn handle(&mut self, data: &[u8], session: &mut Session) -> Result<(usize, usize), ByeReason> {
-        let mut handled = 0;
-        let mut held_until = None;
-        let mut lines = self.framer.lines(data);
-        let used = loop {
-            let before = lines.consumed();
-            let Some(framed) = lines.next() else {
-                break lines.consumed();
-            };
-            if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
-                && let Err(at) = bucket.take(*rate, Instant::now())
-            {
-                // Not yet: the line stays for later. Between two lines the
-                // framer holds no state of the line, so framing it again
-                // later gives the same frame.
-                held_until = Some(at);
-                break before;
-            }
-            if session.is_waiting() {
-                // The hub has yet to answer a claim: this line and the
-                // rest stay until it does.
-                break before;
-            }
-            handled += 1;
-            let intent = match framed {
-                Framed::Line(line) => tagarela::decode(line, session.is_registered()),
-                Framed::TooLong => Intent::TooLong,
-                Framed::Flood => return Err(ByeReason::Flood),
-            };
-            if let Outcome::Close(reason) = session.handle(intent) {
-                return Err(reason);
-            }
-        };
-        if held_until.is_some() && self.held_until.is_none() {
-            self.counted.2 += 1;
-        }
-        self.held_until = held_until;
-        self.counted.1 = self.counted.1.saturating_add(handled as u32);
-        Ok((used, handled))
-    }
-}
-
-/// Output taken from the outbox and not yet fully written.
-#[derive(Debug, Default)]
-struct Outgoing {
-    buf: Vec<u8>,
-    /// Octets of `buf` already written.
-    written: usize,
-    /// Written octets the transport may still hold (TLS encrypts into a
-    /// buffer of its own): flushed until it says they are out.
-    needs_flush: bool,
-    /// Octets written since the metrics last took them.
-    counted: u32,
-}
-
-impl Outgoing {
-    fn is_pending(&self) -> bool {
-        self.written < self.buf.len()
-    }
-
-    fn rest(&self) -> &[u8] {
-        &self.buf[self.written..]
-    }
-}
-
-/// Writes as much queued output as the transport takes now, in as few
-/// writes as it takes. Returns an ending if the peer is gone or the outbox
-/// overflowed; `None` when everything is written or the transport is full
-/// (it then holds the waker).
-fn flush<T: Transport>(
-    cx: &mut TaskContext<'_>,
-    transport: &mut T,
-    outbox: &Outbox,
-    out: &mut Outgoing,
-) -> Option<Ending> {
-    loop {
-        if !out.is_pending() {
-            out.written = 0;
-            if outbox.take(&mut out.buf) {
-                return Some(Ending::Bye(ByeReason::Slow));
-            }
-            if out.buf.is_empty() {
-                break;
-            }
-        }
-        match Pin::new(&mut *transport).poll_write(cx, out.rest()) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Some(Ending::Lost),
-            Poll::Ready(Ok(n)) => {
-                outbox.release(n);
-                out.written += n;
-                out.counted = out.counted.saturating_add(n as u32);
-            }
-            Poll::Pending => break,
-        }
-    }
-    {
-        // Buffering transports (TLS) hold written octets until flushed, and
-        // may have queued records of their own while reading (the rest of
-        // a handshake, an alert): flushed on every turn. A flush that
-        // cannot finish now is tried again when the transport wakes the
-        // task. Over plain TCP this costs nothing.
-        match Pin::new(&mut *transport).poll_flush(cx) {
-            Poll::Ready(Ok(())) => out.needs_flush = false,
-            Poll::Ready(Err(_)) => return Some(Ending::Lost),
-            Poll::Pending => out.needs_flush = true,
-        }
-    }
-    None
-}
-
-/// Writes everything queued (used while closing), waiting as needed.
-fn drain<T: Transport>(
-    cx: &mut TaskContext<'_>,
-    transport: &mut T,
-    outbox: &Outbox,
-    out: &mut Outgoing,
-) -> Poll<()> {
-    match flush(cx, transport, outbox, out) {
-        Some(_) => Poll::Ready(()),
-        None if out.is_pending() || out.needs_flush => Poll::Pending,
-        None => Poll::Ready(()),
-    }
-}
-
-/// One attempt to end a slow client's stream with `BYE slow`: finish the
-/// line being written, if the transport takes it, then the BYE. Never
-/// waits, and never sends the BYE after a torn line.
-fn best_effort_bye<T: Transport>(transport: &mut T, out: &Outgoing, bye: &[u8]) {
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    let rest = out.rest();
-    if out.written > 0 && out.buf.get(out.written - 1) != Some(&b'\n') {
-        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-        match Pin::new(&mut *transport).poll_write(&mut cx, &rest[..end]) {
-            Poll::Ready(Ok(n)) if n == end => {}
-            _ => return,
-        }
-    }
-    let _ = Pin::new(&mut *transport).poll_write(&mut cx, bye);
-    let _ = Pin::new(&mut *transport).poll_flush(&mut cx);
-}
-
-/// Scripted-I/O tests of the connection's timers and flow control, over an
-/// in-memory transport with tokio's clock paused: every figure below is
-/// exact, and no test sleeps.
 #[cfg(test)]
 mod tests;

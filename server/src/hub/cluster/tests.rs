@@ -1,4 +1,4 @@
-//! Unit tests of `cluster`, kept apart so that the code reads in one piece.
+//! Unit tests of `cluster`, beside the code so that it reads in one piece.
 
 use super::queue::QUEUE_MAX;
 use super::*;

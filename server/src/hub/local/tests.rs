@@ -1,4 +1,4 @@
-//! Unit tests of `local`, kept apart so that the code reads in one piece.
+//! Unit tests of `local`, beside the code so that it reads in one piece.
 
 use super::*;
 use crate::hub::Clash;

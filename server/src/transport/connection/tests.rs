@@ -1,7 +1,10 @@
-//! Unit tests of `connection`, kept apart so that the code reads in one piece.
+//! Scripted-I/O tests of the connection's timers and flow control, over an
+//! in-memory transport with tokio's clock paused: every figure below is
+//! exact, and no test sleeps.
 
 use super::*;
 use crate::flow::pressure::Pressure;
+use crate::flow::rate_limit::Rate;
 use crate::hub::local::LocalHub;
 use crate::transport::admission::Admission;
 use tagarela_reader::LineReader;

@@ -1,4 +1,4 @@
-//! Unit tests of `tls_stream`, kept apart so that the code reads in one piece.
+//! Unit tests of `tls_stream`, beside the code so that it reads in one piece.
 
 use super::*;
 use std::future::Future;

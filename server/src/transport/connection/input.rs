@@ -1,0 +1,156 @@
+//! What a connection keeps of its input between reads: the partial line,
+//! the first octets it sniffs (§4.6), the lines the rate limit holds back
+//! (§11.2), and the figures read since the metrics last took them. Hands
+//! complete lines to the session; never reads the socket itself.
+
+use bytes::{Buf, BytesMut};
+use tagarela_parser::sniff::{self, Sniffed};
+use tagarela_parser::{ByeReason, Framed, LineFramer};
+use tokio::time::Instant;
+
+use crate::chat::intent::Intent;
+use crate::chat::session::{Outcome, Session};
+use crate::flow::rate_limit::{Bucket, Rate};
+use crate::wire::tagarela;
+
+use super::{Ending, Progress};
+
+/// What a connection keeps of its input between reads.
+#[derive(Debug)]
+pub(super) struct Input {
+    /// Splits the stream into lines (§2).
+    pub(super) framer: LineFramer,
+    /// Octets read and not yet handled: the start of a line whose LF has
+    /// not arrived, and any whole lines the rate limit holds back. Empty
+    /// (and holding no memory) between lines; at most one read plus one
+    /// line.
+    pub(super) partial: BytesMut,
+    /// True until the first octets showed the peer is not speaking TLS or
+    /// HTTP (§4.6); no line is handled before that.
+    pub(super) sniffing: bool,
+    /// The rate limit and the client's place under it (none: no limit).
+    pub(super) limit: Option<(Rate, Bucket)>,
+    /// When the rate limit lets the next held-back line through; reading
+    /// waits meanwhile.
+    pub(super) held_until: Option<Instant>,
+    /// Figures for the metrics since they were last taken: octets read,
+    /// lines handled, times the rate limit held lines back.
+    pub(super) counted: (u32, u32, u32),
+}
+
+impl Input {
+    pub(super) fn new(limit: Option<(Rate, Bucket)>) -> Self {
+        Input {
+            framer: LineFramer::default(),
+            partial: BytesMut::new(),
+            sniffing: true,
+            limit,
+            held_until: None,
+            counted: (0, 0, 0),
+        }
+    }
+
+    /// Handles octets just read: sniffing first (§4.6), then every
+    /// complete line the rate limit allows; the rest is kept.
+    pub(super) fn take(&mut self, data: &[u8], session: &mut Session) -> Progress {
+        self.counted.0 = self.counted.0.saturating_add(data.len() as u32);
+        // The common case, nothing kept from before: frame straight from
+        // the read buffer and keep only what is left over.
+        let from_read = self.partial.is_empty();
+        if !from_read {
+            self.partial.extend_from_slice(data);
+        }
+        if self.sniffing {
+            // While sniffing no line has ended yet: `partial` (or, on the
+            // first read, `data`) holds every octet the connection has
+            // received.
+            let seen: &[u8] = if from_read { data } else { &self.partial };
+            let verdict = sniff::sniff(seen);
+            if let Some(protocol) = verdict.protocol() {
+                tracing::info!(peer = %session.peer(), protocol, "refused a peer speaking another protocol");
+                return Progress::End(Ending::Bye(ByeReason::WrongProtocol));
+            }
+            self.sniffing = verdict == Sniffed::NeedMore;
+        }
+        let handled = if from_read {
+            let handled = self.handle(data, session);
+            if let Ok((used, _)) = handled {
+                self.partial.extend_from_slice(&data[used..]);
+            }
+            handled
+        } else {
+            self.handle_kept(session)
+        };
+        match handled {
+            Err(reason) => Progress::End(Ending::Bye(reason)),
+            Ok((_, n)) if n > 0 || self.held_until.is_some() => Progress::Lines,
+            Ok(_) => Progress::Octets,
+        }
+    }
+
+    /// Handles the lines kept in `partial` (after a read that did not end
+    /// on a line's end, or that the rate limit held back) and drops them.
+    pub(super) fn handle_lines(&mut self, session: &mut Session) -> Result<usize, ByeReason> {
+        self.handle_kept(session).map(|(_, handled)| handled)
+    }
+
+    fn handle_kept(&mut self, session: &mut Session) -> Result<(usize, usize), ByeReason> {
+        let kept = std::mem::take(&mut self.partial);
+        let result = self.handle(&kept, session);
+        self.partial = kept;
+        if let Ok((used, _)) = result {
+            self.partial.advance(used);
+        }
+        if self.partial.is_empty() && self.partial.capacity() > 0 {
+            // Give the memory back: idle connections hold no buffer.
+            self.partial = BytesMut::new();
+        }
+        result
+    }
+
+    /// Frames, checks and decodes the complete lines at the start of
+    /// `data` (content checks run over the whole buffer at once) and hands
+    /// their intents to the session while the rate limit allows; sets
+    /// `held_until` when it holds lines back. Returns how many octets were
+    /// used and how many lines handled.
+    fn handle(&mut self, data: &[u8], session: &mut Session) -> Result<(usize, usize), ByeReason> {
+        let mut handled = 0;
+        let mut held_until = None;
+        let mut lines = self.framer.lines(data);
+        let used = loop {
+            let before = lines.consumed();
+            let Some(framed) = lines.next() else {
+                break lines.consumed();
+            };
+            if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
+                && let Err(at) = bucket.take(*rate, Instant::now())
+            {
+                // Not yet: the line stays for later. Between two lines the
+                // framer holds no state of the line, so framing it again
+                // later gives the same frame.
+                held_until = Some(at);
+                break before;
+            }
+            if session.is_waiting() {
+                // The hub has yet to answer a claim: this line and the
+                // rest stay until it does.
+                break before;
+            }
+            handled += 1;
+            let intent = match framed {
+                Framed::Line(line) => tagarela::decode(line, session.is_registered()),
+                Framed::TooLong => Intent::TooLong,
+                Framed::Flood => return Err(ByeReason::Flood),
+            };
+            if let Outcome::Close(reason) = session.handle(intent) {
+                return Err(reason);
+            }
+        };
+        if held_until.is_some() && self.held_until.is_none() {
+            self.counted.2 += 1;
+        }
+        self.held_until = held_until;
+        self.counted.1 = self.counted.1.saturating_add(handled as u32);
+        Ok((used, handled))
+    }
+}
