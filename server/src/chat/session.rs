@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, NameKey, Text};
+use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, Text};
 
 use crate::chat::access::{Access, Verdict, may_receive_password};
 use crate::chat::intent::Intent;
@@ -15,7 +15,8 @@ use crate::chat::reply::{Client, Reply};
 use crate::event::Event;
 use crate::event::Seq;
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Published, Refusal, RegId, Unpublished, Welcome, Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Refusal, Registration, Said,
+    Unpublished, Welcome, Welcomer,
 };
 use crate::store::Entry;
 
@@ -37,8 +38,9 @@ pub struct Session {
     hub: Arc<dyn Hub>,
     /// Where replies to this client go (and, once registered, events).
     client: Arc<dyn Client>,
-    /// The display form and key, once a name was accepted.
-    registered: Option<(Name<'static>, NameKey)>,
+    /// The name's registration, once a name was accepted: a name resumed
+    /// elsewhere is not this session's to release.
+    registered: Option<Registration>,
     /// Whether entries are kept for the sinks (none configured: no).
     recording: bool,
     /// Events this client caused since the connection last took them.
@@ -54,9 +56,6 @@ pub struct Session {
     numbered: bool,
     /// The client asked for the `resume` feature (§16.6).
     resumable: bool,
-    /// Which registration holds the name, for releasing it (a name
-    /// resumed elsewhere is not this session's to release).
-    registration: RegId,
     /// A claim or resume the hub will answer later (a cluster, §17), and
     /// the name asked for: no further line is handled until it is.
     awaiting: Option<Name<'static>>,
@@ -104,7 +103,6 @@ impl Session {
             authorized: access.is_none(),
             numbered: false,
             resumable: false,
-            registration: RegId::default(),
             awaiting: None,
             pending: None,
             access,
@@ -211,8 +209,12 @@ impl Session {
             Intent::Public(text) => self.public(text),
             Intent::Private { to, text } => self.private(&to, text),
             Intent::Quit(reason) => {
-                if let Some((_, key)) = self.registered.take() {
-                    self.leave_as(&key, LeaveReason::Quit, reason.map(Text::into_owned));
+                if let Some(me) = self.registered.take() {
+                    let leaving = Leaving {
+                        reason: LeaveReason::Quit,
+                        text: reason.map(Text::into_owned),
+                    };
+                    self.leave_as(&me, leaving);
                 }
                 return Outcome::Close(ByeReason::Quit);
             }
@@ -326,7 +328,7 @@ impl Session {
                 if claimed.join.is_none() {
                     tracing::info!(name = %name, peer = %self.peer, "resumed");
                 }
-                self.registered_as(name, claimed);
+                self.registered_as(claimed);
             }
             Err(Refusal::Token) => {
                 tracing::info!(name = %name, peer = %self.peer, "resume refused");
@@ -364,12 +366,11 @@ impl Session {
         })
     }
 
-    fn registered_as(&mut self, name: Name<'static>, claimed: Claimed) {
+    fn registered_as(&mut self, claimed: Claimed) {
         if let Some(join) = claimed.join.filter(|_| !claimed.join_recorded) {
             self.record(join);
         }
-        self.registration = claimed.id;
-        self.registered = Some((name, claimed.key));
+        self.registered = Some(claimed.registration);
     }
 
     fn clash(&mut self, clash: Clash) {
@@ -391,12 +392,10 @@ impl Session {
     }
 
     fn public(&mut self, text: Text<'_>) {
-        let Some((_, key)) = &self.registered else {
+        let Some(me) = &self.registered else {
             return;
         };
-        let published = self
-            .hub
-            .publish_public(key, self.registration, text.into_owned());
+        let published = self.hub.publish(me, Said::Public(text.into_owned()));
         match published {
             Ok(Published::Numbered(event)) => self.record(event),
             // A cluster records it when it comes back numbered.
@@ -406,12 +405,14 @@ impl Session {
     }
 
     fn private(&mut self, to: &Name<'_>, text: Text<'_>) {
-        let Some((_, key)) = &self.registered else {
+        let Some(me) = &self.registered else {
             return;
         };
-        let published = self
-            .hub
-            .publish_private(key, self.registration, to, text.into_owned());
+        let said = Said::Private {
+            to,
+            text: text.into_owned(),
+        };
+        let published = self.hub.publish(me, said);
         match published {
             Ok(Published::Numbered(event)) => self.record(event),
             Ok(Published::Queued) | Err(Unpublished::NotHeld) => {}
@@ -432,16 +433,14 @@ impl Session {
     /// Removes the client from the room, if registered, telling the others
     /// why (§9.1). Idempotent.
     pub fn leave(&mut self, reason: LeaveReason) {
-        if let Some((_, key)) = self.registered.take() {
-            self.leave_as(&key, reason, None);
+        if let Some(me) = self.registered.take() {
+            self.leave_as(&me, reason.into());
         }
     }
 
-    fn leave_as(&mut self, key: &NameKey, reason: LeaveReason, text: Option<Text<'static>>) {
+    fn leave_as(&mut self, me: &Registration, leaving: Leaving) {
         // Nothing to say if the name was resumed on another connection.
-        if let Some(Published::Numbered(event)) =
-            self.hub.release(key, self.registration, reason, text)
-        {
+        if let Some(Published::Numbered(event)) = self.hub.release(me, leaving) {
             self.record(event);
         }
         // A cluster records it when it comes back numbered.

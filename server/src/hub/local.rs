@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
+use tagarela_parser::{HistoryQuery, Name, NameKey};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
@@ -18,7 +18,8 @@ use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
-    Answer, Claimed, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished, Welcome,
+    Answer, Claimed, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId, Registration,
+    Said, Unpublished, Welcome,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
@@ -158,10 +159,9 @@ impl LocalHub {
         }
         r.room.sit(key.clone(), Seat { recipient, reg: id });
         Claimed {
-            key,
+            registration: Registration { key, id },
             join: Some(join),
             join_recorded: false,
-            id,
         }
     }
 
@@ -191,57 +191,35 @@ impl Hub for LocalHub {
         Answer::Ready(self.resume_now(&name, token, after, recipient, welcome))
     }
 
-    fn release(
-        &self,
-        key: &NameKey,
-        id: RegId,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    ) -> Option<Published> {
-        self.leave(key, id, reason, text).map(Published::Numbered)
+    fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published> {
+        self.leave(holder, leaving).map(Published::Numbered)
     }
 
-    fn publish_public(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished> {
+    fn publish(&self, from: &Registration, said: Said<'_>) -> Result<Published, Unpublished> {
         let mut r = self.lock();
-        r.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
-        let name = r
-            .room
-            .member(from)
-            .ok_or(Unpublished::NotHeld)?
-            .name
-            .clone();
-        let seq = r.room.next_seq();
-        let kind = EventKind::Public { from: name, text };
-        Ok(Published::Numbered(
-            r.room.accept(seq, wall_clock(), kind).event,
-        ))
-    }
-
-    fn publish_private(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        to: &Name<'_>,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished> {
-        let mut r = self.lock();
-        r.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
-        let sender = r.room.member(from).ok_or(Unpublished::NotHeld)?;
-        let target = r.room.member(&to.key()).ok_or(Unpublished::NotOnline)?;
-        let kind = EventKind::Private {
-            from: sender.name.clone(),
-            to: target.name.clone(),
-            text,
+        r.room
+            .seat(&from.key, from.id)
+            .ok_or(Unpublished::NotHeld)?;
+        let sender = r.room.member(&from.key).ok_or(Unpublished::NotHeld)?;
+        let kind = match said {
+            Said::Public(text) => EventKind::Public {
+                from: sender.name.clone(),
+                text,
+            },
+            Said::Private { to, text } => EventKind::Private {
+                from: sender.name.clone(),
+                to: r
+                    .room
+                    .member(&to.key())
+                    .ok_or(Unpublished::NotOnline)?
+                    .name
+                    .clone(),
+                text,
+            },
         };
         let seq = r.room.next_seq();
-        Ok(Published::Numbered(
-            r.room.accept(seq, wall_clock(), kind).event,
-        ))
+        let accepted = r.room.accept(seq, wall_clock(), kind);
+        Ok(Published::Numbered(accepted.event))
     }
 
     fn who(&self) -> Vec<Name<'static>> {
@@ -311,10 +289,9 @@ impl LocalHub {
             welcome(r.room.welcome(shown.clone(), &key, greeting, token));
             tracing::debug!(name = %shown, "resumed on a new connection");
             return Ok(Claimed {
-                key,
+                registration: Registration { key, id },
                 join: None,
                 join_recorded: false,
-                id,
             });
         }
         let since = match r.departed.get(&key) {
@@ -329,13 +306,10 @@ impl LocalHub {
     }
 
     /// Releases `key` if registration `id` holds it (see [`Hub::release`]).
-    fn leave(
-        &self,
-        key: &NameKey,
-        id: RegId,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    ) -> Option<Arc<Event>> {
+    fn leave(&self, holder: &Registration, leaving: Leaving) -> Option<Arc<Event>> {
+        let Registration { key, id } = holder;
+        let (key, id) = (key, *id);
+        let Leaving { reason, text } = leaving;
         let mut r = self.lock();
         r.room.seat(key, id)?;
         let member = r.room.member(key)?;

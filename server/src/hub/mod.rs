@@ -59,6 +59,44 @@ impl std::fmt::Display for RegId {
     }
 }
 
+/// One registration's hold on a name, as every later call names it: a
+/// connection whose name was resumed elsewhere holds nothing any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The name's identity.
+    pub key: NameKey,
+    /// Which registration of this process holds it.
+    pub id: RegId,
+}
+
+/// What a registered client says: to the room, or to one name.
+#[derive(Debug)]
+pub enum Said<'a> {
+    /// A public message, to everyone else.
+    Public(Text<'static>),
+    /// A private message to whoever holds `to`'s key, confirmed to the
+    /// sender (once, if they are the same client).
+    Private {
+        to: &'a Name<'a>,
+        text: Text<'static>,
+    },
+}
+
+/// How a client leaves: the reason and the farewell, if any (§9.1).
+#[derive(Debug)]
+pub struct Leaving {
+    /// Why.
+    pub reason: LeaveReason,
+    /// What it said on leaving (`/quit TEXT`).
+    pub text: Option<Text<'static>>,
+}
+
+impl From<LeaveReason> for Leaving {
+    fn from(reason: LeaveReason) -> Leaving {
+        Leaving { reason, text: None }
+    }
+}
+
 /// How a hub reaches a client of this process. Implemented by the
 /// client's outbound queue; must never wait.
 pub trait Recipient: Send + Sync + std::fmt::Debug {
@@ -153,17 +191,14 @@ pub enum Clash {
 /// A successful claim.
 #[derive(Debug)]
 pub struct Claimed {
-    /// The name's identity from now on, for every later call.
-    pub key: NameKey,
+    /// This registration, as every later call names it.
+    pub registration: Registration,
     /// The `Join` published to everyone else; `None` when a name was
     /// resumed from a connection still holding it (nobody is told).
     pub join: Option<Arc<Event>>,
     /// The hub records the join itself, in the order it applies events
     /// (a cluster, §17.4); otherwise the session records it.
     pub join_recorded: bool,
-    /// This registration, as [`Hub::release`] must name it: a connection
-    /// whose name was resumed elsewhere releases nothing.
-    pub id: RegId,
 }
 
 /// Why a claim or a `/resume` failed.
@@ -222,17 +257,12 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// [`Refusal::Token`].
     fn claim(&self, entrant: Entrant, resumable: bool) -> Answer;
 
-    /// Releases `key` and publishes its `Leave` to everyone left. The name
-    /// is free the moment this returns. Releasing a key not held (twice,
-    /// say), or held by another registration than `id` (it was resumed
-    /// elsewhere), does nothing and returns `None`.
-    fn release(
-        &self,
-        key: &NameKey,
-        id: RegId,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    ) -> Option<Published>;
+    /// Releases the registration's name and publishes its `Leave` to
+    /// everyone left. The name is free the moment this returns.
+    /// Releasing a name not held (twice, say), or held by another
+    /// registration (it was resumed elsewhere), does nothing and returns
+    /// `None`.
+    fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published>;
 
     /// Takes the entrant's name back with the token its last welcome
     /// gave (§16.6). If a connection still holds it, the name moves
@@ -241,25 +271,9 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// `after` instead of a backlog.
     fn resume(&self, entrant: Entrant, token: &str, after: crate::event::Seq) -> Answer;
 
-    /// Publishes a public message from `from` (a key registration `id`
-    /// holds) to every other client.
-    fn publish_public(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished>;
-
-    /// Publishes a private message from `from` to the client holding
-    /// `to`'s key, and to `from` itself as its confirmation (once, if they
-    /// are the same client).
-    fn publish_private(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        to: &Name<'_>,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished>;
+    /// Publishes what the registration `from` said, to every other
+    /// client or to one name.
+    fn publish(&self, from: &Registration, said: Said<'_>) -> Result<Published, Unpublished>;
 
     /// A snapshot of who is online (display forms), in no set order.
     fn who(&self) -> Vec<Name<'static>>;

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use queue::CommandQueue;
@@ -36,8 +36,8 @@ use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Published, Recipient, Refusal, RegId, Unpublished,
-    Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId,
+    Registration, Said, Unpublished, Welcomer,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::Entry;
@@ -419,10 +419,12 @@ impl ClusterHub {
         };
         (waiting.welcome)(r.room.welcome(name, &key, greeting, waiting.token));
         let claimed = Claimed {
-            key: key.clone(),
+            registration: Registration {
+                key: key.clone(),
+                id: reg,
+            },
             join,
             join_recorded: r.recording,
-            id: reg,
         };
         if waiting.answer.send(Ok(claimed)).is_err() {
             // The connection closed while it waited.
@@ -499,63 +501,45 @@ impl Hub for ClusterHub {
         })
     }
 
-    fn release(
-        &self,
-        key: &NameKey,
-        id: RegId,
-        reason: LeaveReason,
-        text: Option<Text<'static>>,
-    ) -> Option<Published> {
+    fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published> {
         let mut r = self.lock();
         let node = r.node.clone()?;
-        r.room.unseat(key, id)?;
+        r.room.unseat(&holder.key, holder.id)?;
         self.metrics.registered.dec();
         self.queue.send(Command::Release {
             node,
-            reg: id,
-            key: key.clone(),
-            reason,
-            text,
+            reg: holder.id,
+            key: holder.key.clone(),
+            reason: leaving.reason,
+            text: leaving.text,
         });
         Some(Published::Queued)
     }
 
-    fn publish_public(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished> {
+    fn publish(&self, from: &Registration, said: Said<'_>) -> Result<Published, Unpublished> {
         let r = self.lock();
-        let node = r.sender(from, id)?;
-        self.enqueue(Command::Public {
-            node,
-            reg: id,
-            key: from.clone(),
-            text,
-        })
-    }
-
-    fn publish_private(
-        &self,
-        from: &NameKey,
-        id: RegId,
-        to: &Name<'_>,
-        text: Text<'static>,
-    ) -> Result<Published, Unpublished> {
-        let r = self.lock();
-        let node = r.sender(from, id)?;
-        let Some(target) = r.room.member(&to.key()) else {
-            return Err(Unpublished::NotOnline);
+        let node = r.sender(&from.key, from.id)?;
+        let (reg, key) = (from.id, from.key.clone());
+        let command = match said {
+            Said::Public(text) => Command::Public {
+                node,
+                reg,
+                key,
+                text,
+            },
+            Said::Private { to, text } => {
+                let target = r.room.member(&to.key()).ok_or(Unpublished::NotOnline)?;
+                Command::Private {
+                    node,
+                    reg,
+                    key,
+                    to: target.name.clone(),
+                    since: target.since,
+                    text,
+                }
+            }
         };
-        self.enqueue(Command::Private {
-            node,
-            reg: id,
-            key: from.clone(),
-            to: target.name.clone(),
-            since: target.since,
-            text,
-        })
+        self.enqueue(command)
     }
 
     fn who(&self) -> Vec<Name<'static>> {

@@ -2,6 +2,8 @@
 
 use super::queue::QUEUE_MAX;
 use super::*;
+use crate::hub::{Registration, Said};
+use tagarela_parser::{LeaveReason, Text};
 
 use crate::hub::Welcome;
 use crate::hub::seen::Seen;
@@ -13,6 +15,16 @@ fn name(s: &str) -> Name<'static> {
 
 fn peer() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 1))
+}
+
+/// Someone asking for `who`, who is told nothing and ignores its welcome.
+fn quiet(who: &str) -> Entrant {
+    Entrant {
+        name: name(who),
+        peer: peer(),
+        recipient: Arc::new(Seen::default()),
+        welcome: Box::new(|_| {}),
+    }
 }
 
 fn message(text: &str) -> ClusterMessage {
@@ -88,17 +100,7 @@ fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave
         1,
     );
     hub.enter("n1".into(), Snapshot::default());
-    let ask = |who: &str| {
-        hub.claim(
-            Entrant {
-                name: name(who),
-                peer: peer(),
-                recipient: Arc::new(Seen::default()),
-                welcome: Box::new(|_| {}),
-            },
-            false,
-        )
-    };
+    let ask = |who: &str| hub.claim(quiet(who), false);
     assert!(matches!(ask("ana"), Answer::Pending(_)));
     assert!(matches!(
         ask("bia"),
@@ -188,7 +190,7 @@ fn a_claim_is_answered_when_its_join_comes_back_and_others_see_it() {
         .unwrap_or_else(|g| panic!("{g:?}"));
     let claimed = answer.try_recv().unwrap_or_else(|e| panic!("{e}"));
     let claimed = claimed.unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(claimed.id, reg);
+    assert_eq!(claimed.registration.id, reg);
     assert_eq!(said(&ana), vec!["welcome ana 2"]);
     joined(&hub, &mut commands, "bia", 12);
     hub.apply(message("P|13|1000|n2|1|zoe|hi"))
@@ -228,15 +230,7 @@ fn a_refused_claim_is_answered_with_its_clash() {
         Some(Refusal::Clash(Clash::Taken(name("ANA"))))
     );
     // The replica already shows zoe: refused without asking Redis.
-    let answer = hub.claim(
-        Entrant {
-            name: name("Zoe"),
-            peer: peer(),
-            recipient: Arc::new(Seen::default()),
-            welcome: Box::new(|_| {}),
-        },
-        false,
-    );
+    let answer = hub.claim(quiet("Zoe"), false);
     assert!(matches!(
         answer,
         Answer::Ready(Err(Refusal::Clash(Clash::Taken(_))))
@@ -265,17 +259,25 @@ fn a_name_moved_away_replaces_the_old_connection() {
     assert_eq!(said(&ana), vec!["replaced"]);
     // Its later lines and release are nobody's.
     assert_eq!(
-        hub.publish_public(
-            &name("ana").key(),
-            reg,
-            Text::new("x".to_owned()).unwrap_or_else(|_| unreachable!())
+        hub.publish(
+            &Registration {
+                key: name("ana").key().clone(),
+                id: reg
+            },
+            Said::Public(Text::new("x".to_owned()).unwrap_or_else(|_| unreachable!()))
         )
         .err(),
         Some(Unpublished::NotHeld)
     );
     assert!(
-        hub.release(&name("ana").key(), reg, LeaveReason::Lost, None)
-            .is_none()
+        hub.release(
+            &Registration {
+                key: name("ana").key().clone(),
+                id: reg
+            },
+            LeaveReason::Lost.into()
+        )
+        .is_none()
     );
 }
 
@@ -290,15 +292,7 @@ fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
         waiting.try_recv(),
         Err(oneshot::error::TryRecvError::Closed)
     ));
-    let answer = hub.claim(
-        Entrant {
-            name: name("cai"),
-            peer: peer(),
-            recipient: Arc::new(Seen::default()),
-            welcome: Box::new(|_| {}),
-        },
-        false,
-    );
+    let answer = hub.claim(quiet("cai"), false);
     assert!(matches!(
         answer,
         Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))

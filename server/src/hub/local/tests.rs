@@ -3,6 +3,8 @@
 use super::*;
 use crate::hub::Clash;
 use crate::hub::event_log::MISSED_BYTES_MAX;
+use crate::hub::{Registration, Said};
+use tagarela_parser::{LeaveReason, Text};
 
 use crate::hub::seen::Seen;
 
@@ -26,10 +28,19 @@ fn events_are_numbered_and_delivered_in_order_with_the_join_first() {
         .claim_now(&name("bob"), bob.clone(), true, |_| {})
         .unwrap_or_else(|_| unreachable!());
     assert_eq!(b.join.as_ref().map(|j| j.seq), Some(Seq(2)));
-    assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
-    hub.publish_private(&a.key, a.id, &name("BOB"), text("psst"))
-        .unwrap_or_else(|_| unreachable!());
-    hub.release(&b.key, b.id, LeaveReason::Quit, None);
+    assert!(
+        hub.publish(&b.registration, Said::Public(text("hi")))
+            .is_ok()
+    );
+    hub.publish(
+        &a.registration,
+        Said::Private {
+            to: &name("BOB"),
+            text: text("psst"),
+        },
+    )
+    .unwrap_or_else(|_| unreachable!());
+    hub.release(&b.registration, LeaveReason::Quit.into());
     assert_eq!(
         alice.taken(),
         [
@@ -40,7 +51,10 @@ fn events_are_numbered_and_delivered_in_order_with_the_join_first() {
         ]
     );
     assert_eq!(bob.taken(), [(4, "alice->bob: psst".to_owned())]);
-    assert!(hub.release(&b.key, b.id, LeaveReason::Quit, None).is_none());
+    assert!(
+        hub.release(&b.registration, LeaveReason::Quit.into())
+            .is_none()
+    );
 }
 
 /// The welcome is queued under the hub's lock before the newcomer is a
@@ -64,7 +78,10 @@ fn the_welcome_is_queued_before_the_newcomer_can_receive_anything() {
     })
     .unwrap_or_else(|_| unreachable!());
     assert_eq!(welcomed, Some(2));
-    assert!(hub.publish_public(&a.key, a.id, text("hi")).is_ok());
+    assert!(
+        hub.publish(&a.registration, Said::Public(text("hi")))
+            .is_ok()
+    );
     assert_eq!(
         bob.taken(),
         [(0, "welcome 2".to_owned()), (3, "alice: hi".to_owned())]
@@ -88,7 +105,7 @@ fn a_resume_older_than_the_log_says_so() {
         .unwrap_or_else(|_| unreachable!());
     for n in 0..LOG_MAX + 10 {
         assert!(
-            hub.publish_public(&bia.key, bia.id, text(&format!("m{n}")))
+            hub.publish(&bia.registration, Said::Public(text(&format!("m{n}"))))
                 .is_ok()
         );
     }
@@ -112,20 +129,53 @@ fn a_resume_older_than_the_log_says_so() {
         Some(hub.lock().room.last_seq().0)
     );
     // Review finding: the replaced registration could still speak.
-    let a_key = resumed.key.clone();
-    assert!(hub.publish_public(&a_key, RegId(1), text("ghost")).is_err());
+    let a_key = resumed.registration.key.clone();
     assert!(
-        hub.publish_private(&a_key, RegId(1), &name("bia"), text("ghost"))
-            .is_err()
+        hub.publish(
+            &Registration {
+                key: a_key.clone(),
+                id: RegId(1)
+            },
+            Said::Public(text("ghost"))
+        )
+        .is_err()
     );
-    assert!(hub.publish_public(&a_key, resumed.id, text("me")).is_ok());
+    assert!(
+        hub.publish(
+            &Registration {
+                key: a_key.clone(),
+                id: RegId(1)
+            },
+            Said::Private {
+                to: &name("bia"),
+                text: text("ghost")
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        hub.publish(
+            &Registration {
+                key: a_key.clone(),
+                id: resumed.registration.id
+            },
+            Said::Public(text("me"))
+        )
+        .is_ok()
+    );
     // The first registration's release is no longer the name's.
     assert!(
-        hub.release(&resumed.key, RegId(1), LeaveReason::Lost, None)
-            .is_none()
+        hub.release(
+            &Registration {
+                key: resumed.registration.key.clone(),
+                id: RegId(1)
+            },
+            LeaveReason::Lost.into()
+        )
+        .is_none()
     );
     assert!(
-        hub.release(&resumed.key, resumed.id, LeaveReason::Lost, None)
+        hub.release(&resumed.registration, LeaveReason::Lost.into())
             .is_some()
     );
 }
@@ -171,9 +221,15 @@ fn a_resume_never_reaches_back_before_its_own_holding() {
     let bob = hub
         .claim_now(&name("bob"), Arc::new(Seen::default()), true, |_| {})
         .unwrap_or_else(|_| unreachable!());
-    hub.publish_private(&bob.key, bob.id, &name("ana"), text("for carol"))
-        .unwrap_or_else(|_| unreachable!());
-    hub.release(&carol.key, carol.id, LeaveReason::Quit, None);
+    hub.publish(
+        &bob.registration,
+        Said::Private {
+            to: &name("ana"),
+            text: text("for carol"),
+        },
+    )
+    .unwrap_or_else(|_| unreachable!());
+    hub.release(&carol.registration, LeaveReason::Quit.into());
     let mut token = None;
     let mallory = hub
         .claim_now(
@@ -187,10 +243,10 @@ fn a_resume_never_reaches_back_before_its_own_holding() {
         .unwrap_or_else(|_| unreachable!());
     let token = token.unwrap_or_else(|| unreachable!()).hex();
     assert!(
-        hub.publish_public(&bob.key, bob.id, text("hello mallory"))
+        hub.publish(&bob.registration, Said::Public(text("hello mallory")))
             .is_ok()
     );
-    hub.release(&mallory.key, mallory.id, LeaveReason::Lost, None);
+    hub.release(&mallory.registration, LeaveReason::Lost.into());
     let mut missed = None;
     hub.resume_now(
         &name("ana"),
@@ -247,7 +303,7 @@ fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
                     .unwrap_or_else(|_| unreachable!());
                 for n in 0..2000 {
                     assert!(
-                        hub.publish_public(&me.key, me.id, text(&format!("{i}-{n}")))
+                        hub.publish(&me.registration, Said::Public(text(&format!("{i}-{n}"))))
                             .is_ok()
                     );
                 }
@@ -312,8 +368,11 @@ fn a_crowded_room_sums_up_joins_and_leaves() {
     assert_eq!(bia.taken(), [(0, "crowd 3 +2 -0 +bia +caio".to_owned())]);
     hub.tick();
     assert_eq!(ana.taken(), [], "nothing new: no notice");
-    hub.release(&c.key, c.id, LeaveReason::Quit, None);
-    assert!(hub.publish_public(&b.key, b.id, text("hi")).is_ok());
+    hub.release(&c.registration, LeaveReason::Quit.into());
+    assert!(
+        hub.publish(&b.registration, Said::Public(text("hi")))
+            .is_ok()
+    );
     assert_eq!(
         ana.taken(),
         [
@@ -322,13 +381,13 @@ fn a_crowded_room_sums_up_joins_and_leaves() {
         ],
         "the notice comes before the next message"
     );
-    hub.release(&b.key, b.id, LeaveReason::Lost, None);
+    hub.release(&b.registration, LeaveReason::Lost.into());
     hub.tick();
     assert_eq!(ana.taken(), [(0, "crowd 1 +0 -1 -bia".to_owned())]);
     let d = hub
         .claim_now(&name("dan"), Arc::new(Seen::default()), false, |_| {})
         .unwrap_or_else(|_| unreachable!());
-    hub.release(&d.key, d.id, LeaveReason::Quit, None);
+    hub.release(&d.registration, LeaveReason::Quit.into());
     assert_eq!(ana.taken(), [], "two members: still a crowd");
     hub.tick();
     assert_eq!(ana.taken(), [(0, "crowd 1 +1 -1 +dan -dan".to_owned())]);
@@ -351,9 +410,9 @@ fn the_notice_before_a_leave_counts_the_leaver_online() {
     let c = hub
         .claim_now(&name("caio"), Arc::new(Seen::default()), false, |_| {})
         .unwrap_or_else(|_| unreachable!());
-    hub.release(&c.key, c.id, LeaveReason::Quit, None);
+    hub.release(&c.registration, LeaveReason::Quit.into());
     ana.taken();
-    hub.release(&b.key, b.id, LeaveReason::Quit, None);
+    hub.release(&b.registration, LeaveReason::Quit.into());
     assert_eq!(
         ana.taken(),
         [
@@ -379,7 +438,7 @@ fn keys_and_look_alikes_are_refused_until_released() {
             .err(),
         Some(Refusal::Clash(Clash::LooksLike(name("alice"))))
     );
-    hub.release(&alice.key, alice.id, LeaveReason::Lost, None);
+    hub.release(&alice.registration, LeaveReason::Lost.into());
     assert!(
         hub.claim_now(&name("aIice"), Arc::new(Seen::default()), true, |_| {})
             .is_ok()
@@ -393,12 +452,24 @@ fn a_private_message_to_oneself_arrives_once_and_to_no_one_online_fails() {
     let a = hub
         .claim_now(&name("alice"), alice.clone(), true, |_| {})
         .unwrap_or_else(|_| unreachable!());
-    hub.publish_private(&a.key, a.id, &name("alice"), text("note"))
-        .unwrap_or_else(|_| unreachable!());
+    hub.publish(
+        &a.registration,
+        Said::Private {
+            to: &name("alice"),
+            text: text("note"),
+        },
+    )
+    .unwrap_or_else(|_| unreachable!());
     assert_eq!(alice.taken().len(), 1);
     assert_eq!(
-        hub.publish_private(&a.key, a.id, &name("zed"), text("x"))
-            .err(),
+        hub.publish(
+            &a.registration,
+            Said::Private {
+                to: &name("zed"),
+                text: text("x")
+            }
+        )
+        .err(),
         Some(Unpublished::NotOnline)
     );
 }
