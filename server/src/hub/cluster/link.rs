@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::event::Seq;
+use crate::hub::cluster::lifecycle::{Lifecycle, Said};
 use crate::hub::cluster::message::ClusterMessage;
 use crate::hub::cluster::recorder::Recorder;
 use crate::hub::cluster::{ClusterHub, Command, Verdict};
@@ -142,18 +143,10 @@ pub async fn run(
     let process = crate::hub::resume::ResumeToken::generate()
         .map(|t| t.hex()[..8].to_owned())
         .unwrap_or_else(|| std::process::id().to_string());
-    let mut incarnation = 0u64;
-    // Incarnations that entered and were cut off, whose names are not yet
-    // released.
-    let mut abandoned: Vec<Arc<str>> = Vec::new();
+    let mut life = Lifecycle::new(&config.node_id, &process);
     let mut conn_follow = conn.clone();
-    // Entries tried in a row without success.
-    let mut failures = 0u64;
-    // Times this node was in the cluster, before the current try.
-    let mut entries = metrics.cluster_entries.get();
     loop {
-        incarnation += 1;
-        let node: Arc<str> = format!("{}.{process}.{incarnation}", config.node_id).into();
+        let node = life.enter();
         let link = Follow {
             hub: &hub,
             client: &client,
@@ -161,31 +154,22 @@ pub async fn run(
             metrics: &metrics,
             recorder: recorder.as_ref(),
         };
-        let mut entered = false;
         let why = tokio::select! {
             () = stop.cancelled() => None,
-            why = link.follow(&mut conn_follow, &node, &mut abandoned, &mut entered) => Some(why),
+            why = link.follow(&mut conn_follow, &mut life) => Some(why),
         };
-        let was_in = metrics.cluster_entries.get() > entries;
-        entries = metrics.cluster_entries.get();
-        if entered {
-            // Its names must be released, now or at the next entry.
-            abandoned.push(Arc::clone(&node));
-        }
-        if was_in {
-            failures = 0;
-        }
+        let said = life.ended();
         let Some(why) = why else {
             break;
         };
-        if !was_in {
-            // Said once, then every half minute, while it lasts.
-            failures += 1;
-            if failures % 30 == 1 {
-                tracing::warn!(node = %config.node_id, redis = %shown, attempts = failures, why, "cannot enter the cluster; trying again");
-            } else {
-                tracing::debug!(node = %config.node_id, attempts = failures, why, "cannot enter the cluster; trying again");
+        match said {
+            Said::Warn { attempts } => {
+                tracing::warn!(node = %config.node_id, redis = %shown, attempts, why, "cannot enter the cluster; trying again");
             }
+            Said::Quietly { attempts } => {
+                tracing::debug!(node = %config.node_id, attempts, why, "cannot enter the cluster; trying again");
+            }
+            Said::Nothing => {}
         }
         hub.cut_off_if(&node, &why);
         tokio::select! {
@@ -201,11 +185,11 @@ pub async fn run(
     let _ = timeout(DRAIN_WAIT, &mut publisher).await;
     // Aborted if the wait ran out: nothing more goes out from here on.
     drop(publisher);
-    if let Some(node) = hub.node() {
+    if let Some(node) = hub.incarnation() {
         hub.cut_off_if(&node, "shutting down");
     }
-    for node in abandoned {
-        let _ = call(&mut conn_follow, "tagarela_abandon", &[&node]).await;
+    for node in life.all_to_release() {
+        let _ = call(&mut conn_follow, "tagarela_abandon", &[node.as_str()]).await;
     }
 }
 
@@ -221,15 +205,13 @@ struct Follow<'a> {
 }
 
 impl Follow<'_> {
-    /// Enters the cluster as `node` and follows it until something goes
-    /// wrong; returns what. Sets `entered` once `node` holds a lease.
-    async fn follow(
-        &self,
-        conn: &mut ConnectionManager,
-        node: &Arc<str>,
-        abandoned: &mut Vec<Arc<str>>,
-        entered: &mut bool,
-    ) -> String {
+    /// Enters the cluster as the incarnation `life` is entering as, and
+    /// follows it until something goes wrong; returns what. Tells `life`
+    /// when the incarnation holds a lease and when it is in.
+    async fn follow(&self, conn: &mut ConnectionManager, life: &mut Lifecycle) -> String {
+        let Some(node) = life.current().cloned() else {
+            return "not entering".to_owned();
+        };
         let Follow {
             hub,
             client,
@@ -268,11 +250,9 @@ impl Follow<'_> {
         if let Err(why) = load_library(conn).await {
             return why;
         }
-        while let Some(old) = abandoned.last() {
-            match call(conn, "tagarela_abandon", &[old]).await {
-                Ok(_) => {
-                    abandoned.pop();
-                }
+        while let Some(old) = life.next_to_release().cloned() {
+            match call(conn, "tagarela_abandon", &[old.as_str()]).await {
+                Ok(_) => life.released(&old),
                 Err(e) => return format!("cannot release an earlier incarnation's names: {e}"),
             }
         }
@@ -284,7 +264,7 @@ impl Follow<'_> {
             conn,
             "tagarela_enter",
             &[
-                node,
+                node.as_str(),
                 &lease_ms,
                 &floor.to_string(),
                 &config.keep.to_string(),
@@ -298,7 +278,7 @@ impl Follow<'_> {
             }
             Ok(value) => {
                 // The lease is set: whatever happens next, it is ours to end.
-                *entered = true;
+                life.leased();
                 match snapshot(&value) {
                     Some(s) => s,
                     None => return "an entry snapshot that does not parse".to_owned(),
@@ -306,12 +286,13 @@ impl Follow<'_> {
             }
             Err(e) => return format!("cannot enter: {e}"),
         };
-        hub.enter(Arc::clone(node), snapshot);
+        hub.enter(node.clone(), snapshot);
+        life.entered();
         metrics.cluster_entries.inc();
         let lease = tokio::spawn(keep_lease(
             Arc::clone(hub),
             conn.clone(),
-            Arc::clone(node),
+            node.clone(),
             entered_at,
         ));
         let _lease = AbortOnDropHandle::new(lease);
@@ -345,7 +326,7 @@ impl Follow<'_> {
                     }
                     // A permit left from an earlier incarnation's cut is no
                     // reason to leave.
-                    if hub.node().as_deref() != Some(&**node) {
+                    if hub.incarnation().as_ref() != Some(&node) {
                         return "cut off".to_owned();
                     }
                 }

@@ -12,6 +12,7 @@
 //! channel's format `message.rs`. It never talks to Redis itself
 //! and never waits: calls queue [`Command`]s and return.
 
+pub mod lifecycle;
 pub mod link;
 pub mod message;
 pub mod queue;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use lifecycle::Incarnation;
 use queue::CommandQueue;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
@@ -95,7 +97,7 @@ impl std::fmt::Debug for Waiting {
 struct Replica {
     /// This node's name in the cluster while it follows the channel
     /// (`None`: not in the cluster just now; nothing is served).
-    node: Option<Arc<str>>,
+    node: Option<Incarnation>,
     /// Everyone online anywhere (for refusing a clash without asking
     /// Redis), this node's clients among them, as the channel says.
     room: Room,
@@ -110,7 +112,7 @@ struct Replica {
 
 impl Replica {
     /// This node's name, if registration `id` of it holds `from`.
-    fn sender(&self, from: &NameKey, id: RegId) -> Result<Arc<str>, Unpublished> {
+    fn sender(&self, from: &NameKey, id: RegId) -> Result<Incarnation, Unpublished> {
         let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
         self.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
         Ok(node)
@@ -179,14 +181,14 @@ impl ClusterHub {
         Arc::clone(&self.cut)
     }
 
-    /// This node's name in the cluster, while it is in it.
-    pub fn node(&self) -> Option<Arc<str>> {
+    /// This node's incarnation in the cluster, while it is in it.
+    pub fn incarnation(&self) -> Option<Incarnation> {
         self.lock().node.clone()
     }
 
     /// Starts following the room as `node`, from `snapshot` (every event
     /// numbered after it comes from the channel).
-    pub fn enter(&self, node: Arc<str>, snapshot: Snapshot) {
+    pub fn enter(&self, node: Incarnation, snapshot: Snapshot) {
         let mut r = self.lock();
         r.peers.clear();
         // An overflow of an earlier incarnation is not this one's.
@@ -208,9 +210,9 @@ impl ClusterHub {
     /// is answered `ERR unavailable`. The names are released by Redis
     /// when the lease ends (or at once when this node enters again).
     /// Idempotent.
-    pub fn cut_off_if(&self, node: &str, why: &str) {
+    pub fn cut_off_if(&self, node: &Incarnation, why: &str) {
         let mut r = self.lock();
-        if r.node.as_deref() != Some(node) {
+        if r.node.as_ref() != Some(node) {
             return;
         }
         let Some(node) = r.node.take() else {
@@ -255,7 +257,7 @@ impl ClusterHub {
         entrant: Entrant,
         after: Option<Seq>,
         token: Option<ResumeToken>,
-        command: impl FnOnce(Arc<str>, RegId) -> Command,
+        command: impl FnOnce(Incarnation, RegId) -> Command,
     ) -> Answer {
         let mut r = self.lock();
         let Some(node) = r.node.clone() else {
@@ -337,7 +339,7 @@ impl ClusterHub {
                 got: message.seq,
             });
         }
-        let ours = *message.node == *node;
+        let ours = node.is(&message.node);
         let (seq, at, reg) = (message.seq, message.at, message.reg);
         let event = match message.body {
             Body::Join { name, since } => {
@@ -357,7 +359,7 @@ impl ClusterHub {
                 old_reg,
             } => {
                 let key = name.key();
-                if *old_node == *node
+                if node.is(&old_node)
                     && let Some(old) = r.room.unseat(&key, old_reg)
                 {
                     self.metrics.registered.dec();
@@ -401,7 +403,7 @@ impl ClusterHub {
     fn admit(
         &self,
         r: &mut Replica,
-        node: &Arc<str>,
+        node: &Incarnation,
         reg: RegId,
         key: NameKey,
         name: Name<'static>,
@@ -443,9 +445,9 @@ impl ClusterHub {
     }
 
     /// Releases a name this node holds for nobody.
-    fn give_up(&self, node: &Arc<str>, reg: RegId, key: NameKey) {
+    fn give_up(&self, node: &Incarnation, reg: RegId, key: NameKey) {
         self.queue.send(Command::Release {
-            node: Arc::clone(node),
+            node: node.clone(),
             reg,
             key,
             reason: LeaveReason::Lost,

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use crate::event::Seq;
 use crate::flow::pressure::Pressure;
 use crate::hub::RegId;
+use crate::hub::cluster::lifecycle::Incarnation;
 
 /// Messages (public and private) queued for Redis at most; past it a
 /// sender is told `ERR unavailable` (§17.4). Claims and releases are not
@@ -38,14 +39,14 @@ pub const RELEASE_AT: usize = 256;
 pub enum Command {
     /// Take a name (`tagarela_claim`).
     Claim {
-        node: Arc<str>,
+        node: Incarnation,
         reg: RegId,
         name: Name<'static>,
         token: String,
     },
     /// Take a name back with a token (`tagarela_resume`).
     Resume {
-        node: Arc<str>,
+        node: Incarnation,
         reg: RegId,
         name: Name<'static>,
         presented: String,
@@ -53,7 +54,7 @@ pub enum Command {
     },
     /// Give a name up (`tagarela_release`).
     Release {
-        node: Arc<str>,
+        node: Incarnation,
         reg: RegId,
         key: NameKey,
         reason: LeaveReason,
@@ -61,7 +62,7 @@ pub enum Command {
     },
     /// A public message (`tagarela_public`).
     Public {
-        node: Arc<str>,
+        node: Incarnation,
         reg: RegId,
         key: NameKey,
         text: Text<'static>,
@@ -69,7 +70,7 @@ pub enum Command {
     /// A private message (`tagarela_private`), for the holding of `to`
     /// that began at `since`.
     Private {
-        node: Arc<str>,
+        node: Incarnation,
         reg: RegId,
         key: NameKey,
         to: Name<'static>,

@@ -286,7 +286,7 @@ fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
     let (hub, mut commands) = entered();
     let (ana, _) = joined(&hub, &mut commands, "ana", 11);
     let (_, mut waiting) = claim(&hub, &mut commands, "bia", Arc::default());
-    hub.cut_off_if("n1", "test");
+    hub.cut_off_if(&"n1".into(), "test");
     assert_eq!(said(&ana), vec!["cut off"]);
     assert!(matches!(
         waiting.try_recv(),
@@ -297,7 +297,7 @@ fn losing_the_cluster_closes_every_client_and_answers_every_claim() {
         answer,
         Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)))
     ));
-    assert!(hub.node().is_none());
+    assert!(hub.incarnation().is_none());
 }
 
 #[test]

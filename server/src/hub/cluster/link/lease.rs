@@ -9,6 +9,7 @@ use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
 use crate::hub::cluster::ClusterHub;
+use crate::hub::cluster::lifecycle::Incarnation;
 
 use super::replies::call;
 use super::{FENCE_AFTER, LEASE, RENEW_EVERY};
@@ -21,7 +22,7 @@ use super::{FENCE_AFTER, LEASE, RENEW_EVERY};
 pub(super) async fn keep_lease(
     hub: Arc<ClusterHub>,
     mut conn: ConnectionManager,
-    node: Arc<str>,
+    node: Incarnation,
     entered_at: Instant,
 ) {
     let lease_ms = LEASE.as_millis().to_string();
@@ -34,14 +35,14 @@ pub(super) async fn keep_lease(
         {
             break;
         }
-        if hub.node().as_deref() != Some(&*node) {
+        if hub.incarnation().as_ref() != Some(&node) {
             // Cut off already (by the publisher, say): its lease must run
             // out, so that its names are released.
             return;
         }
         let sent = Instant::now();
         next = sent + RENEW_EVERY;
-        let args = [&*node, lease_ms.as_str()];
+        let args = [node.as_str(), lease_ms.as_str()];
         match tokio::time::timeout_at(deadline, call(&mut conn, "tagarela_renew", &args)).await {
             Err(_) => break,
             Ok(Ok(Value::Int(1))) => deadline = sent + FENCE_AFTER,

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
+use crate::hub::cluster::lifecycle::Incarnation;
 use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
 
@@ -42,12 +43,12 @@ pub(super) async fn publish(
         if got == 0 {
             return;
         }
-        let node = hub.node();
+        let node = hub.incarnation();
         let mut pipe = redis::pipe();
         let mut sent = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
             // Queued by an earlier incarnation: it holds nothing now.
-            if node.as_deref() != Some(command_node(&command)) {
+            if node.as_ref() != Some(command_node(&command)) {
                 hub.answered(&command, Verdict::Failed);
                 continue;
             }
@@ -87,7 +88,7 @@ pub(super) async fn publish(
     }
 }
 
-pub(super) fn command_node(command: &Command) -> &str {
+pub(super) fn command_node(command: &Command) -> &Incarnation {
     match command {
         Command::Claim { node, .. }
         | Command::Resume { node, .. }
@@ -108,7 +109,10 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             token,
         } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_claim").arg(0).arg(&**node).arg(reg.0);
+            cmd.arg("tagarela_claim")
+                .arg(0)
+                .arg(node.as_str())
+                .arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str()).arg(s2.as_str()).arg(token);
         }
@@ -120,7 +124,10 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             token,
         } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_resume").arg(0).arg(&**node).arg(reg.0);
+            cmd.arg("tagarela_resume")
+                .arg(0)
+                .arg(node.as_str())
+                .arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str())
                 .arg(s2.as_str())
@@ -134,7 +141,10 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             reason,
             text,
         } => {
-            cmd.arg("tagarela_release").arg(0).arg(&**node).arg(reg.0);
+            cmd.arg("tagarela_release")
+                .arg(0)
+                .arg(node.as_str())
+                .arg(reg.0);
             cmd.arg(key.as_str()).arg(reason.as_str());
             cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
         }
@@ -144,7 +154,10 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             key,
             text,
         } => {
-            cmd.arg("tagarela_public").arg(0).arg(&**node).arg(reg.0);
+            cmd.arg("tagarela_public")
+                .arg(0)
+                .arg(node.as_str())
+                .arg(reg.0);
             cmd.arg(key.as_str()).arg(text.as_str()).arg(keep);
         }
         Command::Private {
@@ -155,7 +168,10 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             since,
             text,
         } => {
-            cmd.arg("tagarela_private").arg(0).arg(&**node).arg(reg.0);
+            cmd.arg("tagarela_private")
+                .arg(0)
+                .arg(node.as_str())
+                .arg(reg.0);
             cmd.arg(key.as_str()).arg(to.key().as_str());
             cmd.arg(text.as_str()).arg(since.0);
         }
