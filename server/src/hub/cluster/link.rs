@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use redis::FromRedisValue;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
@@ -30,18 +31,20 @@ use crate::event::Seq;
 use crate::hub::cluster::lifecycle::{Lifecycle, Said};
 use crate::hub::cluster::message::ClusterMessage;
 use crate::hub::cluster::recorder::Recorder;
-use crate::hub::cluster::{ClusterHub, Command, Verdict};
+use crate::hub::cluster::{ClusterHub, Command, Snapshot, Verdict};
 use crate::ops::metrics::Metrics;
 
+mod error;
 mod lease;
 mod library;
 mod publish;
 mod replies;
 
+use error::{CallError, LinkError};
 use lease::keep_lease;
 use library::load_library;
 use publish::publish;
-use replies::{call, snapshot, verdict};
+use replies::{call, verdict};
 
 /// A node's lease in Redis: if it is not renewed for this long, its names
 /// are released as lost by whichever node reaps first.
@@ -164,14 +167,14 @@ pub async fn run(
         };
         match said {
             Said::Warn { attempts } => {
-                tracing::warn!(node = %config.node_id, redis = %shown, attempts, why, "cannot enter the cluster; trying again");
+                tracing::warn!(node = %config.node_id, redis = %shown, attempts, why = %why, "cannot enter the cluster; trying again");
             }
             Said::Quietly { attempts } => {
-                tracing::debug!(node = %config.node_id, attempts, why, "cannot enter the cluster; trying again");
+                tracing::debug!(node = %config.node_id, attempts, why = %why, "cannot enter the cluster; trying again");
             }
             Said::Nothing => {}
         }
-        hub.cut_off_if(&node, &why);
+        hub.cut_off_if(&node, &why.to_string());
         tokio::select! {
             () = stop.cancelled() => break,
             () = tokio::time::sleep(RETRY) => {}
@@ -208,9 +211,9 @@ impl Follow<'_> {
     /// Enters the cluster as the incarnation `life` is entering as, and
     /// follows it until something goes wrong; returns what. Tells `life`
     /// when the incarnation holds a lease and when it is in.
-    async fn follow(&self, conn: &mut ConnectionManager, life: &mut Lifecycle) -> String {
+    async fn follow(&self, conn: &mut ConnectionManager, life: &mut Lifecycle) -> LinkError {
         let Some(node) = life.current().cloned() else {
-            return "not entering".to_owned();
+            return LinkError::CutOff;
         };
         let Follow {
             hub,
@@ -227,8 +230,8 @@ impl Follow<'_> {
         };
         let pubsub = match timeout(CALL_TIMEOUT, pubsub).await {
             Ok(Ok(pubsub)) => pubsub,
-            Ok(Err(e)) => return format!("cannot subscribe: {e}"),
-            Err(_) => return "cannot subscribe: timed out".to_owned(),
+            Ok(Err(e)) => return LinkError::Subscribe(CallError::Redis(e.to_string())),
+            Err(_) => return LinkError::Subscribe(CallError::TimedOut),
         };
         // redis-rs queues what arrives without a bound; this task empties
         // that queue into one of FEED_MAX messages as fast as they come,
@@ -253,7 +256,7 @@ impl Follow<'_> {
         while let Some(old) = life.next_to_release().cloned() {
             match call(conn, "tagarela_abandon", &[old.as_str()]).await {
                 Ok(_) => life.released(&old),
-                Err(e) => return format!("cannot release an earlier incarnation's names: {e}"),
+                Err(e) => return LinkError::Abandon(e),
             }
         }
         let seen = hub.last_seq().0;
@@ -274,17 +277,17 @@ impl Follow<'_> {
         .await;
         let snapshot = match reply {
             Ok(value) if verdict(&value) == Verdict::Taken(String::new()) => {
-                return "another process holds this node's identity".to_owned();
+                return LinkError::IdentityTaken;
             }
             Ok(value) => {
                 // The lease is set: whatever happens next, it is ours to end.
                 life.leased();
-                match snapshot(&value) {
-                    Some(s) => s,
-                    None => return "an entry snapshot that does not parse".to_owned(),
+                match Snapshot::from_redis_value(value) {
+                    Ok(s) => s,
+                    Err(_) => return LinkError::Snapshot,
                 }
             }
-            Err(e) => return format!("cannot enter: {e}"),
+            Err(e) => return LinkError::Enter(e),
         };
         hub.enter(node.clone(), snapshot);
         life.entered();
@@ -301,14 +304,14 @@ impl Follow<'_> {
             tokio::select! {
                 biased;
                 // Said at once, not after the backlog is applied.
-                () = behind.cancelled() => return format!("{FEED_MAX} messages behind the channel"),
+                () = behind.cancelled() => return LinkError::Behind,
                 message = feed.recv() => {
                     let Some(message) = message else {
-                        return "the subscription ended".to_owned();
+                        return LinkError::SubscriptionEnded;
                     };
                     let parsed = match ClusterMessage::parse(message.get_payload_bytes()) {
                         Ok(parsed) => parsed,
-                        Err(e) => return e.to_string(),
+                        Err(e) => return e.into(),
                     };
                     match hub.apply(parsed) {
                         Ok(Some(entry)) => {
@@ -317,17 +320,17 @@ impl Follow<'_> {
                             }
                         }
                         Ok(None) => {}
-                        Err(gap) => return format!("missed events: expected {}, got {}", gap.expected, gap.got),
+                        Err(gap) => return LinkError::Missed { expected: gap.expected, got: gap.got },
                     }
                 }
                 () = cut.notified() => {
                     if hub.take_overflow() {
-                        return "the queue of commands for Redis is full".to_owned();
+                        return LinkError::QueueFull;
                     }
                     // A permit left from an earlier incarnation's cut is no
                     // reason to leave.
                     if hub.incarnation().as_ref() != Some(&node) {
-                        return "cut off".to_owned();
+                        return LinkError::CutOff;
                     }
                 }
             }

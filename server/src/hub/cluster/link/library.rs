@@ -8,6 +8,7 @@ use redis::aio::ConnectionManager;
 use tokio::time::timeout;
 
 use super::CALL_TIMEOUT;
+use super::error::LinkError;
 use super::replies::checked;
 
 /// The functions, loaded at each entry (Redis may have restarted).
@@ -20,7 +21,7 @@ pub const LIBRARY_VERSION: i64 = 1;
 /// (a compatible build's; a library from before libraries had versions is
 /// version 1), and refuses one of another version, which nodes of another
 /// build are using: this node then stays out of the cluster.
-pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), String> {
+pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), LinkError> {
     // The connection manager finds out that Redis dropped its connection
     // only when a call on it fails, and reconnects then. Asking what is
     // held changes nothing, so a failed ask is asked once more at once:
@@ -35,7 +36,7 @@ pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), Str
     for _ in 0..2 {
         let replace = match held {
             Some(LIBRARY_VERSION) => true,
-            Some(version) => return Err(other_version(version)),
+            Some(version) => return Err(LinkError::OtherVersion(version)),
             None => false,
         };
         let mut load = redis::cmd("FUNCTION");
@@ -48,37 +49,32 @@ pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), Str
         held = library_version(conn).await?;
         match (loaded, held) {
             (Ok(_), Some(LIBRARY_VERSION)) => return Ok(()),
-            (Ok(_), _) => return Err("the functions just loaded are not there".to_owned()),
+            (Ok(_), _) => return Err(LinkError::NotLoaded),
             // Someone else's load came first: look again.
             (Err(_), Some(_)) if !replace => continue,
-            (Err(e), _) => return Err(format!("cannot load the functions: {e}")),
+            (Err(e), _) => return Err(LinkError::Load(e)),
         }
     }
     match held {
         Some(LIBRARY_VERSION) => Ok(()),
-        Some(version) => Err(other_version(version)),
-        None => Err("cannot load the functions".to_owned()),
+        Some(version) => Err(LinkError::OtherVersion(version)),
+        None => Err(LinkError::NoFunctions),
     }
-}
-
-/// Why a node does not enter a cluster of another version.
-pub(super) fn other_version(version: i64) -> String {
-    format!(
-        "Redis holds the cluster functions of version {version}, this build's are version {LIBRARY_VERSION}: one cluster's nodes must share a version (OPERATING.md: upgrading a cluster)"
-    )
 }
 
 /// The version of the library Redis holds, if it holds one (`FUNCTION
 /// LIST`): what its `tagarela_version` returns, or 1 if it has none (it
 /// is from before libraries had versions).
-pub(super) async fn library_version(conn: &mut ConnectionManager) -> Result<Option<i64>, String> {
+pub(super) async fn library_version(
+    conn: &mut ConnectionManager,
+) -> Result<Option<i64>, LinkError> {
     let list = redis::cmd("FUNCTION")
         .arg("LIST")
         .arg("LIBRARYNAME")
         .arg("tagarela")
         .to_owned();
     let listed = checked(timeout(CALL_TIMEOUT, list.query_async::<Value>(conn)).await)
-        .map_err(|e| format!("cannot list the functions: {e}"))?;
+        .map_err(LinkError::ListFunctions)?;
     if matches!(&listed, Value::Array(libraries) if libraries.is_empty()) {
         return Ok(None);
     }
@@ -91,8 +87,8 @@ pub(super) async fn library_version(conn: &mut ConnectionManager) -> Result<Opti
         .to_owned();
     match checked(timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await) {
         Ok(Value::Int(version)) => Ok(Some(version)),
-        Ok(other) => Err(format!("the functions' version is {other:?}")),
-        Err(e) => Err(format!("cannot ask the functions' version: {e}")),
+        Ok(other) => Err(LinkError::OddVersion(format!("{other:?}"))),
+        Err(e) => Err(LinkError::AskVersion(e)),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
 
 use super::CALL_TIMEOUT;
+use super::error::CallError;
 use super::replies::checked;
 use super::replies::verdict;
 
@@ -73,7 +74,7 @@ pub(super) async fn publish(
             outcome => {
                 let why = match outcome {
                     Err(e) => e,
-                    Ok(_) => "a reply of the wrong length".to_owned(),
+                    Ok(_) => CallError::WrongLength,
                 };
                 // Unknown whether they ran: never sent again. The node
                 // leaves the cluster, so nothing is delivered out of order.
