@@ -8,10 +8,13 @@
 //!   also checks their content, a whole buffer at a time.
 //! - [`ClientLine`] and [`HandshakeLine`] decode and encode client lines (§4.3, §5).
 //! - [`ServerLine`] decodes and encodes server lines (§7).
+//! - [`channel::ChannelMessage`] decodes and encodes a cluster's channel
+//!   messages (§17.2).
 //! - [`Name`], [`Text`], [`Token`] and [`Timestamp`] are validated field values;
 //!   an encoder cannot produce a line its decoder would refuse.
 #![forbid(unsafe_code)]
 
+pub mod channel;
 mod client_line;
 mod codes;
 pub mod content;

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use tagarela_parser::{HistoryQuery, Name, NameKey};
 use tokio::time::Instant;
@@ -15,7 +14,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::LOG_MAX;
 use crate::hub::recent::Recent;
-use crate::hub::resume::ResumeToken;
+use crate::hub::resume::{RESUME_KEEP, ResumeToken};
 use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId, Registration,
@@ -32,9 +31,6 @@ struct Departed {
     until: Instant,
     since: Seq,
 }
-
-/// How long a departed client's token still takes its name back (if free).
-const RESUME_KEEP: Duration = Duration::from_secs(600);
 
 /// Everything behind the hub's lock.
 #[derive(Debug)]

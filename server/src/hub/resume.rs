@@ -6,6 +6,11 @@
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
+/// How long a departed client's token still takes its name back, if the
+/// name is free (§16.6), in both hubs (the cluster's functions are given
+/// it as they are loaded).
+pub const RESUME_KEEP: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One token.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ResumeToken([u8; 16]);

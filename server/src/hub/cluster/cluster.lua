@@ -32,11 +32,13 @@ local CHANNEL = P .. 'events'
 -- and its functions' arguments and replies. Raised with any change a node
 -- of the previous version would misread. Nodes of one cluster speak one
 -- version: a node never replaces a library of another version, it stays
--- out of the cluster instead (spec §17.5). link.rs's
+-- out of the cluster instead (spec §17.5). link/library.rs's
 -- LIBRARY_VERSION is the same number (a unit test checks).
 local LIBRARY_VERSION = 1
--- How long a released name's token still takes it back (seconds).
-local RESUME_KEEP = 600
+-- How long a released name's token still takes it back (seconds): filled
+-- in by the node as it loads the library, from the one constant both hubs
+-- keep (hub/resume.rs), so the two can never disagree.
+local RESUME_KEEP = {{RESUME_KEEP}}
 
 -- Integers as decimal text (Lua's tostring would write 1e+15).
 local function num(n)

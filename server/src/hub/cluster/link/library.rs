@@ -10,11 +10,18 @@ use tokio::time::timeout;
 use super::CALL_TIMEOUT;
 use super::error::LinkError;
 use super::replies::checked;
+use crate::hub::resume::RESUME_KEEP;
 
 /// The functions, loaded at each entry (Redis may have restarted).
 const LIBRARY: &str = include_str!("../cluster.lua");
 /// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
 pub const LIBRARY_VERSION: i64 = 1;
+
+/// The library as it is loaded: [`LIBRARY`] with the constants it is
+/// given filled in.
+fn library() -> String {
+    LIBRARY.replace("{{RESUME_KEEP}}", &RESUME_KEEP.as_secs().to_string())
+}
 
 /// Makes sure Redis holds this build's library of functions (spec
 /// §17.5): loads it where there is none, replaces one of the same version
@@ -44,7 +51,7 @@ pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), Lin
         if replace {
             load.arg("REPLACE");
         }
-        load.arg(LIBRARY);
+        load.arg(library());
         let loaded = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await);
         held = library_version(conn).await?;
         match (loaded, held) {
@@ -139,5 +146,13 @@ mod tests {
             .find_map(|l| l.strip_prefix("local LIBRARY_VERSION = "))
             .and_then(|v| v.trim().parse::<i64>().ok());
         assert_eq!(declared, Some(LIBRARY_VERSION));
+    }
+
+    /// Every constant the library is given is filled in, as Lua numbers.
+    #[test]
+    fn the_library_is_loaded_with_its_constants_filled_in() {
+        let loaded = library();
+        assert!(!loaded.contains("{{"), "a constant left unfilled");
+        assert!(loaded.contains("local RESUME_KEEP = 600\n"));
     }
 }
