@@ -16,6 +16,36 @@ use crate::store::audit::AuditLog;
 use crate::transport::listener::Listeners;
 use crate::transport::tls::Tls;
 
+/// Reads one server line as a client does (the parser's
+/// [`ServerLine::parse`](tagarela_parser::ServerLine::parse); a trailing
+/// CRLF or LF is dropped), for typed assertions.
+pub fn parse_line(line: &str) -> Result<tagarela_parser::ServerLine<'_>, String> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    tagarela_parser::ServerLine::parse(line.as_bytes()).map_err(|e| format!("{line:?}: {e}"))
+}
+
+/// Asserts that a server line parses and matches a pattern of
+/// [`tagarela_parser::ServerLine`]: a typed check, where comparing the
+/// start of the text would pass a line the client cannot read.
+///
+/// ```ignore
+/// assert_line!(line, ServerLine::Bye { reason: ByeReason::Timeout, .. });
+/// ```
+#[macro_export]
+macro_rules! assert_line {
+    ($line:expr, $($pattern:tt)+) => {{
+        let line: &str = &$line;
+        match $crate::testing::parse_line(line) {
+            Ok(parsed) => assert!(
+                matches!(parsed, $($pattern)+),
+                "{line:?} is not {}",
+                stringify!($($pattern)+)
+            ),
+            Err(e) => panic!("a line that does not parse: {e}"),
+        }
+    }};
+}
+
 /// How long [`TestServer::shutdown`] waits for the server to finish.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
+use tagarela_parser::{ByeReason, LeaveReason, ServerLine};
 use tagarela_reader::LineReader;
 use tagarela_server::Settings;
-use tagarela_server::testing::TestServer;
+use tagarela_server::assert_line;
+use tagarela_server::testing::{TestServer, parse_line};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -229,22 +231,17 @@ async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
         }
         while got < (round + 1) * 100 {
             let line = b.line().await.expect("bob keeps receiving");
-            if line.starts_with("MSG ") {
-                let n: usize = line
-                    .split(" :")
-                    .nth(1)
-                    .unwrap()
-                    .split(' ')
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                assert_eq!(n, got, "in order, none lost");
-                got += 1;
-            } else if line.starts_with("LEAVE ") && line.ends_with(" slow slow") {
-                saw_slow_leave = true;
-            } else {
-                panic!("unexpected {line}");
+            match parse_line(&line) {
+                Ok(ServerLine::Msg { text, .. }) => {
+                    let n: usize = text.as_str().split(' ').next().unwrap().parse().unwrap();
+                    assert_eq!(n, got, "in order, none lost");
+                    got += 1;
+                }
+                Ok(ServerLine::Leave {
+                    reason: LeaveReason::Slow,
+                    ..
+                }) => saw_slow_leave = true,
+                _ => panic!("unexpected {line}"),
             }
         }
         if saw_slow_leave {
@@ -253,14 +250,19 @@ async fn a_client_that_stops_reading_is_dropped_and_others_get_everything() {
     }
     assert!(saw_slow_leave, "the slow client was removed as slow");
     let left = a.barrier().await;
-    assert!(left.iter().all(|l| l.starts_with("LEAVE ")), "{left:?}");
+    for l in &left {
+        assert_line!(l, ServerLine::Leave { .. });
+    }
     // The slow client's stream ends: whatever it had, then BYE slow if it fit.
-    loop {
-        match slow.line().await {
-            None => break,
-            Some(l) if l.starts_with("BYE ") => assert!(l.starts_with("BYE slow :"), "{l}"),
-            Some(l) => assert!(l.starts_with("MSG ") || l.starts_with("PONG"), "{l}"),
-        }
+    while let Some(l) = slow.line().await {
+        assert_line!(
+            l,
+            ServerLine::Bye {
+                reason: ByeReason::Slow,
+                ..
+            } | ServerLine::Msg { .. }
+                | ServerLine::Pong { .. }
+        );
     }
     server.shutdown().await;
 }
@@ -452,9 +454,12 @@ async fn a_resumed_name_moves_without_a_leave_and_brings_what_was_missed() {
         rest.push(line);
     }
     assert!(rest.iter().any(|l| l.starts_with("SEQ 4 MSG")), "{rest:?}");
-    assert!(
-        rest.last().is_some_and(|l| l.starts_with("BYE replaced ")),
-        "{rest:?}"
+    assert_line!(
+        rest.last().map_or("", String::as_str),
+        ServerLine::Bye {
+            reason: ByeReason::Replaced,
+            ..
+        }
     );
     assert_eq!(bia.barrier().await, Vec::<String>::new());
     // Live lines go to the new connection.

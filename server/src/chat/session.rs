@@ -452,6 +452,7 @@ mod tests {
     use super::*;
     use crate::hub::local::LocalHub;
     use crate::wire::outbox::Outbox;
+    use tagarela_parser::ServerLine;
 
     fn session(peer: &str, over_tls: bool) -> (Session, Arc<Outbox>) {
         let outbox = Arc::new(Outbox::new(1 << 20, 1 << 20));
@@ -568,22 +569,40 @@ mod tests {
     fn a_password_from_another_machine_needs_tls() {
         let (mut s, out) = session("192.0.2.1:4000", false);
         assert_eq!(s.handle(Intent::Password(text("pw"))), Outcome::Continue);
-        assert!(sent(&out).starts_with("ERR tls-required "));
+        crate::assert_line!(
+            sent(&out),
+            ServerLine::Err {
+                code: ErrorCode::TlsRequired,
+                ..
+            }
+        );
         s.handle(Intent::Register(name("ana")));
-        assert!(sent(&out).starts_with("ERR tls-required "));
+        crate::assert_line!(
+            sent(&out),
+            ServerLine::Err {
+                code: ErrorCode::TlsRequired,
+                ..
+            }
+        );
         assert!(!s.is_registered());
 
         let (mut s, out) = session("192.0.2.1:4000", true);
         s.handle(Intent::Password(text("pw")));
         assert_eq!(sent(&out), "");
         s.handle(Intent::Register(name("ana")));
-        assert!(sent(&out).starts_with("WELCOME ana "));
+        crate::assert_line!(sent(&out), ServerLine::Welcome { ref name, .. } if name.as_str() == "ana");
 
         let (mut s, out) = session("127.0.0.1:4000", false);
         s.handle(Intent::Register(name("ana")));
-        assert!(sent(&out).starts_with("ERR password-required "));
+        crate::assert_line!(
+            sent(&out),
+            ServerLine::Err {
+                code: ErrorCode::PasswordRequired,
+                ..
+            }
+        );
         s.handle(Intent::Password(text("pw")));
         s.handle(Intent::Register(name("ana")));
-        assert!(sent(&out).starts_with("WELCOME ana "));
+        crate::assert_line!(sent(&out), ServerLine::Welcome { ref name, .. } if name.as_str() == "ana");
     }
 }

@@ -7,6 +7,7 @@ use crate::flow::pressure::Pressure;
 use crate::flow::rate_limit::Rate;
 use crate::hub::local::LocalHub;
 use crate::transport::admission::Admission;
+use tagarela_parser::ServerLine;
 use tagarela_reader::LineReader;
 use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
 
@@ -72,14 +73,14 @@ impl Room {
             reader: LineReader::server_lines(r),
             writer: w,
         };
-        assert!(client.line().await.starts_with("HELLO "));
+        crate::assert_line!(client.line().await, ServerLine::Hello { .. });
         client
     }
 
     async fn join(&mut self, name: &str, pipe: usize) -> Client {
         let mut c = self.connect(pipe).await;
         c.send(name).await;
-        assert!(c.line().await.starts_with(&format!("WELCOME {name} ")));
+        crate::assert_line!(c.line().await, ServerLine::Welcome { name: ref got, .. } if got.as_str() == name);
         c
     }
 }
@@ -109,7 +110,13 @@ async fn an_unregistered_client_is_timed_out_at_the_registration_timeout() {
     let mut room = Room::new(settings());
     let start = Instant::now();
     let mut c = room.connect(4096).await;
-    assert!(c.line().await.starts_with("BYE timeout "));
+    crate::assert_line!(
+        c.line().await,
+        ServerLine::Bye {
+            reason: ByeReason::Timeout,
+            ..
+        }
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(30));
 }
 
@@ -118,7 +125,7 @@ async fn a_silent_client_is_pinged_then_timed_out_and_any_line_resets_the_clock(
     let mut room = Room::new(settings());
     let mut watcher = room.join("watcher", 1 << 16).await;
     let mut c = room.join("quiet", 4096).await;
-    assert!(watcher.line().await.starts_with("JOIN "));
+    crate::assert_line!(watcher.line().await, ServerLine::Join { .. });
     // The watcher answers every PING, as a client does, and reports
     // everything else it sees.
     let (seen_tx, mut seen) = tokio::sync::mpsc::channel(16);
@@ -144,7 +151,13 @@ async fn a_silent_client_is_pinged_then_timed_out_and_any_line_resets_the_clock(
     let answered = Instant::now();
     assert_eq!(c.line().await, "PING 2");
     assert_eq!(answered.elapsed(), Duration::from_secs(60));
-    assert!(c.line().await.starts_with("BYE timeout "));
+    crate::assert_line!(
+        c.line().await,
+        ServerLine::Bye {
+            reason: ByeReason::Timeout,
+            ..
+        }
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(50 + 60 + 60 + 30));
     let leave = seen.recv().await.unwrap_or_default();
     assert!(leave.ends_with(" quiet timeout"), "{leave}");
@@ -167,7 +180,13 @@ async fn a_client_held_back_for_long_is_not_timed_out_for_it() {
         "{:?}",
         start.elapsed()
     );
-    assert!(c.line().await.starts_with("BYE timeout "));
+    crate::assert_line!(
+        c.line().await,
+        ServerLine::Bye {
+            reason: ByeReason::Timeout,
+            ..
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -186,7 +205,13 @@ async fn octets_without_a_line_are_not_activity_for_the_keepalive() {
     });
     assert_eq!(next_line(&mut reader).await, "PING 1");
     assert_eq!(start.elapsed(), Duration::from_secs(60));
-    assert!(next_line(&mut reader).await.starts_with("BYE timeout "));
+    crate::assert_line!(
+        next_line(&mut reader).await,
+        ServerLine::Bye {
+            reason: ByeReason::Timeout,
+            ..
+        }
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(90));
 }
 
@@ -198,7 +223,7 @@ async fn past_its_burst_a_client_is_read_at_the_rate_and_nothing_is_lost() {
     });
     let mut reader = room.join("reader", 1 << 20).await;
     let mut paster = room.join("paster", 1 << 20).await;
-    assert!(reader.line().await.starts_with("JOIN "));
+    crate::assert_line!(reader.line().await, ServerLine::Join { .. });
     // The name line took one line of the burst: let it refill.
     tokio::time::advance(Duration::from_secs(10)).await;
     let start = Instant::now();
@@ -229,8 +254,8 @@ async fn a_stalled_reader_holds_senders_for_the_window_then_is_removed_at_slow_g
     let mut healthy = room.join("healthy", 1 << 20).await;
     let _stalled = room.join("stalled", 256).await;
     let mut sender = room.join("sender", 1 << 20).await;
-    assert!(healthy.line().await.starts_with("JOIN "));
-    assert!(healthy.line().await.starts_with("JOIN "));
+    crate::assert_line!(healthy.line().await, ServerLine::Join { .. });
+    crate::assert_line!(healthy.line().await, ServerLine::Join { .. });
     let start = Instant::now();
     let block: String = (1..=200).map(|i| format!("{i:0>99}\n")).collect();
     sender
@@ -267,7 +292,7 @@ async fn a_reader_that_pauses_is_waited_for_not_removed() {
     });
     let mut pauser = room.join("pauser", 256).await;
     let mut sender = room.join("sender", 1 << 20).await;
-    assert!(pauser.line().await.starts_with("JOIN "));
+    crate::assert_line!(pauser.line().await, ServerLine::Join { .. });
     let block: String = (1..=2000).map(|i| format!("{i:0>99}\n")).collect();
     let send = tokio::spawn(async move {
         sender
