@@ -37,14 +37,18 @@ use crate::ops::metrics::Metrics;
 mod error;
 mod lease;
 mod library;
+mod port;
 mod publish;
 mod replies;
+#[cfg(test)]
+mod scripted;
 
 use error::{CallError, LinkError};
 use lease::keep_lease;
 use library::load_library;
+use port::call;
 use publish::publish;
-use replies::{call, verdict};
+use replies::verdict;
 
 /// A node's lease in Redis: if it is not renewed for this long, its names
 /// are released as lost by whichever node reaps first.

@@ -12,6 +12,8 @@
 //! channel's format `message.rs`. It never talks to Redis itself
 //! and never waits: calls queue [`Command`]s and return.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod lifecycle;
 pub mod link;
 pub mod message;

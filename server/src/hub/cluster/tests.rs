@@ -5,59 +5,9 @@ use super::*;
 use crate::hub::{Registration, Said};
 use tagarela_parser::{LeaveReason, Text};
 
-use crate::hub::Welcome;
+use super::fixtures::*;
 use crate::hub::seen::Seen;
 use tagarela_parser::Timestamp;
-
-fn name(s: &str) -> Name<'static> {
-    Name::normalize(s).unwrap_or_else(|_| unreachable!())
-}
-
-fn peer() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 1))
-}
-
-/// Someone asking for `who`, who is told nothing and ignores its welcome.
-fn quiet(who: &str) -> Entrant {
-    Entrant {
-        name: name(who),
-        peer: peer(),
-        recipient: Arc::new(Seen::default()),
-        welcome: Box::new(|_| {}),
-    }
-}
-
-fn message(text: &str) -> ClusterMessage {
-    ClusterMessage::parse(text.replace('|', "\n").as_bytes()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A hub in the cluster as node `n1` at number 10, and its commands.
-fn entered() -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
-    entered_crowded_from(0)
-}
-
-/// The same, counting joins and leaves from `crowd_size` members (§18).
-fn entered_crowded_from(crowd_size: usize) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
-    let (hub, commands) = ClusterHub::new(
-        Arc::default(),
-        Arc::new(Pressure::new()),
-        None,
-        0,
-        false,
-        crowd_size,
-        100,
-    );
-    let snapshot = Snapshot {
-        seq: Seq(10),
-        names: vec![Holding {
-            name: name("zoe"),
-            since: Seq(3),
-        }],
-        history: Vec::new(),
-    };
-    hub.enter("n1".into(), snapshot);
-    (hub, commands)
-}
 
 /// A crowd notice is stamped with the latest event's time (Redis's
 /// clock), never this node's: a node whose clock runs ahead must not
@@ -124,60 +74,6 @@ fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave
     assert!(!hub.take_overflow());
     assert!(!hub.queue.send(release(room)));
     assert!(hub.take_overflow(), "the follow loop is told to leave");
-}
-
-/// Claims `who` on `hub`; returns the registration and the answer.
-fn claim(
-    hub: &ClusterHub,
-    commands: &mut mpsc::Receiver<Command>,
-    who: &str,
-    seen: Arc<Seen>,
-) -> (RegId, oneshot::Receiver<Result<Claimed, Refusal>>) {
-    let welcomed = Arc::clone(&seen);
-    let answer = hub.claim(
-        Entrant {
-            name: name(who),
-            peer: peer(),
-            recipient: seen,
-            welcome: Box::new(move |w: Welcome| {
-                welcomed.note(format!("welcome {} {}", w.name, w.online))
-            }),
-        },
-        false,
-    );
-    let Answer::Pending(pending) = answer else {
-        panic!("a cluster answers later: {answer:?}");
-    };
-    match commands.try_recv() {
-        Ok(Command::Claim { reg, .. }) => (reg, pending),
-        other => panic!("{other:?}"),
-    }
-}
-
-/// Claims `who` and applies its join (number `seq`); returns what it
-/// sees from then on and its registration.
-fn joined(
-    hub: &ClusterHub,
-    commands: &mut mpsc::Receiver<Command>,
-    who: &str,
-    seq: u64,
-) -> (Arc<Seen>, RegId) {
-    let seen = Arc::new(Seen::default());
-    let (reg, _answer) = claim(hub, commands, who, Arc::clone(&seen));
-    hub.apply(message(&format!("J|{seq}|1000|n1|{reg}|{who}|{seq}")))
-        .unwrap_or_else(|g| panic!("{g:?}"));
-    seen.taken();
-    (seen, reg)
-}
-
-fn said(seen: &Seen) -> Vec<String> {
-    seen.taken()
-        .into_iter()
-        .map(|(seq, what)| match seq {
-            0 => what,
-            n => format!("{n} {what}"),
-        })
-        .collect()
 }
 
 #[test]

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use redis::Value;
-use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
 use crate::hub::cluster::ClusterHub;
 use crate::hub::cluster::lifecycle::Incarnation;
 
-use super::replies::call;
+use super::port::{RedisPort, call};
 use super::{FENCE_AFTER, LEASE, RENEW_EVERY};
 
 /// Renews `node`'s lease every [`RENEW_EVERY`] and reaps expired ones,
@@ -21,7 +20,7 @@ use super::{FENCE_AFTER, LEASE, RENEW_EVERY};
 /// call can make it wait past that deadline.
 pub(super) async fn keep_lease(
     hub: Arc<ClusterHub>,
-    mut conn: ConnectionManager,
+    mut conn: impl RedisPort,
     node: Incarnation,
     entered_at: Instant,
 ) {
@@ -66,4 +65,57 @@ pub(super) async fn keep_lease(
         }
     }
     hub.cut_off_if(&node, "the lease could not be renewed in time");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use super::super::scripted::{Answer, Scripted};
+
+    use crate::hub::cluster::fixtures::entered;
+
+    /// Scripted Redis, paused clock (spec §17.4): renewed every second;
+    /// when renewals stop answering the node cuts itself off exactly
+    /// FENCE_AFTER after the last good one was sent, before its lease
+    /// (LEASE) can run out.
+    #[tokio::test(start_paused = true)]
+    async fn a_node_whose_renewals_hang_cuts_itself_off_before_its_lease_ends() {
+        let (hub, _commands) = entered();
+        let redis = Scripted::default();
+        redis
+            .then(Answer::Replies(vec![Value::Int(1)]))
+            .then(Answer::Replies(vec![Value::Int(0)]))
+            .then(Answer::Hangs);
+        let start = Instant::now();
+        let lease = tokio::spawn(keep_lease(
+            Arc::clone(&hub),
+            redis.clone(),
+            "n1".into(),
+            start,
+        ));
+        // Renewed at 1 s (good until 1 + 4 s); the renewal at 2 s hangs.
+        tokio::time::sleep_until(start + RENEW_EVERY + FENCE_AFTER - Duration::from_millis(1))
+            .await;
+        assert!(hub.incarnation().is_some(), "still within the fence");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(hub.incarnation().is_none(), "cut off at the fence");
+        assert!(FENCE_AFTER < LEASE);
+        let sent: Vec<String> = redis.sent().iter().map(|w| w[1].clone()).collect();
+        assert_eq!(sent, ["tagarela_renew", "tagarela_reap", "tagarela_renew"]);
+        assert!(lease.await.is_ok());
+    }
+
+    /// A renewal that finds the lease gone cuts the node off at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_found_gone_cuts_the_node_off_at_once() {
+        let (hub, _commands) = entered();
+        let redis = Scripted::default();
+        redis.then(Answer::Replies(vec![Value::Int(0)]));
+        let start = Instant::now();
+        keep_lease(Arc::clone(&hub), redis, "n1".into(), start).await;
+        assert_eq!(Instant::now(), start + RENEW_EVERY);
+        assert!(hub.incarnation().is_none());
+    }
 }

@@ -4,12 +4,9 @@
 //! out instead).
 
 use redis::Value;
-use redis::aio::ConnectionManager;
-use tokio::time::timeout;
 
-use super::CALL_TIMEOUT;
 use super::error::LinkError;
-use super::replies::checked;
+use super::port::{RedisPort, one};
 use crate::hub::resume::RESUME_KEEP;
 
 /// The functions, loaded at each entry (Redis may have restarted).
@@ -28,7 +25,7 @@ fn library() -> String {
 /// (a compatible build's; a library from before libraries had versions is
 /// version 1), and refuses one of another version, which nodes of another
 /// build are using: this node then stays out of the cluster.
-pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), LinkError> {
+pub(super) async fn load_library(conn: &mut impl RedisPort) -> Result<(), LinkError> {
     // The connection manager finds out that Redis dropped its connection
     // only when a call on it fails, and reconnects then. Asking what is
     // held changes nothing, so a failed ask is asked once more at once:
@@ -52,7 +49,7 @@ pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), Lin
             load.arg("REPLACE");
         }
         load.arg(library());
-        let loaded = checked(timeout(CALL_TIMEOUT, load.query_async::<Value>(conn)).await);
+        let loaded = one(conn, load).await;
         held = library_version(conn).await?;
         match (loaded, held) {
             (Ok(_), Some(LIBRARY_VERSION)) => return Ok(()),
@@ -72,16 +69,13 @@ pub(super) async fn load_library(conn: &mut ConnectionManager) -> Result<(), Lin
 /// The version of the library Redis holds, if it holds one (`FUNCTION
 /// LIST`): what its `tagarela_version` returns, or 1 if it has none (it
 /// is from before libraries had versions).
-pub(super) async fn library_version(
-    conn: &mut ConnectionManager,
-) -> Result<Option<i64>, LinkError> {
+pub(super) async fn library_version(conn: &mut impl RedisPort) -> Result<Option<i64>, LinkError> {
     let list = redis::cmd("FUNCTION")
         .arg("LIST")
         .arg("LIBRARYNAME")
         .arg("tagarela")
         .to_owned();
-    let listed = checked(timeout(CALL_TIMEOUT, list.query_async::<Value>(conn)).await)
-        .map_err(LinkError::ListFunctions)?;
+    let listed = one(conn, list).await.map_err(LinkError::ListFunctions)?;
     if matches!(&listed, Value::Array(libraries) if libraries.is_empty()) {
         return Ok(None);
     }
@@ -92,7 +86,7 @@ pub(super) async fn library_version(
         .arg("tagarela_version")
         .arg(0)
         .to_owned();
-    match checked(timeout(CALL_TIMEOUT, ask.query_async::<Value>(conn)).await) {
+    match one(conn, ask).await {
         Ok(Value::Int(version)) => Ok(Some(version)),
         Ok(other) => Err(LinkError::OddVersion(format!("{other:?}"))),
         Err(e) => Err(LinkError::AskVersion(e)),
@@ -115,6 +109,8 @@ pub(super) fn mentions(value: &Value, word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::CallError;
+    use super::super::scripted::{Answer, Scripted};
     use super::*;
 
     #[test]
@@ -154,5 +150,85 @@ mod tests {
         let loaded = library();
         assert!(!loaded.contains("{{"), "a constant left unfilled");
         assert!(loaded.contains("local RESUME_KEEP = 600\n"));
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// A `FUNCTION LIST` reply holding a library with `tagarela_version`.
+    fn listing() -> Value {
+        Value::Array(vec![Value::Array(vec![
+            bulk("library_name"),
+            bulk("tagarela"),
+            bulk("functions"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("name"),
+                bulk("tagarela_version"),
+            ])]),
+        ])])
+    }
+
+    /// The first two words of each command sent, and whether a load
+    /// replaced.
+    fn verbs(redis: &Scripted) -> Vec<String> {
+        redis
+            .sent()
+            .iter()
+            .map(|words| {
+                let replace = if words.get(2).is_some_and(|w| w == "REPLACE") {
+                    " REPLACE"
+                } else {
+                    ""
+                };
+                format!("{} {}{replace}", words[0], words[1])
+            })
+            .collect()
+    }
+
+    /// Scripted Redis (spec §17.5): none held is loaded without REPLACE
+    /// (with its constants filled in), the same version is replaced,
+    /// another version is never touched; a failed first look is taken
+    /// again at once.
+    #[tokio::test]
+    async fn the_library_is_loaded_where_none_or_the_same_version_is_held() {
+        let mut redis = Scripted::default();
+        redis
+            .then(Answer::Replies(vec![Value::Array(vec![])]))
+            .then(Answer::Replies(vec![bulk("tagarela")]))
+            .then(Answer::Replies(vec![listing()]))
+            .then(Answer::Replies(vec![Value::Int(LIBRARY_VERSION)]));
+        assert_eq!(load_library(&mut redis).await, Ok(()));
+        assert_eq!(
+            verbs(&redis),
+            [
+                "FUNCTION LIST",
+                "FUNCTION LOAD",
+                "FUNCTION LIST",
+                "FCALL tagarela_version"
+            ]
+        );
+        assert!(redis.sent()[1][2].contains("local RESUME_KEEP = 600\n"));
+
+        let mut redis = Scripted::default();
+        redis
+            .then(Answer::Fails(CallError::Redis("broken pipe".to_owned())))
+            .then(Answer::Replies(vec![listing()]))
+            .then(Answer::Replies(vec![Value::Int(LIBRARY_VERSION)]))
+            .then(Answer::Replies(vec![bulk("tagarela")]))
+            .then(Answer::Replies(vec![listing()]))
+            .then(Answer::Replies(vec![Value::Int(LIBRARY_VERSION)]));
+        assert_eq!(load_library(&mut redis).await, Ok(()));
+        assert!(verbs(&redis).contains(&"FUNCTION LOAD REPLACE".to_owned()));
+
+        let mut redis = Scripted::default();
+        redis
+            .then(Answer::Replies(vec![listing()]))
+            .then(Answer::Replies(vec![Value::Int(LIBRARY_VERSION + 1)]));
+        assert_eq!(
+            load_library(&mut redis).await,
+            Err(LinkError::OtherVersion(LIBRARY_VERSION + 1))
+        );
+        assert!(!verbs(&redis).iter().any(|v| v.starts_with("FUNCTION LOAD")));
     }
 }

@@ -5,19 +5,15 @@
 
 use std::sync::Arc;
 
-use redis::Value;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
-use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::cluster::lifecycle::Incarnation;
 use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
 
-use super::CALL_TIMEOUT;
 use super::error::CallError;
-use super::replies::checked;
+use super::port::RedisPort;
 use super::replies::verdict;
 
 /// Commands sent in one pipeline at most.
@@ -27,7 +23,7 @@ const BATCH_MAX: usize = 256;
 pub(super) async fn publish(
     hub: Arc<ClusterHub>,
     mut commands: mpsc::Receiver<Command>,
-    mut conn: ConnectionManager,
+    mut conn: impl RedisPort,
     keep: usize,
     metrics: Arc<Metrics>,
     drained: CancellationToken,
@@ -45,7 +41,7 @@ pub(super) async fn publish(
             return;
         }
         let node = hub.incarnation();
-        let mut pipe = redis::pipe();
+        let mut pipe = Vec::with_capacity(batch.len());
         let mut sent = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
             // Queued by an earlier incarnation: it holds nothing now.
@@ -53,15 +49,14 @@ pub(super) async fn publish(
                 hub.answered(&command, Verdict::Failed);
                 continue;
             }
-            pipe.add_command(fcall(&command, &keep));
+            pipe.push(fcall(&command, &keep));
             sent.push(command);
         }
         if sent.is_empty() {
             continue;
         }
         metrics.cluster_calls.inc_by(sent.len() as u64);
-        let replies = timeout(CALL_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut conn)).await;
-        match checked(replies) {
+        match conn.run(pipe).await {
             Ok(values) if values.len() == sent.len() => {
                 for (command, value) in sent.iter().zip(&values) {
                     let verdict = verdict(value);
@@ -178,4 +173,94 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
         }
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scripted::{Answer, Scripted};
+    use super::*;
+
+    use crate::hub::cluster::fixtures::{entered, joined, name};
+    use crate::hub::{Hub, Registration, Said};
+    use redis::Value;
+    use tagarela_parser::Text;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// Two public messages from a client of node `n1`, queued; the hub
+    /// and the receiving end of its commands.
+    fn two_messages() -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
+        let (hub, mut commands) = entered();
+        let (_ana, reg) = joined(&hub, &mut commands, "ana", 11);
+        let ana = Registration {
+            key: name("ana").key(),
+            id: reg,
+        };
+        for t in ["one", "two"] {
+            let text = Text::new(t).unwrap_or_else(|_| unreachable!());
+            assert!(hub.publish(&ana, Said::Public(text)).is_ok());
+        }
+        (hub, commands)
+    }
+
+    /// Runs the publisher over `redis` until what is queued is sent.
+    async fn publish_queued(
+        hub: &Arc<ClusterHub>,
+        commands: mpsc::Receiver<Command>,
+        redis: &Scripted,
+    ) {
+        let drained = CancellationToken::new();
+        drained.cancel();
+        let metrics = Arc::new(Metrics::default());
+        publish(
+            Arc::clone(hub),
+            commands,
+            redis.clone(),
+            0,
+            metrics,
+            drained,
+        )
+        .await;
+    }
+
+    /// Scripted Redis: one pipeline for the batch, one FCALL each in the
+    /// order queued; a reply saying the lease is gone cuts the node off.
+    #[tokio::test]
+    async fn a_batch_is_one_pipeline_and_a_fenced_reply_cuts_the_node_off() {
+        let (hub, commands) = two_messages();
+        let redis = Scripted::default();
+        redis.then(Answer::Replies(vec![
+            Value::Int(1),
+            Value::Array(vec![bulk("fenced")]),
+        ]));
+        publish_queued(&hub, commands, &redis).await;
+        let sent = redis.sent();
+        // FCALL tagarela_public 0 NODE REG KEY TEXT KEEP
+        let texts: Vec<(&str, &str, &str)> = sent
+            .iter()
+            .map(|w| (w[1].as_str(), w[3].as_str(), w[6].as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("tagarela_public", "n1", "one"),
+                ("tagarela_public", "n1", "two")
+            ]
+        );
+        assert!(hub.incarnation().is_none(), "fenced: out of the cluster");
+    }
+
+    /// A reply of the wrong length (or none) leaves what ran unknown:
+    /// nothing is sent again and the node leaves the cluster.
+    #[tokio::test]
+    async fn an_unknown_outcome_is_never_sent_again_and_the_node_leaves() {
+        let (hub, commands) = two_messages();
+        let redis = Scripted::default();
+        redis.then(Answer::Replies(vec![Value::Int(1)]));
+        publish_queued(&hub, commands, &redis).await;
+        assert_eq!(redis.sent().len(), 2, "sent once");
+        assert!(hub.incarnation().is_none());
+    }
 }

@@ -1,46 +1,14 @@
-//! Calling Redis and reading what it answers: one bounded function
-//! call, and the replies of `cluster.lua` read into typed values
-//! (verdicts, the snapshot a node enters with). Pure but for [`call`]; a
-//! reply of the wrong shape is a failure, never a panic.
+//! What Redis answers: the replies of `cluster.lua` read into typed values
+//! (verdicts, the snapshot a node enters with). Pure; a reply of the
+//! wrong shape is a failure, never a panic.
 
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, ParsingError, Value};
-use tokio::time::timeout;
 
 use crate::event::{Event, EventKind, Seq};
 use crate::hub::cluster::{Holding, Snapshot, Verdict};
 use tagarela_parser::{Name, Text, Timestamp};
-
-use super::error::CallError;
-
-use super::CALL_TIMEOUT;
-
-/// One function call, bounded in time.
-pub(super) async fn call(
-    conn: &mut ConnectionManager,
-    function: &str,
-    args: &[&str],
-) -> Result<Value, CallError> {
-    let mut cmd = redis::cmd("FCALL");
-    cmd.arg(function).arg(0);
-    for a in args {
-        cmd.arg(*a);
-    }
-    checked(timeout(CALL_TIMEOUT, cmd.query_async::<Value>(conn)).await)
-}
-
-/// A call's outcome, bounded in time, as a [`CallError`] if it failed.
-pub(super) fn checked<T>(
-    r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
-) -> Result<T, CallError> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(CallError::Redis(e.to_string())),
-        Err(_) => Err(CallError::TimedOut),
-    }
-}
 
 /// What a function's reply says (see `cluster.lua`); a reply of another
 /// shape is [`Verdict::Failed`], never an error.
