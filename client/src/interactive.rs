@@ -22,11 +22,12 @@ use tokio::time::Instant;
 
 use crate::alert::{Bell, rings};
 use crate::cli::exit;
+use crate::comeback::Comeback;
 use crate::editor::{LineEditor, Shared, Typed};
 use crate::input::{QUIT_WAIT, is_quit, public_text};
 use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
-use crate::reconnect::{Backoff, GIVE_UP, Reconnect, ResumeState, Retry};
+use crate::reconnect::{GIVE_UP, Reconnect, Retry};
 use crate::render::Pretty;
 use crate::sanitize::for_terminal;
 
@@ -67,50 +68,9 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Lines typed while disconnected, kept to send once back, at most.
-const PENDING_MAX: usize = 50;
-
 /// Rooms up to this size are asked `/who` on joining, for name
 /// completion; a larger one (a crowd, spec §18) is learned from its lines.
 const WHO_ON_JOIN_MAX: u32 = 1000;
-
-/// What the session knows to take its name back (spec §16.6), and the
-/// reconnection in progress.
-#[derive(Debug, Default)]
-struct Resume {
-    /// Name, token, position.
-    state: ResumeState,
-    /// The outage's pauses, until the name is back.
-    backoff: Option<Backoff>,
-    /// A reconnection in progress: when the outage began, and whether the
-    /// server refused the token (then the name was sent instead).
-    back: Option<(Instant, bool)>,
-    /// Lines typed during the outage.
-    pending: Vec<String>,
-    /// Registered again by name after a refused token (the server had
-    /// restarted): the highest number seen before, so that the history
-    /// replayed on joining shows only what was missed.
-    catch_up: Option<CatchUp>,
-}
-
-/// Sorting a joining replay into seen and missed, after a restart.
-#[derive(Debug)]
-struct CatchUp {
-    /// The highest number seen before the outage.
-    seen: u64,
-    /// Replayed messages shown (missed).
-    shown: u32,
-    /// Replayed messages hidden (seen before).
-    hidden: u32,
-}
-
-/// What [`Resume::track`] made of a line.
-struct Tracked {
-    /// Something to show about it.
-    note: Option<String>,
-    /// Handled: not to be shown or handled the usual way.
-    swallow: bool,
-}
 
 /// How the session ended: the exit status and the last things to say.
 struct End {
@@ -202,7 +162,7 @@ async fn chat(
         let _ = printer.print(s);
     };
     let mut live = Liveness::new(options.timings, Instant::now());
-    let mut resume = Resume::default();
+    let mut resume = Comeback::default();
     if reconnect.is_some() {
         // Before the name, so the welcome brings a token (spec §16.6).
         conn.send(b"/features resume").await?;
@@ -229,11 +189,14 @@ async fn chat(
                 incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
                     Incoming::Line(line) => {
                         live.heard(Instant::now());
-                        let tracked = resume.track(&line, view, &mut conn).await?;
-                        if let Some(note) = tracked.note {
-                            show(note);
+                        let step = resume.track(&line, Instant::now());
+                        for wire in &step.send {
+                            conn.send(wire.as_bytes()).await?;
                         }
-                        if tracked.swallow {
+                        if let Some(note) = step.note {
+                            show(view.notice(&note));
+                        }
+                        if step.swallow {
                             continue;
                         }
                         // With sequence numbers, events come inside `SEQ`.
@@ -364,7 +327,7 @@ async fn chat(
                         // A paste may hold several lines: each goes out as its
                         // own line, and nothing after one that quits.
                         for wire in lines {
-                            if resume.back.is_some() && !is_quit(&wire) {
+                            if resume.is_coming_back() && !is_quit(&wire) {
                                 // Not registered again yet: kept, in order.
                                 if !resume.keep(wire) {
                                     show(view.error("Too many lines are waiting; this one was not kept."));
@@ -426,15 +389,14 @@ async fn chat(
         shared.registered.store(false, Ordering::Relaxed);
         // One outage until the name is back: a server that accepts and
         // then fails does not restart the clock or the pauses.
-        let backoff = resume.backoff.get_or_insert_with(Backoff::new);
-        let outage = backoff.started();
+        let outage = resume.backoff().started();
         show(view.error("Reconnecting (your draft is kept)..."));
         match reconnect_with_backoff(again, &mut typed, &mut resume, view, &mut show).await {
             Ok(fresh) => {
                 conn = fresh;
                 live = Liveness::new(options.timings, Instant::now());
-                resume.back = Some((outage, false));
-                conn.send(resume.state.resume_line().as_bytes()).await?;
+                let line = resume.reconnected(outage);
+                conn.send(line.as_bytes()).await?;
                 live.expect_answer(Instant::now());
             }
             Err(end) => return Ok(end),
@@ -442,13 +404,13 @@ async fn chat(
     }
 }
 
-/// Tries `again` until it connects, with [`Backoff`]'s pauses, or stops
+/// Tries `again` until it connects, with the outage's pauses, or stops
 /// at once if it says never. Lines typed meanwhile are kept; leaving
 /// (Ctrl-D, Ctrl-C on an empty line, `/quit`) ends it.
 async fn reconnect_with_backoff(
     again: &mut Reconnect,
     typed: &mut tokio::sync::mpsc::Receiver<Typed>,
-    resume: &mut Resume,
+    resume: &mut Comeback,
     view: &Pretty,
     show: &mut impl FnMut(String),
 ) -> Result<Connection, End> {
@@ -457,7 +419,7 @@ async fn reconnect_with_backoff(
         last: vec![view.notice("You left (the server was unreachable).")],
     };
     loop {
-        let Some(pause) = resume.backoff.get_or_insert_with(Backoff::new).next_pause() else {
+        let Some(pause) = resume.backoff().next_pause() else {
             return Err(End {
                 code: exit::DISCONNECTED,
                 last: vec![view.error(&format!(
@@ -497,149 +459,5 @@ async fn reconnect_with_backoff(
             }
             Err(Retry::Later(_)) => {}
         }
-    }
-}
-
-impl Resume {
-    /// Keeps a line typed while disconnected; false if too many wait.
-    fn keep(&mut self, line: String) -> bool {
-        if self.pending.len() >= PENDING_MAX {
-            return false;
-        }
-        self.pending.push(line);
-        true
-    }
-
-    /// Follows the lines that matter for resuming: names, tokens and
-    /// numbers, the answer to `/features`, and the end of a reconnection.
-    async fn track(
-        &mut self,
-        line: &ServerLine<'_>,
-        view: &Pretty,
-        conn: &mut Connection,
-    ) -> anyhow::Result<Tracked> {
-        let swallowed = Tracked {
-            note: None,
-            swallow: true,
-        };
-        if self.state.observe(line) {
-            // The answer to `/features`: nothing to show.
-            return Ok(swallowed);
-        }
-        if let Some(catch_up) = &mut self.catch_up {
-            match line {
-                ServerLine::Hist { seq, .. } if *seq <= catch_up.seen => {
-                    catch_up.hidden += 1;
-                    return Ok(swallowed);
-                }
-                ServerLine::Hist { .. } => catch_up.shown += 1,
-                ServerLine::HistEnd { .. } => {
-                    let note = match (catch_up.shown, catch_up.hidden) {
-                        (0, _) => "Nothing was said while you were away.".to_owned(),
-                        (n, 0) => format!(
-                            "{n} message{} you missed {} above (there may be more: /history before the first).",
-                            if n == 1 { "" } else { "s" },
-                            if n == 1 { "is" } else { "are" }
-                        ),
-                        (n, _) => format!(
-                            "{n} message{} you missed {} above.",
-                            if n == 1 { "" } else { "s" },
-                            if n == 1 { "is" } else { "are" }
-                        ),
-                    };
-                    self.catch_up = None;
-                    return Ok(Tracked {
-                        note: Some(view.notice(&note)),
-                        swallow: true,
-                    });
-                }
-                ServerLine::Welcome { .. } => {}
-                _ => self.catch_up = None,
-            }
-        }
-        match line {
-            ServerLine::Welcome { .. } => {
-                self.backoff = None;
-                if self.back.is_none() {
-                    // Registered by name after all: what was kept goes now.
-                    self.flush(conn).await?;
-                }
-                if let Some((since, true)) = self.back {
-                    // Joined again by name: no RESUMED will come.
-                    self.back = None;
-                    let note = format!(
-                        "Reconnected after {} s, as a new session (the server no longer knew the old one).",
-                        since.elapsed().as_secs()
-                    );
-                    self.flush(conn).await?;
-                    return Ok(Tracked {
-                        note: Some(view.notice(&note)),
-                        swallow: false,
-                    });
-                }
-            }
-            // A server that no longer knows the session, or `/resume` at
-            // all (an older version after a rollback): the name instead.
-            ServerLine::Err {
-                code: ErrorCode::ResumeRefused | ErrorCode::UnknownCommand,
-                ..
-            } if matches!(self.back, Some((_, false))) => {
-                if let Some((since, _)) = self.back {
-                    self.back = Some((since, true));
-                    self.catch_up = Some(CatchUp {
-                        seen: self.state.seq,
-                        shown: 0,
-                        hidden: 0,
-                    });
-                    self.state.token = None;
-                    if let Some(name) = &self.state.name {
-                        conn.send(name.as_bytes()).await?;
-                    }
-                    return Ok(swallowed);
-                }
-            }
-            // The name taken back by a look-alike meanwhile: the person
-            // chooses another at the prompt; kept lines wait for it.
-            ServerLine::Err {
-                code: ErrorCode::NameTaken | ErrorCode::NameInvalid,
-                ..
-            } if self.back.is_some() => {
-                self.back = None;
-            }
-            ServerLine::Resumed { count, gap } => {
-                self.backoff = None;
-                if let Some((since, _)) = self.back.take() {
-                    let gap = if *gap {
-                        " (some older ones were no longer kept; /history shows what the server has)"
-                    } else {
-                        ""
-                    };
-                    let note = format!(
-                        "Reconnected after {} s; {count} message{} you missed {} above{gap}.",
-                        since.elapsed().as_secs(),
-                        if *count == 1 { "" } else { "s" },
-                        if *count == 1 { "is" } else { "are" },
-                    );
-                    self.flush(conn).await?;
-                    return Ok(Tracked {
-                        note: Some(view.notice(&note)),
-                        swallow: true,
-                    });
-                }
-            }
-            _ => {}
-        }
-        Ok(Tracked {
-            note: None,
-            swallow: false,
-        })
-    }
-
-    /// Sends the lines typed during the outage.
-    async fn flush(&mut self, conn: &mut Connection) -> anyhow::Result<()> {
-        for line in std::mem::take(&mut self.pending) {
-            conn.send(line.as_bytes()).await?;
-        }
-        Ok(())
     }
 }

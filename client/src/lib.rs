@@ -16,6 +16,7 @@
 
 pub mod alert;
 pub mod cli;
+pub mod comeback;
 pub mod completion;
 pub mod editor;
 pub mod fold;
