@@ -14,7 +14,7 @@
 //!
 //! | folder | files | deals in |
 //! |---|---|---|
-//! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `context.rs` (what connection tasks share) | octets, TLS, timers |
+//! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `shared.rs` (what connection tasks share) | octets, TLS, timers |
 //! | `wire/` | `tagarela.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` (a client's bounded queue of octets) | lines <-> intents, events and replies -> lines |
 //! | `chat/` | `session.rs`, `intent.rs`, `reply.rs`, `access.rs` (the room's password) | intents in, replies and hub calls out |
 //! | `hub/` | `mod.rs` (the interface and its guarantees), `room.rs` (one room: roster, seats, numbering, stamping, delivery, welcome; both hubs hold one), `local.rs` (a room in one process), `roster.rs`, `crowd.rs` (§18), `recent.rs` (replay), `event_log.rs` (what a resuming client missed), `resume.rs` (tokens) | who is where; numbering and delivery of events |

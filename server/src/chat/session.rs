@@ -20,9 +20,9 @@ use crate::hub::{
 };
 use crate::store::Entry;
 
-/// What the connection must do after an intent.
+/// What the connection does next, after an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Next {
     /// Keep going.
     Continue,
     /// Send `BYE reason` and close.
@@ -166,7 +166,7 @@ impl Session {
     }
 
     /// Does what one intent asks (§4.3, §5).
-    pub fn handle(&mut self, intent: Intent<'_>) -> Outcome {
+    pub fn handle(&mut self, intent: Intent<'_>) -> Next {
         match intent {
             Intent::Nothing | Intent::Pong => {}
             Intent::Register(_) if !self.authorized => {
@@ -216,7 +216,7 @@ impl Session {
                     };
                     self.leave_as(&me, leaving);
                 }
-                return Outcome::Close(ByeReason::Quit);
+                return Next::Close(ByeReason::Quit);
             }
             Intent::Who => {
                 let names = self.hub.who();
@@ -243,25 +243,25 @@ impl Session {
                 name: None,
             }),
         }
-        Outcome::Continue
+        Next::Continue
     }
 
     /// A password attempt (§4.7): never logged, compared in constant
     /// time, wrong attempts throttled per address.
-    fn password(&mut self, attempt: &str) -> Outcome {
+    fn password(&mut self, attempt: &str) -> Next {
         let Some(access) = &self.access else {
             // No password in this room: nothing to check.
-            return Outcome::Continue;
+            return Next::Continue;
         };
         if self.authorized || self.registered.is_some() {
-            return Outcome::Continue;
+            return Next::Continue;
         }
         if !self.secure {
             self.reply(Reply::Error {
                 code: ErrorCode::TlsRequired,
                 name: None,
             });
-            return Outcome::Continue;
+            return Next::Continue;
         }
         match access.check(attempt, self.peer.ip(), tokio::time::Instant::now()) {
             Verdict::Right => self.authorized = true,
@@ -274,10 +274,10 @@ impl Session {
             }
             Verdict::Throttled => {
                 tracing::warn!(peer = %self.peer, "too many wrong passwords; closing");
-                return Outcome::Close(ByeReason::Throttled);
+                return Next::Close(ByeReason::Throttled);
             }
         }
-        Outcome::Continue
+        Next::Continue
     }
 
     fn register(&mut self, name: Name<'static>) {
@@ -546,7 +546,7 @@ mod tests {
                 tagarela_parser::content::check_line(line),
                 s.is_registered(),
             );
-            assert_eq!(s.handle(decoded), Outcome::Continue, "{line:?}");
+            assert_eq!(s.handle(decoded), Next::Continue, "{line:?}");
             let got = sent(&ana);
             let first = got.lines().next().unwrap_or("");
             assert!(
@@ -558,7 +558,7 @@ mod tests {
         assert!(sent(&bob).contains("MSG "), "bob got ana's public message");
         let quit =
             crate::wire::tagarela::decode(tagarela_parser::content::check_line(b"/quit bye"), true);
-        assert_eq!(s.handle(quit), Outcome::Close(ByeReason::Quit));
+        assert_eq!(s.handle(quit), Next::Close(ByeReason::Quit));
         assert!(sent(&bob).ends_with(" ana quit :bye\n"));
     }
 
@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn a_password_from_another_machine_needs_tls() {
         let (mut s, out) = session("192.0.2.1:4000", false);
-        assert_eq!(s.handle(Intent::Password(text("pw"))), Outcome::Continue);
+        assert_eq!(s.handle(Intent::Password(text("pw"))), Next::Continue);
         crate::assert_line!(
             sent(&out),
             ServerLine::Err {

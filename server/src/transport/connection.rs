@@ -28,7 +28,7 @@ use crate::flow::rate_limit::Bucket;
 use crate::hub::{Claimed, Refusal};
 use crate::ops::metrics::Metrics;
 use crate::transport::admission::Permit;
-use crate::transport::context::Context;
+use crate::transport::shared::Shared;
 use crate::wire::outbox::Outbox;
 use crate::wire::tagarela;
 
@@ -93,7 +93,7 @@ impl TransportKind {
 pub async fn serve<T: Transport>(
     transport: T,
     peer: SocketAddr,
-    ctx: Arc<Context>,
+    ctx: Arc<Shared>,
     shutdown: CancellationToken,
     permit: Permit,
     kind: TransportKind,
@@ -359,7 +359,7 @@ fn io_turn<T: Transport>(
 async fn close<T: Transport>(
     ending: Ending,
     mut transport: T,
-    ctx: &Context,
+    ctx: &Shared,
     mut session: Session,
     outbox: &Outbox,
     mut outgoing: Outgoing,
@@ -408,7 +408,7 @@ async fn close<T: Transport>(
 
 /// Hands the session's new entries to the sinks, waiting while they are
 /// behind.
-async fn record(ctx: &Context, session: &mut Session) {
+async fn record(ctx: &Shared, session: &mut Session) {
     if session.has_entries()
         && let Some(sink) = &ctx.sink
     {

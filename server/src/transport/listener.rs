@@ -31,8 +31,8 @@ use crate::store::server_log::ServerLog;
 use crate::store::{EventSink, Fanout, Stores};
 use crate::transport::admission::Admission;
 use crate::transport::connection::{self, TransportKind};
-use crate::transport::context::Context;
 use crate::transport::proxy_header;
+use crate::transport::shared::Shared;
 use crate::transport::tls::Tls;
 use crate::transport::tls_stream::TlsStream;
 use crate::wire::tagarela;
@@ -186,7 +186,7 @@ pub async fn serve(
             }
         }))
     };
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(Shared {
         hub,
         settings,
         sink,
@@ -303,7 +303,7 @@ struct Doorway {
     /// The connection limits, counted by the client's address.
     admission: Arc<Admission>,
     /// What every connection task shares.
-    ctx: Arc<Context>,
+    ctx: Arc<Shared>,
     /// The certificate, when there is a TLS listener.
     tls: Option<Arc<Tls>>,
     /// Cancelled at shutdown.

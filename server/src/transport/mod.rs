@@ -11,8 +11,8 @@
 pub mod admission;
 pub mod bind;
 pub mod connection;
-pub mod context;
 pub mod listener;
 pub mod proxy_header;
+pub mod shared;
 pub mod tls;
 pub mod tls_stream;

@@ -9,7 +9,7 @@ use tagarela_parser::{ByeReason, Framed, LineFramer};
 use tokio::time::Instant;
 
 use crate::chat::intent::Intent;
-use crate::chat::session::{Outcome, Session};
+use crate::chat::session::{Next, Session};
 use crate::flow::rate_limit::{Bucket, Rate};
 use crate::wire::tagarela;
 
@@ -142,7 +142,7 @@ impl Input {
                 Framed::TooLong => Intent::TooLong,
                 Framed::Flood => return Err(ByeReason::Flood),
             };
-            if let Outcome::Close(reason) = session.handle(intent) {
+            if let Next::Close(reason) = session.handle(intent) {
                 return Err(reason);
             }
         };

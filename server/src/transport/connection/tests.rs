@@ -13,7 +13,7 @@ use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
 
 /// A room served by real connection tasks over in-memory pipes.
 struct Room {
-    ctx: Arc<Context>,
+    ctx: Arc<Shared>,
     admission: Arc<Admission>,
     stop: CancellationToken,
     clients: u16,
@@ -37,7 +37,7 @@ async fn next_line(reader: &mut LineReader<ReadHalf<DuplexStream>>) -> String {
 impl Room {
     fn new(settings: Settings) -> Room {
         Room {
-            ctx: Arc::new(Context {
+            ctx: Arc::new(Shared {
                 hub: Arc::new(LocalHub::new()),
                 settings,
                 sink: None,

@@ -12,7 +12,7 @@ use crate::store::EventSink;
 
 /// Shared by all connection tasks.
 #[derive(Debug)]
-pub struct Context {
+pub struct Shared {
     /// The room.
     pub hub: Arc<dyn Hub>,
     /// Limits and timers.
