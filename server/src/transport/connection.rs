@@ -279,7 +279,11 @@ async fn answer_to(pending: &mut Option<Pending>) -> Option<Result<Claimed, Refu
 /// Hands the figures counted since the last turn to the metrics: a shared
 /// atomic add only for what moved.
 fn count(metrics: &Metrics, input: &mut Input, outgoing: &mut Outgoing) {
-    let (octets_in, lines, holds) = std::mem::take(&mut input.counted);
+    let input::Counted {
+        octets: octets_in,
+        lines,
+        holds,
+    } = std::mem::take(&mut input.counted);
     let octets_out = std::mem::take(&mut outgoing.counted);
     for (counter, n) in [
         (&metrics.bytes_in, octets_in),

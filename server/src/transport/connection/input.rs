@@ -15,6 +15,17 @@ use crate::wire::tagarela;
 
 use super::{Ending, Progress};
 
+/// Figures of a connection's input since the metrics last took them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Counted {
+    /// Octets read.
+    pub(super) octets: u32,
+    /// Lines handled.
+    pub(super) lines: u32,
+    /// Times the rate limit held lines back.
+    pub(super) holds: u32,
+}
+
 /// What a connection keeps of its input between reads.
 #[derive(Debug)]
 pub(super) struct Input {
@@ -35,7 +46,7 @@ pub(super) struct Input {
     pub(super) held_until: Option<Instant>,
     /// Figures for the metrics since they were last taken: octets read,
     /// lines handled, times the rate limit held lines back.
-    pub(super) counted: (u32, u32, u32),
+    pub(super) counted: Counted,
 }
 
 impl Input {
@@ -46,14 +57,14 @@ impl Input {
             sniffing: true,
             limit,
             held_until: None,
-            counted: (0, 0, 0),
+            counted: Counted::default(),
         }
     }
 
     /// Handles octets just read: sniffing first (§4.6), then every
     /// complete line the rate limit allows; the rest is kept.
     pub(super) fn take(&mut self, data: &[u8], session: &mut Session) -> Progress {
-        self.counted.0 = self.counted.0.saturating_add(data.len() as u32);
+        self.counted.octets = self.counted.octets.saturating_add(data.len() as u32);
         // The common case, nothing kept from before: frame straight from
         // the read buffer and keep only what is left over.
         let from_read = self.partial.is_empty();
@@ -147,10 +158,10 @@ impl Input {
             }
         };
         if held_until.is_some() && self.held_until.is_none() {
-            self.counted.2 += 1;
+            self.counted.holds += 1;
         }
         self.held_until = held_until;
-        self.counted.1 = self.counted.1.saturating_add(handled as u32);
+        self.counted.lines = self.counted.lines.saturating_add(handled as u32);
         Ok((used, handled))
     }
 }
