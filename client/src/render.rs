@@ -18,6 +18,7 @@ const BOLD: &str = "\x1b[1m";
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const MAGENTA: &str = "\x1b[35m";
+const CYAN: &str = "\x1b[36m";
 const REVERSE: &str = "\x1b[7m";
 /// Name colours: distinct on dark and light backgrounds, none used for status.
 const NAME_COLOURS: &[&str] = &[
@@ -215,6 +216,10 @@ impl Pretty {
                     LeaveReason::Timeout => "timed out".to_owned(),
                     LeaveReason::Slow => "removed: not reading".to_owned(),
                     LeaveReason::Flood => "removed: flooding".to_owned(),
+                    LeaveReason::Part => match text {
+                        Some(t) if !t.is_blank() => format!("parted: {}", for_terminal(t.as_str())),
+                        _ => "parted".to_owned(),
+                    },
                 };
                 format!(
                     "{} {}",
@@ -317,6 +322,37 @@ impl Pretty {
                 reason: ByeReason::Quit,
                 ..
             } => self.notice("You left the chat."),
+            // A room's line (§19): shown with the room in front.
+            ServerLine::In { room, line } => {
+                let shown = self.render(line)?;
+                format!("{} {shown}", self.paint(CYAN, &for_terminal(room.as_str())))
+            }
+            ServerLine::Topic { at, by, text } => format!(
+                "{} {}",
+                self.time(*at),
+                self.notice(&format!(
+                    "topic by {}: {}",
+                    for_terminal(by.as_str()),
+                    for_terminal(text.as_str())
+                ))
+            ),
+            ServerLine::Rooms {
+                room,
+                members,
+                topic,
+            } => format!(
+                "  {} ({}){}",
+                for_terminal(room.as_str()),
+                thousands(*members),
+                topic
+                    .as_ref()
+                    .map(|t| format!(": {}", for_terminal(t.as_str())))
+                    .unwrap_or_default()
+            ),
+            ServerLine::RoomsEnd { count } => self.notice(&format!(
+                "— {count} room{} —",
+                if *count == 1 { "" } else { "s" }
+            )),
             ServerLine::Bye { text, .. } => self.paint(
                 RED,
                 &format!(

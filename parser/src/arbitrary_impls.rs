@@ -8,6 +8,7 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 use crate::client_line::ClientLine;
 use crate::limits::{NAME_MAX, TOKEN_MAX};
 use crate::name::Name;
+use crate::room::RoomName;
 use crate::server_line::ServerLine;
 use crate::text::{Text, Token};
 use crate::timestamp::Timestamp;
@@ -63,6 +64,42 @@ impl<'a> Arbitrary<'a> for Name<'static> {
     }
 }
 
+impl<'a> Arbitrary<'a> for RoomName<'static> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let name = Name::arbitrary(u)?;
+        Ok(RoomName::new(format!("#{name}"))
+            .unwrap_or_else(|_| RoomName::new("#r").unwrap_or_else(|_| unreachable!())))
+    }
+}
+
+/// Text that is absent or not blank, as a command's optional text is.
+fn optional_text(u: &mut Unstructured<'_>) -> Result<Option<Text<'static>>> {
+    Ok(if u.arbitrary()? {
+        Some(message_text(u)?)
+    } else {
+        None
+    })
+}
+
+fn history_query(u: &mut Unstructured<'_>) -> Result<crate::HistoryQuery> {
+    let count = if u.arbitrary()? {
+        Some(u.int_in_range(1..=crate::limits::HISTORY_PAGE_MAX as u16)?)
+    } else {
+        None
+    };
+    Ok(match u.int_in_range(0..=2)? {
+        0 => crate::HistoryQuery::Latest { count },
+        1 => crate::HistoryQuery::Before {
+            seq: u.arbitrary()?,
+            count,
+        },
+        _ => crate::HistoryQuery::After {
+            seq: u.arbitrary()?,
+            count,
+        },
+    })
+}
+
 impl<'a> Arbitrary<'a> for Token<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let len = u.int_in_range(1..=TOKEN_MAX)?;
@@ -84,7 +121,7 @@ impl<'a> Arbitrary<'a> for Timestamp {
 
 impl<'a> Arbitrary<'a> for ClientLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=8)? {
+        Ok(match u.int_in_range(0..=15)? {
             0 => ClientLine::Empty,
             1 => ClientLine::Public(message_text(u)?),
             2 => ClientLine::Private {
@@ -100,31 +137,44 @@ impl<'a> Arbitrary<'a> for ClientLine<'static> {
             5 => ClientLine::Help,
             6 => ClientLine::Ping(u.arbitrary()?),
             7 => ClientLine::Pong(u.arbitrary()?),
-            _ => {
-                let count = if u.arbitrary()? {
-                    Some(u.int_in_range(1..=crate::limits::HISTORY_PAGE_MAX as u16)?)
-                } else {
-                    None
-                };
-                ClientLine::History(match u.int_in_range(0..=2)? {
-                    0 => crate::HistoryQuery::Latest { count },
-                    1 => crate::HistoryQuery::Before {
-                        seq: u.arbitrary()?,
-                        count,
-                    },
-                    _ => crate::HistoryQuery::After {
-                        seq: u.arbitrary()?,
-                        count,
-                    },
-                })
+            8 => ClientLine::History(history_query(u)?),
+            9 => {
+                let n = u.int_in_range(1..=crate::JOIN_ROOMS_MAX)?;
+                let rooms = (0..n)
+                    .map(|_| RoomName::arbitrary(u))
+                    .collect::<Result<_>>()?;
+                ClientLine::Join(rooms)
             }
+            10 => ClientLine::Part {
+                room: u.arbitrary()?,
+                text: optional_text(u)?,
+            },
+            11 => ClientLine::RoomMsg {
+                room: u.arbitrary()?,
+                text: message_text(u)?,
+            },
+            12 => ClientLine::RoomWho(u.arbitrary()?),
+            13 => ClientLine::Rooms,
+            14 => ClientLine::Topic {
+                room: u.arbitrary()?,
+                text: optional_text(u)?,
+            },
+            _ => ClientLine::RoomHistory {
+                room: u.arbitrary()?,
+                query: history_query(u)?,
+            },
         })
     }
 }
 
 /// One of the event lines (§7.1), as `SEQ` may carry.
 fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
-    Ok(match u.int_in_range(0..=3)? {
+    Ok(match u.int_in_range(0..=4)? {
+        4 => ServerLine::Topic {
+            at: u.arbitrary()?,
+            by: u.arbitrary()?,
+            text: message_text(u)?,
+        },
         0 => ServerLine::Join {
             at: u.arbitrary()?,
             name: u.arbitrary()?,
@@ -149,9 +199,67 @@ fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
     })
 }
 
+/// One of the lines `IN` may carry (§19.3).
+fn room_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
+    Ok(match u.int_in_range(0..=6)? {
+        0 => ServerLine::Seq {
+            seq: u.arbitrary()?,
+            event: Box::new(match event_line(u)? {
+                // A private message is in no room (§19.3).
+                ServerLine::Priv { at, from, text, .. } => ServerLine::Msg { at, from, text },
+                event => event,
+            }),
+        },
+        1 => ServerLine::Hist {
+            seq: u.arbitrary()?,
+            at: u.arbitrary()?,
+            from: u.arbitrary()?,
+            text: message_text(u)?,
+        },
+        2 => ServerLine::HistEnd {
+            count: u.arbitrary()?,
+        },
+        3 => ServerLine::Topic {
+            at: u.arbitrary()?,
+            by: u.arbitrary()?,
+            text: message_text(u)?,
+        },
+        4 => {
+            let n = u.int_in_range(0..=4)?;
+            let names = (0..n).map(|_| Name::arbitrary(u)).collect::<Result<_>>()?;
+            ServerLine::Who { names }
+        }
+        5 => ServerLine::WhoEnd {
+            count: u.arbitrary()?,
+        },
+        _ => ServerLine::Err {
+            code: u.arbitrary()?,
+            name: u.arbitrary()?,
+            text: u.arbitrary()?,
+        },
+    })
+}
+
 impl<'a> Arbitrary<'a> for ServerLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=18)? {
+        Ok(match u.int_in_range(0..=22)? {
+            19 => ServerLine::Rooms {
+                room: u.arbitrary()?,
+                members: u.arbitrary()?,
+                topic: u.arbitrary()?,
+            },
+            20 => ServerLine::RoomsEnd {
+                count: u.arbitrary()?,
+            },
+            21 => ServerLine::Topic {
+                at: u.arbitrary()?,
+                by: u.arbitrary()?,
+                text: message_text(u)?,
+            },
+            22 => ServerLine::In {
+                room: u.arbitrary()?,
+                line: Box::new(room_line(u)?),
+            },
             0 => ServerLine::Hello {
                 version: u.arbitrary()?,
                 text: u.arbitrary()?,

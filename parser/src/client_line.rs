@@ -14,7 +14,11 @@ use crate::error::{EncodeError, LineError};
 use crate::history::HistoryQuery;
 use crate::limits::LINE_MAX;
 use crate::name::Name;
+use crate::room::{ROOM_MARK, RoomName};
 use crate::text::{Text, Token};
+
+/// The most rooms one `/join` names (§19.3).
+pub const JOIN_ROOMS_MAX: usize = 10;
 
 /// One line from a client, as the server understands it (§5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,29 @@ pub enum ClientLine<'a> {
     Pong(Option<Token<'a>>),
     /// `/history [...]` (§16.3).
     History(HistoryQuery),
+    /// `/join #room[,#room...]` (§19.3): 1 to [`JOIN_ROOMS_MAX`] rooms.
+    Join(Vec<RoomName<'a>>),
+    /// `/part #room [text]` (§19.3): leave one room, with a farewell.
+    Part {
+        room: RoomName<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// `/msg #room text` (§19.3): a public message to one room.
+    RoomMsg { room: RoomName<'a>, text: Text<'a> },
+    /// `/who #room` (§19.3): who is in one room.
+    RoomWho(RoomName<'a>),
+    /// `/rooms` (§19.3): the list of rooms.
+    Rooms,
+    /// `/topic #room [text]` (§19.3): ask for the topic, or set it.
+    Topic {
+        room: RoomName<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// `/history #room [...]` (§19.4): `/history` in one room.
+    RoomHistory {
+        room: RoomName<'a>,
+        query: HistoryQuery,
+    },
 }
 
 /// One line from a client that has not registered yet (§4.3).
@@ -85,6 +112,10 @@ enum Command {
     History,
     Features,
     Resume,
+    Join,
+    Part,
+    Rooms,
+    Topic,
 }
 
 impl Command {
@@ -104,6 +135,10 @@ impl Command {
             ("history", Command::History),
             ("features", Command::Features),
             ("resume", Command::Resume),
+            ("join", Command::Join),
+            ("part", Command::Part),
+            ("rooms", Command::Rooms),
+            ("topic", Command::Topic),
         ];
         TABLE
             .iter()
@@ -189,6 +224,48 @@ impl<'a> ClientLine<'a> {
                 out.extend_from_slice(b"/history");
                 query.encode_args(out);
             }
+            ClientLine::Join(rooms) => {
+                if rooms.is_empty() || rooms.len() > JOIN_ROOMS_MAX {
+                    return Err(EncodeError::RoomCount);
+                }
+                out.extend_from_slice(b"/join ");
+                for (i, room) in rooms.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(room.as_str().as_bytes());
+                }
+            }
+            ClientLine::Part { room, text } | ClientLine::Topic { room, text } => {
+                let cmd: &[u8] = match self {
+                    ClientLine::Part { .. } => b"/part ",
+                    _ => b"/topic ",
+                };
+                out.extend_from_slice(cmd);
+                out.extend_from_slice(room.as_str().as_bytes());
+                if let Some(text) = text {
+                    non_blank(text)?;
+                    out.push(b' ');
+                    out.extend_from_slice(text.as_str().as_bytes());
+                }
+            }
+            ClientLine::RoomMsg { room, text } => {
+                non_blank(text)?;
+                out.extend_from_slice(b"/msg ");
+                out.extend_from_slice(room.as_str().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(text.as_str().as_bytes());
+            }
+            ClientLine::RoomWho(room) => {
+                out.extend_from_slice(b"/who ");
+                out.extend_from_slice(room.as_str().as_bytes());
+            }
+            ClientLine::Rooms => out.extend_from_slice(b"/rooms"),
+            ClientLine::RoomHistory { room, query } => {
+                out.extend_from_slice(b"/history ");
+                out.extend_from_slice(room.as_str().as_bytes());
+                query.encode_args(out);
+            }
         }
         if out.len() - start > LINE_MAX {
             out.truncate(start);
@@ -213,6 +290,27 @@ impl<'a> ClientLine<'a> {
             ClientLine::Ping(t) => ClientLine::Ping(t.map(Token::into_owned)),
             ClientLine::Pong(t) => ClientLine::Pong(t.map(Token::into_owned)),
             ClientLine::History(q) => ClientLine::History(q),
+            ClientLine::Join(rooms) => {
+                ClientLine::Join(rooms.into_iter().map(RoomName::into_owned).collect())
+            }
+            ClientLine::Part { room, text } => ClientLine::Part {
+                room: room.into_owned(),
+                text: text.map(Text::into_owned),
+            },
+            ClientLine::RoomMsg { room, text } => ClientLine::RoomMsg {
+                room: room.into_owned(),
+                text: text.into_owned(),
+            },
+            ClientLine::RoomWho(room) => ClientLine::RoomWho(room.into_owned()),
+            ClientLine::Rooms => ClientLine::Rooms,
+            ClientLine::Topic { room, text } => ClientLine::Topic {
+                room: room.into_owned(),
+                text: text.map(Text::into_owned),
+            },
+            ClientLine::RoomHistory { room, query } => ClientLine::RoomHistory {
+                room: room.into_owned(),
+                query,
+            },
         }
     }
 }
@@ -313,15 +411,41 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
     };
     match cmd {
         Command::Quit => Ok(ClientLine::Quit(args.map(Text::checked))),
-        Command::Who => no_args(ClientLine::Who),
+        Command::Who => match args {
+            Some(room) if room.starts_with(ROOM_MARK) => Ok(ClientLine::RoomWho(one_room(room)?)),
+            _ => no_args(ClientLine::Who),
+        },
         Command::Help => no_args(ClientLine::Help),
-        Command::Msg => private_body(args.ok_or(LineError::NoRecipient)?),
+        Command::Msg => match args {
+            Some(body) if body.starts_with(ROOM_MARK) => room_message(body),
+            _ => private_body(args.ok_or(LineError::NoRecipient)?),
+        },
+        Command::Join => join_rooms(args.ok_or(LineError::BadArgument)?),
+        Command::Part => {
+            let (room, text) = room_and_text(args.ok_or(LineError::BadArgument)?)?;
+            Ok(ClientLine::Part { room, text })
+        }
+        Command::Topic => {
+            let (room, text) = room_and_text(args.ok_or(LineError::BadArgument)?)?;
+            Ok(ClientLine::Topic { room, text })
+        }
+        Command::Rooms => no_args(ClientLine::Rooms),
+        Command::History => match args {
+            Some(a) if a.starts_with(ROOM_MARK) => {
+                let (room, rest) = a.split_once(' ').map_or((a, None), |(r, q)| (r, Some(q)));
+                let rest = rest.filter(|q| !q.bytes().all(|b| b == b' '));
+                Ok(ClientLine::RoomHistory {
+                    room: one_room(room)?,
+                    query: HistoryQuery::parse(rest)?,
+                })
+            }
+            _ => HistoryQuery::parse(args).map(ClientLine::History),
+        },
         Command::Say => Ok(ClientLine::Public(Text::checked(
             args.ok_or(LineError::NoText)?,
         ))),
         Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
         Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
-        Command::History => HistoryQuery::parse(args).map(ClientLine::History),
         // Only before registration (§4.7, §16.5); afterwards there are
         // no such commands.
         Command::Password | Command::Features | Command::Resume => Err(LineError::UnknownCommand),
@@ -342,6 +466,37 @@ fn private_body(i: &str) -> Result<ClientLine<'_>, LineError> {
     let text = public_text(text.unwrap_or(""))?;
     let to = Name::recipient(to).map_err(|_| LineError::InvalidRecipient)?;
     Ok(ClientLine::Private { to, text })
+}
+
+/// One room as typed (§19.2).
+fn one_room(s: &str) -> Result<RoomName<'_>, LineError> {
+    RoomName::typed(s).map_err(|_| LineError::InvalidRoom)
+}
+
+/// `#room SP msg-text`, the part after `/msg ` (§19.3).
+fn room_message(i: &str) -> Result<ClientLine<'_>, LineError> {
+    let (room, text) = i.split_once(' ').unwrap_or((i, ""));
+    let room = one_room(room)?;
+    let text = public_text(text)?;
+    Ok(ClientLine::RoomMsg { room, text })
+}
+
+/// `#room [SP text]`, the arguments of `/part` and `/topic`; a blank text
+/// is none, as for every command (§5.3).
+fn room_and_text(i: &str) -> Result<(RoomName<'_>, Option<Text<'_>>), LineError> {
+    let (room, text) = i.split_once(' ').map_or((i, None), |(r, t)| (r, Some(t)));
+    let text = text.map(Text::checked).filter(|t| !t.is_blank());
+    Ok((one_room(room)?, text))
+}
+
+/// `#room *("," #room)`, the argument of `/join`: 1 to
+/// [`JOIN_ROOMS_MAX`] rooms, no spaces.
+fn join_rooms(i: &str) -> Result<ClientLine<'_>, LineError> {
+    let rooms = i.split(',').map(one_room).collect::<Result<Vec<_>, _>>()?;
+    if rooms.len() > JOIN_ROOMS_MAX {
+        return Err(LineError::BadArgument);
+    }
+    Ok(ClientLine::Join(rooms))
 }
 
 fn optional_token(args: Option<&str>) -> Result<Option<Token<'_>>, LineError> {

@@ -76,6 +76,26 @@ wire_words! {
         /// The server cannot reach the rest of its cluster just now
         /// (§17.4): nothing was done; try again, or reconnect.
         Unavailable = "unavailable",
+        /// A room that is not `#` and a valid name (§19.2).
+        RoomInvalid = "room-invalid",
+        /// The room named does not exist (§19.5).
+        NoSuchRoom = "no-such-room",
+        /// The client is not in the room named (§19.3).
+        NotInRoom = "not-in-room",
+        /// A plain line from a rooms client in no default room (§19.3).
+        NoRoom = "no-room",
+        /// The client is in as many rooms as a client may be (§19.5).
+        TooManyRooms = "too-many-rooms",
+        /// The server holds as many rooms as it may (§19.5).
+        NoMoreRooms = "no-more-rooms",
+        /// The room has as many members as a room may (§19.5).
+        RoomFull = "room-full",
+        /// A new room's name looks like an existing room's (§19.2).
+        RoomLooksLike = "room-looks-like",
+        /// Only the room's operators may do that (§19.6).
+        NotOperator = "not-operator",
+        /// The room has no topic (§19.3).
+        NoTopic = "no-topic",
     }
 }
 
@@ -92,6 +112,9 @@ wire_words! {
         Slow = "slow",
         /// An unterminated line passed `flood-cap`.
         Flood = "flood",
+        /// The client left the room with `/part` (§19.3); only in rooms
+        /// lines, never to a client without the `rooms` feature.
+        Part = "part",
     }
 }
 

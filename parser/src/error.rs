@@ -40,6 +40,9 @@ pub enum LineError {
     /// A known command that needs registration, sent before it (§4.3).
     #[error("not registered")]
     NotRegistered,
+    /// A room that is not `#` and a valid name (§19.2).
+    #[error("not a valid room name")]
+    InvalidRoom,
     /// A name attempt that does not match the name grammar (§3.1).
     #[error(transparent)]
     Name(#[from] NameError),
@@ -57,6 +60,7 @@ impl LineError {
             LineError::UnknownCommand => ErrorCode::UnknownCommand,
             LineError::BadArgument => ErrorCode::BadArgument,
             LineError::NotRegistered => ErrorCode::NotRegistered,
+            LineError::InvalidRoom => ErrorCode::RoomInvalid,
             LineError::Name(_) => ErrorCode::NameInvalid,
         }
     }
@@ -136,4 +140,10 @@ pub enum EncodeError {
     /// `CROWD` naming more joiners or leavers than it counts (§18).
     #[error("CROWD names more people than it counts")]
     CrowdCount,
+    /// `/join` with no room or more than the line may name (§19.3).
+    #[error("a join names 1 to 10 rooms")]
+    RoomCount,
+    /// `IN` around a line that is not a room's (§19.3).
+    #[error("IN carries only a room's lines")]
+    NotARoomLine,
 }

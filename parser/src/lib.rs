@@ -25,6 +25,7 @@ pub mod limits;
 mod lines;
 mod name;
 pub mod notation;
+mod room;
 mod server_line;
 pub mod sniff;
 mod text;
@@ -33,7 +34,7 @@ mod timestamp;
 #[cfg(feature = "arbitrary")]
 mod arbitrary_impls;
 
-pub use client_line::{ClientLine, HandshakeLine};
+pub use client_line::{ClientLine, HandshakeLine, JOIN_ROOMS_MAX};
 pub use codes::{ByeReason, ErrorCode, LeaveReason};
 pub use content::CheckedLine;
 pub use error::{ContentError, EncodeError, FieldError, LineError, NameError, ServerLineError};
@@ -41,6 +42,7 @@ pub use framer::{Frame, LineFramer};
 pub use history::{HistoryQuery, parse_seq};
 pub use lines::{Framed, Lines};
 pub use name::{MARKS_PER_CHAR_MAX, Name, NameKey, Skeleton};
-pub use server_line::{ServerLine, encode_who_list};
+pub use room::{ROOM_MARK, RoomKey, RoomName};
+pub use server_line::{ServerLine, encode_who_list, encode_who_list_in};
 pub use text::{Text, Token};
 pub use timestamp::{TIMESTAMP_LEN, Timestamp};

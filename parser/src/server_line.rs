@@ -15,6 +15,7 @@ use crate::content::{self, CheckedLine};
 use crate::error::{EncodeError, ServerLineError};
 use crate::limits::SERVER_LINE_MAX;
 use crate::name::Name;
+use crate::room::RoomName;
 use crate::text::{Text, Token};
 use crate::timestamp::Timestamp;
 
@@ -111,6 +112,29 @@ pub enum ServerLine<'a> {
         joiners: Vec<Name<'a>>,
         leavers: Vec<Name<'a>>,
     },
+    /// `TOPIC ts name :text` (§19.3): a room's topic, who set it and when;
+    /// only inside `IN`, and numbered (`SEQ`) when it is the event of
+    /// setting it.
+    Topic {
+        at: Timestamp,
+        by: Name<'a>,
+        text: Text<'a>,
+    },
+    /// `IN #room line` (§19.3): one of a room's lines (`SEQ`, `HIST`,
+    /// `HISTEND`, `CROWD`, `TOPIC`, `WHO`, `WHOEND` or `ERR`), for clients
+    /// that turned the `rooms` feature on.
+    In {
+        room: RoomName<'a>,
+        line: Box<ServerLine<'a>>,
+    },
+    /// `ROOMS #room members [:topic]` (§19.3): one room of the list.
+    Rooms {
+        room: RoomName<'a>,
+        members: u32,
+        topic: Option<Text<'a>>,
+    },
+    /// `ROOMSEND count` (§19.3): the end of the list of rooms.
+    RoomsEnd { count: u32 },
 }
 
 const HELLO: &str = "HELLO";
@@ -132,6 +156,10 @@ const SEQ: &str = "SEQ";
 const FEATURES: &str = "FEATURES";
 const RESUMED: &str = "RESUMED";
 const CROWD: &str = "CROWD";
+const TOPIC: &str = "TOPIC";
+const IN: &str = "IN";
+const ROOMS: &str = "ROOMS";
+const ROOMSEND: &str = "ROOMSEND";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -156,6 +184,33 @@ impl<'a> ServerLine<'a> {
             ServerLine::Features { .. } => FEATURES,
             ServerLine::Resumed { .. } => RESUMED,
             ServerLine::Crowd { .. } => CROWD,
+            ServerLine::Topic { .. } => TOPIC,
+            ServerLine::In { .. } => IN,
+            ServerLine::Rooms { .. } => ROOMS,
+            ServerLine::RoomsEnd { .. } => ROOMSEND,
+        }
+    }
+
+    /// True for the lines `IN` may carry (§19.3).
+    pub fn is_room_line(&self) -> bool {
+        match self {
+            ServerLine::Seq { event, .. } => {
+                matches!(
+                    **event,
+                    ServerLine::Join { .. }
+                        | ServerLine::Leave { .. }
+                        | ServerLine::Msg { .. }
+                        | ServerLine::Topic { .. }
+                )
+            }
+            ServerLine::Hist { .. }
+            | ServerLine::HistEnd { .. }
+            | ServerLine::Crowd { .. }
+            | ServerLine::Topic { .. }
+            | ServerLine::Who { .. }
+            | ServerLine::WhoEnd { .. }
+            | ServerLine::Err { .. } => true,
+            _ => false,
         }
     }
 
@@ -167,6 +222,7 @@ impl<'a> ServerLine<'a> {
                 | ServerLine::Leave { .. }
                 | ServerLine::Msg { .. }
                 | ServerLine::Priv { .. }
+                | ServerLine::Topic { .. }
         )
     }
 
@@ -192,40 +248,51 @@ impl<'a> ServerLine<'a> {
         }
         let split = s.find(' ').unwrap_or(s.len());
         let (keyword, body) = s.split_at(split);
-        let line =
-            match keyword {
-                HELLO => whole((number, trailing), body)
-                    .map(|(version, text)| ServerLine::Hello { version, text }),
-                WELCOME => welcome(body),
-                JOIN | LEAVE | MSG | PRIV => event_line(keyword, body),
-                WHO => whole(many0(name), body).map(|names| ServerLine::Who { names }),
-                WHOEND => whole(number, body).map(|count| ServerLine::WhoEnd { count }),
-                PONG => whole(opt(token), body).map(|token| ServerLine::Pong { token }),
-                PING => whole(token, body).map(|token| ServerLine::Ping { token }),
-                HELP => whole(trailing, body).map(|text| ServerLine::Help { text }),
-                ERR => whole((error_code, opt(name), trailing), body)
-                    .map(|(code, name, text)| ServerLine::Err { code, name, text }),
-                BYE => whole((bye_reason, trailing), body)
-                    .map(|(reason, text)| ServerLine::Bye { reason, text }),
-                HIST => whole((seq, timestamp, name, message_text), body).map(
-                    |(seq, at, from, text)| ServerLine::Hist {
+        let line = match keyword {
+            HELLO => whole((number, trailing), body)
+                .map(|(version, text)| ServerLine::Hello { version, text }),
+            WELCOME => welcome(body),
+            JOIN | LEAVE | MSG | PRIV => event_line(keyword, body),
+            WHO => whole(many0(name), body).map(|names| ServerLine::Who { names }),
+            WHOEND => whole(number, body).map(|count| ServerLine::WhoEnd { count }),
+            PONG => whole(opt(token), body).map(|token| ServerLine::Pong { token }),
+            PING => whole(token, body).map(|token| ServerLine::Ping { token }),
+            HELP => whole(trailing, body).map(|text| ServerLine::Help { text }),
+            ERR => whole((error_code, opt(name), trailing), body)
+                .map(|(code, name, text)| ServerLine::Err { code, name, text }),
+            BYE => whole((bye_reason, trailing), body)
+                .map(|(reason, text)| ServerLine::Bye { reason, text }),
+            HIST => {
+                whole((seq, timestamp, name, message_text), body).map(|(seq, at, from, text)| {
+                    ServerLine::Hist {
                         seq,
                         at,
                         from,
                         text,
-                    },
-                ),
-                HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
-                SEQ => seq_line(body),
-                FEATURES => whole(many0(token), body).map(|words| ServerLine::Features { words }),
-                RESUMED => whole((number, opt(field)), body).and_then(|(count, gap)| match gap {
-                    None => Some(ServerLine::Resumed { count, gap: false }),
-                    Some("gap") => Some(ServerLine::Resumed { count, gap: true }),
-                    Some(_) => None,
-                }),
-                CROWD => crowd(body),
-                other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
-            };
+                    }
+                })
+            }
+            HISTEND => whole(number, body).map(|count| ServerLine::HistEnd { count }),
+            SEQ => seq_line(body),
+            FEATURES => whole(many0(token), body).map(|words| ServerLine::Features { words }),
+            RESUMED => whole((number, opt(field)), body).and_then(|(count, gap)| match gap {
+                None => Some(ServerLine::Resumed { count, gap: false }),
+                Some("gap") => Some(ServerLine::Resumed { count, gap: true }),
+                Some(_) => None,
+            }),
+            CROWD => crowd(body),
+            TOPIC => topic(body),
+            IN => in_room(body),
+            ROOMS => whole((room, number, opt(trailing)), body).map(|(room, members, topic)| {
+                ServerLine::Rooms {
+                    room,
+                    members,
+                    topic,
+                }
+            }),
+            ROOMSEND => whole(number, body).map(|count| ServerLine::RoomsEnd { count }),
+            other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
+        };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
     }
 
@@ -386,6 +453,31 @@ impl<'a> ServerLine<'a> {
                     w.raw(name.as_str());
                 }
             }
+            ServerLine::Topic { at, by, text } => {
+                w.time(*at);
+                w.field(by.as_str());
+                w.message(text)?;
+            }
+            ServerLine::In { room, line } => {
+                if !line.is_room_line() {
+                    return Err(EncodeError::NotARoomLine);
+                }
+                w.field(room.as_str());
+                w.0.push(b' ');
+                line.encode_body(w.0)?;
+            }
+            ServerLine::Rooms {
+                room,
+                members,
+                topic,
+            } => {
+                w.field(room.as_str());
+                w.num(*members);
+                if let Some(topic) = topic {
+                    w.trailing(topic);
+                }
+            }
+            ServerLine::RoomsEnd { count } => w.num(*count),
         }
         Ok(())
     }
@@ -497,6 +589,25 @@ impl<'a> ServerLine<'a> {
                 joiners: joiners.into_iter().map(Name::into_owned).collect(),
                 leavers: leavers.into_iter().map(Name::into_owned).collect(),
             },
+            ServerLine::Topic { at, by, text } => ServerLine::Topic {
+                at,
+                by: by.into_owned(),
+                text: text.into_owned(),
+            },
+            ServerLine::In { room, line } => ServerLine::In {
+                room: room.into_owned(),
+                line: Box::new(line.into_owned()),
+            },
+            ServerLine::Rooms {
+                room,
+                members,
+                topic,
+            } => ServerLine::Rooms {
+                room: room.into_owned(),
+                members,
+                topic: topic.map(Text::into_owned),
+            },
+            ServerLine::RoomsEnd { count } => ServerLine::RoomsEnd { count },
         }
     }
 }
@@ -504,6 +615,19 @@ impl<'a> ServerLine<'a> {
 /// Encodes a whole who-list (§7.1): as many `WHO` lines as needed to keep
 /// each within `server-line-max`, then `WHOEND n`.
 pub fn encode_who_list<'n>(names: impl IntoIterator<Item = &'n Name<'n>>, out: &mut Vec<u8>) {
+    encode_who_list_in(None, names, out);
+}
+
+/// Encodes a whole who-list as [`encode_who_list`] does, every line
+/// inside `IN room` if a room is given (§19.3), each within
+/// `server-line-max` prefix included.
+pub fn encode_who_list_in<'n>(
+    room: Option<&RoomName<'_>>,
+    names: impl IntoIterator<Item = &'n Name<'n>>,
+    out: &mut Vec<u8>,
+) {
+    let prefix = room.map(|r| format!("{IN} {} ", r.as_str()));
+    let prefix = prefix.as_deref().unwrap_or("").as_bytes();
     let mut count: u32 = 0;
     let mut line_start: Option<usize> = None;
     for name in names {
@@ -516,6 +640,7 @@ pub fn encode_who_list<'n>(names: impl IntoIterator<Item = &'n Name<'n>>, out: &
         }
         if line_start.is_none() {
             line_start = Some(out.len());
+            out.extend_from_slice(prefix);
             out.extend_from_slice(WHO.as_bytes());
         }
         out.push(b' ');
@@ -525,6 +650,7 @@ pub fn encode_who_list<'n>(names: impl IntoIterator<Item = &'n Name<'n>>, out: &
     if line_start.is_some() {
         out.push(b'\n');
     }
+    out.extend_from_slice(prefix);
     out.extend_from_slice(WHOEND.as_bytes());
     out.push(b' ');
     out.extend_from_slice(count.to_string().as_bytes());
@@ -583,7 +709,7 @@ fn whole<'a, O>(
 fn keyword_static(k: &str) -> &'static str {
     [
         HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
-        HISTEND, SEQ, FEATURES, RESUMED, CROWD,
+        HISTEND, SEQ, FEATURES, RESUMED, CROWD, TOPIC, IN, ROOMS, ROOMSEND,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -614,6 +740,11 @@ fn message_text(i: &str) -> IResult<&str, Text<'_>> {
 /// `SP name`
 fn name(i: &str) -> IResult<&str, Name<'_>> {
     map_res(field, Name::new).parse(i)
+}
+
+/// `SP room` (§19.2).
+fn room(i: &str) -> IResult<&str, RoomName<'_>> {
+    map_res(field, RoomName::new).parse(i)
 }
 
 /// `SP timestamp`
@@ -762,6 +893,27 @@ fn seq_line(body: &str) -> Option<ServerLine<'_>> {
     })
 }
 
+/// `TOPIC` body (§19.3): when, who, the non-blank text.
+fn topic(body: &str) -> Option<ServerLine<'_>> {
+    whole((timestamp, name, message_text), body).map(|(at, by, text)| ServerLine::Topic {
+        at,
+        by,
+        text,
+    })
+}
+
+/// `IN` body (§19.3): a room, then one of the lines a room's are.
+fn in_room(body: &str) -> Option<ServerLine<'_>> {
+    let rest = body.strip_prefix(' ')?;
+    let (room, inner) = rest.split_once(' ')?;
+    let room = RoomName::new(room).ok()?;
+    let line = ServerLine::parse_checked(CheckedLine::from_passed_run(inner)).ok()?;
+    line.is_room_line().then(|| ServerLine::In {
+        room,
+        line: Box::new(line),
+    })
+}
+
 /// The body of an event line (§7.1): `JOIN`, `LEAVE`, `MSG` or `PRIV`;
 /// `None` for any other keyword or a malformed body.
 fn event_line<'a>(keyword: &str, body: &'a str) -> Option<ServerLine<'a>> {
@@ -779,6 +931,7 @@ fn event_line<'a>(keyword: &str, body: &'a str) -> Option<ServerLine<'a>> {
             .map(|(at, from, text)| ServerLine::Msg { at, from, text }),
         PRIV => whole((timestamp, name, name, message_text), body)
             .map(|(at, from, to, text)| ServerLine::Priv { at, from, to, text }),
+        TOPIC => topic(body),
         _ => None,
     }
 }
@@ -850,6 +1003,38 @@ mod tests {
             ServerLine::parse(b"FUTURE x"),
             Err(ServerLineError::UnknownKeyword("FUTURE".into()))
         );
+    }
+
+    #[test]
+    fn a_rooms_who_list_is_chunked_within_the_limit_prefix_included() {
+        let owned: Vec<String> = (0..300)
+            .map(|i| format!("{}{i:05}", "小".repeat(27)))
+            .collect();
+        let names: Vec<Name<'_>> = owned
+            .iter()
+            .map(|s| Name::new(s.as_str()).unwrap())
+            .collect();
+        let room = RoomName::new(format!("#{}", "小".repeat(32))).unwrap();
+        let mut out = Vec::new();
+        encode_who_list_in(Some(&room), &names, &mut out);
+        let mut seen = 0;
+        let lines: Vec<&[u8]> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        for line in &lines {
+            assert!(line.len() <= SERVER_LINE_MAX, "{} octets", line.len());
+            let ServerLine::In { room: r, line } = ServerLine::parse(line).unwrap() else {
+                panic!("not a room's line");
+            };
+            assert_eq!(r, room);
+            match *line {
+                ServerLine::Who { names } => seen += names.len(),
+                ServerLine::WhoEnd { count } => assert_eq!(count, 300),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(seen, 300);
     }
 
     #[test]

@@ -25,27 +25,51 @@ fn render_client(line: &ClientLine<'_>) -> Vec<String> {
         ClientLine::Pong(t) => std::iter::once(s("pong"))
             .chain(t.iter().map(|t| s(t.as_str())))
             .collect(),
-        ClientLine::History(q) => {
-            let count = |c: &Option<u16>| c.map(|c| c.to_string());
-            match q {
-                HistoryQuery::Latest { count: c } => {
-                    std::iter::once(s("history")).chain(count(c)).collect()
-                }
-                HistoryQuery::Before { seq, count: c } => {
-                    [s("history"), s("before"), seq.to_string()]
-                        .into_iter()
-                        .chain(count(c))
-                        .collect()
-                }
-                HistoryQuery::After { seq, count: c } => {
-                    [s("history"), s("after"), seq.to_string()]
-                        .into_iter()
-                        .chain(count(c))
-                        .collect()
-                }
-            }
+        ClientLine::History(q) => render_query(s("history"), q),
+        ClientLine::Join(rooms) => std::iter::once(s("join"))
+            .chain(rooms.iter().map(|r| s(r.as_str())))
+            .collect(),
+        ClientLine::Part { room, text } => [s("part"), s(room.as_str())]
+            .into_iter()
+            .chain(text.iter().map(|t| s(t.as_str())))
+            .collect(),
+        ClientLine::Topic { room, text } => [s("topic"), s(room.as_str())]
+            .into_iter()
+            .chain(text.iter().map(|t| s(t.as_str())))
+            .collect(),
+        ClientLine::RoomMsg { room, text } => {
+            vec![s("room-msg"), s(room.as_str()), s(text.as_str())]
+        }
+        ClientLine::RoomWho(room) => vec![s("who"), s(room.as_str())],
+        ClientLine::Rooms => vec![s("rooms")],
+        ClientLine::RoomHistory { room, query } => {
+            render_query(format!("history {}", room.as_str()), query)
         }
     }
+}
+
+/// A `/history` request after its head (`history`, or `history #room`).
+fn render_query(head: String, q: &HistoryQuery) -> Vec<String> {
+    let s = |v: &str| v.to_owned();
+    let mut out: Vec<String> = head.split(' ').map(s).collect();
+    {
+        {
+            let count = |c: &Option<u16>| c.map(|c| c.to_string());
+            let tail: Vec<String> = match q {
+                HistoryQuery::Latest { count: c } => count(c).into_iter().collect(),
+                HistoryQuery::Before { seq, count: c } => [s("before"), seq.to_string()]
+                    .into_iter()
+                    .chain(count(c))
+                    .collect(),
+                HistoryQuery::After { seq, count: c } => [s("after"), seq.to_string()]
+                    .into_iter()
+                    .chain(count(c))
+                    .collect(),
+            };
+            out.extend(tail);
+        }
+    }
+    out
 }
 
 fn check(v: &Vector) -> Result<(), String> {

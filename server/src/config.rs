@@ -165,6 +165,26 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_CROWD_SIZE", default_value_t = crate::hub::crowd::DEFAULT_SIZE)]
     pub crowd_size: usize,
 
+    /// The room every client starts in, and where a client that does not
+    /// speak rooms lives (spec §19.1): `#` and a name.
+    #[arg(long, env = "TAGARELA_DEFAULT_ROOM", default_value = crate::hub::room::DEFAULT_ROOM, value_parser = room_name)]
+    pub default_room: tagarela_parser::RoomName<'static>,
+
+    /// The most rooms one client is in at once (spec §19.5).
+    #[arg(long, env = "TAGARELA_ROOMS_PER_CLIENT", default_value_t = crate::hub::room::DEFAULT_PER_CLIENT as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub rooms_per_client: u16,
+
+    /// The most rooms the server holds, the default one included (spec
+    /// §19.5); past it, the room left empty the longest is forgotten to
+    /// make way for a new one.
+    #[arg(long, env = "TAGARELA_ROOMS_MAX", default_value_t = crate::hub::room::DEFAULT_MAX as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rooms_max: u32,
+
+    /// The most members a room other than the default one has (spec
+    /// §19.5); 0: no bound but the connection limit.
+    #[arg(long, env = "TAGARELA_ROOM_MEMBERS_MAX", default_value_t = 0)]
+    pub room_members_max: usize,
+
     /// Kept messages replayed to each newcomer (0 for none).
     #[arg(long, env = "TAGARELA_HISTORY_REPLAY", default_value_t = 50, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub history_replay: u16,
@@ -331,6 +351,8 @@ pub struct Settings {
     /// From how many members joins and leaves go into crowd notices
     /// (§18); 0: never.
     pub crowd_size: usize,
+    /// The default room and the bounds on rooms (§19).
+    pub rooms: crate::hub::room::RoomSettings,
     /// The load balancers whose connections begin with a PROXY header
     /// naming the client (none: no connection is read for one).
     pub balancers: crate::transport::proxy_header::Balancers,
@@ -358,6 +380,7 @@ impl Default for Settings {
             history_replay: 50,
             cluster: None,
             crowd_size: crate::hub::crowd::DEFAULT_SIZE,
+            rooms: crate::hub::room::RoomSettings::default(),
             balancers: crate::transport::proxy_header::Balancers::default(),
         }
     }
@@ -406,11 +429,26 @@ impl Config {
                     },
                 }),
             crowd_size: self.crowd_size,
+            rooms: crate::hub::room::RoomSettings {
+                default: self.default_room.clone(),
+                per_client: usize::from(self.rooms_per_client),
+                max: usize::try_from(self.rooms_max).unwrap_or(usize::MAX),
+                members_max: match self.room_members_max {
+                    0 => usize::MAX,
+                    n => n,
+                },
+            },
             balancers: crate::transport::proxy_header::Balancers::new(
                 self.proxy_protocol_from.clone(),
             ),
         }
     }
+}
+
+/// A room name given on the command line (§19.2).
+fn room_name(s: &str) -> Result<tagarela_parser::RoomName<'static>, String> {
+    tagarela_parser::RoomName::normalize(s)
+        .map_err(|e| format!("{s:?} is not a room name (# and a name): {e}"))
 }
 
 /// A node id nobody else is likely to have.

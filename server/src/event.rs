@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tagarela_parser::{LeaveReason, Name, Text, Timestamp};
+use tagarela_parser::{LeaveReason, Name, RoomName, Text, Timestamp};
 
 /// A room-wide sequence number: strictly increasing in the order the hub
 /// accepted events. History replay and resumption name positions in
@@ -75,6 +75,11 @@ pub enum EventKind {
         to: Name<'static>,
         text: Text<'static>,
     },
+    /// `by` set the room's topic (§19.3).
+    Topic {
+        by: Name<'static>,
+        text: Text<'static>,
+    },
 }
 
 /// The wire formats an event can be encoded in: one slot each in
@@ -89,6 +94,9 @@ pub enum WireFormat {
     /// spec/PROTOCOL.md with sequence numbers (§16.5: `SEQ`), for clients
     /// that asked for them.
     TagarelaSeq,
+    /// spec/PROTOCOL.md with rooms (§19: `IN #room SEQ ...`), for clients
+    /// that asked for them.
+    TagarelaRooms,
 }
 
 /// An accepted event.
@@ -98,6 +106,11 @@ pub struct Event {
     pub seq: Seq,
     /// When the hub accepted it (UTC, §1.3).
     pub at: Timestamp,
+    /// The room it happened in (the display form the server holds, so
+    /// comparing it is comparing rooms); `None` for a private message,
+    /// and for a public message loaded from the store, which is only
+    /// ever replayed inside its room's context.
+    pub room: Option<RoomName<'static>>,
     /// What happened.
     pub kind: EventKind,
     /// The Tagarela encoding, made by the first recipient that needed it
@@ -107,13 +120,18 @@ pub struct Event {
     tagarela_history: OnceLock<Option<Bytes>>,
     /// The `SEQ` encoding, likewise.
     tagarela_seq: OnceLock<Option<Bytes>>,
+    /// The `IN #room SEQ` encoding, likewise.
+    tagarela_rooms: OnceLock<Option<Bytes>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
 /// and content (the encoding cache is not compared).
 impl PartialEq for Event {
     fn eq(&self, other: &Event) -> bool {
-        self.seq == other.seq && self.at == other.at && self.kind == other.kind
+        self.seq == other.seq
+            && self.at == other.at
+            && self.room == other.room
+            && self.kind == other.kind
     }
 }
 
@@ -122,13 +140,25 @@ impl Eq for Event {}
 impl Event {
     /// An event the hub accepted as number `seq` at `at`.
     pub fn new(seq: Seq, at: Timestamp, kind: EventKind) -> Event {
+        Event::new_in(seq, at, None, kind)
+    }
+
+    /// An event the hub accepted as number `seq` at `at`, in `room`.
+    pub fn new_in(
+        seq: Seq,
+        at: Timestamp,
+        room: Option<RoomName<'static>>,
+        kind: EventKind,
+    ) -> Event {
         Event {
             seq,
             at,
+            room,
             kind,
             tagarela: OnceLock::new(),
             tagarela_history: OnceLock::new(),
             tagarela_seq: OnceLock::new(),
+            tagarela_rooms: OnceLock::new(),
         }
     }
 
@@ -143,6 +173,7 @@ impl Event {
             WireFormat::Tagarela => &self.tagarela,
             WireFormat::TagarelaHistory => &self.tagarela_history,
             WireFormat::TagarelaSeq => &self.tagarela_seq,
+            WireFormat::TagarelaRooms => &self.tagarela_rooms,
         };
         slot.get_or_init(|| encode(self)).as_ref()
     }
@@ -161,14 +192,25 @@ impl Event {
             EventKind::Private { from, to, text } => {
                 (from.as_str().len(), to.as_str().len(), text.as_str().len())
             }
+            EventKind::Topic { by, text } => (by.as_str().len(), 0, text.as_str().len()),
         };
-        64 + a + b + text
+        let room = self.room.as_ref().map_or(0, |r| r.as_str().len() + 4);
+        64 + a + b + text + room
     }
 
     /// True for a private message (its text is kept out of records unless
     /// the operator opted in).
     pub fn is_private(&self) -> bool {
         matches!(self.kind, EventKind::Private { .. })
+    }
+
+    /// The name whose doing this event is.
+    pub fn actor(&self) -> &Name<'static> {
+        match &self.kind {
+            EventKind::Join { name } | EventKind::Leave { name, .. } => name,
+            EventKind::Public { from, .. } | EventKind::Private { from, .. } => from,
+            EventKind::Topic { by, .. } => by,
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 //! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `shared.rs` (what connection tasks share) | octets, TLS, timers |
 //! | `wire/` | `tagarela.rs` (Tagarela's format; IRC would be a sibling), `outbox.rs` (a client's bounded queue of octets) | lines <-> intents, events and replies -> lines |
 //! | `chat/` | `session.rs`, `intent.rs`, `reply.rs`, `access.rs` (the room's password) | intents in, replies and hub calls out |
-//! | `hub/` | `mod.rs` (the interface and its guarantees), `room.rs` (one room: roster, seats, numbering, stamping, delivery, welcome; both hubs hold one), `local.rs` (a room in one process), `roster.rs`, `crowd.rs` (§18), `recent.rs` (replay), `event_log.rs` (what a resuming client missed), `resume.rs` (tokens) | who is where; numbering and delivery of events |
+//! | `hub/` | `mod.rs` (the interface and its guarantees), `hall.rs` (everyone registered and the rooms: seats, numbering, stamping, delivery, welcome; both hubs hold one), `room.rs` (one room, §19: its members, kept messages, crowd, topic, operators), `local.rs` (a chat in one process, and who may enter which room), `roster.rs`, `crowd.rs` (§18), `recent.rs` (replay), `event_log.rs` (what a resuming client missed), `resume.rs` (tokens) | who is where; numbering and delivery of events |
 //! | `hub/cluster/` | `mod.rs` (a replica of a room shared through Redis, §17), `link.rs` (the only code that talks to Redis), `cluster.lua` (the functions Redis runs), `message.rs` (the channel's format), `recorder.rs` (a node's records, off the channel loop) | leases, the ordered channel, one call per event |
 //! | `store/` | `mod.rs` (the sink interface), `audit.rs`, `history.rs` (SQLite), `server_log.rs` (the log line of every event) | recording events |
 //! | `flow/` | `rate_limit.rs`, `pressure.rs` (spec §11) | holding input back |
@@ -72,10 +72,11 @@
 //!       |                                                 ^ octets appended, never waits
 //!       v                                                 |
 //!  chat::session::Session::handle                         |
-//!       --> Hub::publish_public -----> hub::local::LocalHub: under one lock, numbers it,
-//!       |                              hub::room::Room::accept: Event { seq, at, Public },
-//!       |                              Recipient::deliver to each seat but alice (a pending
-//!       |                              crowd notice first), which encodes it once
+//!       --> Hub::publish(Said::Public) -> hub::local::LocalHub: under one lock, numbers it,
+//!       |                              hub::hall::Hall::say: Event { seq, at, room, Public },
+//!       |                              hub::room::Room: Recipient::deliver to each member of
+//!       |                              the room seated here but alice (a pending crowd notice
+//!       |                              first), which encodes it once
 //!       |                              (wire::tagarela::encode_event, cached in the Event)
 //!       v                              and appends the octets; keeps it in Recent (replay)
 //!  store::Entry (event + peer) --> EventSink::record (history writer, audit log, server log)
@@ -83,7 +84,7 @@
 //!
 //! # The same message in a cluster (spec §17)
 //! ```text
-//!  node A: Session::handle --> hub::cluster::ClusterHub::publish_public:
+//!  node A: Session::handle --> hub::cluster::ClusterHub::publish(Said::Public):
 //!       queues Command::Public (never waits)
 //!       hub::cluster::link (publish): one pipeline per batch --> Redis: FCALL tagarela_public
 //!                                                          checks the sender holds the name,
@@ -92,8 +93,8 @@
 //!  every node (A included): the link's follow loop <-- the channel, in order
 //!       (a forwarder keeps redis-rs's queue empty; 65,536 behind: the node leaves)
 //!       ClusterHub::apply: under its lock, checks the number is the next one, then
-//!       Room::accept with Redis's number and clock: Recipient::deliver to this
-//!       node's seats but the sender, exactly as one server does
+//!       Hall::accept with Redis's number and clock: Recipient::deliver to this
+//!       node's seats in the default room but the sender, exactly as one server does
 //!  node A only: the Entry --> hub::cluster::recorder (bounded; holds A's senders back
 //!       when behind) --> EventSink::record (audit log, server log)
 //! ```

@@ -2,7 +2,7 @@
 //! chat core's input. A wire module decodes lines into intents; the core
 //! never sees the octets. Plain values; no behaviour.
 
-use tagarela_parser::{HistoryQuery, LineError, Name, Text, Token};
+use tagarela_parser::{HistoryQuery, LineError, Name, RoomName, Text, Token};
 
 /// One thing a client asked for, decoded from one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,29 @@ pub enum Intent<'a> {
     Pong,
     /// What was said before (spec §16.3)?
     History(HistoryQuery),
+    /// Join these rooms (§19.3).
+    Join(Vec<RoomName<'a>>),
+    /// Leave this room, saying `text`.
+    Part {
+        room: RoomName<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// Say `text` to everyone else in `room`.
+    SayIn { room: RoomName<'a>, text: Text<'a> },
+    /// Who is in `room`?
+    WhoIn(RoomName<'a>),
+    /// Which rooms are there?
+    Rooms,
+    /// What is `room`'s topic (no text), or make it `text`.
+    Topic {
+        room: RoomName<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// What was said before in `room`?
+    HistoryIn {
+        room: RoomName<'a>,
+        query: HistoryQuery,
+    },
     /// The line was refused; answer with this error.
     Refused(LineError),
     /// The line was longer than the wire allows and was discarded whole.

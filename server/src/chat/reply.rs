@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, Token};
+use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, RoomName, Token};
 
 use crate::event::Event;
+use crate::hub::Entered;
+use crate::hub::hall::Listing;
 
 /// One answer to one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +27,13 @@ pub enum Reply<'a> {
         /// `resume` feature (§16.6).
         resume: Option<&'a str>,
     },
-    /// What a resuming client missed, then `RESUMED` (§16.6).
-    Missed { events: &'a [Arc<Event>], gap: bool },
+    /// What a resuming client missed, then `RESUMED` (§16.6); `rooms`:
+    /// as a client with the `rooms` feature gets events (§19.3).
+    Missed {
+        events: &'a [Arc<Event>],
+        gap: bool,
+        rooms: bool,
+    },
     /// The features of `/features` turned on (§16.5).
     Features(&'a [&'a str]),
     /// A failed line: the error, and the name it concerns if any.
@@ -40,8 +47,8 @@ pub enum Reply<'a> {
     LooksLike(&'a Name<'static>),
     /// Who is online.
     Who(&'a [Name<'static>]),
-    /// The help text.
-    Help,
+    /// The help text; `rooms`: with the lines of the room commands.
+    Help { rooms: bool },
     /// The answer to a ping.
     Pong(Option<Token<'a>>),
     /// A keepalive probe.
@@ -51,6 +58,31 @@ pub enum Reply<'a> {
     /// Kept public messages, oldest first, then the end of the run
     /// (spec §16): a newcomer's backlog or a `/history` answer.
     History(&'a [Arc<Event>]),
+    /// The client entered a room: its join, topic and backlog (§19.3).
+    Entered(&'a Entered),
+    /// A room's line failed (§19.5).
+    RoomError {
+        room: &'a RoomName<'a>,
+        code: ErrorCode,
+    },
+    /// Who is in a room.
+    WhoIn {
+        room: &'a RoomName<'a>,
+        names: &'a [Name<'static>],
+    },
+    /// The list of rooms.
+    Rooms(&'a [Listing]),
+    /// A room's topic: the event that set it.
+    Topic {
+        room: &'a RoomName<'a>,
+        set: &'a Event,
+    },
+    /// Kept public messages of a room, oldest first, then the end of the
+    /// run.
+    HistoryIn {
+        room: &'a RoomName<'a>,
+        events: &'a [Arc<Event>],
+    },
 }
 
 /// How the chat core answers its own client: implemented by the client's
@@ -63,6 +95,10 @@ pub trait Replier {
     /// From now on, events carry their sequence numbers (the `seq`
     /// feature, §16.5).
     fn number_events(&self);
+
+    /// From now on, events of a room come as that room's lines (the
+    /// `rooms` feature, §19.3).
+    fn use_rooms(&self);
 }
 
 /// A client as the chat core sees it: something the room delivers events

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, Text};
+use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, LineError, Name, RoomName, Text};
 
 use crate::chat::access::{Access, Verdict, may_receive_password};
 use crate::chat::intent::Intent;
@@ -15,8 +15,8 @@ use crate::chat::reply::{Client, Reply};
 use crate::event::Event;
 use crate::event::Seq;
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Refusal, Registration, Said,
-    Unpublished, Welcome, Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Refusal, Registration, RoomRefusal,
+    Said, Unpublished, Welcome, Welcomer,
 };
 use crate::store::Entry;
 
@@ -56,6 +56,9 @@ pub struct Session {
     numbered: bool,
     /// The client asked for the `resume` feature (§16.6).
     resumable: bool,
+    /// The client asked for the `rooms` feature, and this server has
+    /// rooms (§19.1).
+    rooms: bool,
     /// A claim or resume the hub will answer later (a cluster, §17), and
     /// the name asked for: no further line is handled until it is.
     awaiting: Option<Name<'static>>,
@@ -103,6 +106,7 @@ impl Session {
             authorized: access.is_none(),
             numbered: false,
             resumable: false,
+            rooms: false,
             awaiting: None,
             pending: None,
             access,
@@ -113,6 +117,12 @@ impl Session {
     /// True once a name was accepted.
     pub fn is_registered(&self) -> bool {
         self.registered.is_some()
+    }
+
+    /// True once the client turned the `rooms` feature on (§19.1): its
+    /// lines are read with the room lines of §19.3.
+    pub fn speaks_rooms(&self) -> bool {
+        self.rooms
     }
 
     /// The client's address.
@@ -183,19 +193,24 @@ impl Session {
                 // Before registration only (the decoder refuses it after);
                 // unknown features are not turned on, and not an error.
                 // `resume` brings `seq` with it: resuming needs a number.
+                // `rooms` brings `seq` too: a room's lines are numbered.
                 let asked = |f: &str| words.iter().any(|w| w.as_str().eq_ignore_ascii_case(f));
                 let resume = asked("resume");
-                if resume || asked("seq") {
+                let rooms = asked("rooms") && self.hub.has_rooms();
+                if resume || rooms || asked("seq") {
                     self.numbered = true;
                     self.client.number_events();
                 }
+                if rooms {
+                    self.rooms = true;
+                    self.client.use_rooms();
+                }
                 self.resumable |= resume;
-                let on: &[&str] = match (self.numbered, self.resumable) {
-                    (true, true) => &["seq", "resume"],
-                    (true, false) => &["seq"],
-                    _ => &[],
-                };
-                self.reply(Reply::Features(on));
+                let mut on: Vec<&str> = Vec::with_capacity(3);
+                on.extend(self.numbered.then_some("seq"));
+                on.extend(self.resumable.then_some("resume"));
+                on.extend(self.rooms.then_some("rooms"));
+                self.reply(Reply::Features(&on));
             }
             Intent::Resume { .. } if !self.authorized => {
                 let code = if self.secure {
@@ -219,10 +234,20 @@ impl Session {
                 return Next::Close(ByeReason::Quit);
             }
             Intent::Who => {
-                let names = self.hub.who();
+                // A v1 client lives in the default room, and sees who is
+                // there; a rooms client sees everyone on the server.
+                let names = if self.rooms {
+                    self.hub.who()
+                } else {
+                    self.hub.who_in_default()
+                };
                 self.reply(Reply::Who(&names));
             }
-            Intent::Help => self.reply(Reply::Help),
+            Intent::Help => self.reply(Reply::Help { rooms: self.rooms }),
+            Intent::History(query) if self.rooms => {
+                let room = self.hub.default_room();
+                self.room_history(&room, &query);
+            }
             Intent::History(query) => {
                 // Only after registration (the decoder refuses it before);
                 // a room that keeps no history answers with an empty run.
@@ -232,6 +257,71 @@ impl Session {
                     .unwrap_or_default();
                 self.reply(Reply::History(&events));
             }
+            Intent::Join(rooms) => {
+                for room in rooms {
+                    self.join_room(&room);
+                }
+            }
+            Intent::Part { room, text } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                let text = text.map(Text::into_owned);
+                match self.hub.part_room(me, &room, text) {
+                    Ok(published) => self.record_published(published),
+                    Err(refusal) => self.room_refused(&room, &refusal),
+                }
+            }
+            Intent::SayIn { room, text } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                let said = Said::InRoom {
+                    room: &room,
+                    text: text.into_owned(),
+                };
+                match self.hub.publish(me, said) {
+                    Ok(published) => self.record_published(published),
+                    Err(Unpublished::NotInRoom) => {
+                        self.room_refused(&room, &RoomRefusal::NotInRoom);
+                    }
+                    Err(Unpublished::NoSuchRoom) => {
+                        self.room_refused(&room, &RoomRefusal::NoSuchRoom);
+                    }
+                    Err(Unpublished::Unavailable) => self.unavailable(),
+                    Err(Unpublished::NotHeld | Unpublished::NotOnline | Unpublished::NoRoom) => {}
+                }
+            }
+            Intent::WhoIn(room) => match self.hub.who_in(&room) {
+                Ok((shown, names)) => self.reply(Reply::WhoIn {
+                    room: &shown,
+                    names: &names,
+                }),
+                Err(refusal) => self.room_refused(&room, &refusal),
+            },
+            Intent::Rooms => {
+                let list = self.hub.rooms();
+                self.reply(Reply::Rooms(&list));
+            }
+            Intent::Topic { room, text } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                let setting = text.is_some();
+                match self.hub.topic(me, &room, text.map(Text::into_owned)) {
+                    // Set: everyone in the room was told, the setter too.
+                    Ok(event) if setting => self.record(event),
+                    Ok(set) => match set.room.clone().or_else(|| shown_room(&room)) {
+                        Some(shown) => self.reply(Reply::Topic {
+                            room: &shown,
+                            set: &set,
+                        }),
+                        None => self.room_invalid(),
+                    },
+                    Err(refusal) => self.room_refused(&room, &refusal),
+                }
+            }
+            Intent::HistoryIn { room, query } => self.room_history(&room, &query),
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
             Intent::Refused(LineError::Name(why)) => self.reply(Reply::NameInvalid(why)),
             Intent::Refused(e) => self.reply(Reply::Error {
@@ -244,6 +334,75 @@ impl Session {
             }),
         }
         Next::Continue
+    }
+
+    /// `/join` of one room (§19.3).
+    fn join_room(&mut self, room: &RoomName<'_>) {
+        let Some(me) = &self.registered else {
+            return;
+        };
+        match self.hub.join_room(me, room) {
+            Ok(published) => self.record_published(published),
+            Err(refusal) => self.room_refused(room, &refusal),
+        }
+    }
+
+    /// `/history #room` (§19.4): an empty run where nothing is kept.
+    fn room_history(&self, room: &RoomName<'_>, query: &tagarela_parser::HistoryQuery) {
+        let page = crate::store::history::DEFAULT_PAGE;
+        match self.hub.history_in(room, query, page) {
+            Ok((shown, events)) => self.reply(Reply::HistoryIn {
+                room: &shown,
+                events: &events.unwrap_or_default(),
+            }),
+            Err(refusal) => self.room_refused(room, &refusal),
+        }
+    }
+
+    /// Tells the client why its line about `room` failed (§19.5).
+    fn room_refused(&self, room: &RoomName<'_>, refusal: &RoomRefusal) {
+        let code = match refusal {
+            RoomRefusal::NotHeld => return,
+            RoomRefusal::NoSuchRoom => ErrorCode::NoSuchRoom,
+            RoomRefusal::NotInRoom => ErrorCode::NotInRoom,
+            RoomRefusal::TooManyRooms => ErrorCode::TooManyRooms,
+            RoomRefusal::NoMoreRooms => ErrorCode::NoMoreRooms,
+            RoomRefusal::RoomFull => ErrorCode::RoomFull,
+            RoomRefusal::LooksLike(_) => ErrorCode::RoomLooksLike,
+            RoomRefusal::NotOperator => ErrorCode::NotOperator,
+            RoomRefusal::NoTopic => ErrorCode::NoTopic,
+            RoomRefusal::Unsupported => ErrorCode::UnknownCommand,
+        };
+        // The room as the client named it, in NFC (§19.2); for a
+        // look-alike, the room it looks like.
+        let shown = match refusal {
+            RoomRefusal::LooksLike(existing) => Some(existing.clone()),
+            _ => shown_room(room),
+        };
+        match shown {
+            Some(shown) => self.reply(Reply::RoomError { room: &shown, code }),
+            None => self.room_invalid(),
+        }
+    }
+
+    fn room_invalid(&self) {
+        self.reply(Reply::Error {
+            code: ErrorCode::RoomInvalid,
+            name: None,
+        });
+    }
+
+    /// Records every event a hub call published here.
+    fn record_published(&mut self, published: Published) {
+        match published {
+            Published::Numbered(event) => self.record(event),
+            Published::Several(events) => {
+                for event in events {
+                    self.record(event);
+                }
+            }
+            Published::Queued => {}
+        }
     }
 
     /// A password attempt (§4.7): never logged, compared in constant
@@ -347,6 +506,7 @@ impl Session {
         let client = Arc::clone(&self.client);
         let numbered = self.numbered;
         let resumable = self.resumable;
+        let rooms = self.rooms;
         Box::new(move |w: Welcome| {
             let token = w.token.filter(|_| resumable).map(|t| t.hex());
             client.reply(&Reply::Welcome {
@@ -359,9 +519,14 @@ impl Session {
                 client.reply(&Reply::Missed {
                     events: &missed.events,
                     gap: missed.gap,
+                    rooms,
                 });
-            } else if let Some(backlog) = &w.backlog {
-                client.reply(&Reply::History(backlog));
+            } else if let Some(entered) = &w.entered {
+                if rooms {
+                    client.reply(&Reply::Entered(entered));
+                } else if let Some(backlog) = &entered.backlog {
+                    client.reply(&Reply::History(backlog));
+                }
             }
         })
     }
@@ -397,9 +562,15 @@ impl Session {
         };
         let published = self.hub.publish(me, Said::Public(text.into_owned()));
         match published {
-            Ok(Published::Numbered(event)) => self.record(event),
             // A cluster records it when it comes back numbered.
-            Ok(Published::Queued) | Err(Unpublished::NotHeld | Unpublished::NotOnline) => {}
+            Ok(published) => self.record_published(published),
+            Err(Unpublished::NoRoom | Unpublished::NoSuchRoom | Unpublished::NotInRoom) => {
+                self.reply(Reply::Error {
+                    code: ErrorCode::NoRoom,
+                    name: None,
+                });
+            }
+            Err(Unpublished::NotHeld | Unpublished::NotOnline) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
         }
     }
@@ -414,8 +585,13 @@ impl Session {
         };
         let published = self.hub.publish(me, said);
         match published {
-            Ok(Published::Numbered(event)) => self.record(event),
-            Ok(Published::Queued) | Err(Unpublished::NotHeld) => {}
+            Ok(published) => self.record_published(published),
+            Err(
+                Unpublished::NotHeld
+                | Unpublished::NoRoom
+                | Unpublished::NoSuchRoom
+                | Unpublished::NotInRoom,
+            ) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
             Err(Unpublished::NotOnline) => {
                 // Name fields in server lines are NFC names (§7.1): the
@@ -440,11 +616,17 @@ impl Session {
 
     fn leave_as(&mut self, me: &Registration, leaving: Leaving) {
         // Nothing to say if the name was resumed on another connection.
-        if let Some(Published::Numbered(event)) = self.hub.release(me, leaving) {
-            self.record(event);
+        if let Some(published) = self.hub.release(me, leaving) {
+            self.record_published(published);
         }
         // A cluster records it when it comes back numbered.
     }
+}
+
+/// A room as a client named it, in NFC, as server lines carry rooms
+/// (§19.2); `None` if it is no room name in NFC.
+fn shown_room(room: &RoomName<'_>) -> Option<RoomName<'static>> {
+    RoomName::normalize(room.as_str()).ok()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tagarela_parser::{Name, Timestamp};
+use tagarela_parser::{Name, RoomName, Timestamp};
 
 use crate::event::{Event, EventKind};
 use crate::hub::Recipient;
@@ -72,7 +72,9 @@ impl Crowd {
         match &event.kind {
             EventKind::Join { name } => self.joined(name),
             EventKind::Leave { name, .. } => self.left(name),
-            EventKind::Public { .. } | EventKind::Private { .. } => return false,
+            EventKind::Public { .. } | EventKind::Private { .. } | EventKind::Topic { .. } => {
+                return false;
+            }
         }
         true
     }
@@ -82,11 +84,12 @@ impl Crowd {
     /// it (none if nothing was counted).
     pub fn send<'r>(
         &mut self,
+        room: &RoomName<'static>,
         at: Timestamp,
         online: usize,
         recipients: impl IntoIterator<Item = &'r Arc<dyn Recipient>>,
     ) -> u64 {
-        let Some(notice) = self.take(at, online) else {
+        let Some(notice) = self.take(room, at, online) else {
             return 0;
         };
         let mut sent = 0;
@@ -120,11 +123,17 @@ impl Crowd {
 
     /// The notice of everything counted so far, stamped `at` with `online`
     /// members, and a fresh start; `None` if there is nothing to say.
-    pub fn take(&mut self, at: Timestamp, online: usize) -> Option<Arc<Notice>> {
+    pub fn take(
+        &mut self,
+        room: &RoomName<'static>,
+        at: Timestamp,
+        online: usize,
+    ) -> Option<Arc<Notice>> {
         if !self.is_pending() {
             return None;
         }
         let notice = Notice {
+            room: room.clone(),
             at,
             online: u32::try_from(online).unwrap_or(u32::MAX),
             joined: std::mem::take(&mut self.joined),
@@ -132,6 +141,7 @@ impl Crowd {
             joiners: std::mem::take(&mut self.joiners),
             leavers: std::mem::take(&mut self.leavers),
             encoded: OnceLock::new(),
+            encoded_in_room: OnceLock::new(),
         };
         Some(Arc::new(notice))
     }
@@ -145,6 +155,8 @@ impl Crowd {
 /// One crowd notice, the same for every member who gets it.
 #[derive(Debug)]
 pub struct Notice {
+    /// The room it is of (§19: rooms clients get it as `IN #room CROWD`).
+    pub room: RoomName<'static>,
     /// When it was sent: no earlier than the events it sums up.
     pub at: Timestamp,
     /// Members online when it was sent.
@@ -159,6 +171,8 @@ pub struct Notice {
     pub leavers: Vec<Name<'static>>,
     /// Its encoding, made by the first recipient and shared by the rest.
     encoded: OnceLock<Option<Bytes>>,
+    /// Its encoding inside its room (`IN #room CROWD`), likewise.
+    encoded_in_room: OnceLock<Option<Bytes>>,
 }
 
 impl Notice {
@@ -166,6 +180,11 @@ impl Notice {
     /// cached for every later one.
     pub fn encoded(&self, encode: impl FnOnce(&Notice) -> Option<Bytes>) -> Option<&Bytes> {
         self.encoded.get_or_init(|| encode(self)).as_ref()
+    }
+
+    /// The notice as a room's line (`IN #room CROWD`), encoded once.
+    pub fn encoded_in_room(&self, encode: impl FnOnce(&Notice) -> Option<Bytes>) -> Option<&Bytes> {
+        self.encoded_in_room.get_or_init(|| encode(self)).as_ref()
     }
 }
 
@@ -181,23 +200,29 @@ mod tests {
         Timestamp::from_unix_ms(0).unwrap_or(Timestamp::MAX)
     }
 
+    fn room() -> RoomName<'static> {
+        RoomName::normalize("#general").unwrap_or_else(|_| unreachable!())
+    }
+
     #[test]
     fn counts_everyone_names_the_first_few_and_starts_again() {
         let mut crowd = Crowd::new(3);
         assert!(!crowd.absorbs(2));
         assert!(crowd.absorbs(3));
-        assert!(crowd.take(at(), 3).is_none());
+        assert!(crowd.take(&room(), at(), 3).is_none());
         for i in 0..10 {
             crowd.joined(&name(&format!("j{i}")));
         }
         crowd.left(&name("gone"));
-        let notice = crowd.take(at(), 12).unwrap_or_else(|| unreachable!());
+        let notice = crowd
+            .take(&room(), at(), 12)
+            .unwrap_or_else(|| unreachable!());
         assert_eq!((notice.online, notice.joined, notice.left), (12, 10, 1));
         let joiners: Vec<&str> = notice.joiners.iter().map(|n| n.as_str()).collect();
         assert_eq!(joiners, ["j0", "j1", "j2", "j3", "j4", "j5"]);
         assert_eq!(notice.leavers, [name("gone")]);
         assert!(!crowd.is_pending());
-        assert!(crowd.take(at(), 12).is_none());
+        assert!(crowd.take(&room(), at(), 12).is_none());
     }
 
     #[test]

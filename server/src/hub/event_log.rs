@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tagarela_parser::NameKey;
+use tagarela_parser::{NameKey, RoomName};
 
 use crate::event::{Event, EventKind, Seq};
 use crate::hub::Missed;
@@ -39,12 +39,27 @@ impl EventLog {
         self.events.clear();
     }
 
-    /// What the client holding `key` since `since` would have received
-    /// after `after`, when the last number given is `last`: never anything
+    /// The event numbered `seq`, if it is still kept.
+    pub fn get(&self, seq: Seq) -> Option<Arc<Event>> {
+        let i = self.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
+        self.events.get(i).cloned()
+    }
+
+    /// What the client holding `key` since `since`, in `rooms`, would
+    /// have received after `after`, when the last number given is `last`:
+    /// the events of those rooms but its own, and its private messages;
+    /// never anything
     /// before its holding began, and at most [`MISSED_BYTES_MAX`] (the
     /// newest; older ones make a gap). A number above `last` is taken as
     /// `last`: no client can have seen more (§16.6).
-    pub fn missed(&self, key: &NameKey, since: Seq, after: Seq, last: Seq) -> Missed {
+    pub fn missed(
+        &self,
+        key: &NameKey,
+        rooms: &[RoomName<'static>],
+        since: Seq,
+        after: Seq,
+        last: Seq,
+    ) -> Missed {
         let after = after.min(last).max(since);
         let start = self.events.partition_point(|e| e.seq <= after);
         let mut gap = match self.events.front() {
@@ -55,9 +70,8 @@ impl EventLog {
         let mut bytes = 0usize;
         for e in self.events.range(start..).rev() {
             let for_it = match &e.kind {
-                EventKind::Join { name } | EventKind::Leave { name, .. } => name.key() != *key,
-                EventKind::Public { from, .. } => from.key() != *key,
                 EventKind::Private { from, to, .. } => from.key() == *key || to.key() == *key,
+                _ => e.room.as_ref().is_some_and(|r| rooms.contains(r)) && e.actor().key() != *key,
             };
             if !for_it {
                 continue;

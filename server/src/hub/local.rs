@@ -1,6 +1,7 @@
-//! The hub of a room that lives in this one process: a [`Room`] behind
-//! one lock, numbered here, plus what only a process of its own keeps:
-//! the resume tokens of its clients and of those that left (spec §16.6).
+//! The hub of a chat that lives in this one process: a [`Hall`] of rooms
+//! behind one lock, numbered here, plus what only a process of its own
+//! keeps: the resume tokens of its clients and of those that left (spec
+//! §16.6), and the decisions of who may enter which room (§19.5).
 //! The lock is held only for map work and queue appends, which never
 //! wait, so it is never held across an `.await`. Knows nothing of wire
 //! formats.
@@ -8,35 +9,39 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, Name, NameKey};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomKey, RoomName, Text};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::LOG_MAX;
+use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
-use crate::hub::room::{Greeting, Room, Seat};
+use crate::hub::room::RoomSettings;
 use crate::hub::{
-    Answer, Claimed, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId, Registration,
-    Said, Unpublished, Welcome,
+    Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
+    Registration, RoomRefusal, Said, Unpublished, Welcome,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
 
-/// A departed resumable client: its token, until when it is good, and
-/// where its holding began.
+/// A departed resumable client: its token, until when it is good, where
+/// its holding began and the rooms it was in (a resume restores them,
+/// §19.4).
 #[derive(Debug)]
 struct Departed {
     token: ResumeToken,
     until: Instant,
     since: Seq,
+    rooms: Vec<RoomKey>,
 }
 
 /// Everything behind the hub's lock.
 #[derive(Debug)]
 struct Registry {
-    /// Who is online, the numbering, the recent messages and the log.
-    room: Room,
+    /// Who is online and in which rooms, the numbering, the recent
+    /// messages and the log.
+    hall: Hall,
     /// The token of each registration that asked for one: what takes
     /// its name back after a lost connection (§16.6).
     tokens: HashMap<RegId, ResumeToken>,
@@ -54,12 +59,14 @@ impl Registry {
     }
 }
 
-/// A room in this process.
+/// A chat in this process.
 #[derive(Debug)]
 pub struct LocalHub {
     registry: Mutex<Registry>,
     /// Counts who is registered.
     metrics: Arc<Metrics>,
+    /// The bounds on rooms (§19.5).
+    rooms: RoomSettings,
 }
 
 impl Default for LocalHub {
@@ -76,12 +83,14 @@ impl LocalHub {
 
     /// An empty room that counts into `metrics`.
     pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
-        LocalHub::holding(Room::new(&metrics, None, 0, 0), metrics)
+        let rooms = RoomSettings::default();
+        let hall = Hall::new(&metrics, rooms.default.clone(), None, 0, 0);
+        LocalHub::holding(hall, metrics, rooms)
     }
 
-    fn holding(room: Room, metrics: Arc<Metrics>) -> Self {
+    fn holding(hall: Hall, metrics: Arc<Metrics>, rooms: RoomSettings) -> Self {
         let registry = Registry {
-            room,
+            hall,
             tokens: HashMap::new(),
             departed: HashMap::new(),
             last_id: RegId::default(),
@@ -89,14 +98,32 @@ impl LocalHub {
         LocalHub {
             registry: Mutex::new(registry),
             metrics,
+            rooms,
         }
     }
 
-    /// The same room, with joins and leaves counted into crowd notices
+    /// The same chat, with joins and leaves counted into crowd notices
     /// from `size` members on (§18; 0: never).
     pub fn crowded_from(self, size: usize) -> Self {
-        self.lock().room.count_crowds_from(size);
+        self.lock().hall.count_crowds_from(size);
         self
+    }
+
+    /// The same chat (still empty), with these rooms' bounds and default
+    /// room.
+    pub fn with_rooms(self, rooms: RoomSettings) -> Self {
+        let LocalHub {
+            registry, metrics, ..
+        } = self;
+        let mut registry = registry
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        registry.hall.rename_default(rooms.default.clone());
+        LocalHub {
+            registry: Mutex::new(registry),
+            metrics,
+            rooms,
+        }
     }
 
     /// A room that keeps history (spec §16): it starts from what the
@@ -108,15 +135,17 @@ impl LocalHub {
         recent: Recent,
         replay: usize,
     ) -> Self {
-        let mut room = Room::new(&metrics, Some(recent), replay, 0);
-        room.load(Seq(loaded.next_seq.saturating_sub(1)), loaded.messages);
-        LocalHub::holding(room, metrics)
+        let rooms = RoomSettings::default();
+        let mut hall = Hall::new(&metrics, rooms.default.clone(), Some(recent), replay, 0);
+        hall.load(Seq(loaded.next_seq.saturating_sub(1)), loaded.messages);
+        LocalHub::holding(hall, metrics, rooms)
     }
 
     /// Registers `name` (checked free), publishes its join and welcomes
     /// it, under the lock: a backlog for a newcomer, or what it missed
     /// for a client resuming a free name (`resumed`: where its holding
-    /// began and the number it gave).
+    /// began and the number it gave; it is back in `rooms` too).
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
         r: &mut Registry,
@@ -124,6 +153,7 @@ impl LocalHub {
         recipient: Arc<dyn Recipient>,
         resumable: bool,
         resumed: Option<Greeting>,
+        rooms: &[RoomKey],
         welcome: impl FnOnce(Welcome),
     ) -> Claimed {
         let key = name.key();
@@ -133,12 +163,21 @@ impl LocalHub {
         // Counted before anyone can see the join, so a scrape that
         // follows it always includes it.
         self.metrics.registered.inc();
-        let seq = r.room.next_seq();
+        let seq = r.hall.next_seq();
         let since = match resumed {
             Some(Greeting::Resumed { since, .. }) => since,
             _ => seq,
         };
-        let join = r.room.join(seq, wall_clock(), name.clone(), since);
+        let join = r.hall.join(seq, wall_clock(), name.clone(), since);
+        // A resumed holding is back in the other rooms it was in (that
+        // still exist), seen by their members as joins.
+        for room in rooms {
+            let in_it = r.hall.room(room).map(|x| x.has(&key));
+            if in_it == Some(false) {
+                let seq = r.hall.next_seq();
+                r.hall.enter(seq, wall_clock(), room, &key, name.clone());
+            }
+        }
         let greeting = resumed.unwrap_or(Greeting::Newcomer { join: join.seq });
         let token = if resumable {
             ResumeToken::generate()
@@ -148,12 +187,12 @@ impl LocalHub {
         // Under the lock, before the newcomer is seated: its welcome and
         // backlog come before any event it can receive, and every message
         // accepted before this point is in the backlog (guarantee 5).
-        welcome(r.room.welcome(name.clone(), &key, greeting, token));
+        welcome(r.hall.welcome(name.clone(), &key, greeting, token));
         let id = r.next_id();
         if let Some(token) = token {
             r.tokens.insert(id, token);
         }
-        r.room.sit(key.clone(), Seat { recipient, reg: id });
+        r.hall.sit(key.clone(), Seat { recipient, reg: id });
         Claimed {
             registration: Registration { key, id },
             join: Some(join),
@@ -188,51 +227,222 @@ impl Hub for LocalHub {
     }
 
     fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published> {
-        self.leave(holder, leaving).map(Published::Numbered)
+        self.leave(holder, leaving).map(Published::Several)
     }
 
     fn publish(&self, from: &Registration, said: Said<'_>) -> Result<Published, Unpublished> {
         let mut r = self.lock();
-        r.room
+        r.hall
             .seat(&from.key, from.id)
             .ok_or(Unpublished::NotHeld)?;
-        let sender = r.room.member(&from.key).ok_or(Unpublished::NotHeld)?;
-        let kind = match said {
-            Said::Public(text) => EventKind::Public {
-                from: sender.name.clone(),
-                text,
-            },
-            Said::Private { to, text } => EventKind::Private {
-                from: sender.name.clone(),
-                to: r
-                    .room
+        let sender = r.hall.member(&from.key).ok_or(Unpublished::NotHeld)?;
+        let name = sender.name.clone();
+        let seq = r.hall.next_seq();
+        let event = match said {
+            Said::Public(text) => {
+                let room = r.hall.default_room().key();
+                if !r.hall.room(&room).is_some_and(|x| x.has(&from.key)) {
+                    return Err(Unpublished::NoRoom);
+                }
+                r.hall.say(seq, wall_clock(), &room, name, text)
+            }
+            Said::InRoom { room, text } => {
+                let room = room_key(room);
+                match r.hall.room(&room).map(|x| x.has(&from.key)) {
+                    None => return Err(Unpublished::NoSuchRoom),
+                    Some(false) => return Err(Unpublished::NotInRoom),
+                    Some(true) => {}
+                }
+                r.hall.say(seq, wall_clock(), &room, name, text)
+            }
+            Said::Private { to, text } => {
+                let to = r
+                    .hall
                     .member(&to.key())
                     .ok_or(Unpublished::NotOnline)?
                     .name
-                    .clone(),
-                text,
-            },
+                    .clone();
+                let kind = EventKind::Private {
+                    from: name,
+                    to,
+                    text,
+                };
+                Some(r.hall.private(seq, wall_clock(), kind))
+            }
         };
-        let seq = r.room.next_seq();
-        let accepted = r.room.accept(seq, wall_clock(), kind);
-        Ok(Published::Numbered(accepted.event))
+        event
+            .map(Published::Numbered)
+            .ok_or(Unpublished::NoSuchRoom)
     }
 
     fn who(&self) -> Vec<Name<'static>> {
-        self.lock().room.who()
+        self.lock().hall.who()
+    }
+
+    fn who_in_default(&self) -> Vec<Name<'static>> {
+        self.lock().hall.who_in_default()
+    }
+
+    fn default_room(&self) -> RoomName<'static> {
+        self.lock().hall.default_room().clone()
     }
 
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
-        self.lock().room.history(query, default)
+        self.lock().hall.history(query, default)
     }
 
     fn tick(&self) {
-        self.lock().room.tick(wall_clock());
+        self.lock().hall.tick(wall_clock());
     }
 
     fn is_ready(&self) -> bool {
         true
     }
+
+    fn has_rooms(&self) -> bool {
+        true
+    }
+
+    fn join_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+    ) -> Result<Published, RoomRefusal> {
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let key = shown.key();
+        let mut r = self.lock();
+        r.hall
+            .seat(&holder.key, holder.id)
+            .ok_or(RoomRefusal::NotHeld)?;
+        let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
+        let name = member.name.clone();
+        if member.rooms.contains(&key) {
+            return Ok(Published::Several(Vec::new()));
+        }
+        if member.rooms.len() >= self.rooms.per_client {
+            return Err(RoomRefusal::TooManyRooms);
+        }
+        match r.hall.room(&key) {
+            Some(existing) if existing.len() >= self.rooms.members_max => {
+                return Err(RoomRefusal::RoomFull);
+            }
+            Some(_) => {}
+            None => {
+                if let Some(like) = r.hall.room_look_alike(&shown) {
+                    return Err(RoomRefusal::LooksLike(like.clone()));
+                }
+                if !r.hall.open(shown, holder.key.clone(), self.rooms.max) {
+                    return Err(RoomRefusal::NoMoreRooms);
+                }
+            }
+        }
+        let seq = r.hall.next_seq();
+        let join = r.hall.enter(seq, wall_clock(), &key, &holder.key, name);
+        Ok(Published::Numbered(join))
+    }
+
+    fn part_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        let name = held_name(&r.hall, holder)?;
+        match r.hall.room(&key).map(|x| x.has(&holder.key)) {
+            None => return Err(RoomRefusal::NoSuchRoom),
+            Some(false) => return Err(RoomRefusal::NotInRoom),
+            Some(true) => {}
+        }
+        let seq = r.hall.next_seq();
+        let leave = EventKind::Leave {
+            name,
+            reason: LeaveReason::Part,
+            text,
+        };
+        r.hall
+            .leave_room(seq, wall_clock(), &key, &holder.key, leave, true)
+            .map(Published::Numbered)
+            .ok_or(RoomRefusal::NotInRoom)
+    }
+
+    fn topic(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Arc<Event>, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        let Some(text) = text else {
+            let x = r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+            return x.topic().cloned().ok_or(RoomRefusal::NoTopic);
+        };
+        let by = held_name(&r.hall, holder)?;
+        let x = r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        if !x.has(&holder.key) {
+            return Err(RoomRefusal::NotInRoom);
+        }
+        if !x.is_operator(&holder.key) {
+            return Err(RoomRefusal::NotOperator);
+        }
+        let seq = r.hall.next_seq();
+        r.hall
+            .set_topic(seq, wall_clock(), &key, by, text)
+            .ok_or(RoomRefusal::NoSuchRoom)
+    }
+
+    fn who_in(
+        &self,
+        room: &RoomName<'_>,
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+        let r = self.lock();
+        let key = room_key(room);
+        let shown = r
+            .hall
+            .room(&key)
+            .ok_or(RoomRefusal::NoSuchRoom)?
+            .name()
+            .clone();
+        let names = r.hall.who_in(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        Ok((shown, names))
+    }
+
+    fn rooms(&self) -> Vec<Listing> {
+        self.lock().hall.listing()
+    }
+
+    fn history_in(
+        &self,
+        room: &RoomName<'_>,
+        query: &HistoryQuery,
+        default: usize,
+    ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
+        let mut r = self.lock();
+        let x = r
+            .hall
+            .room_mut(&room_key(room))
+            .ok_or(RoomRefusal::NoSuchRoom)?;
+        Ok((x.name().clone(), x.history(query, default)))
+    }
+}
+
+/// The name `holder` holds, if it still holds it here.
+fn held_name(hall: &Hall, holder: &Registration) -> Result<Name<'static>, RoomRefusal> {
+    hall.seat(&holder.key, holder.id)
+        .ok_or(RoomRefusal::NotHeld)?;
+    Ok(hall
+        .member(&holder.key)
+        .ok_or(RoomRefusal::NotHeld)?
+        .name
+        .clone())
+}
+
+/// The key of a room as a client typed it (NFC first, as §19.2 says;
+/// the key is the same either way).
+fn room_key(room: &RoomName<'_>) -> RoomKey {
+    room.key()
 }
 
 impl LocalHub {
@@ -245,10 +455,10 @@ impl LocalHub {
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
         let mut r = self.lock();
-        if let Some(clash) = r.room.clash(&name.key(), &name.skeletons()) {
+        if let Some(clash) = r.hall.clash(&name.key(), &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
-        Ok(self.admit(&mut r, name, recipient, resumable, None, welcome))
+        Ok(self.admit(&mut r, name, recipient, resumable, None, &[], welcome))
     }
 
     /// [`Hub::resume`] (§16.6), decided now.
@@ -263,9 +473,9 @@ impl LocalHub {
         let key = name.key();
         let now = Instant::now();
         let mut r = self.lock();
-        if let Some(member) = r.room.member(&key) {
+        if let Some(member) = r.hall.member(&key) {
             let (shown, since) = (member.name.clone(), member.since);
-            let held_by = r.room.any_seat(&key).map(|s| s.reg);
+            let held_by = r.hall.any_seat(&key).map(|s| s.reg);
             let old_token = held_by.and_then(|reg| r.tokens.get(&reg));
             if !old_token.is_some_and(|t| t.matches(token)) {
                 return Err(Refusal::Token);
@@ -277,12 +487,14 @@ impl LocalHub {
             if let Some(token) = token {
                 r.tokens.insert(id, token);
             }
-            if let Some(old) = r.room.sit(key.clone(), Seat { recipient, reg: id }) {
+            let greeting = Greeting::Resumed { since, after };
+            // Welcomed before it is seated: what it missed comes before
+            // any event it can receive.
+            welcome(r.hall.welcome(shown.clone(), &key, greeting, token));
+            if let Some(old) = r.hall.sit(key.clone(), Seat { recipient, reg: id }) {
                 r.tokens.remove(&old.reg);
                 old.recipient.replaced();
             }
-            let greeting = Greeting::Resumed { since, after };
-            welcome(r.room.welcome(shown.clone(), &key, greeting, token));
             tracing::debug!(name = %shown, "resumed on a new connection");
             return Ok(Claimed {
                 registration: Registration { key, id },
@@ -290,26 +502,28 @@ impl LocalHub {
                 join_recorded: false,
             });
         }
-        let since = match r.departed.get(&key) {
-            Some(d) if d.until > now && d.token.matches(token) => d.since,
+        let (since, rooms) = match r.departed.get(&key) {
+            Some(d) if d.until > now && d.token.matches(token) => (d.since, d.rooms.clone()),
             _ => return Err(Refusal::Token),
         };
-        if let Some(clash) = r.room.clash(&key, &name.skeletons()) {
+        if let Some(clash) = r.hall.clash(&key, &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
         let resumed = Some(Greeting::Resumed { since, after });
-        Ok(self.admit(&mut r, name, recipient, true, resumed, welcome))
+        Ok(self.admit(&mut r, name, recipient, true, resumed, &rooms, welcome))
     }
 
-    /// Releases `key` if registration `id` holds it (see [`Hub::release`]).
-    fn leave(&self, holder: &Registration, leaving: Leaving) -> Option<Arc<Event>> {
+    /// Releases `key` if registration `id` holds it (see [`Hub::release`]):
+    /// it leaves every room it is in, one event each, then its name.
+    /// Returns those events (none if it was in no room).
+    fn leave(&self, holder: &Registration, leaving: Leaving) -> Option<Vec<Arc<Event>>> {
         let Registration { key, id } = holder;
         let (key, id) = (key, *id);
         let Leaving { reason, text } = leaving;
         let mut r = self.lock();
-        r.room.seat(key, id)?;
-        let member = r.room.member(key)?;
-        let (name, since) = (member.name.clone(), member.since);
+        r.hall.seat(key, id)?;
+        let member = r.hall.member(key)?;
+        let (name, since, rooms) = (member.name.clone(), member.since, member.rooms.clone());
         if let Some(token) = r.tokens.remove(&id) {
             let now = Instant::now();
             if r.departed.len() >= LOG_MAX {
@@ -322,6 +536,7 @@ impl LocalHub {
                     token,
                     until: now + RESUME_KEEP,
                     since,
+                    rooms: rooms.clone(),
                 };
                 r.departed.insert(key.clone(), departed);
             }
@@ -329,9 +544,21 @@ impl LocalHub {
         // Counted before anyone can see the LEAVE, so a scrape that follows
         // it never shows the client still registered.
         self.metrics.registered.dec();
-        let seq = r.room.next_seq();
-        let leave = EventKind::Leave { name, reason, text };
-        Some(r.room.accept(seq, wall_clock(), leave).event)
+        let mut leaves = Vec::with_capacity(rooms.len());
+        for room in &rooms {
+            let seq = r.hall.next_seq();
+            let leave = EventKind::Leave {
+                name: name.clone(),
+                reason,
+                text: text.clone(),
+            };
+            leaves.extend(
+                r.hall
+                    .leave_room(seq, wall_clock(), room, key, leave, false),
+            );
+        }
+        r.hall.unregister(key);
+        Some(leaves)
     }
 }
 

@@ -24,7 +24,8 @@
 //! 5. **Replay, then live.** A newcomer's backlog (spec §16.2) is exactly
 //!    the latest kept public messages accepted before its join; every
 //!    public message accepted after the join reaches it live. No message
-//!    is in both, and none falls between.
+//!    is in both, and none falls between. The same holds for every room
+//!    a client joins (§19.3): what it is told on entering comes first.
 //! 6. **One holder.** A name resumed (spec §16.6) moves to the new
 //!    connection in one step: the old one is told it was replaced and
 //!    its later release does nothing; nobody else sees a leave or a join.
@@ -32,6 +33,7 @@
 pub mod cluster;
 pub mod crowd;
 pub mod event_log;
+pub mod hall;
 pub mod local;
 pub mod recent;
 pub mod resume;
@@ -42,7 +44,7 @@ pub mod seen;
 
 use std::sync::Arc;
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, Text};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
 
 use crate::event::Event;
 use crate::hub::crowd::Notice;
@@ -72,8 +74,13 @@ pub struct Registration {
 /// What a registered client says: to the room, or to one name.
 #[derive(Debug)]
 pub enum Said<'a> {
-    /// A public message, to everyone else.
+    /// A public message, to everyone else in the default room.
     Public(Text<'static>),
+    /// A public message, to everyone else in `room` (§19.3).
+    InRoom {
+        room: &'a RoomName<'a>,
+        text: Text<'static>,
+    },
     /// A private message to whoever holds `to`'s key, confirmed to the
     /// sender (once, if they are the same client).
     Private {
@@ -119,6 +126,56 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// Queues a crowd notice (§18): the joins and leaves of a crowded
     /// room, summed up. Must never wait.
     fn crowd(&self, notice: &Notice);
+
+    /// The client entered a room (§19.3): its own join, the topic and the
+    /// backlog, queued before any other event of the room can reach it.
+    /// Must never wait.
+    fn entered(&self, entered: &Entered);
+}
+
+/// What a client is told on entering a room, before any other event of
+/// it: its own join, the room's topic and its backlog (§19.3).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entered {
+    /// The room.
+    pub room: RoomName<'static>,
+    /// Its own join (`None` when it is no longer in the log: a cluster's
+    /// resume on another node).
+    pub join: Option<Arc<Event>>,
+    /// The event that set the room's topic, if one did.
+    pub topic: Option<Arc<Event>>,
+    /// The latest kept public messages, oldest first (spec §16.2);
+    /// `None` when the room keeps no history.
+    pub backlog: Option<Vec<Arc<Event>>>,
+}
+
+/// Kept public messages, oldest first; `None` where none are kept.
+pub type Kept = Option<Vec<Arc<Event>>>;
+
+/// Why a room's request was refused (§19.5, §19.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomRefusal {
+    /// The sender holds no name (or it was resumed elsewhere).
+    NotHeld,
+    /// No such room, and it may not be created (or is not being).
+    NoSuchRoom,
+    /// The sender is not in the room.
+    NotInRoom,
+    /// The sender is in as many rooms as a client may be.
+    TooManyRooms,
+    /// The server holds as many rooms as it may, none of them forgettable.
+    NoMoreRooms,
+    /// The room has as many members as a room may.
+    RoomFull,
+    /// A new room's name looks like this existing room's.
+    LooksLike(RoomName<'static>),
+    /// Only the room's operators may do that.
+    NotOperator,
+    /// The room has no topic.
+    NoTopic,
+    /// This server has no rooms other than the default one (a cluster's
+    /// node: §19.7).
+    Unsupported,
 }
 
 /// Who asks for a name: what a hub needs to seat it and welcome it.
@@ -161,6 +218,9 @@ pub enum Answer {
 pub enum Published {
     /// Numbered and delivered now: this is the event.
     Numbered(Arc<Event>),
+    /// Numbered and delivered now: these are the events, in order (a
+    /// client leaving every room it is in, §19.3); perhaps none.
+    Several(Vec<Arc<Event>>),
     /// Handed to the cluster, which numbers and delivers it (to this
     /// process's clients too) in the order it decides.
     Queued,
@@ -173,6 +233,13 @@ pub enum Unpublished {
     NotHeld,
     /// The private message's recipient is not online.
     NotOnline,
+    /// A public message to the default room from a client not in it
+    /// (§19.3).
+    NoRoom,
+    /// A public message to a room that does not exist (§19.3).
+    NoSuchRoom,
+    /// A public message to a room the sender is not in (§19.3).
+    NotInRoom,
     /// The cluster cannot be reached (§17.4).
     Unavailable,
 }
@@ -234,9 +301,9 @@ pub struct Welcome {
     /// The number of the newcomer's own join (`WELCOME seq=`, §16.5); for
     /// a resuming client, the number its missed run starts after.
     pub seq: crate::event::Seq,
-    /// The latest kept public messages, oldest first (spec §16.2);
-    /// `None` when the room keeps no history, or the client resumed.
-    pub backlog: Option<Vec<Arc<Event>>>,
+    /// What a newcomer is told of the default room it entered: its join,
+    /// topic and backlog (§16.2, §19.3); `None` for a resuming client.
+    pub entered: Option<Entered>,
     /// What a resuming client missed, instead of the backlog.
     pub missed: Option<Missed>,
     /// The token that takes this name back after a lost connection; `None`
@@ -290,4 +357,59 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// its count (or `default` if it gives none; both at most
     /// `history-page-max`); `None` when the room keeps no history.
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>>;
+
+    /// Whether this hub serves rooms other than the default one (§19):
+    /// a client that asks for the `rooms` feature gets it only if so.
+    fn has_rooms(&self) -> bool;
+
+    /// Who is in the default room (a v1 client's `/who`).
+    fn who_in_default(&self) -> Vec<Name<'static>>;
+
+    /// The default room's name (§19.1).
+    fn default_room(&self) -> RoomName<'static>;
+
+    /// The registration joins `room`, creating it if it does not exist
+    /// (its creator becomes its operator): its join is published to the
+    /// room, and the joiner is told what [`Entered`] says first. Joining
+    /// a room it is in does nothing.
+    fn join_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+    ) -> Result<Published, RoomRefusal>;
+
+    /// The registration leaves `room`; its leave (`part`, with `text`)
+    /// goes to everyone in the room, itself included.
+    fn part_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal>;
+
+    /// Sets `room`'s topic (its operators only), or, with no text, the
+    /// event that set it.
+    fn topic(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Arc<Event>, RoomRefusal>;
+
+    /// Who is in `room`, and the room's own name.
+    fn who_in(
+        &self,
+        room: &RoomName<'_>,
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal>;
+
+    /// The rooms, by name.
+    fn rooms(&self) -> Vec<hall::Listing>;
+
+    /// [`Hub::history`] in `room`, and the room's own name.
+    fn history_in(
+        &self,
+        room: &RoomName<'_>,
+        query: &HistoryQuery,
+        default: usize,
+    ) -> Result<(RoomName<'static>, Kept), RoomRefusal>;
 }

@@ -38,6 +38,15 @@ impl Recent {
         self.query(query, query.count_or(default))
     }
 
+    /// An empty memory that keeps what this one does, at most `messages`
+    /// (for a new room, §19.4).
+    pub fn like(&self, messages: usize) -> Recent {
+        Recent::new(Retention {
+            messages: self.retention.messages.min(messages),
+            age: self.retention.age,
+        })
+    }
+
     /// Forgets every message (the room is being loaded anew).
     pub fn clear(&mut self) {
         self.messages.clear();

@@ -67,6 +67,12 @@ impl<M: Holder> Roster<M> {
     }
 
     /// Removes the member holding `key`, and its skeletons.
+    /// The member holding `key`, to change what is not its name.
+    pub fn get_mut(&mut self, key: &NameKey) -> Option<&mut M> {
+        self.members.get_mut(key)
+    }
+
+    /// Removes the member holding `key`.
     pub fn remove(&mut self, key: &NameKey) -> Option<M> {
         let member = self.members.remove(key)?;
         for shape in member.shapes() {

@@ -55,8 +55,22 @@ impl Recipient for Seen {
             EventKind::Leave { name, reason, .. } => format!("leave {name} {reason}"),
             EventKind::Public { from, text } => format!("{from}: {text}"),
             EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
+            EventKind::Topic { by, text } => format!("topic by {by}: {text}"),
+        };
+        // Events of the reference default room read as they did before
+        // rooms; those of any other room name it first.
+        let what = match &event.room {
+            Some(room) if room.as_str() != crate::hub::room::DEFAULT_ROOM => {
+                format!("{room} {what}")
+            }
+            _ => what,
         };
         self.push(event.seq.0, what);
+    }
+
+    fn entered(&self, entered: &crate::hub::Entered) {
+        let backlog = entered.backlog.as_ref().map_or(0, Vec::len);
+        self.note(format!("entered {} backlog {backlog}", entered.room));
     }
 
     fn replaced(&self) {

@@ -35,9 +35,12 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 pub struct Record {
     /// Server timestamp, as on the wire (§1.3).
     pub ts: String,
-    /// The event's room-wide sequence number.
+    /// The event's server-wide sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The room it happened in (none for a private message, §19).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     #[serde(flatten)]
     pub event: RecordKind,
 }
@@ -65,10 +68,15 @@ impl Record {
                 to: to.to_string(),
                 text: private_text.then(|| text.to_string()),
             },
+            EventKind::Topic { by, text } => RecordKind::Topic {
+                by: by.to_string(),
+                text: text.to_string(),
+            },
         };
         Record {
             ts: e.at.to_string(),
             seq: Some(e.seq.0),
+            room: e.room.as_ref().map(ToString::to_string),
             event,
         }
     }
@@ -97,6 +105,10 @@ pub enum RecordKind {
         to: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+    },
+    Topic {
+        by: String,
+        text: String,
     },
 }
 
@@ -355,6 +367,7 @@ mod tests {
         Record {
             ts: "2026-11-21T12:00:00.000Z".into(),
             seq: None,
+            room: None,
             event: RecordKind::Msg {
                 from: "alice".into(),
                 text: text.into(),

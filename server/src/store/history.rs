@@ -125,6 +125,10 @@ impl History {
 pub struct HistoryStore {
     /// To the writer thread.
     tx: mpsc::Sender<Arc<Event>>,
+    /// The room whose public messages are kept (the default room, §19.4);
+    /// `None`: every public message. Other rooms keep theirs in memory
+    /// only, for now.
+    room: Option<tagarela_parser::RoomName<'static>>,
 }
 
 /// Owns the writer thread; dropping every [`HistoryStore`] and then
@@ -221,14 +225,40 @@ impl HistoryStore {
                 path: path.to_owned(),
                 why: e.to_string(),
             })?;
-        Ok((HistoryStore { tx }, HistoryWriter { thread }, loaded))
+        Ok((
+            HistoryStore { tx, room: None },
+            HistoryWriter { thread },
+            loaded,
+        ))
+    }
+}
+
+impl HistoryStore {
+    /// The same store, keeping the public messages of `room` only (and
+    /// those of no room: before rooms, every message was the default
+    /// room's).
+    pub fn for_room(self, room: tagarela_parser::RoomName<'static>) -> HistoryStore {
+        HistoryStore {
+            room: Some(room),
+            ..self
+        }
+    }
+
+    /// Whether `event` is for this store: any event but a public message
+    /// of another room.
+    fn keeps(&self, event: &Event) -> bool {
+        let other_room = match (&self.room, &event.room) {
+            (Some(mine), Some(its)) => mine != its,
+            _ => false,
+        };
+        !(other_room && matches!(event.kind, EventKind::Public { .. }))
     }
 }
 
 impl EventSink for HistoryStore {
     fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
         Box::pin(async move {
-            for entry in entries {
+            for entry in entries.into_iter().filter(|e| self.keeps(&e.event)) {
                 // Every event, so the highest number given is kept; only
                 // public messages are stored.
                 if self.tx.send(entry.event).await.is_err() {

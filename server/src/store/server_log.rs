@@ -34,20 +34,24 @@ impl ServerLog {
     /// The log line of one entry.
     fn log(&self, entry: &Entry) {
         let (peer, seq) = (entry.peer, entry.event.seq);
+        let room = entry.event.room.as_ref().map_or("", |r| r.as_str());
         match &entry.event.kind {
-            EventKind::Join { name } => tracing::info!(name = %name, %peer, %seq, "join"),
+            EventKind::Join { name } => tracing::info!(name = %name, %peer, %seq, room, "join"),
             EventKind::Leave {
                 name,
                 reason,
                 text: Some(t),
             } => {
-                tracing::info!(name = %name, reason = %reason, quit_message = %LogText(t.as_str()), %seq, "leave");
+                tracing::info!(name = %name, reason = %reason, quit_message = %LogText(t.as_str()), %seq, room, "leave");
             }
             EventKind::Leave { name, reason, .. } => {
-                tracing::info!(name = %name, reason = %reason, %seq, "leave");
+                tracing::info!(name = %name, reason = %reason, %seq, room, "leave");
             }
             EventKind::Public { from, text } => {
-                tracing::info!(from = %from, %seq, text = %LogText(text.as_str()), "public message");
+                tracing::info!(from = %from, %seq, text = %LogText(text.as_str()), room, "public message");
+            }
+            EventKind::Topic { by, text } => {
+                tracing::info!(by = %by, %seq, text = %LogText(text.as_str()), room, "topic");
             }
             EventKind::Private { from, to, text } if self.private_text => {
                 tracing::info!(from = %from, to = %to, %seq, text = %LogText(text.as_str()), "private message");

@@ -120,14 +120,17 @@ pub async fn serve(
                 audit.is_enabled() || ServerLog::is_wanted(),
                 settings.crowd_size,
                 settings.max_connections,
+                settings.rooms.default.clone(),
             );
             tracing::info!(node = %config.node_id, redis = %link::shown_url(&config.url), "joining a cluster");
             cluster = Some((Arc::clone(&hub), commands, config.clone()));
             hub
         }
-        (None, None) => {
-            Arc::new(LocalHub::with_metrics(Arc::clone(&metrics)).crowded_from(settings.crowd_size))
-        }
+        (None, None) => Arc::new(
+            LocalHub::with_metrics(Arc::clone(&metrics))
+                .crowded_from(settings.crowd_size)
+                .with_rooms(settings.rooms.clone()),
+        ),
         (None, Some(History { store, loaded })) => {
             if let Some(store) = store {
                 sinks.push(Arc::new(store));
@@ -139,7 +142,8 @@ pub async fn serve(
                     Recent::new(settings.history_retention),
                     settings.history_replay,
                 )
-                .crowded_from(settings.crowd_size),
+                .crowded_from(settings.crowd_size)
+                .with_rooms(settings.rooms.clone()),
             )
         }
     };

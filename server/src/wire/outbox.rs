@@ -29,8 +29,8 @@ use tokio::time::Instant;
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, WireFormat};
 use crate::flow::pressure::{Presser, Pressure};
-use crate::hub::Recipient;
 use crate::hub::crowd::Notice;
+use crate::hub::{Entered, Recipient};
 use crate::wire::tagarela;
 
 /// Capacity a queue starts with: a few typical lines.
@@ -50,6 +50,9 @@ pub struct Outbox {
     /// The client asked for sequence numbers (§16.5): events are sent as
     /// `SEQ` lines. Set before registration, read by every delivery.
     seq_lines: std::sync::atomic::AtomicBool,
+    /// Events of a room go as that room's lines (`IN #room SEQ`, the
+    /// `rooms` feature, §19.3).
+    room_lines: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +94,7 @@ impl Outbox {
             soft_limit: soft_limit.min(limit),
             pressure: None,
             seq_lines: std::sync::atomic::AtomicBool::new(false),
+            room_lines: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -315,13 +319,20 @@ impl Recipient for Outbox {
     }
 
     fn crowd(&self, notice: &Notice) {
-        if let Some(line) = notice.encoded(tagarela::encode_crowd) {
+        let line = if self.room_lines.load(std::sync::atomic::Ordering::Relaxed) {
+            notice.encoded_in_room(tagarela::encode_crowd_in_room)
+        } else {
+            notice.encoded(tagarela::encode_crowd)
+        };
+        if let Some(line) = line {
             self.push(line);
         }
     }
 
     fn deliver(&self, event: &Event) {
-        let line = if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
+        let line = if self.room_lines.load(std::sync::atomic::Ordering::Relaxed) {
+            event.encoded(WireFormat::TagarelaRooms, tagarela::encode_event_rooms)
+        } else if self.seq_lines.load(std::sync::atomic::Ordering::Relaxed) {
             event.encoded(WireFormat::TagarelaSeq, tagarela::encode_event_seq)
         } else {
             event.encoded(WireFormat::Tagarela, tagarela::encode_event)
@@ -329,6 +340,10 @@ impl Recipient for Outbox {
         if let Some(line) = line {
             self.push(line);
         }
+    }
+
+    fn entered(&self, entered: &Entered) {
+        self.reply(&Reply::Entered(entered));
     }
 }
 
@@ -342,6 +357,11 @@ impl Replier for Outbox {
 
     fn number_events(&self) {
         self.seq_lines
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn use_rooms(&self) {
+        self.room_lines
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

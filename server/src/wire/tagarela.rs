@@ -8,18 +8,25 @@
 use bytes::Bytes;
 use tagarela_parser::limits::{LINE_MAX, NAME_MAX, PROTOCOL_VERSION};
 use tagarela_parser::{
-    ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, Name, NameError,
-    ServerLine, Text, Token,
+    ByeReason, CheckedLine, ClientLine, ContentError, ErrorCode, HandshakeLine, LeaveReason,
+    LineError, Name, NameError, RoomName, ServerLine, Text, Token,
 };
 
 use crate::chat::intent::Intent;
 use crate::chat::reply::Reply;
 use crate::event::{Event, EventKind, WireFormat};
+use crate::hub::Entered;
 use crate::hub::crowd::Notice;
 
 /// Decodes one line's checked content (or its content error) into an
-/// intent, reading it as §4.3 says before registration and as §5 after.
-pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> Intent<'_> {
+/// intent, reading it as §4.3 says before registration and as §5 after;
+/// the room lines of §19.3 only for a client that turned `rooms` on
+/// (`rooms`): any other gets the answer a v1 server gives them.
+pub fn decode(
+    line: Result<CheckedLine<'_>, ContentError>,
+    registered: bool,
+    rooms: bool,
+) -> Intent<'_> {
     let line = match line {
         Ok(line) => line,
         Err(e) => return Intent::Refused(e.into()),
@@ -49,37 +56,106 @@ pub fn decode(line: Result<CheckedLine<'_>, ContentError>, registered: bool) -> 
         Ok(ClientLine::Ping(token)) => Intent::Ping(token),
         Ok(ClientLine::Pong(_)) => Intent::Pong,
         Ok(ClientLine::History(query)) => Intent::History(query),
+        Ok(line) if !rooms => Intent::Refused(as_in_v1(&line)),
+        Ok(ClientLine::Join(rooms)) => Intent::Join(rooms),
+        Ok(ClientLine::Part { room, text }) => Intent::Part { room, text },
+        Ok(ClientLine::RoomMsg { room, text }) => Intent::SayIn { room, text },
+        Ok(ClientLine::RoomWho(room)) => Intent::WhoIn(room),
+        Ok(ClientLine::Rooms) => Intent::Rooms,
+        Ok(ClientLine::Topic { room, text }) => Intent::Topic { room, text },
+        Ok(ClientLine::RoomHistory { room, query }) => Intent::HistoryIn { room, query },
+        Err(LineError::InvalidRoom) if !rooms => Intent::Refused(LineError::BadArgument),
         Err(e) => Intent::Refused(e),
     }
+}
+
+/// What a v1 server answers a room line (§19.1: without the `rooms`
+/// feature a client sees exactly v1): `/join`, `/part`, `/rooms` and
+/// `/topic` are unknown commands, `/msg #room` names no valid user, and
+/// `/who #room` and `/history #room` have arguments v1 does not take.
+fn as_in_v1(line: &ClientLine<'_>) -> LineError {
+    match line {
+        ClientLine::RoomMsg { .. } => LineError::InvalidRecipient,
+        ClientLine::RoomWho(_) | ClientLine::RoomHistory { .. } => LineError::BadArgument,
+        _ => LineError::UnknownCommand,
+    }
+}
+
+/// The server line for an event of a room, as a client with the `rooms`
+/// feature gets it (`IN #room SEQ n ...`, §19.3); a private message, or
+/// an event of no room, as `SEQ` (§16.5).
+pub fn encode_event_rooms(event: &Event) -> Option<Bytes> {
+    let Some(room) = &event.room else {
+        return encode_event_seq(event);
+    };
+    encode(&ServerLine::In {
+        room: room.borrowed(),
+        line: Box::new(ServerLine::Seq {
+            seq: event.seq.0,
+            event: Box::new(room_event_line(event)),
+        }),
+    })
 }
 
 /// The server line for an event with its sequence number (§16.5).
 pub fn encode_event_seq(event: &Event) -> Option<Bytes> {
     encode(&ServerLine::Seq {
         seq: event.seq.0,
-        event: Box::new(event_line(event)),
+        event: Box::new(event_line(event)?),
     })
 }
 
 /// The server line for an event (§7).
 pub fn encode_event(event: &Event) -> Option<Bytes> {
-    encode(&event_line(event))
+    encode(&event_line(event)?)
+}
+
+/// The `IN #room CROWD` line for a crowd notice (§18, §19.3).
+pub fn encode_crowd_in_room(notice: &Notice) -> Option<Bytes> {
+    encode(&ServerLine::In {
+        room: notice.room.borrowed(),
+        line: Box::new(crowd_line(notice)),
+    })
 }
 
 /// The `CROWD` line for a crowd notice (§18).
 pub fn encode_crowd(notice: &Notice) -> Option<Bytes> {
-    encode(&ServerLine::Crowd {
+    encode(&crowd_line(notice))
+}
+
+fn crowd_line(notice: &Notice) -> ServerLine<'_> {
+    ServerLine::Crowd {
         at: notice.at,
         online: notice.online,
         joined: notice.joined,
         left: notice.left,
         joiners: notice.joiners.iter().map(Name::borrowed).collect(),
         leavers: notice.leavers.iter().map(Name::borrowed).collect(),
-    })
+    }
 }
 
-/// An event as its v1 line (§7.1).
-fn event_line(event: &Event) -> ServerLine<'_> {
+/// An event as its v1 line (§7.1), as a client without the `rooms`
+/// feature may see it: a `/part` is a `quit` (v1 knows no other way to
+/// leave a room), and a topic is not for it (`None`).
+fn event_line(event: &Event) -> Option<ServerLine<'_>> {
+    match &event.kind {
+        EventKind::Leave {
+            name,
+            reason: LeaveReason::Part,
+            text,
+        } => Some(ServerLine::Leave {
+            at: event.at,
+            name: name.borrowed(),
+            reason: LeaveReason::Quit,
+            text: text.clone(),
+        }),
+        EventKind::Topic { .. } => None,
+        _ => Some(room_event_line(event)),
+    }
+}
+
+/// An event as its line (§7.1, §19.3).
+fn room_event_line(event: &Event) -> ServerLine<'_> {
     let at = event.at;
     match &event.kind {
         EventKind::Join { name } => ServerLine::Join {
@@ -103,7 +179,98 @@ fn event_line(event: &Event) -> ServerLine<'_> {
             to: to.borrowed(),
             text: text.clone(),
         },
+        EventKind::Topic { by, text } => ServerLine::Topic {
+            at,
+            by: by.borrowed(),
+            text: text.clone(),
+        },
     }
+}
+
+/// `line` as one of `room`'s lines (§19.3).
+fn in_room<'a>(room: &'a RoomName<'a>, line: ServerLine<'a>) -> ServerLine<'a> {
+    ServerLine::In {
+        room: room.borrowed(),
+        line: Box::new(line),
+    }
+}
+
+/// What a client is told on entering a room (§19.3): its own join, the
+/// topic, then the backlog and `HISTEND` (if the room keeps history).
+fn entered(e: &Entered) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    if let Some(join) = &e.join
+        && let Some(line) = join.encoded(WireFormat::TagarelaRooms, encode_event_rooms)
+    {
+        out.extend_from_slice(line);
+    }
+    if let Some(set) = &e.topic
+        && let Some(line) = encode(&in_room(&e.room, room_event_line(set)))
+    {
+        out.extend_from_slice(&line);
+    }
+    if let Some(backlog) = &e.backlog {
+        out.extend_from_slice(&history_in(&e.room, backlog));
+    }
+    Bytes::from(out)
+}
+
+/// `IN #room HIST` for each kept public message, then `IN #room HISTEND
+/// n` (§19.4).
+fn history_in(room: &RoomName<'_>, events: &[std::sync::Arc<Event>]) -> Bytes {
+    let mut out = Vec::with_capacity(128 * events.len() + 32);
+    let mut count: u32 = 0;
+    for event in events {
+        let EventKind::Public { from, text } = &event.kind else {
+            continue;
+        };
+        let hist = ServerLine::Hist {
+            seq: event.seq.0,
+            at: event.at,
+            from: from.borrowed(),
+            text: text.clone(),
+        };
+        if in_room(room, hist).encode(&mut out).is_ok() {
+            count = count.saturating_add(1);
+        }
+    }
+    let _ = in_room(room, ServerLine::HistEnd { count }).encode(&mut out);
+    Bytes::from(out)
+}
+
+/// `IN #room ERR code :text` (§19.5).
+fn room_error(room: &RoomName<'_>, code: ErrorCode) -> Option<Bytes> {
+    let line = ServerLine::Err {
+        code,
+        name: None,
+        text: text(human_error(code, None)),
+    };
+    encode(&in_room(room, line))
+}
+
+/// `IN #room WHO ...` lines and `IN #room WHOEND n` (§19.3).
+fn who_in(room: &RoomName<'_>, names: &[Name<'static>]) -> Bytes {
+    let mut out = Vec::with_capacity(16 * names.len() + 64);
+    tagarela_parser::encode_who_list_in(Some(room), names.iter(), &mut out);
+    Bytes::from(out)
+}
+
+/// `ROOMS #room members [:topic]` for each room, then `ROOMSEND n`.
+fn rooms(list: &[crate::hub::hall::Listing]) -> Bytes {
+    let mut out = Vec::with_capacity(64 * list.len() + 16);
+    let mut count: u32 = 0;
+    for room in list {
+        let line = ServerLine::Rooms {
+            room: room.room.borrowed(),
+            members: u32::try_from(room.members).unwrap_or(u32::MAX),
+            topic: room.topic.clone(),
+        };
+        if line.encode(&mut out).is_ok() {
+            count = count.saturating_add(1);
+        }
+    }
+    let _ = ServerLine::RoomsEnd { count }.encode(&mut out);
+    Bytes::from(out)
 }
 
 /// The server line(s) for a reply.
@@ -116,7 +283,7 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
             seq,
             resume,
         } => welcome(name, *online, *seq, *resume),
-        Reply::Missed { events, gap } => Some(missed(events, *gap)),
+        Reply::Missed { events, gap, rooms } => Some(missed(events, *gap, *rooms)),
         Reply::Features(words) => {
             let words = words.iter().filter_map(|w| Token::new(*w).ok()).collect();
             encode(&ServerLine::Features { words })
@@ -129,7 +296,7 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
             tagarela_parser::encode_who_list(names.iter(), &mut out);
             Some(Bytes::from(out))
         }
-        Reply::Help => Some(help()),
+        Reply::Help { rooms } => Some(help(*rooms)),
         Reply::Pong(token) => encode(&ServerLine::Pong {
             token: token.clone(),
         }),
@@ -138,6 +305,12 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
         }),
         Reply::Bye(reason) => bye(*reason),
         Reply::History(events) => Some(history(events)),
+        Reply::Entered(e) => Some(entered(e)),
+        Reply::RoomError { room, code } => room_error(room, *code),
+        Reply::WhoIn { room, names } => Some(who_in(room, names)),
+        Reply::Rooms(list) => Some(rooms(list)),
+        Reply::Topic { room, set } => encode(&in_room(room, room_event_line(set))),
+        Reply::HistoryIn { room, events } => Some(history_in(room, events)),
     }
 }
 
@@ -155,11 +328,16 @@ fn encode_hist(event: &Event) -> Option<Bytes> {
 }
 
 /// Each missed event as its `SEQ` line, then `RESUMED n [gap]` (§16.6).
-fn missed(events: &[std::sync::Arc<Event>], gap: bool) -> Bytes {
+fn missed(events: &[std::sync::Arc<Event>], gap: bool, rooms: bool) -> Bytes {
     let mut out = Vec::with_capacity(96 * events.len() + 16);
     let mut count: u32 = 0;
     for event in events {
-        if let Some(line) = event.encoded(WireFormat::TagarelaSeq, encode_event_seq) {
+        let line = if rooms {
+            event.encoded(WireFormat::TagarelaRooms, encode_event_rooms)
+        } else {
+            event.encoded(WireFormat::TagarelaSeq, encode_event_seq)
+        };
+        if let Some(line) = line {
             out.extend_from_slice(line);
             count = count.saturating_add(1);
         }
@@ -234,7 +412,16 @@ fn welcome(
 
 /// `ERR code [name] :human text` (§8).
 fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
-    let human = match code {
+    encode(&ServerLine::Err {
+        code,
+        name: name.cloned(),
+        text: text(human_error(code, name)),
+    })
+}
+
+/// The human text that goes with an error code (§8).
+fn human_error(code: ErrorCode, name: Option<&Name<'_>>) -> String {
+    match code {
         ErrorCode::NameInvalid => {
             "Names are 1-32 letters, digits, _ - or . (not first), with no spaces. Try another."
                 .to_owned()
@@ -275,12 +462,29 @@ fn error(code: ErrorCode, name: Option<&Name<'_>>) -> Option<Bytes> {
             "A password is accepted only over TLS from another machine; connect over TLS."
                 .to_owned()
         }
-    };
-    encode(&ServerLine::Err {
-        code,
-        name: name.cloned(),
-        text: text(human),
-    })
+        ErrorCode::RoomInvalid => {
+            "Rooms are # followed by 1-32 letters, digits, _ - or . (not first).".to_owned()
+        }
+        ErrorCode::NoSuchRoom => "There is no such room. /rooms lists them.".to_owned(),
+        ErrorCode::NotInRoom => "You are not in that room; /join it first.".to_owned(),
+        ErrorCode::NoRoom => {
+            "You are in no room that takes plain lines; /join one, or write /msg #room text."
+                .to_owned()
+        }
+        ErrorCode::TooManyRooms => {
+            "You are in as many rooms as one may be; /part one first.".to_owned()
+        }
+        ErrorCode::NoMoreRooms => {
+            "The server holds as many rooms as it may; join an existing one.".to_owned()
+        }
+        ErrorCode::RoomFull => "That room is full. Try again later.".to_owned(),
+        ErrorCode::RoomLooksLike => match name {
+            Some(n) => format!("That room looks like {n}, which exists. Join it, or pick another."),
+            None => "That room looks like one that exists. Join it, or pick another.".to_owned(),
+        },
+        ErrorCode::NotOperator => "Only the room's operators may do that.".to_owned(),
+        ErrorCode::NoTopic => "That room has no topic.".to_owned(),
+    }
 }
 
 /// `ERR name-invalid :why` (§3.1), saying which rule the attempt broke.
@@ -347,8 +551,9 @@ fn bye(reason: ByeReason) -> Option<Bytes> {
     })
 }
 
-/// The `HELP` lines (§5.3), as one buffer.
-fn help() -> Bytes {
+/// The `HELP` lines (§5.3), as one buffer; `rooms`: with the room
+/// commands (§19.3).
+fn help(rooms: bool) -> Bytes {
     const LINES: &[&str] = &[
         "text              send text to everyone",
         "@name text        send text to name only",
@@ -360,8 +565,18 @@ fn help() -> Bytes {
         "/quit [reason]    leave (also /sair, /exit, /close)",
         "/help             this help",
     ];
+    const ROOMS: &[&str] = &[
+        "/join #room[,#room...]  enter rooms (a new name makes a new room)",
+        "/part #room [text]      leave a room",
+        "/msg #room text         send text to everyone in a room",
+        "/who #room              list who is in a room",
+        "/rooms                  list the rooms",
+        "/topic #room [text]     show a room's topic, or set it (its operators)",
+        "/history #room [...]    what was said in a room (as /history)",
+    ];
     let mut out = Vec::new();
-    for line in LINES {
+    let extra = if rooms { ROOMS } else { &[] };
+    for line in LINES.iter().chain(extra) {
         let help = ServerLine::Help {
             text: text((*line).to_owned()),
         };

@@ -97,6 +97,7 @@ fn known_answers_from_line_to_reply() {
         let decoded = crate::wire::tagarela::decode(
             tagarela_parser::content::check_line(line),
             s.is_registered(),
+            s.speaks_rooms(),
         );
         assert_eq!(s.handle(decoded), Next::Continue, "{line:?}");
         let got = sent(&ana);
@@ -108,8 +109,11 @@ fn known_answers_from_line_to_reply() {
         );
     }
     assert!(sent(&bob).contains("MSG "), "bob got ana's public message");
-    let quit =
-        crate::wire::tagarela::decode(tagarela_parser::content::check_line(b"/quit bye"), true);
+    let quit = crate::wire::tagarela::decode(
+        tagarela_parser::content::check_line(b"/quit bye"),
+        true,
+        false,
+    );
     assert_eq!(s.handle(quit), Next::Close(ByeReason::Quit));
     assert!(sent(&bob).ends_with(" ana quit :bye\n"));
 }

@@ -56,6 +56,7 @@ pub(crate) fn entered_crowded_from(
         false,
         crowd_size,
         100,
+        crate::hub::room::RoomSettings::default().default,
     );
     let snapshot = Snapshot {
         seq: Seq(10),

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use lifecycle::Incarnation;
@@ -36,12 +36,12 @@ use queue::CommandQueue;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::flow::pressure::Pressure;
 use crate::hub::cluster::message::{Body, ClusterMessage};
+use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
-use crate::hub::room::{Greeting, Room, Seat};
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, Said, Unpublished, Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
+    Registration, RoomRefusal, Said, Unpublished, Welcomer,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::Entry;
@@ -102,7 +102,7 @@ struct Replica {
     node: Option<Incarnation>,
     /// Everyone online anywhere (for refusing a clash without asking
     /// Redis), this node's clients among them, as the channel says.
-    room: Room,
+    hall: Hall,
     /// Claims and resumes in flight, by registration.
     waiting: HashMap<RegId, Waiting>,
     /// The address of each registration of this node, while it holds a
@@ -116,7 +116,7 @@ impl Replica {
     /// This node's name, if registration `id` of it holds `from`.
     fn sender(&self, from: &NameKey, id: RegId) -> Result<Incarnation, Unpublished> {
         let node = self.node.clone().ok_or(Unpublished::Unavailable)?;
-        self.room.seat(from, id).ok_or(Unpublished::NotHeld)?;
+        self.hall.seat(from, id).ok_or(Unpublished::NotHeld)?;
         Ok(node)
     }
 }
@@ -142,6 +142,8 @@ impl ClusterHub {
     /// `recording`: [`ClusterHub::apply`] returns entries for this
     /// node's clients' events, for the sinks. `crowd_size`: from how many
     /// members joins and leaves go into crowd notices (§18; 0: never).
+    /// `default_room`: the room every client is in (§19.7).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         metrics: Arc<Metrics>,
         pressure: Arc<Pressure>,
@@ -150,13 +152,14 @@ impl ClusterHub {
         recording: bool,
         crowd_size: usize,
         max_connections: usize,
+        default_room: RoomName<'static>,
     ) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
         let cut = Arc::new(Notify::new());
         let (queue, receiver) = CommandQueue::new(pressure, max_connections, Arc::clone(&cut));
         let hub = ClusterHub {
             replica: Mutex::new(Replica {
                 node: None,
-                room: Room::new(&metrics, recent, replay, crowd_size),
+                hall: Hall::new(&metrics, default_room, recent, replay, crowd_size),
                 waiting: HashMap::new(),
                 peers: HashMap::new(),
                 recording,
@@ -175,7 +178,7 @@ impl ClusterHub {
 
     /// The last number this node applied.
     pub fn last_seq(&self) -> Seq {
-        self.lock().room.last_seq()
+        self.lock().hall.last_seq()
     }
 
     /// Fires when this node must leave the cluster and enter it again.
@@ -195,12 +198,12 @@ impl ClusterHub {
         r.peers.clear();
         // An overflow of an earlier incarnation is not this one's.
         self.queue.clear_overflow();
-        r.room
+        r.hall
             .load(snapshot.seq, snapshot.history.into_iter().rev());
         for Holding { name, since } in snapshot.names {
-            r.room.add_member(name, since);
+            r.hall.add_member(name, since);
         }
-        tracing::info!(node = %node, seq = %snapshot.seq, online = r.room.online(), "in the cluster");
+        tracing::info!(node = %node, seq = %snapshot.seq, online = r.hall.online(), "in the cluster");
         r.node = Some(node);
         self.metrics.cluster_up.set(1);
     }
@@ -220,7 +223,7 @@ impl ClusterHub {
         let Some(node) = r.node.take() else {
             return;
         };
-        let seats = r.room.unseat_all();
+        let seats = r.hall.unseat_all();
         tracing::warn!(node = %node, why, clients = seats.len(), "lost the cluster; closing this node's clients");
         self.metrics.cluster_up.set(0);
         self.metrics.cluster_cutoffs.inc();
@@ -309,7 +312,7 @@ impl ClusterHub {
             Command::Private { key, reg, to, .. } => {
                 if verdict == Verdict::Absent {
                     let r = self.lock();
-                    if let Some(seat) = r.room.seat(key, *reg) {
+                    if let Some(seat) = r.hall.seat(key, *reg) {
                         seat.recipient.undeliverable(to);
                     }
                 }
@@ -329,7 +332,7 @@ impl ClusterHub {
             return Ok(None);
         };
         let moved = matches!(message.body, Body::Moved { .. });
-        let last = r.room.last_seq();
+        let last = r.hall.last_seq();
         let expected = if moved { last } else { Seq(last.0 + 1) };
         if message.seq < expected {
             // From before the snapshot this node entered with.
@@ -346,7 +349,7 @@ impl ClusterHub {
         let event = match message.body {
             Body::Join { name, since } => {
                 let key = name.key();
-                let event = r.room.join(seq, at, name.clone(), since);
+                let event = r.hall.join(seq, at, name.clone(), since);
                 if ours {
                     let greeting = Greeting::Newcomer { join: event.seq };
                     let join = Some(Arc::clone(&event));
@@ -362,7 +365,7 @@ impl ClusterHub {
             } => {
                 let key = name.key();
                 if node.is(&old_node)
-                    && let Some(old) = r.room.unseat(&key, old_reg)
+                    && let Some(old) = r.hall.unseat(&key, old_reg)
                 {
                     self.metrics.registered.dec();
                     r.peers.remove(&old_reg);
@@ -375,7 +378,7 @@ impl ClusterHub {
                 return Ok(None);
             }
             Body::Event(kind) => {
-                let accepted = r.room.accept(seq, at, kind);
+                let accepted = r.hall.accept(seq, at, kind);
                 if let Some(seat) = accepted.unseated {
                     // Released by Redis while this node still served it
                     // (a lease that ran out): it holds the name no more.
@@ -421,7 +424,7 @@ impl ClusterHub {
             Some(after) => Greeting::Resumed { since, after },
             None => greeting,
         };
-        (waiting.welcome)(r.room.welcome(name, &key, greeting, waiting.token));
+        (waiting.welcome)(r.hall.welcome(name, &key, greeting, waiting.token));
         let claimed = Claimed {
             registration: Registration {
                 key: key.clone(),
@@ -443,7 +446,7 @@ impl ClusterHub {
             recipient: waiting.recipient,
             reg,
         };
-        r.room.sit(key, seat);
+        r.hall.sit(key, seat);
     }
 
     /// Releases a name this node holds for nobody.
@@ -474,7 +477,7 @@ impl Hub for ClusterHub {
                 return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
             }
             let name = &entrant.name;
-            if let Some(clash) = r.room.clash(&name.key(), &name.skeletons()) {
+            if let Some(clash) = r.hall.clash(&name.key(), &name.skeletons()) {
                 return Answer::Ready(Err(Refusal::Clash(clash)));
             }
         }
@@ -508,7 +511,7 @@ impl Hub for ClusterHub {
     fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published> {
         let mut r = self.lock();
         let node = r.node.clone()?;
-        r.room.unseat(&holder.key, holder.id)?;
+        r.hall.unseat(&holder.key, holder.id)?;
         self.metrics.registered.dec();
         self.queue.send(Command::Release {
             node,
@@ -531,8 +534,10 @@ impl Hub for ClusterHub {
                 key,
                 text,
             },
+            // A node serves the default room only (§19.7).
+            Said::InRoom { .. } => return Err(Unpublished::NoSuchRoom),
             Said::Private { to, text } => {
-                let target = r.room.member(&to.key()).ok_or(Unpublished::NotOnline)?;
+                let target = r.hall.member(&to.key()).ok_or(Unpublished::NotOnline)?;
                 Command::Private {
                     node,
                     reg,
@@ -547,15 +552,76 @@ impl Hub for ClusterHub {
     }
 
     fn who(&self) -> Vec<Name<'static>> {
-        self.lock().room.who()
+        self.lock().hall.who()
     }
 
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
-        self.lock().room.history(query, default)
+        self.lock().hall.history(query, default)
     }
 
     fn is_ready(&self) -> bool {
         self.lock().node.is_some()
+    }
+
+    fn has_rooms(&self) -> bool {
+        // Rooms other than the default one are not shared through Redis
+        // yet (§19.7): a node does not offer the feature, so no client
+        // asks it for a room.
+        false
+    }
+
+    fn who_in_default(&self) -> Vec<Name<'static>> {
+        self.lock().hall.who_in_default()
+    }
+
+    fn default_room(&self) -> RoomName<'static> {
+        self.lock().hall.default_room().clone()
+    }
+
+    fn join_room(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn part_room(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+        _text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn topic(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+        _text: Option<Text<'static>>,
+    ) -> Result<Arc<Event>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn who_in(
+        &self,
+        _room: &RoomName<'_>,
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn rooms(&self) -> Vec<Listing> {
+        Vec::new()
+    }
+
+    fn history_in(
+        &self,
+        _room: &RoomName<'_>,
+        _query: &HistoryQuery,
+        _default: usize,
+    ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
     }
 
     fn tick(&self) {
@@ -565,8 +631,8 @@ impl Hub for ClusterHub {
             // counted, no later than the next (events carry Redis's
             // clock; this node's own must never push theirs forward,
             // §17.2).
-            let at = r.room.last_at().unwrap_or_else(wall_clock);
-            r.room.tick(at);
+            let at = r.hall.last_at().unwrap_or_else(wall_clock);
+            r.hall.tick(at);
         }
     }
 }

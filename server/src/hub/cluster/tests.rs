@@ -24,13 +24,13 @@ fn a_crowd_notice_takes_its_time_from_the_events_not_the_node() {
         [at(1000)].into_iter().flatten().collect::<Vec<_>>()
     );
     assert_eq!(
-        hub.lock().room.last_at(),
+        hub.lock().hall.last_at(),
         at(1000),
         "the join's time, not now"
     );
     hub.apply(message("P|12|1500|n2|1|zoe|hi"))
         .unwrap_or_else(|g| panic!("{g:?}"));
-    assert_eq!(hub.lock().room.last_at(), at(1500));
+    assert_eq!(hub.lock().hall.last_at(), at(1500));
 }
 
 /// Issue 20, finding 3: the queue to Redis is bounded. Claims have a
@@ -48,6 +48,7 @@ fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave
         false,
         0,
         1,
+        crate::hub::room::RoomSettings::default().default,
     );
     hub.enter("n1".into(), Snapshot::default());
     let ask = |who: &str| hub.claim(quiet(who), false);

@@ -126,7 +126,7 @@ fn a_resume_older_than_the_log_says_so() {
     assert!(bytes <= MISSED_BYTES_MAX && bytes > MISSED_BYTES_MAX - 200);
     assert_eq!(
         missed.events.last().map(|e| e.seq.0),
-        Some(hub.lock().room.last_seq().0)
+        Some(hub.lock().hall.last_seq().0)
     );
     // Review finding: the replaced registration could still speak.
     let a_key = resumed.registration.key.clone();
@@ -205,7 +205,7 @@ fn a_resume_from_beyond_the_last_number_starts_at_the_last_number() {
         |w: Welcome| seen = Some((w.seq, w.missed.map(|m| (m.events.len(), m.gap)))),
     )
     .unwrap_or_else(|_| unreachable!());
-    let last = hub.lock().room.last_seq();
+    let last = hub.lock().hall.last_seq();
     assert_eq!(seen, Some((last, Some((0, false)))));
     let _ = a;
 }
@@ -315,7 +315,7 @@ fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
     // Joins while the talkers are (very likely) mid-way.
     std::thread::yield_now();
     hub.claim_now(&name("late"), newcomer.clone(), true, |w: Welcome| {
-        backlog = w.backlog.unwrap_or_default();
+        backlog = w.entered.and_then(|e| e.backlog).unwrap_or_default();
     })
     .unwrap_or_else(|_| unreachable!());
     for t in talkers {
@@ -331,7 +331,7 @@ fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
     );
     let expected: Vec<u64> = {
         let r = hub.lock();
-        let recent = r.room.recent().unwrap_or_else(|| unreachable!());
+        let recent = r.hall.default_recent().unwrap_or_else(|| unreachable!());
         recent.latest(usize::MAX).iter().map(|e| e.seq.0).collect()
     };
     assert_eq!(expected.len(), 4000);

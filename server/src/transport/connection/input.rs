@@ -149,7 +149,9 @@ impl Input {
             }
             handled += 1;
             let intent = match framed {
-                Framed::Line(line) => tagarela::decode(line, session.is_registered()),
+                Framed::Line(line) => {
+                    tagarela::decode(line, session.is_registered(), session.speaks_rooms())
+                }
                 Framed::TooLong => Intent::TooLong,
                 Framed::Flood => return Err(ByeReason::Flood),
             };

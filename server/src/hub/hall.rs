@@ -1,0 +1,1016 @@
+//! The hall: everything a hub holds about the server's people and rooms
+//! (spec §19), the same in both hubs. Who holds which name (by key and
+//! look-alike skeleton, §3.3), which of them are this process's clients
+//! and where their events go, the rooms and who is in each, the last
+//! number and time given, and the log of what a resuming client missed.
+//! Every event passes through here: it is numbered by the caller (a local
+//! hub numbers it with [`Hall::next_seq`], a cluster hub takes Redis's
+//! number), stamped, kept and delivered to the members of its room (or
+//! to the two parties of a private message).
+//!
+//! Plain data behind its hub's lock: it never waits, never decides who
+//! may hold a name or join a room (the hub does, or Redis), and knows
+//! nothing of wire formats, tokens or Redis.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use tagarela_parser::{HistoryQuery, Name, NameKey, RoomKey, RoomName, Skeleton, Text, Timestamp};
+
+use crate::event::{Event, EventKind, Seq, wall_clock};
+use crate::hub::event_log::EventLog;
+use crate::hub::recent::Recent;
+use crate::hub::resume::ResumeToken;
+use crate::hub::room::Room;
+use crate::hub::roster::{Holder, Roster};
+use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
+use crate::ops::metrics::Metrics;
+
+/// The most public messages a room other than the default one keeps in
+/// memory (§19.4): a thousand rooms of them stay within a few hundred
+/// MiB whatever the history retention says.
+pub const ROOM_RECENT_MAX: usize = 1_000;
+
+/// Someone registered (in a cluster: on any node).
+#[derive(Debug)]
+pub struct Member {
+    /// Display form (NFC).
+    pub name: Name<'static>,
+    /// Its skeletons, kept so that its leave computes nothing under the
+    /// lock.
+    shapes: [Skeleton; 2],
+    /// Where this holding of the name began (its first join, kept across
+    /// resumes): a resuming client is never given events from before it,
+    /// and a private message is for this holding only (§16.6, §17.2).
+    pub since: Seq,
+    /// The rooms it is in, in the order it entered them.
+    pub rooms: Vec<RoomKey>,
+}
+
+impl Holder for Member {
+    fn name(&self) -> &Name<'static> {
+        &self.name
+    }
+
+    fn shapes(&self) -> &[Skeleton; 2] {
+        &self.shapes
+    }
+}
+
+/// A member who is a client of this process: where its events go.
+#[derive(Debug)]
+pub struct Seat {
+    /// Its outbound queue.
+    pub recipient: Arc<dyn Recipient>,
+    /// The registration that holds the name here now (a resume makes a
+    /// new one, and the old one's later calls do nothing).
+    pub reg: RegId,
+}
+
+/// What a client is told on entering: a newcomer's backlog, or what a
+/// resuming client missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Greeting {
+    /// A new holding, whose join is `join`: it is replayed the latest
+    /// kept public messages.
+    Newcomer { join: Seq },
+    /// A holding that began at `since`, taken back with the number the
+    /// client gave (§16.6).
+    Resumed { since: Seq, after: Seq },
+}
+
+/// An event the hall took.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The event, numbered and stamped.
+    pub event: Arc<Event>,
+    /// For a leave: the seat of this process's client that held the name,
+    /// if it still had one.
+    pub unseated: Option<Seat>,
+}
+
+/// One room in the list of rooms (§19.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// Its name.
+    pub room: RoomName<'static>,
+    /// How many are in it.
+    pub members: usize,
+    /// Its topic, if one was set.
+    pub topic: Option<Text<'static>>,
+}
+
+/// The `events` counters by kind, and `deliveries`, looked up once so
+/// that counting takes no lock.
+#[derive(Debug)]
+struct Counters {
+    join: Counter,
+    leave: Counter,
+    public: Counter,
+    private: Counter,
+    topic: Counter,
+    deliveries: Counter,
+}
+
+impl Counters {
+    fn new(metrics: &Metrics) -> Counters {
+        let kind = |k| metrics.events.get_or_create(&[("kind", k)]).clone();
+        Counters {
+            join: kind("join"),
+            leave: kind("leave"),
+            public: kind("public"),
+            private: kind("private"),
+            topic: kind("topic"),
+            deliveries: metrics.deliveries.clone(),
+        }
+    }
+}
+
+/// The hall's state (see the module doc).
+#[derive(Debug)]
+pub struct Hall {
+    /// Everyone registered, by identity key and look-alike skeleton.
+    members: Roster<Member>,
+    /// Those of them who are this process's clients.
+    seats: HashMap<NameKey, Seat>,
+    /// The rooms, by key. The default room is always here.
+    rooms: HashMap<RoomKey, Room>,
+    /// The default room's key: where a client without the `rooms`
+    /// feature lives, and where every client starts (§19.1).
+    default: RoomKey,
+    /// The last number given.
+    last_seq: Seq,
+    /// The last time given: later events never get an earlier one, even
+    /// if the clock they come with steps back.
+    last_at: Option<Timestamp>,
+    /// How many kept messages a newcomer to a room is replayed.
+    replay: usize,
+    /// From how many members on a room counts crowds (§18; 0: never).
+    crowd_size: usize,
+    /// The latest events of every kind, for what a resuming client
+    /// missed (§16.6).
+    log: EventLog,
+    /// Counted before anyone can see the event, so that a scrape which
+    /// follows it always includes it.
+    counters: Counters,
+}
+
+impl Hall {
+    /// A hall with one empty room, `default`, that counts into `metrics`,
+    /// keeps history in `recent` (if any; new rooms keep the same, within
+    /// [`ROOM_RECENT_MAX`]) and replays `replay` messages to a newcomer;
+    /// joins and leaves go into crowd notices from `crowd_size` members on
+    /// (§18; 0: never).
+    pub fn new(
+        metrics: &Metrics,
+        default: RoomName<'static>,
+        recent: Option<Recent>,
+        replay: usize,
+        crowd_size: usize,
+    ) -> Hall {
+        let key = default.key();
+        let room = Room::new(default, recent, crowd_size, true);
+        Hall {
+            members: Roster::default(),
+            seats: HashMap::new(),
+            rooms: HashMap::from([(key.clone(), room)]),
+            default: key,
+            last_seq: Seq(0),
+            last_at: None,
+            replay,
+            crowd_size,
+            log: EventLog::default(),
+            counters: Counters::new(metrics),
+        }
+    }
+
+    /// The default room.
+    fn lobby(&mut self) -> &mut Room {
+        self.rooms
+            .get_mut(&self.default)
+            .unwrap_or_else(|| unreachable!("the default room is never removed"))
+    }
+
+    /// Calls the default room `name` from now on (before anyone is in
+    /// it: an operator's choice at start).
+    pub fn rename_default(&mut self, name: RoomName<'static>) {
+        if let Some(room) = self.rooms.remove(&self.default) {
+            self.default = name.key();
+            self.rooms.insert(self.default.clone(), room.renamed(name));
+        }
+    }
+
+    /// The default room's name.
+    pub fn default_room(&self) -> &RoomName<'static> {
+        self.rooms
+            .get(&self.default)
+            .map(Room::name)
+            .unwrap_or_else(|| unreachable!("the default room is never removed"))
+    }
+
+    /// Joins and leaves go into crowd notices from `size` members on
+    /// (§18; 0: never), from now on.
+    pub fn count_crowds_from(&mut self, size: usize) {
+        self.crowd_size = size;
+        for room in self.rooms.values_mut() {
+            room.count_crowds_from(size);
+        }
+    }
+
+    /// Starts again from `last` (the last number given) and the default
+    /// room's kept public messages `history` (oldest first): nobody is
+    /// registered, nothing is logged or counted, and the rooms other than
+    /// the default one are gone.
+    pub fn load(&mut self, last: Seq, history: impl IntoIterator<Item = Arc<Event>>) {
+        self.members.clear();
+        self.seats.clear();
+        self.log.clear();
+        let default = self.default.clone();
+        self.rooms.retain(|key, _| *key == default);
+        self.lobby().clear();
+        self.last_seq = last;
+        self.last_at = None;
+        let now = wall_clock();
+        for event in history {
+            self.last_at = Some(self.last_at.map_or(event.at, |last| last.max(event.at)));
+            self.lobby().keep(event, now);
+        }
+    }
+
+    /// Adds someone registered, in the default room, when the hall was
+    /// loaded (no event).
+    pub fn add_member(&mut self, name: Name<'static>, since: Seq) {
+        let key = name.key();
+        self.register(name, since);
+        self.enter_quietly(&key, &self.default.clone());
+    }
+
+    /// `name` holds its name from now on (no event; in no room yet).
+    fn register(&mut self, name: Name<'static>, since: Seq) {
+        let shapes = name.skeletons();
+        self.members.insert(
+            name.key(),
+            Member {
+                name,
+                shapes,
+                since,
+                rooms: Vec::new(),
+            },
+        );
+    }
+
+    /// `key` is in `room` from now on (no event).
+    fn enter_quietly(&mut self, key: &NameKey, room: &RoomKey) {
+        let Some(member) = self.members.get_mut(key) else {
+            return;
+        };
+        let Some(r) = self.rooms.get_mut(room) else {
+            return;
+        };
+        if !r.has(key) {
+            r.add(key.clone());
+            member.rooms.push(room.clone());
+        }
+    }
+
+    /// The last number given.
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// The number the next event gets, for a hub that numbers its own.
+    pub fn next_seq(&self) -> Seq {
+        Seq(self.last_seq.0 + 1)
+    }
+
+    /// The last time given.
+    pub fn last_at(&self) -> Option<Timestamp> {
+        self.last_at
+    }
+
+    /// `at`, or the last time given if that is later; given from now on.
+    fn stamp(&mut self, at: Timestamp) -> Timestamp {
+        let at = match self.last_at {
+            Some(last) if last > at => last,
+            _ => at,
+        };
+        self.last_at = Some(at);
+        at
+    }
+
+    /// How many are registered.
+    pub fn online(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The clash a claim of `key` with these skeletons would make.
+    pub fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
+        self.members.clash(key, shapes)
+    }
+
+    /// The member holding `key`.
+    pub fn member(&self, key: &NameKey) -> Option<&Member> {
+        self.members.get(key)
+    }
+
+    /// The seat of this process's client holding `key`, if registration
+    /// `reg` is the one holding it.
+    pub fn seat(&self, key: &NameKey, reg: RegId) -> Option<&Seat> {
+        self.seats.get(key).filter(|s| s.reg == reg)
+    }
+
+    /// The seat of this process's client holding `key`, whichever
+    /// registration it is.
+    pub fn any_seat(&self, key: &NameKey) -> Option<&Seat> {
+        self.seats.get(key)
+    }
+
+    /// Seats this process's client holding `key`, in every room it is in;
+    /// returns the seat it replaces (a resume on a new connection).
+    pub fn sit(&mut self, key: NameKey, seat: Seat) -> Option<Seat> {
+        if let Some(member) = self.members.get(&key) {
+            for room in &member.rooms {
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.seat(&key, Arc::clone(&seat.recipient));
+                }
+            }
+        }
+        self.seats.insert(key, seat)
+    }
+
+    /// Unseats `key` if registration `reg` holds it (it stays a member
+    /// until its leave is accepted).
+    pub fn unseat(&mut self, key: &NameKey, reg: RegId) -> Option<Seat> {
+        if self.seats.get(key)?.reg != reg {
+            return None;
+        }
+        self.unseat_rooms(key);
+        self.seats.remove(key)
+    }
+
+    /// `key`'s events go nowhere in this process's rooms any more.
+    fn unseat_rooms(&mut self, key: &NameKey) {
+        if let Some(member) = self.members.get(key) {
+            for room in &member.rooms {
+                if let Some(r) = self.rooms.get_mut(room) {
+                    r.unseat(key);
+                }
+            }
+        }
+    }
+
+    /// Unseats everyone: this process no longer serves the hall.
+    pub fn unseat_all(&mut self) -> Vec<Seat> {
+        for room in self.rooms.values_mut() {
+            room.unseat_all();
+        }
+        self.seats.drain().map(|(_, seat)| seat).collect()
+    }
+
+    /// `name` registers at `seq` and `at`, its holding having begun at
+    /// `since`, and joins the default room: it becomes a member and the
+    /// join is announced to the room's clients here (or counted, in a
+    /// crowded room). It is not seated: [`Hall::welcome`] and
+    /// [`Hall::sit`] follow.
+    pub fn join(&mut self, seq: Seq, at: Timestamp, name: Name<'static>, since: Seq) -> Arc<Event> {
+        let key = name.key();
+        self.register(name.clone(), since);
+        let default = self.default.clone();
+        self.enter(seq, at, &default, &key, name)
+    }
+
+    /// `key` (registered, as `name`) enters `room` (which exists) at `seq`
+    /// and `at`: the join is announced to the room's other clients here
+    /// (or counted, in a crowded room), and its own seat, if it has one,
+    /// is told what [`Entered`] says before it can receive any event of
+    /// the room.
+    pub fn enter(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: &RoomKey,
+        key: &NameKey,
+        name: Name<'static>,
+    ) -> Arc<Event> {
+        let at = self.stamp(at);
+        let replay = self.replay;
+        let Some(r) = self.rooms.get_mut(room) else {
+            unreachable!("a hub enters only rooms that exist");
+        };
+        let event = Arc::new(Event::new_in(
+            seq,
+            at,
+            Some(r.name().clone()),
+            EventKind::Join { name },
+        ));
+        self.last_seq = seq;
+        self.log.push(Arc::clone(&event));
+        // A notice of earlier comings and goings does not count the
+        // newcomer: it precedes its join.
+        let online = r.len() + 1;
+        if !r.crowd_absorbs(online) {
+            let sent = r.send_crowd_notice(at);
+            self.counters.deliveries.inc_by(sent);
+        }
+        r.add(key.clone());
+        if !r.crowd_absorb(online, &event) {
+            let sent = r.deliver_to_all_but(Some(key), &event);
+            self.counters.deliveries.inc_by(sent);
+        }
+        self.counters.join.inc();
+        if let Some(member) = self.members.get_mut(key) {
+            member.rooms.push(room.clone());
+        }
+        if let Some(seat) = self.seats.get(key) {
+            let entered = Entered {
+                room: r.name().clone(),
+                join: Some(Arc::clone(&event)),
+                topic: r.topic().cloned(),
+                backlog: r.backlog(replay, wall_clock()),
+            };
+            seat.recipient.entered(&entered);
+            r.seat(key, Arc::clone(&seat.recipient));
+        }
+        event
+    }
+
+    /// `key` leaves `room` at `seq` and `at`, for `reason`: the leave is
+    /// announced to the room's clients here (or counted), the leaver's
+    /// own seat included if `echo` (a `/part`, §19.3). The member stays
+    /// registered.
+    #[allow(clippy::too_many_arguments)]
+    pub fn leave_room(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: &RoomKey,
+        key: &NameKey,
+        kind: EventKind,
+        echo: bool,
+    ) -> Option<Arc<Event>> {
+        let at = self.stamp(at);
+        let r = self.rooms.get_mut(room)?;
+        if !r.has(key) {
+            return None;
+        }
+        let event = Arc::new(Event::new_in(seq, at, Some(r.name().clone()), kind));
+        self.last_seq = seq;
+        self.log.push(Arc::clone(&event));
+        // A notice of earlier comings and goings still counts the leaver
+        // among those online, as it is until now.
+        let online = r.len();
+        if !r.crowd_absorbs(online) {
+            let sent = r.send_crowd_notice(at);
+            self.counters.deliveries.inc_by(sent);
+        }
+        let leaver = self.seats.get(key).map(|s| &s.recipient);
+        if echo && let Some(leaver) = leaver {
+            leaver.deliver(&event);
+            self.counters.deliveries.inc();
+        }
+        r.remove(key, seq);
+        if !r.crowd_absorb(online, &event) {
+            let sent = r.deliver_to_all_but(Some(key), &event);
+            self.counters.deliveries.inc_by(sent);
+        }
+        self.counters.leave.inc();
+        if let Some(member) = self.members.get_mut(key) {
+            member.rooms.retain(|k| k != room);
+        }
+        Some(event)
+    }
+
+    /// `key` holds its name no more (after leaving every room): it loses
+    /// its operator status everywhere; returns its member and its seat
+    /// here, if it had one.
+    pub fn unregister(&mut self, key: &NameKey) -> Option<(Member, Option<Seat>)> {
+        self.unseat_rooms(key);
+        let member = self.members.remove(key)?;
+        for room in self.rooms.values_mut() {
+            room.drop_operator(key);
+        }
+        Some((member, self.seats.remove(key)))
+    }
+
+    /// A public message in `room` (which `from` is in) at `seq` and `at`:
+    /// delivered to the room's other clients here and kept.
+    pub fn say(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: &RoomKey,
+        from: Name<'static>,
+        text: Text<'static>,
+    ) -> Option<Arc<Event>> {
+        let at = self.stamp(at);
+        let r = self.rooms.get_mut(room)?;
+        let key = from.key();
+        let event = Arc::new(Event::new_in(
+            seq,
+            at,
+            Some(r.name().clone()),
+            EventKind::Public { from, text },
+        ));
+        self.last_seq = seq;
+        self.log.push(Arc::clone(&event));
+        self.counters.public.inc();
+        let sent = r.send_crowd_notice(at);
+        let sent = sent + r.deliver_to_all_but(Some(&key), &event);
+        self.counters.deliveries.inc_by(sent);
+        r.keep(Arc::clone(&event), at);
+        Some(event)
+    }
+
+    /// `by` sets `room`'s topic at `seq` and `at`: everyone in the room
+    /// here is told, the setter included.
+    pub fn set_topic(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: &RoomKey,
+        by: Name<'static>,
+        text: Text<'static>,
+    ) -> Option<Arc<Event>> {
+        let at = self.stamp(at);
+        let r = self.rooms.get_mut(room)?;
+        let event = Arc::new(Event::new_in(
+            seq,
+            at,
+            Some(r.name().clone()),
+            EventKind::Topic { by, text },
+        ));
+        self.last_seq = seq;
+        self.log.push(Arc::clone(&event));
+        self.counters.topic.inc();
+        let sent = r.send_crowd_notice(at);
+        let sent = sent + r.deliver_to_all_but(None, &event);
+        self.counters.deliveries.inc_by(sent);
+        r.set_topic(Arc::clone(&event));
+        Some(event)
+    }
+
+    /// Takes a numbered event of the default room, or a private message,
+    /// as a server without rooms has them (a cluster's channel, §17):
+    /// stamps it (never before the last time given), logs it, updates the
+    /// members and delivers it to this process's recipients. A join here
+    /// is a new holding (see [`Hall::join`] for one resumed); a leave is
+    /// the name's, from the whole server.
+    pub fn accept(&mut self, seq: Seq, at: Timestamp, kind: EventKind) -> Accepted {
+        let default = self.default.clone();
+        match kind {
+            EventKind::Join { name } => {
+                let event = self.join(seq, at, name, seq);
+                Accepted {
+                    event,
+                    unseated: None,
+                }
+            }
+            EventKind::Leave { ref name, .. } => {
+                let key = name.key();
+                let event = match self.leave_room(seq, at, &default, &key, kind.clone(), false) {
+                    Some(event) => event,
+                    None => self.number(seq, at, None, kind),
+                };
+                let unseated = self.unregister(&key).and_then(|(_, seat)| seat);
+                Accepted { event, unseated }
+            }
+            EventKind::Public { from, text } => {
+                let event = match self.say(seq, at, &default, from.clone(), text.clone()) {
+                    Some(event) => event,
+                    None => self.number(seq, at, None, EventKind::Public { from, text }),
+                };
+                Accepted {
+                    event,
+                    unseated: None,
+                }
+            }
+            EventKind::Topic { by, text } => {
+                let event = match self.set_topic(seq, at, &default, by.clone(), text.clone()) {
+                    Some(event) => event,
+                    None => self.number(seq, at, None, EventKind::Topic { by, text }),
+                };
+                Accepted {
+                    event,
+                    unseated: None,
+                }
+            }
+            EventKind::Private { .. } => {
+                let event = self.private(seq, at, kind);
+                Accepted {
+                    event,
+                    unseated: None,
+                }
+            }
+        }
+    }
+
+    /// A private message at `seq` and `at`: delivered to its recipient and
+    /// back to its sender, where they are this process's clients.
+    pub fn private(&mut self, seq: Seq, at: Timestamp, kind: EventKind) -> Arc<Event> {
+        let at = self.stamp(at);
+        let event = self.number(seq, at, None, kind);
+        let EventKind::Private { from, to, .. } = &event.kind else {
+            return event;
+        };
+        self.counters.private.inc();
+        let (from, to) = (from.key(), to.key());
+        let target = self.seats.get(&to);
+        let sender = self.seats.get(&from).filter(|_| from != to);
+        let copies = target.iter().chain(sender.iter()).count();
+        self.counters.deliveries.inc_by(copies as u64);
+        for seat in target.into_iter().chain(sender) {
+            seat.recipient.deliver(&event);
+        }
+        event
+    }
+
+    /// What `name` (holding `key`) is told on entering, before it can
+    /// receive any event: the number in the default room, where it is,
+    /// its backlog or what it missed, and the token that takes the name
+    /// back.
+    pub fn welcome(
+        &mut self,
+        name: Name<'static>,
+        key: &NameKey,
+        greeting: Greeting,
+        token: Option<ResumeToken>,
+    ) -> Welcome {
+        let replay = self.replay;
+        let (seq, entered, missed) = match greeting {
+            Greeting::Resumed { since, after } => {
+                let rooms: Vec<RoomName<'static>> = self
+                    .members
+                    .get(key)
+                    .map(|m| {
+                        m.rooms
+                            .iter()
+                            .filter_map(|k| self.rooms.get(k).map(|r| r.name().clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let missed = self.log.missed(key, &rooms, since, after, self.last_seq);
+                (missed.after, None, Some(missed))
+            }
+            Greeting::Newcomer { join } => {
+                let own = self.log.get(join).filter(|e| {
+                    matches!(e.kind, EventKind::Join { .. })
+                        && e.room.as_ref() == Some(self.default_room())
+                });
+                let lobby = self.lobby();
+                let entered = Entered {
+                    room: lobby.name().clone(),
+                    join: own,
+                    topic: lobby.topic().cloned(),
+                    backlog: lobby.backlog(replay, wall_clock()),
+                };
+                (join, Some(entered), None)
+            }
+        };
+        let online = self.rooms.get(&self.default).map_or(0, Room::len);
+        Welcome {
+            name,
+            online,
+            seq,
+            entered,
+            missed,
+            token,
+        }
+    }
+
+    /// Sends every room's crowd notice of what was counted (if anything),
+    /// stamped `at` (or the last time given, if later).
+    pub fn tick(&mut self, at: Timestamp) {
+        if !self.rooms.values().any(Room::crowd_pending) {
+            return;
+        }
+        let at = self.stamp(at);
+        let mut sent = 0;
+        for room in self.rooms.values_mut() {
+            sent += room.send_crowd_notice(at);
+        }
+        self.counters.deliveries.inc_by(sent);
+    }
+
+    /// A snapshot of who is registered (display forms), in no set order.
+    pub fn who(&self) -> Vec<Name<'static>> {
+        self.members.values().map(|m| m.name.clone()).collect()
+    }
+
+    /// A snapshot of who is in `room`, in no set order; `None` if there
+    /// is no such room.
+    pub fn who_in(&self, room: &RoomKey) -> Option<Vec<Name<'static>>> {
+        let r = self.rooms.get(room)?;
+        Some(
+            r.keys()
+                .filter_map(|k| self.members.get(k).map(|m| m.name.clone()))
+                .collect(),
+        )
+    }
+
+    /// Who is in the default room.
+    pub fn who_in_default(&self) -> Vec<Name<'static>> {
+        self.who_in(&self.default).unwrap_or_default()
+    }
+
+    /// The kept public messages of the default room `query` asks for (see
+    /// [`crate::hub::Hub::history`]); `None` if it keeps none.
+    pub fn history(&mut self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>> {
+        self.lobby().history(query, default)
+    }
+
+    /// The default room's kept messages, for tests to look into.
+    #[cfg(test)]
+    pub fn default_recent(&self) -> Option<&Recent> {
+        self.rooms.get(&self.default)?.recent()
+    }
+
+    /// The room `key`.
+    pub fn room(&self, key: &RoomKey) -> Option<&Room> {
+        self.rooms.get(key)
+    }
+
+    /// The room `key`, to change.
+    pub fn room_mut(&mut self, key: &RoomKey) -> Option<&mut Room> {
+        self.rooms.get_mut(key)
+    }
+
+    /// An existing room other than `key` that looks like it (§19.2).
+    pub fn room_look_alike(&self, name: &RoomName<'_>) -> Option<&RoomName<'static>> {
+        let key = name.key();
+        let shapes = name.skeletons();
+        self.rooms
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .map(|(_, r)| r.name())
+            .find(|other| {
+                let theirs = other.skeletons();
+                shapes.iter().any(|s| theirs.contains(s))
+            })
+    }
+
+    /// Opens a new, empty room called `name`, run by `creator`; forgets
+    /// the room left empty the longest first if there are already `max`
+    /// rooms. False if none could be forgotten.
+    pub fn open(&mut self, name: RoomName<'static>, creator: NameKey, max: usize) -> bool {
+        if self.rooms.len() >= max {
+            let oldest = self
+                .rooms
+                .iter()
+                .filter_map(|(k, r)| r.forgettable_since().map(|since| (since, k.clone())))
+                .min();
+            match oldest {
+                Some((_, key)) => {
+                    self.rooms.remove(&key);
+                }
+                None => return false,
+            }
+        }
+        let recent = self
+            .rooms
+            .get(&self.default)
+            .and_then(|r| r.recent_like(ROOM_RECENT_MAX));
+        let mut room = Room::new(name, recent, self.crowd_size, false);
+        room.add_operator(creator);
+        self.rooms.insert(room.name().key(), room);
+        true
+    }
+
+    /// The rooms, by name.
+    pub fn listing(&self) -> Vec<Listing> {
+        let mut list: Vec<(&RoomKey, Listing)> = self
+            .rooms
+            .iter()
+            .map(|(k, r)| {
+                let topic = r.topic().and_then(|e| match &e.kind {
+                    EventKind::Topic { text, .. } => Some(text.clone()),
+                    _ => None,
+                });
+                (
+                    k,
+                    Listing {
+                        room: r.name().clone(),
+                        members: r.len(),
+                        topic,
+                    },
+                )
+            })
+            .collect();
+        list.sort_by(|a, b| a.0.cmp(b.0));
+        list.into_iter().map(|(_, l)| l).collect()
+    }
+
+    /// The event, numbered `seq` and stamped `at`, kept in the log.
+    fn number(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: Option<RoomName<'static>>,
+        kind: EventKind,
+    ) -> Arc<Event> {
+        self.last_seq = seq;
+        let event = Arc::new(Event::new_in(seq, at, room, kind));
+        self.log.push(Arc::clone(&event));
+        event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::seen::Seen;
+    use tagarela_parser::{LeaveReason, Text};
+
+    fn name(s: &str) -> Name<'static> {
+        Name::normalize(s).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_unix_ms(ms).unwrap_or_else(|| unreachable!())
+    }
+
+    fn public(from: &str, text: &str) -> EventKind {
+        EventKind::Public {
+            from: name(from),
+            text: Text::new(text.to_owned()).unwrap_or_else(|_| unreachable!()),
+        }
+    }
+
+    fn general() -> RoomName<'static> {
+        RoomName::normalize("#general").unwrap_or_else(|_| unreachable!())
+    }
+
+    /// A hall with `ana` (seated, registration 1) and `bia` (a member
+    /// elsewhere, as on another node).
+    fn room() -> (Hall, Arc<Seen>) {
+        let mut room = Hall::new(&Metrics::default(), general(), None, 0, 0);
+        let ana = Arc::new(Seen::default());
+        room.join(Seq(1), at(1000), name("ana"), Seq(1));
+        let seat = Seat {
+            recipient: ana.clone(),
+            reg: RegId(1),
+        };
+        assert!(room.sit(name("ana").key(), seat).is_none());
+        room.join(Seq(2), at(1000), name("bia"), Seq(2));
+        (room, ana)
+    }
+
+    /// Times never go back, whatever clock an event comes with; only
+    /// seats are delivered to, and never the sender.
+    #[test]
+    fn events_are_stamped_forward_and_delivered_to_seats_only() {
+        let (mut room, ana) = room();
+        assert_eq!(ana.taken(), [(2, "join bia".to_owned())]);
+        let a = room.accept(Seq(3), at(900), public("bia", "hi"));
+        assert_eq!(a.event.at, at(1000), "never before the last time");
+        room.accept(Seq(4), at(2000), public("ana", "mine"));
+        assert_eq!(ana.taken(), [(3, "bia: hi".to_owned())]);
+        assert_eq!((room.last_seq(), room.last_at()), (Seq(4), Some(at(2000))));
+        assert_eq!(room.next_seq(), Seq(5));
+    }
+
+    /// A leave removes the member and hands back its seat, whichever
+    /// registration holds it; `unseat` only removes the registration
+    /// named.
+    #[test]
+    fn a_leave_unseats_and_unseat_checks_the_registration() {
+        let (mut room, _ana) = room();
+        let ana = name("ana").key();
+        assert!(room.unseat(&ana, RegId(9)).is_none());
+        assert!(room.seat(&ana, RegId(1)).is_some());
+        let leave = EventKind::Leave {
+            name: name("ana"),
+            reason: LeaveReason::Lost,
+            text: None,
+        };
+        let a = room.accept(Seq(3), at(1000), leave);
+        assert_eq!(a.unseated.map(|s| s.reg), Some(RegId(1)));
+        assert!(room.member(&ana).is_none());
+        assert_eq!(room.who(), [name("bia")]);
+    }
+
+    /// A newcomer's welcome names its join; a resuming client's, the
+    /// number its missed run starts after, never before its holding.
+    #[test]
+    fn a_welcome_says_where_the_client_is() {
+        let (mut room, _ana) = room();
+        room.accept(Seq(3), at(1000), public("bia", "one"));
+        let bia = name("bia").key();
+        let new = room.welcome(name("bia"), &bia, Greeting::Newcomer { join: Seq(2) }, None);
+        assert_eq!(
+            (
+                new.online,
+                new.seq,
+                new.entered.map(|e| e.backlog.is_none())
+            ),
+            (2, Seq(2), Some(true))
+        );
+        let back = Greeting::Resumed {
+            since: Seq(2),
+            after: Seq(0),
+        };
+        let resumed = room.welcome(name("bia"), &bia, back, None);
+        let missed = resumed.missed.unwrap_or_else(|| unreachable!());
+        assert_eq!((resumed.seq, missed.events.len()), (Seq(2), 0));
+    }
+
+    /// A room's events reach its members only; a part is echoed to the
+    /// one who parts; unregistering leaves no trace of the member.
+    #[test]
+    fn a_rooms_events_reach_its_members_only() {
+        let (mut hall, ana) = room();
+        let bia_seen = Arc::new(Seen::default());
+        let bia = name("bia").key();
+        hall.sit(
+            bia.clone(),
+            Seat {
+                recipient: bia_seen.clone(),
+                reg: RegId(2),
+            },
+        );
+        ana.taken();
+        let homework = RoomName::normalize("#homework").unwrap_or_else(|_| unreachable!());
+        let key = homework.key();
+        assert!(hall.open(homework, bia.clone(), 10));
+        hall.enter(Seq(3), at(1000), &key, &bia, name("bia"));
+        assert_eq!(
+            bia_seen.taken(),
+            [(0, "entered #homework backlog 0".to_owned())]
+        );
+        hall.say(
+            Seq(4),
+            at(1000),
+            &key,
+            name("bia"),
+            Text::new("hi").unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(ana.taken().is_empty(), "ana is not in #homework");
+        let part = EventKind::Leave {
+            name: name("bia"),
+            reason: LeaveReason::Part,
+            text: None,
+        };
+        hall.leave_room(Seq(5), at(1000), &key, &bia, part, true);
+        assert_eq!(
+            bia_seen.taken(),
+            [(5, "#homework leave bia part".to_owned())]
+        );
+        assert_eq!(hall.who_in(&key), Some(Vec::new()));
+        assert_eq!(hall.member(&bia).map(|m| m.rooms.len()), Some(1));
+        let (member, seat) = hall.unregister(&bia).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (member.name, seat.map(|s| s.reg)),
+            (name("bia"), Some(RegId(2)))
+        );
+        assert_eq!(hall.who(), [name("ana")]);
+    }
+
+    /// Past the bound on rooms, the room left empty the longest is
+    /// forgotten to make way; the default room never is.
+    #[test]
+    fn the_room_empty_longest_makes_way() {
+        let (mut hall, _ana) = room();
+        let bia = name("bia").key();
+        let room = |s: &str| RoomName::normalize(s).unwrap_or_else(|_| unreachable!());
+        assert!(hall.open(room("#a"), bia.clone(), 3));
+        assert!(hall.open(room("#b"), bia.clone(), 3));
+        hall.enter(Seq(3), at(1000), &room("#b").key(), &bia, name("bia"));
+        assert!(
+            hall.open(room("#c"), bia.clone(), 3),
+            "#a was empty: forgotten"
+        );
+        assert!(hall.room(&room("#a").key()).is_none());
+        hall.enter(Seq(4), at(1000), &room("#c").key(), &bia, name("bia"));
+        assert!(
+            !hall.open(room("#d"), bia.clone(), 3),
+            "#b and #c are in use"
+        );
+        let part = |r: &str| EventKind::Leave {
+            name: name(r),
+            reason: LeaveReason::Part,
+            text: None,
+        };
+        hall.leave_room(
+            Seq(5),
+            at(1000),
+            &room("#c").key(),
+            &bia,
+            part("bia"),
+            false,
+        );
+        hall.leave_room(
+            Seq(6),
+            at(1000),
+            &room("#b").key(),
+            &bia,
+            part("bia"),
+            false,
+        );
+        assert!(hall.open(room("#d"), bia.clone(), 3));
+        assert!(
+            hall.room(&room("#c").key()).is_none(),
+            "#c was left empty first"
+        );
+        assert!(hall.room(&room("#b").key()).is_some());
+    }
+}
