@@ -86,6 +86,20 @@ pub struct Cli {
     #[arg(long, env = "TAGARELA_RECONNECT")]
     pub reconnect: bool,
 
+    /// Interactive mode: talk as a client without rooms (spec §19.1): the
+    /// server's default room only, as a v1 client does.
+    #[arg(long, env = "TAGARELA_NO_ROOMS", conflicts_with_all = ["rooms", "join"])]
+    pub no_rooms: bool,
+    /// Scripted mode: turn rooms on (spec §19; off by default there, so
+    /// that a script sees v1 lines unless it asks): the server's lines of a
+    /// room come as `IN #room ...`, and `/msg #room text` addresses one.
+    #[arg(long, env = "TAGARELA_ROOMS")]
+    pub rooms: bool,
+    /// Rooms to join once the name is accepted, comma-separated
+    /// (`#homework,#random`); turns rooms on in either mode.
+    #[arg(long, env = "TAGARELA_JOIN", value_delimiter = ',', value_parser = room_arg)]
+    pub join: Vec<String>,
+
     /// When to ring the terminal bell: `mention` (a message that names you,
     /// or a private message), `private` (private messages only), `all`
     /// (every message from someone else) or `off`.
@@ -100,6 +114,13 @@ pub struct Cli {
         default_value = "15000,3000,10000,60000"
     )]
     pub liveness_ms: Timings,
+}
+
+/// A room given with `--join`: `#` and a name (spec §19.2).
+fn room_arg(s: &str) -> Result<String, String> {
+    tagarela_parser::RoomName::normalize(s)
+        .map(|r| r.as_str().to_owned())
+        .map_err(|_| format!("{s:?} is not a room name (# and a name, as #homework)"))
 }
 
 /// Exit statuses (documented in the README).

@@ -44,6 +44,10 @@ pub struct Step {
     pub note: Option<String>,
     /// The line is handled: not to be shown or acted on the usual way.
     pub swallow: bool,
+    /// This `WELCOME` began a new session after an outage (the server no
+    /// longer knew the old one): what the old one was in must be asked
+    /// for again (its rooms, §19.4).
+    pub anew: bool,
 }
 
 impl Step {
@@ -137,6 +141,7 @@ impl Comeback {
                                 now.saturating_duration_since(since).as_secs()
                             )),
                             swallow: false,
+                            anew: true,
                         }
                     }
                     Some(_) => Step::default(),
@@ -190,6 +195,7 @@ impl Comeback {
                         if *count == 1 { "is" } else { "are" },
                     )),
                     swallow: true,
+                    anew: false,
                 }
             }
             _ => Step::default(),
@@ -201,6 +207,11 @@ impl Comeback {
     /// is not part of that.
     fn catch_up(&mut self, line: &ServerLine<'_>) -> Option<Step> {
         let catch_up = self.catch_up.as_mut()?;
+        // A rooms client's replay comes inside its room (§19.3).
+        let line = match line {
+            ServerLine::In { line, .. } => line.as_ref(),
+            other => other,
+        };
         match line {
             ServerLine::Hist { seq, .. } if *seq <= catch_up.seen => {
                 catch_up.hidden += 1;
@@ -282,6 +293,7 @@ mod tests {
                 send: vec!["hello again".to_owned()],
                 note: Some("Reconnected after 5 s; 1 message you missed is above.".to_owned()),
                 swallow: true,
+                anew: false,
             }
         );
         assert!(!c.is_coming_back());
@@ -301,9 +313,13 @@ mod tests {
             &line("WELCOME ana online=1 line-max=1024 name-max=32 seq=1 resume=def :hi"),
             Instant::now(),
         );
+        assert!(
+            welcome.anew,
+            "the rooms of the old session are asked for again"
+        );
         assert!(welcome.note.is_some_and(|n| n.contains("as a new session")));
         let old = c.track(
-            &line("HIST 8 2026-11-21T12:00:00.000Z bia :old"),
+            &line("IN #general HIST 8 2026-11-21T12:00:00.000Z bia :old"),
             Instant::now(),
         );
         assert!(old.swallow, "seen before the outage: hidden");

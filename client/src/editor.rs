@@ -6,7 +6,9 @@
 //! public message with nothing (the session shows it like everyone else's),
 //! and keeps the draft being typed where the session can read it on the
 //! way out. Ctrl-C clears the line being typed, and leaves only on an empty
-//! line; Ctrl-D on an empty line leaves. Never touches the network.
+//! line; Ctrl-D on an empty line leaves. Alt-← and Alt-→ switch rooms,
+//! as `/switch` does: the line being typed stays, and the prompt (the room
+//! on screen, set by the session) is redrawn. Never touches the network.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,16 +20,24 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::line_buffer::LineBuffer;
 use rustyline::validate::Validator;
-use rustyline::{Changeset, Context, Editor, ExternalPrinter, Helper};
+use rustyline::{
+    Changeset, Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler,
+    ExternalPrinter, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
+};
 use tokio::sync::mpsc;
 use unicode_width::UnicodeWidthChar;
 
 use crate::completion::{NameCompleter, Roster};
 use crate::input::{TAB_STOP, prepare, public_text};
 use crate::render::Pretty;
+use crate::rooms::{Target, switch_target};
 
-/// The editor's prompt.
+/// The editor's prompt before the session sets one.
 pub const PROMPT: &str = "> ";
+
+/// How long the editor waits for the session to set the prompt after a
+/// switch, at most, before it reads the next line anyway.
+const PROMPT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Typed lines waiting for the session at most.
 const TYPED_BOUND: usize = 16;
@@ -42,7 +52,13 @@ pub enum Typed {
         /// True when the terminal's echo was erased because every line is
         /// a public message: the session shows them as messages.
         echo_erased: bool,
+        /// The room on screen when they were typed (how many times it had
+        /// changed): a line typed for a room no longer on screen is not
+        /// sent to another.
+        prompt: u64,
     },
+    /// Switch rooms (Alt-arrows, Alt-digits, or `/switch`).
+    Switch(Target),
     /// Leave: Ctrl-D or Ctrl-C on an empty line, or the terminal failed.
     Leave,
 }
@@ -60,6 +76,12 @@ pub struct Shared {
     /// True once the name is accepted: before, a line is a name attempt,
     /// not a message, and its echo stays.
     pub registered: Arc<AtomicBool>,
+    /// The prompt (the room on screen, what is unread elsewhere), and how
+    /// many times the room on screen has changed: the session sets both,
+    /// and the editor reads them at each line.
+    pub prompt: Arc<Mutex<(u64, String)>>,
+    /// A switch asked for by a key, for the editor thread to hand over.
+    switch: Arc<Mutex<Option<Target>>>,
 }
 
 impl Shared {
@@ -69,6 +91,26 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Sets the prompt, and how many times the room on screen changed.
+    pub fn set_prompt(&self, screen: u64, text: String) {
+        *self.prompt.lock().unwrap_or_else(PoisonError::into_inner) = (screen, text);
+    }
+
+    /// How many times the room on screen has changed, now.
+    pub fn prompt_generation(&self) -> u64 {
+        self.prompt.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    fn prompt(&self) -> (u64, String) {
+        let prompt = self.prompt.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = if prompt.1.is_empty() {
+            PROMPT.to_owned()
+        } else {
+            prompt.1.clone()
+        };
+        (prompt.0, text)
     }
 
     fn set_draft(&self, line: &str) {
@@ -119,6 +161,24 @@ impl Hinter for ChatHelper {
         None
     }
 }
+/// A key that switches rooms: it leaves the switch for the editor thread
+/// and ends the line being read (which the thread puts back).
+struct SwitchKey {
+    target: Target,
+    shared: Shared,
+}
+
+impl ConditionalEventHandler for SwitchKey {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        *self
+            .shared
+            .switch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(self.target.clone());
+        Some(Cmd::AcceptLine)
+    }
+}
+
 impl Highlighter for ChatHelper {}
 impl Validator for ChatHelper {}
 impl Helper for ChatHelper {}
@@ -176,6 +236,19 @@ impl LineEditor {
             },
             shared: shared.clone(),
         }));
+        // Alt with a digit is the line editor's numeric argument (emacs
+        // mode), so rooms are switched by arrows, or `/switch N`.
+        let keys = [
+            (KeyEvent(KeyCode::Right, Modifiers::ALT), Target::Next),
+            (KeyEvent(KeyCode::Left, Modifiers::ALT), Target::Previous),
+        ];
+        for (key, target) in keys {
+            let handler = SwitchKey {
+                target,
+                shared: shared.clone(),
+            };
+            editor.bind_sequence(key, EventHandler::Conditional(Box::new(handler)));
+        }
         Ok(LineEditor {
             editor,
             shared,
@@ -200,8 +273,24 @@ impl LineEditor {
     fn run(mut self, tx: &mpsc::Sender<Typed>) {
         let mut kept = String::new();
         loop {
-            let read = self.editor.readline_with_initial(PROMPT, (&kept, ""));
+            let (generation, prompt) = self.shared.prompt();
+            let read = self.editor.readline_with_initial(&prompt, (&kept, ""));
             kept.clear();
+            let switch = self
+                .shared
+                .switch
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(target) = switch {
+                // A switch key: the line being typed stays as it was.
+                kept = read.unwrap_or_default();
+                if tx.blocking_send(Typed::Switch(target)).is_err() {
+                    return;
+                }
+                self.await_prompt(generation);
+                continue;
+            }
             let line = match read {
                 Ok(line) => line,
                 // Ctrl-C on a line being typed clears it (rustyline has
@@ -220,6 +309,13 @@ impl LineEditor {
             self.shared.set_draft("");
             if !line.trim().is_empty() {
                 let _ = self.editor.add_history_entry(line.as_str());
+            }
+            if let Some(target) = switch_target(&line) {
+                if tx.blocking_send(Typed::Switch(target)).is_err() {
+                    return;
+                }
+                self.await_prompt(generation);
+                continue;
             }
             let line_max = self.shared.line_max();
             let prepared: Result<Vec<String>, _> = line
@@ -242,25 +338,37 @@ impl LineEditor {
             let registered = self.shared.registered.load(Ordering::Relaxed);
             let echo_erased = registered && lines.iter().all(|l| public_text(l).is_some());
             if echo_erased {
-                self.erase_echo(&line);
+                self.erase_echo(&prompt, &line);
             }
-            if tx
-                .blocking_send(Typed::Lines { lines, echo_erased })
-                .is_err()
-            {
+            let typed = Typed::Lines {
+                lines,
+                echo_erased,
+                prompt: generation,
+            };
+            if tx.blocking_send(typed).is_err() {
                 return;
             }
         }
     }
 
+    /// Waits (a bounded time) for the session to put another room on
+    /// screen than at `generation`, so that the next line is read under
+    /// its prompt.
+    fn await_prompt(&self, generation: u64) {
+        let until = std::time::Instant::now() + PROMPT_WAIT;
+        while self.shared.prompt_generation() == generation && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Erases what the terminal shows of the accepted `line` (prompt
     /// included).
-    fn erase_echo(&mut self, line: &str) {
+    fn erase_echo(&mut self, prompt: &str, line: &str) {
         use std::io::Write;
         let Some((cols, _)) = self.editor.dimensions() else {
             return;
         };
-        let rows = rows_used(PROMPT, line, usize::from(cols));
+        let rows = rows_used(prompt, line, usize::from(cols));
         let mut out = std::io::stdout().lock();
         // Up that many rows to column 1, then clear to the end of screen.
         let _ = write!(out, "\x1b[{rows}F\x1b[J");

@@ -30,6 +30,18 @@ pub fn to_wire(typed: &str) -> &str {
     }
 }
 
+/// The `/features` line sent before the name (spec §16.5): `resume` to
+/// take the name back after a lost connection (§16.6), `rooms` for rooms
+/// (§19.1); `None` for neither, so the client is exactly a v1 one.
+pub fn features_line(resume: bool, rooms: bool) -> Option<&'static str> {
+    match (resume, rooms) {
+        (true, true) => Some("/features resume rooms"),
+        (false, true) => Some("/features rooms"),
+        (true, false) => Some("/features resume"),
+        (false, false) => None,
+    }
+}
+
 /// True when sending `wire` asks the server to end the session.
 pub fn is_quit(wire: &str) -> bool {
     matches!(ClientLine::parse(wire.as_bytes()), Ok(ClientLine::Quit(_)))

@@ -24,11 +24,12 @@ use crate::alert::{Bell, rings};
 use crate::cli::exit;
 use crate::comeback::Comeback;
 use crate::editor::{LineEditor, Shared, Typed};
-use crate::input::{QUIT_WAIT, is_quit, public_text};
+use crate::input::{QUIT_WAIT, features_line, is_quit, public_text};
 use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
 use crate::reconnect::{GIVE_UP, Reconnect, Retry};
 use crate::render::Pretty;
+use crate::rooms::{Rooms, Typed as InRoom};
 use crate::sanitize::for_terminal;
 
 /// Time given to the editor thread to print what it has queued before the
@@ -46,6 +47,8 @@ pub const LOCAL_HELP: &[&str] = &[
     "This client: /quit, a line that is just `sair`, Ctrl-D, or Ctrl-C on an empty line leave.",
     "Ctrl-C on a line being typed clears it. Tab completes names anywhere in the line, and commands.",
     "A pasted TAB becomes spaces (tab stops every 8); a line with other control characters or over the length limit is kept for editing, not sent.",
+    "Rooms: what you type goes to the room in the prompt. /join #room enters one (a new name makes it), /part leaves the one on screen,",
+    "/switch [#room | N | + | -], Alt-← and Alt-→ change the room on screen; the prompt counts what is unread elsewhere (N:#room(unread) @mentions).",
 ];
 
 /// Puts the terminal back as it was when dropped.
@@ -89,6 +92,10 @@ pub struct Options {
     pub bell: Bell,
     /// Liveness bounds.
     pub timings: Timings,
+    /// Ask the server for rooms (spec §19.1).
+    pub rooms: bool,
+    /// Rooms to join once the name is accepted.
+    pub join: Vec<String>,
 }
 
 /// Runs interactive mode to the end; returns the exit status.
@@ -143,6 +150,11 @@ fn unconfirmed(view: &Pretty, report: &Report, what: &str) -> Option<String> {
     Some(view.notice(&format!("{what}: {}{more}", lines.join(", "))))
 }
 
+/// A room name for the terminal (it is the server's text).
+fn for_terminal_str(s: &str) -> &str {
+    s
+}
+
 /// The session: typed lines out, server lines in, until it ends.
 async fn chat(
     mut conn: Connection,
@@ -163,11 +175,16 @@ async fn chat(
     };
     let mut live = Liveness::new(options.timings, Instant::now());
     let mut resume = Comeback::default();
-    if reconnect.is_some() {
-        // Before the name, so the welcome brings a token (spec §16.6).
-        conn.send(b"/features resume").await?;
+    let mut rooms = Rooms::default();
+    // Before the name, so the welcome brings a token (spec §16.6), and
+    // rooms where the server has them (§19.1). Neither: exactly v1.
+    if let Some(features) = features_line(reconnect.is_some(), options.rooms) {
+        conn.send(features.as_bytes()).await?;
         resume.state.asked = true;
     }
+    // Joined once, after the first welcome.
+    let mut to_join =
+        (!options.join.is_empty()).then(|| format!("/join {}", options.join.join(",")));
     if let Some(name) = &options.name {
         conn.send(name.as_bytes()).await?;
         live.expect_answer(Instant::now());
@@ -189,7 +206,16 @@ async fn chat(
                 incoming = conn.incoming.recv() => match incoming.unwrap_or(Incoming::Closed(None)) {
                     Incoming::Line(line) => {
                         live.heard(Instant::now());
+                        if let ServerLine::Features { words } = &line {
+                            let words: Vec<&str> = words.iter().map(|w| w.as_str()).collect();
+                            rooms.features(&words);
+                        }
                         let step = resume.track(&line, Instant::now());
+                        if step.anew && rooms.is_on()
+                            && let Some(rejoin) = rooms.rejoin()
+                        {
+                            conn.send(rejoin.as_bytes()).await?;
+                        }
                         for wire in &step.send {
                             conn.send(wire.as_bytes()).await?;
                         }
@@ -199,8 +225,13 @@ async fn chat(
                         if step.swallow {
                             continue;
                         }
-                        // With sequence numbers, events come inside `SEQ`.
+                        // With sequence numbers, events come inside `SEQ`; a
+                        // room's, inside `IN #room` (§19.3).
                         let event = match &line {
+                            ServerLine::In { line, .. } => match line.as_ref() {
+                                ServerLine::Seq { event, .. } => event.as_ref(),
+                                other => other,
+                            },
                             ServerLine::Seq { event, .. } => event.as_ref(),
                             other => other,
                         };
@@ -225,6 +256,10 @@ async fn chat(
                                 // the room what crowd notices save (§18).
                                 if *online <= WHO_ON_JOIN_MAX {
                                     conn.send(b"/who").await?;
+                                }
+                                if let Some(join) = to_join.take().filter(|_| rooms.is_on()) {
+                                    rooms.typed(&join);
+                                    conn.send(join.as_bytes()).await?;
                                 }
                             }
                             ServerLine::Who { names } => names.iter().for_each(|n| roster.add(n.as_str())),
@@ -260,9 +295,10 @@ async fn chat(
                             }
                             return Ok(end);
                         }
-                        if let Some(text) = text {
+                        for text in rooms.incoming(&line, text, me.as_ref()) {
                             show(text);
                         }
+                        shared.set_prompt(rooms.screen(), rooms.prompt());
                         if rings(options.bell, event, me.as_ref()) {
                             let mut out = std::io::stdout().lock();
                             let _ = out.write_all(BEL);
@@ -323,10 +359,39 @@ async fn chat(
                     None => {}
                 },
                 line = typed.recv(), if input_open => match line.unwrap_or(Typed::Leave) {
-                    Typed::Lines { lines, echo_erased } => {
+                    Typed::Switch(target) => {
+                        match rooms.switch(&target) {
+                            Ok(switched) => {
+                                show(view.notice(&switched.note));
+                                switched.held.into_iter().for_each(&mut show);
+                            }
+                            Err(why) => show(view.notice(&why)),
+                        }
+                        shared.set_prompt(rooms.screen(), rooms.prompt());
+                    }
+                    Typed::Lines { lines, echo_erased, prompt } => {
                         // A paste may hold several lines: each goes out as its
                         // own line, and nothing after one that quits.
-                        for wire in lines {
+                        for typed_line in lines {
+                            let wire = match rooms.typed(&typed_line) {
+                                InRoom::Send(wire) => wire,
+                                InRoom::Switch(target) => {
+                                    if let Err(why) = rooms.switch(&target) {
+                                        show(view.notice(&why));
+                                    }
+                                    shared.set_prompt(rooms.screen(), rooms.prompt());
+                                    continue;
+                                }
+                            };
+                            // Typed while another room was on screen (the
+                            // prompt was out of date): never sent elsewhere.
+                            if wire != typed_line && prompt != 0 && prompt != rooms.screen() {
+                                show(view.error(&format!(
+                                    "Not sent: the room on screen is now {}; ↑ brings your line back.",
+                                    rooms.current().map_or("another", for_terminal_str)
+                                )));
+                                continue;
+                            }
                             if resume.is_coming_back() && !is_quit(&wire) {
                                 // Not registered again yet: kept, in order.
                                 if !resume.keep(wire) {
@@ -396,6 +461,11 @@ async fn chat(
                 conn = fresh;
                 live = Liveness::new(options.timings, Instant::now());
                 let line = resume.reconnected(outage);
+                if rooms.is_on() {
+                    // A rooms session is resumed as one (§19.4).
+                    conn.send(b"/features rooms").await?;
+                    resume.state.asked = true;
+                }
                 conn.send(line.as_bytes()).await?;
                 live.expect_answer(Instant::now());
             }
@@ -433,6 +503,9 @@ async fn reconnect_with_backoff(
             tokio::select! {
                 () = tokio::time::sleep_until(until) => break,
                 line = typed.recv() => match line.unwrap_or(Typed::Leave) {
+                    Typed::Switch(_) => {
+                        show(view.notice("Not connected: rooms can be switched once the connection is back."));
+                    }
                     Typed::Lines { lines, .. } => {
                         for wire in lines {
                             if is_quit(&wire) {

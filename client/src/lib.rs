@@ -10,6 +10,7 @@
 //! - `editor`: the interactive line editor thread.
 //! - `fold`: loose (case- and diacritic-blind) matching of typed names.
 //! - `alert`: mentions and the bell.
+//! - `rooms`: the rooms one is in, the one on screen, unread counts (spec §19).
 //! - `liveness`: noticing a dead or hung server.
 //! - `tls`: whom to trust over TLS (authorities, or trust on first use).
 #![forbid(unsafe_code)]
@@ -27,5 +28,6 @@ pub mod net;
 pub mod plain;
 pub mod reconnect;
 pub mod render;
+pub mod rooms;
 pub mod sanitize;
 pub mod tls;

@@ -62,6 +62,8 @@ fn main() {
                 colour: std::env::var_os("NO_COLOR").is_none(),
                 bell: cli.bell,
                 timings: cli.liveness_ms,
+                rooms: !cli.no_rooms,
+                join: cli.join.clone(),
             };
             match interactive::run(conn, options, reconnect).await {
                 Ok(code) => code,
@@ -71,7 +73,11 @@ fn main() {
                 }
             }
         } else {
-            plain::run(conn, cli.name, cli.liveness_ms, reconnect).await
+            let rooms = plain::Rooms {
+                on: cli.rooms || !cli.join.is_empty(),
+                join: cli.join.clone(),
+            };
+            plain::run(conn, cli.name, cli.liveness_ms, reconnect, rooms).await
         }
     });
     // Exit without waiting for the stdin reader thread, which may be

@@ -10,7 +10,11 @@
 //! parse it. The client's own probe `PONG`s are not printed. With
 //! `--reconnect`, a lost connection prints `LOST` and is reopened: the
 //! name is taken back (spec §16.6) and the server's lines (`WELCOME`, the
-//! missed `SEQ` lines, `RESUMED`) follow; stdin waits meanwhile.
+//! missed `SEQ` lines, `RESUMED`) follow; stdin waits meanwhile. With
+//! `--rooms` (or `--join`) the client asks for rooms (spec §19): a room's
+//! lines come as `IN #room ...`, and the script addresses a room with
+//! `/msg #room text`; `--join` joins rooms once the name is accepted, and
+//! a resumed session is a rooms session again.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -20,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::Instant;
 
 use crate::cli::exit;
-use crate::input::{QUIT_WAIT, to_wire};
+use crate::input::{QUIT_WAIT, features_line, to_wire};
 use crate::liveness::{Alarm, Liveness, Report, Timings};
 use crate::net::{Connection, Incoming};
 use crate::reconnect::{Backoff, GIVE_UP, Reconnect, ResumeState, Retry};
@@ -46,12 +50,22 @@ fn warn_unconfirmed(report: &Report) {
     }
 }
 
+/// Scripted mode's rooms (spec §19).
+#[derive(Debug, Clone, Default)]
+pub struct Rooms {
+    /// Ask the server for rooms.
+    pub on: bool,
+    /// Rooms to join once the name is accepted.
+    pub join: Vec<String>,
+}
+
 /// Runs scripted mode to the end; returns the exit status.
 pub async fn run(
     mut conn: Connection,
     name: Option<String>,
     timings: Timings,
     mut reconnect: Option<Reconnect>,
+    rooms: Rooms,
 ) -> i32 {
     let to_terminal = std::io::stdout().is_terminal();
     let mut live = Liveness::new(timings, Instant::now());
@@ -61,13 +75,14 @@ pub async fn run(
     // The outage's pauses, kept until the name is back: a server that
     // accepts and then fails does not restart them.
     let mut backoff: Option<Backoff> = None;
-    if reconnect.is_some() {
-        if conn.send(b"/features resume").await.is_err() {
+    if let Some(features) = features_line(reconnect.is_some(), rooms.on) {
+        if conn.send(features.as_bytes()).await.is_err() {
             emit("LOST :cannot send to the server");
             return exit::DISCONNECTED;
         }
         resume.asked = true;
     }
+    let mut to_join = (!rooms.join.is_empty()).then(|| format!("/join {}", rooms.join.join(",")));
     // True while the `--name` is in flight: stdin waits, so that a message
     // is never sent as a name attempt.
     let mut awaiting_name = false;
@@ -118,6 +133,9 @@ pub async fn run(
                                 awaiting_name = false;
                                 resuming = false;
                                 backoff = None;
+                                if let Some(join) = to_join.take() {
+                                    let _ = conn.send(join.as_bytes()).await;
+                                }
                             }
                             // Any error while the name is in flight answers it
                             // (§4.3): name-invalid, name-taken, or a framing or
@@ -220,6 +238,14 @@ pub async fn run(
         };
         live = Liveness::new(timings, Instant::now());
         resuming = true;
+        if rooms.on {
+            // A rooms session is resumed as one (§19.4).
+            resume.asked = true;
+            if conn.send(b"/features rooms").await.is_err() {
+                emit("LOST :cannot send to the server");
+                return exit::DISCONNECTED;
+            }
+        }
         if conn.send(resume.resume_line().as_bytes()).await.is_err() {
             emit("LOST :cannot send to the server");
             return exit::DISCONNECTED;

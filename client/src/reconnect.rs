@@ -131,6 +131,8 @@ impl ResumeState {
             ServerLine::Seq { seq, .. } | ServerLine::Hist { seq, .. } => {
                 self.seq = self.seq.max(*seq);
             }
+            // A room's lines carry the same numbers (§19.4).
+            ServerLine::In { line, .. } => return self.observe(line),
             _ => {}
         }
         false

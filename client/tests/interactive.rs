@@ -38,9 +38,9 @@ impl OnPty {
     }
 
     /// Without reconnecting: how a session ends, and lines exactly as a
-    /// v1 client sends them (no `/features` first).
+    /// v1 client sends them (no `/features` first: no resume, no rooms).
     fn spawn_with(port: u16, args: &[&str]) -> OnPty {
-        let mut all = vec!["--no-reconnect"];
+        let mut all = vec!["--no-reconnect", "--no-rooms"];
         all.extend_from_slice(args);
         OnPty::spawn_raw(port, &all)
     }
@@ -517,4 +517,75 @@ async fn after_a_restart_the_client_joins_again_under_its_name() {
     ana.type_keys(b"/quit\r");
     assert_eq!(ana.status().await, 0);
     assert!(second.shutdown().await);
+}
+
+/// Issue 22: with rooms, what is typed goes to the room in the prompt;
+/// another room's lines wait, counted in the prompt, until Alt-← (or
+/// `/switch`) shows them, and what is typed then goes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_keep_their_lines_apart_and_alt_arrows_switch() {
+    let srv = server().await;
+    // cai speaks rooms and sits in #homework.
+    let (r, mut cai_w) = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .unwrap()
+        .into_split();
+    let mut cai = LineReader::server_lines(r);
+    cai_w
+        .write_all(b"/features rooms\ncai\n/join #homework\n")
+        .await
+        .unwrap();
+    let until_line = async |lines: &mut LineReader<OwnedReadHalf>, want: &str| loop {
+        let line = tokio::time::timeout(WAIT, lines.next_text())
+            .await
+            .unwrap_or_else(|_| panic!("no line with {want:?}"))
+            .unwrap()
+            .unwrap();
+        if line.contains(want) {
+            return line;
+        }
+    };
+    until_line(&mut cai, "IN #homework SEQ 2 JOIN").await;
+    let mut ana = OnPty::spawn_raw(
+        srv.port(),
+        &["--no-reconnect", "--name", "ana", "--join", "#homework"],
+    );
+    ana.wait_for("now in #homework").await;
+    let (mut bob, _, mut bob_w) = raw_peer(srv.addr, "bob").await;
+    bob_w.write_all(b"anyone in general, ana?\n").await.unwrap();
+    // Typed in #homework: it goes there, not to the default room.
+    ana.type_keys(b"homework first\r");
+    let said = until_line(&mut cai, "homework first").await;
+    assert!(said.starts_with("IN #homework SEQ "), "{said}");
+    assert!(
+        !ana.screen().contains("anyone in general"),
+        "held for #general"
+    );
+    ana.wait_for("[1:#general(1) @1]> ").await;
+    // Alt-←: #general comes on screen with what was kept for it, and the
+    // line being typed stays.
+    ana.type_keys(b"yes,");
+    ana.type_keys(b"\x1b[1;3D");
+    ana.wait_for("now in #general").await;
+    ana.wait_for("anyone in general, ana?").await;
+    ana.wait_for("#general> ").await;
+    ana.type_keys(b" here\r");
+    let heard = until_line(&mut bob, "yes, here").await;
+    assert!(
+        heard.starts_with("MSG ") && heard.ends_with(" ana :yes, here"),
+        "{heard}"
+    );
+    // /switch by name goes back; nothing reaches bob from #homework.
+    ana.type_keys(b"/switch #HOMEWORK\r");
+    ana.wait_for("#homework> ").await;
+    ana.type_keys(b"back to work\r");
+    until_line(&mut cai, "back to work").await;
+    ana.type_keys(b"/quit\r");
+    assert_eq!(ana.status().await, 0);
+    let left = until_line(&mut bob, "LEAVE").await;
+    assert!(
+        left.contains(" ana quit"),
+        "bob saw nothing but the leave: {left}"
+    );
+    assert!(srv.shutdown().await);
 }
