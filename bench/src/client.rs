@@ -78,12 +78,15 @@ pub struct Client {
 }
 
 /// Which messages a reader counts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counts {
     /// Public `MSG` lines.
     Public,
     /// `PRIV` lines addressed to this client (not the sender's echo).
     PrivateTo,
+    /// A rooms client's public messages: `MSG` inside `IN #room SEQ`
+    /// (spec §19.3); the client asks for rooms before its name.
+    InRooms,
 }
 
 /// Connects, registers `name`, and starts the reader. `src` binds the
@@ -122,7 +125,14 @@ pub async fn connect(
             (Box::new(r), Box::new(w))
         }
     };
-    writer.write_all(format!("{name}\n").as_bytes()).await?;
+    let features = if counts == Counts::InRooms {
+        "/features rooms\n"
+    } else {
+        ""
+    };
+    writer
+        .write_all(format!("{features}{name}\n").as_bytes())
+        .await?;
     writer.flush().await?;
     let mut lines = LineReader::server_lines(reader);
     // Read up to WELCOME; anything after it stays in the reader.
@@ -177,6 +187,19 @@ async fn read_loop(
         let now = totals.now_ns();
         let text = match (ServerLine::parse(line), counts) {
             (Ok(ServerLine::Msg { text, .. }), Counts::Public) => Some(text),
+            (Ok(ServerLine::In { line, .. }), Counts::InRooms) => match *line {
+                ServerLine::Seq { event, .. } => match *event {
+                    ServerLine::Msg { text, .. } => Some(text),
+                    _ => {
+                        totals.other_lines.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                },
+                _ => {
+                    totals.other_lines.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            },
             // Count what reached us, not the server's echo of what we sent.
             (Ok(ServerLine::Priv { text, from, to, .. }), Counts::PrivateTo)
                 if to.as_str() == me && from.as_str() != me =>

@@ -137,6 +137,22 @@ enum Scenario {
         #[command(flatten)]
         load: Load,
     },
+    /// R rooms of N clients (spec §19); in each, S of its clients send M
+    /// public messages to it. Start the server with `--rooms-max` above R.
+    Rooms {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        /// Clients in each room.
+        #[arg(long, default_value_t = 100)]
+        per_room: usize,
+        /// Senders in each room.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[command(flatten)]
+        load: Load,
+    },
     /// P pairs; in each, one client sends M private messages to the other.
     Private {
         #[command(flatten)]
@@ -155,6 +171,13 @@ enum Scenario {
         /// Seconds to hold them (keep below the server's ping interval).
         #[arg(long, default_value_t = 5.0)]
         hold: f64,
+        /// Rooms clients in this many rooms each, the default one counted
+        /// (spec §19); 0: plain v1 clients.
+        #[arg(long, default_value_t = 0)]
+        rooms_each: usize,
+        /// The rooms they are spread over (besides the default one).
+        #[arg(long, default_value_t = 900)]
+        room_count: usize,
     },
     /// Connect, register, /quit, repeated; reports cycles per second.
     Churn {
@@ -186,6 +209,7 @@ impl Scenario {
     fn common(&self) -> &Common {
         match self {
             Scenario::Fanout { common, .. }
+            | Scenario::Rooms { common, .. }
             | Scenario::Private { common, .. }
             | Scenario::Idle { common, .. }
             | Scenario::Churn { common, .. } => common,
@@ -294,7 +318,34 @@ fn drive(scenario: Scenario) -> anyhow::Result<()> {
             Scenario::Private { pairs, load, .. } => {
                 scenarios::private(&common, pairs, load.messages, load.size, load.rate).await
             }
-            Scenario::Idle { clients, hold, .. } => scenarios::idle(&common, clients, hold).await,
+            Scenario::Rooms {
+                rooms,
+                per_room,
+                senders,
+                load,
+                ..
+            } => {
+                scenarios::rooms(
+                    &common,
+                    rooms,
+                    per_room,
+                    senders,
+                    load.messages,
+                    load.size,
+                    load.rate,
+                )
+                .await
+            }
+            Scenario::Idle {
+                clients,
+                hold,
+                rooms_each,
+                room_count,
+                ..
+            } => {
+                let rooms = (rooms_each > 0).then_some((room_count, rooms_each));
+                scenarios::idle(&common, clients, hold, rooms).await
+            }
             Scenario::Churn {
                 cycles, parallel, ..
             } => scenarios::churn(&common, cycles, parallel).await,

@@ -161,6 +161,20 @@ pub async fn connect_all(
     Ok(clients)
 }
 
+/// Each client sends what `setup` gives it, if anything (its joins, say).
+pub async fn setup(
+    clients: &mut [Client],
+    setup: impl Fn(usize) -> Option<String>,
+) -> anyhow::Result<()> {
+    for (i, c) in clients.iter_mut().enumerate() {
+        if let (Some(w), Some(lines)) = (c.writer.as_mut(), setup(i)) {
+            w.write_all(lines.as_bytes()).await?;
+            w.flush().await?;
+        }
+    }
+    Ok(())
+}
+
 /// Every client pings; returns once every reader has seen its PONG, so all
 /// setup traffic (JOIN lines) sent before has been read.
 pub async fn barrier(clients: &mut [Client], totals: &Totals, max: Duration) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! The four load scenarios: fan-out, private pairs, idle connections and
+//! The load scenarios: fan-out (in one room, or in many rooms, spec §19),
+//! private pairs, idle connections (in one room or in several each) and
 //! connect/disconnect churn. Each builds a [`Report`]; none prints.
 
 use std::sync::Arc;
@@ -81,7 +82,40 @@ pub async fn fanout(
         ..Report::default()
     };
     let plan = (0..senders).map(|i| (i, String::new())).collect();
-    load(common, Counts::Public, plan, report).await
+    load(common, Counts::Public, plan, report, |_| None).await
+}
+
+/// R rooms of N clients each (spec §19); in each room, S of its clients
+/// send M public messages of D octets to it. Every client is also in the
+/// default room, where nothing is said.
+pub async fn rooms(
+    common: &Common,
+    rooms: usize,
+    per_room: usize,
+    senders: usize,
+    messages: u64,
+    size: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
+    let senders = senders.min(per_room);
+    let clients = rooms * per_room;
+    let report = Report {
+        scenario: "rooms".into(),
+        clients,
+        senders: senders * rooms,
+        messages_per_sender: messages,
+        size,
+        rate_per_sender: rate,
+        expected: (rooms * senders) as u64 * messages * (per_room as u64).saturating_sub(1),
+        ..Report::default()
+    };
+    let plan = (0..rooms)
+        .flat_map(|r| (0..senders).map(move |s| (r * per_room + s, format!("/msg #r{r} "))))
+        .collect();
+    load(common, Counts::InRooms, plan, report, |i| {
+        Some(format!("/join #r{}\n", i / per_room))
+    })
+    .await
 }
 
 /// P pairs; the first of each pair sends M private messages to the second.
@@ -105,21 +139,24 @@ pub async fn private(
     let plan = (0..pairs)
         .map(|p| (2 * p, format!("@{}{} ", common.prefix, 2 * p + 1)))
         .collect();
-    load(common, Counts::PrivateTo, plan, report).await
+    load(common, Counts::PrivateTo, plan, report, |_| None).await
 }
 
-/// Connects `report.clients` clients, settles, then has each `(client,
-/// line prefix)` in `plan` send its messages, and measures the deliveries.
+/// Connects `report.clients` clients, has each send what `setup` gives
+/// it (its joins), settles, then has each `(client, line prefix)` in
+/// `plan` send its messages, and measures the deliveries.
 async fn load(
     common: &Common,
     counts: Counts,
     plan: Vec<(usize, String)>,
     mut report: Report,
+    setup: impl Fn(usize) -> Option<String>,
 ) -> anyhow::Result<Report> {
     let totals = Totals::new();
     let pid = common.pid;
     let rss_before = pid.and_then(process::rss_kib);
     let mut all = run::connect_all(common, report.clients, counts, &totals).await?;
+    run::setup(&mut all, setup).await?;
     run::barrier(&mut all, &totals, SETTLE).await?;
     let cpu_before = pid.and_then(process::cpu_seconds);
     let started = Instant::now();
@@ -168,18 +205,46 @@ async fn load(
 }
 
 /// N registered clients held idle for `hold` seconds; the server's RSS per
-/// client is what it grew by.
-pub async fn idle(common: &Common, clients: usize, hold: f64) -> anyhow::Result<Report> {
+/// client is what it grew by. With `rooms` (R, K): each client is a
+/// rooms client in the default room and K - 1 of R other rooms (spec §19),
+/// K in all.
+pub async fn idle(
+    common: &Common,
+    clients: usize,
+    hold: f64,
+    rooms: Option<(usize, usize)>,
+) -> anyhow::Result<Report> {
     let totals = Totals::new();
     let pid = common.pid;
     let rss_before = pid.and_then(process::rss_kib);
     let cpu_before = pid.and_then(process::cpu_seconds);
     let started = Instant::now();
-    let mut all = run::connect_all(common, clients, Counts::Public, &totals).await?;
+    let counts = if rooms.is_some() {
+        Counts::InRooms
+    } else {
+        Counts::Public
+    };
+    let mut all = run::connect_all(common, clients, counts, &totals).await?;
+    if let Some((count, each)) = rooms {
+        // Client i's rooms: i, i + stride, ... (mod R), all different.
+        let stride = (count / each.max(1)).max(1);
+        run::setup(&mut all, |i| {
+            let names: Vec<String> = (0..each.saturating_sub(1))
+                .map(|k| format!("#r{}", (i + k * stride) % count.max(1)))
+                .collect();
+            (!names.is_empty()).then(|| format!("/join {}\n", names.join(",")))
+        })
+        .await?;
+    }
     run::barrier(&mut all, &totals, SETTLE).await?;
     tokio::time::sleep(Duration::from_secs_f64(hold)).await;
     let mut report = Report {
-        scenario: "idle".into(),
+        scenario: if rooms.is_some() {
+            "idle-rooms"
+        } else {
+            "idle"
+        }
+        .into(),
         clients,
         outcome: "complete".into(),
         ..Report::default()
