@@ -22,7 +22,7 @@ use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::EventLog;
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
-use crate::hub::room::Room;
+use crate::hub::room::{MemberId, Room};
 use crate::hub::roster::{Holder, Roster};
 use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
 use crate::ops::metrics::Metrics;
@@ -31,6 +31,11 @@ use crate::ops::metrics::Metrics;
 /// memory (§19.4): a thousand rooms of them stay within a few hundred
 /// MiB whatever the history retention says.
 pub const ROOM_RECENT_MAX: usize = 1_000;
+
+/// A room's place in the hall (an index into its slab): small, so that a
+/// member's list of rooms costs a few octets each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(u32);
 
 /// Someone registered (in a cluster: on any node).
 #[derive(Debug)]
@@ -44,8 +49,19 @@ pub struct Member {
     /// resumes): a resuming client is never given events from before it,
     /// and a private message is for this holding only (§16.6, §17.2).
     pub since: Seq,
+    /// Its place in the hall, while it holds the name.
+    id: MemberId,
     /// The rooms it is in, in the order it entered them.
-    pub rooms: Vec<RoomKey>,
+    rooms: Vec<RoomId>,
+    /// The rooms it is an operator of (§19.6), in them or not.
+    runs: Vec<RoomId>,
+}
+
+impl Member {
+    /// How many rooms it is in.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
 }
 
 impl Holder for Member {
@@ -132,13 +148,25 @@ impl Counters {
 pub struct Hall {
     /// Everyone registered, by identity key and look-alike skeleton.
     members: Roster<Member>,
-    /// Those of them who are this process's clients.
+    /// Those of them who are this process's clients, by key: which
+    /// registration holds each.
     seats: HashMap<NameKey, Seat>,
-    /// The rooms, by key. The default room is always here.
-    rooms: HashMap<RoomKey, Room>,
-    /// The default room's key: where a client without the `rooms`
-    /// feature lives, and where every client starts (§19.1).
-    default: RoomKey,
+    /// Where each member's events go, by [`MemberId`] (`None`: not this
+    /// process's client, or no member): what every delivery reads.
+    recipients: Vec<Option<Arc<dyn Recipient>>>,
+    /// Each member's key, by [`MemberId`].
+    keys: Vec<Option<NameKey>>,
+    /// Member ids free to give again.
+    free_members: Vec<MemberId>,
+    /// The rooms, by [`RoomId`]. The default room is always here.
+    rooms: Vec<Option<Room>>,
+    /// Each room's id, by key.
+    room_ids: HashMap<RoomKey, RoomId>,
+    /// Room ids free to give again.
+    free_rooms: Vec<RoomId>,
+    /// The default room: where a client without the `rooms` feature
+    /// lives, and where every client starts (§19.1).
+    default: RoomId,
     /// The last number given.
     last_seq: Seq,
     /// The last time given: later events never get an earlier one, even
@@ -174,8 +202,13 @@ impl Hall {
         Hall {
             members: Roster::default(),
             seats: HashMap::new(),
-            rooms: HashMap::from([(key.clone(), room)]),
-            default: key,
+            recipients: Vec::new(),
+            keys: Vec::new(),
+            free_members: Vec::new(),
+            rooms: vec![Some(room)],
+            room_ids: HashMap::from([(key, RoomId(0))]),
+            free_rooms: Vec::new(),
+            default: RoomId(0),
             last_seq: Seq(0),
             last_at: None,
             replay,
@@ -185,26 +218,39 @@ impl Hall {
         }
     }
 
+    /// The room `id`, if it exists.
+    fn at(&self, id: RoomId) -> Option<&Room> {
+        self.rooms.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// The room `id`, to change, if it exists.
+    fn at_mut(&mut self, id: RoomId) -> Option<&mut Room> {
+        self.rooms.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
     /// The default room.
     fn lobby(&mut self) -> &mut Room {
-        self.rooms
-            .get_mut(&self.default)
+        let id = self.default;
+        self.at_mut(id)
             .unwrap_or_else(|| unreachable!("the default room is never removed"))
     }
 
     /// Calls the default room `name` from now on (before anyone is in
     /// it: an operator's choice at start).
     pub fn rename_default(&mut self, name: RoomName<'static>) {
-        if let Some(room) = self.rooms.remove(&self.default) {
-            self.default = name.key();
-            self.rooms.insert(self.default.clone(), room.renamed(name));
+        let id = self.default;
+        if let Some(slot) = self.rooms.get_mut(id.0 as usize)
+            && let Some(room) = slot.take()
+        {
+            self.room_ids.retain(|_, v| *v != id);
+            self.room_ids.insert(name.key(), id);
+            *slot = Some(room.renamed(name));
         }
     }
 
     /// The default room's name.
     pub fn default_room(&self) -> &RoomName<'static> {
-        self.rooms
-            .get(&self.default)
+        self.at(self.default)
             .map(Room::name)
             .unwrap_or_else(|| unreachable!("the default room is never removed"))
     }
@@ -213,7 +259,7 @@ impl Hall {
     /// (§18; 0: never), from now on.
     pub fn count_crowds_from(&mut self, size: usize) {
         self.crowd_size = size;
-        for room in self.rooms.values_mut() {
+        for room in self.rooms.iter_mut().flatten() {
             room.count_crowds_from(size);
         }
     }
@@ -225,9 +271,21 @@ impl Hall {
     pub fn load(&mut self, last: Seq, history: impl IntoIterator<Item = Arc<Event>>) {
         self.members.clear();
         self.seats.clear();
+        self.recipients.clear();
+        self.keys.clear();
+        self.free_members.clear();
         self.log.clear();
-        let default = self.default.clone();
-        self.rooms.retain(|key, _| *key == default);
+        let default = self.default;
+        for (i, slot) in self.rooms.iter_mut().enumerate() {
+            if i != default.0 as usize {
+                *slot = None;
+            }
+        }
+        self.room_ids.retain(|_, id| *id == default);
+        self.free_rooms = (0..self.rooms.len() as u32)
+            .map(RoomId)
+            .filter(|id| *id != default)
+            .collect();
         self.lobby().clear();
         self.last_seq = last;
         self.last_at = None;
@@ -242,36 +300,43 @@ impl Hall {
     /// loaded (no event).
     pub fn add_member(&mut self, name: Name<'static>, since: Seq) {
         let key = name.key();
-        self.register(name, since);
-        self.enter_quietly(&key, &self.default.clone());
+        let id = self.register(name, since);
+        let default = self.default;
+        if let Some(room) = self.at_mut(default) {
+            room.add(id);
+        }
+        if let Some(member) = self.members.get_mut(&key) {
+            member.rooms.push(default);
+        }
     }
 
     /// `name` holds its name from now on (no event; in no room yet).
-    fn register(&mut self, name: Name<'static>, since: Seq) {
+    fn register(&mut self, name: Name<'static>, since: Seq) -> MemberId {
+        let key = name.key();
+        let id = match self.free_members.pop() {
+            Some(id) => id,
+            None => {
+                self.recipients.push(None);
+                self.keys.push(None);
+                MemberId(u32::try_from(self.keys.len() - 1).unwrap_or(u32::MAX))
+            }
+        };
+        if let Some(slot) = self.keys.get_mut(id.0 as usize) {
+            *slot = Some(key.clone());
+        }
         let shapes = name.skeletons();
         self.members.insert(
-            name.key(),
+            key,
             Member {
                 name,
                 shapes,
                 since,
+                id,
                 rooms: Vec::new(),
+                runs: Vec::new(),
             },
         );
-    }
-
-    /// `key` is in `room` from now on (no event).
-    fn enter_quietly(&mut self, key: &NameKey, room: &RoomKey) {
-        let Some(member) = self.members.get_mut(key) else {
-            return;
-        };
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        if !r.has(key) {
-            r.add(key.clone());
-            member.rooms.push(room.clone());
-        }
+        id
     }
 
     /// The last number given.
@@ -326,15 +391,13 @@ impl Hall {
         self.seats.get(key)
     }
 
-    /// Seats this process's client holding `key`, in every room it is in;
-    /// returns the seat it replaces (a resume on a new connection).
+    /// Seats this process's client holding `key`; returns the seat it
+    /// replaces (a resume on a new connection).
     pub fn sit(&mut self, key: NameKey, seat: Seat) -> Option<Seat> {
-        if let Some(member) = self.members.get(&key) {
-            for room in &member.rooms {
-                if let Some(r) = self.rooms.get_mut(room) {
-                    r.seat(&key, Arc::clone(&seat.recipient));
-                }
-            }
+        if let Some(member) = self.members.get(&key)
+            && let Some(slot) = self.recipients.get_mut(member.id.0 as usize)
+        {
+            *slot = Some(Arc::clone(&seat.recipient));
         }
         self.seats.insert(key, seat)
     }
@@ -345,25 +408,26 @@ impl Hall {
         if self.seats.get(key)?.reg != reg {
             return None;
         }
-        self.unseat_rooms(key);
+        self.unseat_recipient(key);
         self.seats.remove(key)
     }
 
-    /// `key`'s events go nowhere in this process's rooms any more.
-    fn unseat_rooms(&mut self, key: &NameKey) {
-        if let Some(member) = self.members.get(key) {
-            for room in &member.rooms {
-                if let Some(r) = self.rooms.get_mut(room) {
-                    r.unseat(key);
-                }
-            }
+    /// `key`'s events go nowhere in this process any more.
+    fn unseat_recipient(&mut self, key: &NameKey) {
+        if let Some(member) = self.members.get(key)
+            && let Some(slot) = self.recipients.get_mut(member.id.0 as usize)
+        {
+            *slot = None;
         }
     }
 
     /// Unseats everyone: this process no longer serves the hall.
     pub fn unseat_all(&mut self) -> Vec<Seat> {
-        for room in self.rooms.values_mut() {
-            room.unseat_all();
+        for room in self.rooms.iter_mut().flatten() {
+            room.forget_crowd();
+        }
+        for slot in &mut self.recipients {
+            *slot = None;
         }
         self.seats.drain().map(|(_, seat)| seat).collect()
     }
@@ -376,15 +440,16 @@ impl Hall {
     pub fn join(&mut self, seq: Seq, at: Timestamp, name: Name<'static>, since: Seq) -> Arc<Event> {
         let key = name.key();
         self.register(name.clone(), since);
-        let default = self.default.clone();
-        self.enter(seq, at, &default, &key, name)
+        let default = self.default;
+        self.enter_id(seq, at, default, &key, name)
+            .unwrap_or_else(|| unreachable!("the default room exists and the member is new"))
     }
 
     /// `key` (registered, as `name`) enters `room` (which exists) at `seq`
     /// and `at`: the join is announced to the room's other clients here
     /// (or counted, in a crowded room), and its own seat, if it has one,
     /// is told what [`Entered`] says before it can receive any event of
-    /// the room.
+    /// the room. `None` if the room or the member does not exist.
     pub fn enter(
         &mut self,
         seq: Seq,
@@ -392,54 +457,74 @@ impl Hall {
         room: &RoomKey,
         key: &NameKey,
         name: Name<'static>,
-    ) -> Arc<Event> {
+    ) -> Option<Arc<Event>> {
+        let id = *self.room_ids.get(room)?;
+        self.enter_id(seq, at, id, key, name)
+    }
+
+    fn enter_id(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: RoomId,
+        key: &NameKey,
+        name: Name<'static>,
+    ) -> Option<Arc<Event>> {
+        let member = self.members.get(key)?.id;
         let at = self.stamp(at);
         let replay = self.replay;
-        let Some(r) = self.rooms.get_mut(room) else {
-            unreachable!("a hub enters only rooms that exist");
-        };
+        let Hall {
+            rooms,
+            recipients,
+            log,
+            counters,
+            last_seq,
+            members,
+            ..
+        } = self;
+        let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
         let event = Arc::new(Event::new_in(
             seq,
             at,
             Some(r.name().clone()),
             EventKind::Join { name },
         ));
-        self.last_seq = seq;
-        self.log.push(Arc::clone(&event));
+        *last_seq = seq;
+        log.push(Arc::clone(&event));
         // A notice of earlier comings and goings does not count the
         // newcomer: it precedes its join.
         let online = r.len() + 1;
         if !r.crowd_absorbs(online) {
-            let sent = r.send_crowd_notice(at);
-            self.counters.deliveries.inc_by(sent);
+            counters
+                .deliveries
+                .inc_by(r.send_crowd_notice(recipients, at));
         }
-        r.add(key.clone());
         if !r.crowd_absorb(online, &event) {
-            let sent = r.deliver_to_all_but(Some(key), &event);
-            self.counters.deliveries.inc_by(sent);
+            counters
+                .deliveries
+                .inc_by(r.deliver(recipients, Some(member), &event));
         }
-        self.counters.join.inc();
-        if let Some(member) = self.members.get_mut(key) {
-            member.rooms.push(room.clone());
+        r.add(member);
+        counters.join.inc();
+        if let Some(m) = members.get_mut(key) {
+            m.rooms.push(room);
         }
-        if let Some(seat) = self.seats.get(key) {
+        if let Some(Some(recipient)) = recipients.get(member.0 as usize) {
             let entered = Entered {
                 room: r.name().clone(),
                 join: Some(Arc::clone(&event)),
                 topic: r.topic().cloned(),
                 backlog: r.backlog(replay, wall_clock()),
             };
-            seat.recipient.entered(&entered);
-            r.seat(key, Arc::clone(&seat.recipient));
+            recipient.entered(&entered);
         }
-        event
+        Some(event)
     }
 
     /// `key` leaves `room` at `seq` and `at`, for `reason`: the leave is
     /// announced to the room's clients here (or counted), the leaver's
     /// own seat included if `echo` (a `/part`, §19.3). The member stays
-    /// registered.
-    #[allow(clippy::too_many_arguments)]
+    /// registered. `None` if it was not in the room.
     pub fn leave_room(
         &mut self,
         seq: Seq,
@@ -449,34 +534,58 @@ impl Hall {
         kind: EventKind,
         echo: bool,
     ) -> Option<Arc<Event>> {
-        let at = self.stamp(at);
-        let r = self.rooms.get_mut(room)?;
-        if !r.has(key) {
+        let id = *self.room_ids.get(room)?;
+        self.leave_id(seq, at, id, key, kind, echo)
+    }
+
+    fn leave_id(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: RoomId,
+        key: &NameKey,
+        kind: EventKind,
+        echo: bool,
+    ) -> Option<Arc<Event>> {
+        let member = self.members.get(key)?.id;
+        if !self.at(room)?.has(member) {
             return None;
         }
+        let at = self.stamp(at);
+        let Hall {
+            rooms,
+            recipients,
+            log,
+            counters,
+            last_seq,
+            members,
+            ..
+        } = self;
+        let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
         let event = Arc::new(Event::new_in(seq, at, Some(r.name().clone()), kind));
-        self.last_seq = seq;
-        self.log.push(Arc::clone(&event));
+        *last_seq = seq;
+        log.push(Arc::clone(&event));
         // A notice of earlier comings and goings still counts the leaver
         // among those online, as it is until now.
         let online = r.len();
         if !r.crowd_absorbs(online) {
-            let sent = r.send_crowd_notice(at);
-            self.counters.deliveries.inc_by(sent);
+            counters
+                .deliveries
+                .inc_by(r.send_crowd_notice(recipients, at));
         }
-        let leaver = self.seats.get(key).map(|s| &s.recipient);
-        if echo && let Some(leaver) = leaver {
+        if echo && let Some(Some(leaver)) = recipients.get(member.0 as usize) {
             leaver.deliver(&event);
-            self.counters.deliveries.inc();
+            counters.deliveries.inc();
         }
-        r.remove(key, seq);
+        r.remove(member, seq);
         if !r.crowd_absorb(online, &event) {
-            let sent = r.deliver_to_all_but(Some(key), &event);
-            self.counters.deliveries.inc_by(sent);
+            counters
+                .deliveries
+                .inc_by(r.deliver(recipients, Some(member), &event));
         }
-        self.counters.leave.inc();
-        if let Some(member) = self.members.get_mut(key) {
-            member.rooms.retain(|k| k != room);
+        counters.leave.inc();
+        if let Some(m) = members.get_mut(key) {
+            m.rooms.retain(|k| *k != room);
         }
         Some(event)
     }
@@ -485,11 +594,18 @@ impl Hall {
     /// its operator status everywhere; returns its member and its seat
     /// here, if it had one.
     pub fn unregister(&mut self, key: &NameKey) -> Option<(Member, Option<Seat>)> {
-        self.unseat_rooms(key);
+        self.unseat_recipient(key);
         let member = self.members.remove(key)?;
-        for room in self.rooms.values_mut() {
-            room.drop_operator(key);
+        for room in member.rooms.iter().chain(&member.runs) {
+            if let Some(r) = self.rooms.get_mut(room.0 as usize).and_then(Option::as_mut) {
+                r.remove(member.id, self.last_seq);
+                r.drop_operator(member.id);
+            }
         }
+        if let Some(slot) = self.keys.get_mut(member.id.0 as usize) {
+            *slot = None;
+        }
+        self.free_members.push(member.id);
         Some((member, self.seats.remove(key)))
     }
 
@@ -503,21 +619,40 @@ impl Hall {
         from: Name<'static>,
         text: Text<'static>,
     ) -> Option<Arc<Event>> {
+        let id = *self.room_ids.get(room)?;
+        self.say_id(seq, at, id, from, text)
+    }
+
+    fn say_id(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: RoomId,
+        from: Name<'static>,
+        text: Text<'static>,
+    ) -> Option<Arc<Event>> {
+        let sender = self.members.get(&from.key()).map(|m| m.id);
         let at = self.stamp(at);
-        let r = self.rooms.get_mut(room)?;
-        let key = from.key();
+        let Hall {
+            rooms,
+            recipients,
+            log,
+            counters,
+            last_seq,
+            ..
+        } = self;
+        let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
         let event = Arc::new(Event::new_in(
             seq,
             at,
             Some(r.name().clone()),
             EventKind::Public { from, text },
         ));
-        self.last_seq = seq;
-        self.log.push(Arc::clone(&event));
-        self.counters.public.inc();
-        let sent = r.send_crowd_notice(at);
-        let sent = sent + r.deliver_to_all_but(Some(&key), &event);
-        self.counters.deliveries.inc_by(sent);
+        *last_seq = seq;
+        log.push(Arc::clone(&event));
+        counters.public.inc();
+        let sent = r.send_crowd_notice(recipients, at) + r.deliver(recipients, sender, &event);
+        counters.deliveries.inc_by(sent);
         r.keep(Arc::clone(&event), at);
         Some(event)
     }
@@ -532,20 +667,28 @@ impl Hall {
         by: Name<'static>,
         text: Text<'static>,
     ) -> Option<Arc<Event>> {
+        let id = *self.room_ids.get(room)?;
         let at = self.stamp(at);
-        let r = self.rooms.get_mut(room)?;
+        let Hall {
+            rooms,
+            recipients,
+            log,
+            counters,
+            last_seq,
+            ..
+        } = self;
+        let r = rooms.get_mut(id.0 as usize)?.as_mut()?;
         let event = Arc::new(Event::new_in(
             seq,
             at,
             Some(r.name().clone()),
             EventKind::Topic { by, text },
         ));
-        self.last_seq = seq;
-        self.log.push(Arc::clone(&event));
-        self.counters.topic.inc();
-        let sent = r.send_crowd_notice(at);
-        let sent = sent + r.deliver_to_all_but(None, &event);
-        self.counters.deliveries.inc_by(sent);
+        *last_seq = seq;
+        log.push(Arc::clone(&event));
+        counters.topic.inc();
+        let sent = r.send_crowd_notice(recipients, at) + r.deliver(recipients, None, &event);
+        counters.deliveries.inc_by(sent);
         r.set_topic(Arc::clone(&event));
         Some(event)
     }
@@ -557,51 +700,30 @@ impl Hall {
     /// is a new holding (see [`Hall::join`] for one resumed); a leave is
     /// the name's, from the whole server.
     pub fn accept(&mut self, seq: Seq, at: Timestamp, kind: EventKind) -> Accepted {
-        let default = self.default.clone();
-        match kind {
-            EventKind::Join { name } => {
-                let event = self.join(seq, at, name, seq);
-                Accepted {
-                    event,
-                    unseated: None,
-                }
-            }
+        let default = self.default;
+        let event = match kind {
+            EventKind::Join { name } => self.join(seq, at, name, seq),
             EventKind::Leave { ref name, .. } => {
                 let key = name.key();
-                let event = match self.leave_room(seq, at, &default, &key, kind.clone(), false) {
+                let event = match self.leave_id(seq, at, default, &key, kind.clone(), false) {
                     Some(event) => event,
                     None => self.number(seq, at, None, kind),
                 };
                 let unseated = self.unregister(&key).and_then(|(_, seat)| seat);
-                Accepted { event, unseated }
+                return Accepted { event, unseated };
             }
             EventKind::Public { from, text } => {
-                let event = match self.say(seq, at, &default, from.clone(), text.clone()) {
+                match self.say_id(seq, at, default, from.clone(), text.clone()) {
                     Some(event) => event,
                     None => self.number(seq, at, None, EventKind::Public { from, text }),
-                };
-                Accepted {
-                    event,
-                    unseated: None,
                 }
             }
-            EventKind::Topic { by, text } => {
-                let event = match self.set_topic(seq, at, &default, by.clone(), text.clone()) {
-                    Some(event) => event,
-                    None => self.number(seq, at, None, EventKind::Topic { by, text }),
-                };
-                Accepted {
-                    event,
-                    unseated: None,
-                }
-            }
-            EventKind::Private { .. } => {
-                let event = self.private(seq, at, kind);
-                Accepted {
-                    event,
-                    unseated: None,
-                }
-            }
+            EventKind::Topic { .. } => self.number(seq, at, None, kind),
+            EventKind::Private { .. } => self.private(seq, at, kind),
+        };
+        Accepted {
+            event,
+            unseated: None,
         }
     }
 
@@ -645,7 +767,7 @@ impl Hall {
                     .map(|m| {
                         m.rooms
                             .iter()
-                            .filter_map(|k| self.rooms.get(k).map(|r| r.name().clone()))
+                            .filter_map(|id| self.at(*id).map(|r| r.name().clone()))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -667,7 +789,7 @@ impl Hall {
                 (join, Some(entered), None)
             }
         };
-        let online = self.rooms.get(&self.default).map_or(0, Room::len);
+        let online = self.at(self.default).map_or(0, Room::len);
         Welcome {
             name,
             online,
@@ -681,13 +803,16 @@ impl Hall {
     /// Sends every room's crowd notice of what was counted (if anything),
     /// stamped `at` (or the last time given, if later).
     pub fn tick(&mut self, at: Timestamp) {
-        if !self.rooms.values().any(Room::crowd_pending) {
+        if !self.rooms.iter().flatten().any(Room::crowd_pending) {
             return;
         }
         let at = self.stamp(at);
         let mut sent = 0;
-        for room in self.rooms.values_mut() {
-            sent += room.send_crowd_notice(at);
+        let Hall {
+            rooms, recipients, ..
+        } = self;
+        for room in rooms.iter_mut().flatten() {
+            sent += room.send_crowd_notice(recipients, at);
         }
         self.counters.deliveries.inc_by(sent);
     }
@@ -700,9 +825,10 @@ impl Hall {
     /// A snapshot of who is in `room`, in no set order; `None` if there
     /// is no such room.
     pub fn who_in(&self, room: &RoomKey) -> Option<Vec<Name<'static>>> {
-        let r = self.rooms.get(room)?;
+        let r = self.at(*self.room_ids.get(room)?)?;
         Some(
-            r.keys()
+            r.members()
+                .filter_map(|id| self.keys.get(id.0 as usize)?.as_ref())
                 .filter_map(|k| self.members.get(k).map(|m| m.name.clone()))
                 .collect(),
         )
@@ -710,7 +836,7 @@ impl Hall {
 
     /// Who is in the default room.
     pub fn who_in_default(&self) -> Vec<Name<'static>> {
-        self.who_in(&self.default).unwrap_or_default()
+        self.who_in(&self.default_room().key()).unwrap_or_default()
     }
 
     /// The kept public messages of the default room `query` asks for (see
@@ -722,27 +848,55 @@ impl Hall {
     /// The default room's kept messages, for tests to look into.
     #[cfg(test)]
     pub fn default_recent(&self) -> Option<&Recent> {
-        self.rooms.get(&self.default)?.recent()
+        self.at(self.default)?.recent()
     }
 
     /// The room `key`.
     pub fn room(&self, key: &RoomKey) -> Option<&Room> {
-        self.rooms.get(key)
+        self.at(*self.room_ids.get(key)?)
     }
 
     /// The room `key`, to change.
     pub fn room_mut(&mut self, key: &RoomKey) -> Option<&mut Room> {
-        self.rooms.get_mut(key)
+        let id = *self.room_ids.get(key)?;
+        self.at_mut(id)
     }
 
-    /// An existing room other than `key` that looks like it (§19.2).
+    /// Whether the member holding `member` is in `room`; `None` if there
+    /// is no such room (or no such member).
+    pub fn is_in(&self, member: &NameKey, room: &RoomKey) -> Option<bool> {
+        let id = self.members.get(member)?.id;
+        Some(self.room(room)?.has(id))
+    }
+
+    /// Whether the member holding `member` is an operator of `room`.
+    pub fn is_operator(&self, member: &NameKey, room: &RoomKey) -> bool {
+        let Some(id) = self.members.get(member).map(|m| m.id) else {
+            return false;
+        };
+        self.room(room).is_some_and(|r| r.is_operator(id))
+    }
+
+    /// The keys of the rooms the member holding `member` is in, in the
+    /// order it entered them.
+    pub fn rooms_of(&self, member: &NameKey) -> Vec<RoomKey> {
+        self.members.get(member).map_or_else(Vec::new, |m| {
+            m.rooms
+                .iter()
+                .filter_map(|id| self.at(*id).map(|r| r.name().key()))
+                .collect()
+        })
+    }
+
+    /// An existing room other than `name`'s that looks like it (§19.2).
     pub fn room_look_alike(&self, name: &RoomName<'_>) -> Option<&RoomName<'static>> {
         let key = name.key();
         let shapes = name.skeletons();
         self.rooms
             .iter()
-            .filter(|(k, _)| **k != key)
-            .map(|(_, r)| r.name())
+            .flatten()
+            .map(Room::name)
+            .filter(|other| other.key() != key)
             .find(|other| {
                 let theirs = other.skeletons();
                 shapes.iter().any(|s| theirs.contains(s))
@@ -752,42 +906,73 @@ impl Hall {
     /// Opens a new, empty room called `name`, run by `creator`; forgets
     /// the room left empty the longest first if there are already `max`
     /// rooms. False if none could be forgotten.
-    pub fn open(&mut self, name: RoomName<'static>, creator: NameKey, max: usize) -> bool {
-        if self.rooms.len() >= max {
-            let oldest = self
-                .rooms
-                .iter()
-                .filter_map(|(k, r)| r.forgettable_since().map(|since| (since, k.clone())))
-                .min();
-            match oldest {
-                Some((_, key)) => {
-                    self.rooms.remove(&key);
-                }
-                None => return false,
-            }
+    pub fn open(&mut self, name: RoomName<'static>, creator: &NameKey, max: usize) -> bool {
+        if self.room_ids.len() >= max && !self.forget_one() {
+            return false;
         }
         let recent = self
-            .rooms
-            .get(&self.default)
+            .at(self.default)
             .and_then(|r| r.recent_like(ROOM_RECENT_MAX));
         let mut room = Room::new(name, recent, self.crowd_size, false);
-        room.add_operator(creator);
-        self.rooms.insert(room.name().key(), room);
+        let key = room.name().key();
+        let id = match self.free_rooms.pop() {
+            Some(id) => id,
+            None => {
+                self.rooms.push(None);
+                RoomId(u32::try_from(self.rooms.len() - 1).unwrap_or(u32::MAX))
+            }
+        };
+        if let Some(member) = self.members.get_mut(creator) {
+            room.add_operator(member.id);
+            member.runs.push(id);
+        }
+        if let Some(slot) = self.rooms.get_mut(id.0 as usize) {
+            *slot = Some(room);
+        }
+        self.room_ids.insert(key, id);
+        true
+    }
+
+    /// Forgets the room left empty the longest (never the default one);
+    /// false if none is empty.
+    fn forget_one(&mut self) -> bool {
+        let oldest = self
+            .rooms
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let since = r.as_ref()?.forgettable_since()?;
+                Some((since, RoomId(u32::try_from(i).unwrap_or(u32::MAX))))
+            })
+            .min();
+        let Some((_, id)) = oldest else {
+            return false;
+        };
+        let Some(room) = self.rooms.get_mut(id.0 as usize).and_then(Option::take) else {
+            return false;
+        };
+        self.room_ids.remove(&room.name().key());
+        // Its operators run it no more: the id may name another room.
+        for member in self.members.values_mut_untracked() {
+            member.runs.retain(|r| *r != id);
+        }
+        self.free_rooms.push(id);
         true
     }
 
     /// The rooms, by name.
     pub fn listing(&self) -> Vec<Listing> {
-        let mut list: Vec<(&RoomKey, Listing)> = self
+        let mut list: Vec<(RoomKey, Listing)> = self
             .rooms
             .iter()
-            .map(|(k, r)| {
+            .flatten()
+            .map(|r| {
                 let topic = r.topic().and_then(|e| match &e.kind {
                     EventKind::Topic { text, .. } => Some(text.clone()),
                     _ => None,
                 });
                 (
-                    k,
+                    r.name().key(),
                     Listing {
                         room: r.name().clone(),
                         members: r.len(),
@@ -796,7 +981,7 @@ impl Hall {
                 )
             })
             .collect();
-        list.sort_by(|a, b| a.0.cmp(b.0));
+        list.sort_by(|a, b| a.0.cmp(&b.0));
         list.into_iter().map(|(_, l)| l).collect()
     }
 
@@ -931,7 +1116,7 @@ mod tests {
         ana.taken();
         let homework = RoomName::normalize("#homework").unwrap_or_else(|_| unreachable!());
         let key = homework.key();
-        assert!(hall.open(homework, bia.clone(), 10));
+        assert!(hall.open(homework, &bia, 10));
         hall.enter(Seq(3), at(1000), &key, &bia, name("bia"));
         assert_eq!(
             bia_seen.taken(),
@@ -972,19 +1157,13 @@ mod tests {
         let (mut hall, _ana) = room();
         let bia = name("bia").key();
         let room = |s: &str| RoomName::normalize(s).unwrap_or_else(|_| unreachable!());
-        assert!(hall.open(room("#a"), bia.clone(), 3));
-        assert!(hall.open(room("#b"), bia.clone(), 3));
+        assert!(hall.open(room("#a"), &bia, 3));
+        assert!(hall.open(room("#b"), &bia, 3));
         hall.enter(Seq(3), at(1000), &room("#b").key(), &bia, name("bia"));
-        assert!(
-            hall.open(room("#c"), bia.clone(), 3),
-            "#a was empty: forgotten"
-        );
+        assert!(hall.open(room("#c"), &bia, 3), "#a was empty: forgotten");
         assert!(hall.room(&room("#a").key()).is_none());
         hall.enter(Seq(4), at(1000), &room("#c").key(), &bia, name("bia"));
-        assert!(
-            !hall.open(room("#d"), bia.clone(), 3),
-            "#b and #c are in use"
-        );
+        assert!(!hall.open(room("#d"), &bia, 3), "#b and #c are in use");
         let part = |r: &str| EventKind::Leave {
             name: name(r),
             reason: LeaveReason::Part,
@@ -1006,7 +1185,7 @@ mod tests {
             part("bia"),
             false,
         );
-        assert!(hall.open(room("#d"), bia.clone(), 3));
+        assert!(hall.open(room("#d"), &bia, 3));
         assert!(
             hall.room(&room("#c").key()).is_none(),
             "#c was left empty first"

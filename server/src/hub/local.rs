@@ -172,7 +172,7 @@ impl LocalHub {
         // A resumed holding is back in the other rooms it was in (that
         // still exist), seen by their members as joins.
         for room in rooms {
-            let in_it = r.hall.room(room).map(|x| x.has(&key));
+            let in_it = r.hall.is_in(&key, room);
             if in_it == Some(false) {
                 let seq = r.hall.next_seq();
                 r.hall.enter(seq, wall_clock(), room, &key, name.clone());
@@ -241,14 +241,14 @@ impl Hub for LocalHub {
         let event = match said {
             Said::Public(text) => {
                 let room = r.hall.default_room().key();
-                if !r.hall.room(&room).is_some_and(|x| x.has(&from.key)) {
+                if r.hall.is_in(&from.key, &room) != Some(true) {
                     return Err(Unpublished::NoRoom);
                 }
                 r.hall.say(seq, wall_clock(), &room, name, text)
             }
             Said::InRoom { room, text } => {
                 let room = room_key(room);
-                match r.hall.room(&room).map(|x| x.has(&from.key)) {
+                match r.hall.is_in(&from.key, &room) {
                     None => return Err(Unpublished::NoSuchRoom),
                     Some(false) => return Err(Unpublished::NotInRoom),
                     Some(true) => {}
@@ -316,10 +316,11 @@ impl Hub for LocalHub {
             .ok_or(RoomRefusal::NotHeld)?;
         let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
         let name = member.name.clone();
-        if member.rooms.contains(&key) {
+        let in_rooms = member.room_count();
+        if r.hall.is_in(&holder.key, &key) == Some(true) {
             return Ok(Published::Several(Vec::new()));
         }
-        if member.rooms.len() >= self.rooms.per_client {
+        if in_rooms >= self.rooms.per_client {
             return Err(RoomRefusal::TooManyRooms);
         }
         match r.hall.room(&key) {
@@ -331,14 +332,16 @@ impl Hub for LocalHub {
                 if let Some(like) = r.hall.room_look_alike(&shown) {
                     return Err(RoomRefusal::LooksLike(like.clone()));
                 }
-                if !r.hall.open(shown, holder.key.clone(), self.rooms.max) {
+                if !r.hall.open(shown, &holder.key, self.rooms.max) {
                     return Err(RoomRefusal::NoMoreRooms);
                 }
             }
         }
         let seq = r.hall.next_seq();
-        let join = r.hall.enter(seq, wall_clock(), &key, &holder.key, name);
-        Ok(Published::Numbered(join))
+        r.hall
+            .enter(seq, wall_clock(), &key, &holder.key, name)
+            .map(Published::Numbered)
+            .ok_or(RoomRefusal::NoSuchRoom)
     }
 
     fn part_room(
@@ -350,7 +353,7 @@ impl Hub for LocalHub {
         let key = room_key(room);
         let mut r = self.lock();
         let name = held_name(&r.hall, holder)?;
-        match r.hall.room(&key).map(|x| x.has(&holder.key)) {
+        match r.hall.is_in(&holder.key, &key) {
             None => return Err(RoomRefusal::NoSuchRoom),
             Some(false) => return Err(RoomRefusal::NotInRoom),
             Some(true) => {}
@@ -380,11 +383,12 @@ impl Hub for LocalHub {
             return x.topic().cloned().ok_or(RoomRefusal::NoTopic);
         };
         let by = held_name(&r.hall, holder)?;
-        let x = r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-        if !x.has(&holder.key) {
-            return Err(RoomRefusal::NotInRoom);
+        match r.hall.is_in(&holder.key, &key) {
+            None => return Err(RoomRefusal::NoSuchRoom),
+            Some(false) => return Err(RoomRefusal::NotInRoom),
+            Some(true) => {}
         }
-        if !x.is_operator(&holder.key) {
+        if !r.hall.is_operator(&holder.key, &key) {
             return Err(RoomRefusal::NotOperator);
         }
         let seq = r.hall.next_seq();
@@ -523,7 +527,8 @@ impl LocalHub {
         let mut r = self.lock();
         r.hall.seat(key, id)?;
         let member = r.hall.member(key)?;
-        let (name, since, rooms) = (member.name.clone(), member.since, member.rooms.clone());
+        let (name, since) = (member.name.clone(), member.since);
+        let rooms = r.hall.rooms_of(key);
         if let Some(token) = r.tokens.remove(&id) {
             let now = Instant::now();
             if r.departed.len() >= LOG_MAX {

@@ -8,15 +8,25 @@
 //!
 //! [`Hall`]: crate::hub::hall::Hall
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use tagarela_parser::{HistoryQuery, NameKey, RoomName, Timestamp};
+use tagarela_parser::{HistoryQuery, RoomName, Timestamp};
 
 use crate::event::{Event, Seq};
 use crate::hub::Recipient;
 use crate::hub::crowd::Crowd;
 use crate::hub::recent::Recent;
+
+/// A registered member's place in the hall (an index into its slab):
+/// small, so that a membership costs a few octets, and compared without
+/// hashing a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberId(pub u32);
+
+/// Where the hall's members' events go, by [`MemberId`]: `Some` for this
+/// process's clients.
+pub type Recipients = [Option<Arc<dyn Recipient>>];
 
 /// One room's state (see the module doc).
 #[derive(Debug)]
@@ -24,12 +34,8 @@ pub struct Room {
     /// Its display form: every event of the room carries this one, so
     /// comparing it is comparing rooms.
     name: RoomName<'static>,
-    /// Its members by key; for this process's clients, where their events
-    /// go (`None` for a member on another node, or one not yet seated).
-    members: HashMap<NameKey, Option<Arc<dyn Recipient>>>,
-    /// How many members have a recipient here, so that counting the
-    /// deliveries of an event takes no pass over the members.
-    seated: usize,
+    /// Its members, by their place in the hall.
+    members: HashSet<MemberId>,
     /// Its kept public messages, if the server keeps history (§16).
     recent: Option<Recent>,
     /// Joins and leaves counted rather than sent, once it is crowded (§18).
@@ -38,7 +44,7 @@ pub struct Room {
     topic: Option<Arc<Event>>,
     /// Who may set its topic (§19.6): its creator, while it holds its
     /// name. Empty for a room nobody created (the default room).
-    operators: HashSet<NameKey>,
+    operators: HashSet<MemberId>,
     /// Kept however long it stays empty (the default room).
     lasting: bool,
     /// The number of the event that left it empty, if it is: of the empty
@@ -57,8 +63,7 @@ impl Room {
     ) -> Room {
         Room {
             name,
-            members: HashMap::new(),
-            seated: 0,
+            members: HashSet::new(),
             recent,
             crowd: Crowd::new(crowd_size),
             topic: None,
@@ -84,14 +89,14 @@ impl Room {
         self.members.len()
     }
 
-    /// Whether `key` is in it.
-    pub fn has(&self, key: &NameKey) -> bool {
-        self.members.contains_key(key)
+    /// Whether `id` is in it.
+    pub fn has(&self, id: MemberId) -> bool {
+        self.members.contains(&id)
     }
 
-    /// Its members' keys, in no set order.
-    pub fn keys(&self) -> impl Iterator<Item = &NameKey> {
-        self.members.keys()
+    /// Its members, in no set order.
+    pub fn members(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.members.iter().copied()
     }
 
     /// Whether it may be forgotten: empty and not lasting; and since when.
@@ -99,81 +104,44 @@ impl Room {
         self.emptied.filter(|_| !self.lasting)
     }
 
-    /// `key` comes in (not yet seated: see [`Room::seat`]).
-    pub fn add(&mut self, key: NameKey) {
+    /// `id` comes in.
+    pub fn add(&mut self, id: MemberId) {
         self.emptied = None;
-        if let Some(Some(_)) = self.members.insert(key, None) {
-            self.seated -= 1;
-        }
+        self.members.insert(id);
     }
 
-    /// `key` goes, at the event numbered `seq`; whether it was in.
-    pub fn remove(&mut self, key: &NameKey, seq: Seq) -> bool {
-        let Some(was) = self.members.remove(key) else {
-            return false;
-        };
-        if was.is_some() {
-            self.seated -= 1;
-        }
-        if self.members.is_empty() {
+    /// `id` goes, at the event numbered `seq`; whether it was in.
+    pub fn remove(&mut self, id: MemberId, seq: Seq) -> bool {
+        let was = self.members.remove(&id);
+        if was && self.members.is_empty() {
             self.emptied = Some(seq);
         }
-        true
-    }
-
-    /// From now on `key`'s events go to `recipient` (nothing if it is
-    /// not a member).
-    pub fn seat(&mut self, key: &NameKey, recipient: Arc<dyn Recipient>) {
-        if let Some(slot) = self.members.get_mut(key) {
-            if slot.is_none() {
-                self.seated += 1;
-            }
-            *slot = Some(recipient);
-        }
-    }
-
-    /// `key`'s events go nowhere in this process any more.
-    pub fn unseat(&mut self, key: &NameKey) {
-        if let Some(slot) = self.members.get_mut(key)
-            && slot.take().is_some()
-        {
-            self.seated -= 1;
-        }
-    }
-
-    /// Nobody's events go anywhere in this process any more.
-    pub fn unseat_all(&mut self) {
-        for slot in self.members.values_mut() {
-            *slot = None;
-        }
-        self.seated = 0;
-        self.crowd.clear();
+        was
     }
 
     /// Forgets every member (a replica being loaded anew).
     pub fn clear(&mut self) {
         self.members.clear();
-        self.seated = 0;
         self.crowd.clear();
         if let Some(recent) = &mut self.recent {
             recent.clear();
         }
     }
 
-    /// Delivers `event` to every member here but `except`; returns how
-    /// many got it.
-    pub fn deliver_to_all_but(&self, except: Option<&NameKey>, event: &Event) -> u64 {
-        let skip = except
-            .and_then(|k| self.members.get(k))
-            .is_some_and(Option::is_some);
-        for (key, slot) in &self.members {
-            if let Some(recipient) = slot
-                && Some(key) != except
-            {
+    /// Delivers `event` to every member with a recipient here but
+    /// `except`; returns how many got it.
+    pub fn deliver(&self, recipients: &Recipients, except: Option<MemberId>, event: &Event) -> u64 {
+        let mut sent = 0;
+        for id in &self.members {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(Some(recipient)) = recipients.get(id.0 as usize) {
                 recipient.deliver(event);
+                sent += 1;
             }
         }
-        (self.seated - usize::from(skip)) as u64
+        sent
     }
 
     /// Whether a join or leave in a room of `online` is counted (§18).
@@ -195,15 +163,27 @@ impl Room {
 
     /// Sends every member here the crowd notice of what was counted, if
     /// anything; returns how many got it.
-    pub fn send_crowd_notice(&mut self, at: Timestamp) -> u64 {
+    pub fn send_crowd_notice(&mut self, recipients: &Recipients, at: Timestamp) -> u64 {
+        if !self.crowd.is_pending() {
+            return 0;
+        }
         let online = self.members.len();
-        let recipients = self.members.values().flatten();
-        self.crowd.send(&self.name, at, online, recipients)
+        let members = &self.members;
+        let here = members
+            .iter()
+            .filter_map(|id| recipients.get(id.0 as usize).and_then(Option::as_ref));
+        self.crowd.send(&self.name, at, online, here)
     }
 
     /// Counts crowds from `size` members on, from now on.
     pub fn count_crowds_from(&mut self, size: usize) {
         self.crowd = Crowd::new(size);
+    }
+
+    /// Forgets what the crowd counted (this process no longer serves the
+    /// room).
+    pub fn forget_crowd(&mut self) {
+        self.crowd.clear();
     }
 
     /// Keeps a public message for replay and `/history`.
@@ -249,19 +229,19 @@ impl Room {
         self.topic = Some(event);
     }
 
-    /// Whether `key` is one of its operators.
-    pub fn is_operator(&self, key: &NameKey) -> bool {
-        self.operators.contains(key)
+    /// Whether `id` is one of its operators.
+    pub fn is_operator(&self, id: MemberId) -> bool {
+        self.operators.contains(&id)
     }
 
-    /// `key` becomes one of its operators.
-    pub fn add_operator(&mut self, key: NameKey) {
-        self.operators.insert(key);
+    /// `id` becomes one of its operators.
+    pub fn add_operator(&mut self, id: MemberId) {
+        self.operators.insert(id);
     }
 
-    /// `key` is an operator no more (its holding of the name ended).
-    pub fn drop_operator(&mut self, key: &NameKey) {
-        self.operators.remove(key);
+    /// `id` is an operator no more (its holding of the name ended).
+    pub fn drop_operator(&mut self, id: MemberId) {
+        self.operators.remove(&id);
     }
 }
 
