@@ -51,10 +51,9 @@ pub struct Member {
     pub since: Seq,
     /// Its place in the hall, while it holds the name.
     id: MemberId,
-    /// The rooms it is in, in the order it entered them.
+    /// The rooms it is in, in the order it entered them (kept exactly as
+    /// long as it needs: a client in 10 rooms holds 10 of them).
     rooms: Vec<RoomId>,
-    /// The rooms it is an operator of (§19.6), in them or not.
-    runs: Vec<RoomId>,
 }
 
 impl Member {
@@ -152,10 +151,9 @@ pub struct Hall {
     /// registration holds each.
     seats: HashMap<NameKey, Seat>,
     /// Where each member's events go, by [`MemberId`] (`None`: not this
-    /// process's client, or no member): what every delivery reads.
+    /// process's client, or no member): what every delivery reads. Its
+    /// length is the number of ids ever given.
     recipients: Vec<Option<Arc<dyn Recipient>>>,
-    /// Each member's key, by [`MemberId`].
-    keys: Vec<Option<NameKey>>,
     /// Member ids free to give again.
     free_members: Vec<MemberId>,
     /// The rooms, by [`RoomId`]. The default room is always here.
@@ -203,7 +201,6 @@ impl Hall {
             members: Roster::default(),
             seats: HashMap::new(),
             recipients: Vec::new(),
-            keys: Vec::new(),
             free_members: Vec::new(),
             rooms: vec![Some(room)],
             room_ids: HashMap::from([(key, RoomId(0))]),
@@ -272,7 +269,6 @@ impl Hall {
         self.members.clear();
         self.seats.clear();
         self.recipients.clear();
-        self.keys.clear();
         self.free_members.clear();
         self.log.clear();
         let default = self.default;
@@ -307,6 +303,7 @@ impl Hall {
         }
         if let Some(member) = self.members.get_mut(&key) {
             member.rooms.push(default);
+            member.rooms.shrink_to_fit();
         }
     }
 
@@ -317,13 +314,9 @@ impl Hall {
             Some(id) => id,
             None => {
                 self.recipients.push(None);
-                self.keys.push(None);
-                MemberId(u32::try_from(self.keys.len() - 1).unwrap_or(u32::MAX))
+                MemberId(u32::try_from(self.recipients.len() - 1).unwrap_or(u32::MAX))
             }
         };
-        if let Some(slot) = self.keys.get_mut(id.0 as usize) {
-            *slot = Some(key.clone());
-        }
         let shapes = name.skeletons();
         self.members.insert(
             key,
@@ -333,7 +326,6 @@ impl Hall {
                 since,
                 id,
                 rooms: Vec::new(),
-                runs: Vec::new(),
             },
         );
         id
@@ -508,6 +500,7 @@ impl Hall {
         counters.join.inc();
         if let Some(m) = members.get_mut(key) {
             m.rooms.push(room);
+            m.rooms.shrink_to_fit();
         }
         if let Some(Some(recipient)) = recipients.get(member.0 as usize) {
             let entered = Entered {
@@ -586,6 +579,7 @@ impl Hall {
         counters.leave.inc();
         if let Some(m) = members.get_mut(key) {
             m.rooms.retain(|k| *k != room);
+            m.rooms.shrink_to_fit();
         }
         Some(event)
     }
@@ -596,14 +590,12 @@ impl Hall {
     pub fn unregister(&mut self, key: &NameKey) -> Option<(Member, Option<Seat>)> {
         self.unseat_recipient(key);
         let member = self.members.remove(key)?;
-        for room in member.rooms.iter().chain(&member.runs) {
-            if let Some(r) = self.rooms.get_mut(room.0 as usize).and_then(Option::as_mut) {
-                r.remove(member.id, self.last_seq);
-                r.drop_operator(member.id);
-            }
-        }
-        if let Some(slot) = self.keys.get_mut(member.id.0 as usize) {
-            *slot = None;
+        let last = self.last_seq;
+        // Rooms are few (at most `--rooms-max`), and most have one
+        // operator: the id may go to someone else next.
+        for r in self.rooms.iter_mut().flatten() {
+            r.remove(member.id, last);
+            r.drop_operator(member.id);
         }
         self.free_members.push(member.id);
         Some((member, self.seats.remove(key)))
@@ -826,10 +818,13 @@ impl Hall {
     /// is no such room.
     pub fn who_in(&self, room: &RoomKey) -> Option<Vec<Name<'static>>> {
         let r = self.at(*self.room_ids.get(room)?)?;
+        // A pass over everyone: `/who #room` is rare, and no member keeps
+        // a second copy of its key for it.
         Some(
-            r.members()
-                .filter_map(|id| self.keys.get(id.0 as usize)?.as_ref())
-                .filter_map(|k| self.members.get(k).map(|m| m.name.clone()))
+            self.members
+                .values()
+                .filter(|m| r.has(m.id))
+                .map(|m| m.name.clone())
                 .collect(),
         )
     }
@@ -922,9 +917,8 @@ impl Hall {
                 RoomId(u32::try_from(self.rooms.len() - 1).unwrap_or(u32::MAX))
             }
         };
-        if let Some(member) = self.members.get_mut(creator) {
+        if let Some(member) = self.members.get(creator) {
             room.add_operator(member.id);
-            member.runs.push(id);
         }
         if let Some(slot) = self.rooms.get_mut(id.0 as usize) {
             *slot = Some(room);
@@ -952,10 +946,6 @@ impl Hall {
             return false;
         };
         self.room_ids.remove(&room.name().key());
-        // Its operators run it no more: the id may name another room.
-        for member in self.members.values_mut_untracked() {
-            member.runs.retain(|r| *r != id);
-        }
         self.free_rooms.push(id);
         true
     }

@@ -94,11 +94,6 @@ impl Room {
         self.members.contains(&id)
     }
 
-    /// Its members, in no set order.
-    pub fn members(&self) -> impl Iterator<Item = MemberId> + '_ {
-        self.members.iter().copied()
-    }
-
     /// Whether it may be forgotten: empty and not lasting; and since when.
     pub fn forgettable_since(&self) -> Option<Seq> {
         self.emptied.filter(|_| !self.lasting)

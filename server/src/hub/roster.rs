@@ -72,11 +72,6 @@ impl<M: Holder> Roster<M> {
         self.members.get_mut(key)
     }
 
-    /// Every member, to change what is not its name.
-    pub fn values_mut_untracked(&mut self) -> impl Iterator<Item = &mut M> {
-        self.members.values_mut()
-    }
-
     /// Removes the member holding `key`.
     pub fn remove(&mut self, key: &NameKey) -> Option<M> {
         let member = self.members.remove(key)?;
