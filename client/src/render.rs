@@ -216,6 +216,12 @@ impl Pretty {
                     LeaveReason::Timeout => "timed out".to_owned(),
                     LeaveReason::Slow => "removed: not reading".to_owned(),
                     LeaveReason::Flood => "removed: flooding".to_owned(),
+                    LeaveReason::Kicked => match text {
+                        Some(t) if !t.is_blank() => {
+                            format!("removed by an operator: {}", for_terminal(t.as_str()))
+                        }
+                        _ => "removed by an operator".to_owned(),
+                    },
                     LeaveReason::Part => match text {
                         Some(t) if !t.is_blank() => format!("parted: {}", for_terminal(t.as_str())),
                         _ => "parted".to_owned(),
@@ -349,6 +355,18 @@ impl Pretty {
                     .map(|t| format!(": {}", for_terminal(t.as_str())))
                     .unwrap_or_default()
             ),
+            ServerLine::Bans { targets } if targets.is_empty() => self.notice("nobody is banned"),
+            ServerLine::Bans { targets } => {
+                let list: Vec<String> = targets
+                    .iter()
+                    .map(|t| for_terminal(&t.to_string()))
+                    .collect();
+                self.notice(&format!("banned: {}", list.join(", ")))
+            }
+            ServerLine::Ops { names } => {
+                let list: Vec<String> = names.iter().map(|n| self.name(n.as_str())).collect();
+                self.notice(&format!("operators: {}", list.join(", ")))
+            }
             ServerLine::RoomsEnd { count } => self.notice(&format!(
                 "— {count} room{} —",
                 if *count == 1 { "" } else { "s" }

@@ -5,7 +5,7 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use crate::client_line::ClientLine;
+use crate::client_line::{BanTarget, ClientLine};
 use crate::limits::{NAME_MAX, TOKEN_MAX};
 use crate::name::Name;
 use crate::room::RoomName;
@@ -72,6 +72,35 @@ impl<'a> Arbitrary<'a> for RoomName<'static> {
     }
 }
 
+/// A ban's target: an address (a whole one, or a network), or a name that
+/// does not read as an address (which would be decoded as one).
+fn ban_target(u: &mut Unstructured<'_>) -> Result<BanTarget<'static>> {
+    Ok(if u.arbitrary()? {
+        let (ip, full) = if u.arbitrary()? {
+            (
+                std::net::IpAddr::V4(std::net::Ipv4Addr::from(u.arbitrary::<u32>()?)),
+                32,
+            )
+        } else {
+            (
+                std::net::IpAddr::V6(std::net::Ipv6Addr::from(u.arbitrary::<u128>()?)),
+                128,
+            )
+        };
+        BanTarget::Address {
+            ip,
+            prefix: u.int_in_range(0..=full)?,
+        }
+    } else {
+        let name = Name::arbitrary(u)?;
+        if name.as_str().parse::<std::net::IpAddr>().is_ok() {
+            BanTarget::Name(Name::new("n").unwrap_or_else(|_| unreachable!()))
+        } else {
+            BanTarget::Name(name)
+        }
+    })
+}
+
 /// Text that is absent or not blank, as a command's optional text is.
 fn optional_text(u: &mut Unstructured<'_>) -> Result<Option<Text<'static>>> {
     Ok(if u.arbitrary()? {
@@ -121,7 +150,7 @@ impl<'a> Arbitrary<'a> for Timestamp {
 
 impl<'a> Arbitrary<'a> for ClientLine<'static> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=15)? {
+        Ok(match u.int_in_range(0..=19)? {
             0 => ClientLine::Empty,
             1 => ClientLine::Public(message_text(u)?),
             2 => ClientLine::Private {
@@ -159,9 +188,26 @@ impl<'a> Arbitrary<'a> for ClientLine<'static> {
                 room: u.arbitrary()?,
                 text: optional_text(u)?,
             },
-            _ => ClientLine::RoomHistory {
+            15 => ClientLine::RoomHistory {
                 room: u.arbitrary()?,
                 query: history_query(u)?,
+            },
+            16 => ClientLine::Kick {
+                room: u.arbitrary()?,
+                name: u.arbitrary()?,
+                text: optional_text(u)?,
+            },
+            17 => ClientLine::Ban {
+                room: u.arbitrary()?,
+                target: ban_target(u)?,
+            },
+            18 => ClientLine::Unban {
+                room: u.arbitrary()?,
+                target: ban_target(u)?,
+            },
+            _ => ClientLine::Op {
+                room: u.arbitrary()?,
+                name: u.arbitrary()?,
             },
         })
     }
@@ -201,7 +247,7 @@ fn event_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
 
 /// One of the lines `IN` may carry (§19.3).
 fn room_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
-    Ok(match u.int_in_range(0..=6)? {
+    Ok(match u.int_in_range(0..=8)? {
         0 => ServerLine::Seq {
             seq: u.arbitrary()?,
             event: Box::new(match event_line(u)? {
@@ -232,6 +278,16 @@ fn room_line(u: &mut Unstructured<'_>) -> Result<ServerLine<'static>> {
         5 => ServerLine::WhoEnd {
             count: u.arbitrary()?,
         },
+        6 => {
+            let n = u.int_in_range(0..=4)?;
+            let targets = (0..n).map(|_| ban_target(u)).collect::<Result<_>>()?;
+            ServerLine::Bans { targets }
+        }
+        7 => {
+            let n = u.int_in_range(0..=4)?;
+            let names = (0..n).map(|_| Name::arbitrary(u)).collect::<Result<_>>()?;
+            ServerLine::Ops { names }
+        }
         _ => ServerLine::Err {
             code: u.arbitrary()?,
             name: u.arbitrary()?,

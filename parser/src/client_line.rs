@@ -69,6 +69,85 @@ pub enum ClientLine<'a> {
         room: RoomName<'a>,
         query: HistoryQuery,
     },
+    /// `/kick #room name [text]` (§19.6): remove a member of the room.
+    Kick {
+        room: RoomName<'a>,
+        name: Name<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// `/ban #room target` (§19.6): refuse a name or an address the room.
+    Ban {
+        room: RoomName<'a>,
+        target: BanTarget<'a>,
+    },
+    /// `/unban #room target` (§19.6): take a ban back.
+    Unban {
+        room: RoomName<'a>,
+        target: BanTarget<'a>,
+    },
+    /// `/op #room name` (§19.6): make a member of the room an operator.
+    Op { room: RoomName<'a>, name: Name<'a> },
+}
+
+/// Whom a ban is of (§19.6): an address, or a network in CIDR form, when
+/// the target reads as one; a name otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanTarget<'a> {
+    /// A name, as typed (matched by key and by shape, §3.3).
+    Name(Name<'a>),
+    /// An address and the length of the prefix that must match (32 or
+    /// 128 for one address).
+    Address { ip: std::net::IpAddr, prefix: u8 },
+}
+
+impl BanTarget<'_> {
+    /// Reads `/ban`'s target: an IP address, `address/prefix`, or a name.
+    pub fn parse(s: &str) -> Result<BanTarget<'_>, LineError> {
+        let (ip, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
+            let full: u8 = if ip.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                None => full,
+                Some(p)
+                    if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    p.parse::<u8>()
+                        .ok()
+                        .filter(|n| *n <= full)
+                        .ok_or(LineError::BadArgument)?
+                }
+                Some(_) => return Err(LineError::BadArgument),
+            };
+            return Ok(BanTarget::Address { ip, prefix });
+        }
+        Name::recipient(s)
+            .map(BanTarget::Name)
+            .map_err(|_| LineError::BadArgument)
+    }
+
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> BanTarget<'static> {
+        match self {
+            BanTarget::Name(n) => BanTarget::Name(n.into_owned()),
+            BanTarget::Address { ip, prefix } => BanTarget::Address { ip, prefix },
+        }
+    }
+}
+
+impl std::fmt::Display for BanTarget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BanTarget::Name(n) => f.write_str(n.as_str()),
+            BanTarget::Address { ip, prefix } => {
+                let full = if ip.is_ipv4() { 32 } else { 128 };
+                if *prefix == full {
+                    write!(f, "{ip}")
+                } else {
+                    write!(f, "{ip}/{prefix}")
+                }
+            }
+        }
+    }
 }
 
 /// One line from a client that has not registered yet (§4.3).
@@ -116,6 +195,10 @@ enum Command {
     Part,
     Rooms,
     Topic,
+    Kick,
+    Ban,
+    Unban,
+    Op,
 }
 
 impl Command {
@@ -139,6 +222,10 @@ impl Command {
             ("part", Command::Part),
             ("rooms", Command::Rooms),
             ("topic", Command::Topic),
+            ("kick", Command::Kick),
+            ("ban", Command::Ban),
+            ("unban", Command::Unban),
+            ("op", Command::Op),
         ];
         TABLE
             .iter()
@@ -266,6 +353,23 @@ impl<'a> ClientLine<'a> {
                 out.extend_from_slice(room.as_str().as_bytes());
                 query.encode_args(out);
             }
+            ClientLine::Kick { room, name, text } => {
+                out.extend_from_slice(format!("/kick {room} {name}").as_bytes());
+                if let Some(text) = text {
+                    non_blank(text)?;
+                    out.push(b' ');
+                    out.extend_from_slice(text.as_str().as_bytes());
+                }
+            }
+            ClientLine::Ban { room, target } => {
+                out.extend_from_slice(format!("/ban {room} {target}").as_bytes());
+            }
+            ClientLine::Unban { room, target } => {
+                out.extend_from_slice(format!("/unban {room} {target}").as_bytes());
+            }
+            ClientLine::Op { room, name } => {
+                out.extend_from_slice(format!("/op {room} {name}").as_bytes());
+            }
         }
         if out.len() - start > LINE_MAX {
             out.truncate(start);
@@ -310,6 +414,23 @@ impl<'a> ClientLine<'a> {
             ClientLine::RoomHistory { room, query } => ClientLine::RoomHistory {
                 room: room.into_owned(),
                 query,
+            },
+            ClientLine::Kick { room, name, text } => ClientLine::Kick {
+                room: room.into_owned(),
+                name: name.into_owned(),
+                text: text.map(Text::into_owned),
+            },
+            ClientLine::Ban { room, target } => ClientLine::Ban {
+                room: room.into_owned(),
+                target: target.into_owned(),
+            },
+            ClientLine::Unban { room, target } => ClientLine::Unban {
+                room: room.into_owned(),
+                target: target.into_owned(),
+            },
+            ClientLine::Op { room, name } => ClientLine::Op {
+                room: room.into_owned(),
+                name: name.into_owned(),
             },
         }
     }
@@ -430,6 +551,37 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
             Ok(ClientLine::Topic { room, text })
         }
         Command::Rooms => no_args(ClientLine::Rooms),
+        Command::Kick => {
+            let (room, rest) = room_and_rest(args.ok_or(LineError::BadArgument)?)?;
+            let rest = rest.ok_or(LineError::BadArgument)?;
+            let (name, text) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(n, t)| (n, Some(t)));
+            let name = Name::recipient(name).map_err(|_| LineError::BadArgument)?;
+            let text = text.map(Text::checked).filter(|t| !t.is_blank());
+            Ok(ClientLine::Kick { room, name, text })
+        }
+        Command::Ban | Command::Unban | Command::Op => {
+            let (room, rest) = room_and_rest(args.ok_or(LineError::BadArgument)?)?;
+            let rest = rest.ok_or(LineError::BadArgument)?;
+            if rest.contains(' ') {
+                return Err(LineError::BadArgument);
+            }
+            match cmd {
+                Command::Op => Ok(ClientLine::Op {
+                    room,
+                    name: Name::recipient(rest).map_err(|_| LineError::BadArgument)?,
+                }),
+                Command::Ban => Ok(ClientLine::Ban {
+                    room,
+                    target: BanTarget::parse(rest)?,
+                }),
+                _ => Ok(ClientLine::Unban {
+                    room,
+                    target: BanTarget::parse(rest)?,
+                }),
+            }
+        }
         Command::History => match args {
             Some(a) if a.starts_with(ROOM_MARK) => {
                 let (room, rest) = a.split_once(' ').map_or((a, None), |(r, q)| (r, Some(q)));
@@ -487,6 +639,14 @@ fn room_and_text(i: &str) -> Result<(RoomName<'_>, Option<Text<'_>>), LineError>
     let (room, text) = i.split_once(' ').map_or((i, None), |(r, t)| (r, Some(t)));
     let text = text.map(Text::checked).filter(|t| !t.is_blank());
     Ok((one_room(room)?, text))
+}
+
+/// `#room SP rest`, the arguments of `/kick`, `/ban`, `/unban` and `/op`;
+/// the rest is `None` when absent or blank.
+fn room_and_rest(i: &str) -> Result<(RoomName<'_>, Option<&str>), LineError> {
+    let (room, rest) = i.split_once(' ').map_or((i, None), |(r, t)| (r, Some(t)));
+    let rest = rest.filter(|t| !t.bytes().all(|b| b == b' '));
+    Ok((one_room(room)?, rest))
 }
 
 /// `#room *("," #room)`, the argument of `/join`: 1 to

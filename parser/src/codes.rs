@@ -96,6 +96,10 @@ wire_words! {
         NotOperator = "not-operator",
         /// The room has no topic (§19.3).
         NoTopic = "no-topic",
+        /// The room's operators banned this name or address (§19.6).
+        Banned = "banned",
+        /// The room has as many bans as a room may (§19.6).
+        BanListFull = "ban-list-full",
     }
 }
 
@@ -115,6 +119,9 @@ wire_words! {
         /// The client left the room with `/part` (§19.3); only in rooms
         /// lines, never to a client without the `rooms` feature.
         Part = "part",
+        /// An operator removed the client from the room (§19.6), which it
+        /// may join again unless banned; only in rooms lines.
+        Kicked = "kicked",
     }
 }
 

@@ -34,7 +34,7 @@ mod timestamp;
 #[cfg(feature = "arbitrary")]
 mod arbitrary_impls;
 
-pub use client_line::{ClientLine, HandshakeLine, JOIN_ROOMS_MAX};
+pub use client_line::{BanTarget, ClientLine, HandshakeLine, JOIN_ROOMS_MAX};
 pub use codes::{ByeReason, ErrorCode, LeaveReason};
 pub use content::CheckedLine;
 pub use error::{ContentError, EncodeError, FieldError, LineError, NameError, ServerLineError};

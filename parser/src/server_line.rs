@@ -10,6 +10,7 @@ use nom::multi::many0;
 use nom::sequence::{preceded, separated_pair};
 use nom::{IResult, Parser};
 
+use crate::client_line::BanTarget;
 use crate::codes::{ByeReason, ErrorCode, LeaveReason};
 use crate::content::{self, CheckedLine};
 use crate::error::{EncodeError, ServerLineError};
@@ -135,6 +136,12 @@ pub enum ServerLine<'a> {
     },
     /// `ROOMSEND count` (§19.3): the end of the list of rooms.
     RoomsEnd { count: u32 },
+    /// `BANS target...` (§19.6): a room's bans, inside `IN`, after
+    /// `/ban` or `/unban`.
+    Bans { targets: Vec<BanTarget<'a>> },
+    /// `OPS name...` (§19.6): a room's operators who hold their names,
+    /// inside `IN`, after `/op`.
+    Ops { names: Vec<Name<'a>> },
 }
 
 const HELLO: &str = "HELLO";
@@ -160,6 +167,8 @@ const TOPIC: &str = "TOPIC";
 const IN: &str = "IN";
 const ROOMS: &str = "ROOMS";
 const ROOMSEND: &str = "ROOMSEND";
+const BANS: &str = "BANS";
+const OPS: &str = "OPS";
 
 impl<'a> ServerLine<'a> {
     /// The line's keyword.
@@ -188,6 +197,8 @@ impl<'a> ServerLine<'a> {
             ServerLine::In { .. } => IN,
             ServerLine::Rooms { .. } => ROOMS,
             ServerLine::RoomsEnd { .. } => ROOMSEND,
+            ServerLine::Bans { .. } => BANS,
+            ServerLine::Ops { .. } => OPS,
         }
     }
 
@@ -209,6 +220,8 @@ impl<'a> ServerLine<'a> {
             | ServerLine::Topic { .. }
             | ServerLine::Who { .. }
             | ServerLine::WhoEnd { .. }
+            | ServerLine::Bans { .. }
+            | ServerLine::Ops { .. }
             | ServerLine::Err { .. } => true,
             _ => false,
         }
@@ -291,6 +304,8 @@ impl<'a> ServerLine<'a> {
                 }
             }),
             ROOMSEND => whole(number, body).map(|count| ServerLine::RoomsEnd { count }),
+            BANS => whole(many0(ban_target), body).map(|targets| ServerLine::Bans { targets }),
+            OPS => whole(many0(name), body).map(|names| ServerLine::Ops { names }),
             other => return Err(ServerLineError::UnknownKeyword(other.to_owned())),
         };
         line.ok_or(ServerLineError::Malformed(keyword_static(keyword)))
@@ -478,6 +493,16 @@ impl<'a> ServerLine<'a> {
                 }
             }
             ServerLine::RoomsEnd { count } => w.num(*count),
+            ServerLine::Bans { targets } => {
+                for target in targets {
+                    w.field(&target.to_string());
+                }
+            }
+            ServerLine::Ops { names } => {
+                for name in names {
+                    w.field(name.as_str());
+                }
+            }
         }
         Ok(())
     }
@@ -608,6 +633,12 @@ impl<'a> ServerLine<'a> {
                 topic: topic.map(Text::into_owned),
             },
             ServerLine::RoomsEnd { count } => ServerLine::RoomsEnd { count },
+            ServerLine::Bans { targets } => ServerLine::Bans {
+                targets: targets.into_iter().map(BanTarget::into_owned).collect(),
+            },
+            ServerLine::Ops { names } => ServerLine::Ops {
+                names: names.into_iter().map(Name::into_owned).collect(),
+            },
         }
     }
 }
@@ -709,7 +740,7 @@ fn whole<'a, O>(
 fn keyword_static(k: &str) -> &'static str {
     [
         HELLO, WELCOME, JOIN, LEAVE, MSG, PRIV, WHO, WHOEND, PONG, PING, HELP, ERR, BYE, HIST,
-        HISTEND, SEQ, FEATURES, RESUMED, CROWD, TOPIC, IN, ROOMS, ROOMSEND,
+        HISTEND, SEQ, FEATURES, RESUMED, CROWD, TOPIC, IN, ROOMS, ROOMSEND, BANS, OPS,
     ]
     .into_iter()
     .find(|&kw| kw == k)
@@ -740,6 +771,11 @@ fn message_text(i: &str) -> IResult<&str, Text<'_>> {
 /// `SP name`
 fn name(i: &str) -> IResult<&str, Name<'_>> {
     map_res(field, Name::new).parse(i)
+}
+
+/// `SP ban-target` (§19.6): an address, a network, or a name.
+fn ban_target(i: &str) -> IResult<&str, BanTarget<'_>> {
+    map_res(field, BanTarget::parse).parse(i)
 }
 
 /// `SP room` (§19.2).

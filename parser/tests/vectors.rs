@@ -45,6 +45,15 @@ fn render_client(line: &ClientLine<'_>) -> Vec<String> {
         ClientLine::RoomHistory { room, query } => {
             render_query(format!("history {}", room.as_str()), query)
         }
+        ClientLine::Kick { room, name, text } => [s("kick"), s(room.as_str()), s(name.as_str())]
+            .into_iter()
+            .chain(text.iter().map(|t| s(t.as_str())))
+            .collect(),
+        ClientLine::Ban { room, target } => vec![s("ban"), s(room.as_str()), target.to_string()],
+        ClientLine::Unban { room, target } => {
+            vec![s("unban"), s(room.as_str()), target.to_string()]
+        }
+        ClientLine::Op { room, name } => vec![s("op"), s(room.as_str()), s(name.as_str())],
     }
 }
 

@@ -2,7 +2,7 @@
 //! chat core's input. A wire module decodes lines into intents; the core
 //! never sees the octets. Plain values; no behaviour.
 
-use tagarela_parser::{HistoryQuery, LineError, Name, RoomName, Text, Token};
+use tagarela_parser::{BanTarget, HistoryQuery, LineError, Name, RoomName, Text, Token};
 
 /// One thing a client asked for, decoded from one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +61,20 @@ pub enum Intent<'a> {
         room: RoomName<'a>,
         query: HistoryQuery,
     },
+    /// Remove `name` from `room` (its operators, §19.6).
+    Kick {
+        room: RoomName<'a>,
+        name: Name<'a>,
+        text: Option<Text<'a>>,
+    },
+    /// Refuse (or, `on` false, no longer refuse) `target` the room.
+    Ban {
+        room: RoomName<'a>,
+        target: BanTarget<'a>,
+        on: bool,
+    },
+    /// Make `name` an operator of `room`.
+    Op { room: RoomName<'a>, name: Name<'a> },
     /// The line was refused; answer with this error.
     Refused(LineError),
     /// The line was longer than the wire allows and was discarded whole.

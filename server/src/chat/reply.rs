@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tagarela_parser::{ByeReason, ErrorCode, Name, NameError, RoomName, Token};
+use tagarela_parser::{BanTarget, ByeReason, ErrorCode, Name, NameError, RoomName, Token};
 
 use crate::event::Event;
 use crate::hub::Entered;
@@ -82,6 +82,22 @@ pub enum Reply<'a> {
     HistoryIn {
         room: &'a RoomName<'a>,
         events: &'a [Arc<Event>],
+    },
+    /// A room's bans (§19.6).
+    Bans {
+        room: &'a RoomName<'a>,
+        targets: &'a [BanTarget<'static>],
+    },
+    /// A room's operators (§19.6).
+    Ops {
+        room: &'a RoomName<'a>,
+        names: &'a [Name<'static>],
+    },
+    /// A room's line about a name failed: `IN #room ERR code name`.
+    RoomNameError {
+        room: &'a RoomName<'a>,
+        code: ErrorCode,
+        name: &'a Name<'static>,
     },
 }
 

@@ -322,6 +322,41 @@ impl Session {
                 }
             }
             Intent::HistoryIn { room, query } => self.room_history(&room, &query),
+            Intent::Kick { room, name, text } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                match self.hub.kick(me, &room, &name, text.map(Text::into_owned)) {
+                    Ok(published) => self.record_published(published),
+                    Err(refusal) => self.room_refused(&room, &refusal),
+                }
+            }
+            Intent::Ban { room, target, on } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                match (self.hub.ban(me, &room, &target, on), shown_room(&room)) {
+                    (Ok(targets), Some(shown)) => self.reply(Reply::Bans {
+                        room: &shown,
+                        targets: &targets,
+                    }),
+                    (Ok(_), None) => self.room_invalid(),
+                    (Err(refusal), _) => self.room_refused(&room, &refusal),
+                }
+            }
+            Intent::Op { room, name } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                match (self.hub.op(me, &room, &name), shown_room(&room)) {
+                    (Ok(names), Some(shown)) => self.reply(Reply::Ops {
+                        room: &shown,
+                        names: &names,
+                    }),
+                    (Ok(_), None) => self.room_invalid(),
+                    (Err(refusal), _) => self.room_refused(&room, &refusal),
+                }
+            }
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
             Intent::Refused(LineError::Name(why)) => self.reply(Reply::NameInvalid(why)),
             Intent::Refused(e) => self.reply(Reply::Error {
@@ -341,7 +376,7 @@ impl Session {
         let Some(me) = &self.registered else {
             return;
         };
-        match self.hub.join_room(me, room) {
+        match self.hub.join_room(me, room, self.peer.ip()) {
             Ok(published) => self.record_published(published),
             Err(refusal) => self.room_refused(room, &refusal),
         }
@@ -371,6 +406,18 @@ impl Session {
             RoomRefusal::LooksLike(_) => ErrorCode::RoomLooksLike,
             RoomRefusal::NotOperator => ErrorCode::NotOperator,
             RoomRefusal::NoTopic => ErrorCode::NoTopic,
+            RoomRefusal::Banned => ErrorCode::Banned,
+            RoomRefusal::BanListFull => ErrorCode::BanListFull,
+            RoomRefusal::NoSuchMember(name) => {
+                if let Some(shown) = shown_room(room) {
+                    self.reply(Reply::RoomNameError {
+                        room: &shown,
+                        code: ErrorCode::NoSuchUser,
+                        name,
+                    });
+                }
+                return;
+            }
             RoomRefusal::Unsupported => ErrorCode::UnknownCommand,
         };
         // The room as the client named it, in NFC (§19.2); for a

@@ -61,6 +61,16 @@ impl Member {
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }
+
+    /// Its skeletons (§3.3).
+    pub fn shapes(&self) -> &[Skeleton; 2] {
+        &self.shapes
+    }
+
+    /// Its place in the hall.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
 }
 
 impl Holder for Member {
@@ -862,6 +872,19 @@ impl Hall {
     pub fn is_in(&self, member: &NameKey, room: &RoomKey) -> Option<bool> {
         let id = self.members.get(member)?.id;
         Some(self.room(room)?.has(id))
+    }
+
+    /// The names of `room`'s operators (who hold their names).
+    pub fn operators_of(&self, room: &RoomKey) -> Vec<Name<'static>> {
+        let Some(r) = self.room(room) else {
+            return Vec::new();
+        };
+        let ops: Vec<MemberId> = r.operators().collect();
+        self.members
+            .values()
+            .filter(|m| ops.contains(&m.id))
+            .map(|m| m.name.clone())
+            .collect()
     }
 
     /// Whether the member holding `member` is an operator of `room`.

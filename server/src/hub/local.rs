@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomKey, RoomName, Text};
+use tagarela_parser::{
+    BanTarget, HistoryQuery, LeaveReason, Name, NameKey, RoomKey, RoomName, Text,
+};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
@@ -17,7 +19,7 @@ use crate::hub::event_log::LOG_MAX;
 use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
-use crate::hub::room::RoomSettings;
+use crate::hub::room::{Ban, RoomSettings};
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
     Registration, RoomRefusal, Said, Unpublished, Welcome,
@@ -171,9 +173,14 @@ impl LocalHub {
         let join = r.hall.join(seq, wall_clock(), name.clone(), since);
         // A resumed holding is back in the other rooms it was in (that
         // still exist), seen by their members as joins.
+        let shapes = name.skeletons();
         for room in rooms {
             let in_it = r.hall.is_in(&key, room);
-            if in_it == Some(false) {
+            let banned = r
+                .hall
+                .room(room)
+                .is_some_and(|x| x.refuses(&key, &shapes, None));
+            if in_it == Some(false) && !banned {
                 let seq = r.hall.next_seq();
                 r.hall.enter(seq, wall_clock(), room, &key, name.clone());
             }
@@ -307,6 +314,7 @@ impl Hub for LocalHub {
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
+        from: std::net::IpAddr,
     ) -> Result<Published, RoomRefusal> {
         let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let key = shown.key();
@@ -323,7 +331,11 @@ impl Hub for LocalHub {
         if in_rooms >= self.rooms.per_client {
             return Err(RoomRefusal::TooManyRooms);
         }
+        let shapes = member.shapes().clone();
         match r.hall.room(&key) {
+            Some(existing) if existing.refuses(&holder.key, &shapes, Some(from)) => {
+                return Err(RoomRefusal::Banned);
+            }
             Some(existing) if existing.len() >= self.rooms.members_max => {
                 return Err(RoomRefusal::RoomFull);
             }
@@ -342,6 +354,79 @@ impl Hub for LocalHub {
             .enter(seq, wall_clock(), &key, &holder.key, name)
             .map(Published::Numbered)
             .ok_or(RoomRefusal::NoSuchRoom)
+    }
+
+    fn kick(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        self.operating(&r.hall, holder, &key)?;
+        let target = name.key();
+        let Some(shown) = r.hall.member(&target).map(|m| m.name.clone()) else {
+            return Err(no_such_member(name));
+        };
+        if r.hall.is_in(&target, &key) != Some(true) {
+            return Err(RoomRefusal::NoSuchMember(shown));
+        }
+        let seq = r.hall.next_seq();
+        let leave = EventKind::Leave {
+            name: shown,
+            reason: LeaveReason::Kicked,
+            text,
+        };
+        r.hall
+            .leave_room(seq, wall_clock(), &key, &target, leave, true)
+            .map(Published::Numbered)
+            .ok_or_else(|| no_such_member(name))
+    }
+
+    fn ban(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        target: &BanTarget<'_>,
+        on: bool,
+    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        self.operating(&r.hall, holder, &key)?;
+        let ban = Ban::of(target).ok_or(RoomRefusal::NoSuchRoom)?;
+        let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        if on {
+            if !x.ban(ban) {
+                return Err(RoomRefusal::BanListFull);
+            }
+        } else {
+            x.unban(&ban);
+        }
+        Ok(x.bans())
+    }
+
+    fn op(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        self.operating(&r.hall, holder, &key)?;
+        let target = name.key();
+        let Some((shown, id)) = r.hall.member(&target).map(|m| (m.name.clone(), m.id())) else {
+            return Err(no_such_member(name));
+        };
+        if r.hall.is_in(&target, &key) != Some(true) {
+            return Err(RoomRefusal::NoSuchMember(shown));
+        }
+        if let Some(x) = r.hall.room_mut(&key) {
+            x.add_operator(id);
+        }
+        Ok(r.hall.operators_of(&key))
     }
 
     fn part_room(
@@ -429,6 +514,33 @@ impl Hub for LocalHub {
             .room_mut(&room_key(room))
             .ok_or(RoomRefusal::NoSuchRoom)?;
         Ok((x.name().clone(), x.history(query, default)))
+    }
+}
+
+impl LocalHub {
+    /// Whether `holder` may act as an operator of `room` (§19.6): it holds
+    /// its name, the room exists, and it is one of its operators.
+    fn operating(
+        &self,
+        hall: &Hall,
+        holder: &Registration,
+        room: &RoomKey,
+    ) -> Result<(), RoomRefusal> {
+        held_name(hall, holder)?;
+        hall.room(room).ok_or(RoomRefusal::NoSuchRoom)?;
+        if hall.is_operator(&holder.key, room) {
+            Ok(())
+        } else {
+            Err(RoomRefusal::NotOperator)
+        }
+    }
+}
+
+/// `name` is not in the room (shown in NFC, as server lines carry names).
+fn no_such_member(name: &Name<'_>) -> RoomRefusal {
+    match Name::normalize(name.as_str()) {
+        Ok(shown) => RoomRefusal::NoSuchMember(shown),
+        Err(_) => RoomRefusal::NoSuchRoom,
     }
 }
 

@@ -44,7 +44,7 @@ pub mod seen;
 
 use std::sync::Arc;
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
+use tagarela_parser::{BanTarget, HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
 
 use crate::event::Event;
 use crate::hub::crowd::Notice;
@@ -171,6 +171,12 @@ pub enum RoomRefusal {
     LooksLike(RoomName<'static>),
     /// Only the room's operators may do that.
     NotOperator,
+    /// The room's operators refuse this name or address.
+    Banned,
+    /// The room has as many bans as a room may.
+    BanListFull,
+    /// This name is not in the room.
+    NoSuchMember(Name<'static>),
     /// The room has no topic.
     NoTopic,
     /// This server has no rooms other than the default one (a cluster's
@@ -376,7 +382,38 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
+        from: std::net::IpAddr,
     ) -> Result<Published, RoomRefusal>;
+
+    /// Removes `name` from `room` (its operators only, §19.6): its leave
+    /// (`kicked`, with `text`) goes to everyone in the room, itself
+    /// included.
+    fn kick(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal>;
+
+    /// Bans `target` from `room` (or, `on` false, takes the ban back; its
+    /// operators only); the room's bans after.
+    fn ban(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        target: &BanTarget<'_>,
+        on: bool,
+    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal>;
+
+    /// Makes `name` (in the room) an operator of `room` (its operators
+    /// only); the room's operators after.
+    fn op(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+    ) -> Result<Vec<Name<'static>>, RoomRefusal>;
 
     /// The registration leaves `room`; its leave (`part`, with `text`)
     /// goes to everyone in the room, itself included.

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tagarela_parser::{HistoryQuery, RoomName, Timestamp};
+use tagarela_parser::{BanTarget, HistoryQuery, Name, NameKey, RoomName, Skeleton, Timestamp};
 
 use crate::event::{Event, Seq};
 use crate::hub::Recipient;
@@ -23,6 +23,73 @@ use crate::hub::recent::Recent;
 /// hashing a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MemberId(pub u32);
+
+/// The most bans one room keeps (§19.6).
+pub const BANS_MAX: usize = 64;
+
+/// One ban of a room (§19.6).
+#[derive(Debug, Clone)]
+pub enum Ban {
+    /// A name: refused by key, and by shape as look-alikes are (§3.3).
+    Name {
+        shown: Name<'static>,
+        key: NameKey,
+        shapes: [Skeleton; 2],
+    },
+    /// An address or a network.
+    Net(ipnet::IpNet),
+}
+
+impl Ban {
+    /// The ban `target` asks for (`None`: no such network).
+    pub fn of(target: &BanTarget<'_>) -> Option<Ban> {
+        Some(match target {
+            BanTarget::Name(name) => {
+                let shown = Name::normalize(name.as_str()).ok()?;
+                Ban::Name {
+                    key: shown.key(),
+                    shapes: shown.skeletons(),
+                    shown,
+                }
+            }
+            BanTarget::Address { ip, prefix } => {
+                Ban::Net(ipnet::IpNet::new(*ip, *prefix).ok()?.trunc())
+            }
+        })
+    }
+
+    /// What the ban is of, as `BANS` shows it.
+    pub fn target(&self) -> BanTarget<'static> {
+        match self {
+            Ban::Name { shown, .. } => BanTarget::Name(shown.clone()),
+            Ban::Net(net) => BanTarget::Address {
+                ip: net.addr(),
+                prefix: net.prefix_len(),
+            },
+        }
+    }
+
+    /// Whether two bans are the same.
+    fn same(&self, other: &Ban) -> bool {
+        match (self, other) {
+            (Ban::Name { key: a, .. }, Ban::Name { key: b, .. }) => a == b,
+            (Ban::Net(a), Ban::Net(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Whether it refuses `name` (its key and shapes) from `ip`.
+    fn refuses(&self, key: &NameKey, shapes: &[Skeleton; 2], ip: Option<std::net::IpAddr>) -> bool {
+        match self {
+            Ban::Name {
+                key: banned,
+                shapes: theirs,
+                ..
+            } => banned == key || shapes.iter().any(|s| theirs.contains(s)),
+            Ban::Net(net) => ip.is_some_and(|ip| net.contains(&ip)),
+        }
+    }
+}
 
 /// Where the hall's members' events go, by [`MemberId`]: `Some` for this
 /// process's clients.
@@ -45,6 +112,8 @@ pub struct Room {
     /// Who may set its topic (§19.6): its creator, while it holds its
     /// name. Empty for a room nobody created (the default room).
     operators: HashSet<MemberId>,
+    /// Names and addresses refused (§19.6), at most [`BANS_MAX`].
+    bans: Vec<Ban>,
     /// Kept however long it stays empty (the default room).
     lasting: bool,
     /// The number of the event that left it empty, if it is: of the empty
@@ -68,6 +137,7 @@ impl Room {
             crowd: Crowd::new(crowd_size),
             topic: None,
             operators: HashSet::new(),
+            bans: Vec::new(),
             lasting,
             emptied: Some(Seq(0)),
         }
@@ -232,6 +302,43 @@ impl Room {
     /// `id` becomes one of its operators.
     pub fn add_operator(&mut self, id: MemberId) {
         self.operators.insert(id);
+    }
+
+    /// Its operators' ids.
+    pub fn operators(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.operators.iter().copied()
+    }
+
+    /// Whether a ban refuses `key` (with these shapes) from `ip` (if known).
+    pub fn refuses(
+        &self,
+        key: &NameKey,
+        shapes: &[Skeleton; 2],
+        ip: Option<std::net::IpAddr>,
+    ) -> bool {
+        self.bans.iter().any(|b| b.refuses(key, shapes, ip))
+    }
+
+    /// Adds `ban` (once); false if the room has [`BANS_MAX`] already.
+    pub fn ban(&mut self, ban: Ban) -> bool {
+        if self.bans.iter().any(|b| b.same(&ban)) {
+            return true;
+        }
+        if self.bans.len() >= BANS_MAX {
+            return false;
+        }
+        self.bans.push(ban);
+        true
+    }
+
+    /// Takes `ban` back, if it is one.
+    pub fn unban(&mut self, ban: &Ban) {
+        self.bans.retain(|b| !b.same(ban));
+    }
+
+    /// The bans, as `BANS` shows them.
+    pub fn bans(&self) -> Vec<BanTarget<'static>> {
+        self.bans.iter().map(Ban::target).collect()
     }
 
     /// `id` is an operator no more (its holding of the name ended).

@@ -64,6 +64,18 @@ pub fn decode(
         Ok(ClientLine::Rooms) => Intent::Rooms,
         Ok(ClientLine::Topic { room, text }) => Intent::Topic { room, text },
         Ok(ClientLine::RoomHistory { room, query }) => Intent::HistoryIn { room, query },
+        Ok(ClientLine::Kick { room, name, text }) => Intent::Kick { room, name, text },
+        Ok(ClientLine::Ban { room, target }) => Intent::Ban {
+            room,
+            target,
+            on: true,
+        },
+        Ok(ClientLine::Unban { room, target }) => Intent::Ban {
+            room,
+            target,
+            on: false,
+        },
+        Ok(ClientLine::Op { room, name }) => Intent::Op { room, name },
         Err(LineError::InvalidRoom) if !rooms => Intent::Refused(LineError::BadArgument),
         Err(e) => Intent::Refused(e),
     }
@@ -135,13 +147,13 @@ fn crowd_line(notice: &Notice) -> ServerLine<'_> {
 }
 
 /// An event as its v1 line (§7.1), as a client without the `rooms`
-/// feature may see it: a `/part` is a `quit` (v1 knows no other way to
-/// leave a room), and a topic is not for it (`None`).
+/// feature may see it: a `/part` or a `/kick` is a `quit` (v1 knows no
+/// other way to leave a room), and a topic is not for it (`None`).
 fn event_line(event: &Event) -> Option<ServerLine<'_>> {
     match &event.kind {
         EventKind::Leave {
             name,
-            reason: LeaveReason::Part,
+            reason: LeaveReason::Part | LeaveReason::Kicked,
             text,
         } => Some(ServerLine::Leave {
             at: event.at,
@@ -311,6 +323,26 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
         Reply::Rooms(list) => Some(rooms(list)),
         Reply::Topic { room, set } => encode(&in_room(room, room_event_line(set))),
         Reply::HistoryIn { room, events } => Some(history_in(room, events)),
+        Reply::Bans { room, targets } => encode(&in_room(
+            room,
+            ServerLine::Bans {
+                targets: targets.to_vec(),
+            },
+        )),
+        Reply::Ops { room, names } => encode(&in_room(
+            room,
+            ServerLine::Ops {
+                names: names.iter().map(Name::borrowed).collect(),
+            },
+        )),
+        Reply::RoomNameError { room, code, name } => encode(&in_room(
+            room,
+            ServerLine::Err {
+                code: *code,
+                name: Some(name.borrowed()),
+                text: text(human_error(*code, Some(name))),
+            },
+        )),
     }
 }
 
@@ -484,6 +516,8 @@ fn human_error(code: ErrorCode, name: Option<&Name<'_>>) -> String {
         },
         ErrorCode::NotOperator => "Only the room's operators may do that.".to_owned(),
         ErrorCode::NoTopic => "That room has no topic.".to_owned(),
+        ErrorCode::Banned => "You are banned from that room.".to_owned(),
+        ErrorCode::BanListFull => "That room has as many bans as a room may.".to_owned(),
     }
 }
 
@@ -573,6 +607,10 @@ fn help(rooms: bool) -> Bytes {
         "/rooms                  list the rooms",
         "/topic #room [text]     show a room's topic, or set it (its operators)",
         "/history #room [...]    what was said in a room (as /history)",
+        "/kick #room name [text] remove someone from a room (its operators)",
+        "/ban #room name|address refuse a name or an address (or a network, a.b.c.d/n) the room",
+        "/unban #room target     take a ban back",
+        "/op #room name          make someone in the room an operator too",
     ];
     let mut out = Vec::new();
     let extra = if rooms { ROOMS } else { &[] };

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
+use tagarela_parser::{BanTarget, HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use lifecycle::Incarnation;
@@ -582,7 +582,37 @@ impl Hub for ClusterHub {
         &self,
         _holder: &Registration,
         _room: &RoomName<'_>,
+        _from: std::net::IpAddr,
     ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn kick(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+        _name: &Name<'_>,
+        _text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn ban(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+        _target: &BanTarget<'_>,
+        _on: bool,
+    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    fn op(
+        &self,
+        _holder: &Registration,
+        _room: &RoomName<'_>,
+        _name: &Name<'_>,
+    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 
