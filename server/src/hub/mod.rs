@@ -365,8 +365,12 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn history(&self, query: &HistoryQuery, default: usize) -> Option<Vec<Arc<Event>>>;
 
     /// Whether this hub serves rooms other than the default one (§19):
-    /// a client that asks for the `rooms` feature gets it only if so.
-    fn has_rooms(&self) -> bool;
+    /// a client that asks for the `rooms` feature gets it only if so. A
+    /// hub without them (a cluster's node, §19.7) keeps the defaults of
+    /// the room calls below, which refuse, and is never asked them.
+    fn has_rooms(&self) -> bool {
+        false
+    }
 
     /// Who is in the default room (a v1 client's `/who`).
     fn who_in_default(&self) -> Vec<Name<'static>>;
@@ -378,75 +382,101 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// (its creator becomes its operator): its join is published to the
     /// room, and the joiner is told what [`Entered`] says first. Joining
     /// a room it is in does nothing.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn join_room(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         from: std::net::IpAddr,
-    ) -> Result<Published, RoomRefusal>;
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// Removes `name` from `room` (its operators only, §19.6): its leave
     /// (`kicked`, with `text`) goes to everyone in the room, itself
     /// included.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn kick(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
         text: Option<Text<'static>>,
-    ) -> Result<Published, RoomRefusal>;
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// Bans `target` from `room` (or, `on` false, takes the ban back; its
     /// operators only); the room's bans after.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn ban(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         target: &BanTarget<'_>,
         on: bool,
-    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal>;
+    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// Makes `name` (in the room) an operator of `room` (its operators
     /// only); the room's operators after.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn op(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
-    ) -> Result<Vec<Name<'static>>, RoomRefusal>;
+    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// The registration leaves `room`; its leave (`part`, with `text`)
     /// goes to everyone in the room, itself included.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn part_room(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         text: Option<Text<'static>>,
-    ) -> Result<Published, RoomRefusal>;
+    ) -> Result<Published, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// Sets `room`'s topic (its operators only), or, with no text, the
     /// event that set it.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn topic(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         text: Option<Text<'static>>,
-    ) -> Result<Arc<Event>, RoomRefusal>;
+    ) -> Result<Arc<Event>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// Who is in `room`, and the room's own name.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn who_in(
         &self,
         room: &RoomName<'_>,
-    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal>;
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 
     /// The rooms, by name.
-    fn rooms(&self) -> Vec<hall::Listing>;
+    fn rooms(&self) -> Vec<hall::Listing> {
+        Vec::new()
+    }
 
     /// [`Hub::history`] in `room`, and the room's own name.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
     fn history_in(
         &self,
         room: &RoomName<'_>,
         query: &HistoryQuery,
         default: usize,
-    ) -> Result<(RoomName<'static>, Kept), RoomRefusal>;
+    ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
 }

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{BanTarget, HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
+use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use lifecycle::Incarnation;
@@ -36,12 +36,12 @@ use queue::CommandQueue;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::flow::pressure::Pressure;
 use crate::hub::cluster::message::{Body, ClusterMessage};
-use crate::hub::hall::{Greeting, Hall, Listing, Seat};
+use crate::hub::hall::{Greeting, Hall, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, RoomRefusal, Said, Unpublished, Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId,
+    Registration, Said, Unpublished, Welcomer,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::Entry;
@@ -563,95 +563,12 @@ impl Hub for ClusterHub {
         self.lock().node.is_some()
     }
 
-    fn has_rooms(&self) -> bool {
-        // Rooms other than the default one are not shared through Redis
-        // yet (§19.7): a node does not offer the feature, so no client
-        // asks it for a room.
-        false
-    }
-
     fn who_in_default(&self) -> Vec<Name<'static>> {
         self.lock().hall.who_in_default()
     }
 
     fn default_room(&self) -> RoomName<'static> {
         self.lock().hall.default_room().clone()
-    }
-
-    fn join_room(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _from: std::net::IpAddr,
-    ) -> Result<Published, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn kick(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _name: &Name<'_>,
-        _text: Option<Text<'static>>,
-    ) -> Result<Published, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn ban(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _target: &BanTarget<'_>,
-        _on: bool,
-    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn op(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _name: &Name<'_>,
-    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn part_room(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _text: Option<Text<'static>>,
-    ) -> Result<Published, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn topic(
-        &self,
-        _holder: &Registration,
-        _room: &RoomName<'_>,
-        _text: Option<Text<'static>>,
-    ) -> Result<Arc<Event>, RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn who_in(
-        &self,
-        _room: &RoomName<'_>,
-    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
-    }
-
-    fn rooms(&self) -> Vec<Listing> {
-        Vec::new()
-    }
-
-    fn history_in(
-        &self,
-        _room: &RoomName<'_>,
-        _query: &HistoryQuery,
-        _default: usize,
-    ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
-        Err(RoomRefusal::Unsupported)
     }
 
     fn tick(&self) {
