@@ -378,11 +378,20 @@ impl ClusterHub {
                 return Ok(None);
             }
             Body::Event(kind) => {
+                // Released by Redis while this node still served it (a
+                // lease that ran out): counted out before anyone can see
+                // the LEAVE, so a scrape that follows it never shows the
+                // client still registered.
+                let seated_here = match &kind {
+                    EventKind::Leave { name, .. } => r.hall.any_seat(&name.key()).is_some(),
+                    _ => false,
+                };
+                if seated_here {
+                    self.metrics.registered.dec();
+                }
                 let accepted = r.hall.accept(seq, at, kind);
                 if let Some(seat) = accepted.unseated {
-                    // Released by Redis while this node still served it
-                    // (a lease that ran out): it holds the name no more.
-                    self.metrics.registered.dec();
+                    // It holds the name no more.
                     seat.recipient.cut_off();
                 }
                 accepted.event

@@ -205,3 +205,60 @@ fn a_name_reaped_while_served_here_is_cut_off() {
         .unwrap_or_else(|g| panic!("{g:?}"));
     assert_eq!(said(&ana), vec!["cut off"]);
 }
+
+/// Issue 21's review: a name Redis releases while this node serves it is
+/// counted out of `registered` before anyone here sees its LEAVE, so a
+/// scrape that follows the LEAVE never shows it still registered.
+#[test]
+fn a_reaped_name_is_counted_out_before_its_leave_is_seen() {
+    /// A recipient that reads the gauge when a LEAVE reaches it, as a
+    /// scrape right after would.
+    #[derive(Debug)]
+    struct Scrapes {
+        metrics: Arc<Metrics>,
+        at_leave: std::sync::Mutex<Vec<i64>>,
+    }
+    impl Recipient for Scrapes {
+        fn deliver(&self, event: &Event) {
+            if matches!(event.kind, EventKind::Leave { .. }) {
+                let now = self.metrics.registered.get();
+                self.at_leave
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(now);
+            }
+        }
+        fn replaced(&self) {}
+        fn cut_off(&self) {}
+        fn undeliverable(&self, _: &Name<'static>) {}
+        fn crowd(&self, _: &crate::hub::crowd::Notice) {}
+        fn entered(&self, _: &crate::hub::Entered) {}
+    }
+    let (hub, mut commands) = entered();
+    let (_ana, ana_reg) = joined(&hub, &mut commands, "ana", 11);
+    let scrapes = Arc::new(Scrapes {
+        metrics: Arc::clone(&hub.metrics),
+        at_leave: std::sync::Mutex::default(),
+    });
+    let entrant = Entrant {
+        name: name("bia"),
+        peer: peer(),
+        recipient: scrapes.clone(),
+        welcome: Box::new(|_| {}),
+    };
+    let _answer = hub.claim(entrant, false);
+    let Ok(Command::Claim { reg: bia_reg, .. }) = commands.try_recv() else {
+        panic!("bia's claim goes to Redis");
+    };
+    hub.apply(message(&format!("J|12|1000|n1|{bia_reg}|bia|12")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(hub.metrics.registered.get(), 2);
+    hub.apply(message(&format!("L|13|1000|n1|{ana_reg}|ana|lost|")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    let seen = scrapes
+        .at_leave
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(seen, [1], "ana was counted out before bia saw her leave");
+}
