@@ -10,7 +10,7 @@
 //! as `/switch` does: the line being typed stays, and the prompt (the room
 //! on screen, set by the session) is redrawn. Never touches the network.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustyline::completion::{Completer, Pair};
@@ -35,9 +35,9 @@ use crate::rooms::{Target, switch_target};
 /// The editor's prompt before the session sets one.
 pub const PROMPT: &str = "> ";
 
-/// How long the editor waits for the session to set the prompt after a
-/// switch, at most, before it reads the next line anyway.
-const PROMPT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+/// How long the editor waits for the session to have handled a switch, at
+/// most, before it reads the next line anyway.
+const PROMPT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Typed lines waiting for the session at most.
 const TYPED_BOUND: usize = 16;
@@ -82,6 +82,9 @@ pub struct Shared {
     pub prompt: Arc<Mutex<(u64, String)>>,
     /// A switch asked for by a key, for the editor thread to hand over.
     switch: Arc<Mutex<Option<Target>>>,
+    /// How many switches the session has handled: the editor reads the
+    /// next line once its switch is (under the prompt it set).
+    pub switched: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -285,10 +288,11 @@ impl LineEditor {
             if let Some(target) = switch {
                 // A switch key: the line being typed stays as it was.
                 kept = read.unwrap_or_default();
+                let handled = self.shared.switched.load(Ordering::Acquire);
                 if tx.blocking_send(Typed::Switch(target)).is_err() {
                     return;
                 }
-                self.await_prompt(generation);
+                self.await_switch(handled);
                 continue;
             }
             let line = match read {
@@ -311,10 +315,11 @@ impl LineEditor {
                 let _ = self.editor.add_history_entry(line.as_str());
             }
             if let Some(target) = switch_target(&line) {
+                let handled = self.shared.switched.load(Ordering::Acquire);
                 if tx.blocking_send(Typed::Switch(target)).is_err() {
                     return;
                 }
-                self.await_prompt(generation);
+                self.await_switch(handled);
                 continue;
             }
             let line_max = self.shared.line_max();
@@ -351,12 +356,14 @@ impl LineEditor {
         }
     }
 
-    /// Waits (a bounded time) for the session to put another room on
-    /// screen than at `generation`, so that the next line is read under
-    /// its prompt.
-    fn await_prompt(&self, generation: u64) {
+    /// Waits (a bounded time) for the session to have handled more
+    /// switches than `handled`, so that the next line is read under the
+    /// prompt it set.
+    fn await_switch(&self, handled: u64) {
         let until = std::time::Instant::now() + PROMPT_WAIT;
-        while self.shared.prompt_generation() == generation && std::time::Instant::now() < until {
+        while self.shared.switched.load(Ordering::Acquire) == handled
+            && std::time::Instant::now() < until
+        {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }

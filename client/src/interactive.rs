@@ -211,10 +211,10 @@ async fn chat(
                             rooms.features(&words);
                         }
                         let step = resume.track(&line, Instant::now());
-                        if step.anew && rooms.is_on()
-                            && let Some(rejoin) = rooms.rejoin()
-                        {
-                            conn.send(rejoin.as_bytes()).await?;
+                        if step.anew && rooms.is_on() {
+                            for rejoin in rooms.rejoin() {
+                                conn.send(rejoin.as_bytes()).await?;
+                            }
                         }
                         for wire in &step.send {
                             conn.send(wire.as_bytes()).await?;
@@ -368,6 +368,7 @@ async fn chat(
                             Err(why) => show(view.notice(&why)),
                         }
                         shared.set_prompt(rooms.screen(), rooms.prompt());
+                        shared.switched.fetch_add(1, Ordering::Release);
                     }
                     Typed::Lines { lines, echo_erased, prompt } => {
                         // A paste may hold several lines: each goes out as its
@@ -456,7 +457,9 @@ async fn chat(
         // then fails does not restart the clock or the pauses.
         let outage = resume.backoff().started();
         show(view.error("Reconnecting (your draft is kept)..."));
-        match reconnect_with_backoff(again, &mut typed, &mut resume, view, &mut show).await {
+        match reconnect_with_backoff(again, &mut typed, &mut resume, &mut rooms, view, &mut show)
+            .await
+        {
             Ok(fresh) => {
                 conn = fresh;
                 live = Liveness::new(options.timings, Instant::now());
@@ -481,6 +484,7 @@ async fn reconnect_with_backoff(
     again: &mut Reconnect,
     typed: &mut tokio::sync::mpsc::Receiver<Typed>,
     resume: &mut Comeback,
+    rooms: &mut Rooms,
     view: &Pretty,
     show: &mut impl FnMut(String),
 ) -> Result<Connection, End> {
@@ -504,12 +508,26 @@ async fn reconnect_with_backoff(
                 () = tokio::time::sleep_until(until) => break,
                 line = typed.recv() => match line.unwrap_or(Typed::Leave) {
                     Typed::Switch(_) => {
+                        // The editor reads on after its bounded wait.
                         show(view.notice("Not connected: rooms can be switched once the connection is back."));
                     }
-                    Typed::Lines { lines, .. } => {
-                        for wire in lines {
-                            if is_quit(&wire) {
+                    Typed::Lines { lines, prompt, .. } => {
+                        for typed_line in lines {
+                            if is_quit(&typed_line) {
                                 return Err(left(view));
+                            }
+                            // Kept as it will be sent: addressed to the
+                            // room on screen now (§19.3), never to another.
+                            let wire = match rooms.typed(&typed_line) {
+                                InRoom::Send(wire) => wire,
+                                InRoom::Switch(_) => {
+                                    show(view.notice("Not connected: rooms can be switched once the connection is back."));
+                                    continue;
+                                }
+                            };
+                            if wire != typed_line && prompt != 0 && prompt != rooms.screen() {
+                                show(view.error("Not kept: the room on screen changed; ↑ brings your line back."));
+                                continue;
                             }
                             if resume.keep(wire) {
                                 show(view.notice("Not connected: this line will be sent once the connection is back."));

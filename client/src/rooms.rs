@@ -338,21 +338,19 @@ impl Rooms {
         Vec::new()
     }
 
-    /// The line that joins again, after registering anew (the server no
+    /// The lines that join again, after registering anew (the server no
     /// longer knew the session), the rooms this client was in (the
-    /// default one among them is a no-op: every client starts in it, §19.1).
-    /// Forgets them: their joins come back. At most the 10 rooms one
-    /// `/join` may name (§19.3), the first entered first.
-    pub fn rejoin(&mut self) -> Option<String> {
-        let rooms: Vec<String> = self
-            .joined
-            .drain(..)
-            .map(|r| r.name)
-            .take(tagarela_parser::JOIN_ROOMS_MAX)
-            .collect();
+    /// default one among them is a no-op: every client starts in it,
+    /// §19.1), at most 10 a line (§19.3), the first entered first.
+    /// Forgets them: their joins come back.
+    pub fn rejoin(&mut self) -> Vec<String> {
+        let rooms: Vec<String> = self.joined.drain(..).map(|r| r.name).collect();
         self.current = 0;
         self.screen += 1;
-        (!rooms.is_empty()).then(|| format!("/join {}", rooms.join(",")))
+        rooms
+            .chunks(tagarela_parser::JOIN_ROOMS_MAX)
+            .map(|chunk| format!("/join {}", chunk.join(",")))
+            .collect()
     }
 
     fn place(&self, key: &RoomKey) -> Option<usize> {
@@ -518,8 +516,24 @@ mod tests {
         let switched = rooms.switch(&Target::Place(1)).unwrap();
         assert_eq!(switched.held.len(), HELD_MAX);
         assert!(switched.note.contains("5 older lines were not kept"));
-        assert_eq!(rooms.rejoin(), Some("/join #general".to_owned()));
+        assert_eq!(rooms.rejoin(), ["/join #general".to_owned()]);
         assert_eq!(rooms.current(), None);
+    }
+
+    #[test]
+    fn joining_again_takes_ten_rooms_a_line() {
+        let mut rooms = Rooms::default();
+        rooms.features(&["rooms"]);
+        for i in 0..12 {
+            feed(
+                &mut rooms,
+                &format!("IN #r{i} SEQ {} JOIN 2026-11-21T12:00:00.000Z ana", i + 1),
+            );
+        }
+        let lines = rooms.rejoin();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("/join #r0,#r1,") && lines[0].ends_with(",#r9"));
+        assert_eq!(lines[1], "/join #r10,#r11");
     }
 
     #[test]

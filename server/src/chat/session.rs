@@ -335,26 +335,24 @@ impl Session {
                 let Some(me) = &self.registered else {
                     return Next::Continue;
                 };
-                match (self.hub.ban(me, &room, &target, on), shown_room(&room)) {
-                    (Ok(targets), Some(shown)) => self.reply(Reply::Bans {
+                match self.hub.ban(me, &room, &target, on) {
+                    Ok((shown, targets)) => self.reply(Reply::Bans {
                         room: &shown,
                         targets: &targets,
                     }),
-                    (Ok(_), None) => self.room_invalid(),
-                    (Err(refusal), _) => self.room_refused(&room, &refusal),
+                    Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
             Intent::Op { room, name } => {
                 let Some(me) = &self.registered else {
                     return Next::Continue;
                 };
-                match (self.hub.op(me, &room, &name), shown_room(&room)) {
-                    (Ok(names), Some(shown)) => self.reply(Reply::Ops {
+                match self.hub.op(me, &room, &name) {
+                    Ok((shown, names)) => self.reply(Reply::Ops {
                         room: &shown,
                         names: &names,
                     }),
-                    (Ok(_), None) => self.room_invalid(),
-                    (Err(refusal), _) => self.room_refused(&room, &refusal),
+                    Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
@@ -514,6 +512,7 @@ impl Session {
             peer: self.peer,
             recipient: self.client.clone(),
             welcome: self.welcomer(),
+            rooms: self.rooms,
         }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tagarela_parser::{NameKey, RoomName};
+use tagarela_parser::{LeaveReason, NameKey, RoomName};
 
 use crate::event::{Event, EventKind, Seq};
 use crate::hub::Missed;
@@ -71,6 +71,13 @@ impl EventLog {
         for e in self.events.range(start..).rev() {
             let for_it = match &e.kind {
                 EventKind::Private { from, to, .. } => from.key() == *key || to.key() == *key,
+                // Its own removal from a room it is no longer in is how
+                // it learns it was removed (§19.6).
+                EventKind::Leave {
+                    name,
+                    reason: LeaveReason::Kicked,
+                    ..
+                } if name.key() == *key => true,
                 _ => e.room.as_ref().is_some_and(|r| rooms.contains(r)) && e.actor().key() != *key,
             };
             if !for_it {

@@ -874,6 +874,29 @@ impl Hall {
         Some(self.room(room)?.has(id))
     }
 
+    /// The keys of the rooms the member holding `member` is an operator of.
+    pub fn rooms_run_by(&self, member: &NameKey) -> Vec<RoomKey> {
+        let Some(id) = self.members.get(member).map(|m| m.id) else {
+            return Vec::new();
+        };
+        self.rooms
+            .iter()
+            .flatten()
+            .filter(|r| r.is_operator(id))
+            .map(|r| r.name().key())
+            .collect()
+    }
+
+    /// The member holding `member` is an operator of `room` (if both exist).
+    pub fn make_operator(&mut self, member: &NameKey, room: &RoomKey) {
+        let Some(id) = self.members.get(member).map(|m| m.id) else {
+            return;
+        };
+        if let Some(r) = self.room_mut(room) {
+            r.add_operator(id);
+        }
+    }
+
     /// The names of `room`'s operators (who hold their names).
     pub fn operators_of(&self, room: &RoomKey) -> Vec<Name<'static>> {
         let Some(r) = self.room(room) else {

@@ -28,14 +28,33 @@ use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
 
 /// A departed resumable client: its token, until when it is good, where
-/// its holding began and the rooms it was in (a resume restores them,
-/// §19.4).
+/// its holding began, the rooms it was in and those it ran (a resume
+/// restores both, §19.4, §19.6).
 #[derive(Debug)]
 struct Departed {
     token: ResumeToken,
     until: Instant,
     since: Seq,
     rooms: Vec<RoomKey>,
+    /// Empty when it left with `/quit`: giving the name up loses the
+    /// status (§19.6).
+    runs: Vec<RoomKey>,
+}
+
+/// What a `/resume` gives: the token, the number after which it missed
+/// events, and whether the connection speaks rooms.
+#[derive(Debug, Clone, Copy)]
+struct Asked<'t> {
+    token: &'t str,
+    after: Seq,
+    rooms: bool,
+}
+
+/// What a departed holding had, for its resume.
+#[derive(Debug, Default)]
+struct Held {
+    rooms: Vec<RoomKey>,
+    runs: Vec<RoomKey>,
 }
 
 /// Everything behind the hub's lock.
@@ -146,7 +165,8 @@ impl LocalHub {
     /// Registers `name` (checked free), publishes its join and welcomes
     /// it, under the lock: a backlog for a newcomer, or what it missed
     /// for a client resuming a free name (`resumed`: where its holding
-    /// began and the number it gave; it is back in `rooms` too).
+    /// began and the number it gave; it is back in the rooms `held` says,
+    /// and runs those it ran).
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -155,7 +175,7 @@ impl LocalHub {
         recipient: Arc<dyn Recipient>,
         resumable: bool,
         resumed: Option<Greeting>,
-        rooms: &[RoomKey],
+        held: &Held,
         welcome: impl FnOnce(Welcome),
     ) -> Claimed {
         let key = name.key();
@@ -173,17 +193,22 @@ impl LocalHub {
         let join = r.hall.join(seq, wall_clock(), name.clone(), since);
         // A resumed holding is back in the other rooms it was in (that
         // still exist), seen by their members as joins.
+        // Within the bound on rooms, and not where the name is banned now.
         let shapes = name.skeletons();
-        for room in rooms {
+        for room in &held.rooms {
             let in_it = r.hall.is_in(&key, room);
             let banned = r
                 .hall
                 .room(room)
                 .is_some_and(|x| x.refuses(&key, &shapes, None));
-            if in_it == Some(false) && !banned {
+            let count = r.hall.member(&key).map_or(0, |m| m.room_count());
+            if in_it == Some(false) && !banned && count < self.rooms.per_client {
                 let seq = r.hall.next_seq();
                 r.hall.enter(seq, wall_clock(), room, &key, name.clone());
             }
+        }
+        for room in &held.runs {
+            r.hall.make_operator(&key, room);
         }
         let greeting = resumed.unwrap_or(Greeting::Newcomer { join: join.seq });
         let token = if resumable {
@@ -228,9 +253,15 @@ impl Hub for LocalHub {
             name,
             recipient,
             welcome,
+            rooms,
             ..
         } = entrant;
-        Answer::Ready(self.resume_now(&name, token, after, recipient, welcome))
+        let asked = Asked {
+            token,
+            after,
+            rooms,
+        };
+        Answer::Ready(self.resume_with(&name, &asked, recipient, welcome))
     }
 
     fn release(&self, holder: &Registration, leaving: Leaving) -> Option<Published> {
@@ -336,7 +367,10 @@ impl Hub for LocalHub {
             Some(existing) if existing.refuses(&holder.key, &shapes, Some(from)) => {
                 return Err(RoomRefusal::Banned);
             }
-            Some(existing) if existing.len() >= self.rooms.members_max => {
+            Some(existing)
+                if existing.len() >= self.rooms.members_max
+                    && key != r.hall.default_room().key() =>
+            {
                 return Err(RoomRefusal::RoomFull);
             }
             Some(_) => {}
@@ -391,7 +425,7 @@ impl Hub for LocalHub {
         room: &RoomName<'_>,
         target: &BanTarget<'_>,
         on: bool,
-    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
+    ) -> Result<(RoomName<'static>, Vec<BanTarget<'static>>), RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
@@ -404,7 +438,7 @@ impl Hub for LocalHub {
         } else {
             x.unban(&ban);
         }
-        Ok(x.bans())
+        Ok((x.name().clone(), x.bans()))
     }
 
     fn op(
@@ -412,7 +446,7 @@ impl Hub for LocalHub {
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
-    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
@@ -423,10 +457,10 @@ impl Hub for LocalHub {
         if r.hall.is_in(&target, &key) != Some(true) {
             return Err(RoomRefusal::NoSuchMember(shown));
         }
-        if let Some(x) = r.hall.room_mut(&key) {
-            x.add_operator(id);
-        }
-        Ok(r.hall.operators_of(&key))
+        let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        x.add_operator(id);
+        let shown = x.name().clone();
+        Ok((shown, r.hall.operators_of(&key)))
     }
 
     fn part_room(
@@ -574,9 +608,11 @@ impl LocalHub {
         if let Some(clash) = r.hall.clash(&name.key(), &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
-        Ok(self.admit(&mut r, name, recipient, resumable, None, &[], welcome))
+        let held = Held::default();
+        Ok(self.admit(&mut r, name, recipient, resumable, None, &held, welcome))
     }
 
+    #[cfg(test)]
     /// [`Hub::resume`] (§16.6), decided now.
     pub fn resume_now(
         &self,
@@ -586,7 +622,34 @@ impl LocalHub {
         recipient: Arc<dyn Recipient>,
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
+        let asked = Asked {
+            token,
+            after,
+            rooms: false,
+        };
+        self.resume_with(name, &asked, recipient, welcome)
+    }
+
+    /// [`Hub::resume`], decided now, for a connection that turned rooms
+    /// on or not (`asked.rooms`): a holding in rooms other than the
+    /// default one is not resumed by one that did not (§19.1: it would
+    /// get their lines as v1 lines), and is refused as a wrong token is.
+    fn resume_with(
+        &self,
+        name: &Name<'static>,
+        asked: &Asked<'_>,
+        recipient: Arc<dyn Recipient>,
+        welcome: impl FnOnce(Welcome),
+    ) -> Result<Claimed, Refusal> {
+        let Asked {
+            token,
+            after,
+            rooms: speaks_rooms,
+        } = *asked;
         let key = name.key();
+        let only_default = |rooms: &[RoomKey], hall: &Hall| {
+            rooms.len() == 1 && rooms[0] == hall.default_room().key()
+        };
         let now = Instant::now();
         let mut r = self.lock();
         if let Some(member) = r.hall.member(&key) {
@@ -594,6 +657,9 @@ impl LocalHub {
             let held_by = r.hall.any_seat(&key).map(|s| s.reg);
             let old_token = held_by.and_then(|reg| r.tokens.get(&reg));
             if !old_token.is_some_and(|t| t.matches(token)) {
+                return Err(Refusal::Token);
+            }
+            if !speaks_rooms && !only_default(&r.hall.rooms_of(&key), &r.hall) {
                 return Err(Refusal::Token);
             }
             // Still held (its connection not yet found dead): the name
@@ -618,15 +684,24 @@ impl LocalHub {
                 join_recorded: false,
             });
         }
-        let (since, rooms) = match r.departed.get(&key) {
-            Some(d) if d.until > now && d.token.matches(token) => (d.since, d.rooms.clone()),
+        let (since, held) = match r.departed.get(&key) {
+            Some(d) if d.until > now && d.token.matches(token) => {
+                let held = Held {
+                    rooms: d.rooms.clone(),
+                    runs: d.runs.clone(),
+                };
+                (d.since, held)
+            }
             _ => return Err(Refusal::Token),
         };
+        if !speaks_rooms && !only_default(&held.rooms, &r.hall) {
+            return Err(Refusal::Token);
+        }
         if let Some(clash) = r.hall.clash(&key, &name.skeletons()) {
             return Err(Refusal::Clash(clash));
         }
         let resumed = Some(Greeting::Resumed { since, after });
-        Ok(self.admit(&mut r, name, recipient, true, resumed, &rooms, welcome))
+        Ok(self.admit(&mut r, name, recipient, true, resumed, &held, welcome))
     }
 
     /// Releases `key` if registration `id` holds it (see [`Hub::release`]):
@@ -641,6 +716,12 @@ impl LocalHub {
         let member = r.hall.member(key)?;
         let (name, since) = (member.name.clone(), member.since);
         let rooms = r.hall.rooms_of(key);
+        // Giving the name up loses what it ran (§19.6); a lost connection
+        // keeps it for its resume.
+        let runs = match reason {
+            LeaveReason::Quit => Vec::new(),
+            _ => r.hall.rooms_run_by(key),
+        };
         if let Some(token) = r.tokens.remove(&id) {
             let now = Instant::now();
             if r.departed.len() >= LOG_MAX {
@@ -654,6 +735,7 @@ impl LocalHub {
                     until: now + RESUME_KEEP,
                     since,
                     rooms: rooms.clone(),
+                    runs,
                 };
                 r.departed.insert(key.clone(), departed);
             }

@@ -194,6 +194,10 @@ pub struct Entrant {
     pub recipient: Arc<dyn Recipient>,
     /// What it is told, before any event can reach it.
     pub welcome: Welcomer,
+    /// It turned the `rooms` feature on (§19.1): a holding in rooms other
+    /// than the default one is resumed only by a connection that speaks
+    /// rooms.
+    pub rooms: bool,
 }
 
 impl std::fmt::Debug for Entrant {
@@ -407,7 +411,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     }
 
     /// Bans `target` from `room` (or, `on` false, takes the ban back; its
-    /// operators only); the room's bans after.
+    /// operators only); the room's own name and its bans after.
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn ban(
         &self,
@@ -415,19 +419,19 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         room: &RoomName<'_>,
         target: &BanTarget<'_>,
         on: bool,
-    ) -> Result<Vec<BanTarget<'static>>, RoomRefusal> {
+    ) -> Result<(RoomName<'static>, Vec<BanTarget<'static>>), RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 
     /// Makes `name` (in the room) an operator of `room` (its operators
-    /// only); the room's operators after.
+    /// only); the room's own name and its operators after.
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn op(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
-    ) -> Result<Vec<Name<'static>>, RoomRefusal> {
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 

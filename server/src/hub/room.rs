@@ -53,7 +53,15 @@ impl Ban {
                 }
             }
             BanTarget::Address { ip, prefix } => {
-                Ban::Net(ipnet::IpNet::new(*ip, *prefix).ok()?.trunc())
+                // An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is
+                // the IPv4 one, as the listener sees peers.
+                let (ip, prefix) = match ip.to_canonical() {
+                    std::net::IpAddr::V4(v4) if ip.is_ipv6() => {
+                        (std::net::IpAddr::V4(v4), prefix.saturating_sub(96))
+                    }
+                    same => (same, *prefix),
+                };
+                Ban::Net(ipnet::IpNet::new(ip, prefix).ok()?.trunc())
             }
         })
     }
@@ -331,9 +339,17 @@ impl Room {
         true
     }
 
-    /// Takes `ban` back, if it is one.
+    /// Takes `ban` back, if it is one; a single address takes back every
+    /// network ban that holds it (§19.6).
     pub fn unban(&mut self, ban: &Ban) {
-        self.bans.retain(|b| !b.same(ban));
+        let single = match ban {
+            Ban::Net(net) if net.prefix_len() == net.max_prefix_len() => Some(net.addr()),
+            _ => None,
+        };
+        self.bans.retain(|b| match (b, single) {
+            (Ban::Net(net), Some(ip)) => !net.contains(&ip),
+            _ => !b.same(ban),
+        });
     }
 
     /// The bans, as `BANS` shows them.

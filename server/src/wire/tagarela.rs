@@ -31,6 +31,9 @@ pub fn decode(
         Ok(line) => line,
         Err(e) => return Intent::Refused(e.into()),
     };
+    if !rooms && let Some(answer) = v1_answer(line.as_str(), registered) {
+        return Intent::Refused(answer);
+    }
     let parsed = if registered {
         ClientLine::parse_checked(line)
     } else {
@@ -79,6 +82,33 @@ pub fn decode(
         Err(LineError::InvalidRoom) if !rooms => Intent::Refused(LineError::BadArgument),
         Err(e) => Intent::Refused(e),
     }
+}
+
+/// The commands that exist only with the `rooms` feature (§19.3, §19.6).
+const ROOM_COMMANDS: &[&str] = &[
+    "join", "part", "rooms", "topic", "kick", "ban", "unban", "op",
+];
+
+/// What a v1 server answers `line`, if it is a room line (§19.1), decided
+/// by its command word before any argument is read, so that a malformed
+/// room line gets the same answer as a well-formed one: the room-only
+/// commands are unknown; `/msg #...` names no valid user (or has no
+/// text).
+fn v1_answer(line: &str, registered: bool) -> Option<LineError> {
+    let body = line.strip_prefix('/')?;
+    let (word, args) = body.split_once(' ').unwrap_or((body, ""));
+    if ROOM_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(word)) {
+        return Some(LineError::UnknownCommand);
+    }
+    if registered && word.eq_ignore_ascii_case("msg") && args.starts_with('#') {
+        let text = args.split_once(' ').map_or("", |(_, t)| t);
+        return Some(if text.bytes().all(|b| b == b' ') {
+            LineError::NoText
+        } else {
+            LineError::InvalidRecipient
+        });
+    }
+    None
 }
 
 /// What a v1 server answers a room line (§19.1: without the `rooms`

@@ -32,6 +32,7 @@ pub(crate) fn quiet(who: &str) -> Entrant {
         peer: peer(),
         recipient: Arc::new(Seen::default()),
         welcome: Box::new(|_| {}),
+        rooms: false,
     }
 }
 
@@ -86,6 +87,7 @@ pub(crate) fn claim(
             welcome: Box::new(move |w: Welcome| {
                 welcomed.note(format!("welcome {} {}", w.name, w.online))
             }),
+            rooms: false,
         },
         false,
     );
