@@ -119,7 +119,6 @@ async fn main() -> anyhow::Result<()> {
         None => (None, None),
         Some(path) => {
             let (store, writer, loaded) = HistoryStore::open(path, config.history_keep)?;
-            let store = store.for_room(config.default_room.clone());
             tracing::info!(
                 history = %path.display(),
                 kept = loaded.messages.len(),

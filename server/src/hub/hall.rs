@@ -302,6 +302,28 @@ impl Hall {
         }
     }
 
+    /// Loads the kept public messages of `room` (oldest first, after
+    /// [`Hall::load`]): into the default room if it is the default room's
+    /// name, else into that room, opened empty and run by nobody (its
+    /// operators were names, which a restart let go, §19.6), within
+    /// `max` rooms.
+    pub fn load_room(&mut self, room: RoomName<'static>, messages: Vec<Arc<Event>>, max: usize) {
+        let now = wall_clock();
+        let key = room.key();
+        if !self.room_ids.contains_key(&key) && !self.open(room, None, max) {
+            return;
+        }
+        let Some(id) = self.room_ids.get(&key).copied() else {
+            return;
+        };
+        for event in messages {
+            self.last_at = Some(self.last_at.map_or(event.at, |last| last.max(event.at)));
+            if let Some(r) = self.at_mut(id) {
+                r.keep(event, now);
+            }
+        }
+    }
+
     /// Adds someone registered, in the default room, when the hall was
     /// loaded (no event).
     pub fn add_member(&mut self, name: Name<'static>, since: Seq) {
@@ -947,7 +969,7 @@ impl Hall {
     /// Opens a new, empty room called `name`, run by `creator`; forgets
     /// the room left empty the longest first if there are already `max`
     /// rooms. False if none could be forgotten.
-    pub fn open(&mut self, name: RoomName<'static>, creator: &NameKey, max: usize) -> bool {
+    pub fn open(&mut self, name: RoomName<'static>, creator: Option<&NameKey>, max: usize) -> bool {
         if self.room_ids.len() >= max && !self.forget_one() {
             return false;
         }
@@ -963,7 +985,7 @@ impl Hall {
                 RoomId(u32::try_from(self.rooms.len() - 1).unwrap_or(u32::MAX))
             }
         };
-        if let Some(member) = self.members.get(creator) {
+        if let Some(member) = creator.and_then(|c| self.members.get(c)) {
             room.add_operator(member.id);
         }
         if let Some(slot) = self.rooms.get_mut(id.0 as usize) {
@@ -1152,7 +1174,7 @@ mod tests {
         ana.taken();
         let homework = RoomName::normalize("#homework").unwrap_or_else(|_| unreachable!());
         let key = homework.key();
-        assert!(hall.open(homework, &bia, 10));
+        assert!(hall.open(homework, Some(&bia), 10));
         hall.enter(Seq(3), at(1000), &key, &bia, name("bia"));
         assert_eq!(
             bia_seen.taken(),
@@ -1193,13 +1215,19 @@ mod tests {
         let (mut hall, _ana) = room();
         let bia = name("bia").key();
         let room = |s: &str| RoomName::normalize(s).unwrap_or_else(|_| unreachable!());
-        assert!(hall.open(room("#a"), &bia, 3));
-        assert!(hall.open(room("#b"), &bia, 3));
+        assert!(hall.open(room("#a"), Some(&bia), 3));
+        assert!(hall.open(room("#b"), Some(&bia), 3));
         hall.enter(Seq(3), at(1000), &room("#b").key(), &bia, name("bia"));
-        assert!(hall.open(room("#c"), &bia, 3), "#a was empty: forgotten");
+        assert!(
+            hall.open(room("#c"), Some(&bia), 3),
+            "#a was empty: forgotten"
+        );
         assert!(hall.room(&room("#a").key()).is_none());
         hall.enter(Seq(4), at(1000), &room("#c").key(), &bia, name("bia"));
-        assert!(!hall.open(room("#d"), &bia, 3), "#b and #c are in use");
+        assert!(
+            !hall.open(room("#d"), Some(&bia), 3),
+            "#b and #c are in use"
+        );
         let part = |r: &str| EventKind::Leave {
             name: name(r),
             reason: LeaveReason::Part,
@@ -1221,7 +1249,7 @@ mod tests {
             part("bia"),
             false,
         );
-        assert!(hall.open(room("#d"), &bia, 3));
+        assert!(hall.open(room("#d"), Some(&bia), 3));
         assert!(
             hall.room(&room("#c").key()).is_none(),
             "#c was left empty first"

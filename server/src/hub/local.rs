@@ -155,10 +155,15 @@ impl LocalHub {
         loaded: Loaded,
         recent: Recent,
         replay: usize,
+        rooms: RoomSettings,
     ) -> Self {
-        let rooms = RoomSettings::default();
         let mut hall = Hall::new(&metrics, rooms.default.clone(), Some(recent), replay, 0);
         hall.load(Seq(loaded.next_seq.saturating_sub(1)), loaded.messages);
+        // Each other room kept is there again, empty, with what it said
+        // (§19.4); the default room's kept under its name join the rest.
+        for (room, messages) in loaded.rooms {
+            hall.load_room(room, messages, rooms.max);
+        }
         LocalHub::holding(hall, metrics, rooms)
     }
 
@@ -378,7 +383,7 @@ impl Hub for LocalHub {
                 if let Some(like) = r.hall.room_look_alike(&shown) {
                     return Err(RoomRefusal::LooksLike(like.clone()));
                 }
-                if !r.hall.open(shown, &holder.key, self.rooms.max) {
+                if !r.hall.open(shown, Some(&holder.key), self.rooms.max) {
                     return Err(RoomRefusal::NoMoreRooms);
                 }
             }

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tagarela_parser::{Name, Text, Timestamp};
+use tagarela_parser::{Name, RoomName, Text, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::event::{Event, EventKind, Seq};
@@ -93,8 +93,13 @@ pub enum HistoryError {
 pub struct Loaded {
     /// The number to give the next event: above every number given before.
     pub next_seq: u64,
-    /// The kept public messages, oldest first.
+    /// The kept public messages of the default room (stored before rooms,
+    /// or in it), oldest first.
     pub messages: Vec<Arc<Event>>,
+    /// The kept public messages of each other room, by the name stored,
+    /// oldest first (§19.4); the hub takes those of its default room's
+    /// name as the default room's.
+    pub rooms: Vec<(RoomName<'static>, Vec<Arc<Event>>)>,
 }
 
 /// The room's history as a server starts with it.
@@ -115,6 +120,7 @@ impl History {
             loaded: Loaded {
                 next_seq: 1,
                 messages: Vec::new(),
+                rooms: Vec::new(),
             },
         }
     }
@@ -125,10 +131,6 @@ impl History {
 pub struct HistoryStore {
     /// To the writer thread.
     tx: mpsc::Sender<Arc<Event>>,
-    /// The room whose public messages are kept (the default room, §19.4);
-    /// `None`: every public message. Other rooms keep theirs in memory
-    /// only, for now.
-    room: Option<tagarela_parser::RoomName<'static>>,
 }
 
 /// Owns the writer thread; dropping every [`HistoryStore`] and then
@@ -199,6 +201,7 @@ impl HistoryStore {
              );",
         )
         .map_err(sqlite)?;
+        add_room_column(&db).map_err(sqlite)?;
         // A file made before (or by hand) is made owner-only too; SQLite
         // gives its WAL the database file's mode.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
@@ -225,40 +228,14 @@ impl HistoryStore {
                 path: path.to_owned(),
                 why: e.to_string(),
             })?;
-        Ok((
-            HistoryStore { tx, room: None },
-            HistoryWriter { thread },
-            loaded,
-        ))
-    }
-}
-
-impl HistoryStore {
-    /// The same store, keeping the public messages of `room` only (and
-    /// those of no room: before rooms, every message was the default
-    /// room's).
-    pub fn for_room(self, room: tagarela_parser::RoomName<'static>) -> HistoryStore {
-        HistoryStore {
-            room: Some(room),
-            ..self
-        }
-    }
-
-    /// Whether `event` is for this store: any event but a public message
-    /// of another room.
-    fn keeps(&self, event: &Event) -> bool {
-        let other_room = match (&self.room, &event.room) {
-            (Some(mine), Some(its)) => mine != its,
-            _ => false,
-        };
-        !(other_room && matches!(event.kind, EventKind::Public { .. }))
+        Ok((HistoryStore { tx }, HistoryWriter { thread }, loaded))
     }
 }
 
 impl EventSink for HistoryStore {
     fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
         Box::pin(async move {
-            for entry in entries.into_iter().filter(|e| self.keeps(&e.event)) {
+            for entry in entries {
                 // Every event, so the highest number given is kept; only
                 // public messages are stored.
                 if self.tx.send(entry.event).await.is_err() {
@@ -289,30 +266,59 @@ fn load(db: &Connection, path: &Path, retention: Retention) -> rusqlite::Result<
         Seq::restart_floor(Seq(highest)).0
     };
     let limit = i64::try_from(retention.messages).unwrap_or(i64::MAX);
-    let mut query =
-        db.prepare("SELECT seq, at_ms, sender, text FROM message ORDER BY seq DESC LIMIT ?1")?;
+    let mut query = db
+        .prepare("SELECT seq, at_ms, sender, text, room FROM message ORDER BY seq DESC LIMIT ?1")?;
     let rows = query.query_map(params![limit], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, i64>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
         ))
     })?;
     let mut messages = Vec::new();
+    let mut rooms: Vec<(RoomName<'static>, Vec<Arc<Event>>)> = Vec::new();
     let mut skipped = 0usize;
     for row in rows {
-        let (seq, at_ms, sender, text) = row?;
-        match rebuild(seq, at_ms, sender, text) {
-            Some(event) => messages.push(Arc::new(event)),
-            None => skipped += 1,
+        let (seq, at_ms, sender, text, room) = row?;
+        let Some(event) = rebuild(seq, at_ms, sender, text) else {
+            skipped += 1;
+            continue;
+        };
+        match room.map(|r| RoomName::new(r).map(RoomName::into_owned)) {
+            None => messages.push(Arc::new(event)),
+            Some(Err(_)) => skipped += 1,
+            Some(Ok(room)) => match rooms.iter_mut().find(|(r, _)| *r == room) {
+                Some((_, kept)) => kept.push(Arc::new(event)),
+                None => rooms.push((room, vec![Arc::new(event)])),
+            },
         }
     }
     if skipped > 0 {
         tracing::warn!(path = %path.display(), rows = skipped, "history rows that are not valid messages were skipped");
     }
     messages.reverse();
-    Ok(Loaded { next_seq, messages })
+    for (_, kept) in &mut rooms {
+        kept.reverse();
+    }
+    Ok(Loaded {
+        next_seq,
+        messages,
+        rooms,
+    })
+}
+
+/// Adds the `room` column to a database made before rooms (§19.4): its
+/// rows, with none, are the default room's.
+fn add_room_column(db: &Connection) -> rusqlite::Result<()> {
+    let has_room: bool = db
+        .prepare("SELECT 1 FROM pragma_table_info('message') WHERE name = 'room'")?
+        .exists([])?;
+    if !has_room {
+        db.execute_batch("ALTER TABLE message ADD COLUMN room TEXT;")?;
+    }
+    Ok(())
 }
 
 /// A stored row as an event; `None` if it is not one the server could
@@ -389,7 +395,7 @@ fn write_batch(db: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()
     let mut highest = 0u64;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO message (seq, at_ms, sender, text) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO message (seq, at_ms, sender, text, room) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for event in batch {
             highest = highest.max(event.seq.0);
@@ -399,6 +405,7 @@ fn write_batch(db: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()
                     i64::try_from(event.at.unix_ms()).unwrap_or(i64::MAX),
                     from.as_str(),
                     text.as_str(),
+                    event.room.as_ref().map(RoomName::as_str),
                 ])?;
                 if added == 0 {
                     tracing::warn!(
@@ -498,6 +505,72 @@ mod tests {
             loaded.next_seq >= now_us - 60_000_000,
             "above the clock at start"
         );
+    }
+
+    /// §19.4: each room's messages come back as that room's; rows from
+    /// before rooms (no room) are the default room's.
+    #[tokio::test]
+    async fn each_rooms_messages_come_back_as_its_own() {
+        let path = temp_db("rooms");
+        let (store, writer, _) = HistoryStore::open(&path, Retention::default()).unwrap();
+        let t = now_ms();
+        let in_room = |seq: u64, room: &str, text: &str| {
+            let plain = public(seq, t, "ana", text);
+            Arc::new(Event::new_in(
+                plain.seq,
+                plain.at,
+                Some(RoomName::new(room.to_owned()).unwrap()),
+                plain.kind.clone(),
+            ))
+        };
+        store
+            .record(vec![
+                entry(public(1, t, "ana", "before rooms")),
+                entry(in_room(2, "#general", "in general")),
+                entry(in_room(3, "#homework", "due friday")),
+                entry(in_room(4, "#homework", "done")),
+            ])
+            .await;
+        drop(store);
+        writer.finish();
+        let (_store, _writer, loaded) = HistoryStore::open(&path, Retention::default()).unwrap();
+        let seqs = |events: &[Arc<Event>]| events.iter().map(|e| e.seq.0).collect::<Vec<_>>();
+        assert_eq!(seqs(&loaded.messages), [1], "no room: the default room's");
+        let rooms: Vec<(String, Vec<u64>)> = loaded
+            .rooms
+            .iter()
+            .map(|(r, events)| (r.as_str().to_owned(), seqs(events)))
+            .collect();
+        assert!(
+            rooms.contains(&("#general".to_owned(), vec![2])),
+            "{rooms:?}"
+        );
+        assert!(
+            rooms.contains(&("#homework".to_owned(), vec![3, 4])),
+            "{rooms:?}"
+        );
+    }
+
+    /// A database made before rooms gets the room column, and its rows
+    /// stay the default room's.
+    #[tokio::test]
+    async fn a_database_from_before_rooms_is_read_as_the_default_rooms() {
+        let path = temp_db("before-rooms");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE message (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL);",
+            )
+            .unwrap();
+            db.execute(
+                "INSERT INTO message (seq, at_ms, sender, text) VALUES (7, ?1, 'bob', 'old')",
+                params![i64::try_from(now_ms()).unwrap()],
+            )
+            .unwrap();
+        }
+        let (_store, _writer, loaded) = HistoryStore::open(&path, Retention::default()).unwrap();
+        assert_eq!(loaded.messages.len(), 1);
+        assert!(loaded.rooms.is_empty());
     }
 
     #[tokio::test]

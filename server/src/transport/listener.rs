@@ -141,9 +141,9 @@ pub async fn serve(
                     loaded,
                     Recent::new(settings.history_retention),
                     settings.history_replay,
+                    settings.rooms.clone(),
                 )
-                .crowded_from(settings.crowd_size)
-                .with_rooms(settings.rooms.clone()),
+                .crowded_from(settings.crowd_size),
             )
         }
     };

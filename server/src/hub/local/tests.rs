@@ -282,12 +282,14 @@ fn a_backlog_and_live_delivery_neither_overlap_nor_leave_a_gap() {
     let loaded = Loaded {
         next_seq: 1,
         messages: Vec::new(),
+        rooms: Vec::new(),
     };
     let hub = Arc::new(LocalHub::with_history(
         Arc::default(),
         loaded,
         Recent::new(retention),
         usize::MAX,
+        crate::hub::room::RoomSettings::default(),
     ));
     let talkers: Vec<_> = (0..2)
         .map(|i| {
@@ -471,5 +473,79 @@ fn a_private_message_to_oneself_arrives_once_and_to_no_one_online_fails() {
         )
         .err(),
         Some(Unpublished::NotOnline)
+    );
+}
+
+fn said(seen: &Seen) -> Vec<String> {
+    seen.taken().into_iter().map(|(_, what)| what).collect()
+}
+
+/// §19.4: the rooms the history kept are there again after a restart,
+/// with what was said in each, and nobody runs them; the default room's
+/// kept under its name join its messages from before rooms.
+#[test]
+fn the_rooms_history_kept_are_there_again_after_a_restart() {
+    let message = |seq: u64, room: Option<&str>, said: &str| {
+        let at = tagarela_parser::Timestamp::from_unix_ms(crate::event::wall_clock().unix_ms())
+            .unwrap_or(tagarela_parser::Timestamp::MAX);
+        let kind = EventKind::Public {
+            from: name("ana"),
+            text: text(said),
+        };
+        let room = room.map(|r| RoomName::normalize(r).unwrap_or_else(|_| unreachable!()));
+        Arc::new(Event::new_in(Seq(seq), at, room, kind))
+    };
+    let loaded = Loaded {
+        next_seq: 10,
+        messages: vec![message(1, None, "before rooms")],
+        rooms: vec![
+            (
+                RoomName::normalize("#general").unwrap_or_else(|_| unreachable!()),
+                vec![message(2, Some("#general"), "in general")],
+            ),
+            (
+                RoomName::normalize("#homework").unwrap_or_else(|_| unreachable!()),
+                vec![message(3, Some("#homework"), "due friday")],
+            ),
+        ],
+    };
+    let retention = crate::store::history::Retention {
+        messages: 100,
+        age: None,
+    };
+    let hub = LocalHub::with_history(
+        Arc::default(),
+        loaded,
+        Recent::new(retention),
+        50,
+        crate::hub::room::RoomSettings::default(),
+    );
+    let query = HistoryQuery::Latest { count: None };
+    let general = hub.history(&query, 50).unwrap_or_default();
+    assert_eq!(general.len(), 2, "from before rooms and under its name");
+    let homework = RoomName::normalize("#homework").unwrap_or_else(|_| unreachable!());
+    let (shown, kept) = hub
+        .history_in(&homework, &query, 50)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(shown, homework);
+    assert_eq!(kept.map(|k| k.len()), Some(1));
+    let listed: Vec<String> = hub.rooms().iter().map(|l| l.room.to_string()).collect();
+    assert_eq!(listed, ["#general", "#homework"]);
+    let ana = Arc::new(Seen::default());
+    let me = hub
+        .claim_now(&name("ana"), ana.clone(), false, |_| {})
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let here = std::net::IpAddr::from([127, 0, 0, 1]);
+    hub.join_room(&me.registration, &homework, here)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        said(&ana).contains(&"entered #homework backlog 1".to_owned()),
+        "the backlog is what was kept"
+    );
+    let topic = hub.topic(&me.registration, &homework, Some(text("mine")));
+    assert_eq!(
+        topic.err(),
+        Some(RoomRefusal::NotOperator),
+        "nobody runs it"
     );
 }
