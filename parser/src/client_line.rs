@@ -140,10 +140,17 @@ impl std::fmt::Display for BanTarget<'_> {
             BanTarget::Name(n) => f.write_str(n.as_str()),
             BanTarget::Address { ip, prefix } => {
                 let full = if ip.is_ipv4() { 32 } else { 128 };
-                if *prefix == full {
-                    write!(f, "{ip}")
+                // A field cannot start with `:` (§7.1): `::1` is written
+                // `0::1`, the same address.
+                let lead = if ip.to_string().starts_with(':') {
+                    "0"
                 } else {
-                    write!(f, "{ip}/{prefix}")
+                    ""
+                };
+                if *prefix == full {
+                    write!(f, "{lead}{ip}")
+                } else {
+                    write!(f, "{lead}{ip}/{prefix}")
                 }
             }
         }
