@@ -497,24 +497,15 @@ impl Hall {
         let member = self.members.get(key)?.id;
         let at = self.stamp(at);
         let replay = self.replay;
+        let event = self.number_in(seq, at, room, EventKind::Join { name })?;
         let Hall {
             rooms,
             recipients,
-            log,
             counters,
-            last_seq,
             members,
             ..
         } = self;
         let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
-        let event = Arc::new(Event::new_in(
-            seq,
-            at,
-            Some(r.name().clone()),
-            EventKind::Join { name },
-        ));
-        *last_seq = seq;
-        log.push(Arc::clone(&event));
         // A notice of earlier comings and goings does not count the
         // newcomer: it precedes its join.
         let online = r.len() + 1;
@@ -577,19 +568,15 @@ impl Hall {
             return None;
         }
         let at = self.stamp(at);
+        let event = self.number_in(seq, at, room, kind)?;
         let Hall {
             rooms,
             recipients,
-            log,
             counters,
-            last_seq,
             members,
             ..
         } = self;
         let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
-        let event = Arc::new(Event::new_in(seq, at, Some(r.name().clone()), kind));
-        *last_seq = seq;
-        log.push(Arc::clone(&event));
         // A notice of earlier comings and goings still counts the leaver
         // among those online, as it is until now.
         let online = r.len();
@@ -657,27 +644,10 @@ impl Hall {
     ) -> Option<Arc<Event>> {
         let sender = self.members.get(&from.key()).map(|m| m.id);
         let at = self.stamp(at);
-        let Hall {
-            rooms,
-            recipients,
-            log,
-            counters,
-            last_seq,
-            ..
-        } = self;
-        let r = rooms.get_mut(room.0 as usize)?.as_mut()?;
-        let event = Arc::new(Event::new_in(
-            seq,
-            at,
-            Some(r.name().clone()),
-            EventKind::Public { from, text },
-        ));
-        *last_seq = seq;
-        log.push(Arc::clone(&event));
-        counters.public.inc();
-        let sent = r.send_crowd_notice(recipients, at) + r.deliver(recipients, sender, &event);
-        counters.deliveries.inc_by(sent);
-        r.keep(Arc::clone(&event), at);
+        let event = self.number_in(seq, at, room, EventKind::Public { from, text })?;
+        self.counters.public.inc();
+        self.deliver_in(room, at, sender, &event);
+        self.at_mut(room)?.keep(Arc::clone(&event), at);
         Some(event)
     }
 
@@ -693,27 +663,10 @@ impl Hall {
     ) -> Option<Arc<Event>> {
         let id = *self.room_ids.get(room)?;
         let at = self.stamp(at);
-        let Hall {
-            rooms,
-            recipients,
-            log,
-            counters,
-            last_seq,
-            ..
-        } = self;
-        let r = rooms.get_mut(id.0 as usize)?.as_mut()?;
-        let event = Arc::new(Event::new_in(
-            seq,
-            at,
-            Some(r.name().clone()),
-            EventKind::Topic { by, text },
-        ));
-        *last_seq = seq;
-        log.push(Arc::clone(&event));
-        counters.topic.inc();
-        let sent = r.send_crowd_notice(recipients, at) + r.deliver(recipients, None, &event);
-        counters.deliveries.inc_by(sent);
-        r.set_topic(Arc::clone(&event));
+        let event = self.number_in(seq, at, id, EventKind::Topic { by, text })?;
+        self.counters.topic.inc();
+        self.deliver_in(id, at, None, &event);
+        self.at_mut(id)?.set_topic(Arc::clone(&event));
         Some(event)
     }
 
@@ -1041,6 +994,35 @@ impl Hall {
             .collect();
         list.sort_by(|a, b| a.0.cmp(&b.0));
         list.into_iter().map(|(_, l)| l).collect()
+    }
+
+    /// The event `kind` of `room`, numbered `seq` and stamped `at`, kept
+    /// in the log; `None` if there is no such room.
+    fn number_in(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: RoomId,
+        kind: EventKind,
+    ) -> Option<Arc<Event>> {
+        let name = self.at(room)?.name().clone();
+        Some(self.number(seq, at, Some(name), kind))
+    }
+
+    /// Delivers a room's `event` to its members here but `except`, a
+    /// pending crowd notice first (§18: nothing it counts may follow the
+    /// lines after it).
+    fn deliver_in(&mut self, room: RoomId, at: Timestamp, except: Option<MemberId>, event: &Event) {
+        let Hall {
+            rooms,
+            recipients,
+            counters,
+            ..
+        } = self;
+        if let Some(r) = rooms.get_mut(room.0 as usize).and_then(Option::as_mut) {
+            let sent = r.send_crowd_notice(recipients, at) + r.deliver(recipients, except, event);
+            counters.deliveries.inc_by(sent);
+        }
     }
 
     /// The event, numbered `seq` and stamped `at`, kept in the log.
