@@ -12,7 +12,7 @@ run() {
   XDG_STATE_HOME=$state target/release/tagarela-server $FLAGS --port "$port" >"$state/server.log" 2>&1 &
   local pid=$!
   sleep 1
-  target/release/tagarela-bench "$@" --addr "127.0.0.1:$port" --pid "$pid" --src-ips 4 2>/dev/null
+  target/release/tagarela-bench "$@" ${BENCH_ARGS:-} --addr "127.0.0.1:$port" --pid "$pid" --src-ips 4 2>/dev/null
   kill "$pid"; wait "$pid" 2>/dev/null
   rm -rf "$state"
 }

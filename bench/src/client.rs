@@ -96,6 +96,7 @@ pub async fn connect(
     src: Option<IpAddr>,
     name: &str,
     counts: Counts,
+    light: bool,
     totals: Arc<Totals>,
     tls: Option<&tokio_rustls::TlsConnector>,
 ) -> anyhow::Result<Client> {
@@ -156,7 +157,15 @@ pub async fn connect(
     welcomed?;
     let latencies: Latencies = Arc::new(Mutex::new(histogram()));
     let me = name.to_owned();
-    let reader = tokio::spawn(read_loop(lines, counts, me, totals, Arc::clone(&latencies)));
+    let light = light && counts != Counts::PrivateTo;
+    let reader = tokio::spawn(read_loop(
+        lines,
+        counts,
+        light,
+        me,
+        totals,
+        Arc::clone(&latencies),
+    ));
     Ok(Client {
         writer: Some(writer),
         latencies,
@@ -167,6 +176,7 @@ pub async fn connect(
 async fn read_loop(
     mut lines: LineReader<Reader>,
     counts: Counts,
+    light: bool,
     me: String,
     totals: Arc<Totals>,
     latencies: Latencies,
@@ -185,6 +195,23 @@ async fn read_loop(
             }
         };
         let now = totals.now_ns();
+        if light {
+            // The marker's place, found without decoding the line.
+            match memchr::memmem::find(line, b" :B ") {
+                Some(at) => {
+                    let text = std::str::from_utf8(&line[at + 2..]).unwrap_or("");
+                    count_marker(text, &totals, &latencies, &mut last_seq, now);
+                }
+                None if line == b"PONG ready" => {
+                    totals.ready.fetch_add(1, Ordering::Relaxed);
+                    totals.ready_changed.notify_waiters();
+                }
+                None => {
+                    totals.other_lines.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            continue;
+        }
         let text = match (ServerLine::parse(line), counts) {
             (Ok(ServerLine::Msg { text, .. }), Counts::Public) => Some(text),
             (Ok(ServerLine::In { line, .. }), Counts::InRooms) => match *line {
@@ -221,26 +248,38 @@ async fn read_loop(
             }
         };
         let Some(text) = text else { continue };
-        match marker::parse(text.as_str()) {
-            Some(m) => {
-                let i = m.sender as usize;
-                if last_seq.len() <= i {
-                    last_seq.resize(i + 1, None);
-                }
-                if last_seq[i].is_some_and(|s| m.seq <= s) {
-                    totals.out_of_order.fetch_add(1, Ordering::Relaxed);
-                }
-                last_seq[i] = Some(m.seq);
-                let _ = latencies
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .record((now.saturating_sub(m.t_ns) / 1000).max(1));
-                totals.delivered.fetch_add(1, Ordering::Relaxed);
-                totals.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+        count_marker(text.as_str(), &totals, &latencies, &mut last_seq, now);
+    }
+}
+
+/// Counts one delivery of the message `text` carries, received at `now`:
+/// its order per sender and its latency; garbled if it carries none.
+fn count_marker(
+    text: &str,
+    totals: &Totals,
+    latencies: &Latencies,
+    last_seq: &mut Vec<Option<u64>>,
+    now: u64,
+) {
+    match marker::parse(text) {
+        Some(m) => {
+            let i = m.sender as usize;
+            if last_seq.len() <= i {
+                last_seq.resize(i + 1, None);
             }
-            None => {
-                totals.garbled.fetch_add(1, Ordering::Relaxed);
+            if last_seq[i].is_some_and(|s| m.seq <= s) {
+                totals.out_of_order.fetch_add(1, Ordering::Relaxed);
             }
+            last_seq[i] = Some(m.seq);
+            let _ = latencies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record((now.saturating_sub(m.t_ns) / 1000).max(1));
+            totals.delivered.fetch_add(1, Ordering::Relaxed);
+            totals.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+        }
+        None => {
+            totals.garbled.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -54,6 +54,11 @@ pub struct Common {
     /// Hard cap on the whole run, in seconds.
     #[arg(long, default_value_t = 300.0)]
     pub max_secs: f64,
+    /// Readers find each message's marker without decoding the line
+    /// (public messages only): a cheaper instrument, to tell how much of
+    /// a figure is the load generator's own parsing on a small machine.
+    #[arg(long)]
+    pub light_reader: bool,
     /// Connections opened at once during setup.
     #[arg(long, default_value_t = 64)]
     pub connect_batch: usize,
@@ -145,8 +150,9 @@ pub async fn connect_all(
                 let name = format!("{}{i}", common.prefix);
                 let totals = Arc::clone(totals);
                 let (addr, src, tls) = (common.target(i), common.source(i), tls.clone());
+                let light = common.light_reader;
                 tokio::spawn(async move {
-                    client::connect(addr, src, &name, counts, totals, tls.as_ref()).await
+                    client::connect(addr, src, &name, counts, light, totals, tls.as_ref()).await
                 })
             })
             .collect();

@@ -280,9 +280,16 @@ pub async fn churn(common: &Common, cycles: usize, parallel: usize) -> anyhow::R
                 let name = format!("{}{i}", common.prefix);
                 tokio::spawn(async move {
                     let t0 = Instant::now();
-                    let mut c =
-                        client::connect(addr, src, &name, Counts::Public, totals, tls.as_ref())
-                            .await?;
+                    let mut c = client::connect(
+                        addr,
+                        src,
+                        &name,
+                        Counts::Public,
+                        false,
+                        totals,
+                        tls.as_ref(),
+                    )
+                    .await?;
                     if let Some(w) = c.writer.as_mut() {
                         w.write_all(b"/quit\n").await?;
                         w.flush().await?;
