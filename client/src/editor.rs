@@ -101,11 +101,6 @@ impl Shared {
         *self.prompt.lock().unwrap_or_else(PoisonError::into_inner) = (screen, text);
     }
 
-    /// How many times the room on screen has changed, now.
-    pub fn prompt_generation(&self) -> u64 {
-        self.prompt.lock().unwrap_or_else(PoisonError::into_inner).0
-    }
-
     fn prompt(&self) -> (u64, String) {
         let prompt = self.prompt.lock().unwrap_or_else(PoisonError::into_inner);
         let text = if prompt.1.is_empty() {
