@@ -6,6 +6,8 @@
 # and prints each run's JSON, then the medians and the two/one ratios.
 #
 #   bench/cluster.sh fanout REPS -- <tagarela-bench fanout flags>
+#   bench/cluster.sh rooms REPS -- <tagarela-bench rooms flags>
+#                                            the same for rooms (§19.7)
 #   bench/cluster.sh latency REPS            paced s1: one server, one node
 #                                            of a cluster, and across two
 #   bench/cluster.sh ops                     Redis commands per join and
@@ -54,22 +56,27 @@ stop_all() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
+SCENARIO=fanout
+
 run_one() {  # ARGS...: one server; prints the JSON
-  start_node one
-  "$BENCH" fanout --json --addr "127.0.0.1:$PORT_one" --pid "$PID_one" "$@"
+  start_node one "${ROOM_FLAGS[@]}"
+  "$BENCH" "$SCENARIO" --json --addr "127.0.0.1:$PORT_one" --pid "$PID_one" "$@"
   stop_all
 }
 
 run_two() {  # ARGS...: two nodes, clients split; prints the JSON
   start_redis
-  start_node a --redis "redis://127.0.0.1:$REDIS_PORT/0" --node-id a
-  start_node b --redis "redis://127.0.0.1:$REDIS_PORT/0" --node-id b
-  "$BENCH" fanout --json --addr "127.0.0.1:$PORT_a" --also-addr "127.0.0.1:$PORT_b" "$@"
+  start_node a "${ROOM_FLAGS[@]}" --redis "redis://127.0.0.1:$REDIS_PORT/0" --node-id a
+  start_node b "${ROOM_FLAGS[@]}" --redis "redis://127.0.0.1:$REDIS_PORT/0" --node-id b
+  "$BENCH" "$SCENARIO" --json --addr "127.0.0.1:$PORT_a" --also-addr "127.0.0.1:$PORT_b" "$@"
   stop_all
 }
 
+ROOM_FLAGS=()
 case "${1:-}" in
-  fanout)
+  fanout|rooms)
+    SCENARIO=$1
+    [[ $SCENARIO == rooms ]] && ROOM_FLAGS=(--rooms-max 2000)
     reps=$2; shift 3
     : > "$WORK/../one.$$"; : > "$WORK/../two.$$"
     for r in $(seq "$reps"); do

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tagarela_parser::{BanTarget, ByeReason, ErrorCode, Name, NameError, RoomName, Token};
 
 use crate::event::Event;
-use crate::hub::Entered;
 use crate::hub::hall::Listing;
+use crate::hub::{Entered, RoomRefusal};
 
 /// One answer to one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +115,56 @@ pub trait Replier {
     /// From now on, events of a room come as that room's lines (the
     /// `rooms` feature, §19.3).
     fn use_rooms(&self);
+}
+
+/// Tells `to` why its line about `room` failed (§19.5): the session when
+/// it knows at once, a cluster's hub when Redis refused it later.
+pub fn tell_refusal<R: Replier + ?Sized>(to: &R, room: &RoomName<'_>, refusal: &RoomRefusal) {
+    let code = match refusal {
+        RoomRefusal::NotHeld => return,
+        RoomRefusal::NoSuchRoom => ErrorCode::NoSuchRoom,
+        RoomRefusal::NotInRoom => ErrorCode::NotInRoom,
+        RoomRefusal::TooManyRooms => ErrorCode::TooManyRooms,
+        RoomRefusal::NoMoreRooms => ErrorCode::NoMoreRooms,
+        RoomRefusal::RoomFull => ErrorCode::RoomFull,
+        RoomRefusal::LooksLike(_) => ErrorCode::RoomLooksLike,
+        RoomRefusal::NotOperator => ErrorCode::NotOperator,
+        RoomRefusal::NoTopic => ErrorCode::NoTopic,
+        RoomRefusal::Banned => ErrorCode::Banned,
+        RoomRefusal::BanListFull => ErrorCode::BanListFull,
+        RoomRefusal::NoSuchMember(name) => {
+            if let Ok(shown) = RoomName::normalize(room.as_str()) {
+                to.reply(&Reply::RoomNameError {
+                    room: &shown,
+                    code: ErrorCode::NoSuchUser,
+                    name,
+                });
+            }
+            return;
+        }
+        RoomRefusal::Unsupported => ErrorCode::UnknownCommand,
+        RoomRefusal::Unavailable | RoomRefusal::NoRoom => {
+            let code = match refusal {
+                RoomRefusal::NoRoom => ErrorCode::NoRoom,
+                _ => ErrorCode::Unavailable,
+            };
+            to.reply(&Reply::Error { code, name: None });
+            return;
+        }
+    };
+    // The room as the client named it, in NFC (§19.2); for a
+    // look-alike, the room it looks like.
+    let shown = match refusal {
+        RoomRefusal::LooksLike(existing) => Some(existing.clone()),
+        _ => RoomName::normalize(room.as_str()).ok(),
+    };
+    match shown {
+        Some(shown) => to.reply(&Reply::RoomError { room: &shown, code }),
+        None => to.reply(&Reply::Error {
+            code: ErrorCode::RoomInvalid,
+            name: None,
+        }),
+    }
 }
 
 /// A client as the chat core sees it: something the room delivers events

@@ -309,15 +309,19 @@ impl Session {
                 };
                 let setting = text.is_some();
                 match self.hub.topic(me, &room, text.map(Text::into_owned)) {
-                    // Set: everyone in the room was told, the setter too.
-                    Ok(event) if setting => self.record(event),
-                    Ok(set) => match set.room.clone().or_else(|| shown_room(&room)) {
-                        Some(shown) => self.reply(Reply::Topic {
-                            room: &shown,
-                            set: &set,
-                        }),
-                        None => self.room_invalid(),
-                    },
+                    // Set: everyone in the room was told (or will be, by a
+                    // cluster), the setter too.
+                    Ok(published) if setting => self.record_published(published),
+                    Ok(Published::Numbered(set)) => {
+                        match set.room.clone().or_else(|| shown_room(&room)) {
+                            Some(shown) => self.reply(Reply::Topic {
+                                room: &shown,
+                                set: &set,
+                            }),
+                            None => self.room_invalid(),
+                        }
+                    }
+                    Ok(_) => {}
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
@@ -336,10 +340,11 @@ impl Session {
                     return Next::Continue;
                 };
                 match self.hub.ban(me, &room, &target, on) {
-                    Ok((shown, targets)) => self.reply(Reply::Bans {
+                    Ok(Some((shown, targets))) => self.reply(Reply::Bans {
                         room: &shown,
                         targets: &targets,
                     }),
+                    Ok(None) => {}
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
@@ -348,10 +353,11 @@ impl Session {
                     return Next::Continue;
                 };
                 match self.hub.op(me, &room, &name) {
-                    Ok((shown, names)) => self.reply(Reply::Ops {
+                    Ok(Some((shown, names))) => self.reply(Reply::Ops {
                         room: &shown,
                         names: &names,
                     }),
+                    Ok(None) => {}
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
@@ -394,40 +400,7 @@ impl Session {
 
     /// Tells the client why its line about `room` failed (§19.5).
     fn room_refused(&self, room: &RoomName<'_>, refusal: &RoomRefusal) {
-        let code = match refusal {
-            RoomRefusal::NotHeld => return,
-            RoomRefusal::NoSuchRoom => ErrorCode::NoSuchRoom,
-            RoomRefusal::NotInRoom => ErrorCode::NotInRoom,
-            RoomRefusal::TooManyRooms => ErrorCode::TooManyRooms,
-            RoomRefusal::NoMoreRooms => ErrorCode::NoMoreRooms,
-            RoomRefusal::RoomFull => ErrorCode::RoomFull,
-            RoomRefusal::LooksLike(_) => ErrorCode::RoomLooksLike,
-            RoomRefusal::NotOperator => ErrorCode::NotOperator,
-            RoomRefusal::NoTopic => ErrorCode::NoTopic,
-            RoomRefusal::Banned => ErrorCode::Banned,
-            RoomRefusal::BanListFull => ErrorCode::BanListFull,
-            RoomRefusal::NoSuchMember(name) => {
-                if let Some(shown) = shown_room(room) {
-                    self.reply(Reply::RoomNameError {
-                        room: &shown,
-                        code: ErrorCode::NoSuchUser,
-                        name,
-                    });
-                }
-                return;
-            }
-            RoomRefusal::Unsupported => ErrorCode::UnknownCommand,
-        };
-        // The room as the client named it, in NFC (§19.2); for a
-        // look-alike, the room it looks like.
-        let shown = match refusal {
-            RoomRefusal::LooksLike(existing) => Some(existing.clone()),
-            _ => shown_room(room),
-        };
-        match shown {
-            Some(shown) => self.reply(Reply::RoomError { room: &shown, code }),
-            None => self.room_invalid(),
-        }
+        crate::chat::reply::tell_refusal(self.client.as_ref(), room, refusal);
     }
 
     fn room_invalid(&self) {

@@ -324,19 +324,55 @@ impl Hall {
         }
     }
 
-    /// Adds someone registered, in the default room, when the hall was
-    /// loaded (no event).
-    pub fn add_member(&mut self, name: Name<'static>, since: Seq) {
-        let key = name.key();
-        let id = self.register(name, since);
-        let default = self.default;
-        if let Some(room) = self.at_mut(default) {
-            room.add(id);
+    /// Adds someone registered, in no room yet, when the hall is loaded
+    /// from a cluster's snapshot (no event; [`Hall::place`] follows).
+    pub fn add_registered(&mut self, name: Name<'static>, since: Seq) {
+        self.register(name, since);
+    }
+
+    /// Puts the member holding `key` in `room` (no event: a hall being
+    /// loaded). Nothing if either is not there, or it is in already.
+    pub fn place(&mut self, room: &RoomKey, key: &NameKey) {
+        let (Some(id), Some(member)) = (self.room_ids.get(room).copied(), self.members.get(key))
+        else {
+            return;
+        };
+        let member_id = member.id;
+        if let Some(r) = self.at_mut(id) {
+            if r.has(member_id) {
+                return;
+            }
+            r.add(member_id);
         }
-        if let Some(member) = self.members.get_mut(&key) {
-            member.rooms.push(default);
-            member.rooms.shrink_to_fit();
+        if let Some(m) = self.members.get_mut(key) {
+            m.rooms.push(id);
+            m.rooms.shrink_to_fit();
         }
+    }
+
+    /// Forgets the room `key`, as a cluster's Redis did to make place for
+    /// another: never the default one, and only while empty (Redis
+    /// forgets only those, so a member's list of rooms never names a
+    /// forgotten one).
+    pub fn forget(&mut self, key: &RoomKey) {
+        let Some(id) = self.room_ids.get(key).copied() else {
+            return;
+        };
+        if id == self.default || self.at(id).is_none_or(|r| r.len() > 0) {
+            return;
+        }
+        if let Some(slot) = self.rooms.get_mut(id.0 as usize) {
+            *slot = None;
+        }
+        self.room_ids.remove(key);
+        self.free_rooms.push(id);
+    }
+
+    /// Takes number `seq` for an event that changes nothing here (a
+    /// cluster's event about someone this replica no longer has): the
+    /// next one follows it.
+    pub fn pass(&mut self, seq: Seq) {
+        self.last_seq = seq;
     }
 
     /// `name` holds its name from now on (no event; in no room yet).
@@ -409,6 +445,13 @@ impl Hall {
         self.seats.get(key).filter(|s| s.reg == reg)
     }
 
+    /// The seat of registration `reg`, if it holds a name here: a pass
+    /// over this process's clients, for what is rare (an operator's
+    /// answer in a cluster).
+    pub fn seat_of(&self, reg: RegId) -> Option<&Seat> {
+        self.seats.values().find(|s| s.reg == reg)
+    }
+
     /// The seat of this process's client holding `key`, whichever
     /// registration it is.
     pub fn any_seat(&self, key: &NameKey) -> Option<&Seat> {
@@ -465,7 +508,7 @@ impl Hall {
         let key = name.key();
         self.register(name.clone(), since);
         let default = self.default;
-        self.enter_id(seq, at, default, &key, name)
+        self.enter_id(seq, at, default, &key, name, true)
             .unwrap_or_else(|| unreachable!("the default room exists and the member is new"))
     }
 
@@ -483,7 +526,23 @@ impl Hall {
         name: Name<'static>,
     ) -> Option<Arc<Event>> {
         let id = *self.room_ids.get(room)?;
-        self.enter_id(seq, at, id, key, name)
+        self.enter_id(seq, at, id, key, name, true)
+    }
+
+    /// As [`Hall::enter`], for a resumed holding back in a room it was in
+    /// (a cluster's, welcomed already with what it missed there): its
+    /// own seat is told nothing, as on one server, where it is back in
+    /// its rooms before it is seated.
+    pub fn enter_back(
+        &mut self,
+        seq: Seq,
+        at: Timestamp,
+        room: &RoomKey,
+        key: &NameKey,
+        name: Name<'static>,
+    ) -> Option<Arc<Event>> {
+        let id = *self.room_ids.get(room)?;
+        self.enter_id(seq, at, id, key, name, false)
     }
 
     fn enter_id(
@@ -493,6 +552,7 @@ impl Hall {
         room: RoomId,
         key: &NameKey,
         name: Name<'static>,
+        greeted: bool,
     ) -> Option<Arc<Event>> {
         let member = self.members.get(key)?.id;
         let at = self.stamp(at);
@@ -526,6 +586,11 @@ impl Hall {
             m.rooms.shrink_to_fit();
         }
         if let Some(Some(recipient)) = recipients.get(member.0 as usize) {
+            if !greeted {
+                // As on one server, where a resumed holding is back in its
+                // rooms before it is seated.
+                return Some(event);
+            }
             let entered = Entered {
                 room: r.name().clone(),
                 join: Some(Arc::clone(&event)),
@@ -726,19 +791,21 @@ impl Hall {
 
     /// What `name` (holding `key`) is told on entering, before it can
     /// receive any event: the number in the default room, where it is,
-    /// its backlog or what it missed, and the token that takes the name
-    /// back.
+    /// its backlog or what it missed (in its rooms and `back_in`, those a
+    /// cluster's resume brings it back into just after), and the token
+    /// that takes the name back.
     pub fn welcome(
         &mut self,
         name: Name<'static>,
         key: &NameKey,
         greeting: Greeting,
         token: Option<ResumeToken>,
+        back_in: &[RoomName<'static>],
     ) -> Welcome {
         let replay = self.replay;
         let (seq, entered, missed) = match greeting {
             Greeting::Resumed { since, after } => {
-                let rooms: Vec<RoomName<'static>> = self
+                let mut rooms: Vec<RoomName<'static>> = self
                     .members
                     .get(key)
                     .map(|m| {
@@ -748,6 +815,7 @@ impl Hall {
                             .collect()
                     })
                     .unwrap_or_default();
+                rooms.extend(back_in.iter().cloned());
                 let missed = self.log.missed(key, &rooms, since, after, self.last_seq);
                 (missed.after, None, Some(missed))
             }
@@ -812,6 +880,31 @@ impl Hall {
                 .map(|m| m.name.clone())
                 .collect(),
         )
+    }
+
+    /// The room `key`'s own name and who is in it (a `/who #room`);
+    /// `None` if there is no such room.
+    pub fn who_in_room(&self, key: &RoomKey) -> Option<(RoomName<'static>, Vec<Name<'static>>)> {
+        let shown = self.room(key)?.name().clone();
+        Some((shown, self.who_in(key)?))
+    }
+
+    /// The room `key`'s own name and what its history gives `query` (see
+    /// [`crate::hub::Hub::history_in`]); `None` if there is no such room.
+    pub fn history_in(
+        &mut self,
+        key: &RoomKey,
+        query: &HistoryQuery,
+        default: usize,
+    ) -> Option<(RoomName<'static>, crate::hub::Kept)> {
+        let x = self.room_mut(key)?;
+        Some((x.name().clone(), x.history(query, default)))
+    }
+
+    /// The event that set the room `key`'s topic.
+    pub fn topic_of(&self, key: &RoomKey) -> Result<Arc<Event>, crate::hub::RoomRefusal> {
+        let x = self.room(key).ok_or(crate::hub::RoomRefusal::NoSuchRoom)?;
+        x.topic().cloned().ok_or(crate::hub::RoomRefusal::NoTopic)
     }
 
     /// Who is in the default room.
@@ -902,6 +995,22 @@ impl Hall {
                 .filter_map(|id| self.at(*id).map(|r| r.name().key()))
                 .collect()
         })
+    }
+
+    /// The rooms whose bans refuse the name `key` (with `shapes`) from
+    /// `ip`.
+    pub fn rooms_refusing(
+        &self,
+        key: &NameKey,
+        shapes: &[Skeleton; 2],
+        ip: Option<std::net::IpAddr>,
+    ) -> Vec<RoomName<'static>> {
+        self.rooms
+            .iter()
+            .flatten()
+            .filter(|r| r.refuses(key, shapes, ip))
+            .map(|r| r.name().clone())
+            .collect()
     }
 
     /// An existing room other than `name`'s that looks like it (§19.2).
@@ -1121,7 +1230,13 @@ mod tests {
         let (mut room, _ana) = room();
         room.accept(Seq(3), at(1000), public("bia", "one"));
         let bia = name("bia").key();
-        let new = room.welcome(name("bia"), &bia, Greeting::Newcomer { join: Seq(2) }, None);
+        let new = room.welcome(
+            name("bia"),
+            &bia,
+            Greeting::Newcomer { join: Seq(2) },
+            None,
+            &[],
+        );
         assert_eq!(
             (
                 new.online,
@@ -1134,7 +1249,7 @@ mod tests {
             since: Seq(2),
             after: Seq(0),
         };
-        let resumed = room.welcome(name("bia"), &bia, back, None);
+        let resumed = room.welcome(name("bia"), &bia, back, None, &[]);
         let missed = resumed.missed.unwrap_or_else(|| unreachable!());
         assert_eq!((resumed.seq, missed.events.len()), (Seq(2), 0));
     }

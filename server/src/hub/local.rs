@@ -224,7 +224,7 @@ impl LocalHub {
         // Under the lock, before the newcomer is seated: its welcome and
         // backlog come before any event it can receive, and every message
         // accepted before this point is in the backlog (guarantee 5).
-        welcome(r.hall.welcome(name.clone(), &key, greeting, token));
+        welcome(r.hall.welcome(name.clone(), &key, greeting, token, &[]));
         let id = r.next_id();
         if let Some(token) = token {
             r.tokens.insert(id, token);
@@ -430,7 +430,7 @@ impl Hub for LocalHub {
         room: &RoomName<'_>,
         target: &BanTarget<'_>,
         on: bool,
-    ) -> Result<(RoomName<'static>, Vec<BanTarget<'static>>), RoomRefusal> {
+    ) -> Result<Option<(RoomName<'static>, Vec<BanTarget<'static>>)>, RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
@@ -443,7 +443,7 @@ impl Hub for LocalHub {
         } else {
             x.unban(&ban);
         }
-        Ok((x.name().clone(), x.bans()))
+        Ok(Some((x.name().clone(), x.bans())))
     }
 
     fn op(
@@ -451,7 +451,7 @@ impl Hub for LocalHub {
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
-    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+    ) -> Result<Option<(RoomName<'static>, Vec<Name<'static>>)>, RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
@@ -465,7 +465,7 @@ impl Hub for LocalHub {
         let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         x.add_operator(id);
         let shown = x.name().clone();
-        Ok((shown, r.hall.operators_of(&key)))
+        Ok(Some((shown, r.hall.operators_of(&key))))
     }
 
     fn part_room(
@@ -499,12 +499,11 @@ impl Hub for LocalHub {
         holder: &Registration,
         room: &RoomName<'_>,
         text: Option<Text<'static>>,
-    ) -> Result<Arc<Event>, RoomRefusal> {
+    ) -> Result<Published, RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         let Some(text) = text else {
-            let x = r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-            return x.topic().cloned().ok_or(RoomRefusal::NoTopic);
+            return r.hall.topic_of(&key).map(Published::Numbered);
         };
         let by = held_name(&r.hall, holder)?;
         match r.hall.is_in(&holder.key, &key) {
@@ -518,6 +517,7 @@ impl Hub for LocalHub {
         let seq = r.hall.next_seq();
         r.hall
             .set_topic(seq, wall_clock(), &key, by, text)
+            .map(Published::Numbered)
             .ok_or(RoomRefusal::NoSuchRoom)
     }
 
@@ -525,16 +525,10 @@ impl Hub for LocalHub {
         &self,
         room: &RoomName<'_>,
     ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
-        let r = self.lock();
-        let key = room_key(room);
-        let shown = r
+        self.lock()
             .hall
-            .room(&key)
-            .ok_or(RoomRefusal::NoSuchRoom)?
-            .name()
-            .clone();
-        let names = r.hall.who_in(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-        Ok((shown, names))
+            .who_in_room(&room.key())
+            .ok_or(RoomRefusal::NoSuchRoom)
     }
 
     fn rooms(&self) -> Vec<Listing> {
@@ -547,12 +541,10 @@ impl Hub for LocalHub {
         query: &HistoryQuery,
         default: usize,
     ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
-        let mut r = self.lock();
-        let x = r
+        self.lock()
             .hall
-            .room_mut(&room_key(room))
-            .ok_or(RoomRefusal::NoSuchRoom)?;
-        Ok((x.name().clone(), x.history(query, default)))
+            .history_in(&room.key(), query, default)
+            .ok_or(RoomRefusal::NoSuchRoom)
     }
 }
 
@@ -677,7 +669,7 @@ impl LocalHub {
             let greeting = Greeting::Resumed { since, after };
             // Welcomed before it is seated: what it missed comes before
             // any event it can receive.
-            welcome(r.hall.welcome(shown.clone(), &key, greeting, token));
+            welcome(r.hall.welcome(shown.clone(), &key, greeting, token, &[]));
             if let Some(old) = r.hall.sit(key.clone(), Seat { recipient, reg: id }) {
                 r.tokens.remove(&old.reg);
                 old.recipient.replaced();
@@ -720,7 +712,13 @@ impl LocalHub {
         r.hall.seat(key, id)?;
         let member = r.hall.member(key)?;
         let (name, since) = (member.name.clone(), member.since);
-        let rooms = r.hall.rooms_of(key);
+        // The default room last, as a cluster's Redis orders them (§19.3).
+        let mut rooms = r.hall.rooms_of(key);
+        let default = r.hall.default_room().key();
+        if let Some(i) = rooms.iter().position(|k| *k == default) {
+            let lobby = rooms.remove(i);
+            rooms.push(lobby);
+        }
         // Giving the name up loses what it ran (§19.6); a lost connection
         // keeps it for its resume.
         let runs = match reason {

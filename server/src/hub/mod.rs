@@ -131,6 +131,30 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// backlog, queued before any other event of the room can reach it.
     /// Must never wait.
     fn entered(&self, entered: &Entered);
+
+    /// A line of this client about `room` was refused by the cluster when
+    /// Redis ordered it (§19.7), after its node had let it through: tell
+    /// the client, as if refused at once. Must never wait.
+    fn room_refused(&self, room: &RoomName<'static>, refusal: &RoomRefusal);
+
+    /// A room's list this client changed, as it is now that the cluster
+    /// has the change (§19.7). Must never wait.
+    fn room_list(&self, list: &RoomList<'_>);
+}
+
+/// A room's list, as the operator who changed it is answered (§19.6).
+#[derive(Debug, Clone, Copy)]
+pub enum RoomList<'a> {
+    /// `BANS`.
+    Bans {
+        room: &'a RoomName<'static>,
+        targets: &'a [BanTarget<'static>],
+    },
+    /// `OPS`.
+    Operators {
+        room: &'a RoomName<'static>,
+        names: &'a [Name<'static>],
+    },
 }
 
 /// What a client is told on entering a room, before any other event of
@@ -179,9 +203,12 @@ pub enum RoomRefusal {
     NoSuchMember(Name<'static>),
     /// The room has no topic.
     NoTopic,
-    /// This server has no rooms other than the default one (a cluster's
-    /// node: §19.7).
+    /// This server has no rooms other than the default one.
     Unsupported,
+    /// The cluster cannot be reached (§17.4).
+    Unavailable,
+    /// A plain line from a client that left the default room (§19.3).
+    NoRoom,
 }
 
 /// Who asks for a name: what a hub needs to seat it and welcome it.
@@ -411,7 +438,9 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     }
 
     /// Bans `target` from `room` (or, `on` false, takes the ban back; its
-    /// operators only); the room's own name and its bans after.
+    /// operators only); the room's own name and its bans after (`None`:
+    /// they come to the recipient as [`RoomList::Bans`] once a cluster
+    /// has the change).
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn ban(
         &self,
@@ -419,19 +448,20 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         room: &RoomName<'_>,
         target: &BanTarget<'_>,
         on: bool,
-    ) -> Result<(RoomName<'static>, Vec<BanTarget<'static>>), RoomRefusal> {
+    ) -> Result<Option<(RoomName<'static>, Vec<BanTarget<'static>>)>, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 
     /// Makes `name` (in the room) an operator of `room` (its operators
-    /// only); the room's own name and its operators after.
+    /// only); the room's own name and its operators after (`None`: as
+    /// [`RoomList::Operators`] later, as for [`Hub::ban`]).
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn op(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         name: &Name<'_>,
-    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+    ) -> Result<Option<(RoomName<'static>, Vec<Name<'static>>)>, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 
@@ -447,15 +477,15 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         Err(RoomRefusal::Unsupported)
     }
 
-    /// Sets `room`'s topic (its operators only), or, with no text, the
-    /// event that set it.
+    /// Sets `room`'s topic (its operators only), or, with no text, gives
+    /// the event that set it (as [`Published::Numbered`]).
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn topic(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         text: Option<Text<'static>>,
-    ) -> Result<Arc<Event>, RoomRefusal> {
+    ) -> Result<Published, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
 

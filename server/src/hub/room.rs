@@ -78,6 +78,37 @@ impl Ban {
     }
 
     /// Whether two bans are the same.
+    /// What a cluster's Redis looks for to refuse someone (§19.7): for a
+    /// name, `k:` and its key and `s:` and each of its skeletons; for an
+    /// address or network, `a:` and the network (see [`Ban::marks_of`]).
+    pub fn marks(&self) -> Vec<String> {
+        match self {
+            Ban::Name { key, shapes, .. } => {
+                let mut marks = vec![format!("k:{}", key.as_str())];
+                marks.extend(shapes.iter().map(|s| format!("s:{}", s.as_str())));
+                marks
+            }
+            Ban::Net(net) => vec![format!("a:{net}")],
+        }
+    }
+
+    /// The marks a ban of `key` (with `shapes`) or of a network holding
+    /// `ip` has: a ban refuses them exactly when one of its
+    /// [`Ban::marks`] is among them (every network that holds `ip`, one
+    /// per prefix length).
+    pub fn marks_of(key: &NameKey, shapes: &[Skeleton; 2], ip: std::net::IpAddr) -> Vec<String> {
+        let ip = ip.to_canonical();
+        let full = if ip.is_ipv4() { 32 } else { 128 };
+        let mut marks = vec![format!("k:{}", key.as_str())];
+        marks.extend(shapes.iter().map(|s| format!("s:{}", s.as_str())));
+        marks.extend(
+            (0..=full)
+                .filter_map(|prefix| ipnet::IpNet::new(ip, prefix).ok())
+                .map(|net| format!("a:{}", net.trunc())),
+        );
+        marks
+    }
+
     fn same(&self, other: &Ban) -> bool {
         match (self, other) {
             (Ban::Name { key: a, .. }, Ban::Name { key: b, .. }) => a == b,
@@ -329,27 +360,22 @@ impl Room {
 
     /// Adds `ban` (once); false if the room has [`BANS_MAX`] already.
     pub fn ban(&mut self, ban: Ban) -> bool {
-        if self.bans.iter().any(|b| b.same(&ban)) {
-            return true;
-        }
-        if self.bans.len() >= BANS_MAX {
-            return false;
-        }
-        self.bans.push(ban);
-        true
+        add_ban(&mut self.bans, ban)
     }
 
-    /// Takes `ban` back, if it is one; a single address takes back every
-    /// network ban that holds it (§19.6).
+    /// Takes `ban` back (see [`remove_ban`]).
     pub fn unban(&mut self, ban: &Ban) {
-        let single = match ban {
-            Ban::Net(net) if net.prefix_len() == net.max_prefix_len() => Some(net.addr()),
-            _ => None,
-        };
-        self.bans.retain(|b| match (b, single) {
-            (Ban::Net(net), Some(ip)) => !net.contains(&ip),
-            _ => !b.same(ban),
-        });
+        remove_ban(&mut self.bans, ban);
+    }
+
+    /// The bans themselves.
+    pub fn ban_list(&self) -> &[Ban] {
+        &self.bans
+    }
+
+    /// The bans are `bans` from now on (a cluster's, as Redis has them).
+    pub fn set_bans(&mut self, bans: Vec<Ban>) {
+        self.bans = bans;
     }
 
     /// The bans, as `BANS` shows them.
@@ -361,6 +387,31 @@ impl Room {
     pub fn drop_operator(&mut self, id: MemberId) {
         self.operators.remove(&id);
     }
+}
+
+/// Adds `ban` to `list` (once); false if it has [`BANS_MAX`] already.
+pub fn add_ban(list: &mut Vec<Ban>, ban: Ban) -> bool {
+    if list.iter().any(|b| b.same(&ban)) {
+        return true;
+    }
+    if list.len() >= BANS_MAX {
+        return false;
+    }
+    list.push(ban);
+    true
+}
+
+/// Takes `ban` out of `list`, if it is one; a single address takes back
+/// every network ban that holds it (§19.6).
+pub fn remove_ban(list: &mut Vec<Ban>, ban: &Ban) {
+    let single = match ban {
+        Ban::Net(net) if net.prefix_len() == net.max_prefix_len() => Some(net.addr()),
+        _ => None,
+    };
+    list.retain(|b| match (b, single) {
+        (Ban::Net(net), Some(ip)) => !net.contains(&ip),
+        _ => !b.same(ban),
+    });
 }
 
 /// What the operator decides about rooms (§19.5), one table of defaults.

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use tagarela_parser::Name;
 
 use crate::event::{Event, EventKind};
-use crate::hub::Recipient;
+use crate::hub::{Recipient, RoomRefusal};
 
 /// What a recipient was given: `(seq, "join ana")`, `(seq, "ana: hi")`,
 /// `(seq, "ana->bia: psst")`, `(seq, "leave ana quit")`; what it was told
@@ -83,6 +83,14 @@ impl Recipient for Seen {
 
     fn undeliverable(&self, to: &Name<'static>) {
         self.note(format!("undeliverable {to}"));
+    }
+
+    fn room_refused(&self, room: &tagarela_parser::RoomName<'static>, refusal: &RoomRefusal) {
+        self.note(format!("refused {room} {refusal:?}"));
+    }
+
+    fn room_list(&self, list: &crate::hub::RoomList<'_>) {
+        self.note(format!("list {list:?}"));
     }
 
     fn crowd(&self, notice: &crate::hub::crowd::Notice) {

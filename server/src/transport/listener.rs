@@ -120,7 +120,7 @@ pub async fn serve(
                 audit.is_enabled() || ServerLog::is_wanted(),
                 settings.crowd_size,
                 settings.max_connections,
-                settings.rooms.default.clone(),
+                settings.rooms.clone(),
             );
             tracing::info!(node = %config.node_id, redis = %link::shown_url(&config.url), "joining a cluster");
             cluster = Some((Arc::clone(&hub), commands, config.clone()));

@@ -23,14 +23,14 @@ use std::task::{Context, Poll, Waker};
 
 use std::time::Duration;
 
-use tagarela_parser::{ByeReason, ErrorCode, Name};
+use tagarela_parser::{ByeReason, ErrorCode, Name, RoomName};
 use tokio::time::Instant;
 
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, WireFormat};
 use crate::flow::pressure::{Presser, Pressure};
 use crate::hub::crowd::Notice;
-use crate::hub::{Entered, Recipient};
+use crate::hub::{Entered, Recipient, RoomList, RoomRefusal};
 use crate::wire::tagarela;
 
 /// Capacity a queue starts with: a few typical lines.
@@ -344,6 +344,17 @@ impl Recipient for Outbox {
 
     fn entered(&self, entered: &Entered) {
         self.reply(&Reply::Entered(entered));
+    }
+
+    fn room_refused(&self, room: &RoomName<'static>, refusal: &RoomRefusal) {
+        crate::chat::reply::tell_refusal(self, room, refusal);
+    }
+
+    fn room_list(&self, list: &RoomList<'_>) {
+        match *list {
+            RoomList::Bans { room, targets } => self.reply(&Reply::Bans { room, targets }),
+            RoomList::Operators { room, names } => self.reply(&Reply::Ops { room, names }),
+        }
     }
 }
 

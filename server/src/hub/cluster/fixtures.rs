@@ -9,7 +9,7 @@ use tagarela_parser::Name;
 use tokio::sync::{mpsc, oneshot};
 
 use super::message::ClusterMessage;
-use super::{ClusterHub, Command, Holding, Snapshot};
+use super::{ClusterHub, Command, Holding, RoomCopy, Snapshot};
 use crate::event::Seq;
 use crate::flow::pressure::Pressure;
 use crate::hub::{Answer, Claimed, Entrant, Hub, Refusal, RegId};
@@ -57,7 +57,7 @@ pub(crate) fn entered_crowded_from(
         false,
         crowd_size,
         100,
-        crate::hub::room::RoomSettings::default().default,
+        crate::hub::room::RoomSettings::default(),
     );
     let snapshot = Snapshot {
         seq: Seq(10),
@@ -65,7 +65,15 @@ pub(crate) fn entered_crowded_from(
             name: name("zoe"),
             since: Seq(3),
         }],
-        history: Vec::new(),
+        rooms: vec![RoomCopy {
+            name: crate::hub::room::RoomSettings::default().default,
+            topic: None,
+            members: vec![name("zoe")],
+            operators: Vec::new(),
+            bans: Vec::new(),
+            history: Vec::new(),
+        }],
+        settings: None,
     };
     hub.enter("n1".into(), snapshot);
     (hub, commands)

@@ -267,6 +267,8 @@ impl Follow<'_> {
         let floor = Seq::restart_floor(Seq(seen)).0;
         let lease_ms = LEASE.as_millis().to_string();
         let entered_at = Instant::now();
+        let own = hub.own_settings();
+        let [ds1, ds2] = own.default.skeletons();
         let reply = call(
             conn,
             "tagarela_enter",
@@ -276,6 +278,13 @@ impl Follow<'_> {
                 &floor.to_string(),
                 &config.keep.to_string(),
                 &seen.to_string(),
+                own.default.as_str(),
+                own.default.key().as_str(),
+                ds1.as_str(),
+                ds2.as_str(),
+                &own.per_client.to_string(),
+                &own.max.to_string(),
+                &own.members_max.to_string(),
             ],
         )
         .await;

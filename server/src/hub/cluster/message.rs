@@ -6,10 +6,10 @@
 //! an error, never a panic (Redis is trusted, but not to the point of
 //! crashing for it).
 
-use tagarela_parser::Timestamp;
 use tagarela_parser::channel::{ChannelBody, ChannelMessage};
+use tagarela_parser::{BanTarget, Name, RoomName, Text, Timestamp};
 
-pub use tagarela_parser::channel::Malformed;
+pub use tagarela_parser::channel::{Arrival, Malformed};
 
 use crate::event::{EventKind, Seq};
 use crate::hub::RegId;
@@ -18,7 +18,7 @@ use crate::hub::RegId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterMessage {
     /// The event's number: one above the last for an event, the last
-    /// itself for a [`Body::Moved`].
+    /// itself for a message that is none ([`Body::is_event`]).
     pub seq: Seq,
     /// When Redis accepted it (never earlier than the one before).
     pub at: Timestamp,
@@ -34,22 +34,71 @@ pub struct ClusterMessage {
 /// What a message says happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
-    /// `name` joined; its holding began at `since` (its own join, or an
-    /// earlier one if it resumed a released name).
+    /// `name` joined (and entered the default room); its holding began
+    /// at `since` (its own join, or an earlier one if it resumed a
+    /// released name, and then it is back in `back_in` too, each entered
+    /// by a [`Body::Enter`] that follows).
     Join {
-        name: tagarela_parser::Name<'static>,
+        name: Name<'static>,
         since: Seq,
+        back_in: Vec<RoomName<'static>>,
     },
-    /// A leave, a public or a private message, as every hub holds it.
+    /// A leave of the server or a private message, as every hub holds it.
     Event(EventKind),
+    /// A public message in `room` (`None`: the default room).
+    Public {
+        room: Option<RoomName<'static>>,
+        from: Name<'static>,
+        text: Text<'static>,
+    },
     /// `name` moved from `old_node`/`old_reg` to the message's node/reg
     /// (resumed while held, §16.6); nobody is told.
     Moved {
-        name: tagarela_parser::Name<'static>,
+        name: Name<'static>,
         since: Seq,
         old_node: String,
         old_reg: RegId,
     },
+    /// `name` entered `room` as `how` says, `forgot` forgotten to make
+    /// place for it.
+    Enter {
+        name: Name<'static>,
+        room: RoomName<'static>,
+        how: Arrival,
+        forgot: Option<RoomName<'static>>,
+    },
+    /// Someone left `room` (`leave` is the [`EventKind::Leave`]).
+    Exit {
+        room: RoomName<'static>,
+        leave: EventKind,
+    },
+    /// `room`'s topic was set.
+    Topic {
+        room: RoomName<'static>,
+        by: Name<'static>,
+        text: Text<'static>,
+    },
+    /// `name` runs `room` too; nobody is told.
+    Operator {
+        name: Name<'static>,
+        room: RoomName<'static>,
+    },
+    /// `room`'s bans are these now; nobody is told.
+    Bans {
+        room: RoomName<'static>,
+        targets: Vec<BanTarget<'static>>,
+    },
+}
+
+impl Body {
+    /// Whether it is an event, which takes the next number (a move, an
+    /// operator or bans take none).
+    pub fn is_event(&self) -> bool {
+        !matches!(
+            self,
+            Body::Moved { .. } | Body::Operator { .. } | Body::Bans { .. }
+        )
+    }
 }
 
 impl ClusterMessage {
@@ -62,14 +111,19 @@ impl ClusterMessage {
 impl From<ChannelMessage> for ClusterMessage {
     fn from(m: ChannelMessage) -> ClusterMessage {
         let body = match m.body {
-            ChannelBody::Join { name, since } => Body::Join {
+            ChannelBody::Join {
+                name,
+                since,
+                back_in,
+            } => Body::Join {
                 name,
                 since: Seq(since),
+                back_in,
             },
             ChannelBody::Leave { name, reason, text } => {
                 Body::Event(EventKind::Leave { name, reason, text })
             }
-            ChannelBody::Public { from, text } => Body::Event(EventKind::Public { from, text }),
+            ChannelBody::Public { from, text, room } => Body::Public { room, from, text },
             ChannelBody::Private { from, to, text } => {
                 Body::Event(EventKind::Private { from, to, text })
             }
@@ -84,6 +138,29 @@ impl From<ChannelMessage> for ClusterMessage {
                 old_node: old_node.as_str().to_owned(),
                 old_reg: RegId(old_reg),
             },
+            ChannelBody::Enter {
+                name,
+                room,
+                how,
+                forgot,
+            } => Body::Enter {
+                name,
+                room,
+                how,
+                forgot,
+            },
+            ChannelBody::Exit {
+                name,
+                room,
+                reason,
+                text,
+            } => Body::Exit {
+                room,
+                leave: EventKind::Leave { name, reason, text },
+            },
+            ChannelBody::Topic { by, room, text } => Body::Topic { room, by, text },
+            ChannelBody::Operator { name, room } => Body::Operator { name, room },
+            ChannelBody::Bans { room, targets } => Body::Bans { room, targets },
         };
         ClusterMessage {
             seq: Seq(m.seq),

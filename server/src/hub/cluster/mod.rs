@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{HistoryQuery, LeaveReason, Name, NameKey, RoomName};
+use tagarela_parser::{BanTarget, HistoryQuery, LeaveReason, Name, NameKey, RoomName, Text};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use lifecycle::Incarnation;
@@ -35,13 +35,14 @@ use queue::CommandQueue;
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::flow::pressure::Pressure;
-use crate::hub::cluster::message::{Body, ClusterMessage};
-use crate::hub::hall::{Greeting, Hall, Seat};
+use crate::hub::cluster::message::{Arrival, Body, ClusterMessage};
+use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
+use crate::hub::room::{Ban, RoomSettings, add_ban, remove_ban};
 use crate::hub::{
-    Answer, Claimed, Clash, Entrant, Hub, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, Said, Unpublished, Welcomer,
+    Answer, Claimed, Clash, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
+    Registration, RoomList, RoomRefusal, Said, Unpublished, Welcomer,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::Entry;
@@ -55,14 +56,34 @@ pub struct Holding {
     pub since: Seq,
 }
 
-/// The room as a node starts following it (`tagarela_enter`).
+/// The chat as a node starts following it (`tagarela_enter`).
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// The last number given.
     pub seq: Seq,
     /// Who is online, anywhere in the cluster.
     pub names: Vec<Holding>,
-    /// The latest kept public messages, newest first.
+    /// Every room, the default one included.
+    pub rooms: Vec<RoomCopy>,
+    /// The bounds on rooms every node of the cluster keeps (the first
+    /// node's); `None`: this node's own.
+    pub settings: Option<RoomSettings>,
+}
+
+/// One room as a snapshot gives it.
+#[derive(Debug)]
+pub struct RoomCopy {
+    /// Its name.
+    pub name: RoomName<'static>,
+    /// The event that set its topic, if one did.
+    pub topic: Option<Arc<Event>>,
+    /// Who is in it.
+    pub members: Vec<Name<'static>>,
+    /// Who runs it.
+    pub operators: Vec<Name<'static>>,
+    /// Whom it refuses.
+    pub bans: Vec<BanTarget<'static>>,
+    /// Its latest kept public messages, newest first.
     pub history: Vec<Arc<Event>>,
 }
 
@@ -110,6 +131,9 @@ struct Replica {
     peers: HashMap<RegId, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
+    /// The bounds on rooms, as the cluster keeps them (a node checks them
+    /// first, and Redis decides).
+    settings: RoomSettings,
 }
 
 impl Replica {
@@ -119,6 +143,32 @@ impl Replica {
         self.hall.seat(from, id).ok_or(Unpublished::NotHeld)?;
         Ok(node)
     }
+}
+
+/// A claim or resume of this node that took effect, as [`ClusterHub::admit`]
+/// welcomes it.
+struct Admission<'a> {
+    /// The registration that asked.
+    reg: RegId,
+    key: NameKey,
+    name: Name<'static>,
+    /// What a newcomer is told (a resume's is made from `since`).
+    greeting: Greeting,
+    /// Where its holding began.
+    since: Seq,
+    /// Its join, if it made one.
+    join: Option<Arc<Event>>,
+    /// The rooms a resumed holding is back in, each entered just after.
+    back_in: &'a [RoomName<'static>],
+}
+
+/// An event about someone or some room this replica does not have (it
+/// cannot happen while replicas agree with Redis, but a replica never
+/// stops for it): its number is taken, nothing else changes.
+fn passed(hall: &mut Hall, seq: Seq) -> Option<Entry> {
+    tracing::debug!(seq = %seq, "an event about nothing this replica holds");
+    hall.pass(seq);
+    None
 }
 
 /// A room shared through Redis.
@@ -133,6 +183,9 @@ pub struct ClusterHub {
     cut: Arc<Notify>,
     /// Counts who is registered here, and the node's comings and goings.
     metrics: Arc<Metrics>,
+    /// This node's own bounds on rooms (its flags), offered to the
+    /// cluster as it enters.
+    own: RoomSettings,
 }
 
 impl ClusterHub {
@@ -142,7 +195,8 @@ impl ClusterHub {
     /// `recording`: [`ClusterHub::apply`] returns entries for this
     /// node's clients' events, for the sinks. `crowd_size`: from how many
     /// members joins and leaves go into crowd notices (§18; 0: never).
-    /// `default_room`: the room every client is in (§19.7).
+    /// `rooms`: this node's bounds on rooms (§19.5; the cluster keeps the
+    /// first node's, §19.7).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         metrics: Arc<Metrics>,
@@ -152,24 +206,32 @@ impl ClusterHub {
         recording: bool,
         crowd_size: usize,
         max_connections: usize,
-        default_room: RoomName<'static>,
+        rooms: RoomSettings,
     ) -> (Arc<ClusterHub>, mpsc::Receiver<Command>) {
         let cut = Arc::new(Notify::new());
         let (queue, receiver) = CommandQueue::new(pressure, max_connections, Arc::clone(&cut));
+        let hall = Hall::new(&metrics, rooms.default.clone(), recent, replay, crowd_size);
         let hub = ClusterHub {
             replica: Mutex::new(Replica {
                 node: None,
-                hall: Hall::new(&metrics, default_room, recent, replay, crowd_size),
+                hall,
                 waiting: HashMap::new(),
                 peers: HashMap::new(),
                 recording,
+                settings: rooms.clone(),
             }),
             queue,
             last_reg: AtomicU64::new(0),
             cut,
             metrics,
+            own: rooms,
         };
         (Arc::new(hub), receiver)
+    }
+
+    /// This node's own bounds on rooms, which it offers the cluster.
+    pub fn own_settings(&self) -> &RoomSettings {
+        &self.own
     }
 
     fn lock(&self) -> MutexGuard<'_, Replica> {
@@ -198,10 +260,52 @@ impl ClusterHub {
         r.peers.clear();
         // An overflow of an earlier incarnation is not this one's.
         self.queue.clear_overflow();
-        r.hall
-            .load(snapshot.seq, snapshot.history.into_iter().rev());
+        if let Some(settings) = snapshot.settings {
+            if settings.default.key() != self.own.default.key()
+                || settings.per_client != self.own.per_client
+                || settings.max != self.own.max
+                || settings.members_max != self.own.members_max
+            {
+                tracing::warn!(
+                    default = %settings.default,
+                    per_client = settings.per_client,
+                    max = settings.max,
+                    members_max = settings.members_max,
+                    "the cluster's bounds on rooms are not this node's flags; the cluster's apply"
+                );
+            }
+            r.hall.rename_default(settings.default.clone());
+            r.settings = settings;
+        }
+        let default = r.hall.default_room().key();
+        let mut rooms = snapshot.rooms;
+        let lobby = rooms
+            .iter_mut()
+            .find(|c| c.name.key() == default)
+            .map(|c| std::mem::take(&mut c.history))
+            .unwrap_or_default();
+        r.hall.load(snapshot.seq, lobby.into_iter().rev());
         for Holding { name, since } in snapshot.names {
-            r.hall.add_member(name, since);
+            r.hall.add_registered(name, since);
+        }
+        for copy in rooms {
+            let key = copy.name.key();
+            if key != default {
+                let kept = copy.history.into_iter().rev().collect();
+                r.hall.load_room(copy.name, kept, usize::MAX);
+            }
+            for member in &copy.members {
+                r.hall.place(&key, &member.key());
+            }
+            for operator in &copy.operators {
+                r.hall.make_operator(&operator.key(), &key);
+            }
+            if let Some(room) = r.hall.room_mut(&key) {
+                if let Some(topic) = copy.topic {
+                    room.set_topic(topic);
+                }
+                room.set_bans(copy.bans.iter().filter_map(Ban::of).collect());
+            }
         }
         tracing::info!(node = %node, seq = %snapshot.seq, online = r.hall.online(), "in the cluster");
         r.node = Some(node);
@@ -308,7 +412,6 @@ impl ClusterHub {
                     let _ = waiting.answer.send(Err(refusal));
                 }
             }
-            Command::Public { .. } => {}
             Command::Private { key, reg, to, .. } => {
                 if verdict == Verdict::Absent {
                     let r = self.lock();
@@ -318,6 +421,30 @@ impl ClusterHub {
                 }
             }
             Command::Release { .. } => {}
+            Command::Public { key, reg, room, .. }
+            | Command::JoinRoom { key, reg, room, .. }
+            | Command::PartRoom { key, reg, room, .. }
+            | Command::SetTopic { key, reg, room, .. }
+            | Command::Op { key, reg, room, .. }
+            | Command::SetBans { key, reg, room, .. } => {
+                let target = match command {
+                    Command::PartRoom { target, .. } => target.as_ref(),
+                    Command::Op { target, .. } => Some(target),
+                    _ => None,
+                };
+                let Some(mut refusal) = room_refusal(verdict, target) else {
+                    return;
+                };
+                if matches!(command, Command::Public { plain: true, .. })
+                    && refusal == RoomRefusal::NotInRoom
+                {
+                    refusal = RoomRefusal::NoRoom;
+                }
+                let r = self.lock();
+                if let Some(seat) = r.hall.seat(key, *reg) {
+                    seat.recipient.room_refused(room, &refusal);
+                }
+            }
         }
     }
 
@@ -331,9 +458,12 @@ impl ClusterHub {
         let Some(node) = r.node.clone() else {
             return Ok(None);
         };
-        let moved = matches!(message.body, Body::Moved { .. });
         let last = r.hall.last_seq();
-        let expected = if moved { last } else { Seq(last.0 + 1) };
+        let expected = if message.body.is_event() {
+            Seq(last.0 + 1)
+        } else {
+            last
+        };
         if message.seq < expected {
             // From before the snapshot this node entered with.
             return Ok(None);
@@ -346,14 +476,30 @@ impl ClusterHub {
         }
         let ours = node.is(&message.node);
         let (seq, at, reg) = (message.seq, message.at, message.reg);
+        // A leave of the server ends the registration: its address goes.
+        let ends = matches!(message.body, Body::Event(EventKind::Leave { .. }));
+        let default = r.hall.default_room().key();
         let event = match message.body {
-            Body::Join { name, since } => {
+            Body::Join {
+                name,
+                since,
+                back_in,
+            } => {
                 let key = name.key();
                 let event = r.hall.join(seq, at, name.clone(), since);
                 if ours {
                     let greeting = Greeting::Newcomer { join: event.seq };
                     let join = Some(Arc::clone(&event));
-                    self.admit(&mut r, &node, reg, key, name, greeting, since, join);
+                    let admission = Admission {
+                        reg,
+                        key,
+                        name,
+                        greeting,
+                        since,
+                        join,
+                        back_in: &back_in,
+                    };
+                    self.admit(&mut r, &node, admission);
                 }
                 event
             }
@@ -372,8 +518,41 @@ impl ClusterHub {
                     old.recipient.replaced();
                 }
                 if ours {
-                    let greeting = Greeting::Newcomer { join: since };
-                    self.admit(&mut r, &node, reg, key, name, greeting, since, None);
+                    let admission = Admission {
+                        reg,
+                        key,
+                        name,
+                        greeting: Greeting::Newcomer { join: since },
+                        since,
+                        join: None,
+                        back_in: &[],
+                    };
+                    self.admit(&mut r, &node, admission);
+                }
+                return Ok(None);
+            }
+            Body::Operator { name, room } => {
+                let rkey = room.key();
+                r.hall.make_operator(&name.key(), &rkey);
+                if ours && let Some(seat) = r.hall.seat_of(reg) {
+                    let names = r.hall.operators_of(&rkey);
+                    let room = r.hall.room(&rkey).map_or(room, |x| x.name().clone());
+                    seat.recipient.room_list(&RoomList::Operators {
+                        room: &room,
+                        names: &names,
+                    });
+                }
+                return Ok(None);
+            }
+            Body::Bans { room, targets } => {
+                if let Some(x) = r.hall.room_mut(&room.key()) {
+                    x.set_bans(targets.iter().filter_map(Ban::of).collect());
+                }
+                if ours && let Some(seat) = r.hall.seat_of(reg) {
+                    seat.recipient.room_list(&RoomList::Bans {
+                        room: &room,
+                        targets: &targets,
+                    });
                 }
                 return Ok(None);
             }
@@ -396,35 +575,86 @@ impl ClusterHub {
                 }
                 accepted.event
             }
+            Body::Public { room, from, text } => match room.filter(|x| x.key() != default) {
+                None => {
+                    r.hall
+                        .accept(seq, at, EventKind::Public { from, text })
+                        .event
+                }
+                Some(room) => match r.hall.say(seq, at, &room.key(), from, text) {
+                    Some(event) => event,
+                    None => return Ok(passed(&mut r.hall, seq)),
+                },
+            },
+            Body::Enter {
+                name,
+                room,
+                how,
+                forgot,
+            } => {
+                if let Some(forgot) = forgot {
+                    r.hall.forget(&forgot.key());
+                }
+                let (rkey, key) = (room.key(), name.key());
+                if how == Arrival::Created && r.hall.room(&rkey).is_none() {
+                    r.hall.open(room, Some(&key), usize::MAX);
+                }
+                let entered = if how == Arrival::Back {
+                    r.hall.enter_back(seq, at, &rkey, &key, name)
+                } else {
+                    r.hall.enter(seq, at, &rkey, &key, name)
+                };
+                match entered {
+                    Some(event) => event,
+                    None => return Ok(passed(&mut r.hall, seq)),
+                }
+            }
+            Body::Exit { room, leave } => {
+                let (key, echo) = match &leave {
+                    EventKind::Leave { name, reason, .. } => (
+                        name.key(),
+                        matches!(reason, LeaveReason::Part | LeaveReason::Kicked),
+                    ),
+                    _ => return Ok(passed(&mut r.hall, seq)),
+                };
+                match r.hall.leave_room(seq, at, &room.key(), &key, leave, echo) {
+                    Some(event) => event,
+                    None => return Ok(passed(&mut r.hall, seq)),
+                }
+            }
+            Body::Topic { room, by, text } => {
+                match r.hall.set_topic(seq, at, &room.key(), by, text) {
+                    Some(event) => event,
+                    None => return Ok(passed(&mut r.hall, seq)),
+                }
+            }
         };
         if !ours {
             return Ok(None);
         }
-        // Recorded here, in the channel's order, joins included. A leave
-        // ends the registration: its address goes.
-        let peer = match event.kind {
-            EventKind::Leave { .. } => r.peers.remove(&reg),
-            _ => r.peers.get(&reg).copied(),
+        // Recorded here, in the channel's order, joins included.
+        let peer = if ends {
+            r.peers.remove(&reg)
+        } else {
+            r.peers.get(&reg).copied()
         };
         Ok(peer.map(|peer| Entry { event, peer }))
     }
 
-    /// This node's claim or resume `reg` took effect (its join, or its
-    /// move, was just applied): the client is welcomed and answered, under
-    /// the lock, so what it is sent comes before any later event. A name
+    /// This node's claim or resume took effect (its join, or its move,
+    /// was just applied): the client is welcomed and answered, under the
+    /// lock, so what it is sent comes before any later event. A name
     /// nobody here waits for any more is given up at once.
-    #[allow(clippy::too_many_arguments)]
-    fn admit(
-        &self,
-        r: &mut Replica,
-        node: &Incarnation,
-        reg: RegId,
-        key: NameKey,
-        name: Name<'static>,
-        greeting: Greeting,
-        since: Seq,
-        join: Option<Arc<Event>>,
-    ) {
+    fn admit(&self, r: &mut Replica, node: &Incarnation, admission: Admission<'_>) {
+        let Admission {
+            reg,
+            key,
+            name,
+            greeting,
+            since,
+            join,
+            back_in,
+        } = admission;
         let Some(waiting) = r.waiting.remove(&reg) else {
             self.give_up(node, reg, key);
             return;
@@ -433,7 +663,7 @@ impl ClusterHub {
             Some(after) => Greeting::Resumed { since, after },
             None => greeting,
         };
-        (waiting.welcome)(r.hall.welcome(name, &key, greeting, waiting.token));
+        (waiting.welcome)(r.hall.welcome(name, &key, greeting, waiting.token, back_in));
         let claimed = Claimed {
             registration: Registration {
                 key: key.clone(),
@@ -458,6 +688,22 @@ impl ClusterHub {
         r.hall.sit(key, seat);
     }
 
+    /// This node's incarnation, if `holder` may act here: the node is in
+    /// the cluster and the registration still holds its name.
+    fn acting(&self, r: &Replica, holder: &Registration) -> Result<Incarnation, RoomRefusal> {
+        let node = r.node.clone().ok_or(RoomRefusal::NotHeld)?;
+        r.hall
+            .seat(&holder.key, holder.id)
+            .ok_or(RoomRefusal::NotHeld)?;
+        Ok(node)
+    }
+
+    /// Queues a room's line for Redis; its event comes back on the
+    /// channel (or its refusal, to the client's recipient).
+    fn send_room(&self, command: Command) -> Result<Published, RoomRefusal> {
+        self.enqueue(command).map_err(|_| RoomRefusal::Unavailable)
+    }
+
     /// Releases a name this node holds for nobody.
     fn give_up(&self, node: &Incarnation, reg: RegId, key: NameKey) {
         self.queue.send(Command::Release {
@@ -468,6 +714,30 @@ impl ClusterHub {
             text: None,
         });
     }
+}
+
+/// What a refusal of a room's line by Redis tells its client (`None`:
+/// nothing to tell, it was done or the node is leaving the cluster).
+/// `target`: the name the line was about, if any.
+fn room_refusal(verdict: Verdict, target: Option<&Name<'static>>) -> Option<RoomRefusal> {
+    Some(match verdict {
+        Verdict::RoomRefused(word) => match word.as_str() {
+            "no-such-room" => RoomRefusal::NoSuchRoom,
+            "not-in-room" => RoomRefusal::NotInRoom,
+            "not-operator" => RoomRefusal::NotOperator,
+            "too-many-rooms" => RoomRefusal::TooManyRooms,
+            "room-full" => RoomRefusal::RoomFull,
+            "banned" => RoomRefusal::Banned,
+            "no-more-rooms" => RoomRefusal::NoMoreRooms,
+            "ban-list-full" => RoomRefusal::BanListFull,
+            "no-member" => RoomRefusal::NoSuchMember(target?.clone()),
+            _ => return None,
+        },
+        Verdict::LooksLike(room) => RoomRefusal::LooksLike(RoomName::normalize(&room).ok()?),
+        // Failed or fenced: the node leaves the cluster, and the client is
+        // told so as its connection closes.
+        _ => return None,
+    })
 }
 
 /// The hex SHA-256 of a resume token: Redis keeps only this.
@@ -506,6 +776,12 @@ impl Hub for ClusterHub {
         let digest = new.map(|t| token_digest(&t.hex())).unwrap_or_default();
         let presented = token_digest(token);
         let name = entrant.name.clone();
+        let rooms = entrant.rooms;
+        // Where its bans keep it out, by name or by this address: Redis
+        // brings it back into none of those (§19.4).
+        let (key, shapes, ip) = (name.key(), name.skeletons(), entrant.peer.ip());
+        let banned_in = self.lock().hall.rooms_refusing(&key, &shapes, Some(ip));
+        let marks = Ban::marks_of(&key, &shapes, ip);
         self.ask(entrant, Some(after), new, move |node, reg| {
             Command::Resume {
                 node,
@@ -513,6 +789,9 @@ impl Hub for ClusterHub {
                 name,
                 presented,
                 token: digest,
+                banned_in,
+                rooms,
+                marks,
             }
         })
     }
@@ -536,15 +815,25 @@ impl Hub for ClusterHub {
         let r = self.lock();
         let node = r.sender(&from.key, from.id)?;
         let (reg, key) = (from.id, from.key.clone());
+        // Whether the sender is in the room is Redis's to say (§19.7): this
+        // node's copy may not have its own join yet.
         let command = match said {
             Said::Public(text) => Command::Public {
                 node,
                 reg,
                 key,
+                room: r.hall.default_room().clone(),
                 text,
+                plain: true,
             },
-            // A node serves the default room only (§19.7).
-            Said::InRoom { .. } => return Err(Unpublished::NoSuchRoom),
+            Said::InRoom { room, text } => Command::Public {
+                node,
+                reg,
+                key,
+                room: RoomName::normalize(room.as_str()).map_err(|_| Unpublished::NoSuchRoom)?,
+                text,
+                plain: false,
+            },
             Said::Private { to, text } => {
                 let target = r.hall.member(&to.key()).ok_or(Unpublished::NotOnline)?;
                 Command::Private {
@@ -578,6 +867,192 @@ impl Hub for ClusterHub {
 
     fn default_room(&self) -> RoomName<'static> {
         self.lock().hall.default_room().clone()
+    }
+
+    fn has_rooms(&self) -> bool {
+        true
+    }
+
+    // The room's lines below are checked by Redis, not against this
+    // node's copy (§19.7): the copy may not have the client's own join or
+    // part yet, nor what another node's client just did. Refusals come
+    // to the client's recipient when Redis answers.
+
+    fn join_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        from: std::net::IpAddr,
+    ) -> Result<Published, RoomRefusal> {
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let r = self.lock();
+        let node = self.acting(&r, holder)?;
+        let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
+        let marks = Ban::marks_of(&holder.key, member.shapes(), from);
+        drop(r);
+        self.send_room(Command::JoinRoom {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            marks,
+        })
+    }
+
+    fn kick(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let target = Name::normalize(name.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let node = self.acting(&self.lock(), holder)?;
+        self.send_room(Command::PartRoom {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            reason: LeaveReason::Kicked,
+            text,
+            target: Some(target),
+        })
+    }
+
+    fn ban(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        target: &BanTarget<'_>,
+        on: bool,
+    ) -> Result<Option<(RoomName<'static>, Vec<BanTarget<'static>>)>, RoomRefusal> {
+        let mut r = self.lock();
+        let node = self.acting(&r, holder)?;
+        let key = room.key();
+        // The list is computed here, from this node's copy, so it must
+        // know the room and the operator.
+        r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        if !r.hall.is_operator(&holder.key, &key) {
+            return Err(RoomRefusal::NotOperator);
+        }
+        let ban = Ban::of(target).ok_or(RoomRefusal::NoSuchRoom)?;
+        let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        // The list as it will be; Redis keeps it whole (two operators
+        // banning at once on two nodes: the later list stands, §19.7).
+        let mut bans = x.ban_list().to_vec();
+        if on {
+            if !add_ban(&mut bans, ban) {
+                return Err(RoomRefusal::BanListFull);
+            }
+        } else {
+            remove_ban(&mut bans, &ban);
+        }
+        let shown = x.name().clone();
+        let targets: Vec<BanTarget<'static>> = bans.iter().map(Ban::target).collect();
+        let refused = bans.iter().flat_map(Ban::marks).collect();
+        // In force here at once, so that this operator's next ban starts
+        // from this one (the channel brings the same list back, and the
+        // answer with it).
+        x.set_bans(bans);
+        drop(r);
+        self.send_room(Command::SetBans {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            targets,
+            refused,
+        })?;
+        Ok(None)
+    }
+
+    fn op(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+    ) -> Result<Option<(RoomName<'static>, Vec<Name<'static>>)>, RoomRefusal> {
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let target = Name::normalize(name.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let node = self.acting(&self.lock(), holder)?;
+        self.send_room(Command::Op {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            target,
+        })?;
+        Ok(None)
+    }
+
+    fn part_room(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let node = self.acting(&self.lock(), holder)?;
+        self.send_room(Command::PartRoom {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            reason: LeaveReason::Part,
+            text,
+            target: None,
+        })
+    }
+
+    fn topic(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        text: Option<Text<'static>>,
+    ) -> Result<Published, RoomRefusal> {
+        let Some(text) = text else {
+            return self
+                .lock()
+                .hall
+                .topic_of(&room.key())
+                .map(Published::Numbered);
+        };
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let node = self.acting(&self.lock(), holder)?;
+        self.send_room(Command::SetTopic {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room: shown,
+            text,
+        })
+    }
+
+    fn who_in(
+        &self,
+        room: &RoomName<'_>,
+    ) -> Result<(RoomName<'static>, Vec<Name<'static>>), RoomRefusal> {
+        self.lock()
+            .hall
+            .who_in_room(&room.key())
+            .ok_or(RoomRefusal::NoSuchRoom)
+    }
+
+    fn rooms(&self) -> Vec<Listing> {
+        self.lock().hall.listing()
+    }
+
+    fn history_in(
+        &self,
+        room: &RoomName<'_>,
+        query: &HistoryQuery,
+        default: usize,
+    ) -> Result<(RoomName<'static>, Kept), RoomRefusal> {
+        self.lock()
+            .hall
+            .history_in(&room.key(), query, default)
+            .ok_or(RoomRefusal::NoSuchRoom)
     }
 
     fn tick(&self) {

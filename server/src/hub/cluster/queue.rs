@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use tagarela_parser::{LeaveReason, Name, NameKey, Text};
+use tagarela_parser::{BanTarget, LeaveReason, Name, NameKey, RoomName, Text};
 use tokio::sync::{Notify, mpsc};
 
 use crate::event::Seq;
@@ -51,6 +51,14 @@ pub enum Command {
         name: Name<'static>,
         presented: String,
         token: String,
+        /// The rooms whose bans keep this name out (by any of its
+        /// addresses' bans too, as this node's copy has them): a resume
+        /// does not bring it back into these.
+        banned_in: Vec<RoomName<'static>>,
+        /// The client speaks rooms (§19.1).
+        rooms: bool,
+        /// What bans of it would name ([`crate::hub::room::Ban::marks_of`]).
+        marks: Vec<String>,
     },
     /// Give a name up (`tagarela_release`).
     Release {
@@ -60,12 +68,15 @@ pub enum Command {
         reason: LeaveReason,
         text: Option<Text<'static>>,
     },
-    /// A public message (`tagarela_public`).
+    /// A public message in `room` (`tagarela_public`); `plain`: sent as
+    /// a plain line, to the default room (§19.3).
     Public {
         node: Incarnation,
         reg: RegId,
         key: NameKey,
+        room: RoomName<'static>,
         text: Text<'static>,
+        plain: bool,
     },
     /// A private message (`tagarela_private`), for the holding of `to`
     /// that began at `since`.
@@ -77,6 +88,66 @@ pub enum Command {
         since: Seq,
         text: Text<'static>,
     },
+    /// Enter a room, making it if there is none (`tagarela_join_room`).
+    JoinRoom {
+        node: Incarnation,
+        reg: RegId,
+        key: NameKey,
+        room: RoomName<'static>,
+        /// What bans of the client would name
+        /// ([`crate::hub::room::Ban::marks_of`]).
+        marks: Vec<String>,
+    },
+    /// Leave a room, or (`target`, an operator's) remove someone from it
+    /// (`tagarela_part_room`).
+    PartRoom {
+        node: Incarnation,
+        reg: RegId,
+        key: NameKey,
+        room: RoomName<'static>,
+        reason: LeaveReason,
+        text: Option<Text<'static>>,
+        target: Option<Name<'static>>,
+    },
+    /// Set a room's topic (`tagarela_topic`).
+    SetTopic {
+        node: Incarnation,
+        reg: RegId,
+        key: NameKey,
+        room: RoomName<'static>,
+        text: Text<'static>,
+    },
+    /// Make `target` an operator of a room too (`tagarela_op`).
+    Op {
+        node: Incarnation,
+        reg: RegId,
+        key: NameKey,
+        room: RoomName<'static>,
+        target: Name<'static>,
+    },
+    /// Set a room's bans (`tagarela_bans`): `targets` as `BANS` shows
+    /// them, and `refused`, the keys and skeletons of the names among
+    /// them.
+    SetBans {
+        node: Incarnation,
+        reg: RegId,
+        key: NameKey,
+        room: RoomName<'static>,
+        targets: Vec<BanTarget<'static>>,
+        refused: Vec<String>,
+    },
+}
+
+impl Command {
+    /// Whether it counts as a message against [`QUEUE_MAX`]: anything a
+    /// client may send many of (a claim, a resume or a release are one
+    /// per connection).
+    fn is_message(&self) -> bool {
+        !matches!(
+            self,
+            Command::Claim { .. } | Command::Resume { .. } | Command::Release { .. }
+        )
+    }
 }
 
 /// What Redis said to a [`Command`].
@@ -94,6 +165,10 @@ pub enum Verdict {
     NotHeld,
     /// The private message's recipient is not online.
     Absent,
+    /// A room's rule refused it: the word `cluster.lua` answered
+    /// (`too-many-rooms`, `not-operator`...; for `looks`, the room looked
+    /// like is [`Verdict::LooksLike`]'s).
+    RoomRefused(String),
     /// This node's lease is gone: it is no longer part of the cluster.
     Fenced,
     /// Redis did not answer, or not as expected: what happened is unknown.
@@ -156,7 +231,7 @@ impl CommandQueue {
     /// Queues `command`, unless it is a message, a claim or a resume and
     /// its bound is reached.
     pub fn send(&self, command: Command) -> bool {
-        let message = matches!(command, Command::Public { .. } | Command::Private { .. });
+        let message = command.is_message();
         let claim = matches!(command, Command::Claim { .. } | Command::Resume { .. });
         if claim && self.claims.fetch_add(1, Ordering::AcqRel) >= self.claims_max {
             self.claims.fetch_sub(1, Ordering::AcqRel);
@@ -221,8 +296,8 @@ impl CommandQueue {
             Command::Claim { .. } | Command::Resume { .. } => {
                 self.claims.fetch_sub(1, Ordering::AcqRel);
             }
-            Command::Public { .. } | Command::Private { .. } => self.dequeued(),
             Command::Release { .. } => {}
+            _ => self.dequeued(),
         }
     }
 }

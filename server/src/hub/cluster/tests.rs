@@ -48,7 +48,7 @@ fn the_queue_of_commands_is_bounded_and_only_a_lost_release_makes_the_node_leave
         false,
         0,
         1,
-        crate::hub::room::RoomSettings::default().default,
+        crate::hub::room::RoomSettings::default(),
     );
     hub.enter("n1".into(), Snapshot::default());
     let ask = |who: &str| hub.claim(quiet(who), false);
@@ -233,6 +233,13 @@ fn a_reaped_name_is_counted_out_before_its_leave_is_seen() {
         fn undeliverable(&self, _: &Name<'static>) {}
         fn crowd(&self, _: &crate::hub::crowd::Notice) {}
         fn entered(&self, _: &crate::hub::Entered) {}
+        fn room_refused(
+            &self,
+            _: &tagarela_parser::RoomName<'static>,
+            _: &crate::hub::RoomRefusal,
+        ) {
+        }
+        fn room_list(&self, _: &crate::hub::RoomList<'_>) {}
     }
     let (hub, mut commands) = entered();
     let (_ana, ana_reg) = joined(&hub, &mut commands, "ana", 11);
@@ -262,4 +269,97 @@ fn a_reaped_name_is_counted_out_before_its_leave_is_seen() {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     assert_eq!(seen, [1], "ana was counted out before bia saw her leave");
+}
+
+/// Issue 22: a room's events come from the channel like the default
+/// room's: its maker runs it, its members on this node get its lines and
+/// nobody else does, and the list of operators answers the one who
+/// asked once Redis has the change.
+#[test]
+fn a_rooms_events_from_the_channel_reach_its_members_here_only() {
+    let (hub, mut commands) = entered();
+    let (ana, ana_reg) = joined(&hub, &mut commands, "ana", 11);
+    let (bia, _) = joined(&hub, &mut commands, "bia", 12);
+    ana.taken();
+    hub.apply(message(&format!("E|13|1000|n1|{ana_reg}|ana|#club|1|")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(said(&ana), ["entered #club backlog 0"]);
+    hub.apply(message("E|14|1000|n2|1|zoe|#club||"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    hub.apply(message("P|15|1000|n2|1|zoe|in the club|#club"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    hub.apply(message("T|16|1000|n1|1|ana|#club|ours"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(
+        said(&ana),
+        [
+            "14 #club join zoe",
+            "15 #club zoe: in the club",
+            "16 #club topic by ana: ours"
+        ]
+    );
+    assert!(said(&bia).is_empty(), "bia is not in #club");
+    let r = hub.lock();
+    let club = RoomName::normalize("#club")
+        .unwrap_or_else(|_| unreachable!())
+        .key();
+    assert!(r.hall.is_operator(&name("ana").key(), &club), "its maker");
+    assert!(!r.hall.is_operator(&name("zoe").key(), &club));
+    drop(r);
+    // Not an event: it takes no number, and answers ana's /op.
+    hub.apply(message(&format!("O|16|0|n1|{ana_reg}|zoe|#club")))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    let answer = said(&ana);
+    assert_eq!(answer.len(), 1);
+    assert!(answer[0].starts_with("list Operators"), "{answer:?}");
+    hub.apply(message("X|17|1000|n1|1|zoe|#club|kicked|out"))
+        .unwrap_or_else(|g| panic!("{g:?}"));
+    assert_eq!(said(&ana), ["17 #club leave zoe kicked"]);
+}
+
+/// Issue 22: the room's lines go to Redis unchecked by this node (its
+/// copy may lag behind the client's own join), and what Redis refuses is
+/// told to the client then.
+#[test]
+fn a_rooms_line_refused_by_redis_is_told_to_its_client() {
+    let (hub, mut commands) = entered();
+    let (ana, reg) = joined(&hub, &mut commands, "ana", 11);
+    let me = Registration {
+        key: name("ana").key(),
+        id: reg,
+    };
+    let club = RoomName::normalize("#club").unwrap_or_else(|_| unreachable!());
+    let from = peer().ip();
+    assert!(matches!(
+        hub.join_room(&me, &club, from),
+        Ok(Published::Queued)
+    ));
+    let command = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(command, Command::JoinRoom { .. }));
+    hub.answered(&command, Verdict::RoomRefused("room-full".into()));
+    let said = ana.taken();
+    assert_eq!(said, [(0, "refused #club RoomFull".to_owned())]);
+    // A plain line, refused because the client left the default room.
+    let text = Text::new("hi").unwrap_or_else(|_| unreachable!());
+    assert!(hub.publish(&me, Said::Public(text)).is_ok());
+    let command = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    hub.answered(&command, Verdict::RoomRefused("not-in-room".into()));
+    assert_eq!(ana.taken(), [(0, "refused #general NoRoom".to_owned())]);
+    // Done, or failed (the node leaves the cluster): nothing to tell.
+    hub.answered(&command, Verdict::Done);
+    hub.answered(&command, Verdict::Failed);
+    assert!(ana.taken().is_empty());
+}
+
+/// An event about someone this replica does not have still takes its
+/// number: the next one is no gap.
+#[test]
+fn an_event_about_nothing_here_still_takes_its_number() {
+    let (hub, _commands) = entered();
+    assert!(matches!(
+        hub.apply(message("X|11|1000|n2|1|nobody|#nowhere|part|")),
+        Ok(None)
+    ));
+    assert!(hub.apply(message("P|12|1000|n2|1|zoe|next")).is_ok());
+    assert_eq!(hub.last_seq(), Seq(12));
 }

@@ -8,16 +8,19 @@ use redis::Value;
 use super::error::LinkError;
 use super::port::{RedisPort, one};
 use crate::hub::resume::RESUME_KEEP;
+use crate::hub::room::BANS_MAX;
 
 /// The functions, loaded at each entry (Redis may have restarted).
 const LIBRARY: &str = include_str!("../cluster.lua");
 /// The version of [`LIBRARY`] (its `LIBRARY_VERSION`), spec §17.5.
-pub const LIBRARY_VERSION: i64 = 1;
+pub const LIBRARY_VERSION: i64 = 2;
 
 /// The library as it is loaded: [`LIBRARY`] with the constants it is
 /// given filled in.
 fn library() -> String {
-    LIBRARY.replace("{{RESUME_KEEP}}", &RESUME_KEEP.as_secs().to_string())
+    LIBRARY
+        .replace("{{RESUME_KEEP}}", &RESUME_KEEP.as_secs().to_string())
+        .replace("{{BANS_MAX}}", &BANS_MAX.to_string())
 }
 
 /// Makes sure Redis holds this build's library of functions (spec

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::hub::RegId;
 use crate::hub::cluster::lifecycle::Incarnation;
 use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
@@ -90,89 +91,160 @@ pub(super) fn command_node(command: &Command) -> &Incarnation {
         | Command::Resume { node, .. }
         | Command::Release { node, .. }
         | Command::Public { node, .. }
-        | Command::Private { node, .. } => node,
+        | Command::Private { node, .. }
+        | Command::JoinRoom { node, .. }
+        | Command::PartRoom { node, .. }
+        | Command::SetTopic { node, .. }
+        | Command::Op { node, .. }
+        | Command::SetBans { node, .. } => node,
+    }
+}
+
+/// The function of `cluster.lua` that `command` calls.
+fn function(command: &Command) -> &'static str {
+    match command {
+        Command::Claim { .. } => "tagarela_claim",
+        Command::Resume { .. } => "tagarela_resume",
+        Command::Release { .. } => "tagarela_release",
+        Command::Public { .. } => "tagarela_public",
+        Command::Private { .. } => "tagarela_private",
+        Command::JoinRoom { .. } => "tagarela_join_room",
+        Command::PartRoom { .. } => "tagarela_part_room",
+        Command::SetTopic { .. } => "tagarela_topic",
+        Command::Op { .. } => "tagarela_op",
+        Command::SetBans { .. } => "tagarela_bans",
+    }
+}
+
+/// The registration that made `command`.
+fn command_reg(command: &Command) -> RegId {
+    match command {
+        Command::Claim { reg, .. }
+        | Command::Resume { reg, .. }
+        | Command::Release { reg, .. }
+        | Command::Public { reg, .. }
+        | Command::Private { reg, .. }
+        | Command::JoinRoom { reg, .. }
+        | Command::PartRoom { reg, .. }
+        | Command::SetTopic { reg, .. }
+        | Command::Op { reg, .. }
+        | Command::SetBans { reg, .. } => *reg,
     }
 }
 
 /// The `FCALL` for `command`.
 pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
     let mut cmd = redis::cmd("FCALL");
+    cmd.arg(function(command))
+        .arg(0)
+        .arg(command_node(command).as_str())
+        .arg(command_reg(command).0);
     match command {
-        Command::Claim {
-            node,
-            reg,
-            name,
-            token,
-        } => {
+        Command::Claim { name, token, .. } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_claim")
-                .arg(0)
-                .arg(node.as_str())
-                .arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str()).arg(s2.as_str()).arg(token);
         }
         Command::Resume {
-            node,
-            reg,
             name,
             presented,
             token,
+            banned_in,
+            rooms,
+            marks,
+            ..
         } => {
             let [s1, s2] = name.skeletons();
-            cmd.arg("tagarela_resume")
-                .arg(0)
-                .arg(node.as_str())
-                .arg(reg.0);
             cmd.arg(name.as_str()).arg(name.key().as_str());
             cmd.arg(s1.as_str())
                 .arg(s2.as_str())
                 .arg(presented)
                 .arg(token);
+            cmd.arg(lines(banned_in.iter().map(|r| r.key().as_str().to_owned())));
+            cmd.arg(if *rooms { "1" } else { "" });
+            cmd.arg(lines(marks.iter().cloned()));
         }
         Command::Release {
-            node,
-            reg,
-            key,
-            reason,
-            text,
+            key, reason, text, ..
         } => {
-            cmd.arg("tagarela_release")
-                .arg(0)
-                .arg(node.as_str())
-                .arg(reg.0);
             cmd.arg(key.as_str()).arg(reason.as_str());
             cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
         }
         Command::Public {
-            node,
-            reg,
-            key,
-            text,
+            key, room, text, ..
         } => {
-            cmd.arg("tagarela_public")
-                .arg(0)
-                .arg(node.as_str())
-                .arg(reg.0);
             cmd.arg(key.as_str()).arg(text.as_str()).arg(keep);
+            cmd.arg(room.key().as_str());
         }
         Command::Private {
-            node,
-            reg,
             key,
             to,
             since,
             text,
+            ..
         } => {
-            cmd.arg("tagarela_private")
-                .arg(0)
-                .arg(node.as_str())
-                .arg(reg.0);
             cmd.arg(key.as_str()).arg(to.key().as_str());
             cmd.arg(text.as_str()).arg(since.0);
         }
+        Command::JoinRoom {
+            key, room, marks, ..
+        } => {
+            let [s1, s2] = room.skeletons();
+            cmd.arg(key.as_str())
+                .arg(room.as_str())
+                .arg(room.key().as_str());
+            cmd.arg(s1.as_str()).arg(s2.as_str());
+            cmd.arg(lines(marks.iter().cloned()));
+        }
+        Command::PartRoom {
+            key,
+            room,
+            reason,
+            text,
+            target,
+            ..
+        } => {
+            cmd.arg(key.as_str()).arg(room.key().as_str());
+            cmd.arg(reason.as_str())
+                .arg(text.as_ref().map_or("", |t| t.as_str()));
+            cmd.arg(
+                target
+                    .as_ref()
+                    .map_or(String::new(), |t| t.key().as_str().to_owned()),
+            );
+        }
+        Command::SetTopic {
+            key, room, text, ..
+        } => {
+            cmd.arg(key.as_str())
+                .arg(room.key().as_str())
+                .arg(text.as_str());
+        }
+        Command::Op {
+            key, room, target, ..
+        } => {
+            cmd.arg(key.as_str())
+                .arg(room.key().as_str())
+                .arg(target.key().as_str());
+        }
+        Command::SetBans {
+            key,
+            room,
+            targets,
+            refused,
+            ..
+        } => {
+            cmd.arg(key.as_str()).arg(room.key().as_str());
+            cmd.arg(lines(targets.iter().map(ToString::to_string)));
+            cmd.arg(lines(refused.iter().cloned()));
+        }
     }
     cmd
+}
+
+/// Items as one LF-separated argument (no key, name or ban holds an LF).
+fn lines(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
