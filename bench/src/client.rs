@@ -35,6 +35,10 @@ pub struct Totals {
     pub last_delivery_ns: AtomicU64,
     /// Readers that have seen their barrier PONG.
     pub ready: AtomicUsize,
+    /// A rooms client's own joins seen (spec §19.3: its own `JOIN` in each
+    /// room it enters, the default one included): in a cluster the only
+    /// sign that Redis has ordered the join (§19.7).
+    pub own_joins: AtomicUsize,
     pub ready_changed: Notify,
 }
 
@@ -49,6 +53,7 @@ impl Totals {
             disconnects: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),
             ready: AtomicUsize::new(0),
+            own_joins: AtomicUsize::new(0),
             ready_changed: Notify::new(),
         })
     }
@@ -206,6 +211,10 @@ async fn read_loop(
                     totals.ready.fetch_add(1, Ordering::Relaxed);
                     totals.ready_changed.notify_waiters();
                 }
+                None if is_own_join(line, &me) => {
+                    totals.own_joins.fetch_add(1, Ordering::Relaxed);
+                    totals.ready_changed.notify_waiters();
+                }
                 None => {
                     totals.other_lines.fetch_add(1, Ordering::Relaxed);
                 }
@@ -217,6 +226,11 @@ async fn read_loop(
             (Ok(ServerLine::In { line, .. }), Counts::InRooms) => match *line {
                 ServerLine::Seq { event, .. } => match *event {
                     ServerLine::Msg { text, .. } => Some(text),
+                    ServerLine::Join { name, .. } if name.as_str() == me => {
+                        totals.own_joins.fetch_add(1, Ordering::Relaxed);
+                        totals.ready_changed.notify_waiters();
+                        None
+                    }
                     _ => {
                         totals.other_lines.fetch_add(1, Ordering::Relaxed);
                         None
@@ -250,6 +264,16 @@ async fn read_loop(
         let Some(text) = text else { continue };
         count_marker(text.as_str(), &totals, &latencies, &mut last_seq, now);
     }
+}
+
+/// Whether `line` is this client's own join of a room (`IN #room SEQ n
+/// JOIN ts me`), found without decoding it.
+fn is_own_join(line: &[u8], me: &str) -> bool {
+    line.starts_with(b"IN #")
+        && line.ends_with(me.as_bytes())
+        && line.len() > me.len()
+        && line[line.len() - me.len() - 1] == b' '
+        && memchr::memmem::find(line, b" JOIN ").is_some()
 }
 
 /// Counts one delivery of the message `text` carries, received at `now`:

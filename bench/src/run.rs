@@ -181,6 +181,22 @@ pub async fn setup(
     Ok(())
 }
 
+/// Returns once the clients' readers have seen `want` of their own joins
+/// (see [`Totals::own_joins`]).
+pub async fn await_own_joins(totals: &Totals, want: usize, max: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + max;
+    while totals.own_joins.load(Ordering::Relaxed) < want {
+        let waiting = totals.ready_changed.notified();
+        if totals.own_joins.load(Ordering::Relaxed) >= want {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+            bail!("the joins were not all seen within {max:?}");
+        }
+    }
+    Ok(())
+}
+
 /// Every client pings; returns once every reader has seen its PONG, so all
 /// setup traffic (JOIN lines) sent before has been read.
 pub async fn barrier(clients: &mut [Client], totals: &Totals, max: Duration) -> anyhow::Result<()> {

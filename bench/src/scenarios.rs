@@ -157,6 +157,12 @@ async fn load(
     let rss_before = pid.and_then(process::rss_kib);
     let mut all = run::connect_all(common, report.clients, counts, &totals).await?;
     run::setup(&mut all, setup).await?;
+    if counts == Counts::InRooms {
+        // Each client's join of the default room and of its own room: a
+        // cluster orders them in Redis, after the node answered the
+        // barrier's ping (§19.7).
+        run::await_own_joins(&totals, 2 * report.clients, SETTLE).await?;
+    }
     run::barrier(&mut all, &totals, SETTLE).await?;
     let cpu_before = pid.and_then(process::cpu_seconds);
     let started = Instant::now();

@@ -107,6 +107,8 @@ pub struct Pressure {
     pressing: AtomicUsize,
     /// Wakes the senders when `pressing` drops to zero.
     released: Notify,
+    /// How many of the pressing queues have a hard bound.
+    hard: AtomicUsize,
 }
 
 impl Pressure {
@@ -130,6 +132,27 @@ impl Pressure {
         if self.pressing.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.released.notify_waiters();
         }
+    }
+
+    /// A queue with a hard bound starts pressing (a cluster's queue to
+    /// Redis, §17.4): as [`Pressure::press`], and the lines of a read
+    /// already made wait too ([`Pressure::is_hard`]), not only the next
+    /// reads, since every line would reach that queue.
+    pub fn press_hard(&self) {
+        self.hard.fetch_add(1, Ordering::AcqRel);
+        self.press();
+    }
+
+    /// The queue of [`Pressure::press_hard`] stops pressing.
+    pub fn release_hard(&self) {
+        self.hard.fetch_sub(1, Ordering::AcqRel);
+        self.release();
+    }
+
+    /// True while a queue with a hard bound presses: a registered client's
+    /// lines wait one by one, not a read at a time.
+    pub fn is_hard(&self) -> bool {
+        self.hard.load(Ordering::Acquire) > 0
     }
 
     /// Resolves once no queue is pressing.

@@ -128,6 +128,7 @@ pub async fn serve<T: Transport>(
         settings
             .rate_limit
             .map(|rate| (rate, Bucket::new(Instant::now()))),
+        Arc::clone(&ctx.pressure),
     );
     let mut outgoing = Outgoing::default();
 
@@ -151,6 +152,16 @@ pub async fn serve<T: Transport>(
             // Registered clients' input waits while some reader is behind
             // (spec §11); the rate limit holds input back by time.
             let held_back = session.is_registered() && ctx.pressure.is_active();
+            // Lines held back (rate limit, or a queue's hard pressure) are
+            // due by the timer: if the pressure ended since the timer was
+            // last set without them, it is set again now (else they would
+            // wait for the next ping).
+            if !held_back
+                && let Some(at) = input.held_until
+                && at < sleep.deadline()
+            {
+                sleep.as_mut().reset(at);
+            }
             if pending.is_none() {
                 pending = session.take_pending();
             }

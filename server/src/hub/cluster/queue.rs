@@ -1,11 +1,13 @@
 //! The queue from a node's clients to Redis: every claim, resume,
-//! release and message is a [`Command`] the link's publisher sends in
-//! order, and each comes back with a [`Verdict`]. Bounded three ways
-//! (spec §17.4, §11.1): messages (past [`QUEUE_MAX`] a sender is told
-//! `ERR unavailable`, and from [`PRESS_AT`] senders are held back),
-//! claims (at most the connection limit) and the channel itself, which a
-//! release alone can find full, and then the node must leave the
-//! cluster rather than keep a name it meant to give up. Never waits.
+//! release, message and room's line is a [`Command`] the link's
+//! publisher sends in order, and each comes back with a [`Verdict`].
+//! Bounded four ways (spec §17.4, §19.7, §11.1): messages (past
+//! [`QUEUE_MAX`] a sender is told `ERR unavailable`, and from
+//! [`PRESS_AT`] senders are held back), claims (at most the connection
+//! limit), rooms' lines (the connection limit and [`QUEUE_MAX`] more) and
+//! the channel itself, which a release alone can find full, and then the
+//! node must leave the cluster rather than keep a name it meant to give
+//! up. Never waits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -139,13 +141,23 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether it counts as a message against [`QUEUE_MAX`]: anything a
-    /// client may send many of (a claim, a resume or a release are one
-    /// per connection).
+    /// Whether it counts as a message against [`QUEUE_MAX`].
     fn is_message(&self) -> bool {
-        !matches!(
+        matches!(self, Command::Public { .. } | Command::Private { .. })
+    }
+
+    /// Whether it is a room's line (§19.7), counted against a bound of
+    /// its own: one per connection and [`QUEUE_MAX`] more, so that a
+    /// crowd joining at once (every client its rooms) is never refused
+    /// while a client flooding room lines is.
+    fn is_room_line(&self) -> bool {
+        matches!(
             self,
-            Command::Claim { .. } | Command::Resume { .. } | Command::Release { .. }
+            Command::JoinRoom { .. }
+                | Command::PartRoom { .. }
+                | Command::SetTopic { .. }
+                | Command::Op { .. }
+                | Command::SetBans { .. }
         )
     }
 }
@@ -195,6 +207,8 @@ pub struct CommandQueue {
     overflowed: AtomicBool,
     /// Messages queued and not yet answered by Redis.
     queued: AtomicUsize,
+    /// Rooms' lines queued and not yet answered by Redis.
+    room_lines: AtomicUsize,
     /// Holds the senders back while Redis is behind (spec §11.1).
     pressure: Arc<Pressure>,
     /// Whether this queue is holding them back now.
@@ -213,7 +227,7 @@ impl CommandQueue {
         cut: Arc<Notify>,
     ) -> (CommandQueue, mpsc::Receiver<Command>) {
         let claims_max = max_connections.clamp(1, CLAIMS_MAX);
-        let room = QUEUE_MAX + 3 * claims_max + 64;
+        let room = 2 * QUEUE_MAX + 4 * claims_max + 64;
         let (commands, receiver) = mpsc::channel(room);
         let queue = CommandQueue {
             commands,
@@ -221,6 +235,7 @@ impl CommandQueue {
             claims_max,
             overflowed: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
+            room_lines: AtomicUsize::new(0),
             pressure,
             pressing: AtomicBool::new(false),
             cut,
@@ -237,6 +252,13 @@ impl CommandQueue {
             self.claims.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
+        let room_line = command.is_room_line();
+        if room_line
+            && self.room_lines.fetch_add(1, Ordering::AcqRel) >= QUEUE_MAX + self.claims_max
+        {
+            self.room_lines.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
         if message {
             let queued = self.queued.fetch_add(1, Ordering::Relaxed);
             if queued >= QUEUE_MAX {
@@ -244,14 +266,14 @@ impl CommandQueue {
                 return false;
             }
             if queued + 1 >= PRESS_AT && !self.pressing.swap(true, Ordering::AcqRel) {
-                self.pressure.press();
+                self.pressure.press_hard();
             }
         }
         let sent = match self.commands.try_send(command) {
             Ok(()) => true,
             // Only a release can find it full (the room is counted), and
             // a name meant to be given up must not stay held.
-            Err(mpsc::error::TrySendError::Full(_)) if !message && !claim => {
+            Err(mpsc::error::TrySendError::Full(_)) if !message && !claim && !room_line => {
                 self.overflowed.store(true, Ordering::Release);
                 self.cut.notify_one();
                 false
@@ -263,6 +285,9 @@ impl CommandQueue {
         }
         if claim && !sent {
             self.claims.fetch_sub(1, Ordering::AcqRel);
+        }
+        if room_line && !sent {
+            self.room_lines.fetch_sub(1, Ordering::AcqRel);
         }
         sent
     }
@@ -280,7 +305,7 @@ impl CommandQueue {
             .fetch_sub(1, Ordering::Relaxed)
             .saturating_sub(1);
         if left <= RELEASE_AT && self.pressing.swap(false, Ordering::AcqRel) {
-            self.pressure.release();
+            self.pressure.release_hard();
         }
     }
 
@@ -297,7 +322,14 @@ impl CommandQueue {
                 self.claims.fetch_sub(1, Ordering::AcqRel);
             }
             Command::Release { .. } => {}
-            _ => self.dequeued(),
+            Command::Public { .. } | Command::Private { .. } => self.dequeued(),
+            Command::JoinRoom { .. }
+            | Command::PartRoom { .. }
+            | Command::SetTopic { .. }
+            | Command::Op { .. }
+            | Command::SetBans { .. } => {
+                self.room_lines.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }

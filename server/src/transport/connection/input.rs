@@ -3,6 +3,8 @@
 //! (§11.2), and the figures read since the metrics last took them. Hands
 //! complete lines to the session; never reads the socket itself.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BytesMut};
 use tagarela_parser::sniff::{self, Sniffed};
 use tagarela_parser::{ByeReason, Framed, LineFramer};
@@ -10,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
+use crate::flow::pressure::Pressure;
 use crate::flow::rate_limit::{Bucket, Rate};
 use crate::wire::tagarela;
 
@@ -44,19 +47,26 @@ pub(super) struct Input {
     /// When the rate limit lets the next held-back line through; reading
     /// waits meanwhile.
     pub(super) held_until: Option<Instant>,
+    /// Holds a registered client's lines, even those of a read already
+    /// made, while a queue with a hard bound presses (a cluster's queue to
+    /// Redis, §17.4): a burst from many senders at once then waits
+    /// instead of filling that queue past its end. (A slow reader's
+    /// pressure holds the next reads only, §11.1.)
+    pressure: Arc<Pressure>,
     /// Figures for the metrics since they were last taken: octets read,
     /// lines handled, times the rate limit held lines back.
     pub(super) counted: Counted,
 }
 
 impl Input {
-    pub(super) fn new(limit: Option<(Rate, Bucket)>) -> Self {
+    pub(super) fn new(limit: Option<(Rate, Bucket)>, pressure: Arc<Pressure>) -> Self {
         Input {
             framer: LineFramer::default(),
             partial: BytesMut::new(),
             sniffing: true,
             limit,
             held_until: None,
+            pressure,
             counted: Counted::default(),
         }
     }
@@ -127,6 +137,7 @@ impl Input {
     fn handle(&mut self, data: &[u8], session: &mut Session) -> Result<(usize, usize), ByeReason> {
         let mut handled = 0;
         let mut held_until = None;
+        let mut pressed = false;
         let mut lines = self.framer.lines(data);
         let used = loop {
             let before = lines.consumed();
@@ -140,6 +151,13 @@ impl Input {
                 // framer holds no state of the line, so framing it again
                 // later gives the same frame.
                 held_until = Some(at);
+                break before;
+            }
+            if session.is_registered() && self.pressure.is_hard() {
+                // Held as a rate-limited line is, and handled once the
+                // pressure is released (the connection's timer).
+                pressed = true;
+                held_until = Some(Instant::now());
                 break before;
             }
             if session.is_waiting() {
@@ -159,7 +177,7 @@ impl Input {
                 return Err(reason);
             }
         };
-        if held_until.is_some() && self.held_until.is_none() {
+        if held_until.is_some() && self.held_until.is_none() && !pressed {
             self.counted.holds += 1;
         }
         self.held_until = held_until;
