@@ -997,22 +997,6 @@ impl Hall {
         })
     }
 
-    /// The rooms whose bans refuse the name `key` (with `shapes`) from
-    /// `ip`.
-    pub fn rooms_refusing(
-        &self,
-        key: &NameKey,
-        shapes: &[Skeleton; 2],
-        ip: Option<std::net::IpAddr>,
-    ) -> Vec<RoomName<'static>> {
-        self.rooms
-            .iter()
-            .flatten()
-            .filter(|r| r.refuses(key, shapes, ip))
-            .map(|r| r.name().clone())
-            .collect()
-    }
-
     /// An existing room other than `name`'s that looks like it (§19.2).
     pub fn room_look_alike(&self, name: &RoomName<'_>) -> Option<&RoomName<'static>> {
         let key = name.key();

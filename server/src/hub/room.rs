@@ -92,21 +92,30 @@ impl Ban {
         }
     }
 
-    /// The marks a ban of `key` (with `shapes`) or of a network holding
-    /// `ip` has: a ban refuses them exactly when one of its
-    /// [`Ban::marks`] is among them (every network that holds `ip`, one
-    /// per prefix length).
-    pub fn marks_of(key: &NameKey, shapes: &[Skeleton; 2], ip: std::net::IpAddr) -> Vec<String> {
-        let ip = ip.to_canonical();
-        let full = if ip.is_ipv4() { 32 } else { 128 };
+    /// The marks a ban of `key` (with `shapes`), or of a network holding
+    /// `ip` (if given), has: a ban refuses them exactly when one of its
+    /// [`Ban::marks`] is among them.
+    pub fn marks_of(
+        key: &NameKey,
+        shapes: &[Skeleton; 2],
+        ip: Option<std::net::IpAddr>,
+    ) -> Vec<String> {
         let mut marks = vec![format!("k:{}", key.as_str())];
         marks.extend(shapes.iter().map(|s| format!("s:{}", s.as_str())));
-        marks.extend(
-            (0..=full)
-                .filter_map(|prefix| ipnet::IpNet::new(ip, prefix).ok())
-                .map(|net| format!("a:{}", net.trunc())),
-        );
+        if let Some(ip) = ip {
+            marks.extend(Ban::networks_of(ip));
+        }
         marks
+    }
+
+    /// The marks of every network that holds `ip`, one per prefix length.
+    pub fn networks_of(ip: std::net::IpAddr) -> Vec<String> {
+        let ip = ip.to_canonical();
+        let full = if ip.is_ipv4() { 32 } else { 128 };
+        (0..=full)
+            .filter_map(|prefix| ipnet::IpNet::new(ip, prefix).ok())
+            .map(|net| format!("a:{}", net.trunc()))
+            .collect()
     }
 
     fn same(&self, other: &Ban) -> bool {
@@ -368,11 +377,6 @@ impl Room {
         remove_ban(&mut self.bans, ban);
     }
 
-    /// The bans themselves.
-    pub fn ban_list(&self) -> &[Ban] {
-        &self.bans
-    }
-
     /// The bans are `bans` from now on (a cluster's, as Redis has them).
     pub fn set_bans(&mut self, bans: Vec<Ban>) {
         self.bans = bans;
@@ -390,7 +394,7 @@ impl Room {
 }
 
 /// Adds `ban` to `list` (once); false if it has [`BANS_MAX`] already.
-pub fn add_ban(list: &mut Vec<Ban>, ban: Ban) -> bool {
+fn add_ban(list: &mut Vec<Ban>, ban: Ban) -> bool {
     if list.iter().any(|b| b.same(&ban)) {
         return true;
     }
@@ -403,7 +407,7 @@ pub fn add_ban(list: &mut Vec<Ban>, ban: Ban) -> bool {
 
 /// Takes `ban` out of `list`, if it is one; a single address takes back
 /// every network ban that holds it (§19.6).
-pub fn remove_ban(list: &mut Vec<Ban>, ban: &Ban) {
+fn remove_ban(list: &mut Vec<Ban>, ban: &Ban) {
     let single = match ban {
         Ban::Net(net) if net.prefix_len() == net.max_prefix_len() => Some(net.addr()),
         _ => None,

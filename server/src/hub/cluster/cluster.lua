@@ -26,13 +26,17 @@
 --   in:<key>       the room keys a name is in
 --   ops:<rkey>     the name keys that run a room
 --   runs:<key>     the room keys a name runs
---   bans:<rkey>    a room's bans, as BANS shows them (the node computes
---                  the list, and what to check a newcomer against:)
---   banned:<rkey>  what a room bans: 'k:' and a name's key, 's:' and its
---                  skeletons, 'a:' and a network (a.b.c.d/n, x::/n)
+--   bans:<rkey>    a room's bans in order, each by its id: 'k:' and a
+--                  name's key, or 'a:' and a network (a.b.c.d/n, x::/n)
+--   banshow:<rkey> each ban's id -> the ban as BANS shows it
+--   banmarks:<rkey> each ban's id -> what it refuses (LF-separated): its
+--                  id, and for a name 's:' and each of its skeletons
+--   banned:<rkey>  every mark of every ban: a newcomer is refused if one
+--                  of its marks (the node's Ban::marks_of) is here
 --   empty          rooms left empty (not the default one), by the number
 --                  of the event that emptied them
---   history:<rkey> a room's kept public messages (a stream, ids <seq>-0)
+--   history:<rkey> a room's kept public messages (a stream, ids <seq>-0;
+--                  at most ROOM_RECENT_MAX for a room but the default one)
 -- Channel "tagarela:events": every event, one message each, fields
 -- separated by LF (no name, room name or text can hold one):
 --   J seq at node reg name since [room...]    a join (of the default room;
@@ -68,6 +72,9 @@ local RESUME_KEEP = {{RESUME_KEEP}}
 -- The most bans a room keeps (hub/room.rs's BANS_MAX, filled in the same
 -- way).
 local BANS_MAX = {{BANS_MAX}}
+-- The most public messages a room other than the default one keeps (a
+-- node keeps no more in memory: hub/hall.rs's ROOM_RECENT_MAX).
+local ROOM_RECENT_MAX = {{ROOM_RECENT_MAX}}
 
 -- Integers as decimal text (Lua's tostring would write 1e+15).
 local function num(n)
@@ -160,7 +167,8 @@ local function forget(rkey)
     redis.call('SREM', P .. 'runs:' .. key, rkey)
   end
   redis.call('DEL', rk, P .. 'members:' .. rkey, P .. 'ops:' .. rkey, P .. 'bans:' .. rkey,
-    P .. 'banned:' .. rkey, P .. 'history:' .. rkey)
+    P .. 'banshow:' .. rkey, P .. 'banmarks:' .. rkey, P .. 'banned:' .. rkey,
+    P .. 'history:' .. rkey)
   redis.call('SREM', P .. 'rooms', rkey)
   redis.call('ZREM', P .. 'empty', rkey)
 end
@@ -283,19 +291,29 @@ local function holds(node, reg, key)
   return nil
 end
 
--- Why `key` may not act on room `rkey`: nil if it is in it (and, if
--- `op`, runs it), else the refusal.
-local function refuse(key, rkey, op)
+-- Why `key` may not act on room `rkey`: nil if it may, else the refusal.
+-- `member`: it must be in the room; `op`: it must run it (an operator
+-- stays one after /part, spec §19.6).
+local function refuse(key, rkey, member, op)
   if redis.call('EXISTS', P .. 'room:' .. rkey) == 0 then
     return { 'no-such-room' }
   end
-  if redis.call('SISMEMBER', P .. 'members:' .. rkey, key) == 0 then
+  if member and redis.call('SISMEMBER', P .. 'members:' .. rkey, key) == 0 then
     return { 'not-in-room' }
   end
   if op and redis.call('SISMEMBER', P .. 'ops:' .. rkey, key) == 0 then
     return { 'not-operator' }
   end
   return nil
+end
+
+-- The room's bans, as BANS shows them, in order.
+local function ban_list(rkey)
+  local ids = redis.call('LRANGE', P .. 'bans:' .. rkey, 0, -1)
+  if #ids == 0 then
+    return {}
+  end
+  return redis.call('HMGET', P .. 'banshow:' .. rkey, unpack(ids))
 end
 
 -- Releases every name of every node whose lease has expired, announcing
@@ -334,12 +352,15 @@ end
 local function room_snapshot(rkey, count)
   local r = redis.call('HMGET', P .. 'room:' .. rkey, 'name', 'tseq', 'tat', 'tby', 'ttext')
   local history = {}
+  if rkey ~= setting('dkey') then
+    count = math.min(count, ROOM_RECENT_MAX)
+  end
   if count > 0 then
     history = redis.call('XREVRANGE', P .. 'history:' .. rkey, '+', '-', 'COUNT', count)
   end
   return { r[1], r[2] or '', r[3] or '', r[4] or '', r[5] or '',
     names_in(P .. 'members:' .. rkey), names_in(P .. 'ops:' .. rkey),
-    redis.call('LRANGE', P .. 'bans:' .. rkey, 0, -1), history }
+    ban_list(rkey), history }
 end
 
 -- version(): the version of this library (LIBRARY_VERSION).
@@ -427,15 +448,14 @@ redis.register_function('tagarela_claim', function(_, a)
   return { 'ok', join(a[1], a[2], a[3], a[4], a[5], a[6], a[7], '') }
 end)
 
--- resume(node, reg, name, key, s1, s2, presented, token, banned_in,
--- rooms, marks): takes a name back with the token it was given (a holding in
--- rooms other than the default one only if `rooms` is '1': the client
--- speaks rooms, §19.1). Held: it moves to node/reg
+-- resume(node, reg, name, key, s1, s2, presented, token, rooms, marks):
+-- takes a name back with the token it was given (a holding in rooms other
+-- than the default one only if `rooms` is '1': the client speaks rooms,
+-- §19.1). Held: it moves to node/reg
 -- ({'moved'}); free and released with that token within RESUME_KEEP:
 -- joined as by claim, its holding still starting where it began, back in
 -- the rooms it was in that are still there (within the bound, and not
--- where `banned_in`, LF-separated room keys, or a ban of one of its
--- `marks` keeps it out) and running those it ran ({'ok', seq}). Otherwise {'token'},
+-- where a ban of one of its `marks`, LF-separated, keeps it out) and running those it ran ({'ok', seq}). Otherwise {'token'},
 -- a clash, or {'fenced'}.
 redis.register_function('tagarela_resume', function(_, a)
   if not alive(a[1]) then
@@ -448,7 +468,7 @@ redis.register_function('tagarela_resume', function(_, a)
       return { 'token' }
     end
     local rooms = redis.call('SMEMBERS', P .. 'in:' .. a[4])
-    if a[10] ~= '1' and (#rooms > 1 or (#rooms == 1 and rooms[1] ~= setting('dkey'))) then
+    if a[9] ~= '1' and not (#rooms == 1 and rooms[1] == setting('dkey')) then
       return { 'token' }
     end
     redis.call('HSET', nk, 'node', a[1], 'reg', a[2], 'token', a[8])
@@ -459,25 +479,20 @@ redis.register_function('tagarela_resume', function(_, a)
     return { 'moved' }
   end
   local g = redis.call('HMGET', P .. 'gone:' .. a[4], 'token', 'since', 'rooms', 'runs')
-  if not g[1] or g[1] ~= a[7] or (a[10] ~= '1' and g[3] and g[3] ~= '') then
+  if not g[1] or g[1] ~= a[7] or (a[9] ~= '1' and g[3] and g[3] ~= '') then
     return { 'token' }
   end
   local c = clash(a[4], a[5], a[6])
   if c then
     return c
   end
-  local refused = {}
-  for _, rkey in ipairs(split(a[9])) do
-    refused[rkey] = true
-  end
-  local marks = split(a[11])
+  local marks = split(a[10])
   -- The default room is the first of its rooms.
   local room_bound = tonumber(setting('per_client')) - 1
   local back = {}
   for _, rkey in ipairs(split(g[3])) do
     local rname = redis.call('HGET', P .. 'room:' .. rkey, 'name')
-    if rname and #back < room_bound and not refused[rkey]
-        and not bans_any(rkey, marks) then
+    if rname and #back < room_bound and not bans_any(rkey, marks) then
       back[#back + 1] = { rkey, rname }
     end
   end
@@ -489,11 +504,14 @@ redis.register_function('tagarela_resume', function(_, a)
   for _, room in ipairs(back) do
     enter(a[1], a[2], a[3], a[4], room[1], 'r')
   end
-  for _, room in ipairs(back) do
-    if ran[room[1]] then
-      make_operator(a[4], room[1])
+  -- It runs again what it ran that is still there, back in it or not
+  -- (an operator stays one after /part, §19.6).
+  for rkey in pairs(ran) do
+    local rname = redis.call('HGET', P .. 'room:' .. rkey, 'name')
+    if rname then
+      make_operator(a[4], rkey)
       -- Registration 0: nobody asked, nobody is answered.
-      publish({ 'O', current_seq(), '0', a[1], '0', a[3], room[2] })
+      publish({ 'O', current_seq(), '0', a[1], '0', a[3], rname })
     end
   end
   return { 'ok', seq }
@@ -518,14 +536,18 @@ redis.register_function('tagarela_public', function(_, a)
     return 0
   end
   local rkey = a[6]
-  local no = refuse(a[3], rkey, false)
+  local no = refuse(a[3], rkey, true, false)
   if no then
     return no
   end
   local seq = next_seq()
   local at = stamp()
-  if tonumber(a[5]) > 0 then
-    redis.call('XADD', P .. 'history:' .. rkey, 'MAXLEN', '~', a[5], seq .. '-0',
+  local keep = tonumber(a[5])
+  if rkey ~= setting('dkey') then
+    keep = math.min(keep, ROOM_RECENT_MAX)
+  end
+  if keep > 0 then
+    redis.call('XADD', P .. 'history:' .. rkey, 'MAXLEN', '~', keep, seq .. '-0',
       'a', at, 'f', from, 't', a[4])
   end
   local rname = redis.call('HGET', P .. 'room:' .. rkey, 'name')
@@ -615,7 +637,8 @@ redis.register_function('tagarela_part_room', function(_, a)
   if a[7] ~= '' then
     target = a[7]
   end
-  local no = refuse(a[3], a[4], target ~= a[3])
+  local kick = target ~= a[3]
+  local no = refuse(a[3], a[4], not kick, kick)
   if no then
     return no
   end
@@ -633,7 +656,7 @@ redis.register_function('tagarela_topic', function(_, a)
   if not by then
     return 0
   end
-  local no = refuse(a[3], a[4], true)
+  local no = refuse(a[3], a[4], true, true)
   if no then
     return no
   end
@@ -651,7 +674,7 @@ redis.register_function('tagarela_op', function(_, a)
   if not holds(a[1], a[2], a[3]) then
     return 0
   end
-  local no = refuse(a[3], a[4], true)
+  local no = refuse(a[3], a[4], false, true)
   if no then
     return no
   end
@@ -665,34 +688,58 @@ redis.register_function('tagarela_op', function(_, a)
   return 1
 end)
 
--- bans(node, reg, key, rkey, targets, refused): node/reg's name (an
--- operator of the room) sets the room's bans: `targets` (LF-separated,
--- as BANS shows them; the node computed them from its copy) and
--- `refused` (their marks, see banned:<rkey>): 1, 0, or the refusal
--- ({'ban-list-full'} past BANS_MAX).
-redis.register_function('tagarela_bans', function(_, a)
+-- ban(node, reg, key, rkey, on, id, shown, marks, within): node/reg's
+-- name (an operator of the room) bans `id` (on '1': shown as `shown`,
+-- refusing `marks`, LF-separated) or takes bans back (on ''): the one
+-- with `id`, or, for a single address, every network ban among `within`
+-- (the networks holding it, LF-separated). Publishes the room's bans
+-- after: 1, 0, or the refusal ({'ban-list-full'} past BANS_MAX).
+redis.register_function('tagarela_ban', function(_, a)
   if not holds(a[1], a[2], a[3]) then
     return 0
   end
-  local no = refuse(a[3], a[4], true)
+  local rkey = a[4]
+  local no = refuse(a[3], rkey, false, true)
   if no then
     return no
   end
-  local targets = split(a[5])
-  if #targets > BANS_MAX then
-    return { 'ban-list-full' }
+  local list, show = P .. 'bans:' .. rkey, P .. 'banshow:' .. rkey
+  local marks, banned = P .. 'banmarks:' .. rkey, P .. 'banned:' .. rkey
+  if a[5] == '1' then
+    if redis.call('HEXISTS', show, a[6]) == 0 then
+      if redis.call('LLEN', list) >= BANS_MAX then
+        return { 'ban-list-full' }
+      end
+      redis.call('RPUSH', list, a[6])
+      redis.call('HSET', show, a[6], a[7])
+      redis.call('HSET', marks, a[6], a[8])
+      for _, mark in ipairs(split(a[8])) do
+        redis.call('SADD', banned, mark)
+      end
+    end
+  else
+    local gone = { [a[6]] = true }
+    for _, mark in ipairs(split(a[9])) do
+      gone[mark] = true
+    end
+    for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
+      if gone[id] then
+        redis.call('LREM', list, 0, id)
+        redis.call('HDEL', show, id)
+        redis.call('HDEL', marks, id)
+      end
+    end
+    -- Two bans may share a mark (two names of one shape): the set is
+    -- made again from those left.
+    redis.call('DEL', banned)
+    for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
+      for _, mark in ipairs(split(redis.call('HGET', marks, id))) do
+        redis.call('SADD', banned, mark)
+      end
+    end
   end
-  local list, set = P .. 'bans:' .. a[4], P .. 'banned:' .. a[4]
-  redis.call('DEL', list, set)
-  if #targets > 0 then
-    redis.call('RPUSH', list, unpack(targets))
-  end
-  local refused = split(a[6])
-  if #refused > 0 then
-    redis.call('SADD', set, unpack(refused))
-  end
-  local fields = { 'B', current_seq(), '0', a[1], a[2], redis.call('HGET', P .. 'room:' .. a[4], 'name') }
-  for _, t in ipairs(targets) do
+  local fields = { 'B', current_seq(), '0', a[1], a[2], redis.call('HGET', P .. 'room:' .. rkey, 'name') }
+  for _, t in ipairs(ban_list(rkey)) do
     fields[#fields + 1] = t
   end
   publish(fields)

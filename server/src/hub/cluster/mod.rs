@@ -39,7 +39,7 @@ use crate::hub::cluster::message::{Arrival, Body, ClusterMessage};
 use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
-use crate::hub::room::{Ban, RoomSettings, add_ban, remove_ban};
+use crate::hub::room::{Ban, RoomSettings};
 use crate::hub::{
     Answer, Claimed, Clash, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
     Registration, RoomList, RoomRefusal, Said, Unpublished, Welcomer,
@@ -426,7 +426,7 @@ impl ClusterHub {
             | Command::PartRoom { key, reg, room, .. }
             | Command::SetTopic { key, reg, room, .. }
             | Command::Op { key, reg, room, .. }
-            | Command::SetBans { key, reg, room, .. } => {
+            | Command::Ban { key, reg, room, .. } => {
                 let target = match command {
                     Command::PartRoom { target, .. } => target.as_ref(),
                     Command::Op { target, .. } => Some(target),
@@ -777,11 +777,9 @@ impl Hub for ClusterHub {
         let presented = token_digest(token);
         let name = entrant.name.clone();
         let rooms = entrant.rooms;
-        // Where its bans keep it out, by name or by this address: Redis
-        // brings it back into none of those (§19.4).
-        let (key, shapes, ip) = (name.key(), name.skeletons(), entrant.peer.ip());
-        let banned_in = self.lock().hall.rooms_refusing(&key, &shapes, Some(ip));
-        let marks = Ban::marks_of(&key, &shapes, ip);
+        // Redis brings it back into no room that bans its name now (§19.4;
+        // as on one server, its address is not checked).
+        let marks = Ban::marks_of(&name.key(), &name.skeletons(), None);
         self.ask(entrant, Some(after), new, move |node, reg| {
             Command::Resume {
                 node,
@@ -789,7 +787,6 @@ impl Hub for ClusterHub {
                 name,
                 presented,
                 token: digest,
-                banned_in,
                 rooms,
                 marks,
             }
@@ -888,7 +885,7 @@ impl Hub for ClusterHub {
         let r = self.lock();
         let node = self.acting(&r, holder)?;
         let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
-        let marks = Ban::marks_of(&holder.key, member.shapes(), from);
+        let marks = Ban::marks_of(&holder.key, member.shapes(), Some(from));
         drop(r);
         self.send_room(Command::JoinRoom {
             node,
@@ -927,42 +924,29 @@ impl Hub for ClusterHub {
         target: &BanTarget<'_>,
         on: bool,
     ) -> Result<Option<(RoomName<'static>, Vec<BanTarget<'static>>)>, RoomRefusal> {
-        let mut r = self.lock();
-        let node = self.acting(&r, holder)?;
-        let key = room.key();
-        // The list is computed here, from this node's copy, so it must
-        // know the room and the operator.
-        r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-        if !r.hall.is_operator(&holder.key, &key) {
-            return Err(RoomRefusal::NotOperator);
-        }
+        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let ban = Ban::of(target).ok_or(RoomRefusal::NoSuchRoom)?;
-        let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-        // The list as it will be; Redis keeps it whole (two operators
-        // banning at once on two nodes: the later list stands, §19.7).
-        let mut bans = x.ban_list().to_vec();
-        if on {
-            if !add_ban(&mut bans, ban) {
-                return Err(RoomRefusal::BanListFull);
+        let node = self.acting(&self.lock(), holder)?;
+        let marks = ban.marks();
+        let id = marks.first().cloned().unwrap_or_default();
+        // Taking back one address takes back every network ban holding it
+        // (§19.6): Redis is given those networks.
+        let within = match (&ban, on) {
+            (Ban::Net(net), false) if net.prefix_len() == net.max_prefix_len() => {
+                Ban::networks_of(net.addr())
             }
-        } else {
-            remove_ban(&mut bans, &ban);
-        }
-        let shown = x.name().clone();
-        let targets: Vec<BanTarget<'static>> = bans.iter().map(Ban::target).collect();
-        let refused = bans.iter().flat_map(Ban::marks).collect();
-        // In force here at once, so that this operator's next ban starts
-        // from this one (the channel brings the same list back, and the
-        // answer with it).
-        x.set_bans(bans);
-        drop(r);
-        self.send_room(Command::SetBans {
+            _ => Vec::new(),
+        };
+        self.send_room(Command::Ban {
             node,
             reg: holder.id,
             key: holder.key.clone(),
             room: shown,
-            targets,
-            refused,
+            on,
+            id,
+            shown: ban.target().to_string(),
+            marks,
+            within,
         })?;
         Ok(None)
     }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use tagarela_parser::{BanTarget, LeaveReason, Name, NameKey, RoomName, Text};
+use tagarela_parser::{LeaveReason, Name, NameKey, RoomName, Text};
 use tokio::sync::{Notify, mpsc};
 
 use crate::event::Seq;
@@ -53,10 +53,6 @@ pub enum Command {
         name: Name<'static>,
         presented: String,
         token: String,
-        /// The rooms whose bans keep this name out (by any of its
-        /// addresses' bans too, as this node's copy has them): a resume
-        /// does not bring it back into these.
-        banned_in: Vec<RoomName<'static>>,
         /// The client speaks rooms (§19.1).
         rooms: bool,
         /// What bans of it would name ([`crate::hub::room::Ban::marks_of`]).
@@ -127,16 +123,20 @@ pub enum Command {
         room: RoomName<'static>,
         target: Name<'static>,
     },
-    /// Set a room's bans (`tagarela_bans`): `targets` as `BANS` shows
-    /// them, and `refused`, the keys and skeletons of the names among
-    /// them.
-    SetBans {
+    /// Ban someone from a room, or take bans back (`tagarela_ban`): the
+    /// ban's `id` and how `BANS` shows it, what it refuses (`marks`), and
+    /// for taking back a single address, the networks holding it
+    /// (`within`); see [`crate::hub::room::Ban::marks`].
+    Ban {
         node: Incarnation,
         reg: RegId,
         key: NameKey,
         room: RoomName<'static>,
-        targets: Vec<BanTarget<'static>>,
-        refused: Vec<String>,
+        on: bool,
+        id: String,
+        shown: String,
+        marks: Vec<String>,
+        within: Vec<String>,
     },
 }
 
@@ -157,7 +157,7 @@ impl Command {
                 | Command::PartRoom { .. }
                 | Command::SetTopic { .. }
                 | Command::Op { .. }
-                | Command::SetBans { .. }
+                | Command::Ban { .. }
         )
     }
 }
@@ -327,7 +327,7 @@ impl CommandQueue {
             | Command::PartRoom { .. }
             | Command::SetTopic { .. }
             | Command::Op { .. }
-            | Command::SetBans { .. } => {
+            | Command::Ban { .. } => {
                 self.room_lines.fetch_sub(1, Ordering::AcqRel);
             }
         }

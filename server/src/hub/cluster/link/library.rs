@@ -7,6 +7,7 @@ use redis::Value;
 
 use super::error::LinkError;
 use super::port::{RedisPort, one};
+use crate::hub::hall::ROOM_RECENT_MAX;
 use crate::hub::resume::RESUME_KEEP;
 use crate::hub::room::BANS_MAX;
 
@@ -21,6 +22,7 @@ fn library() -> String {
     LIBRARY
         .replace("{{RESUME_KEEP}}", &RESUME_KEEP.as_secs().to_string())
         .replace("{{BANS_MAX}}", &BANS_MAX.to_string())
+        .replace("{{ROOM_RECENT_MAX}}", &ROOM_RECENT_MAX.to_string())
 }
 
 /// Makes sure Redis holds this build's library of functions (spec

@@ -96,7 +96,7 @@ pub(super) fn command_node(command: &Command) -> &Incarnation {
         | Command::PartRoom { node, .. }
         | Command::SetTopic { node, .. }
         | Command::Op { node, .. }
-        | Command::SetBans { node, .. } => node,
+        | Command::Ban { node, .. } => node,
     }
 }
 
@@ -112,7 +112,7 @@ fn function(command: &Command) -> &'static str {
         Command::PartRoom { .. } => "tagarela_part_room",
         Command::SetTopic { .. } => "tagarela_topic",
         Command::Op { .. } => "tagarela_op",
-        Command::SetBans { .. } => "tagarela_bans",
+        Command::Ban { .. } => "tagarela_ban",
     }
 }
 
@@ -128,7 +128,7 @@ fn command_reg(command: &Command) -> RegId {
         | Command::PartRoom { reg, .. }
         | Command::SetTopic { reg, .. }
         | Command::Op { reg, .. }
-        | Command::SetBans { reg, .. } => *reg,
+        | Command::Ban { reg, .. } => *reg,
     }
 }
 
@@ -149,7 +149,6 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             name,
             presented,
             token,
-            banned_in,
             rooms,
             marks,
             ..
@@ -160,7 +159,6 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
                 .arg(s2.as_str())
                 .arg(presented)
                 .arg(token);
-            cmd.arg(lines(banned_in.iter().map(|r| r.key().as_str().to_owned())));
             cmd.arg(if *rooms { "1" } else { "" });
             cmd.arg(lines(marks.iter().cloned()));
         }
@@ -227,16 +225,20 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
                 .arg(room.key().as_str())
                 .arg(target.key().as_str());
         }
-        Command::SetBans {
+        Command::Ban {
             key,
             room,
-            targets,
-            refused,
+            on,
+            id,
+            shown,
+            marks,
+            within,
             ..
         } => {
             cmd.arg(key.as_str()).arg(room.key().as_str());
-            cmd.arg(lines(targets.iter().map(ToString::to_string)));
-            cmd.arg(lines(refused.iter().cloned()));
+            cmd.arg(if *on { "1" } else { "" }).arg(id).arg(shown);
+            cmd.arg(lines(marks.iter().cloned()))
+                .arg(lines(within.iter().cloned()));
         }
     }
     cmd
