@@ -162,6 +162,13 @@ impl Event {
         }
     }
 
+    /// The same event with no encoding cached: what a log that keeps
+    /// events long after their delivery holds (the encodings made for
+    /// that delivery go with it, and the rare later use encodes again).
+    pub fn lean(&self) -> Event {
+        Event::new_in(self.seq, self.at, self.room.clone(), self.kind.clone())
+    }
+
     /// The event in `format`, encoded by `encode` the first time any
     /// recipient asks and cached for every later one.
     pub fn encoded(

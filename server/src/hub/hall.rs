@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
-use tagarela_parser::{HistoryQuery, Name, NameKey, RoomKey, RoomName, Skeleton, Text, Timestamp};
+use tagarela_parser::{HistoryQuery, Name, NameKey, RoomKey, RoomName, Text, Timestamp};
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::EventLog;
@@ -24,6 +24,7 @@ use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::room::{MemberId, Room};
 use crate::hub::roster::{Holder, Roster};
+use crate::hub::shape::Shape;
 use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
 use crate::ops::metrics::Metrics;
 
@@ -44,7 +45,7 @@ pub struct Member {
     pub name: Name<'static>,
     /// Its skeletons, kept so that its leave computes nothing under the
     /// lock.
-    shapes: [Skeleton; 2],
+    shapes: [Shape; 2],
     /// Where this holding of the name began (its first join, kept across
     /// resumes): a resuming client is never given events from before it,
     /// and a private message is for this holding only (§16.6, §17.2).
@@ -63,7 +64,7 @@ impl Member {
     }
 
     /// Its skeletons (§3.3).
-    pub fn shapes(&self) -> &[Skeleton; 2] {
+    pub fn shapes(&self) -> &[Shape; 2] {
         &self.shapes
     }
 
@@ -78,7 +79,7 @@ impl Holder for Member {
         &self.name
     }
 
-    fn shapes(&self) -> &[Skeleton; 2] {
+    fn shapes(&self) -> &[Shape; 2] {
         &self.shapes
     }
 }
@@ -385,7 +386,7 @@ impl Hall {
                 MemberId(u32::try_from(self.recipients.len() - 1).unwrap_or(u32::MAX))
             }
         };
-        let shapes = name.skeletons();
+        let shapes = Shape::of_name(&name);
         self.members.insert(
             key,
             Member {
@@ -430,7 +431,7 @@ impl Hall {
     }
 
     /// The clash a claim of `key` with these skeletons would make.
-    pub fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
+    pub fn clash(&self, key: &NameKey, shapes: &[Shape; 2]) -> Option<Clash> {
         self.members.clash(key, shapes)
     }
 
@@ -1128,7 +1129,10 @@ impl Hall {
     ) -> Arc<Event> {
         self.last_seq = seq;
         let event = Arc::new(Event::new_in(seq, at, room, kind));
-        self.log.push(Arc::clone(&event));
+        // The log's own copy, without the encodings the delivery is about
+        // to cache in this one: 10,000 events kept for resumes would hold
+        // about 150 octets of encodings each (issue 22's memory goal).
+        self.log.push(Arc::new(event.lean()));
         event
     }
 }

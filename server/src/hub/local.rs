@@ -20,6 +20,7 @@ use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
 use crate::hub::room::{Ban, RoomSettings};
+use crate::hub::shape::Shape;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
     Registration, RoomRefusal, Said, Unpublished, Welcome,
@@ -199,7 +200,7 @@ impl LocalHub {
         // A resumed holding is back in the other rooms it was in (that
         // still exist), seen by their members as joins.
         // Within the bound on rooms, and not where the name is banned now.
-        let shapes = name.skeletons();
+        let shapes = Shape::of_name(name);
         for room in &held.rooms {
             let in_it = r.hall.is_in(&key, room);
             let banned = r
@@ -367,7 +368,7 @@ impl Hub for LocalHub {
         if in_rooms >= self.rooms.per_client {
             return Err(RoomRefusal::TooManyRooms);
         }
-        let shapes = member.shapes().clone();
+        let shapes = *member.shapes();
         match r.hall.room(&key) {
             Some(existing) if existing.refuses(&holder.key, &shapes, Some(from)) => {
                 return Err(RoomRefusal::Banned);
@@ -602,7 +603,7 @@ impl LocalHub {
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
         let mut r = self.lock();
-        if let Some(clash) = r.hall.clash(&name.key(), &name.skeletons()) {
+        if let Some(clash) = r.hall.clash(&name.key(), &Shape::of_name(name)) {
             return Err(Refusal::Clash(clash));
         }
         let held = Held::default();
@@ -694,7 +695,7 @@ impl LocalHub {
         if !speaks_rooms && !only_default(&held.rooms, &r.hall) {
             return Err(Refusal::Token);
         }
-        if let Some(clash) = r.hall.clash(&key, &name.skeletons()) {
+        if let Some(clash) = r.hall.clash(&key, &Shape::of_name(name)) {
             return Err(Refusal::Clash(clash));
         }
         let resumed = Some(Greeting::Resumed { since, after });

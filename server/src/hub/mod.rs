@@ -41,6 +41,7 @@ pub mod room;
 pub mod roster;
 #[cfg(test)]
 pub mod seen;
+pub mod shape;
 
 use std::sync::Arc;
 

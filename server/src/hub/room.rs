@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use tagarela_parser::{BanTarget, HistoryQuery, Name, NameKey, RoomName, Skeleton, Timestamp};
 
+use crate::hub::shape::Shape;
+
 use crate::event::{Event, Seq};
 use crate::hub::Recipient;
 use crate::hub::crowd::Crowd;
@@ -34,7 +36,7 @@ pub enum Ban {
     Name {
         shown: Name<'static>,
         key: NameKey,
-        shapes: [Skeleton; 2],
+        shapes: [Shape; 2],
     },
     /// An address or a network.
     Net(ipnet::IpNet),
@@ -48,7 +50,7 @@ impl Ban {
                 let shown = Name::normalize(name.as_str()).ok()?;
                 Ban::Name {
                     key: shown.key(),
-                    shapes: shown.skeletons(),
+                    shapes: Shape::of_name(&shown),
                     shown,
                 }
             }
@@ -77,15 +79,19 @@ impl Ban {
         }
     }
 
-    /// Whether two bans are the same.
     /// What a cluster's Redis looks for to refuse someone (§19.7): for a
     /// name, `k:` and its key and `s:` and each of its skeletons; for an
     /// address or network, `a:` and the network (see [`Ban::marks_of`]).
     pub fn marks(&self) -> Vec<String> {
         match self {
-            Ban::Name { key, shapes, .. } => {
+            Ban::Name { key, shown, .. } => {
                 let mut marks = vec![format!("k:{}", key.as_str())];
-                marks.extend(shapes.iter().map(|s| format!("s:{}", s.as_str())));
+                marks.extend(
+                    shown
+                        .skeletons()
+                        .iter()
+                        .map(|s| format!("s:{}", s.as_str())),
+                );
                 marks
             }
             Ban::Net(net) => vec![format!("a:{net}")],
@@ -118,6 +124,7 @@ impl Ban {
             .collect()
     }
 
+    /// Whether two bans are the same.
     fn same(&self, other: &Ban) -> bool {
         match (self, other) {
             (Ban::Name { key: a, .. }, Ban::Name { key: b, .. }) => a == b,
@@ -127,7 +134,7 @@ impl Ban {
     }
 
     /// Whether it refuses `name` (its key and shapes) from `ip`.
-    fn refuses(&self, key: &NameKey, shapes: &[Skeleton; 2], ip: Option<std::net::IpAddr>) -> bool {
+    fn refuses(&self, key: &NameKey, shapes: &[Shape; 2], ip: Option<std::net::IpAddr>) -> bool {
         match self {
             Ban::Name {
                 key: banned,
@@ -361,7 +368,7 @@ impl Room {
     pub fn refuses(
         &self,
         key: &NameKey,
-        shapes: &[Skeleton; 2],
+        shapes: &[Shape; 2],
         ip: Option<std::net::IpAddr>,
     ) -> bool {
         self.bans.iter().any(|b| b.refuses(key, shapes, ip))

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use tagarela_parser::{Name, NameKey, Skeleton};
+use tagarela_parser::{Name, NameKey};
+
+use crate::hub::shape::Shape;
 
 use crate::hub::Clash;
 
@@ -14,7 +16,7 @@ pub trait Holder {
     /// Its display form.
     fn name(&self) -> &Name<'static>;
     /// Its skeletons (as written and upper-case).
-    fn shapes(&self) -> &[Skeleton; 2];
+    fn shapes(&self) -> &[Shape; 2];
 }
 
 /// Members by key, indexed by skeleton.
@@ -24,7 +26,7 @@ pub struct Roster<M> {
     members: HashMap<NameKey, M>,
     /// The key holding each skeleton: two entries per member (one if they
     /// are equal).
-    skeletons: HashMap<Skeleton, NameKey>,
+    skeletons: HashMap<Shape, NameKey>,
 }
 
 impl<M> Default for Roster<M> {
@@ -47,7 +49,7 @@ impl<M> std::ops::Deref for Roster<M> {
 
 impl<M: Holder> Roster<M> {
     /// The clash a claim of `key` with these skeletons would make.
-    pub fn clash(&self, key: &NameKey, shapes: &[Skeleton; 2]) -> Option<Clash> {
+    pub fn clash(&self, key: &NameKey, shapes: &[Shape; 2]) -> Option<Clash> {
         if let Some(holder) = self.members.get(key) {
             return Some(Clash::Taken(holder.name().clone()));
         }
@@ -61,7 +63,7 @@ impl<M: Holder> Roster<M> {
     /// Adds (or replaces) the member holding `key`.
     pub fn insert(&mut self, key: NameKey, member: M) {
         for shape in member.shapes() {
-            self.skeletons.insert(shape.clone(), key.clone());
+            self.skeletons.insert(*shape, key.clone());
         }
         self.members.insert(key, member);
     }
@@ -94,26 +96,26 @@ impl<M: Holder> Roster<M> {
 mod tests {
     use super::*;
 
-    struct Plain(Name<'static>, [Skeleton; 2]);
+    struct Plain(Name<'static>, [Shape; 2]);
 
     impl Holder for Plain {
         fn name(&self) -> &Name<'static> {
             &self.0
         }
-        fn shapes(&self) -> &[Skeleton; 2] {
+        fn shapes(&self) -> &[Shape; 2] {
             &self.1
         }
     }
 
     fn add(roster: &mut Roster<Plain>, s: &str) {
         let name = Name::normalize(s).unwrap_or_else(|_| unreachable!());
-        let shapes = name.skeletons();
+        let shapes = Shape::of_name(&name);
         roster.insert(name.key(), Plain(name, shapes));
     }
 
     fn clash(roster: &Roster<Plain>, s: &str) -> Option<Clash> {
         let name = Name::normalize(s).unwrap_or_else(|_| unreachable!());
-        roster.clash(&name.key(), &name.skeletons())
+        roster.clash(&name.key(), &Shape::of_name(&name))
     }
 
     #[test]

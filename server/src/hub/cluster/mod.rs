@@ -40,6 +40,7 @@ use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::room::{Ban, RoomSettings};
+use crate::hub::shape::Shape;
 use crate::hub::{
     Answer, Claimed, Clash, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
     Registration, RoomList, RoomRefusal, Said, Unpublished, Welcomer,
@@ -756,7 +757,7 @@ impl Hub for ClusterHub {
                 return Answer::Ready(Err(Refusal::Clash(Clash::Unavailable)));
             }
             let name = &entrant.name;
-            if let Some(clash) = r.hall.clash(&name.key(), &name.skeletons()) {
+            if let Some(clash) = r.hall.clash(&name.key(), &Shape::of_name(name)) {
                 return Answer::Ready(Err(Refusal::Clash(clash)));
             }
         }
@@ -885,7 +886,7 @@ impl Hub for ClusterHub {
         let r = self.lock();
         let node = self.acting(&r, holder)?;
         let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
-        let marks = Ban::marks_of(&holder.key, member.shapes(), Some(from));
+        let marks = Ban::marks_of(&holder.key, &member.name.skeletons(), Some(from));
         drop(r);
         self.send_room(Command::JoinRoom {
             node,

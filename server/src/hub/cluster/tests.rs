@@ -314,14 +314,20 @@ fn a_rooms_events_from_the_channel_reach_its_members_here_only() {
     assert!(answer[0].starts_with("list Operators"), "{answer:?}");
     // The room's bans as Redis has them after ana's /ban: in force here,
     // and ana is answered with them.
-    hub.apply(message(&format!("B|16|0|n1|{ana_reg}|#club|Bob|10.0.0.0/8")))
-        .unwrap_or_else(|g| panic!("{g:?}"));
+    hub.apply(message(&format!(
+        "B|16|0|n1|{ana_reg}|#club|Bob|10.0.0.0/8"
+    )))
+    .unwrap_or_else(|g| panic!("{g:?}"));
     let answer = said(&ana);
     assert!(answer[0].starts_with("list Bans"), "{answer:?}");
     let r = hub.lock();
     let refused = |ip: [u8; 4]| {
         r.hall.room(&club).is_some_and(|x| {
-            x.refuses(&name("ana").key(), &name("ana").skeletons(), Some(ip.into()))
+            x.refuses(
+                &name("ana").key(),
+                &crate::hub::shape::Shape::of_name(&name("ana")),
+                Some(ip.into()),
+            )
         })
     };
     assert!(refused([10, 1, 2, 3]) && !refused([11, 1, 2, 3]));
