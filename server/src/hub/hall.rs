@@ -207,7 +207,7 @@ impl Hall {
         crowd_size: usize,
     ) -> Hall {
         let key = default.key();
-        let room = Room::new(default, recent, crowd_size, true);
+        let room = Room::new(default, recent, crowd_size, true, Seq(0));
         Hall {
             members: Roster::default(),
             seats: HashMap::new(),
@@ -943,8 +943,9 @@ impl Hall {
         Some(self.room(room)?.has(id))
     }
 
-    /// The keys of the rooms the member holding `member` is an operator of.
-    pub fn rooms_run_by(&self, member: &NameKey) -> Vec<RoomKey> {
+    /// The rooms the member holding `member` is an operator of: each one's
+    /// key and the number it was made at.
+    pub fn rooms_run_by(&self, member: &NameKey) -> Vec<(RoomKey, Seq)> {
         let Some(id) = self.members.get(member).map(|m| m.id) else {
             return Vec::new();
         };
@@ -952,7 +953,7 @@ impl Hall {
             .iter()
             .flatten()
             .filter(|r| r.is_operator(id))
-            .map(|r| r.name().key())
+            .map(|r| (r.name().key(), r.born()))
             .collect()
     }
 
@@ -1013,9 +1014,10 @@ impl Hall {
             })
     }
 
-    /// Opens a new, empty room called `name`, run by `creator`; forgets
-    /// the room left empty the longest first if there are already `max`
-    /// rooms. False if none could be forgotten.
+    /// Opens a new, empty room called `name`, run by `creator`, made at
+    /// the next number (its maker's join); forgets the room left empty the
+    /// longest first if there are already `max` rooms. False if none could
+    /// be forgotten.
     pub fn open(&mut self, name: RoomName<'static>, creator: Option<&NameKey>, max: usize) -> bool {
         if self.room_ids.len() >= max && !self.forget_one() {
             return false;
@@ -1023,7 +1025,8 @@ impl Hall {
         let recent = self
             .at(self.default)
             .and_then(|r| r.recent_like(ROOM_RECENT_MAX));
-        let mut room = Room::new(name, recent, self.crowd_size, false);
+        let born = self.next_seq();
+        let mut room = Room::new(name, recent, self.crowd_size, false, born);
         let key = room.name().key();
         let id = match self.free_rooms.pop() {
             Some(id) => id,

@@ -38,8 +38,8 @@ struct Departed {
     since: Seq,
     rooms: Vec<RoomKey>,
     /// Empty when it left with `/quit`: giving the name up loses the
-    /// status (§19.6).
-    runs: Vec<RoomKey>,
+    /// status (§19.6). Each with the number the room was made at.
+    runs: Vec<(RoomKey, Seq)>,
 }
 
 /// What a `/resume` gives: the token, the number after which it missed
@@ -55,7 +55,7 @@ struct Asked<'t> {
 #[derive(Debug, Default)]
 struct Held {
     rooms: Vec<RoomKey>,
-    runs: Vec<RoomKey>,
+    runs: Vec<(RoomKey, Seq)>,
 }
 
 /// Everything behind the hub's lock.
@@ -213,8 +213,12 @@ impl LocalHub {
                 r.hall.enter(seq, wall_clock(), room, &key, name.clone());
             }
         }
-        for room in &held.runs {
-            r.hall.make_operator(&key, room);
+        // The rooms it ran that are still those rooms: one forgotten and
+        // made again under its name meanwhile is someone else's.
+        for (room, born) in &held.runs {
+            if r.hall.room(room).is_some_and(|x| x.born() == *born) {
+                r.hall.make_operator(&key, room);
+            }
         }
         let greeting = resumed.unwrap_or(Greeting::Newcomer { join: join.seq });
         let token = if resumable {

@@ -174,6 +174,10 @@ pub struct Room {
     /// The number of the event that left it empty, if it is: of the empty
     /// rooms, the one empty the longest is forgotten first (§19.5).
     emptied: Option<Seq>,
+    /// The number it was made at (the number of its maker's join): a room
+    /// forgotten and made again under the same name is another room, and
+    /// a resume does not make its old operators run the new one (§19.6).
+    born: Seq,
 }
 
 impl Room {
@@ -184,6 +188,7 @@ impl Room {
         recent: Option<Recent>,
         crowd_size: usize,
         lasting: bool,
+        born: Seq,
     ) -> Room {
         Room {
             name,
@@ -195,7 +200,18 @@ impl Room {
             bans: Vec::new(),
             lasting,
             emptied: Some(Seq(0)),
+            born,
         }
+    }
+
+    /// The number it was made at.
+    pub fn born(&self) -> Seq {
+        self.born
+    }
+
+    /// It was made at `born` (as a cluster's Redis says).
+    pub fn set_born(&mut self, born: Seq) {
+        self.born = born;
     }
 
     /// The same room (empty, as it is when a server starts) under

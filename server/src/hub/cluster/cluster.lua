@@ -15,12 +15,15 @@
 --   name:<key>     who holds a name: name, node, reg, token, since, s1, s2
 --   shape:<skel>   the name key holding a look-alike skeleton
 --   gone:<key>     a released name's resume token, since, the rooms it was
---                  in and those it ran (LF-separated), for 10 min
+--                  in, those it ran and when each of those was born
+--                  (LF-separated), for 10 min
 --   settings       the rooms' bounds, as the first node gave them: default
 --                  (the default room's name), dkey, per_client, max,
 --                  members_max
 --   rooms          the keys of every room, the default one included
---   room:<rkey>    a room: name; its topic: tseq, tat, tby, ttext
+--   room:<rkey>    a room: name, born (the number of its maker's join: a
+--                  room made again under a forgotten one's name is
+--                  another room); its topic: tseq, tat, tby, ttext
 --   rshape:<skel>  the room key holding a look-alike skeleton
 --   members:<rkey> the name keys in a room
 --   in:<key>       the room keys a name is in
@@ -173,9 +176,9 @@ local function forget(rkey)
   redis.call('ZREM', P .. 'empty', rkey)
 end
 
--- Makes room `rname` (key `rkey`, skeletons s1 s2).
-local function open(rname, rkey, s1, s2)
-  redis.call('HSET', P .. 'room:' .. rkey, 'name', rname, 's1', s1, 's2', s2)
+-- Makes room `rname` (key `rkey`, skeletons s1 s2), born at `born`.
+local function open(rname, rkey, s1, s2, born)
+  redis.call('HSET', P .. 'room:' .. rkey, 'name', rname, 's1', s1, 's2', s2, 'born', born)
   redis.call('SET', P .. 'rshape:' .. s1, rkey)
   redis.call('SET', P .. 'rshape:' .. s2, rkey)
   redis.call('SADD', P .. 'rooms', rkey)
@@ -258,8 +261,10 @@ local function leave(key, reason, text)
     end
   end
   local runs = redis.call('SMEMBERS', P .. 'runs:' .. key)
+  local borns = {}
   for _, rkey in ipairs(runs) do
     redis.call('SREM', P .. 'ops:' .. rkey, key)
+    borns[#borns + 1] = redis.call('HGET', P .. 'room:' .. rkey, 'born') or '0'
   end
   redis.call('DEL', nk, P .. 'runs:' .. key)
   for _, s in ipairs({ h[5], h[6] }) do
@@ -271,9 +276,11 @@ local function leave(key, reason, text)
   if h[3] and h[3] ~= '' then
     if reason == 'quit' then
       runs = {}
+      borns = {}
     end
     redis.call('HSET', P .. 'gone:' .. key, 'token', h[3], 'since', h[4],
-      'rooms', table.concat(rooms, '\n'), 'runs', table.concat(runs, '\n'))
+      'rooms', table.concat(rooms, '\n'), 'runs', table.concat(runs, '\n'),
+      'borns', table.concat(borns, '\n'))
     redis.call('EXPIRE', P .. 'gone:' .. key, RESUME_KEEP)
   end
   local seq = next_seq()
@@ -348,9 +355,10 @@ local function names_in(set)
 end
 
 -- A room as a snapshot gives it: {name, tseq, tat, tby, ttext, {member
--- names}, {operator names}, {bans}, latest history (newest first)}.
+-- names}, {operator names}, {bans}, latest history (newest first), born}.
 local function room_snapshot(rkey, count)
-  local r = redis.call('HMGET', P .. 'room:' .. rkey, 'name', 'tseq', 'tat', 'tby', 'ttext')
+  local r = redis.call('HMGET', P .. 'room:' .. rkey, 'name', 'tseq', 'tat', 'tby', 'ttext',
+    'born')
   local history = {}
   if rkey ~= setting('dkey') then
     count = math.min(count, ROOM_RECENT_MAX)
@@ -360,7 +368,7 @@ local function room_snapshot(rkey, count)
   end
   return { r[1], r[2] or '', r[3] or '', r[4] or '', r[5] or '',
     names_in(P .. 'members:' .. rkey), names_in(P .. 'ops:' .. rkey),
-    ban_list(rkey), history }
+    ban_list(rkey), history, r[6] or '0' }
 end
 
 -- version(): the version of this library (LIBRARY_VERSION).
@@ -392,7 +400,7 @@ redis.register_function('tagarela_enter', function(_, a)
   end
   local dkey = setting('dkey')
   if redis.call('EXISTS', P .. 'room:' .. dkey) == 0 then
-    open(setting('default'), dkey, a[8], a[9])
+    open(setting('default'), dkey, a[8], a[9], '0')
   end
   local names = {}
   for _, node in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
@@ -478,7 +486,7 @@ redis.register_function('tagarela_resume', function(_, a)
     publish({ 'M', current_seq(), '0', a[1], a[2], h[5], h[4], h[1], h[2] })
     return { 'moved' }
   end
-  local g = redis.call('HMGET', P .. 'gone:' .. a[4], 'token', 'since', 'rooms', 'runs')
+  local g = redis.call('HMGET', P .. 'gone:' .. a[4], 'token', 'since', 'rooms', 'runs', 'borns')
   if not g[1] or g[1] ~= a[7] or (a[9] ~= '1' and g[3] and g[3] ~= '') then
     return { 'token' }
   end
@@ -498,17 +506,20 @@ redis.register_function('tagarela_resume', function(_, a)
   end
   local seq = join(a[1], a[2], a[3], a[4], a[5], a[6], a[8], g[2], back)
   local ran = {}
-  for _, rkey in ipairs(split(g[4])) do
-    ran[rkey] = true
+  local borns = split(g[5])
+  for i, rkey in ipairs(split(g[4])) do
+    ran[rkey] = borns[i]
   end
   for _, room in ipairs(back) do
     enter(a[1], a[2], a[3], a[4], room[1], 'r')
   end
   -- It runs again what it ran that is still there, back in it or not
-  -- (an operator stays one after /part, §19.6).
-  for rkey in pairs(ran) do
-    local rname = redis.call('HGET', P .. 'room:' .. rkey, 'name')
-    if rname then
+  -- (an operator stays one after /part, §19.6), and still the room it
+  -- ran (not one made again under its name since).
+  for rkey, born in pairs(ran) do
+    local r = redis.call('HMGET', P .. 'room:' .. rkey, 'name', 'born')
+    local rname = r[1]
+    if rname and r[2] == born then
       make_operator(a[4], rkey)
       -- Registration 0: nobody asked, nobody is answered.
       publish({ 'O', current_seq(), '0', a[1], '0', a[3], rname })
@@ -618,7 +629,8 @@ redis.register_function('tagarela_join_room', function(_, a)
     forgot = redis.call('HGET', P .. 'room:' .. oldest, 'name') or ''
     forget(oldest)
   end
-  open(a[4], rkey, a[6], a[7])
+  -- Born at the number its maker's join takes, the next one.
+  open(a[4], rkey, a[6], a[7], num(tonumber(current_seq()) + 1))
   make_operator(key, rkey)
   enter(a[1], a[2], name, key, rkey, '1', forgot)
   return 1

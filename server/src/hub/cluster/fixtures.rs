@@ -72,6 +72,7 @@ pub(crate) fn entered_crowded_from(
             operators: Vec::new(),
             bans: Vec::new(),
             history: Vec::new(),
+            born: Seq(0),
         }],
         settings: None,
     };

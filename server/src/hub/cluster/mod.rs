@@ -86,6 +86,8 @@ pub struct RoomCopy {
     pub bans: Vec<BanTarget<'static>>,
     /// Its latest kept public messages, newest first.
     pub history: Vec<Arc<Event>>,
+    /// The number it was made at.
+    pub born: Seq,
 }
 
 /// The channel skipped a number: this node missed events.
@@ -302,6 +304,7 @@ impl ClusterHub {
                 r.hall.make_operator(&operator.key(), &key);
             }
             if let Some(room) = r.hall.room_mut(&key) {
+                room.set_born(copy.born);
                 if let Some(topic) = copy.topic {
                     room.set_topic(topic);
                 }

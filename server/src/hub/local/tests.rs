@@ -549,3 +549,66 @@ fn the_rooms_history_kept_are_there_again_after_a_restart() {
         "nobody runs it"
     );
 }
+
+/// Review finding (issue 22): a resume gives back the status of the rooms
+/// its holding ran, not of a room made again under one's name after it
+/// was forgotten: ana, back after a lost connection, does not run bob's
+/// new #x.
+#[test]
+fn a_resume_does_not_make_its_holder_run_a_room_made_again_under_the_same_name() {
+    let rooms = crate::hub::room::RoomSettings {
+        max: 2,
+        ..crate::hub::room::RoomSettings::default()
+    };
+    let hub = LocalHub::new().with_rooms(rooms);
+    let here = std::net::IpAddr::from([127, 0, 0, 1]);
+    let room = |r: &str| RoomName::normalize(r).unwrap_or_else(|_| unreachable!());
+    let mut token = None;
+    let ana = hub
+        .claim_now(
+            &name("ana"),
+            Arc::new(Seen::default()),
+            true,
+            |w: Welcome| token = w.token,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let token = token.unwrap_or_else(|| unreachable!()).hex();
+    hub.join_room(&ana.registration, &room("#x"), here)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        hub.release(&ana.registration, LeaveReason::Lost.into())
+            .is_some()
+    );
+    let bob = hub
+        .claim_now(&name("bob"), Arc::new(Seen::default()), false, |_| {})
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // #y takes the place of the empty #x; then #x, made again by bob,
+    // takes the place of the empty #y.
+    for (r, part) in [("#y", true), ("#x", false)] {
+        hub.join_room(&bob.registration, &room(r), here)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        if part {
+            hub.part_room(&bob.registration, &room(r), None)
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        }
+    }
+    let asked = Asked {
+        token: &token,
+        after: Seq(1),
+        rooms: true,
+    };
+    hub.resume_with(&name("ana"), &asked, Arc::new(Seen::default()), |_| {})
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let r = hub.lock();
+    let x = room("#x").key();
+    assert_eq!(
+        r.hall.is_in(&name("ana").key(), &x),
+        Some(true),
+        "back in #x"
+    );
+    assert!(r.hall.is_operator(&name("bob").key(), &x));
+    assert!(
+        !r.hall.is_operator(&name("ana").key(), &x),
+        "bob's #x is not the #x ana ran"
+    );
+}

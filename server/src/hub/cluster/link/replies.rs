@@ -56,8 +56,8 @@ type Listed = (String, String, String, u64);
 type Kept = (String, Vec<(String, String)>);
 
 /// A room, as `tagarela_enter` gives it: name, the topic's number, time,
-/// setter and text (empty if none), members, operators, bans, and the
-/// latest kept messages (newest first).
+/// setter and text (empty if none), members, operators, bans, the latest
+/// kept messages (newest first), and the number it was made at.
 type Listing = (
     String,
     String,
@@ -68,6 +68,7 @@ type Listing = (
     Vec<String>,
     Vec<String>,
     Vec<Kept>,
+    u64,
 );
 
 /// The rooms' bounds as the cluster keeps them: the default room, rooms
@@ -116,7 +117,7 @@ fn a_name(s: &str) -> Result<Name<'static>, ParsingError> {
 
 /// One room of the snapshot.
 fn room_copy(listing: Listing) -> Result<RoomCopy, ParsingError> {
-    let (name, tseq, tat, tby, ttext, members, operators, bans, history) = listing;
+    let (name, tseq, tat, tby, ttext, members, operators, bans, history, born) = listing;
     let name = RoomName::normalize(&name).map_err(|_| bad("a room"))?;
     let topic = match tseq.as_str() {
         "" => None,
@@ -189,6 +190,7 @@ fn room_copy(listing: Listing) -> Result<RoomCopy, ParsingError> {
         operators,
         bans,
         history: kept,
+        born: Seq(born),
     })
 }
 
@@ -226,6 +228,7 @@ mod tests {
             items.push(strings(&members[..1]));
             items.push(strings(&["Zed", "10.0.0.0/8"]));
             items.push(kept);
+            items.push(bulk("3"));
             Value::Array(items)
         };
         let bounds = || strings(&["#general", "20", "1000", "500"]);
