@@ -134,10 +134,18 @@ struct Replica {
     peers: HashMap<RegId, SocketAddr>,
     /// Whether events are recorded (an audit log is kept).
     recording: bool,
-    /// The bounds on rooms, as the cluster keeps them (a node checks them
-    /// first, and Redis decides).
+    /// The bounds on rooms, as the cluster keeps them.
     settings: RoomSettings,
+    /// Rooms' lines of each registration waiting for Redis, at most
+    /// [`ROOM_LINES_PER_CLIENT`] each: one client cannot fill the node's
+    /// queue of them for everyone else.
+    room_lines: HashMap<RegId, u16>,
 }
+
+/// Rooms' lines one client may have waiting for Redis at once (§19.7):
+/// more than a `/join` of the most rooms a line names, well within the
+/// node's bound.
+pub const ROOM_LINES_PER_CLIENT: u16 = 32;
 
 impl Replica {
     /// This node's name, if registration `id` of it holds `from`.
@@ -222,6 +230,7 @@ impl ClusterHub {
                 peers: HashMap::new(),
                 recording,
                 settings: rooms.clone(),
+                room_lines: HashMap::new(),
             }),
             queue,
             last_reg: AtomicU64::new(0),
@@ -261,6 +270,7 @@ impl ClusterHub {
     pub fn enter(&self, node: Incarnation, snapshot: Snapshot) {
         let mut r = self.lock();
         r.peers.clear();
+        r.room_lines.clear();
         // An overflow of an earlier incarnation is not this one's.
         self.queue.clear_overflow();
         if let Some(settings) = snapshot.settings {
@@ -436,6 +446,9 @@ impl ClusterHub {
                     Command::Op { target, .. } => Some(target),
                     _ => None,
                 };
+                if let Some(reg) = room_line_reg(command) {
+                    self.room_line_answered(reg);
+                }
                 let Some(mut refusal) = room_refusal(verdict, target) else {
                     return;
                 };
@@ -705,7 +718,32 @@ impl ClusterHub {
     /// Queues a room's line for Redis; its event comes back on the
     /// channel (or its refusal, to the client's recipient).
     fn send_room(&self, command: Command) -> Result<Published, RoomRefusal> {
-        self.enqueue(command).map_err(|_| RoomRefusal::Unavailable)
+        let Some(reg) = room_line_reg(&command) else {
+            return self.enqueue(command).map_err(|_| RoomRefusal::Unavailable);
+        };
+        {
+            let mut r = self.lock();
+            let waiting = r.room_lines.entry(reg).or_default();
+            if *waiting >= ROOM_LINES_PER_CLIENT {
+                return Err(RoomRefusal::Unavailable);
+            }
+            *waiting += 1;
+        }
+        self.enqueue(command).map_err(|_| {
+            self.room_line_answered(reg);
+            RoomRefusal::Unavailable
+        })
+    }
+
+    /// One of `reg`'s rooms' lines is answered (or was never sent).
+    fn room_line_answered(&self, reg: RegId) {
+        let mut r = self.lock();
+        if let Some(waiting) = r.room_lines.get_mut(&reg) {
+            *waiting = waiting.saturating_sub(1);
+            if *waiting == 0 {
+                r.room_lines.remove(&reg);
+            }
+        }
     }
 
     /// Releases a name this node holds for nobody.
@@ -717,6 +755,19 @@ impl ClusterHub {
             reason: LeaveReason::Lost,
             text: None,
         });
+    }
+}
+
+/// The registration that sent `command`, if it is a room's line (a
+/// public message is bounded as a message, §17.4).
+fn room_line_reg(command: &Command) -> Option<RegId> {
+    match command {
+        Command::JoinRoom { reg, .. }
+        | Command::PartRoom { reg, .. }
+        | Command::SetTopic { reg, .. }
+        | Command::Op { reg, .. }
+        | Command::Ban { reg, .. } => Some(*reg),
+        _ => None,
     }
 }
 

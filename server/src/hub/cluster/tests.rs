@@ -418,3 +418,33 @@ fn a_crowd_joining_rooms_at_once_fits_the_queue_to_redis() {
         "a refused room's line is no reason to leave"
     );
 }
+
+/// Review finding (issue 22): one client's rooms' lines waiting for Redis
+/// are bounded on their own, so it cannot fill the node's bound for
+/// everyone; an answer makes room again.
+#[test]
+fn one_clients_rooms_lines_are_bounded_on_their_own() {
+    let (hub, mut commands) = entered();
+    let (_, ana) = joined(&hub, &mut commands, "ana", 11);
+    let (_, bia) = joined(&hub, &mut commands, "bia", 12);
+    let me = |id| Registration {
+        key: name(if id == ana { "ana" } else { "bia" }).key(),
+        id,
+    };
+    let club = RoomName::normalize("#club").unwrap_or_else(|_| unreachable!());
+    let from = peer().ip();
+    for _ in 0..ROOM_LINES_PER_CLIENT {
+        assert!(hub.join_room(&me(ana), &club, from).is_ok());
+    }
+    assert_eq!(
+        hub.join_room(&me(ana), &club, from).err(),
+        Some(RoomRefusal::Unavailable)
+    );
+    assert!(
+        hub.join_room(&me(bia), &club, from).is_ok(),
+        "bia is not held"
+    );
+    let first = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    hub.answered(&first, Verdict::Done);
+    assert!(hub.join_room(&me(ana), &club, from).is_ok(), "room again");
+}
