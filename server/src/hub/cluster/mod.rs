@@ -20,7 +20,7 @@ pub mod message;
 pub mod queue;
 pub mod recorder;
 
-pub use queue::{Command, Verdict};
+pub use queue::{Command, RoomLine, RoomSender, Verdict};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -435,33 +435,47 @@ impl ClusterHub {
                 }
             }
             Command::Release { .. } => {}
-            Command::Public { key, reg, room, .. }
-            | Command::JoinRoom { key, reg, room, .. }
-            | Command::PartRoom { key, reg, room, .. }
-            | Command::SetTopic { key, reg, room, .. }
-            | Command::Op { key, reg, room, .. }
-            | Command::Ban { key, reg, room, .. } => {
-                let target = match command {
-                    Command::PartRoom { target, .. } => target.as_ref(),
-                    Command::Op { target, .. } => Some(target),
-                    _ => None,
-                };
-                if let Some(reg) = room_line_reg(command) {
-                    self.room_line_answered(reg);
-                }
-                let Some(mut refusal) = room_refusal(verdict, target) else {
+            Command::Public {
+                key,
+                reg,
+                room,
+                plain,
+                ..
+            } => {
+                let Some(mut refusal) = room_refusal(verdict, None) else {
                     return;
                 };
-                if matches!(command, Command::Public { plain: true, .. })
-                    && refusal == RoomRefusal::NotInRoom
-                {
+                if *plain && refusal == RoomRefusal::NotInRoom {
                     refusal = RoomRefusal::NoRoom;
                 }
-                let r = self.lock();
-                if let Some(seat) = r.hall.seat(key, *reg) {
-                    seat.recipient.room_refused(room, &refusal);
+                self.tell_refusal(key, *reg, room, &refusal);
+            }
+            Command::Room { from, line } => {
+                self.room_line_answered(from.reg);
+                let target = match line {
+                    RoomLine::Part { target, .. } => target.as_ref(),
+                    RoomLine::Op { target } => Some(target),
+                    _ => None,
+                };
+                if let Some(refusal) = room_refusal(verdict, target) {
+                    self.tell_refusal(&from.key, from.reg, &from.room, &refusal);
                 }
             }
+        }
+    }
+
+    /// Tells registration `reg` of `key`, if it is here, that Redis
+    /// refused its line about `room`.
+    fn tell_refusal(
+        &self,
+        key: &NameKey,
+        reg: RegId,
+        room: &RoomName<'static>,
+        refusal: &RoomRefusal,
+    ) {
+        let r = self.lock();
+        if let Some(seat) = r.hall.seat(key, reg) {
+            seat.recipient.room_refused(room, refusal);
         }
     }
 
@@ -717,10 +731,8 @@ impl ClusterHub {
 
     /// Queues a room's line for Redis; its event comes back on the
     /// channel (or its refusal, to the client's recipient).
-    fn send_room(&self, command: Command) -> Result<Published, RoomRefusal> {
-        let Some(reg) = room_line_reg(&command) else {
-            return self.enqueue(command).map_err(|_| RoomRefusal::Unavailable);
-        };
+    fn send_room(&self, from: RoomSender, line: RoomLine) -> Result<Published, RoomRefusal> {
+        let reg = from.reg;
         {
             let mut r = self.lock();
             let waiting = r.room_lines.entry(reg).or_default();
@@ -729,10 +741,33 @@ impl ClusterHub {
             }
             *waiting += 1;
         }
-        self.enqueue(command).map_err(|_| {
+        self.enqueue(Command::Room { from, line }).map_err(|_| {
             self.room_line_answered(reg);
             RoomRefusal::Unavailable
         })
+    }
+
+    /// Queues `holder`'s line about `room` (NFC first, §19.2), made by
+    /// `line` from this node's copy; a room's line is checked by Redis,
+    /// not here (see the Hub methods below).
+    fn room_line(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        line: impl FnOnce(&Replica) -> Result<RoomLine, RoomRefusal>,
+    ) -> Result<Published, RoomRefusal> {
+        let room = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
+        let r = self.lock();
+        let node = self.acting(&r, holder)?;
+        let line = line(&r)?;
+        drop(r);
+        let from = RoomSender {
+            node,
+            reg: holder.id,
+            key: holder.key.clone(),
+            room,
+        };
+        self.send_room(from, line)
     }
 
     /// One of `reg`'s rooms' lines is answered (or was never sent).
@@ -755,19 +790,6 @@ impl ClusterHub {
             reason: LeaveReason::Lost,
             text: None,
         });
-    }
-}
-
-/// The registration that sent `command`, if it is a room's line (a
-/// public message is bounded as a message, §17.4).
-fn room_line_reg(command: &Command) -> Option<RegId> {
-    match command {
-        Command::JoinRoom { reg, .. }
-        | Command::PartRoom { reg, .. }
-        | Command::SetTopic { reg, .. }
-        | Command::Op { reg, .. }
-        | Command::Ban { reg, .. } => Some(*reg),
-        _ => None,
     }
 }
 
@@ -936,18 +958,10 @@ impl Hub for ClusterHub {
         room: &RoomName<'_>,
         from: std::net::IpAddr,
     ) -> Result<Published, RoomRefusal> {
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
-        let r = self.lock();
-        let node = self.acting(&r, holder)?;
-        let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
-        let marks = Ban::marks_of(&holder.key, &member.name.skeletons(), Some(from));
-        drop(r);
-        self.send_room(Command::JoinRoom {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            marks,
+        self.room_line(holder, room, |r| {
+            let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;
+            let marks = Ban::marks_of(&holder.key, &member.name.skeletons(), Some(from));
+            Ok(RoomLine::Join { marks })
         })
     }
 
@@ -958,17 +972,13 @@ impl Hub for ClusterHub {
         name: &Name<'_>,
         text: Option<Text<'static>>,
     ) -> Result<Published, RoomRefusal> {
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let target = Name::normalize(name.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
-        let node = self.acting(&self.lock(), holder)?;
-        self.send_room(Command::PartRoom {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            reason: LeaveReason::Kicked,
-            text,
-            target: Some(target),
+        self.room_line(holder, room, |_| {
+            Ok(RoomLine::Part {
+                reason: LeaveReason::Kicked,
+                text,
+                target: Some(target),
+            })
         })
     }
 
@@ -979,9 +989,7 @@ impl Hub for ClusterHub {
         target: &BanTarget<'_>,
         on: bool,
     ) -> Result<Option<(RoomName<'static>, Vec<BanTarget<'static>>)>, RoomRefusal> {
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let ban = Ban::of(target).ok_or(RoomRefusal::NoSuchRoom)?;
-        let node = self.acting(&self.lock(), holder)?;
         let marks = ban.marks();
         let id = marks.first().cloned().unwrap_or_default();
         // Taking back one address takes back every network ban holding it
@@ -992,16 +1000,15 @@ impl Hub for ClusterHub {
             }
             _ => Vec::new(),
         };
-        self.send_room(Command::Ban {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            on,
-            id,
-            shown: ban.target().to_string(),
-            marks,
-            within,
+        let shown = ban.target().to_string();
+        self.room_line(holder, room, |_| {
+            Ok(RoomLine::Ban {
+                on,
+                id,
+                shown,
+                marks,
+                within,
+            })
         })?;
         Ok(None)
     }
@@ -1012,16 +1019,8 @@ impl Hub for ClusterHub {
         room: &RoomName<'_>,
         name: &Name<'_>,
     ) -> Result<Option<(RoomName<'static>, Vec<Name<'static>>)>, RoomRefusal> {
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let target = Name::normalize(name.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
-        let node = self.acting(&self.lock(), holder)?;
-        self.send_room(Command::Op {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            target,
-        })?;
+        self.room_line(holder, room, |_| Ok(RoomLine::Op { target }))?;
         Ok(None)
     }
 
@@ -1031,16 +1030,12 @@ impl Hub for ClusterHub {
         room: &RoomName<'_>,
         text: Option<Text<'static>>,
     ) -> Result<Published, RoomRefusal> {
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
-        let node = self.acting(&self.lock(), holder)?;
-        self.send_room(Command::PartRoom {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            reason: LeaveReason::Part,
-            text,
-            target: None,
+        self.room_line(holder, room, |_| {
+            Ok(RoomLine::Part {
+                reason: LeaveReason::Part,
+                text,
+                target: None,
+            })
         })
     }
 
@@ -1057,15 +1052,7 @@ impl Hub for ClusterHub {
                 .topic_of(&room.key())
                 .map(Published::Numbered);
         };
-        let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
-        let node = self.acting(&self.lock(), holder)?;
-        self.send_room(Command::SetTopic {
-            node,
-            reg: holder.id,
-            key: holder.key.clone(),
-            room: shown,
-            text,
-        })
+        self.room_line(holder, room, |_| Ok(RoomLine::Topic { text }))
     }
 
     fn who_in(

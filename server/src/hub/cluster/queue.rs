@@ -86,52 +86,43 @@ pub enum Command {
         since: Seq,
         text: Text<'static>,
     },
-    /// Enter a room, making it if there is none (`tagarela_join_room`).
-    JoinRoom {
-        node: Incarnation,
-        reg: RegId,
-        key: NameKey,
-        room: RoomName<'static>,
-        /// What bans of the client would name
-        /// ([`crate::hub::room::Ban::marks_of`]).
-        marks: Vec<String>,
-    },
-    /// Leave a room, or (`target`, an operator's) remove someone from it
+    /// A room's line (§19.7): who sends it, in which room, and what.
+    Room { from: RoomSender, line: RoomLine },
+}
+
+/// Who sends a room's line, and the room it is about.
+#[derive(Debug)]
+pub struct RoomSender {
+    pub node: Incarnation,
+    pub reg: RegId,
+    pub key: NameKey,
+    /// The room as the client named it, in NFC.
+    pub room: RoomName<'static>,
+}
+
+/// What a room's line asks of Redis.
+#[derive(Debug)]
+pub enum RoomLine {
+    /// Enter the room, making it if there is none (`tagarela_join_room`);
+    /// `marks`: what bans of the client would name
+    /// ([`crate::hub::room::Ban::marks_of`]).
+    Join { marks: Vec<String> },
+    /// Leave it, or (`target`, an operator's) remove someone from it
     /// (`tagarela_part_room`).
-    PartRoom {
-        node: Incarnation,
-        reg: RegId,
-        key: NameKey,
-        room: RoomName<'static>,
+    Part {
         reason: LeaveReason,
         text: Option<Text<'static>>,
         target: Option<Name<'static>>,
     },
-    /// Set a room's topic (`tagarela_topic`).
-    SetTopic {
-        node: Incarnation,
-        reg: RegId,
-        key: NameKey,
-        room: RoomName<'static>,
-        text: Text<'static>,
-    },
-    /// Make `target` an operator of a room too (`tagarela_op`).
-    Op {
-        node: Incarnation,
-        reg: RegId,
-        key: NameKey,
-        room: RoomName<'static>,
-        target: Name<'static>,
-    },
-    /// Ban someone from a room, or take bans back (`tagarela_ban`): the
-    /// ban's `id` and how `BANS` shows it, what it refuses (`marks`), and
-    /// for taking back a single address, the networks holding it
-    /// (`within`); see [`crate::hub::room::Ban::marks`].
+    /// Set its topic (`tagarela_topic`).
+    Topic { text: Text<'static> },
+    /// Make `target` an operator of it too (`tagarela_op`).
+    Op { target: Name<'static> },
+    /// Ban someone from it, or take bans back (`tagarela_ban`): the ban's
+    /// `id` and how `BANS` shows it, what it refuses (`marks`), and for
+    /// taking back a single address, the networks holding it (`within`);
+    /// see [`crate::hub::room::Ban::marks`].
     Ban {
-        node: Incarnation,
-        reg: RegId,
-        key: NameKey,
-        room: RoomName<'static>,
         on: bool,
         id: String,
         shown: String,
@@ -151,14 +142,7 @@ impl Command {
     /// crowd joining at once (every client its rooms) is never refused
     /// while a client flooding room lines is.
     fn is_room_line(&self) -> bool {
-        matches!(
-            self,
-            Command::JoinRoom { .. }
-                | Command::PartRoom { .. }
-                | Command::SetTopic { .. }
-                | Command::Op { .. }
-                | Command::Ban { .. }
-        )
+        matches!(self, Command::Room { .. })
     }
 }
 
@@ -323,11 +307,7 @@ impl CommandQueue {
             }
             Command::Release { .. } => {}
             Command::Public { .. } | Command::Private { .. } => self.dequeued(),
-            Command::JoinRoom { .. }
-            | Command::PartRoom { .. }
-            | Command::SetTopic { .. }
-            | Command::Op { .. }
-            | Command::Ban { .. } => {
+            Command::Room { .. } => {
                 self.room_lines.fetch_sub(1, Ordering::AcqRel);
             }
         }

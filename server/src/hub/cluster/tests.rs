@@ -355,7 +355,13 @@ fn a_rooms_line_refused_by_redis_is_told_to_its_client() {
         Ok(Published::Queued)
     ));
     let command = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(command, Command::JoinRoom { .. }));
+    assert!(matches!(
+        command,
+        Command::Room {
+            line: RoomLine::Join { .. },
+            ..
+        }
+    ));
     hub.answered(&command, Verdict::RoomRefused("room-full".into()));
     let said = ana.taken();
     assert_eq!(said, [(0, "refused #club RoomFull".to_owned())]);
@@ -401,12 +407,14 @@ fn a_crowd_joining_rooms_at_once_fits_the_queue_to_redis() {
         crate::hub::room::RoomSettings::default(),
     );
     hub.enter("n1".into(), Snapshot::default());
-    let join = |i: usize| Command::JoinRoom {
-        node: "n1".into(),
-        reg: RegId(i as u64),
-        key: name(&format!("c{i}")).key(),
-        room: RoomName::normalize("#r").unwrap_or_else(|_| unreachable!()),
-        marks: Vec::new(),
+    let join = |i: usize| Command::Room {
+        from: RoomSender {
+            node: "n1".into(),
+            reg: RegId(i as u64),
+            key: name(&format!("c{i}")).key(),
+            room: RoomName::normalize("#r").unwrap_or_else(|_| unreachable!()),
+        },
+        line: RoomLine::Join { marks: Vec::new() },
     };
     let bound = QUEUE_MAX + 5000;
     for i in 0..bound {

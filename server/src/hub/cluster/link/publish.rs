@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::RegId;
 use crate::hub::cluster::lifecycle::Incarnation;
+use crate::hub::cluster::queue::RoomLine;
 use crate::hub::cluster::{ClusterHub, Command, Verdict};
 use crate::ops::metrics::Metrics;
 
@@ -91,12 +92,8 @@ pub(super) fn command_node(command: &Command) -> &Incarnation {
         | Command::Resume { node, .. }
         | Command::Release { node, .. }
         | Command::Public { node, .. }
-        | Command::Private { node, .. }
-        | Command::JoinRoom { node, .. }
-        | Command::PartRoom { node, .. }
-        | Command::SetTopic { node, .. }
-        | Command::Op { node, .. }
-        | Command::Ban { node, .. } => node,
+        | Command::Private { node, .. } => node,
+        Command::Room { from, .. } => &from.node,
     }
 }
 
@@ -108,11 +105,13 @@ fn function(command: &Command) -> &'static str {
         Command::Release { .. } => "tagarela_release",
         Command::Public { .. } => "tagarela_public",
         Command::Private { .. } => "tagarela_private",
-        Command::JoinRoom { .. } => "tagarela_join_room",
-        Command::PartRoom { .. } => "tagarela_part_room",
-        Command::SetTopic { .. } => "tagarela_topic",
-        Command::Op { .. } => "tagarela_op",
-        Command::Ban { .. } => "tagarela_ban",
+        Command::Room { line, .. } => match line {
+            RoomLine::Join { .. } => "tagarela_join_room",
+            RoomLine::Part { .. } => "tagarela_part_room",
+            RoomLine::Topic { .. } => "tagarela_topic",
+            RoomLine::Op { .. } => "tagarela_op",
+            RoomLine::Ban { .. } => "tagarela_ban",
+        },
     }
 }
 
@@ -123,12 +122,8 @@ fn command_reg(command: &Command) -> RegId {
         | Command::Resume { reg, .. }
         | Command::Release { reg, .. }
         | Command::Public { reg, .. }
-        | Command::Private { reg, .. }
-        | Command::JoinRoom { reg, .. }
-        | Command::PartRoom { reg, .. }
-        | Command::SetTopic { reg, .. }
-        | Command::Op { reg, .. }
-        | Command::Ban { reg, .. } => *reg,
+        | Command::Private { reg, .. } => *reg,
+        Command::Room { from, .. } => from.reg,
     }
 }
 
@@ -184,61 +179,48 @@ pub(super) fn fcall(command: &Command, keep: &str) -> redis::Cmd {
             cmd.arg(key.as_str()).arg(to.key().as_str());
             cmd.arg(text.as_str()).arg(since.0);
         }
-        Command::JoinRoom {
-            key, room, marks, ..
-        } => {
-            let [s1, s2] = room.skeletons();
-            cmd.arg(key.as_str())
-                .arg(room.as_str())
-                .arg(room.key().as_str());
-            cmd.arg(s1.as_str()).arg(s2.as_str());
-            cmd.arg(lines(marks.iter().cloned()));
-        }
-        Command::PartRoom {
-            key,
-            room,
-            reason,
-            text,
-            target,
-            ..
-        } => {
-            cmd.arg(key.as_str()).arg(room.key().as_str());
-            cmd.arg(reason.as_str())
-                .arg(text.as_ref().map_or("", |t| t.as_str()));
-            cmd.arg(
-                target
-                    .as_ref()
-                    .map_or(String::new(), |t| t.key().as_str().to_owned()),
-            );
-        }
-        Command::SetTopic {
-            key, room, text, ..
-        } => {
-            cmd.arg(key.as_str())
-                .arg(room.key().as_str())
-                .arg(text.as_str());
-        }
-        Command::Op {
-            key, room, target, ..
-        } => {
-            cmd.arg(key.as_str())
-                .arg(room.key().as_str())
-                .arg(target.key().as_str());
-        }
-        Command::Ban {
-            key,
-            room,
-            on,
-            id,
-            shown,
-            marks,
-            within,
-            ..
-        } => {
-            cmd.arg(key.as_str()).arg(room.key().as_str());
-            cmd.arg(if *on { "1" } else { "" }).arg(id).arg(shown);
-            cmd.arg(lines(marks.iter().cloned()))
-                .arg(lines(within.iter().cloned()));
+        Command::Room { from, line } => {
+            let (key, room) = (&from.key, &from.room);
+            cmd.arg(key.as_str());
+            match line {
+                RoomLine::Join { marks } => {
+                    let [s1, s2] = room.skeletons();
+                    cmd.arg(room.as_str()).arg(room.key().as_str());
+                    cmd.arg(s1.as_str()).arg(s2.as_str());
+                    cmd.arg(lines(marks.iter().cloned()));
+                }
+                RoomLine::Part {
+                    reason,
+                    text,
+                    target,
+                } => {
+                    cmd.arg(room.key().as_str()).arg(reason.as_str());
+                    cmd.arg(text.as_ref().map_or("", |t| t.as_str()));
+                    cmd.arg(
+                        target
+                            .as_ref()
+                            .map_or(String::new(), |t| t.key().as_str().to_owned()),
+                    );
+                }
+                RoomLine::Topic { text } => {
+                    cmd.arg(room.key().as_str()).arg(text.as_str());
+                }
+                RoomLine::Op { target } => {
+                    cmd.arg(room.key().as_str()).arg(target.key().as_str());
+                }
+                RoomLine::Ban {
+                    on,
+                    id,
+                    shown,
+                    marks,
+                    within,
+                } => {
+                    cmd.arg(room.key().as_str());
+                    cmd.arg(if *on { "1" } else { "" }).arg(id).arg(shown);
+                    cmd.arg(lines(marks.iter().cloned()))
+                        .arg(lines(within.iter().cloned()));
+                }
+            }
         }
     }
     cmd
