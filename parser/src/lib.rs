@@ -10,6 +10,8 @@
 //! - [`ServerLine`] decodes and encodes server lines (§7).
 //! - [`channel::ChannelMessage`] decodes and encodes a cluster's channel
 //!   messages (§17.2).
+//! - [`irc::IrcMessage`] decodes and encodes IRC's message grammar, for
+//!   an IRC front door (issue 23).
 //! - [`Name`], [`Text`], [`Token`] and [`Timestamp`] are validated field values;
 //!   an encoder cannot produce a line its decoder would refuse.
 #![forbid(unsafe_code)]
@@ -21,6 +23,7 @@ pub mod content;
 mod error;
 mod framer;
 mod history;
+pub mod irc;
 pub mod limits;
 mod lines;
 mod name;
