@@ -82,6 +82,21 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_PORT", default_value_t = 7878)]
     pub port: u16,
 
+    /// Also listen for IRC clients (spec §20) on this port (the usual is
+    /// 6667); 0 picks a free one. Off by default.
+    #[arg(long, env = "TAGARELA_IRC_PORT")]
+    pub irc_port: Option<u16>,
+
+    /// Also listen for IRC over TLS on this port (the usual is 6697),
+    /// with the same certificate as --tls-port (needs --tls or
+    /// --tls-cert). Off by default.
+    #[arg(long, env = "TAGARELA_IRC_TLS_PORT")]
+    pub irc_tls_port: Option<u16>,
+
+    /// The server's name on IRC: the source of its numerics (§20.1).
+    #[arg(long, env = "TAGARELA_IRC_NAME", default_value = "tagarela")]
+    pub irc_name: String,
+
     /// Length of the queue of connections the kernel completes before the
     /// server accepts them (listen backlog; the kernel caps it at
     /// net.core.somaxconn). Too short a queue makes a crowd of clients
@@ -356,6 +371,8 @@ pub struct Settings {
     /// The load balancers whose connections begin with a PROXY header
     /// naming the client (none: no connection is read for one).
     pub balancers: crate::transport::proxy_header::Balancers,
+    /// The server's name to IRC clients (§20.1).
+    pub irc_name: String,
 }
 
 impl Default for Settings {
@@ -382,6 +399,7 @@ impl Default for Settings {
             crowd_size: crate::hub::crowd::DEFAULT_SIZE,
             rooms: crate::hub::room::RoomSettings::default(),
             balancers: crate::transport::proxy_header::Balancers::default(),
+            irc_name: "tagarela".to_owned(),
         }
     }
 }
@@ -441,6 +459,7 @@ impl Config {
             balancers: crate::transport::proxy_header::Balancers::new(
                 self.proxy_protocol_from.clone(),
             ),
+            irc_name: self.irc_name.clone(),
         }
     }
 }

@@ -83,7 +83,7 @@ pub enum EventKind {
 }
 
 /// The wire formats an event can be encoded in: one slot each in
-/// [`Event`]'s cache. Only Tagarela's today; IRC would be the second.
+/// [`Event`]'s cache: Tagarela's (spec/PROTOCOL.md) and IRC's (§20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireFormat {
     /// spec/PROTOCOL.md.
@@ -97,6 +97,10 @@ pub enum WireFormat {
     /// spec/PROTOCOL.md with rooms (§19: `IN #room SEQ ...`), for clients
     /// that asked for them.
     TagarelaRooms,
+    /// IRC (§20.2).
+    Irc,
+    /// IRC with `@time=` (the `server-time` capability, §20.3).
+    IrcTime,
 }
 
 /// An accepted event.
@@ -122,6 +126,10 @@ pub struct Event {
     tagarela_seq: OnceLock<Option<Bytes>>,
     /// The `IN #room SEQ` encoding, likewise.
     tagarela_rooms: OnceLock<Option<Bytes>>,
+    /// The IRC encoding, likewise.
+    irc: OnceLock<Option<Bytes>>,
+    /// The IRC encoding with `@time=`, likewise.
+    irc_time: OnceLock<Option<Bytes>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
@@ -159,6 +167,8 @@ impl Event {
             tagarela_history: OnceLock::new(),
             tagarela_seq: OnceLock::new(),
             tagarela_rooms: OnceLock::new(),
+            irc: OnceLock::new(),
+            irc_time: OnceLock::new(),
         }
     }
 
@@ -181,6 +191,8 @@ impl Event {
             WireFormat::TagarelaHistory => &self.tagarela_history,
             WireFormat::TagarelaSeq => &self.tagarela_seq,
             WireFormat::TagarelaRooms => &self.tagarela_rooms,
+            WireFormat::Irc => &self.irc,
+            WireFormat::IrcTime => &self.irc_time,
         };
         slot.get_or_init(|| encode(self)).as_ref()
     }

@@ -72,6 +72,24 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    if config.irc_tls_port.is_some() && tls.is_none() {
+        anyhow::bail!(
+            "--irc-tls-port needs --tls (or --tls-cert): IRC over TLS uses its certificate"
+        );
+    }
+    if (config.irc_port.is_some() || config.irc_tls_port.is_some()) && config.redis.is_some() {
+        anyhow::bail!(
+            "--irc-port and --irc-tls-port are not yet served by a cluster's node (spec §20.7)"
+        );
+    }
+    let irc = match config.irc_port {
+        Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
+        None => None,
+    };
+    let irc_tls = match config.irc_tls_port {
+        Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
+        None => None,
+    };
     let metrics = match &config.metrics_listen {
         None => None,
         Some(at) => {
@@ -164,6 +182,15 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %local, fingerprint = %tls.fingerprint(), "listening for TLS");
         addr = addr.or(Some(local));
     }
+    for (listener, what) in [(&irc, "IRC"), (&irc_tls, "IRC over TLS")] {
+        if let Some(listener) = listener {
+            let local = listener
+                .local_addr()
+                .context("listening socket has no address")?;
+            let _ = writeln!(stdout, "tagarela-server listening on {local} ({what})");
+            tracing::info!(addr = %local, "listening for {what}");
+        }
+    }
     let _ = stdout.flush();
     let addr = addr.map(|a| a.to_string()).unwrap_or_default();
     let private = if config.log_private_text {
@@ -180,6 +207,8 @@ async fn main() -> anyhow::Result<()> {
         plain,
         tls,
         metrics,
+        irc,
+        irc_tls,
     };
     let mut settings = config.settings();
     settings.access = access;

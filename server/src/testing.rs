@@ -54,6 +54,8 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 pub struct TestServer {
     /// Where it listens (127.0.0.1, a free port).
     pub addr: SocketAddr,
+    /// Where it listens for IRC (spec §20), if it does.
+    pub irc: Option<SocketAddr>,
     /// Stops it when sent (or dropped).
     stop: Option<oneshot::Sender<()>>,
     /// The server itself.
@@ -64,6 +66,15 @@ impl TestServer {
     /// Starts a server with `settings` and no audit log.
     pub async fn start(settings: Settings) -> std::io::Result<TestServer> {
         Self::start_with(settings, None, None).await
+    }
+
+    /// Starts a server with `settings` that also listens for IRC (§20).
+    pub async fn start_irc(settings: Settings) -> std::io::Result<TestServer> {
+        let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let at = irc.local_addr()?;
+        let mut server = Self::start_listening(settings, None, None, Some(irc)).await?;
+        server.irc = Some(at);
+        Ok(server)
     }
 
     /// Starts a server that speaks TLS only, with `tls`'s certificate.
@@ -86,6 +97,15 @@ impl TestServer {
         tls: Option<Arc<Tls>>,
         metrics: Option<tokio::net::TcpListener>,
     ) -> std::io::Result<TestServer> {
+        Self::start_listening(settings, tls, metrics, None).await
+    }
+
+    async fn start_listening(
+        settings: Settings,
+        tls: Option<Arc<Tls>>,
+        metrics: Option<tokio::net::TcpListener>,
+        irc: Option<tokio::net::TcpListener>,
+    ) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let listeners = match tls {
@@ -93,11 +113,15 @@ impl TestServer {
                 plain: Some(listener),
                 tls: None,
                 metrics,
+                irc,
+                irc_tls: None,
             },
             Some(tls) => Listeners {
                 plain: None,
                 tls: Some((listener, tls)),
                 metrics,
+                irc,
+                irc_tls: None,
             },
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -111,6 +135,7 @@ impl TestServer {
         ));
         Ok(TestServer {
             addr,
+            irc: None,
             stop: Some(stop),
             task,
         })

@@ -70,11 +70,17 @@ async fn counters_move_with_the_room_and_the_scrape_is_valid() {
     let after = get(at, "/metrics").await;
     assert_eq!(value(&after, "tagarela_registered_clients"), Some(2.0));
     assert_eq!(
-        value(&after, r#"tagarela_connections_total{transport="tcp"}"#),
+        value(
+            &after,
+            r#"tagarela_connections_total{transport="tcp",protocol="tagarela"}"#
+        ),
         Some(2.0)
     );
     assert_eq!(
-        value(&after, r#"tagarela_connections_open{transport="tcp"}"#),
+        value(
+            &after,
+            r#"tagarela_connections_open{transport="tcp",protocol="tagarela"}"#
+        ),
         Some(2.0)
     );
     assert_eq!(

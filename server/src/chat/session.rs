@@ -59,6 +59,9 @@ pub struct Session {
     /// The client asked for the `rooms` feature, and this server has
     /// rooms (§19.1).
     rooms: bool,
+    /// The client starts in the default room (§19.1; not an IRC client,
+    /// §20.2).
+    lobby: bool,
     /// A claim or resume the hub will answer later (a cluster, §17), and
     /// the name asked for: no further line is handled until it is.
     awaiting: Option<Name<'static>>,
@@ -80,6 +83,9 @@ pub struct SessionOptions {
     pub access: Option<Arc<Access>>,
     /// The connection is TLS (a password may cross it, §4.7).
     pub over_tls: bool,
+    /// The client starts in the default room (every Tagarela client,
+    /// §19.1); an IRC client starts in none (§20.2).
+    pub lobby: bool,
 }
 
 impl Session {
@@ -90,6 +96,7 @@ impl Session {
             recording,
             access,
             over_tls,
+            lobby,
         } = options;
         let secure = may_receive_password(
             over_tls,
@@ -107,6 +114,7 @@ impl Session {
             numbered: false,
             resumable: false,
             rooms: false,
+            lobby,
             awaiting: None,
             pending: None,
             access,
@@ -486,6 +494,7 @@ impl Session {
             recipient: self.client.clone(),
             welcome: self.welcomer(),
             rooms: self.rooms,
+            lobby: self.lobby,
         }
     }
 

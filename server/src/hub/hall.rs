@@ -709,6 +709,11 @@ impl Hall {
         text: Text<'static>,
     ) -> Option<Arc<Event>> {
         let sender = self.members.get(&from.key()).map(|m| m.id);
+        // A client that asked for its own messages back (IRC's
+        // echo-message, §20.3) gets them as everyone else does.
+        let sender = sender.filter(
+            |id| !matches!(self.recipients.get(id.0 as usize), Some(Some(r)) if r.echoes()),
+        );
         let at = self.stamp(at);
         let event = self.number_in(seq, at, room, EventKind::Public { from, text })?;
         self.counters.public.inc();
@@ -819,6 +824,12 @@ impl Hall {
                 rooms.extend(back_in.iter().cloned());
                 let missed = self.log.missed(key, &rooms, since, after, self.last_seq);
                 (missed.after, None, Some(missed))
+            }
+            Greeting::Newcomer { join }
+                if self.is_in(key, &self.default_room().key()) != Some(true) =>
+            {
+                // A newcomer that starts in no room (§20.2).
+                (join, None, None)
             }
             Greeting::Newcomer { join } => {
                 let own = self.log.get(join).filter(|e| {

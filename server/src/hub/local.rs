@@ -19,11 +19,11 @@ use crate::hub::event_log::LOG_MAX;
 use crate::hub::hall::{Greeting, Hall, Listing, Seat};
 use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
-use crate::hub::room::{Ban, RoomSettings};
+use crate::hub::room::{Ban, Room, RoomSettings};
 use crate::hub::shape::Shape;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, RoomRefusal, Said, Unpublished, Welcome,
+    Registration, RoomRefusal, RoomView, Said, Unpublished, Welcome,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
@@ -253,9 +253,10 @@ impl Hub for LocalHub {
             name,
             recipient,
             welcome,
+            lobby,
             ..
         } = entrant;
-        Answer::Ready(self.claim_now(&name, recipient, resumable, welcome))
+        Answer::Ready(self.claim_in(&name, recipient, resumable, lobby, welcome))
     }
 
     fn resume(&self, entrant: Entrant, token: &str, after: Seq) -> Answer {
@@ -540,6 +541,33 @@ impl Hub for LocalHub {
         self.lock().hall.listing()
     }
 
+    fn room_view(&self, room: &RoomName<'_>) -> Result<RoomView, RoomRefusal> {
+        let key = room.key();
+        let r = self.lock();
+        let (room, members) = r.hall.who_in_room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        let operators = r.hall.operators_of(&key);
+        let bans = r.hall.room(&key).map(Room::bans).unwrap_or_default();
+        Ok(RoomView {
+            room,
+            members,
+            operators,
+            bans,
+        })
+    }
+
+    fn whois(&self, name: &Name<'_>) -> Option<(Name<'static>, Vec<RoomName<'static>>)> {
+        let key = name.key();
+        let r = self.lock();
+        let held = r.hall.member(&key)?.name.clone();
+        let rooms = r
+            .hall
+            .rooms_of(&key)
+            .iter()
+            .filter_map(|k| r.hall.room(k).map(|x| x.name().clone()))
+            .collect();
+        Some((held, rooms))
+    }
+
     fn history_in(
         &self,
         room: &RoomName<'_>,
@@ -599,6 +627,7 @@ fn room_key(room: &RoomName<'_>) -> RoomKey {
 
 impl LocalHub {
     /// [`Hub::claim`], decided now (as a local hub always does).
+    #[cfg(test)]
     pub fn claim_now(
         &self,
         name: &Name<'static>,
@@ -606,12 +635,58 @@ impl LocalHub {
         resumable: bool,
         welcome: impl FnOnce(Welcome),
     ) -> Result<Claimed, Refusal> {
+        self.claim_in(name, recipient, resumable, true, welcome)
+    }
+
+    /// As [`LocalHub::claim_now`], into the default room or (`lobby`
+    /// false, an IRC client, §20.2) into no room.
+    fn claim_in(
+        &self,
+        name: &Name<'static>,
+        recipient: Arc<dyn Recipient>,
+        resumable: bool,
+        lobby: bool,
+        welcome: impl FnOnce(Welcome),
+    ) -> Result<Claimed, Refusal> {
         let mut r = self.lock();
         if let Some(clash) = r.hall.clash(&name.key(), &Shape::of_name(name)) {
             return Err(Refusal::Clash(clash));
         }
+        if !lobby {
+            return Ok(self.admit_roomless(&mut r, name, recipient, welcome));
+        }
         let held = Held::default();
         Ok(self.admit(&mut r, name, recipient, resumable, None, &held, welcome))
+    }
+
+    /// Seats a newcomer that starts in no room: nothing is published,
+    /// so nobody is told (§20.2); its welcome comes first all the same.
+    fn admit_roomless(
+        &self,
+        r: &mut Registry,
+        name: &Name<'static>,
+        recipient: Arc<dyn Recipient>,
+        welcome: impl FnOnce(Welcome),
+    ) -> Claimed {
+        let key = name.key();
+        r.departed.remove(&key);
+        self.metrics.registered.inc();
+        let since = r.hall.last_seq();
+        r.hall.add_registered(name.clone(), since);
+        welcome(r.hall.welcome(
+            name.clone(),
+            &key,
+            Greeting::Newcomer { join: since },
+            None,
+            &[],
+        ));
+        let id = r.next_id();
+        r.hall.sit(key.clone(), Seat { recipient, reg: id });
+        Claimed {
+            registration: Registration { key, id },
+            join: None,
+            join_recorded: false,
+        }
     }
 
     #[cfg(test)]

@@ -141,6 +141,26 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// A room's list this client changed, as it is now that the cluster
     /// has the change (§19.7). Must never wait.
     fn room_list(&self, list: &RoomList<'_>);
+
+    /// Whether the client gets its own public messages back, as everyone
+    /// else in the room does (IRC's `echo-message`, §20.3); a Tagarela
+    /// client never does (§19.3).
+    fn echoes(&self) -> bool {
+        false
+    }
+}
+
+/// A room as an IRC client's `NAMES`, `WHO` and `MODE` see it (§20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomView {
+    /// Its display form.
+    pub room: RoomName<'static>,
+    /// Who is in it.
+    pub members: Vec<Name<'static>>,
+    /// Its operators.
+    pub operators: Vec<Name<'static>>,
+    /// Its bans.
+    pub bans: Vec<BanTarget<'static>>,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).
@@ -226,6 +246,9 @@ pub struct Entrant {
     /// than the default one is resumed only by a connection that speaks
     /// rooms.
     pub rooms: bool,
+    /// It starts in the default room (§19.1), as every Tagarela client
+    /// does; an IRC client starts in no channel (§20.2).
+    pub lobby: bool,
 }
 
 impl std::fmt::Debug for Entrant {
@@ -502,6 +525,20 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// The rooms, by name.
     fn rooms(&self) -> Vec<hall::Listing> {
         Vec::new()
+    }
+
+    /// `room`'s members, operators and bans (§20: an IRC client's
+    /// `NAMES`, `WHO` and `MODE`).
+    #[allow(unused_variables)] // a hub without rooms refuses them all
+    fn room_view(&self, room: &RoomName<'_>) -> Result<RoomView, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    /// The name `name` is held as, and the rooms its holder is in
+    /// (`WHOIS`, §20); `None` if nobody holds it.
+    #[allow(unused_variables)] // a hub without rooms knows no rooms
+    fn whois(&self, name: &Name<'_>) -> Option<(Name<'static>, Vec<RoomName<'static>>)> {
+        None
     }
 
     /// [`Hub::history`] in `room`, and the room's own name.

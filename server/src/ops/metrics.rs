@@ -19,15 +19,18 @@ use tokio::net::{TcpListener, TcpStream};
 /// One label, as `prometheus-client` encodes it.
 pub type Label = [(&'static str, &'static str); 1];
 
+/// Two labels: a connection's `transport` and `protocol` (§20).
+pub type Labels = [(&'static str, &'static str); 2];
+
 /// Every figure the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
     /// Everything below, for encoding.
     registry: Registry,
     /// Connections accepted, by transport (`tcp`, `tls`).
-    pub connections: Family<Label, Counter>,
-    /// Connections open now, by transport.
-    pub open: Family<Label, Gauge>,
+    pub connections: Family<Labels, Counter>,
+    /// Connections open now, by transport and protocol.
+    pub open: Family<Labels, Gauge>,
     /// Clients registered now.
     pub registered: Gauge,
     /// Lines received (complete lines handled).
@@ -85,8 +88,8 @@ impl Metrics {
     /// `audit_errors` is the audit log's own counter.
     pub fn new(audit_errors: Counter) -> Metrics {
         let mut registry = Registry::with_prefix("tagarela");
-        let connections = Family::<Label, Counter>::default();
-        let open = Family::<Label, Gauge>::default();
+        let connections = Family::<Labels, Counter>::default();
+        let open = Family::<Labels, Gauge>::default();
         let registered = Gauge::default();
         let lines_in = Counter::default();
         let bytes_in = Counter::default();
@@ -138,7 +141,7 @@ impl Metrics {
         );
         registry.register(
             "connections_open",
-            "Connections open now, by transport",
+            "Connections open now, by transport and protocol",
             open.clone(),
         );
         registry.register(

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::chat::reply::{Replier, Reply};
+use crate::chat::reply::{Client, Replier, Reply};
 use crate::chat::session::{Pending, Session, SessionOptions};
 use crate::config::Settings;
 use crate::flow::rate_limit::Bucket;
@@ -29,6 +29,7 @@ use crate::hub::{Claimed, Refusal};
 use crate::ops::metrics::Metrics;
 use crate::transport::admission::Permit;
 use crate::transport::shared::Shared;
+use crate::wire::irc::{IrcClient, IrcFront};
 use crate::wire::outbox::Outbox;
 use crate::wire::tagarela;
 
@@ -70,6 +71,25 @@ enum Progress {
     End(Ending),
 }
 
+/// The wire format a connection speaks: the port it came in on says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// spec/PROTOCOL.md.
+    Tagarela,
+    /// IRC (spec §20).
+    Irc,
+}
+
+impl Protocol {
+    /// The metrics' `protocol` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Tagarela => "tagarela",
+            Protocol::Irc => "irc",
+        }
+    }
+}
+
 /// What a connection runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -97,12 +117,13 @@ pub async fn serve<T: Transport>(
     shutdown: CancellationToken,
     permit: Permit,
     kind: TransportKind,
+    protocol: Protocol,
 ) {
     let mut transport = transport;
     let open = ctx
         .metrics
         .open
-        .get_or_create(&[("transport", kind.label())])
+        .get_or_create(&[("transport", kind.label()), ("protocol", protocol.label())])
         .clone();
     open.inc();
     let settings = &ctx.settings;
@@ -114,7 +135,17 @@ pub async fn serve<T: Transport>(
     // instead of greeting, so the client (and a balancer's health check
     // that reads the greeting) goes elsewhere at once.
     let ready = ctx.hub.is_ready();
-    if ready {
+    // Who the chat core talks to: the outbox itself for a Tagarela client,
+    // an IRC encoder in front of it for an IRC client.
+    let (client, irc): (Arc<dyn Client>, _) = match (protocol, &ctx.irc) {
+        (Protocol::Irc, Some(identity)) => {
+            let client = Arc::new(IrcClient::new(outbox.clone(), Arc::clone(identity)));
+            let front = IrcFront::new(Arc::clone(&client), Arc::clone(&ctx.hub));
+            (client, Some(Box::new(front)))
+        }
+        _ => (outbox.clone(), None),
+    };
+    if ready && irc.is_none() {
         outbox.reply(&Reply::Hello);
     }
     let options = SessionOptions {
@@ -122,13 +153,15 @@ pub async fn serve<T: Transport>(
         recording: ctx.sink.is_some(),
         access: ctx.access.clone(),
         over_tls: kind == TransportKind::Tls,
+        lobby: irc.is_none(),
     };
-    let mut session = Session::new(Arc::clone(&ctx.hub), outbox.clone(), options);
+    let mut session = Session::new(Arc::clone(&ctx.hub), client, options);
     let mut input = Input::new(
         settings
             .rate_limit
             .map(|rate| (rate, Bucket::new(Instant::now()))),
         Arc::clone(&ctx.pressure),
+        irc,
     );
     let mut outgoing = Outgoing::default();
 
@@ -274,7 +307,10 @@ pub async fn serve<T: Transport>(
         .removals
         .get_or_create(&[("reason", reason)])
         .inc();
-    Box::pin(close(ending, transport, &ctx, session, &outbox, outgoing)).await;
+    Box::pin(close(
+        ending, transport, &ctx, session, &input, &outbox, outgoing,
+    ))
+    .await;
     open.dec();
     drop(permit);
 }
@@ -376,6 +412,7 @@ async fn close<T: Transport>(
     mut transport: T,
     ctx: &Shared,
     mut session: Session,
+    input: &Input,
     outbox: &Outbox,
     mut outgoing: Outgoing,
 ) {
@@ -402,7 +439,12 @@ async fn close<T: Transport>(
                 session.leave(leave);
                 record(ctx, &mut session).await;
             }
-            if let Some(bye) = tagarela::encode_reply(&Reply::Bye(reason)) {
+            let bye = if input.speaks_irc() {
+                Some(IrcClient::bye_line(reason).into())
+            } else {
+                tagarela::encode_reply(&Reply::Bye(reason))
+            };
+            if let Some(bye) = bye {
                 if overflowed || reason == ByeReason::Slow {
                     // Its output is over the bound: one attempt, never a wait.
                     outbox.close();

@@ -30,7 +30,7 @@ use crate::store::history::History;
 use crate::store::server_log::ServerLog;
 use crate::store::{EventSink, Fanout, Stores};
 use crate::transport::admission::Admission;
-use crate::transport::connection::{self, TransportKind};
+use crate::transport::connection::{self, Protocol, TransportKind};
 use crate::transport::proxy_header;
 use crate::transport::shared::Shared;
 use crate::transport::tls::Tls;
@@ -49,6 +49,20 @@ pub struct Listeners {
     pub tls: Option<(TcpListener, Arc<Tls>)>,
     /// The metrics endpoint (`GET /metrics`), if the operator wants one.
     pub metrics: Option<TcpListener>,
+    /// IRC (spec §20), if any.
+    pub irc: Option<TcpListener>,
+    /// IRC over TLS, if any (with the TLS listener's certificate).
+    pub irc_tls: Option<TcpListener>,
+}
+
+/// What a listener's connections are: over TLS or not, and which
+/// protocol they speak.
+#[derive(Debug, Clone, Copy)]
+struct Door {
+    /// Over TLS.
+    tls: bool,
+    /// Tagarela's or IRC.
+    protocol: Protocol,
 }
 
 /// Serves `listener` until `shutdown` resolves, then closes every connection
@@ -64,28 +78,27 @@ pub async fn run(
         plain: Some(listener),
         tls: None,
         metrics: None,
+        irc: None,
+        irc_tls: None,
     };
     serve(listeners, settings, stores, shutdown).await;
 }
 
-/// Accepts the next connection on either listener; says whether it came
-/// on the TLS one.
-async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAddr)>, bool) {
-    let plain = async {
-        match &listeners.plain {
+/// Accepts the next connection on any listener; says which door it came
+/// in by.
+async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAddr)>, Door) {
+    async fn on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+        match listener {
             Some(l) => l.accept().await,
             None => std::future::pending().await,
         }
-    };
-    let tls = async {
-        match &listeners.tls {
-            Some((l, _)) => l.accept().await,
-            None => std::future::pending().await,
-        }
-    };
+    }
+    let door = |tls, protocol| Door { tls, protocol };
     tokio::select! {
-        accepted = plain => (accepted, false),
-        accepted = tls => (accepted, true),
+        accepted = on(listeners.plain.as_ref()) => (accepted, door(false, Protocol::Tagarela)),
+        accepted = on(listeners.tls.as_ref().map(|(l, _)| l)) => (accepted, door(true, Protocol::Tagarela)),
+        accepted = on(listeners.irc.as_ref()) => (accepted, door(false, Protocol::Irc)),
+        accepted = on(listeners.irc_tls.as_ref()) => (accepted, door(true, Protocol::Irc)),
     }
 }
 
@@ -190,6 +203,15 @@ pub async fn serve(
             }
         }))
     };
+    // IRC clients are rooms clients (§20): a server without rooms (a
+    // cluster's node, §19.7) has no IRC port.
+    let irc = (listeners.irc.is_some() || listeners.irc_tls.is_some()).then(|| {
+        Arc::new(crate::wire::irc::IrcIdentity::new(
+            &settings.irc_name,
+            &settings.rooms,
+            None,
+        ))
+    });
     let ctx = Arc::new(Shared {
         hub,
         settings,
@@ -197,6 +219,7 @@ pub async fn serve(
         pressure,
         metrics: Arc::clone(&metrics),
         access: settings_access,
+        irc,
     });
     let mut listeners = listeners;
     let endpoint = listeners.metrics.take().map(|l| {
@@ -220,7 +243,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
 
     loop {
-        let (accepted, over_tls) = tokio::select! {
+        let (accepted, entry) = tokio::select! {
             () = &mut shutdown => break,
             accepted = accept(&listeners) => accepted,
         };
@@ -246,7 +269,7 @@ pub async fn serve(
                             () = door.stop.cancelled() => return,
                         };
                         match header {
-                            Ok(client) => door.open(stream, client, over_tls),
+                            Ok(client) => door.open(stream, client, entry),
                             Err(e) => {
                                 // Debug: a misconfigured balancer would fill
                                 // the log; the metric counts them.
@@ -256,7 +279,7 @@ pub async fn serve(
                         }
                     });
                 } else {
-                    door.open(stream, peer, over_tls);
+                    door.open(stream, peer, entry);
                 }
             }
             Err(e) => {
@@ -324,12 +347,20 @@ impl Doorway {
     /// which a balancer's header may have given) and starts serving it:
     /// after the TLS handshake (bounded in time) if it came on the TLS
     /// listener.
-    fn open(&self, stream: TcpStream, peer: SocketAddr, over_tls: bool) {
+    fn open(&self, stream: TcpStream, peer: SocketAddr, door: Door) {
+        let Door {
+            tls: over_tls,
+            protocol,
+        } = door;
         let permit = match self.admission.admit(peer.ip()) {
             Ok(permit) => permit,
             Err(reason) => {
                 tracing::warn!(peer = %peer, reason = %reason, "connection refused");
-                if let Some(bye) = tagarela::encode_reply(&Reply::Bye(reason)) {
+                let bye = match protocol {
+                    Protocol::Tagarela => tagarela::encode_reply(&Reply::Bye(reason)),
+                    Protocol::Irc => Some(crate::wire::irc::IrcClient::bye_line(reason).into()),
+                };
+                if let Some(bye) = bye {
                     // A fresh socket's send buffer is empty: this does not block.
                     let _ = stream.try_write(&bye);
                 }
@@ -345,7 +376,10 @@ impl Doorway {
         self.ctx
             .metrics
             .connections
-            .get_or_create(&[("transport", transport.label())])
+            .get_or_create(&[
+                ("transport", transport.label()),
+                ("protocol", protocol.label()),
+            ])
             .inc();
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();
@@ -378,6 +412,7 @@ impl Doorway {
                                 stop,
                                 permit,
                                 TransportKind::Tls,
+                                protocol,
                             )
                             .await;
                         }
@@ -402,6 +437,7 @@ impl Doorway {
                     stop,
                     permit,
                     TransportKind::Tcp,
+                    protocol,
                 ));
             }
         }

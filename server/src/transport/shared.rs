@@ -26,4 +26,7 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The room's password, if it has one (§4.7).
     pub access: Option<Arc<Access>>,
+    /// What this server tells IRC clients about itself (§20.1), if it
+    /// has an IRC port.
+    pub irc: Option<Arc<crate::wire::irc::IrcIdentity>>,
 }

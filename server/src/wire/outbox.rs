@@ -142,6 +142,12 @@ impl Outbox {
         self.push_as(line, true)
     }
 
+    /// Queues a copy of `line`, an answer to the client's own line: it
+    /// counts toward the bounds but never holds the senders back (§11.1).
+    pub fn push_reply(&self, line: &[u8]) -> bool {
+        self.push_as(line, false)
+    }
+
     /// As [`Outbox::push`]; `presses`: above the soft bound, this line may
     /// start holding the senders back (§11.1). Replies to the client's own
     /// lines never do: holding the others back cannot drain them, and a
@@ -246,7 +252,8 @@ impl Outbox {
         self.lock().displaced
     }
 
-    fn displace(&self, why: ByeReason) {
+    /// The hub let go of this client (`why`: `Replaced` or `Unavailable`).
+    pub fn displace(&self, why: ByeReason) {
         let mut s = self.lock();
         s.displaced.get_or_insert(why);
         let waker = s.signal();

@@ -16,6 +16,7 @@ fn session(peer: &str, over_tls: bool) -> (Session, Arc<Outbox>) {
         recording: false,
         access,
         over_tls,
+        lobby: true,
     };
     let s = Session::new(hub, outbox.clone(), options);
     (s, outbox)
@@ -50,6 +51,7 @@ fn known_answers_from_line_to_reply() {
             recording: false,
             access: None,
             over_tls: false,
+            lobby: true,
         };
         (
             Session::new(Arc::clone(&hub), outbox.clone(), options),

@@ -33,6 +33,7 @@ pub(crate) fn quiet(who: &str) -> Entrant {
         recipient: Arc::new(Seen::default()),
         welcome: Box::new(|_| {}),
         rooms: false,
+        lobby: true,
     }
 }
 
@@ -97,6 +98,7 @@ pub(crate) fn claim(
                 welcomed.note(format!("welcome {} {}", w.name, w.online))
             }),
             rooms: false,
+            lobby: true,
         },
         false,
     );

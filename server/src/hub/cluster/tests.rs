@@ -253,6 +253,7 @@ fn a_reaped_name_is_counted_out_before_its_leave_is_seen() {
         recipient: scrapes.clone(),
         welcome: Box::new(|_| {}),
         rooms: false,
+        lobby: true,
     };
     let _answer = hub.claim(entrant, false);
     let Ok(Command::Claim { reg: bia_reg, .. }) = commands.try_recv() else {

@@ -6,14 +6,17 @@
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
+use tagarela_parser::limits::FLOOD_CAP;
 use tagarela_parser::sniff::{self, Sniffed};
-use tagarela_parser::{ByeReason, Framed, LineFramer};
+use tagarela_parser::{ByeReason, Frame, Framed, LineFramer};
 use tokio::time::Instant;
 
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
 use crate::flow::pressure::Pressure;
 use crate::flow::rate_limit::{Bucket, Rate};
+use crate::wire::irc::IrcFront;
+use crate::wire::irc::front::FRAME_MAX;
 use crate::wire::tagarela;
 
 use super::{Ending, Progress};
@@ -56,12 +59,35 @@ pub(super) struct Input {
     /// Figures for the metrics since they were last taken: octets read,
     /// lines handled, times the rate limit held lines back.
     pub(super) counted: Counted,
+    /// The reading side of an IRC connection (§20); `None`: Tagarela's.
+    irc: Option<Box<IrcFront>>,
+}
+
+/// What may happen to the next line, before it is handled.
+enum Gate {
+    /// Handle it.
+    Go,
+    /// Keep it (and the rest) until the rate limit or the hard pressure
+    /// lets it through.
+    Hold,
+    /// Keep it until the hub answers the claim.
+    Wait,
 }
 
 impl Input {
-    pub(super) fn new(limit: Option<(Rate, Bucket)>, pressure: Arc<Pressure>) -> Self {
+    pub(super) fn new(
+        limit: Option<(Rate, Bucket)>,
+        pressure: Arc<Pressure>,
+        irc: Option<Box<IrcFront>>,
+    ) -> Self {
+        let framer = if irc.is_some() {
+            LineFramer::new(FRAME_MAX, FLOOD_CAP)
+        } else {
+            LineFramer::default()
+        };
         Input {
-            framer: LineFramer::default(),
+            irc,
+            framer,
             partial: BytesMut::new(),
             sniffing: true,
             limit,
@@ -129,12 +155,86 @@ impl Input {
         result
     }
 
+    /// Notes what one pass over the lines did: the lines it handled, and
+    /// when (if) it held the rest back (`pressed`: by the hard pressure,
+    /// which the metrics do not count as the rate limit's).
+    fn handled(
+        &mut self,
+        used: usize,
+        handled: usize,
+        held_until: Option<Instant>,
+        pressed: bool,
+    ) -> (usize, usize) {
+        if held_until.is_some() && self.held_until.is_none() && !pressed {
+            self.counted.holds += 1;
+        }
+        self.held_until = held_until;
+        self.counted.lines = self.counted.lines.saturating_add(handled as u32);
+        (used, handled)
+    }
+
+    /// True for an IRC connection (§20).
+    pub(super) fn speaks_irc(&self) -> bool {
+        self.irc.is_some()
+    }
+
+    /// Frames the complete IRC lines at the start of `data` and hands
+    /// each to the IRC front, as [`Input::handle`] does for Tagarela's.
+    fn handle_irc(
+        &mut self,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(usize, usize), ByeReason> {
+        let mut handled = 0;
+        let mut held_until = None;
+        let mut pressed = false;
+        let mut used = 0;
+        loop {
+            let (n, frame) = self.framer.next(&data[used..]);
+            match frame {
+                Frame::NeedMore => {
+                    used += n;
+                    break;
+                }
+                Frame::Flood => return Err(ByeReason::Flood),
+                Frame::TooLong | Frame::Line(_) => {}
+            }
+            // An over-long line is answered at once: its octets are gone.
+            if matches!(frame, Frame::Line(_)) {
+                match gate(
+                    &mut self.limit,
+                    &self.pressure,
+                    session,
+                    true,
+                    &mut held_until,
+                    &mut pressed,
+                ) {
+                    Gate::Go => {}
+                    Gate::Hold | Gate::Wait => break,
+                }
+            }
+            handled += 1;
+            let next = match (frame, self.irc.as_mut()) {
+                (Frame::Line(line), Some(front)) => front.handle(line, session),
+                _ => session.handle(Intent::TooLong),
+            };
+            used += n;
+            if let Next::Close(reason) = next {
+                return Err(reason);
+            }
+        }
+        Ok(self.handled(used, handled, held_until, pressed))
+    }
+
     /// Frames, checks and decodes the complete lines at the start of
     /// `data` (content checks run over the whole buffer at once) and hands
     /// their intents to the session while the rate limit allows; sets
     /// `held_until` when it holds lines back. Returns how many octets were
     /// used and how many lines handled.
     fn handle(&mut self, data: &[u8], session: &mut Session) -> Result<(usize, usize), ByeReason> {
+        if self.irc.is_some() {
+            return self.handle_irc(data, session);
+        }
         let mut handled = 0;
         let mut held_until = None;
         let mut pressed = false;
@@ -144,26 +244,17 @@ impl Input {
             let Some(framed) = lines.next() else {
                 break lines.consumed();
             };
-            if let (Framed::Line(_), Some((rate, bucket))) = (&framed, &mut self.limit)
-                && let Err(at) = bucket.take(*rate, Instant::now())
-            {
-                // Not yet: the line stays for later. Between two lines the
-                // framer holds no state of the line, so framing it again
-                // later gives the same frame.
-                held_until = Some(at);
-                break before;
-            }
-            if session.is_registered() && self.pressure.is_hard() {
-                // Held as a rate-limited line is, and handled once the
-                // pressure is released (the connection's timer).
-                pressed = true;
-                held_until = Some(Instant::now());
-                break before;
-            }
-            if session.is_waiting() {
-                // The hub has yet to answer a claim: this line and the
-                // rest stay until it does.
-                break before;
+            let line = matches!(framed, Framed::Line(_));
+            match gate(
+                &mut self.limit,
+                &self.pressure,
+                session,
+                line,
+                &mut held_until,
+                &mut pressed,
+            ) {
+                Gate::Go => {}
+                Gate::Hold | Gate::Wait => break before,
             }
             handled += 1;
             let intent = match framed {
@@ -177,11 +268,43 @@ impl Input {
                 return Err(reason);
             }
         };
-        if held_until.is_some() && self.held_until.is_none() && !pressed {
-            self.counted.holds += 1;
-        }
-        self.held_until = held_until;
-        self.counted.lines = self.counted.lines.saturating_add(handled as u32);
-        Ok((used, handled))
+        Ok(self.handled(used, handled, held_until, pressed))
     }
+}
+
+/// Whether the next line may be handled now; `held_until` and
+/// `pressed` are set when it may not.
+/// (`line`: a whole line, which the rate limit counts; an over-long
+/// one it does not.)
+fn gate(
+    limit: &mut Option<(Rate, Bucket)>,
+    pressure: &Pressure,
+    session: &Session,
+    line: bool,
+    held_until: &mut Option<Instant>,
+    pressed: &mut bool,
+) -> Gate {
+    if line
+        && let Some((rate, bucket)) = limit
+        && let Err(at) = bucket.take(*rate, Instant::now())
+    {
+        // Not yet: the line stays for later. Between two lines the
+        // framer holds no state of the line, so framing it again
+        // later gives the same frame.
+        *held_until = Some(at);
+        return Gate::Hold;
+    }
+    if session.is_registered() && pressure.is_hard() {
+        // Held as a rate-limited line is, and handled once the
+        // pressure is released (the connection's timer).
+        *pressed = true;
+        *held_until = Some(Instant::now());
+        return Gate::Hold;
+    }
+    if session.is_waiting() {
+        // The hub has yet to answer a claim: this line and the rest
+        // stay until it does.
+        return Gate::Wait;
+    }
+    Gate::Go
 }

@@ -44,6 +44,7 @@ impl Room {
                 pressure: Arc::new(Pressure::new()),
                 metrics: Arc::default(),
                 access: None,
+                irc: None,
             }),
             admission: Admission::new(100, 100),
             stop: CancellationToken::new(),
@@ -67,6 +68,7 @@ impl Room {
             self.stop.clone(),
             permit,
             TransportKind::Tcp,
+            super::Protocol::Tagarela,
         ));
         let (r, w) = tokio::io::split(ours);
         let mut client = Client {

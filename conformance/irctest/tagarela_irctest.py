@@ -1,0 +1,85 @@
+"""irctest's controller for Tagarela's IRC port (spec §20).
+
+irctest (../shared/irctest, the suite IRC servers test themselves with)
+loads this module with `--controller tagarela_irctest` when this folder is
+on PYTHONPATH. It starts the real `tagarela-server` binary (found through
+$TAGARELA_SERVER, else on PATH) with an IRC port, in a directory of its
+own, and stops it after each test. Written by the Tagarela team; it uses
+irctest's base classes and nothing else of the suite.
+"""
+
+import os
+import shutil
+from typing import Optional, Set, Type
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+
+
+class TagarelaController(BaseServerController, DirectoryBasedController):
+    software_name = "Tagarela"
+    supported_sasl_mechanisms: Set[str] = set()
+    supports_sts = False
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: Optional[str],
+        ssl: bool,
+        run_services: bool,
+        faketime: Optional[str],
+        websocket_hostname: Optional[str],
+        websocket_port: Optional[int],
+    ) -> None:
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        if run_services:
+            raise NotImplementedByController("Services")
+        assert self.proc is None
+        self.port = port
+        self.hostname = hostname
+        self.create_config()
+        assert self.directory
+        binary = os.environ.get("TAGARELA_SERVER") or shutil.which("tagarela-server")
+        if binary is None:
+            raise RuntimeError("tagarela-server not found: set TAGARELA_SERVER")
+        command = [
+            binary,
+            "--listen",
+            hostname,
+            # Tagarela's own port is not under test: any free one.
+            "--port",
+            "0",
+            "--no-audit-log",
+            "--no-history",
+            # irctest expects this name in numerics' sources.
+            "--irc-name",
+            "My.Little.Server",
+        ]
+        if ssl:
+            self.gen_ssl()
+            command += [
+                "--tls-cert",
+                str(self.pem_path),
+                "--tls-key",
+                str(self.key_path),
+                "--tls-port",
+                "0",
+                "--irc-tls-port",
+                str(port),
+            ]
+        else:
+            command += ["--irc-port", str(port)]
+        env = dict(os.environ)
+        env["XDG_STATE_HOME"] = str(self.directory)
+        if password is not None:
+            path = self.directory / "password.txt"
+            path.write_text(password + "\n")
+            command += ["--password-file", str(path)]
+        self.proc = self.execute(command, env=env)
+
+
+def get_irctest_controller_class() -> Type[TagarelaController]:
+    return TagarelaController

@@ -1,0 +1,546 @@
+//! One IRC client as the hub and the chat core reach it (spec §20): the
+//! [`crate::hub::Recipient`] and [`Replier`] of an IRC connection, which
+//! encode events and replies as IRC lines (numerics carry the client's
+//! nick) into its bounded [`Outbox`]. It keeps only what encoding needs:
+//! the nick once registered, the capabilities turned on, the command
+//! being answered (which numeric a refusal is), the rooms whose `NAMES`
+//! the connection owes, and whose `QUIT` was told last. Never waits.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomName};
+
+use crate::chat::reply::{Replier, Reply};
+use crate::event::{Event, EventKind, WireFormat};
+use crate::hub::crowd::Notice;
+use crate::hub::{Entered, Recipient, RoomList, RoomRefusal};
+use crate::wire::irc::caps::{Cap, Caps};
+use crate::wire::irc::encode;
+use crate::wire::irc::identity::IrcIdentity;
+use crate::wire::outbox::Outbox;
+
+/// The most rooms whose `NAMES` a connection may owe at once: more than
+/// one client may be in (`--rooms-per-client` is at most this).
+const NAMES_DUE_MAX: usize = 64;
+
+/// Which command a reply answers: the same refusal is a different
+/// numeric for `PRIVMSG` and for `PART` (spec §20.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Doing {
+    /// Anything else.
+    #[default]
+    Other,
+    /// `PRIVMSG`.
+    Message,
+    /// `NOTICE`: refusals are not answered (RFC 2812 §3.3.2).
+    Notice,
+    /// `JOIN`.
+    Join,
+    /// `MODE` (a ban or an operator).
+    Mode,
+}
+
+/// An IRC client's queue and what encoding for it needs.
+#[derive(Debug)]
+pub struct IrcClient {
+    /// Where its lines wait for the socket.
+    outbox: Arc<Outbox>,
+    /// The server's name and welcome facts.
+    identity: Arc<IrcIdentity>,
+    /// The capabilities turned on ([`Caps::bits`]), read on every event.
+    caps: AtomicU8,
+    /// True when the last event delivered was a `QUIT`: the next leave of
+    /// the same name (its next room) is the same `QUIT`, told once.
+    quit_told: AtomicBool,
+    /// The rest, rarely touched.
+    view: Mutex<View>,
+}
+
+#[derive(Debug, Default)]
+struct View {
+    /// Its name once registered (the display form the hub holds).
+    nick: Option<Name<'static>>,
+    /// The command being answered.
+    doing: Doing,
+    /// Rooms entered whose `NAMES` the connection has yet to send.
+    names_due: Vec<RoomName<'static>>,
+    /// Whose `QUIT` was told last (see `quit_told`).
+    last_quit: Option<Name<'static>>,
+}
+
+impl IrcClient {
+    /// The IRC client of `outbox`.
+    pub fn new(outbox: Arc<Outbox>, identity: Arc<IrcIdentity>) -> IrcClient {
+        IrcClient {
+            outbox,
+            identity,
+            caps: AtomicU8::new(0),
+            quit_told: AtomicBool::new(false),
+            view: Mutex::new(View::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The server as its clients see it.
+    pub fn identity(&self) -> &IrcIdentity {
+        &self.identity
+    }
+
+    /// The capabilities turned on.
+    pub fn caps(&self) -> Caps {
+        Caps::from_bits(self.caps.load(Ordering::Relaxed))
+    }
+
+    /// Turns these capabilities on (and the rest off).
+    pub fn set_caps(&self, caps: Caps) {
+        self.caps.store(caps.bits(), Ordering::Relaxed);
+    }
+
+    /// The nick numerics address: the name once registered, else `*`.
+    pub fn nick(&self) -> String {
+        self.lock()
+            .nick
+            .as_ref()
+            .map_or_else(|| "*".to_owned(), |n| n.as_str().to_owned())
+    }
+
+    /// The name once registered.
+    pub fn name(&self) -> Option<Name<'static>> {
+        self.lock().nick.clone()
+    }
+
+    /// From now on replies answer `doing`.
+    pub fn doing(&self, doing: Doing) {
+        self.lock().doing = doing;
+    }
+
+    /// The rooms entered whose `NAMES` are owed, taken.
+    pub fn take_names_due(&self) -> Vec<RoomName<'static>> {
+        std::mem::take(&mut self.lock().names_due)
+    }
+
+    /// Queues raw lines (CR LF ended) answering the client.
+    pub fn send(&self, lines: &[u8]) {
+        if !lines.is_empty() {
+            self.outbox.push_reply(lines);
+        }
+    }
+
+    /// Appends the numeric `code` to `out`: `:server code nick middles
+    /// :trailing`.
+    pub fn numeric(&self, out: &mut Vec<u8>, code: &str, middles: &[&str], trailing: &str) {
+        let nick = self.nick();
+        numeric_to(
+            out,
+            &self.identity.name,
+            &nick,
+            code,
+            middles,
+            Some(trailing),
+        );
+    }
+
+    /// Appends a `NOTICE` from the server to this client.
+    pub fn notice(&self, out: &mut Vec<u8>, text: &str) {
+        let nick = self.nick();
+        let head = format!(":{} NOTICE {nick} :{text}\r\n", self.identity.name);
+        out.extend_from_slice(head.as_bytes());
+    }
+
+    /// The line that closes the connection (`ERROR`).
+    pub fn bye_line(reason: ByeReason) -> Vec<u8> {
+        let why = match reason {
+            ByeReason::Quit => "Quit",
+            ByeReason::Timeout => "Ping timeout",
+            ByeReason::Slow => "Too slow a reader",
+            ByeReason::Flood => "Excess flood",
+            ByeReason::Shutdown => "Server shutting down",
+            ByeReason::ServerFull => "Server full",
+            ByeReason::AddressLimit => "Too many connections from your address",
+            ByeReason::WrongProtocol => "Not IRC",
+            ByeReason::Throttled => "Too many wrong passwords",
+            ByeReason::Replaced => "Your name was taken back on another connection",
+            ByeReason::Unavailable => "Server unavailable",
+        };
+        format!("ERROR :Closing link: {why}\r\n").into_bytes()
+    }
+
+    /// The welcome burst: 001 to 005, then the MOTD.
+    fn welcome(&self, out: &mut Vec<u8>, name: &Name<'static>) {
+        self.lock().nick = Some(name.clone());
+        let id = &self.identity;
+        let nick = name.as_str();
+        let server = id.name.as_str();
+        let mut num = |code: &str, middles: &[&str], trailing: Option<&str>| {
+            numeric_to(out, server, nick, code, middles, trailing);
+        };
+        let welcome = format!(
+            "Welcome to the Tagarela IRC network, {}",
+            encode::source(nick)
+        );
+        num("001", &[], Some(&welcome));
+        let host = format!("Your host is {server}, running version {}", id.version);
+        num("002", &[], Some(&host));
+        num(
+            "003",
+            &[],
+            Some(&format!("This server was created {}", id.created)),
+        );
+        num("004", &[server, &id.version, "i", "bnot", "bo"], None);
+        for chunk in id.isupport.chunks(13) {
+            let middles: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            num("005", &middles, Some("are supported by this server"));
+        }
+        self.motd_to(out);
+    }
+
+    /// The MOTD (375, 372..., 376) or `ERR_NOMOTD`.
+    pub fn motd_to(&self, out: &mut Vec<u8>) {
+        let id = &self.identity;
+        if id.motd.is_empty() {
+            self.numeric(out, "422", &[], "MOTD File is missing");
+            return;
+        }
+        self.numeric(
+            out,
+            "375",
+            &[],
+            &format!("- {} Message of the day -", id.name),
+        );
+        for line in &id.motd {
+            self.numeric(out, "372", &[], &format!("- {line}"));
+        }
+        self.numeric(out, "376", &[], "End of /MOTD command.");
+    }
+
+    /// A refusal about `room` as its numeric (spec §20.5).
+    fn room_error(&self, out: &mut Vec<u8>, room: &str, code: ErrorCode, doing: Doing) {
+        let (numeric, text) = match code {
+            ErrorCode::NoSuchRoom => ("403", "No such channel"),
+            ErrorCode::NotInRoom if matches!(doing, Doing::Message | Doing::Notice) => {
+                ("404", "Cannot send to channel (you are not in it)")
+            }
+            ErrorCode::NotInRoom => ("442", "You're not on that channel"),
+            ErrorCode::TooManyRooms => ("405", "You have joined too many channels"),
+            ErrorCode::NoMoreRooms => ("403", "This server holds as many channels as it may"),
+            ErrorCode::RoomFull => ("471", "Cannot join channel (+l)"),
+            ErrorCode::RoomLooksLike => ("479", "A channel of that name exists and looks like it"),
+            ErrorCode::NotOperator => ("482", "You're not channel operator"),
+            ErrorCode::NoTopic => ("331", "No topic is set"),
+            ErrorCode::Banned => ("474", "Cannot join channel (+b)"),
+            ErrorCode::BanListFull => {
+                self.numeric(out, "478", &[room, "b"], "Channel ban list is full");
+                return;
+            }
+            ErrorCode::RoomInvalid => ("479", "Illegal channel name"),
+            other => {
+                self.notice(out, &format!("{room}: refused ({})", other.as_str()));
+                return;
+            }
+        };
+        self.numeric(out, numeric, &[room], text);
+    }
+
+    /// A reply as IRC lines.
+    fn encode_reply(&self, reply: &Reply<'_>, out: &mut Vec<u8>) {
+        let doing = self.lock().doing;
+        match reply {
+            // IRC servers do not greet; the features and a resume's run
+            // do not arise (§20.1).
+            Reply::Hello | Reply::Features(_) | Reply::Missed { .. } | Reply::Help { .. } => {}
+            Reply::Welcome { name, .. } => self.welcome(out, name),
+            Reply::Error { .. } | Reply::NameInvalid(_) | Reply::LooksLike(_)
+                if doing == Doing::Notice => {}
+            Reply::Error { code, name } => self.error(out, *code, *name),
+            Reply::NameInvalid(why) => {
+                let text = format!("Erroneous nickname: {}", name_rule(*why));
+                self.numeric(out, "432", &["*"], &text);
+            }
+            Reply::LooksLike(holder) => {
+                let text = format!("Nickname looks like {}, who is online", holder.as_str());
+                self.numeric(out, "433", &[holder.as_str()], &text);
+            }
+            Reply::Who(names) => {
+                for name in names.iter() {
+                    self.who_line(out, "*", name.as_str(), false);
+                }
+                self.numeric(out, "315", &["*"], "End of WHO list");
+            }
+            Reply::Pong(token) => {
+                let token = token.as_ref().map_or("", |t| t.as_str());
+                let line = format!(":{0} PONG {0} :{token}\r\n", self.identity.name);
+                out.extend_from_slice(line.as_bytes());
+            }
+            Reply::Ping(token) => {
+                out.extend_from_slice(format!("PING :{}\r\n", token.as_str()).as_bytes());
+            }
+            Reply::Bye(reason) => out.extend_from_slice(&IrcClient::bye_line(*reason)),
+            // IRC clients scroll back with CHATHISTORY, not a backlog.
+            Reply::History(_) | Reply::HistoryIn { .. } => {}
+            Reply::Entered(entered) => self.entered_to(out, entered),
+            Reply::RoomError { .. } if doing == Doing::Notice => {}
+            Reply::RoomError { room, code } => self.room_error(out, room.as_str(), *code, doing),
+            Reply::WhoIn { room, names } => {
+                for name in names.iter() {
+                    self.who_line(out, room.as_str(), name.as_str(), false);
+                }
+                self.numeric(out, "315", &[room.as_str()], "End of WHO list");
+            }
+            Reply::Rooms(list) => {
+                self.numeric(out, "321", &["Channel"], "Users  Name");
+                for listing in list.iter() {
+                    let members = listing.members.to_string();
+                    let topic = listing.topic.as_ref().map_or("", |t| t.as_str());
+                    self.numeric(out, "322", &[listing.room.as_str(), &members], topic);
+                }
+                self.numeric(out, "323", &[], "End of /LIST");
+            }
+            Reply::Topic { room, set } => self.topic_to(out, room.as_str(), set),
+            Reply::Bans { room, targets } => {
+                if doing == Doing::Mode {
+                    return;
+                }
+                for target in targets.iter() {
+                    self.numeric(out, "367", &[room.as_str(), &ban_mask(target)], "");
+                }
+                self.numeric(out, "368", &[room.as_str()], "End of channel ban list");
+            }
+            Reply::Ops { .. } => {}
+            Reply::RoomNameError { .. } if doing == Doing::Notice => {}
+            Reply::RoomNameError { room, name, .. } => {
+                let text = "They aren't on that channel";
+                self.numeric(out, "441", &[name.as_str(), room.as_str()], text);
+            }
+        }
+    }
+
+    /// An error without a room (spec §20.5).
+    fn error(&self, out: &mut Vec<u8>, code: ErrorCode, name: Option<&Name<'_>>) {
+        let name = name.map(|n| n.as_str());
+        match code {
+            ErrorCode::NameTaken => {
+                let nick = name.unwrap_or("*");
+                self.numeric(out, "433", &[nick], "Nickname is already in use");
+            }
+            ErrorCode::NoSuchUser => {
+                let nick = name.unwrap_or("*");
+                self.numeric(out, "401", &[nick], "No such nick/channel");
+            }
+            ErrorCode::PasswordRequired | ErrorCode::PasswordWrong => {
+                self.numeric(out, "464", &[], "Password incorrect");
+            }
+            ErrorCode::TlsRequired => {
+                self.numeric(
+                    out,
+                    "464",
+                    &[],
+                    "This server takes a password only over TLS",
+                );
+            }
+            ErrorCode::LineTooLong => self.numeric(out, "417", &[], "Input line was too long"),
+            ErrorCode::NotRegistered => {
+                self.numeric(out, "451", &[], "You have not registered");
+            }
+            ErrorCode::UnknownCommand => {
+                self.numeric(out, "421", &["*"], "Unknown command");
+            }
+            other => self.notice(out, &format!("Refused: {}", other.as_str())),
+        }
+    }
+
+    /// 332 and 333 for the event that set a topic.
+    fn topic_to(&self, out: &mut Vec<u8>, room: &str, set: &Event) {
+        if let EventKind::Topic { by, text } = &set.kind {
+            self.numeric(out, "332", &[room], text.as_str());
+            let secs = (set.at.unix_ms() / 1000).to_string();
+            let nick = self.nick();
+            let by = encode::source(by.as_str());
+            numeric_to(
+                out,
+                &self.identity.name,
+                &nick,
+                "333",
+                &[room, &by, &secs],
+                None,
+            );
+        }
+    }
+
+    /// A `WHO` line (352) for `name`, seen in `room` (`*` for none).
+    pub fn who_line(&self, out: &mut Vec<u8>, room: &str, name: &str, operator: bool) {
+        let flags = if operator { "H@" } else { "H" };
+        let server = self.identity.name.as_str();
+        let trailing = format!("0 {name}");
+        self.numeric(
+            out,
+            "352",
+            &[room, encode::USER, encode::HOST, server, name, flags],
+            &trailing,
+        );
+    }
+
+    /// What a client is told on entering a room: its JOIN, the topic,
+    /// and (owed, sent by the connection) the names.
+    fn entered_to(&self, out: &mut Vec<u8>, entered: &Entered) {
+        if let Some(join) = &entered.join
+            && let Some(bytes) = self.encoded(join)
+        {
+            out.extend_from_slice(bytes);
+        }
+        if let Some(topic) = &entered.topic {
+            self.topic_to(out, entered.room.as_str(), topic);
+        }
+        let mut view = self.lock();
+        if view.names_due.len() < NAMES_DUE_MAX {
+            view.names_due.push(entered.room.clone());
+        }
+    }
+
+    /// The event in this client's format, encoded once for all.
+    fn encoded<'e>(&self, event: &'e Event) -> Option<&'e bytes::Bytes> {
+        let time = self.caps().has(Cap::ServerTime);
+        let format = if time {
+            WireFormat::IrcTime
+        } else {
+            WireFormat::Irc
+        };
+        event.encoded(format, |e| encode::event(e, time, &self.identity.name))
+    }
+}
+
+/// Appends `:server code nick middles [:trailing]` and CR LF.
+pub fn numeric_to(
+    out: &mut Vec<u8>,
+    server: &str,
+    nick: &str,
+    code: &str,
+    middles: &[&str],
+    trailing: Option<&str>,
+) {
+    out.push(b':');
+    out.extend_from_slice(server.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(code.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(nick.as_bytes());
+    for m in middles {
+        out.push(b' ');
+        out.extend_from_slice(m.as_bytes());
+    }
+    if let Some(t) = trailing {
+        out.extend_from_slice(b" :");
+        out.extend_from_slice(t.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A ban as an IRC mask: `name!*@*` or `*!*@address[/prefix]`.
+pub fn ban_mask(target: &tagarela_parser::BanTarget<'_>) -> String {
+    match target {
+        tagarela_parser::BanTarget::Name(name) => format!("{}!*@*", name.as_str()),
+        tagarela_parser::BanTarget::Address { ip, prefix } => {
+            let full = if ip.is_ipv4() { 32 } else { 128 };
+            if *prefix == full {
+                format!("*!*@{ip}")
+            } else {
+                format!("*!*@{ip}/{prefix}")
+            }
+        }
+    }
+}
+
+/// Which rule of §3.1 a refused nick broke, in words.
+fn name_rule(why: NameError) -> String {
+    why.to_string()
+}
+
+impl Recipient for IrcClient {
+    fn deliver(&self, event: &Event) {
+        match &event.kind {
+            EventKind::Private { from, to, .. } if from != to => {
+                let echo = self.caps().has(Cap::EchoMessage);
+                if !echo && self.lock().nick.as_ref() == Some(from) {
+                    // Tagarela confirms a private message to its sender;
+                    // IRC does only with echo-message.
+                    return;
+                }
+            }
+            EventKind::Leave { name, reason, .. }
+                if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked) =>
+            {
+                // One QUIT per departure, not one per room shared.
+                let mut view = self.lock();
+                let told =
+                    self.quit_told.load(Ordering::Relaxed) && view.last_quit.as_ref() == Some(name);
+                view.last_quit = Some(name.clone());
+                self.quit_told.store(true, Ordering::Relaxed);
+                if told {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if !matches!(&event.kind, EventKind::Leave { reason, .. } if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked))
+        {
+            self.quit_told.store(false, Ordering::Relaxed);
+        }
+        if let Some(bytes) = self.encoded(event) {
+            self.outbox.push(bytes);
+        }
+    }
+
+    fn replaced(&self) {
+        self.outbox.displace(ByeReason::Replaced);
+    }
+
+    fn cut_off(&self) {
+        self.outbox.displace(ByeReason::Unavailable);
+    }
+
+    fn undeliverable(&self, to: &Name<'static>) {
+        let mut out = Vec::new();
+        self.error(&mut out, ErrorCode::NoSuchUser, Some(to));
+        self.send(&out);
+    }
+
+    fn crowd(&self, notice: &Notice) {
+        let time = self.caps().has(Cap::ServerTime);
+        let line = encode::crowd(notice, time, &self.identity.name);
+        self.outbox.push(&line);
+    }
+
+    fn entered(&self, entered: &Entered) {
+        self.reply(&Reply::Entered(entered));
+    }
+
+    fn room_refused(&self, room: &RoomName<'static>, refusal: &RoomRefusal) {
+        crate::chat::reply::tell_refusal(self, room, refusal);
+    }
+
+    fn room_list(&self, list: &RoomList<'_>) {
+        if let RoomList::Bans { room, targets } = *list {
+            self.reply(&Reply::Bans { room, targets });
+        }
+    }
+
+    fn echoes(&self) -> bool {
+        self.caps().has(Cap::EchoMessage)
+    }
+}
+
+/// The chat core's replies, as IRC numerics.
+impl Replier for IrcClient {
+    fn reply(&self, reply: &Reply<'_>) {
+        let mut out = Vec::new();
+        self.encode_reply(reply, &mut out);
+        self.send(&out);
+    }
+
+    fn number_events(&self) {}
+
+    fn use_rooms(&self) {}
+}

@@ -1,0 +1,261 @@
+//! Events as IRC lines (spec §20.2): who did what, with the source
+//! `name!~u@tagarela` every IRC client expects, `@time=` for clients that
+//! asked for `server-time`, and a Tagarela message longer than one IRC
+//! line split into as many as it takes. The same for every recipient, so
+//! each event is encoded once per format ([`crate::event::Event`] keeps
+//! it). Never touches a queue.
+
+use bytes::Bytes;
+use tagarela_parser::{LeaveReason, Timestamp};
+
+use crate::event::{Event, EventKind};
+use crate::hub::crowd::Notice;
+use crate::wire::irc::text;
+
+/// The host every user's source carries: addresses are never shown
+/// (spec §20.2).
+pub const HOST: &str = "tagarela";
+
+/// The user part of every source.
+pub const USER: &str = "~u";
+
+/// The most octets of a line without its tags, CR LF included (RFC 1459).
+const LINE: usize = 512;
+
+/// `name!~u@tagarela`.
+pub fn source(name: &str) -> String {
+    format!("{name}!{USER}@{HOST}")
+}
+
+/// Appends `@time=... ` for `at`.
+pub fn time_tag(out: &mut Vec<u8>, at: Timestamp) {
+    out.extend_from_slice(b"@time=");
+    at.write(out);
+    out.push(b' ');
+}
+
+/// Appends one line: the tag (if `time`), `head`, `tail` as the last
+/// parameter (always with `:`), CR LF.
+fn line(out: &mut Vec<u8>, time: Option<Timestamp>, head: &str, tail: Option<&str>) {
+    if let Some(at) = time {
+        time_tag(out, at);
+    }
+    out.extend_from_slice(head.as_bytes());
+    if let Some(tail) = tail {
+        out.extend_from_slice(b" :");
+        out.extend_from_slice(tail.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a message as `PRIVMSG` (or `NOTICE`) lines from `from` to
+/// `target`: an action as CTCP `ACTION`, and a text too long for one
+/// line in several, cut on character boundaries.
+pub fn message(
+    out: &mut Vec<u8>,
+    time: Option<Timestamp>,
+    from: &str,
+    verb: &str,
+    target: &str,
+    text: &str,
+) {
+    let head = format!(":{} {verb} {target}", source(from));
+    let (body, action) = text::outbound(text);
+    // head + " :" + body (+ the two CTCP delimiters and "ACTION ") + CR LF.
+    let room = LINE.saturating_sub(head.len() + 2 + 2 + if action { 9 } else { 0 });
+    for piece in text::pieces(body, room) {
+        if action {
+            line(out, time, &head, Some(&format!("\u{1}ACTION {piece}\u{1}")));
+        } else {
+            line(out, time, &head, Some(piece));
+        }
+    }
+}
+
+/// The event as IRC lines (`server` names this server, the source of a
+/// kick); `None` for what IRC has no line for (a stored message with no
+/// room, never delivered live).
+pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
+    let at = time.then_some(event.at);
+    let mut out = Vec::with_capacity(96);
+    let room = event.room.as_ref().map(|r| r.as_str());
+    match (&event.kind, room) {
+        (EventKind::Join { name }, Some(room)) => {
+            line(
+                &mut out,
+                at,
+                &format!(":{} JOIN {room}", source(name.as_str())),
+                None,
+            );
+        }
+        (EventKind::Leave { name, reason, text }, Some(room)) => {
+            let text = text.as_ref().map(|t| t.as_str());
+            match reason {
+                LeaveReason::Part => {
+                    let head = format!(":{} PART {room}", source(name.as_str()));
+                    line(&mut out, at, &head, text);
+                }
+                LeaveReason::Kicked => {
+                    let head = format!(":{server} KICK {room} {}", name.as_str());
+                    line(&mut out, at, &head, Some(text.unwrap_or(name.as_str())));
+                }
+                other => {
+                    let why = quit_text(*other, text);
+                    line(
+                        &mut out,
+                        at,
+                        &format!(":{} QUIT", source(name.as_str())),
+                        Some(&why),
+                    );
+                }
+            }
+        }
+        (EventKind::Leave { name, reason, text }, None) => {
+            let why = quit_text(*reason, text.as_ref().map(|t| t.as_str()));
+            line(
+                &mut out,
+                at,
+                &format!(":{} QUIT", source(name.as_str())),
+                Some(&why),
+            );
+        }
+        (EventKind::Public { from, text }, Some(room)) => {
+            message(&mut out, at, from.as_str(), "PRIVMSG", room, text.as_str());
+        }
+        (EventKind::Private { from, to, text }, _) => {
+            message(
+                &mut out,
+                at,
+                from.as_str(),
+                "PRIVMSG",
+                to.as_str(),
+                text.as_str(),
+            );
+        }
+        (EventKind::Topic { by, text }, Some(room)) => {
+            let head = format!(":{} TOPIC {room}", source(by.as_str()));
+            line(&mut out, at, &head, Some(text.as_str()));
+        }
+        (EventKind::Join { .. } | EventKind::Public { .. } | EventKind::Topic { .. }, None) => {
+            return None;
+        }
+    }
+    Some(Bytes::from(out))
+}
+
+/// A `QUIT`'s text for a leave `reason` (and the client's own words).
+fn quit_text(reason: LeaveReason, text: Option<&str>) -> String {
+    match (reason, text) {
+        (LeaveReason::Quit, Some(text)) => format!("Quit: {text}"),
+        (LeaveReason::Quit, None) => "Quit".to_owned(),
+        (LeaveReason::Lost, _) => "Connection lost".to_owned(),
+        (LeaveReason::Timeout, _) => "Ping timeout".to_owned(),
+        (LeaveReason::Slow, _) => "Too slow a reader".to_owned(),
+        (LeaveReason::Flood, _) => "Excess flood".to_owned(),
+        (LeaveReason::Part | LeaveReason::Kicked, _) => "Left".to_owned(),
+    }
+}
+
+/// A crowd notice (§18) as a `NOTICE` to its channel from the server.
+pub fn crowd(notice: &Notice, time: bool, server: &str) -> Bytes {
+    let mut said = Vec::new();
+    if notice.joined > 0 {
+        said.push(format!("{} joined", notice.joined));
+    }
+    if notice.left > 0 {
+        said.push(format!("{} left", notice.left));
+    }
+    let text = format!(
+        "{} ({} here now)",
+        if said.is_empty() {
+            "nobody came or went".to_owned()
+        } else {
+            said.join(", ")
+        },
+        notice.online
+    );
+    let mut out = Vec::new();
+    let head = format!(":{server} NOTICE {}", notice.room.as_str());
+    line(&mut out, time.then_some(notice.at), &head, Some(&text));
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Seq;
+    use tagarela_parser::{Name, RoomName, Text};
+
+    fn at() -> Timestamp {
+        Timestamp::from_unix_ms(1_700_000_000_123).unwrap_or(Timestamp::MAX)
+    }
+
+    fn name(s: &str) -> Name<'static> {
+        Name::new(s.to_owned()).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn room() -> Option<RoomName<'static>> {
+        RoomName::new("#geral".to_owned()).ok()
+    }
+
+    fn text(s: &str) -> Text<'static> {
+        Text::new(s.to_owned()).unwrap_or_else(|_| unreachable!())
+    }
+
+    fn lines(event: &Event, time: bool) -> String {
+        let bytes = super::event(event, time, "irc.test").unwrap_or_default();
+        String::from_utf8(bytes.to_vec()).unwrap_or_default()
+    }
+
+    #[test]
+    fn events_read_as_irc() {
+        let join = Event::new_in(Seq(1), at(), room(), EventKind::Join { name: name("ana") });
+        assert_eq!(lines(&join, false), ":ana!~u@tagarela JOIN #geral\r\n");
+        assert_eq!(
+            lines(&join, true),
+            "@time=2023-11-14T22:13:20.123Z :ana!~u@tagarela JOIN #geral\r\n"
+        );
+        let kick = EventKind::Leave {
+            name: name("bia"),
+            reason: LeaveReason::Kicked,
+            text: None,
+        };
+        let kick = Event::new_in(Seq(2), at(), room(), kick);
+        assert_eq!(lines(&kick, false), ":irc.test KICK #geral bia :bia\r\n");
+        let quit = EventKind::Leave {
+            name: name("bia"),
+            reason: LeaveReason::Quit,
+            text: Some(text("bye")),
+        };
+        let quit = Event::new_in(Seq(3), at(), room(), quit);
+        assert_eq!(lines(&quit, false), ":bia!~u@tagarela QUIT :Quit: bye\r\n");
+        let me = EventKind::Public {
+            from: name("ana"),
+            text: text("/me waves"),
+        };
+        let me = Event::new_in(Seq(4), at(), room(), me);
+        assert_eq!(
+            lines(&me, false),
+            ":ana!~u@tagarela PRIVMSG #geral :\u{1}ACTION waves\u{1}\r\n"
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_split_into_lines_that_fit() {
+        let long = "palavra ".repeat(120);
+        let said = EventKind::Public {
+            from: name("ana"),
+            text: text(long.trim_end()),
+        };
+        let said = Event::new_in(Seq(5), at(), room(), said);
+        let all = lines(&said, true);
+        let mut joined = String::new();
+        for l in all.split_terminator("\r\n") {
+            let (_, untagged) = l.split_once(' ').unwrap_or_default();
+            assert!(untagged.len() + 2 <= LINE, "{} octets", untagged.len() + 2);
+            let (_, said) = untagged.split_once(" :").unwrap_or_default();
+            joined.push_str(said);
+        }
+        assert_eq!(joined, long.trim_end());
+    }
+}

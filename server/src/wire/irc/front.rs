@@ -1,0 +1,845 @@
+//! An IRC connection's reading side (spec §20): one IRC line at a time
+//! into the chat core's intents, and the IRC-only commands (`CAP`,
+//! `NAMES`, `WHO`, `WHOIS`, `MODE` queries, `MOTD`...) answered from the
+//! hub's read-only views. It keeps registration's parts (`NICK`, `USER`,
+//! `PASS`, `CAP` negotiation) until the name can be asked for. Never
+//! touches a socket, and changes nothing in the chat but through
+//! [`Session::handle`].
+
+use std::sync::Arc;
+
+use tagarela_parser::irc::{IRC_LINE_MAX, IRC_TAGS_MAX, IrcMessage};
+use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
+
+use crate::chat::intent::Intent;
+use crate::chat::session::{Next, Session};
+use crate::hub::Hub;
+use crate::wire::irc::caps::Caps;
+use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
+use crate::wire::irc::encode;
+use crate::wire::irc::identity::{MESSAGE_TARGETS, ROOM_TARGETS};
+use crate::wire::irc::text::{self, Inbound};
+
+/// The longest line the framer passes: tags, a space, and a line.
+pub const FRAME_MAX: usize = IRC_TAGS_MAX + 1 + IRC_LINE_MAX - 2;
+
+/// An IRC connection's reading side.
+#[derive(Debug)]
+pub struct IrcFront {
+    /// Its queue and what encoding for it needs.
+    client: Arc<IrcClient>,
+    /// The chat, for the read-only views IRC's queries need.
+    hub: Arc<dyn Hub>,
+    /// The name `NICK` gave, until registered.
+    nick: Option<Name<'static>>,
+    /// `USER` was given.
+    user: bool,
+    /// `PASS` gave this, until registered.
+    pass: Option<String>,
+    /// `CAP LS` or `CAP REQ` came before registration and `CAP END` has
+    /// not: registration waits (IRCv3).
+    negotiating: bool,
+    /// The session was told to speak rooms (first line).
+    started: bool,
+    /// `AWAY` set this (answered in `WHOIS` of oneself only, §20.6).
+    away: Option<String>,
+}
+
+impl IrcFront {
+    /// The reading side of `client`'s connection.
+    pub fn new(client: Arc<IrcClient>, hub: Arc<dyn Hub>) -> IrcFront {
+        IrcFront {
+            client,
+            hub,
+            nick: None,
+            user: false,
+            pass: None,
+            negotiating: false,
+            started: false,
+            away: None,
+        }
+    }
+
+    /// Handles one line (CR LF removed).
+    pub fn handle(&mut self, line: &[u8], session: &mut Session) -> Next {
+        if !self.started {
+            self.started = true;
+            // Channels are rooms, one to one (§19.2).
+            if let Ok(rooms) = Token::new("rooms") {
+                session.handle(Intent::Features(vec![rooms]));
+            }
+        }
+        if line.iter().all(|b| *b == b' ') {
+            return session.handle(Intent::Nothing);
+        }
+        let (tags, body) = match line.strip_prefix(b"@") {
+            Some(rest) => {
+                let space = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+                (space + 2, rest.len().saturating_sub(space + 1))
+            }
+            None => (0, line.len()),
+        };
+        if tags > IRC_TAGS_MAX || body > IRC_LINE_MAX - 2 {
+            self.reply("417", &[], "Input line was too long");
+            return Next::Continue;
+        }
+        let message = match IrcMessage::decode(line) {
+            Ok(m) => m,
+            Err(e) => {
+                let mut out = Vec::new();
+                self.client.notice(&mut out, &format!("Line refused: {e}"));
+                self.client.send(&out);
+                return Next::Continue;
+            }
+        };
+        if matches!(message.command(), "PRIVMSG" | "NOTICE") && self.relay_too_long(body) {
+            // Its relay, with the sender's source in front, would not fit
+            // one IRC line (§20.4).
+            self.reply(
+                "417",
+                &[],
+                "Input line was too long (with your address in front)",
+            );
+            return Next::Continue;
+        }
+        let next = self.command(&message, session);
+        self.client.doing(Doing::Other);
+        self.names_owed();
+        next
+    }
+
+    /// Sends one numeric.
+    fn reply(&self, code: &str, middles: &[&str], trailing: &str) {
+        let mut out = Vec::new();
+        self.client.numeric(&mut out, code, middles, trailing);
+        self.client.send(&out);
+    }
+
+    /// Whether a message line of `body` octets, relayed with this
+    /// client's source in front (`:nick!~u@tagarela `), passes 512 octets.
+    fn relay_too_long(&self, body: usize) -> bool {
+        let nick = self.nick.as_ref().map_or(0, |n| n.as_str().len());
+        let source = 1 + nick + 1 + encode::USER.len() + 1 + encode::HOST.len() + 1;
+        body + 2 + source > IRC_LINE_MAX
+    }
+
+    /// `LIST [#a,#b]`: rooms with someone in them (an empty room is kept
+    /// by Tagarela, §19.5, but IRC lists only channels in use).
+    fn list(&self, p: &[String]) {
+        let wanted: Option<Vec<tagarela_parser::RoomKey>> = p.first().map(|names| {
+            names
+                .split(',')
+                .filter_map(|n| RoomName::typed(n).ok())
+                .map(|r| r.key())
+                .collect()
+        });
+        let mut out = Vec::new();
+        self.client
+            .numeric(&mut out, "321", &["Channel"], "Users  Name");
+        for listing in self.hub.rooms() {
+            if listing.members == 0
+                || wanted
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&listing.room.key()))
+            {
+                continue;
+            }
+            let members = listing.members.to_string();
+            let topic = listing.topic.as_ref().map_or("", |t| t.as_str());
+            self.client
+                .numeric(&mut out, "322", &[listing.room.as_str(), &members], topic);
+        }
+        self.client.numeric(&mut out, "323", &[], "End of /LIST");
+        self.client.send(&out);
+    }
+
+    /// Sends one numeric with no trailing parameter.
+    fn bare(&self, code: &str, middles: &[&str]) {
+        let mut out = Vec::new();
+        let nick = self.client.nick();
+        let server = &self.client.identity().name;
+        crate::wire::irc::client::numeric_to(&mut out, server, &nick, code, middles, None);
+        self.client.send(&out);
+    }
+
+    /// `ERR_NEEDMOREPARAMS`.
+    fn need_more(&self, command: &str) {
+        self.reply("461", &[command], "Not enough parameters");
+    }
+
+    /// The `NAMES` of rooms just entered.
+    fn names_owed(&self) {
+        for room in self.client.take_names_due() {
+            self.names(room.as_str());
+        }
+    }
+
+    fn command(&mut self, m: &IrcMessage, session: &mut Session) -> Next {
+        let p = m.params();
+        let registered = session.is_registered();
+        match m.command() {
+            "CAP" => return self.cap(p, session),
+            "PING" => match p.first() {
+                Some(token) => {
+                    let server = &self.client.identity().name;
+                    let line = format!(":{server} PONG {server} :{token}\r\n");
+                    self.client.send(line.as_bytes());
+                }
+                None => self.reply("409", &[], "No origin specified"),
+            },
+            "PONG" => return session.handle(Intent::Pong),
+            "QUIT" => {
+                let text = p.first().and_then(|t| match text::inbound(t) {
+                    Inbound::Text(t) => Some(t),
+                    _ => None,
+                });
+                return session.handle(Intent::Quit(text));
+            }
+            "NICK" if registered => {
+                // Names are held, not renamed (§20.2).
+                let attempt = p.first().map_or("*", String::as_str);
+                self.reply(
+                    "432",
+                    &[attempt],
+                    "Names cannot change here: reconnect to take another",
+                );
+            }
+            "NICK" => match p.first() {
+                None => self.reply("431", &[], "No nickname given"),
+                Some(nick) => match Name::normalize(nick) {
+                    Ok(name) => {
+                        self.nick = Some(name);
+                        return self.try_register(session);
+                    }
+                    Err(why) => {
+                        let text = format!("Erroneous nickname: {why}");
+                        self.reply("432", &[nick], &text);
+                    }
+                },
+            },
+            "USER" if registered => self.reply("462", &[], "You may not reregister"),
+            "USER" => {
+                if p.len() < 4 || p[0].is_empty() || p[3].is_empty() {
+                    self.need_more("USER");
+                } else {
+                    self.user = true;
+                    return self.try_register(session);
+                }
+            }
+            "PASS" if registered => self.reply("462", &[], "You may not reregister"),
+            "PASS" => match p.first() {
+                Some(pass) => self.pass = Some(pass.clone()),
+                None => self.need_more("PASS"),
+            },
+            _ if !registered => self.reply("451", &[], "You have not registered"),
+            "PRIVMSG" | "NOTICE" => return self.message(m.command(), p, session),
+            "JOIN" => return self.join(p, session),
+            "PART" => return self.part(p, session),
+            "TOPIC" => return self.topic(p, session),
+            "NAMES" => match p.first() {
+                Some(rooms) => {
+                    for room in rooms.split(',').take(ROOM_TARGETS) {
+                        self.names(room);
+                    }
+                }
+                None => self.reply("366", &["*"], "End of /NAMES list"),
+            },
+            "LIST" => self.list(p),
+            "WHO" => self.who(p),
+            "WHOIS" => self.whois(p),
+            "MODE" => return self.mode(p, session),
+            "KICK" => return self.kick(p, session),
+            "AWAY" => {
+                self.away = p.first().filter(|t| !t.is_empty()).cloned();
+                if self.away.is_some() {
+                    self.reply("306", &[], "You have been marked as being away");
+                } else {
+                    self.reply("305", &[], "You are no longer marked as being away");
+                }
+            }
+            "MOTD" => {
+                let mut out = Vec::new();
+                self.client.motd_to(&mut out);
+                self.client.send(&out);
+            }
+            "LUSERS" => {
+                let online = self.hub.who().len().to_string();
+                let rooms = self.hub.rooms().len().to_string();
+                self.reply(
+                    "251",
+                    &[],
+                    &format!("There are {online} users and 0 invisible on 1 servers"),
+                );
+                self.reply("254", &[&rooms], "channels formed");
+                self.reply(
+                    "255",
+                    &[],
+                    &format!("I have {online} clients and 0 servers"),
+                );
+            }
+            "VERSION" => {
+                let id = self.client.identity();
+                self.reply("351", &[&id.version, &id.name], "Tagarela");
+                let mut out = Vec::new();
+                for chunk in id.isupport.chunks(13) {
+                    let middles: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    self.client
+                        .numeric(&mut out, "005", &middles, "are supported by this server");
+                }
+                self.client.send(&out);
+            }
+            "TIME" => {
+                let mut at = Vec::new();
+                crate::event::wall_clock().write(&mut at);
+                let name = self.client.identity().name.clone();
+                self.reply("391", &[&name], &String::from_utf8_lossy(&at));
+            }
+            "USERHOST" => {
+                let found: Vec<String> = p
+                    .iter()
+                    .take(5)
+                    .filter_map(|n| Name::recipient(n).ok())
+                    .filter_map(|n| self.hub.whois(&n))
+                    .map(|(n, _)| format!("{}=+{}@{}", n.as_str(), encode::USER, encode::HOST))
+                    .collect();
+                self.reply("302", &[], &found.join(" "));
+            }
+            "ISON" => {
+                let found: Vec<String> = p
+                    .iter()
+                    .flat_map(|w| w.split(' '))
+                    .take(32)
+                    .filter_map(|n| Name::recipient(n).ok())
+                    .filter_map(|n| self.hub.whois(&n))
+                    .map(|(n, _)| n.as_str().to_owned())
+                    .collect();
+                self.reply("303", &[], &found.join(" "));
+            }
+            other => self.reply("421", &[other], "Unknown command"),
+        }
+        Next::Continue
+    }
+
+    /// Asks for the name once `NICK` and `USER` are in and no `CAP`
+    /// negotiation holds registration.
+    fn try_register(&mut self, session: &mut Session) -> Next {
+        if !self.user || self.negotiating || session.is_registered() || session.is_waiting() {
+            return Next::Continue;
+        }
+        let Some(name) = self.nick.clone() else {
+            return Next::Continue;
+        };
+        if let Some(pass) = self.pass.take()
+            && let Ok(pass) = Text::new(pass)
+            && let Next::Close(why) = session.handle(Intent::Password(pass))
+        {
+            return Next::Close(why);
+        }
+        session.handle(Intent::Register(name))
+    }
+
+    /// `CAP` (IRCv3 capability negotiation, version 302).
+    fn cap(&mut self, p: &[String], session: &mut Session) -> Next {
+        let registered = session.is_registered();
+        let nick = self.client.nick();
+        let server = self.client.identity().name.clone();
+        let sub = p
+            .first()
+            .map(|s| s.to_ascii_uppercase())
+            .unwrap_or_default();
+        let line = |rest: &str| format!(":{server} CAP {nick} {rest}\r\n");
+        match sub.as_str() {
+            "LS" => {
+                if !registered {
+                    self.negotiating = true;
+                }
+                let all = Caps::default()
+                    .request(&crate::wire::irc::caps::Cap::ALL.map(|c| c.name()).join(" "))
+                    .unwrap_or_default();
+                self.client
+                    .send(line(&format!("LS :{}", all.names())).as_bytes());
+            }
+            "LIST" => {
+                let on = self.client.caps().names();
+                self.client.send(line(&format!("LIST :{on}")).as_bytes());
+            }
+            "REQ" => {
+                if !registered {
+                    self.negotiating = true;
+                }
+                let asked = p.get(1).map_or("", String::as_str);
+                match self.client.caps().request(asked) {
+                    Some(caps) => {
+                        self.client.set_caps(caps);
+                        self.client.send(line(&format!("ACK :{asked}")).as_bytes());
+                    }
+                    None => self.client.send(line(&format!("NAK :{asked}")).as_bytes()),
+                }
+            }
+            "END" => {
+                self.negotiating = false;
+                return self.try_register(session);
+            }
+            _ => {
+                let sub = p.first().map_or("*", String::as_str);
+                self.reply("410", &[sub], "Invalid CAP command");
+            }
+        }
+        Next::Continue
+    }
+
+    /// `PRIVMSG` and `NOTICE`: to rooms and to names, several at once.
+    fn message(&mut self, verb: &str, p: &[String], session: &mut Session) -> Next {
+        let notice = verb == "NOTICE";
+        let Some(targets) = p.first().filter(|t| !t.is_empty()) else {
+            if !notice {
+                self.reply("411", &[], &format!("No recipient given ({verb})"));
+            }
+            return Next::Continue;
+        };
+        let text = match p.get(1).map(|t| text::inbound(t)) {
+            Some(Inbound::Text(text)) => text,
+            Some(Inbound::Ctcp) => {
+                if !notice {
+                    let mut out = Vec::new();
+                    self.client.notice(
+                        &mut out,
+                        "CTCP requests other than ACTION are not carried on this network",
+                    );
+                    self.client.send(&out);
+                }
+                return Next::Continue;
+            }
+            Some(Inbound::Empty) | None => {
+                if !notice {
+                    self.reply("412", &[], "No text to send");
+                }
+                return Next::Continue;
+            }
+        };
+        self.client.doing(if notice {
+            Doing::Notice
+        } else {
+            Doing::Message
+        });
+        for target in targets.split(',').take(MESSAGE_TARGETS) {
+            let text = text.clone();
+            let intent = if target.starts_with('#') {
+                match RoomName::typed(target) {
+                    Ok(room) => Intent::SayIn { room, text },
+                    Err(_) => {
+                        if !notice {
+                            self.reply("403", &[target], "No such channel");
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                match Name::recipient(target) {
+                    Ok(to) => Intent::Private { to, text },
+                    Err(_) => {
+                        if !notice {
+                            self.reply("401", &[target], "No such nick/channel");
+                        }
+                        continue;
+                    }
+                }
+            };
+            if let Next::Close(why) = session.handle(intent) {
+                return Next::Close(why);
+            }
+        }
+        Next::Continue
+    }
+
+    /// `JOIN #a,#b` (keys are ignored: rooms have none), `JOIN 0`.
+    fn join(&mut self, p: &[String], session: &mut Session) -> Next {
+        let Some(list) = p.first() else {
+            self.need_more("JOIN");
+            return Next::Continue;
+        };
+        if list == "0" {
+            // Leave every channel.
+            let rooms = self
+                .client
+                .name()
+                .and_then(|me| self.hub.whois(&me))
+                .map(|(_, rooms)| rooms)
+                .unwrap_or_default();
+            for room in rooms {
+                let intent = Intent::Part { room, text: None };
+                if let Next::Close(why) = session.handle(intent) {
+                    return Next::Close(why);
+                }
+            }
+            return Next::Continue;
+        }
+        self.client.doing(Doing::Join);
+        let mut rooms = Vec::new();
+        for name in list.split(',').take(ROOM_TARGETS) {
+            match RoomName::typed(name) {
+                Ok(room) => rooms.push(room),
+                Err(_) => self.reply(
+                    "403",
+                    &[name],
+                    "No such channel (a channel is # and a name)",
+                ),
+            }
+        }
+        if rooms.is_empty() {
+            return Next::Continue;
+        }
+        session.handle(Intent::Join(rooms))
+    }
+
+    /// `PART #a,#b [:reason]`.
+    fn part(&mut self, p: &[String], session: &mut Session) -> Next {
+        let Some(list) = p.first() else {
+            self.need_more("PART");
+            return Next::Continue;
+        };
+        let text = p.get(1).and_then(|t| match text::inbound(t) {
+            Inbound::Text(t) => Some(t),
+            _ => None,
+        });
+        for name in list.split(',').take(ROOM_TARGETS) {
+            match RoomName::typed(name) {
+                Ok(room) => {
+                    let intent = Intent::Part {
+                        room,
+                        text: text.clone(),
+                    };
+                    if let Next::Close(why) = session.handle(intent) {
+                        return Next::Close(why);
+                    }
+                }
+                Err(_) => self.reply("403", &[name], "No such channel"),
+            }
+        }
+        Next::Continue
+    }
+
+    /// `TOPIC #r [:text]`.
+    fn topic(&mut self, p: &[String], session: &mut Session) -> Next {
+        let Some(name) = p.first() else {
+            self.need_more("TOPIC");
+            return Next::Continue;
+        };
+        let Ok(room) = RoomName::typed(name) else {
+            self.reply("403", &[name], "No such channel");
+            return Next::Continue;
+        };
+        let text = match p.get(1).map(|t| text::inbound(t)) {
+            None => None,
+            Some(Inbound::Text(t)) => Some(t),
+            Some(_) => {
+                let mut out = Vec::new();
+                self.client
+                    .notice(&mut out, "A topic cannot be cleared on this network");
+                self.client.send(&out);
+                return Next::Continue;
+            }
+        };
+        session.handle(Intent::Topic { room, text })
+    }
+
+    /// `NAMES #r`: 353 and 366 (nothing but 366 for a room that is not).
+    fn names(&self, name: &str) {
+        let mut out = Vec::new();
+        if let Ok(room) = RoomName::typed(name)
+            && let Ok(view) = self.hub.room_view(&room)
+        {
+            let shown = view.room.as_str();
+            let nick = self.client.nick();
+            let server = &self.client.identity().name;
+            // ":server 353 nick = #room :" then names, within 512 octets.
+            let head = 4 + server.len() + 5 + nick.len() + 3 + shown.len() + 2;
+            let room_for = 510usize.saturating_sub(head);
+            let mut names = String::new();
+            for member in &view.members {
+                let op = if view.operators.contains(member) {
+                    "@"
+                } else {
+                    ""
+                };
+                let entry = format!("{op}{}", member.as_str());
+                if !names.is_empty() && names.len() + 1 + entry.len() > room_for {
+                    self.client.numeric(&mut out, "353", &["=", shown], &names);
+                    names.clear();
+                }
+                if !names.is_empty() {
+                    names.push(' ');
+                }
+                names.push_str(&entry);
+            }
+            if !names.is_empty() {
+                self.client.numeric(&mut out, "353", &["=", shown], &names);
+            }
+            self.client
+                .numeric(&mut out, "366", &[shown], "End of /NAMES list");
+        } else {
+            self.client
+                .numeric(&mut out, "366", &[name], "End of /NAMES list");
+        }
+        self.client.send(&out);
+    }
+
+    /// `WHO #r` or `WHO nick` (other masks match nobody: 315 only).
+    fn who(&self, p: &[String]) {
+        let mask = p.first().map_or("*", String::as_str);
+        let mut out = Vec::new();
+        if mask.starts_with('#') {
+            if let Ok(room) = RoomName::typed(mask)
+                && let Ok(view) = self.hub.room_view(&room)
+            {
+                for member in &view.members {
+                    let op = view.operators.contains(member);
+                    self.client
+                        .who_line(&mut out, view.room.as_str(), member.as_str(), op);
+                }
+            }
+        } else if let Ok(name) = Name::recipient(mask)
+            && let Some((held, _)) = self.hub.whois(&name)
+        {
+            self.client.who_line(&mut out, "*", held.as_str(), false);
+        }
+        self.client
+            .numeric(&mut out, "315", &[mask], "End of WHO list");
+        self.client.send(&out);
+    }
+
+    /// `WHOIS [server] nick`.
+    fn whois(&self, p: &[String]) {
+        let Some(target) = p.last() else {
+            self.reply("431", &[], "No nickname given");
+            return;
+        };
+        let mut out = Vec::new();
+        let held = Name::recipient(target)
+            .ok()
+            .and_then(|n| self.hub.whois(&n));
+        match held {
+            None => self
+                .client
+                .numeric(&mut out, "401", &[target], "No such nick/channel"),
+            Some((name, rooms)) => {
+                let nick = name.as_str();
+                let id = self.client.identity();
+                self.client.numeric(
+                    &mut out,
+                    "311",
+                    &[nick, encode::USER, encode::HOST, "*"],
+                    nick,
+                );
+                if !rooms.is_empty() {
+                    let list: Vec<&str> = rooms.iter().map(|r| r.as_str()).collect();
+                    self.client
+                        .numeric(&mut out, "319", &[nick], &list.join(" "));
+                }
+                self.client
+                    .numeric(&mut out, "312", &[nick, &id.name], "Tagarela");
+                if self.client.name().as_ref() == Some(&name)
+                    && let Some(away) = &self.away
+                {
+                    self.client.numeric(&mut out, "301", &[nick], away);
+                }
+            }
+        }
+        self.client
+            .numeric(&mut out, "318", &[target], "End of /WHOIS list");
+        self.client.send(&out);
+    }
+
+    /// `MODE`: a room's modes and bans, its operators; one's own modes.
+    fn mode(&mut self, p: &[String], session: &mut Session) -> Next {
+        let Some(target) = p.first() else {
+            self.need_more("MODE");
+            return Next::Continue;
+        };
+        if !target.starts_with('#') {
+            let mine = Name::recipient(target)
+                .is_ok_and(|n| self.client.name().is_some_and(|m| m.key() == n.key()));
+            if !mine {
+                let exists = Name::recipient(target)
+                    .ok()
+                    .and_then(|n| self.hub.whois(&n));
+                if exists.is_none() {
+                    self.reply("401", &[target], "No such nick/channel");
+                } else {
+                    self.reply("502", &[], "Can't change mode for other users");
+                }
+            } else if p.len() == 1 {
+                self.bare("221", &["+"]);
+            } else {
+                self.reply(
+                    "501",
+                    &[],
+                    "Unknown MODE flag (this network has no user modes)",
+                );
+            }
+            return Next::Continue;
+        }
+        let Ok(room) = RoomName::typed(target) else {
+            self.reply("403", &[target], "No such channel");
+            return Next::Continue;
+        };
+        let Ok(view) = self.hub.room_view(&room) else {
+            self.reply("403", &[target], "No such channel");
+            return Next::Continue;
+        };
+        let shown = view.room.as_str();
+        let Some(modes) = p.get(1) else {
+            self.bare("324", &[shown, "+nt"]);
+            return Next::Continue;
+        };
+        let mut on = true;
+        let mut args = p.iter().skip(2);
+        for letter in modes.chars() {
+            match letter {
+                '+' => on = true,
+                '-' => on = false,
+                'n' | 't' => {} // always so: not to be changed (§20.6)
+                'b' => match args.next() {
+                    None => {
+                        let mut out = Vec::new();
+                        for ban in &view.bans {
+                            self.client
+                                .numeric(&mut out, "367", &[shown, &ban_mask(ban)], "");
+                        }
+                        self.client
+                            .numeric(&mut out, "368", &[shown], "End of channel ban list");
+                        self.client.send(&out);
+                    }
+                    Some(mask) => {
+                        let Some(target) = ban_target(mask) else {
+                            let mut out = Vec::new();
+                            self.client
+                                .notice(&mut out, "Bans here are nick!*@* or *!*@address[/prefix]");
+                            self.client.send(&out);
+                            continue;
+                        };
+                        self.client.doing(Doing::Mode);
+                        let before = self
+                            .hub
+                            .room_view(&room)
+                            .map(|v| v.bans)
+                            .unwrap_or_default();
+                        let next = session.handle(Intent::Ban {
+                            room: room.clone(),
+                            target: target.clone(),
+                            on,
+                        });
+                        let after = self
+                            .hub
+                            .room_view(&room)
+                            .map(|v| v.bans)
+                            .unwrap_or_default();
+                        if before != after {
+                            self.mode_echo(shown, if on { "+b" } else { "-b" }, &ban_mask(&target));
+                        }
+                        if let Next::Close(why) = next {
+                            return Next::Close(why);
+                        }
+                    }
+                },
+                'o' => match args.next() {
+                    None => self.need_more("MODE"),
+                    Some(nick) if on => {
+                        let Ok(name) = Name::recipient(nick) else {
+                            self.reply("401", &[nick], "No such nick/channel");
+                            continue;
+                        };
+                        self.client.doing(Doing::Mode);
+                        let was = view.operators.iter().any(|o| o.key() == name.key());
+                        let next = session.handle(Intent::Op {
+                            room: room.clone(),
+                            name: name.clone(),
+                        });
+                        let now = self
+                            .hub
+                            .room_view(&room)
+                            .is_ok_and(|v| v.operators.iter().any(|o| o.key() == name.key()));
+                        if now && !was {
+                            self.mode_echo(shown, "+o", nick);
+                        }
+                        if let Next::Close(why) = next {
+                            return Next::Close(why);
+                        }
+                    }
+                    Some(_) => {
+                        self.reply(
+                            "472",
+                            &["o"],
+                            "Operators cannot be taken back on this network",
+                        );
+                    }
+                },
+                other => {
+                    let letter = other.to_string();
+                    self.reply("472", &[&letter], "is unknown mode char to me");
+                }
+            }
+        }
+        Next::Continue
+    }
+
+    /// Tells the client a mode change it made took effect.
+    fn mode_echo(&self, room: &str, change: &str, arg: &str) {
+        if let Some(me) = self.client.name() {
+            let line = format!(
+                ":{} MODE {room} {change} {arg}\r\n",
+                encode::source(me.as_str())
+            );
+            self.client.send(line.as_bytes());
+        }
+    }
+
+    /// `KICK #r nick[,nick] [:reason]`.
+    fn kick(&mut self, p: &[String], session: &mut Session) -> Next {
+        let (Some(room), Some(nicks)) = (p.first(), p.get(1)) else {
+            self.need_more("KICK");
+            return Next::Continue;
+        };
+        let Ok(room) = RoomName::typed(room) else {
+            self.reply("403", &[room], "No such channel");
+            return Next::Continue;
+        };
+        let text = p.get(2).and_then(|t| match text::inbound(t) {
+            Inbound::Text(t) => Some(t),
+            _ => None,
+        });
+        for nick in nicks.split(',').take(1) {
+            let Some(name) = Name::recipient(nick)
+                .ok()
+                .filter(|n| self.hub.whois(n).is_some())
+            else {
+                self.reply("401", &[nick], "No such nick/channel");
+                continue;
+            };
+            let intent = Intent::Kick {
+                room: room.clone(),
+                name,
+                text: text.clone(),
+            };
+            if let Next::Close(why) = session.handle(intent) {
+                return Next::Close(why);
+            }
+        }
+        Next::Continue
+    }
+}
+
+/// A ban mask as a room's ban: `nick`, `nick!*@*`, `*!*@address` or
+/// `*!*@address/prefix`; `None` for any other mask.
+fn ban_target(mask: &str) -> Option<BanTarget<'static>> {
+    if let Some(address) = mask.strip_prefix("*!*@") {
+        return match BanTarget::parse(address).ok()? {
+            t @ BanTarget::Address { .. } => Some(t.into_owned()),
+            BanTarget::Name(_) => None,
+        };
+    }
+    let nick = mask.strip_suffix("!*@*").unwrap_or(mask);
+    Name::recipient(nick)
+        .ok()
+        .map(|n| BanTarget::Name(n.into_owned()))
+}

@@ -1,0 +1,190 @@
+//! The IRC front door (spec §20), in process: an IRC client and a
+//! Tagarela client in the same room see each other's joins, messages,
+//! actions and leaves, and whisper both ways.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tagarela_reader::LineReader;
+use tagarela_server::Settings;
+use tagarela_server::testing::TestServer;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// An IRC client: its lines, and its socket to write to.
+struct Irc {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    w: OwnedWriteHalf,
+}
+
+impl Irc {
+    async fn connect(at: SocketAddr, nick: &str) -> Irc {
+        let (r, w) = TcpStream::connect(at).await.unwrap().into_split();
+        let mut irc = Irc {
+            lines: BufReader::new(r).lines(),
+            w,
+        };
+        irc.send(&format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}"))
+            .await;
+        irc.until(" 376 ").await;
+        irc
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.w
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Lines up to and including the first that contains `what`.
+    async fn until(&mut self, what: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(5), self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {what:?} after {seen:#?}"))
+                .unwrap()
+                .unwrap();
+            let done = line.contains(what);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+/// A Tagarela client with rooms, registered as `name`.
+async fn tagarela(at: SocketAddr, name: &str) -> (LineReader<OwnedReadHalf>, OwnedWriteHalf) {
+    let (r, mut w) = TcpStream::connect(at).await.unwrap().into_split();
+    let mut lines = LineReader::server_lines(r);
+    w.write_all(format!("/features rooms\n{name}\n").as_bytes())
+        .await
+        .unwrap();
+    until(&mut lines, "WELCOME ").await;
+    (lines, w)
+}
+
+async fn until(lines: &mut LineReader<OwnedReadHalf>, what: &str) -> String {
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(5), lines.next_text())
+            .await
+            .unwrap_or_else(|_| panic!("no {what:?}"))
+            .unwrap()
+            .unwrap();
+        if line.contains(what) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_irc_client_and_a_tagarela_client_share_a_room() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let irc_at = server.irc.unwrap();
+    let mut ana = Irc::connect(irc_at, "ana").await;
+    let (mut bia, mut bia_w) = tagarela(server.addr, "bia").await;
+
+    // An IRC client starts in no channel; it joins the default room's.
+    ana.send("JOIN #general").await;
+    let joined = ana.until(" 366 ").await;
+    assert!(joined[0].ends_with("JOIN #general"), "{joined:?}");
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.contains(" 353 ") && l.contains("bia"))
+    );
+    until(&mut bia, "IN #general SEQ").await;
+
+    // Tagarela to IRC.
+    bia_w
+        .write_all("/msg #general olá, ana\n".as_bytes())
+        .await
+        .unwrap();
+    let said = ana.until("PRIVMSG").await;
+    assert_eq!(
+        said.last().unwrap(),
+        ":bia!~u@tagarela PRIVMSG #general :olá, ana"
+    );
+
+    // IRC to Tagarela, formatting dropped; an action is `/me`.
+    ana.send("PRIVMSG #general :\u{2}oi\u{2} bia").await;
+    let line = until(&mut bia, "MSG").await;
+    assert!(line.ends_with("ana :oi bia"), "{line}");
+    ana.send("PRIVMSG #general :\u{1}ACTION waves\u{1}").await;
+    let line = until(&mut bia, "MSG").await;
+    assert!(line.ends_with("ana :/me waves"), "{line}");
+
+    // Private messages, both ways; the IRC sender is not echoed.
+    ana.send("PRIVMSG bia :só para ti").await;
+    let line = until(&mut bia, "PRIV").await;
+    assert!(line.ends_with(":só para ti"), "{line}");
+    bia_w.write_all(b"@ana e eu para ti\n").await.unwrap();
+    let said = ana.until("PRIVMSG").await;
+    assert_eq!(
+        said.last().unwrap(),
+        ":bia!~u@tagarela PRIVMSG ana :e eu para ti"
+    );
+
+    // One namespace of names: a Tagarela name is taken on IRC too.
+    let (r, mut w) = TcpStream::connect(irc_at).await.unwrap().into_split();
+    let mut other = BufReader::new(r).lines();
+    w.write_all(b"NICK BIA\r\nUSER x 0 * :x\r\n").await.unwrap();
+    let refused = other.next_line().await.unwrap().unwrap();
+    assert!(refused.contains(" 433 "), "{refused}");
+
+    // Leaving: one QUIT for the IRC client.
+    bia_w.write_all(b"/join #x\n/quit tchau\n").await.unwrap();
+    let left = ana.until("QUIT").await;
+    assert_eq!(left.last().unwrap(), ":bia!~u@tagarela QUIT :Quit: tchau");
+    ana.send("PING end").await;
+    let rest = ana.until("PONG").await;
+    assert_eq!(rest.len(), 1, "no second QUIT: {rest:?}");
+    assert!(server.shutdown().await);
+}
+
+#[tokio::test]
+async fn registration_waits_for_cap_end_and_errors_are_numerics() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let (r, mut w) = TcpStream::connect(server.irc.unwrap())
+        .await
+        .unwrap()
+        .into_split();
+    let mut lines = BufReader::new(r).lines();
+    w.write_all(b"CAP LS 302\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP REQ :server-time\r\n")
+        .await
+        .unwrap();
+    let ls = lines.next_line().await.unwrap().unwrap();
+    assert!(
+        ls.contains(" CAP * LS :") && ls.contains("server-time"),
+        "{ls}"
+    );
+    let ack = lines.next_line().await.unwrap().unwrap();
+    assert!(ack.ends_with("ACK :server-time"), "{ack}");
+    // Nothing else until CAP END.
+    w.write_all(b"CAP END\r\nPRIVMSG nobody :hi\r\nJOIN nochannel\r\nFOO\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let done = line.contains(" 421 ");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(seen[0].contains(" 001 ana "), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains(" 401 ana nobody ")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains(" 403 ana nochannel ")),
+        "{seen:?}"
+    );
+    assert!(server.shutdown().await);
+}
