@@ -7,11 +7,13 @@
 //! - `pattern`: matching received lines, ignoring what the spec says
 //!   programs must not match (human text, exact timestamps).
 //! - `peer`: raw TCP clients and client-binary processes.
+//! - `irc_library`: the IRC client library the IRC scenarios drive.
 //! - `runner`: executes one scenario, keeping a wire log.
 //! - `report`: the table and the JSON report.
 #![forbid(unsafe_code)]
 
 pub mod binaries;
+pub mod irc_library;
 pub mod pattern;
 pub mod peer;
 pub mod redis;

@@ -37,6 +37,11 @@ impl Row {
         }
     }
 
+    /// Why a skipped scenario did not run (its only wire-log line).
+    pub fn why(&self) -> &str {
+        self.wire_log.first().map_or("", String::as_str)
+    }
+
     /// The row for a scenario's outcome; the wire log is kept for failures.
     pub fn new(s: &Scenario, o: Outcome) -> Row {
         let failed = o.error.is_some();

@@ -68,6 +68,8 @@ struct Run<'b> {
     nodes: Vec<Node>,
     /// The TLS port and the certificate's fingerprint, with `--tls`.
     tls: Option<(SocketAddr, String)>,
+    /// The IRC port, with `--irc-port` (spec §20).
+    irc: Option<SocketAddr>,
     /// The state directory this scenario's server (and clients) use.
     state: std::path::PathBuf,
     /// The cluster's Redis (`cluster: N`).
@@ -92,11 +94,12 @@ pub async fn run(scenario: &Scenario, bins: &Binaries, server_log: &Path) -> Out
     let state = server_log.with_extension("state");
     let _ = std::fs::remove_dir_all(&state);
     let result = match start(scenario, bins, server_log, &state).await {
-        Ok((nodes, tls, redis)) => {
+        Ok((nodes, Ports { tls, irc }, redis)) => {
             let mut run = Run {
                 bins,
                 nodes,
                 tls,
+                irc,
                 state,
                 redis,
                 entries_at_stop: Vec::new(),
@@ -166,9 +169,9 @@ async fn start(
     bins: &Binaries,
     log: &Path,
     state: &Path,
-) -> Result<(Vec<Node>, Option<(SocketAddr, String)>, Option<Redis>), String> {
+) -> Result<(Vec<Node>, Ports, Option<Redis>), String> {
     let Some(n) = scenario.cluster else {
-        let (child, addr, tls) = start_server(bins, &scenario.server_args, log, state).await?;
+        let (child, addr, ports) = start_server(bins, &scenario.server_args, log, state).await?;
         let node = Node {
             child,
             addr,
@@ -177,7 +180,7 @@ async fn start(
             state: state.to_owned(),
             relay: None,
         };
-        return Ok((vec![node], tls, None));
+        return Ok((vec![node], ports, None));
     };
     let binary = crate::redis::find().ok_or("redis-server is not installed")?;
     let redis = Redis::start(binary, &state.join("redis")).await?;
@@ -206,7 +209,7 @@ async fn start(
     for node in &nodes {
         entered(node, 1).await?;
     }
-    Ok((nodes, None, Some(redis)))
+    Ok((nodes, Ports::default(), Some(redis)))
 }
 
 /// Times `node` has logged entering its cluster.
@@ -238,12 +241,21 @@ async fn entered(node: &Node, times: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The ports a server listens on besides its plain one.
+#[derive(Debug, Default)]
+struct Ports {
+    /// With `--tls`: the TLS address and the certificate's fingerprint.
+    tls: Option<(SocketAddr, String)>,
+    /// With `--irc-port`: the IRC address (spec §20).
+    irc: Option<SocketAddr>,
+}
+
 async fn start_server(
     bins: &Binaries,
     extra: &[String],
     log: &Path,
     state: &Path,
-) -> Result<(Child, SocketAddr, Option<(SocketAddr, String)>), String> {
+) -> Result<(Child, SocketAddr, Ports), String> {
     let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut child = Command::new(&bins.server)
         .args(server_args(extra))
@@ -289,13 +301,44 @@ async fn start_server(
     } else {
         None
     };
-    Ok((child, addr, tls))
+    // With --irc-port, the next line: `... listening on ADDR (IRC)`.
+    let irc = if extra.iter().any(|a| a == "--irc-port") {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .map_err(|_| "no IRC address line in time".to_owned())?
+            .map_err(|e| e.to_string())?
+            .ok_or("server exited before printing its IRC address")?;
+        let addr = line
+            .strip_suffix(" (IRC)")
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("unexpected IRC line {line:?}"))?;
+        Some(addr)
+    } else {
+        None
+    };
+    Ok((child, addr, Ports { tls, irc }))
 }
 
 impl Run<'_> {
     fn note(&mut self, who: &str, dir: &str, text: &str) {
         let t = self.started.elapsed().as_secs_f64();
         self.log.push(format!("[{t:8.3}s] {who:>8} {dir} {text}"));
+    }
+
+    /// Starts `command` as the peer `name`, scripted through its stdin
+    /// and stdout.
+    fn spawn_peer(&mut self, name: &str, mut command: Command, what: &str) -> Result<(), String> {
+        let child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("spawn {what}: {e}"))?;
+        let p = Peer::client(child).map_err(|e| e.to_string())?;
+        self.peers.insert(name.to_owned(), p);
+        Ok(())
     }
 
     /// The server's TLS address and fingerprint (the scenario must start
@@ -467,18 +510,22 @@ impl Run<'_> {
                 if !args.iter().any(|a| a == "--port") {
                     command.args(["--port", &addr.port().to_string()]);
                 }
-                let child = command
-                    .args(&args)
-                    .env("XDG_STATE_HOME", &self.state)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|e| format!("spawn client: {e}"))?;
-                let p = Peer::client(child).map_err(|e| e.to_string())?;
-                self.peers.insert(peer.clone(), p);
-                Ok(())
+                command.args(&args).env("XDG_STATE_HOME", &self.state);
+                self.spawn_peer(peer, command, "client")
+            }
+            StepKind::SpawnIrcLibrary { peer, nick } => {
+                let irc = self
+                    .irc
+                    .ok_or("the server has no IRC port: add `server: --irc-port 0`")?;
+                let python = crate::irc_library::find()
+                    .ok_or("no Python with the `irc` package (pip install irc)")?;
+                let mut command = Command::new(python);
+                command
+                    .arg(crate::irc_library::peer_script())
+                    .args(["--host", &irc.ip().to_string()])
+                    .args(["--port", &irc.port().to_string()])
+                    .args(["--nick", nick]);
+                self.spawn_peer(peer, command, "the IRC library's peer")
             }
             StepKind::Send { peer, bytes, mode } => {
                 let mut out = self.substitute(bytes)?;

@@ -56,6 +56,10 @@ pub enum StepKind {
     Join { peer: String, node: usize },
     /// `spawn NAME client ARGS...`: the client binary in scripted mode.
     Spawn { peer: String, args: Vec<String> },
+    /// `spawn NAME irc-library [NICK]`: Python's `irc` package registering
+    /// as NICK (default: NAME) on the IRC port, through
+    /// `conformance/irc-library/peer.py`.
+    SpawnIrcLibrary { peer: String, nick: String },
     /// `NAME -> TEXT` (and `->raw`, `->bytes`).
     Send {
         peer: String,
@@ -238,6 +242,18 @@ fn parse_step(line: &str) -> Result<StepKind, String> {
             return Ok(StepKind::Spawn {
                 peer: (*peer).to_owned(),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
+            });
+        }
+        ("spawn", [peer, "irc-library"]) => {
+            return Ok(StepKind::SpawnIrcLibrary {
+                peer: (*peer).to_owned(),
+                nick: (*peer).to_owned(),
+            });
+        }
+        ("spawn", [peer, "irc-library", nick]) => {
+            return Ok(StepKind::SpawnIrcLibrary {
+                peer: (*peer).to_owned(),
+                nick: (*nick).to_owned(),
             });
         }
         ("server", ["kill", signal @ ("TERM" | "KILL")]) => {

@@ -5,9 +5,11 @@
 use std::process::ExitCode;
 
 use conformance::binaries::{build, target_dir, workspace_root};
+use conformance::irc_library;
 use conformance::redis;
 use conformance::report::{Row, table, write_json};
 use conformance::runner;
+use conformance::script::StepKind;
 use conformance::script::load_dir;
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         }
     };
     let redis_missing = redis::find().is_none();
+    let irc_library_missing = irc_library::find().is_none();
     let mut rows = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
         if filter
@@ -52,6 +55,17 @@ fn main() -> ExitCode {
         }
         if s.cluster.is_some() && redis_missing && !redis::required() {
             rows.push(Row::skipped(s, "redis-server is not installed"));
+            continue;
+        }
+        let spawns_irc_library = s
+            .steps
+            .iter()
+            .any(|step| matches!(step.kind, StepKind::SpawnIrcLibrary { .. }));
+        if spawns_irc_library && irc_library_missing && !irc_library::required() {
+            rows.push(Row::skipped(
+                s,
+                "no Python with the `irc` package (set TAGARELA_IRC_PYTHON)",
+            ));
             continue;
         }
         let log = out_dir.join(format!("server-{i:03}.log"));
@@ -73,11 +87,12 @@ fn main() -> ExitCode {
     );
     if !skipped.is_empty() {
         println!(
-            "conformance: NOT RUN, because redis-server is not installed (apt-get install redis-server runs them; {}=1 makes its absence a failure):",
-            redis::REQUIRE_REDIS
+            "conformance: NOT RUN (apt-get install redis-server runs the cluster ones, {}=1 makes its absence a failure; pip install irc runs the IRC library's, {}=1 likewise):",
+            redis::REQUIRE_REDIS,
+            irc_library::REQUIRE_IRC_LIBRARY
         );
         for r in &skipped {
-            println!("    {} ({})", r.scenario, r.origin);
+            println!("    {} ({}): {}", r.scenario, r.origin, r.why());
         }
     }
     if rows.is_empty() {

@@ -6,7 +6,7 @@
 //! format, the octets the first recipient of that format encoded, so an
 //! event is encoded at most once per format however many receive it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -117,6 +117,9 @@ pub struct Event {
     pub room: Option<RoomName<'static>>,
     /// What happened.
     pub kind: EventKind,
+    /// The user name its actor gave as an IRC client (§20.6), shown in
+    /// its IRC source; `None` for a Tagarela client's (shown as `u`).
+    pub user: Option<Arc<str>>,
     /// The Tagarela encoding, made by the first recipient that needed it
     /// and shared by every other (`None` inside if it cannot be encoded).
     tagarela: OnceLock<Option<Bytes>>,
@@ -163,6 +166,7 @@ impl Event {
             at,
             room,
             kind,
+            user: None,
             tagarela: OnceLock::new(),
             tagarela_history: OnceLock::new(),
             tagarela_seq: OnceLock::new(),
@@ -177,6 +181,13 @@ impl Event {
     /// that delivery go with it, and the rare later use encodes again).
     pub fn lean(&self) -> Event {
         Event::new_in(self.seq, self.at, self.room.clone(), self.kind.clone())
+            .by_user(self.user.clone())
+    }
+
+    /// The same event, its actor having given `user` (§20.6).
+    pub fn by_user(mut self, user: Option<Arc<str>>) -> Event {
+        self.user = user;
+        self
     }
 
     /// The event in `format`, encoded by `encode` the first time any

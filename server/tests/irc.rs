@@ -22,12 +22,17 @@ struct Irc {
 
 impl Irc {
     async fn connect(at: SocketAddr, nick: &str) -> Irc {
+        Irc::register(at, nick, nick, nick).await
+    }
+
+    /// Registers with `USER user 0 * :realname`.
+    async fn register(at: SocketAddr, nick: &str, user: &str, realname: &str) -> Irc {
         let (r, w) = TcpStream::connect(at).await.unwrap().into_split();
         let mut irc = Irc {
             lines: BufReader::new(r).lines(),
             w,
         };
-        irc.send(&format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}"))
+        irc.send(&format!("NICK {nick}\r\nUSER {user} 0 * :{realname}"))
             .await;
         irc.until(" 376 ").await;
         irc
@@ -187,4 +192,70 @@ async fn registration_waits_for_cap_end_and_errors_are_numerics() {
         "{seen:?}"
     );
     assert!(server.shutdown().await);
+}
+
+/// What `USER` and `AWAY` say is what others see (§20.6): the user name in
+/// the source of every line and in WHO, WHOIS and USERHOST, the real name,
+/// and the away message (G in WHO, 301 to whoever whispers).
+#[tokio::test]
+async fn user_real_name_and_away_are_shown_to_others() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let irc_at = server.irc.unwrap();
+    let mut ana = Irc::register(irc_at, "ana", "an@!a", "Ana \u{2}Maria\u{2} Silva").await;
+    let mut bia = Irc::connect(irc_at, "bia").await;
+    // A new room: ana, its first, is its operator.
+    ana.send("JOIN #cozinha").await;
+    ana.until(" 366 ").await;
+    bia.send("JOIN #cozinha").await;
+    bia.until(" 366 ").await;
+
+    ana.send("PRIVMSG #cozinha :oi").await;
+    let said = bia.until("PRIVMSG").await;
+    assert_eq!(
+        said.last().unwrap(),
+        ":ana!~ana@tagarela PRIVMSG #cozinha :oi"
+    );
+
+    bia.send("WHO #cozinha").await;
+    let who = bia.until(" 315 ").await;
+    let line = who.iter().find(|l| l.contains(" ana ")).unwrap();
+    assert!(
+        line.ends_with(" #cozinha ~ana tagarela tagarela ana H@ :0 Ana Maria Silva"),
+        "{line}"
+    );
+
+    ana.send("AWAY :almoçando").await;
+    ana.until(" 306 ").await;
+    bia.send("WHO ana").await;
+    let who = bia.until(" 315 ").await;
+    assert!(who[0].contains(" ana G :0 Ana Maria Silva"), "{who:?}");
+    bia.send("USERHOST ana").await;
+    let userhost = bia.until(" 302 ").await;
+    assert!(userhost[0].ends_with(":ana=-~ana@tagarela"), "{userhost:?}");
+    bia.send("WHOIS ana").await;
+    let whois = bia.until(" 318 ").await;
+    assert!(
+        whois[0].ends_with(" 311 bia ana ~ana tagarela * :Ana Maria Silva"),
+        "{whois:?}"
+    );
+    assert!(
+        whois.iter().any(|l| l.contains(" 319 bia ana :@#cozinha")),
+        "{whois:?}"
+    );
+    assert!(
+        whois.iter().any(|l| l.ends_with(" 301 bia ana :almoçando")),
+        "{whois:?}"
+    );
+
+    // A whisper to someone away is delivered, and its sender told.
+    bia.send("PRIVMSG ana :volta logo").await;
+    let told = bia.until(" 301 ").await;
+    assert!(told[0].ends_with(" 301 bia ana :almoçando"), "{told:?}");
+    ana.until("volta logo").await;
+
+    ana.send("AWAY").await;
+    ana.until(" 305 ").await;
+    bia.send("WHO ana*").await;
+    let who = bia.until(" 315 ").await;
+    assert!(who[0].contains(" ana H :0 Ana Maria Silva"), "{who:?}");
 }

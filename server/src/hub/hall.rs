@@ -26,6 +26,7 @@ use crate::hub::room::{MemberId, Room};
 use crate::hub::roster::{Holder, Roster};
 use crate::hub::shape::Shape;
 use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
+use crate::hub::{Present, Profile};
 use crate::ops::metrics::Metrics;
 
 /// The most public messages a room other than the default one keeps in
@@ -558,7 +559,7 @@ impl Hall {
         let member = self.members.get(key)?.id;
         let at = self.stamp(at);
         let replay = self.replay;
-        let event = self.number_in(seq, at, room, EventKind::Join { name })?;
+        let event = self.number_in(seq, at, room, Some(member), EventKind::Join { name })?;
         let Hall {
             rooms,
             recipients,
@@ -634,7 +635,7 @@ impl Hall {
             return None;
         }
         let at = self.stamp(at);
-        let event = self.number_in(seq, at, room, kind)?;
+        let event = self.number_in(seq, at, room, Some(member), kind)?;
         let Hall {
             rooms,
             recipients,
@@ -708,14 +709,14 @@ impl Hall {
         from: Name<'static>,
         text: Text<'static>,
     ) -> Option<Arc<Event>> {
-        let sender = self.members.get(&from.key()).map(|m| m.id);
+        let actor = self.members.get(&from.key()).map(|m| m.id);
         // A client that asked for its own messages back (IRC's
         // echo-message, §20.3) gets them as everyone else does.
-        let sender = sender.filter(
+        let sender = actor.filter(
             |id| !matches!(self.recipients.get(id.0 as usize), Some(Some(r)) if r.echoes()),
         );
         let at = self.stamp(at);
-        let event = self.number_in(seq, at, room, EventKind::Public { from, text })?;
+        let event = self.number_in(seq, at, room, actor, EventKind::Public { from, text })?;
         self.counters.public.inc();
         self.deliver_in(room, at, sender, &event);
         self.at_mut(room)?.keep(Arc::clone(&event), at);
@@ -734,7 +735,8 @@ impl Hall {
     ) -> Option<Arc<Event>> {
         let id = *self.room_ids.get(room)?;
         let at = self.stamp(at);
-        let event = self.number_in(seq, at, id, EventKind::Topic { by, text })?;
+        let actor = self.members.get(&by.key()).map(|m| m.id);
+        let event = self.number_in(seq, at, id, actor, EventKind::Topic { by, text })?;
         self.counters.topic.inc();
         self.deliver_in(id, at, None, &event);
         self.at_mut(id)?.set_topic(Arc::clone(&event));
@@ -755,7 +757,7 @@ impl Hall {
                 let key = name.key();
                 let event = match self.leave_id(seq, at, default, &key, kind.clone(), false) {
                     Some(event) => event,
-                    None => self.number(seq, at, None, kind),
+                    None => self.number(seq, at, None, None, kind),
                 };
                 let unseated = self.unregister(&key).and_then(|(_, seat)| seat);
                 return Accepted { event, unseated };
@@ -763,10 +765,10 @@ impl Hall {
             EventKind::Public { from, text } => {
                 match self.say_id(seq, at, default, from.clone(), text.clone()) {
                     Some(event) => event,
-                    None => self.number(seq, at, None, EventKind::Public { from, text }),
+                    None => self.number(seq, at, None, None, EventKind::Public { from, text }),
                 }
             }
-            EventKind::Topic { .. } => self.number(seq, at, None, kind),
+            EventKind::Topic { .. } => self.number(seq, at, None, None, kind),
             EventKind::Private { .. } => self.private(seq, at, kind),
         };
         Accepted {
@@ -779,7 +781,11 @@ impl Hall {
     /// back to its sender, where they are this process's clients.
     pub fn private(&mut self, seq: Seq, at: Timestamp, kind: EventKind) -> Arc<Event> {
         let at = self.stamp(at);
-        let event = self.number(seq, at, None, kind);
+        let actor = match &kind {
+            EventKind::Private { from, .. } => self.members.get(&from.key()).map(|m| m.id),
+            _ => None,
+        };
+        let event = self.number(seq, at, None, actor, kind);
         let EventKind::Private { from, to, .. } = &event.kind else {
             return event;
         };
@@ -872,6 +878,37 @@ impl Hall {
             sent += room.send_crowd_notice(recipients, at);
         }
         self.counters.deliveries.inc_by(sent);
+    }
+
+    /// What the member `id` said of itself, if it is an IRC client of
+    /// this process (§20.6).
+    fn profile_by_id(&self, id: MemberId) -> Option<Profile> {
+        self.recipients.get(id.0 as usize)?.as_ref()?.profile()
+    }
+
+    /// The member holding `key`, as `WHO` and `WHOIS` show it (§20.6).
+    pub fn present(&self, key: &NameKey) -> Option<Present> {
+        let m = self.members.get(key)?;
+        Some(Present {
+            name: m.name.clone(),
+            profile: self.profile_by_id(m.id),
+        })
+    }
+
+    /// The room `key`'s own name and who is in it, as `NAMES` and `WHO`
+    /// show them (§20.6); `None` if there is no such room.
+    pub fn present_in(&self, key: &RoomKey) -> Option<(RoomName<'static>, Vec<Present>)> {
+        let r = self.at(*self.room_ids.get(key)?)?;
+        let members = self
+            .members
+            .values()
+            .filter(|m| r.has(m.id))
+            .map(|m| Present {
+                name: m.name.clone(),
+                profile: self.profile_by_id(m.id),
+            })
+            .collect();
+        Some((r.name().clone(), members))
     }
 
     /// A snapshot of who is registered (display forms), in no set order.
@@ -1111,10 +1148,11 @@ impl Hall {
         seq: Seq,
         at: Timestamp,
         room: RoomId,
+        actor: Option<MemberId>,
         kind: EventKind,
     ) -> Option<Arc<Event>> {
         let name = self.at(room)?.name().clone();
-        Some(self.number(seq, at, Some(name), kind))
+        Some(self.number(seq, at, Some(name), actor, kind))
     }
 
     /// Delivers a room's `event` to its members here but `except`, a
@@ -1134,15 +1172,18 @@ impl Hall {
     }
 
     /// The event, numbered `seq` and stamped `at`, kept in the log.
+    /// `actor` (who did it, if a member here) gives its IRC user name.
     fn number(
         &mut self,
         seq: Seq,
         at: Timestamp,
         room: Option<RoomName<'static>>,
+        actor: Option<MemberId>,
         kind: EventKind,
     ) -> Arc<Event> {
         self.last_seq = seq;
-        let event = Arc::new(Event::new_in(seq, at, room, kind));
+        let user = actor.and_then(|id| self.profile_by_id(id)).map(|p| p.user);
+        let event = Arc::new(Event::new_in(seq, at, room, kind).by_user(user));
         // The log's own copy, without the encodings the delivery is about
         // to cache in this one: 10,000 events kept for resumes would hold
         // about 150 octets of encodings each (issue 22's memory goal).

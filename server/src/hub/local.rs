@@ -23,7 +23,7 @@ use crate::hub::room::{Ban, Room, RoomSettings};
 use crate::hub::shape::Shape;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, RoomRefusal, RoomView, Said, Unpublished, Welcome,
+    Registration, RoomRefusal, RoomView, Said, Unpublished, Welcome, Whois,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
@@ -544,7 +544,7 @@ impl Hub for LocalHub {
     fn room_view(&self, room: &RoomName<'_>) -> Result<RoomView, RoomRefusal> {
         let key = room.key();
         let r = self.lock();
-        let (room, members) = r.hall.who_in_room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        let (room, members) = r.hall.present_in(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         let operators = r.hall.operators_of(&key);
         let bans = r.hall.room(&key).map(Room::bans).unwrap_or_default();
         Ok(RoomView {
@@ -555,17 +555,20 @@ impl Hub for LocalHub {
         })
     }
 
-    fn whois(&self, name: &Name<'_>) -> Option<(Name<'static>, Vec<RoomName<'static>>)> {
+    fn whois(&self, name: &Name<'_>) -> Option<Whois> {
         let key = name.key();
         let r = self.lock();
-        let held = r.hall.member(&key)?.name.clone();
+        let present = r.hall.present(&key)?;
         let rooms = r
             .hall
             .rooms_of(&key)
             .iter()
-            .filter_map(|k| r.hall.room(k).map(|x| x.name().clone()))
+            .filter_map(|k| {
+                let room = r.hall.room(k)?.name().clone();
+                Some((room, r.hall.is_operator(&key, k)))
+            })
             .collect();
-        Some((held, rooms))
+        Some(Whois { present, rooms })
     }
 
     fn history_in(

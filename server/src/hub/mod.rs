@@ -148,6 +148,44 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     fn echoes(&self) -> bool {
         false
     }
+
+    /// What the client said of itself, if it is an IRC client (§20.6):
+    /// shown in its source, `WHO`, `WHOIS` and `USERHOST`. Must never
+    /// wait.
+    fn profile(&self) -> Option<Profile> {
+        None
+    }
+}
+
+/// What an IRC client said of itself (§20.6). A Tagarela client has
+/// none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// `USER`'s user name, as IRC shows it (without the `~`).
+    pub user: Arc<str>,
+    /// `USER`'s real name.
+    pub realname: Arc<str>,
+    /// `AWAY`'s message, while away.
+    pub away: Option<Arc<str>>,
+}
+
+/// Someone online, as an IRC client's `WHO` and `WHOIS` see them (§20.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    /// The name held.
+    pub name: Name<'static>,
+    /// What it said of itself, if it is an IRC client of this process.
+    pub profile: Option<Profile>,
+}
+
+/// Someone online and the rooms they are in (`WHOIS`, §20.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whois {
+    /// Who.
+    pub present: Present,
+    /// Their rooms, in the order they entered them, each with whether
+    /// they are one of its operators.
+    pub rooms: Vec<(RoomName<'static>, bool)>,
 }
 
 /// A room as an IRC client's `NAMES`, `WHO` and `MODE` see it (§20).
@@ -156,7 +194,7 @@ pub struct RoomView {
     /// Its display form.
     pub room: RoomName<'static>,
     /// Who is in it.
-    pub members: Vec<Name<'static>>,
+    pub members: Vec<Present>,
     /// Its operators.
     pub operators: Vec<Name<'static>>,
     /// Its bans.
@@ -537,7 +575,7 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// The name `name` is held as, and the rooms its holder is in
     /// (`WHOIS`, §20); `None` if nobody holds it.
     #[allow(unused_variables)] // a hub without rooms knows no rooms
-    fn whois(&self, name: &Name<'_>) -> Option<(Name<'static>, Vec<RoomName<'static>>)> {
+    fn whois(&self, name: &Name<'_>) -> Option<Whois> {
         None
     }
 

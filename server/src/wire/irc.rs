@@ -11,8 +11,10 @@ pub mod caps;
 pub mod client;
 pub mod encode;
 pub mod front;
+pub mod help;
 pub mod identity;
 pub mod text;
+pub mod whox;
 
 pub use client::IrcClient;
 pub use front::IrcFront;

@@ -14,10 +14,11 @@ use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomNa
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, EventKind, WireFormat};
 use crate::hub::crowd::Notice;
-use crate::hub::{Entered, Recipient, RoomList, RoomRefusal};
+use crate::hub::{Entered, Present, Profile, Recipient, RoomList, RoomRefusal};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::encode;
 use crate::wire::irc::identity::IrcIdentity;
+use crate::wire::irc::whox::{Whox, WhoxUser};
 use crate::wire::outbox::Outbox;
 
 /// The most rooms whose `NAMES` a connection may owe at once: more than
@@ -67,6 +68,11 @@ struct View {
     names_due: Vec<RoomName<'static>>,
     /// Whose `QUIT` was told last (see `quit_told`).
     last_quit: Option<Name<'static>>,
+    /// What `USER` and `AWAY` said (§20.6).
+    profile: Option<Profile>,
+    /// The name registration last asked for: the `<nick>` of a refusal
+    /// (ERR_NICKNAMEINUSE names the nick tried, not its holder).
+    asked: Option<Name<'static>>,
 }
 
 impl IrcClient {
@@ -116,6 +122,32 @@ impl IrcClient {
     /// From now on replies answer `doing`.
     pub fn doing(&self, doing: Doing) {
         self.lock().doing = doing;
+    }
+
+    /// `USER` gave these (before registration).
+    pub fn introduce(&self, user: &str, realname: &str) {
+        self.lock().profile = Some(Profile {
+            user: Arc::from(user),
+            realname: Arc::from(realname),
+            away: None,
+        });
+    }
+
+    /// `AWAY` with a message, or without (back).
+    pub fn set_away(&self, away: Option<&str>) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.away = away.map(Arc::from);
+        }
+    }
+
+    /// The user name `USER` gave.
+    pub fn user(&self) -> Option<Arc<str>> {
+        self.lock().profile.as_ref().map(|p| Arc::clone(&p.user))
+    }
+
+    /// Registration is asking for `name`.
+    pub fn asking(&self, name: &Name<'static>) {
+        self.lock().asked = Some(name.clone());
     }
 
     /// The rooms entered whose `NAMES` are owed, taken.
@@ -178,9 +210,10 @@ impl IrcClient {
         let mut num = |code: &str, middles: &[&str], trailing: Option<&str>| {
             numeric_to(out, server, nick, code, middles, trailing);
         };
+        let user = self.user();
         let welcome = format!(
             "Welcome to the Tagarela IRC network, {}",
-            encode::source(nick)
+            encode::source(nick, user.as_deref())
         );
         num("001", &[], Some(&welcome));
         let host = format!("Your host is {server}, running version {}", id.version);
@@ -247,7 +280,11 @@ impl IrcClient {
 
     /// A reply as IRC lines.
     fn encode_reply(&self, reply: &Reply<'_>, out: &mut Vec<u8>) {
-        let doing = self.lock().doing;
+        let (doing, asked) = {
+            let view = self.lock();
+            (view.doing, view.asked.clone())
+        };
+        let asked = asked.as_ref().map_or("*", |n| n.as_str());
         match reply {
             // IRC servers do not greet; the features and a resume's run
             // do not arise (§20.1).
@@ -258,18 +295,16 @@ impl IrcClient {
             Reply::Error { code, name } => self.error(out, *code, *name),
             Reply::NameInvalid(why) => {
                 let text = format!("Erroneous nickname: {}", name_rule(*why));
-                self.numeric(out, "432", &["*"], &text);
+                self.numeric(out, "432", &[asked], &text);
             }
             Reply::LooksLike(holder) => {
                 let text = format!("Nickname looks like {}, who is online", holder.as_str());
-                self.numeric(out, "433", &[holder.as_str()], &text);
+                self.numeric(out, "433", &[asked], &text);
             }
-            Reply::Who(names) => {
-                for name in names.iter() {
-                    self.who_line(out, "*", name.as_str(), false);
-                }
-                self.numeric(out, "315", &["*"], "End of WHO list");
-            }
+            // The front answers WHO and LIST from the hub's views itself
+            // (with profiles and without empty rooms, §20.6): the session's
+            // own answers never reach an IRC client.
+            Reply::Who(_) | Reply::WhoIn { .. } | Reply::Rooms(_) => {}
             Reply::Pong(token) => {
                 let token = token.as_ref().map_or("", |t| t.as_str());
                 let line = format!(":{0} PONG {0} :{token}\r\n", self.identity.name);
@@ -284,21 +319,6 @@ impl IrcClient {
             Reply::Entered(entered) => self.entered_to(out, entered),
             Reply::RoomError { .. } if doing == Doing::Notice => {}
             Reply::RoomError { room, code } => self.room_error(out, room.as_str(), *code, doing),
-            Reply::WhoIn { room, names } => {
-                for name in names.iter() {
-                    self.who_line(out, room.as_str(), name.as_str(), false);
-                }
-                self.numeric(out, "315", &[room.as_str()], "End of WHO list");
-            }
-            Reply::Rooms(list) => {
-                self.numeric(out, "321", &["Channel"], "Users  Name");
-                for listing in list.iter() {
-                    let members = listing.members.to_string();
-                    let topic = listing.topic.as_ref().map_or("", |t| t.as_str());
-                    self.numeric(out, "322", &[listing.room.as_str(), &members], topic);
-                }
-                self.numeric(out, "323", &[], "End of /LIST");
-            }
             Reply::Topic { room, set } => self.topic_to(out, room.as_str(), set),
             Reply::Bans { room, targets } => {
                 if doing == Doing::Mode {
@@ -358,7 +378,7 @@ impl IrcClient {
             self.numeric(out, "332", &[room], text.as_str());
             let secs = (set.at.unix_ms() / 1000).to_string();
             let nick = self.nick();
-            let by = encode::source(by.as_str());
+            let by = encode::source(by.as_str(), set.user.as_deref());
             numeric_to(
                 out,
                 &self.identity.name,
@@ -370,15 +390,49 @@ impl IrcClient {
         }
     }
 
-    /// A `WHO` line (352) for `name`, seen in `room` (`*` for none).
-    pub fn who_line(&self, out: &mut Vec<u8>, room: &str, name: &str, operator: bool) {
-        let flags = if operator { "H@" } else { "H" };
+    /// A `WHO` line for `who`, seen in `room` (`*` for none): 352, or
+    /// 354 with the fields `whox` asks for. `H` here or `G` gone (away),
+    /// `@` for an operator of `room`; the real name `USER` gave (a
+    /// Tagarela client's name stands for it).
+    pub fn who_line(
+        &self,
+        out: &mut Vec<u8>,
+        room: &str,
+        who: &Present,
+        operator: bool,
+        whox: Option<&Whox>,
+    ) {
+        let profile = who.profile.as_ref();
+        let here = if profile.is_some_and(|p| p.away.is_some()) {
+            "G"
+        } else {
+            "H"
+        };
+        let flags = format!("{here}{}", if operator { "@" } else { "" });
         let server = self.identity.name.as_str();
-        let trailing = format!("0 {name}");
+        let name = who.name.as_str();
+        let user = encode::user_part(profile.map(|p| &*p.user));
+        let realname = profile.map_or(name, |p| &*p.realname);
+        if let Some(whox) = whox {
+            let (middles, trailing) = whox.answer(&WhoxUser {
+                channel: room,
+                user: &user,
+                host: encode::HOST,
+                server,
+                nick: name,
+                flags: &flags,
+                realname,
+            });
+            let middles: Vec<&str> = middles.iter().map(String::as_str).collect();
+            let nick = self.nick();
+            numeric_to(out, server, &nick, "354", &middles, trailing.as_deref());
+            return;
+        }
+        let trailing = format!("0 {realname}");
         self.numeric(
             out,
             "352",
-            &[room, encode::USER, encode::HOST, server, name, flags],
+            &[room, &user, encode::HOST, server, name, &flags],
             &trailing,
         );
     }
@@ -429,7 +483,14 @@ pub fn numeric_to(
     out.extend_from_slice(nick.as_bytes());
     for m in middles {
         out.push(b' ');
-        out.extend_from_slice(m.as_bytes());
+        // A middle parameter is one word not starting with ':' (a peer's
+        // word echoed back may be anything else): `*` stands for it.
+        let word = if m.is_empty() || m.starts_with(':') || m.contains(' ') {
+            "*"
+        } else {
+            m
+        };
+        out.extend_from_slice(word.as_bytes());
     }
     if let Some(t) = trailing {
         out.extend_from_slice(b" :");
@@ -460,6 +521,8 @@ fn name_rule(why: NameError) -> String {
 
 impl Recipient for IrcClient {
     fn deliver(&self, event: &Event) {
+        let quit = matches!(&event.kind, EventKind::Leave { reason, .. }
+            if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked));
         match &event.kind {
             EventKind::Private { from, to, .. } if from != to => {
                 let echo = self.caps().has(Cap::EchoMessage);
@@ -469,9 +532,7 @@ impl Recipient for IrcClient {
                     return;
                 }
             }
-            EventKind::Leave { name, reason, .. }
-                if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked) =>
-            {
+            EventKind::Leave { name, .. } if quit => {
                 // One QUIT per departure, not one per room shared.
                 let mut view = self.lock();
                 let told =
@@ -484,8 +545,7 @@ impl Recipient for IrcClient {
             }
             _ => {}
         }
-        if !matches!(&event.kind, EventKind::Leave { reason, .. } if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked))
-        {
+        if !quit {
             self.quit_told.store(false, Ordering::Relaxed);
         }
         if let Some(bytes) = self.encoded(event) {
@@ -529,6 +589,10 @@ impl Recipient for IrcClient {
 
     fn echoes(&self) -> bool {
         self.caps().has(Cap::EchoMessage)
+    }
+
+    fn profile(&self) -> Option<Profile> {
+        self.lock().profile.clone()
     }
 }
 

@@ -6,7 +6,7 @@
 //! it). Never touches a queue.
 
 use bytes::Bytes;
-use tagarela_parser::{LeaveReason, Timestamp};
+use tagarela_parser::{LeaveReason, Name, Timestamp};
 
 use crate::event::{Event, EventKind};
 use crate::hub::crowd::Notice;
@@ -16,15 +16,21 @@ use crate::wire::irc::text;
 /// (spec §20.2).
 pub const HOST: &str = "tagarela";
 
-/// The user part of every source.
-pub const USER: &str = "~u";
+/// The user name shown for a Tagarela client, which gives none (§20.6).
+pub const DEFAULT_USER: &str = "u";
 
 /// The most octets of a line without its tags, CR LF included (RFC 1459).
 const LINE: usize = 512;
 
-/// `name!~u@tagarela`.
-pub fn source(name: &str) -> String {
-    format!("{name}!{USER}@{HOST}")
+/// `~user`: the user part of a source, `~` saying that no ident server
+/// vouched for it.
+pub fn user_part(user: Option<&str>) -> String {
+    format!("~{}", user.unwrap_or(DEFAULT_USER))
+}
+
+/// `name!~user@tagarela`.
+pub fn source(name: &str, user: Option<&str>) -> String {
+    format!("{name}!~{}@{HOST}", user.unwrap_or(DEFAULT_USER))
 }
 
 /// Appends `@time=... ` for `at`.
@@ -55,11 +61,12 @@ pub fn message(
     out: &mut Vec<u8>,
     time: Option<Timestamp>,
     from: &str,
+    user: Option<&str>,
     verb: &str,
     target: &str,
     text: &str,
 ) {
-    let head = format!(":{} {verb} {target}", source(from));
+    let head = format!(":{} {verb} {target}", source(from, user));
     let (body, action) = text::outbound(text);
     // head + " :" + body (+ the two CTCP delimiters and "ACTION ") + CR LF.
     let room = LINE.saturating_sub(head.len() + 2 + 2 + if action { 9 } else { 0 });
@@ -79,20 +86,17 @@ pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
     let at = time.then_some(event.at);
     let mut out = Vec::with_capacity(96);
     let room = event.room.as_ref().map(|r| r.as_str());
+    let user = event.user.as_deref();
+    let src = |name: &Name<'_>| source(name.as_str(), user);
     match (&event.kind, room) {
         (EventKind::Join { name }, Some(room)) => {
-            line(
-                &mut out,
-                at,
-                &format!(":{} JOIN {room}", source(name.as_str())),
-                None,
-            );
+            line(&mut out, at, &format!(":{} JOIN {room}", src(name)), None);
         }
         (EventKind::Leave { name, reason, text }, Some(room)) => {
             let text = text.as_ref().map(|t| t.as_str());
             match reason {
                 LeaveReason::Part => {
-                    let head = format!(":{} PART {room}", source(name.as_str()));
+                    let head = format!(":{} PART {room}", src(name));
                     line(&mut out, at, &head, text);
                 }
                 LeaveReason::Kicked => {
@@ -101,39 +105,38 @@ pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
                 }
                 other => {
                     let why = quit_text(*other, text);
-                    line(
-                        &mut out,
-                        at,
-                        &format!(":{} QUIT", source(name.as_str())),
-                        Some(&why),
-                    );
+                    line(&mut out, at, &format!(":{} QUIT", src(name)), Some(&why));
                 }
             }
         }
         (EventKind::Leave { name, reason, text }, None) => {
             let why = quit_text(*reason, text.as_ref().map(|t| t.as_str()));
-            line(
-                &mut out,
-                at,
-                &format!(":{} QUIT", source(name.as_str())),
-                Some(&why),
-            );
+            line(&mut out, at, &format!(":{} QUIT", src(name)), Some(&why));
         }
         (EventKind::Public { from, text }, Some(room)) => {
-            message(&mut out, at, from.as_str(), "PRIVMSG", room, text.as_str());
+            message(
+                &mut out,
+                at,
+                from.as_str(),
+                user,
+                "PRIVMSG",
+                room,
+                text.as_str(),
+            );
         }
         (EventKind::Private { from, to, text }, _) => {
             message(
                 &mut out,
                 at,
                 from.as_str(),
+                user,
                 "PRIVMSG",
                 to.as_str(),
                 text.as_str(),
             );
         }
         (EventKind::Topic { by, text }, Some(room)) => {
-            let head = format!(":{} TOPIC {room}", source(by.as_str()));
+            let head = format!(":{} TOPIC {room}", src(by));
             line(&mut out, at, &head, Some(text.as_str()));
         }
         (EventKind::Join { .. } | EventKind::Public { .. } | EventKind::Topic { .. }, None) => {

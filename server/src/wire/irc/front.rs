@@ -14,11 +14,16 @@ use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
 use crate::hub::Hub;
-use crate::wire::irc::caps::Caps;
+use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
 use crate::wire::irc::encode;
+use crate::wire::irc::help;
 use crate::wire::irc::identity::{MESSAGE_TARGETS, ROOM_TARGETS};
 use crate::wire::irc::text::{self, Inbound};
+use crate::wire::irc::whox::Whox;
+
+/// The most users one `WHO` mask answers with.
+pub const WHO_MASK_MAX: usize = 100;
 
 /// The longest line the framer passes: tags, a space, and a line.
 pub const FRAME_MAX: usize = IRC_TAGS_MAX + 1 + IRC_LINE_MAX - 2;
@@ -41,8 +46,6 @@ pub struct IrcFront {
     negotiating: bool,
     /// The session was told to speak rooms (first line).
     started: bool,
-    /// `AWAY` set this (answered in `WHOIS` of oneself only, §20.6).
-    away: Option<String>,
 }
 
 impl IrcFront {
@@ -56,7 +59,6 @@ impl IrcFront {
             pass: None,
             negotiating: false,
             started: false,
-            away: None,
         }
     }
 
@@ -92,7 +94,8 @@ impl IrcFront {
                 return Next::Continue;
             }
         };
-        if matches!(message.command(), "PRIVMSG" | "NOTICE") && self.relay_too_long(body) {
+        let raw_body = &line[line.len() - body..];
+        if matches!(message.command(), "PRIVMSG" | "NOTICE") && self.relay_too_long(raw_body) {
             // Its relay, with the sender's source in front, would not fit
             // one IRC line (§20.4).
             self.reply(
@@ -115,12 +118,16 @@ impl IrcFront {
         self.client.send(&out);
     }
 
-    /// Whether a message line of `body` octets, relayed with this
-    /// client's source in front (`:nick!~u@tagarela `), passes 512 octets.
-    fn relay_too_long(&self, body: usize) -> bool {
-        let nick = self.nick.as_ref().map_or(0, |n| n.as_str().len());
-        let source = 1 + nick + 1 + encode::USER.len() + 1 + encode::HOST.len() + 1;
-        body + 2 + source > IRC_LINE_MAX
+    /// Whether the message line `body` (without tags or CR LF), relayed
+    /// with this client's source in front (`:nick!~user@tagarela `) and a
+    /// `:` before its text if it had none, passes 512 octets.
+    fn relay_too_long(&self, body: &[u8]) -> bool {
+        let nick = self.nick.as_ref().map_or("", |n| n.as_str());
+        let user = self.client.user();
+        let source = 1 + encode::source(nick, user.as_deref()).len() + 1;
+        // Names and channels hold no ':', so " :" can only start the text.
+        let colon = usize::from(!body.windows(2).any(|w| w == b" :"));
+        body.len() + colon + 2 + source > IRC_LINE_MAX
     }
 
     /// `LIST [#a,#b]`: rooms with someone in them (an empty room is kept
@@ -223,6 +230,10 @@ impl IrcFront {
                     self.need_more("USER");
                 } else {
                     self.user = true;
+                    self.client.introduce(
+                        &text::user_name(&p[0]),
+                        &text::shown(&p[3], text::REALNAME_MAX),
+                    );
                     return self.try_register(session);
                 }
             }
@@ -250,8 +261,12 @@ impl IrcFront {
             "MODE" => return self.mode(p, session),
             "KICK" => return self.kick(p, session),
             "AWAY" => {
-                self.away = p.first().filter(|t| !t.is_empty()).cloned();
-                if self.away.is_some() {
+                let away = p
+                    .first()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| text::shown(t, text::AWAY_MAX));
+                self.client.set_away(away.as_deref());
+                if away.is_some() {
                     self.reply("306", &[], "You have been marked as being away");
                 } else {
                     self.reply("305", &[], "You are no longer marked as being away");
@@ -262,6 +277,36 @@ impl IrcFront {
                 self.client.motd_to(&mut out);
                 self.client.send(&out);
             }
+            // Nick history is not kept (private by default, §12).
+            "WHOWAS" => match p.first() {
+                None => self.reply("431", &[], "No nickname given"),
+                Some(nicks) => {
+                    let mut out = Vec::new();
+                    for nick in nicks.split(',').take(MESSAGE_TARGETS) {
+                        let nick = if nick.is_empty() || nick.contains(' ') {
+                            "*"
+                        } else {
+                            nick
+                        };
+                        self.client.numeric(
+                            &mut out,
+                            "406",
+                            &[nick],
+                            "There was no such nickname (no nick history is kept)",
+                        );
+                    }
+                    self.client.numeric(
+                        &mut out,
+                        "369",
+                        &[nicks.split(',').next().unwrap_or("*")],
+                        "End of WHOWAS",
+                    );
+                    self.client.send(&out);
+                }
+            },
+            // One server as IRC sees it; a cluster's nodes (§17) are not shown.
+            "LINKS" => self.reply("365", &["*"], "End of /LINKS list"),
+            "HELP" | "HELPOP" => self.help(p.first().map_or(help::INDEX, String::as_str)),
             "LUSERS" => {
                 let online = self.hub.who().len().to_string();
                 let rooms = self.hub.rooms().len().to_string();
@@ -276,6 +321,9 @@ impl IrcFront {
                     &[],
                     &format!("I have {online} clients and 0 servers"),
                 );
+                // The short forms: no peak is kept (§20.6).
+                self.reply("265", &[], &format!("Current local users: {online}"));
+                self.reply("266", &[], &format!("Current global users: {online}"));
             }
             "VERSION" => {
                 let id = self.client.identity();
@@ -300,7 +348,16 @@ impl IrcFront {
                     .take(5)
                     .filter_map(|n| Name::recipient(n).ok())
                     .filter_map(|n| self.hub.whois(&n))
-                    .map(|(n, _)| format!("{}=+{}@{}", n.as_str(), encode::USER, encode::HOST))
+                    .map(|w| {
+                        let profile = w.present.profile.as_ref();
+                        let here = if profile.is_some_and(|p| p.away.is_some()) {
+                            '-'
+                        } else {
+                            '+'
+                        };
+                        let user = encode::user_part(profile.map(|p| &*p.user));
+                        format!("{}={here}{user}@{}", w.present.name.as_str(), encode::HOST)
+                    })
                     .collect();
                 self.reply("302", &[], &found.join(" "));
             }
@@ -311,7 +368,7 @@ impl IrcFront {
                     .take(32)
                     .filter_map(|n| Name::recipient(n).ok())
                     .filter_map(|n| self.hub.whois(&n))
-                    .map(|(n, _)| n.as_str().to_owned())
+                    .map(|w| w.present.name.as_str().to_owned())
                     .collect();
                 self.reply("303", &[], &found.join(" "));
             }
@@ -335,6 +392,7 @@ impl IrcFront {
         {
             return Next::Close(why);
         }
+        self.client.asking(&name);
         session.handle(Intent::Register(name))
     }
 
@@ -436,7 +494,12 @@ impl IrcFront {
                 }
             } else {
                 match Name::recipient(target) {
-                    Ok(to) => Intent::Private { to, text },
+                    Ok(to) => {
+                        if !notice {
+                            self.tell_away(&to);
+                        }
+                        Intent::Private { to, text }
+                    }
                     Err(_) => {
                         if !notice {
                             self.reply("401", &[target], "No such nick/channel");
@@ -452,6 +515,45 @@ impl IrcFront {
         Next::Continue
     }
 
+    /// `HELP [subject]`: 704, 705..., 706; or 524.
+    fn help(&self, subject: &str) {
+        let mut out = Vec::new();
+        match help::entry(subject) {
+            Some((name, lines)) => {
+                let mut lines = lines.iter();
+                let first = lines.next().copied().unwrap_or_default();
+                self.client.numeric(&mut out, "704", &[name], first);
+                for line in lines {
+                    self.client.numeric(&mut out, "705", &[name], line);
+                }
+                self.client
+                    .numeric(&mut out, "706", &[name], "End of /HELP");
+            }
+            None => {
+                // Echoed only if it is one plain word (a middle parameter).
+                let shown =
+                    if !subject.is_empty() && subject.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        subject
+                    } else {
+                        "*"
+                    };
+                self.client
+                    .numeric(&mut out, "524", &[shown], "No help available on this topic");
+            }
+        }
+        self.client.send(&out);
+    }
+
+    /// RPL_AWAY (301) if `to` is away: a message to them is still
+    /// delivered.
+    fn tell_away(&self, to: &Name<'_>) {
+        if let Some(w) = self.hub.whois(to)
+            && let Some(away) = w.present.profile.and_then(|p| p.away)
+        {
+            self.reply("301", &[w.present.name.as_str()], &away);
+        }
+    }
+
     /// `JOIN #a,#b` (keys are ignored: rooms have none), `JOIN 0`.
     fn join(&mut self, p: &[String], session: &mut Session) -> Next {
         let Some(list) = p.first() else {
@@ -464,7 +566,12 @@ impl IrcFront {
                 .client
                 .name()
                 .and_then(|me| self.hub.whois(&me))
-                .map(|(_, rooms)| rooms)
+                .map(|w| {
+                    w.rooms
+                        .into_iter()
+                        .map(|(room, _)| room)
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default();
             for room in rooms {
                 let intent = Intent::Part { room, text: None };
@@ -555,14 +662,20 @@ impl IrcFront {
             // ":server 353 nick = #room :" then names, within 512 octets.
             let head = 4 + server.len() + 5 + nick.len() + 3 + shown.len() + 2;
             let room_for = 510usize.saturating_sub(head);
+            let userhosts = self.client.caps().has(Cap::UserhostInNames);
             let mut names = String::new();
             for member in &view.members {
-                let op = if view.operators.contains(member) {
+                let op = if view.operators.contains(&member.name) {
                     "@"
                 } else {
                     ""
                 };
-                let entry = format!("{op}{}", member.as_str());
+                let entry = if userhosts {
+                    let user = member.profile.as_ref().map(|p| &*p.user);
+                    format!("{op}{}", encode::source(member.name.as_str(), user))
+                } else {
+                    format!("{op}{}", member.name.as_str())
+                };
                 if !names.is_empty() && names.len() + 1 + entry.len() > room_for {
                     self.client.numeric(&mut out, "353", &["=", shown], &names);
                     names.clear();
@@ -584,31 +697,48 @@ impl IrcFront {
         self.client.send(&out);
     }
 
-    /// `WHO #r` or `WHO nick` (other masks match nobody: 315 only).
+    /// `WHO #r`, `WHO nick`, or `WHO mask` (`*` and `?` over names:
+    /// at most [`WHO_MASK_MAX`] answers).
     fn who(&self, p: &[String]) {
         let mask = p.first().map_or("*", String::as_str);
+        let whox = p.get(1).and_then(|f| Whox::parse(f));
+        let whox = whox.as_ref();
         let mut out = Vec::new();
         if mask.starts_with('#') {
             if let Ok(room) = RoomName::typed(mask)
                 && let Ok(view) = self.hub.room_view(&room)
             {
                 for member in &view.members {
-                    let op = view.operators.contains(member);
+                    let op = view.operators.contains(&member.name);
                     self.client
-                        .who_line(&mut out, view.room.as_str(), member.as_str(), op);
+                        .who_line(&mut out, view.room.as_str(), member, op, whox);
+                }
+            }
+        } else if mask.contains(['*', '?']) {
+            let pattern = mask.to_lowercase();
+            let mut matched: Vec<Name<'static>> = self
+                .hub
+                .who()
+                .into_iter()
+                .filter(|n| text::glob(&pattern, &n.as_str().to_lowercase()))
+                .collect();
+            matched.sort_by_key(|n| n.key());
+            for name in matched.iter().take(WHO_MASK_MAX) {
+                if let Some(w) = self.hub.whois(name) {
+                    self.client.who_line(&mut out, "*", &w.present, false, whox);
                 }
             }
         } else if let Ok(name) = Name::recipient(mask)
-            && let Some((held, _)) = self.hub.whois(&name)
+            && let Some(w) = self.hub.whois(&name)
         {
-            self.client.who_line(&mut out, "*", held.as_str(), false);
+            self.client.who_line(&mut out, "*", &w.present, false, whox);
         }
         self.client
             .numeric(&mut out, "315", &[mask], "End of WHO list");
         self.client.send(&out);
     }
 
-    /// `WHOIS [server] nick`.
+    /// `WHOIS [server] nick`: 311, 319, 312, 301 (away), 318.
     fn whois(&self, p: &[String]) {
         let Some(target) = p.last() else {
             self.reply("431", &[], "No nickname given");
@@ -622,25 +752,26 @@ impl IrcFront {
             None => self
                 .client
                 .numeric(&mut out, "401", &[target], "No such nick/channel"),
-            Some((name, rooms)) => {
-                let nick = name.as_str();
+            Some(w) => {
+                let nick = w.present.name.as_str();
+                let profile = w.present.profile.as_ref();
                 let id = self.client.identity();
-                self.client.numeric(
-                    &mut out,
-                    "311",
-                    &[nick, encode::USER, encode::HOST, "*"],
-                    nick,
-                );
-                if !rooms.is_empty() {
-                    let list: Vec<&str> = rooms.iter().map(|r| r.as_str()).collect();
+                let user = encode::user_part(profile.map(|p| &*p.user));
+                let realname = profile.map_or(nick, |p| &*p.realname);
+                self.client
+                    .numeric(&mut out, "311", &[nick, &user, encode::HOST, "*"], realname);
+                if !w.rooms.is_empty() {
+                    let list: Vec<String> = w
+                        .rooms
+                        .iter()
+                        .map(|(r, op)| format!("{}{}", if *op { "@" } else { "" }, r.as_str()))
+                        .collect();
                     self.client
                         .numeric(&mut out, "319", &[nick], &list.join(" "));
                 }
                 self.client
                     .numeric(&mut out, "312", &[nick, &id.name], "Tagarela");
-                if self.client.name().as_ref() == Some(&name)
-                    && let Some(away) = &self.away
-                {
+                if let Some(away) = profile.and_then(|p| p.away.as_deref()) {
                     self.client.numeric(&mut out, "301", &[nick], away);
                 }
             }
@@ -745,7 +876,10 @@ impl IrcFront {
                 'o' => match args.next() {
                     None => self.need_more("MODE"),
                     Some(nick) if on => {
-                        let Ok(name) = Name::recipient(nick) else {
+                        let online = Name::recipient(nick)
+                            .ok()
+                            .filter(|n| self.hub.whois(n).is_some());
+                        let Some(name) = online else {
                             self.reply("401", &[nick], "No such nick/channel");
                             continue;
                         };
@@ -788,7 +922,7 @@ impl IrcFront {
         if let Some(me) = self.client.name() {
             let line = format!(
                 ":{} MODE {room} {change} {arg}\r\n",
-                encode::source(me.as_str())
+                encode::source(me.as_str(), self.client.user().as_deref())
             );
             self.client.send(line.as_bytes());
         }
@@ -804,10 +938,19 @@ impl IrcFront {
             self.reply("403", &[room], "No such channel");
             return Next::Continue;
         };
-        let text = p.get(2).and_then(|t| match text::inbound(t) {
-            Inbound::Text(t) => Some(t),
-            _ => None,
-        });
+        // Without a comment, the kicker's nick is the comment, as IRC
+        // servers do: the event does not carry the kicker (§20.5).
+        let text = p
+            .get(2)
+            .and_then(|t| match text::inbound(t) {
+                Inbound::Text(t) => Some(t),
+                _ => None,
+            })
+            .or_else(|| {
+                self.client
+                    .name()
+                    .and_then(|me| Text::new(me.as_str().to_owned()).ok())
+            });
         for nick in nicks.split(',').take(1) {
             let Some(name) = Name::recipient(nick)
                 .ok()

@@ -33,7 +33,7 @@ impl IrcIdentity {
     pub fn new(name: &str, rooms: &RoomSettings, motd: Option<Vec<String>>) -> IrcIdentity {
         let default_room = rooms.default.as_str().to_owned();
         let isupport = vec![
-            "AWAYLEN=300".to_owned(),
+            format!("AWAYLEN={}", crate::wire::irc::text::AWAY_MAX),
             // Names and rooms compare by Unicode case folding after NFC
             // (§3.3), which is what the PRECIS profile name says.
             "CASEMAPPING=rfc8265".to_owned(),
@@ -54,7 +54,9 @@ impl IrcIdentity {
                 "TARGMAX=JOIN:{ROOM_TARGETS},KICK:1,NAMES:{ROOM_TARGETS},NOTICE:{MESSAGE_TARGETS},PART:{ROOM_TARGETS},PRIVMSG:{MESSAGE_TARGETS},WHOIS:1"
             ),
             "TOPICLEN=300".to_owned(),
+            format!("USERLEN={}", crate::wire::irc::text::USER_MAX),
             "UTF8ONLY".to_owned(),
+            "WHOX".to_owned(),
         ];
         let motd = motd.unwrap_or_else(|| {
             vec![

@@ -110,6 +110,76 @@ pub fn outbound(text: &str) -> (&str, bool) {
     }
 }
 
+/// The most octets of a user name shown (ISUPPORT `USERLEN`).
+pub const USER_MAX: usize = 10;
+
+/// The most octets of a real name kept.
+pub const REALNAME_MAX: usize = 100;
+
+/// The most octets of an away message kept (ISUPPORT `AWAYLEN`).
+pub const AWAY_MAX: usize = 300;
+
+/// `USER`'s user name as shown in a source (`nick!~user@host`): ASCII
+/// letters, digits, `-`, `.` and `_` only (anything else could break the
+/// source apart), at most [`USER_MAX`]; `u` if nothing is left.
+pub fn user_name(raw: &str) -> String {
+    let kept: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(USER_MAX)
+        .collect();
+    if kept.is_empty() {
+        "u".to_owned()
+    } else {
+        kept
+    }
+}
+
+/// A real name or away message as shown to others: formatting and
+/// control characters dropped, at most `max` octets (cut on a character
+/// boundary).
+pub fn shown(raw: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in strip_formatting(raw).chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether `name` matches the IRC mask `mask` (`*` any run, `?` any one
+/// character; compared as given: callers fold case first).
+pub fn glob(mask: &str, name: &str) -> bool {
+    let (m, n): (Vec<char>, Vec<char>) = (mask.chars().collect(), name.chars().collect());
+    // Iterative matching with one backtrack point: linear in practice,
+    // never exponential.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        match m.get(i) {
+            Some('*') => {
+                star = Some((i, j));
+                i += 1;
+            }
+            Some(c) if *c == '?' || *c == n[j] => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((si, sj)) => {
+                    i = si + 1;
+                    j = sj + 1;
+                    star = Some((si, sj + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    m[i..].iter().all(|c| *c == '*')
+}
+
 /// Cuts `text` into pieces of at most `max` octets, on character
 /// boundaries (and, where one is near, after a space), none empty.
 pub fn pieces(text: &str, max: usize) -> Vec<&str> {
@@ -142,6 +212,37 @@ mod tests {
 
     fn text(s: &str) -> Inbound {
         Inbound::Text(Text::new(s.to_owned()).unwrap_or_else(|_| unreachable!()))
+    }
+
+    #[test]
+    fn user_names_keep_what_a_source_can_carry() {
+        assert_eq!(user_name("myusername"), "myusername");
+        assert_eq!(user_name("my!user@name:x y"), "myusername");
+        assert_eq!(user_name("averyveryverylongname"), "averyveryv");
+        assert_eq!(user_name("ção"), "o");
+        assert_eq!(user_name("!!!"), "u");
+    }
+
+    #[test]
+    fn real_names_drop_controls_and_are_bounded() {
+        assert_eq!(shown("My \u{2}Real\u{2} Name\u{7}", 100), "My Real Name");
+        assert_eq!(shown(&"x".repeat(500), REALNAME_MAX).len(), REALNAME_MAX);
+        // Cut on a character boundary: 2 octets each, 3 fit in 7.
+        assert_eq!(shown("ççççç", 7), "ççç");
+    }
+
+    #[test]
+    fn masks_match_as_irc_globs() {
+        assert!(glob("coolni*", "coolnick"));
+        assert!(glob("*", "anyone"));
+        assert!(glob("c?ol*k", "coolnick"));
+        assert!(glob("*nick", "coolnick"));
+        assert!(glob("a*b*c", "aXbYbZc"));
+        assert!(!glob("coolni*", "othernick"));
+        assert!(!glob("c?ol", "cool2"));
+        assert!(!glob("a*b", "aXc"));
+        // A long run of stars against a long name finishes at once.
+        assert!(!glob(&"*a".repeat(50), &"a".repeat(49)));
     }
 
     #[test]
