@@ -259,3 +259,83 @@ async fn user_real_name_and_away_are_shown_to_others() {
     let who = bia.until(" 315 ").await;
     assert!(who[0].contains(" ana H :0 Ana Maria Silva"), "{who:?}");
 }
+
+/// MONITOR (§20.6): a watcher is told when a watched nick comes online
+/// and leaves, whichever protocol its holder speaks; masks are not nicks.
+#[tokio::test]
+async fn monitor_tells_of_arrivals_and_departures() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let irc_at = server.irc.unwrap();
+    let mut ana = Irc::connect(irc_at, "ana").await;
+    ana.send("MONITOR + bia,*!*@*").await;
+    let status = ana.until(" 731 ").await;
+    assert!(status[0].ends_with(" 731 ana :bia"), "{status:?}");
+
+    let (_bia, mut bia_w) = tagarela(server.addr, "bia").await;
+    let online = ana.until(" 730 ").await;
+    assert!(
+        online[0].ends_with(" 730 ana :bia!~u@tagarela"),
+        "{online:?}"
+    );
+
+    ana.send("MONITOR L").await;
+    let list = ana.until(" 733 ").await;
+    assert!(list[0].ends_with(" 732 ana :bia"), "{list:?}");
+
+    bia_w.write_all(b"/quit\n").await.unwrap();
+    let offline = ana.until(" 731 ").await;
+    assert!(offline[0].ends_with(" 731 ana :bia"), "{offline:?}");
+
+    // No longer watched: nothing when it comes back.
+    ana.send("MONITOR - bia").await;
+    let (_bia, _bia_w) = tagarela(server.addr, "bia").await;
+    ana.send("PING :after").await;
+    let after = ana.until("after").await;
+    assert_eq!(after.len(), 1, "{after:?}");
+}
+
+/// A room's `+l` (§20.6): its operator sets the most members it lets
+/// in; past it a newcomer gets 471; `-l` lifts it. `+B` marks a bot.
+#[tokio::test]
+async fn a_room_limit_and_bot_mode() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let irc_at = server.irc.unwrap();
+    let mut ana = Irc::connect(irc_at, "ana").await;
+    let mut bia = Irc::connect(irc_at, "bia").await;
+    ana.send("JOIN #sala").await;
+    ana.until(" 366 ").await;
+    ana.send("MODE #sala +l 1").await;
+    let set = ana.until("MODE").await;
+    assert!(set[0].ends_with(" MODE #sala +l 1"), "{set:?}");
+    ana.send("MODE #sala").await;
+    let modes = ana.until(" 324 ").await;
+    assert!(modes[0].ends_with(" 324 ana #sala +ntl 1"), "{modes:?}");
+
+    bia.send("JOIN #sala").await;
+    let full = bia.until(" 471 ").await;
+    assert!(full[0].contains(" 471 bia #sala "), "{full:?}");
+    bia.send("MODE #sala -l").await;
+    let refused = bia.until(" 482 ").await;
+    assert!(refused[0].contains(" 482 bia #sala "), "{refused:?}");
+
+    ana.send("MODE #sala +l 0").await;
+    let bad = ana.until(" 696 ").await;
+    assert!(bad[0].contains(" 696 ana #sala l 0 "), "{bad:?}");
+    ana.send("MODE #sala -l").await;
+    ana.until(" MODE #sala -l").await;
+    bia.send("JOIN #sala").await;
+    bia.until(" 366 ").await;
+
+    bia.send("MODE bia +B").await;
+    let mode = bia.until("MODE").await;
+    assert!(mode[0].ends_with(" MODE bia +B"), "{mode:?}");
+    ana.send("WHOIS bia").await;
+    let whois = ana.until(" 318 ").await;
+    assert!(
+        whois.iter().any(|l| l.contains(" 335 ana bia ")),
+        "{whois:?}"
+    );
+    ana.send("WHO #sala").await;
+    let who = ana.until(" 315 ").await;
+    assert!(who.iter().any(|l| l.contains(" bia HB :0 ")), "{who:?}");
+}

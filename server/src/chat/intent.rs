@@ -75,6 +75,12 @@ pub enum Intent<'a> {
     },
     /// Make `name` an operator of `room`.
     Op { room: RoomName<'a>, name: Name<'a> },
+    /// Set (or, `None`, lift) the most members `room` lets in (IRC's
+    /// `+l`, §20.6; no Tagarela line makes it yet).
+    Limit {
+        room: RoomName<'a>,
+        limit: Option<usize>,
+    },
     /// The line was refused; answer with this error.
     Refused(LineError),
     /// The line was longer than the wire allows and was discarded whole.

@@ -369,6 +369,14 @@ impl Session {
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
+            Intent::Limit { room, limit } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                if let Err(refusal) = self.hub.limit(me, &room, limit) {
+                    self.room_refused(&room, &refusal);
+                }
+            }
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
             Intent::Refused(LineError::Name(why)) => self.reply(Reply::NameInvalid(why)),
             Intent::Refused(e) => self.reply(Reply::Error {

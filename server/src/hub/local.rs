@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::LOG_MAX;
 use crate::hub::hall::{Greeting, Hall, Listing, Seat};
+use crate::hub::monitors::Monitors;
 use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
 use crate::hub::room::{Ban, Room, RoomSettings};
@@ -71,6 +72,8 @@ struct Registry {
     departed: HashMap<NameKey, Departed>,
     /// The last registration id given.
     last_id: RegId,
+    /// Who watches which names (IRC's `MONITOR`, §20.6).
+    monitors: Monitors,
 }
 
 impl Registry {
@@ -78,6 +81,20 @@ impl Registry {
     fn next_id(&mut self) -> RegId {
         self.last_id.0 += 1;
         self.last_id
+    }
+
+    /// Tells whoever watches `key` that it came online or left.
+    fn tell_watchers(&self, key: &NameKey, online: bool) {
+        let watchers = self.monitors.watchers(key);
+        if watchers.is_empty() {
+            return;
+        }
+        let Some(who) = self.hall.present(key) else {
+            return;
+        };
+        for watcher in watchers {
+            watcher.presence(&who, online);
+        }
     }
 }
 
@@ -116,6 +133,7 @@ impl LocalHub {
             tokens: HashMap::new(),
             departed: HashMap::new(),
             last_id: RegId::default(),
+            monitors: Monitors::default(),
         };
         LocalHub {
             registry: Mutex::new(registry),
@@ -379,7 +397,7 @@ impl Hub for LocalHub {
                 return Err(RoomRefusal::Banned);
             }
             Some(existing)
-                if existing.len() >= self.rooms.members_max
+                if (existing.len() >= self.rooms.members_max || existing.is_full())
                     && key != r.hall.default_room().key() =>
             {
                 return Err(RoomRefusal::RoomFull);
@@ -547,12 +565,37 @@ impl Hub for LocalHub {
         let (room, members) = r.hall.present_in(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         let operators = r.hall.operators_of(&key);
         let bans = r.hall.room(&key).map(Room::bans).unwrap_or_default();
+        let limit = r.hall.room(&key).and_then(Room::limit);
         Ok(RoomView {
             room,
             members,
             operators,
             bans,
+            limit,
         })
+    }
+
+    fn limit(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        limit: Option<usize>,
+    ) -> Result<RoomName<'static>, RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        self.operating(&r.hall, holder, &key)?;
+        let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        x.set_limit(limit);
+        Ok(x.name().clone())
+    }
+
+    fn monitor(&self, watcher: &Arc<dyn Recipient>, name: &Name<'_>, on: bool) {
+        let mut r = self.lock();
+        if on {
+            r.monitors.watch(watcher, name.key());
+        } else {
+            r.monitors.unwatch(watcher, &name.key());
+        }
     }
 
     fn whois(&self, name: &Name<'_>) -> Option<Whois> {
@@ -655,11 +698,14 @@ impl LocalHub {
         if let Some(clash) = r.hall.clash(&name.key(), &Shape::of_name(name)) {
             return Err(Refusal::Clash(clash));
         }
-        if !lobby {
-            return Ok(self.admit_roomless(&mut r, name, recipient, welcome));
-        }
-        let held = Held::default();
-        Ok(self.admit(&mut r, name, recipient, resumable, None, &held, welcome))
+        let claimed = if lobby {
+            let held = Held::default();
+            self.admit(&mut r, name, recipient, resumable, None, &held, welcome)
+        } else {
+            self.admit_roomless(&mut r, name, recipient, welcome)
+        };
+        r.tell_watchers(&name.key(), true);
+        Ok(claimed)
     }
 
     /// Seats a newcomer that starts in no room: nothing is published,
@@ -792,9 +838,13 @@ impl LocalHub {
         let (key, id) = (key, *id);
         let Leaving { reason, text } = leaving;
         let mut r = self.lock();
-        r.hall.seat(key, id)?;
+        let leaver = Arc::clone(&r.hall.seat(key, id)?.recipient);
         let member = r.hall.member(key)?;
         let (name, since) = (member.name.clone(), member.since);
+        // Its watchers are told while it is still a member; what it
+        // watched is forgotten.
+        r.tell_watchers(key, false);
+        r.monitors.forget(&leaver);
         // The default room last, as a cluster's Redis orders them (§19.3).
         let mut rooms = r.hall.rooms_of(key);
         let default = r.hall.default_room().key();

@@ -35,6 +35,7 @@ pub mod crowd;
 pub mod event_log;
 pub mod hall;
 pub mod local;
+pub mod monitors;
 pub mod recent;
 pub mod resume;
 pub mod room;
@@ -155,6 +156,11 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     fn profile(&self) -> Option<Profile> {
         None
     }
+
+    /// A name this client watches (IRC's `MONITOR`, §20.6) came online
+    /// (`who`) or left. Must never wait.
+    #[allow(unused_variables)] // only IRC clients watch
+    fn presence(&self, who: &Present, online: bool) {}
 }
 
 /// What an IRC client said of itself (§20.6). A Tagarela client has
@@ -167,6 +173,8 @@ pub struct Profile {
     pub realname: Arc<str>,
     /// `AWAY`'s message, while away.
     pub away: Option<Arc<str>>,
+    /// It marked itself a bot (user mode `+B`, IRCv3's bot mode).
+    pub bot: bool,
 }
 
 /// Someone online, as an IRC client's `WHO` and `WHOIS` see them (§20.6).
@@ -199,6 +207,8 @@ pub struct RoomView {
     pub operators: Vec<Name<'static>>,
     /// Its bans.
     pub bans: Vec<BanTarget<'static>>,
+    /// The most members its operators let in (`+l`), if set.
+    pub limit: Option<usize>,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).
@@ -578,6 +588,24 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     fn whois(&self, name: &Name<'_>) -> Option<Whois> {
         None
     }
+
+    /// Sets (or, `None`, lifts) the most members `room` lets in (its
+    /// operators only; IRC's `+l`, §20.6); the room's own name.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
+    fn limit(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        limit: Option<usize>,
+    ) -> Result<RoomName<'static>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    /// `watcher` (this process's client) is told from now on when `name`
+    /// comes online or leaves (`on`), or no longer (`!on`): IRC's
+    /// `MONITOR` (§20.6). A hub that cannot tell does nothing.
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn monitor(&self, watcher: &Arc<dyn Recipient>, name: &Name<'_>, on: bool) {}
 
     /// [`Hub::history`] in `room`, and the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all

@@ -169,6 +169,9 @@ pub struct Room {
     operators: HashSet<MemberId>,
     /// Names and addresses refused (§19.6), at most [`BANS_MAX`].
     bans: Vec<Ban>,
+    /// The most members its operators let in (IRC's `+l`, §20.6);
+    /// `None`: only the server's bound.
+    limit: Option<usize>,
     /// Kept however long it stays empty (the default room).
     lasting: bool,
     /// The number of the event that left it empty, if it is: of the empty
@@ -198,6 +201,7 @@ impl Room {
             topic: None,
             operators: HashSet::new(),
             bans: Vec::new(),
+            limit: None,
             lasting,
             emptied: Some(Seq(0)),
             born,
@@ -403,6 +407,22 @@ impl Room {
     /// The bans are `bans` from now on (a cluster's, as Redis has them).
     pub fn set_bans(&mut self, bans: Vec<Ban>) {
         self.bans = bans;
+    }
+
+    /// The most members its operators let in, if they set one.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
+    /// Sets (or lifts) the most members its operators let in; those in
+    /// it stay.
+    pub fn set_limit(&mut self, limit: Option<usize>) {
+        self.limit = limit;
+    }
+
+    /// Whether a newcomer would pass its operators' limit.
+    pub fn is_full(&self) -> bool {
+        self.limit.is_some_and(|l| self.members.len() >= l)
     }
 
     /// The bans, as `BANS` shows them.

@@ -130,6 +130,7 @@ impl IrcClient {
             user: Arc::from(user),
             realname: Arc::from(realname),
             away: None,
+            bot: false,
         });
     }
 
@@ -137,6 +138,13 @@ impl IrcClient {
     pub fn set_away(&self, away: Option<&str>) {
         if let Some(profile) = &mut self.lock().profile {
             profile.away = away.map(Arc::from);
+        }
+    }
+
+    /// User mode `+B` (on) or `-B`.
+    pub fn set_bot(&self, on: bool) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.bot = on;
         }
     }
 
@@ -408,7 +416,12 @@ impl IrcClient {
         } else {
             "H"
         };
-        let flags = format!("{here}{}", if operator { "@" } else { "" });
+        let bot = if profile.is_some_and(|p| p.bot) {
+            "B"
+        } else {
+            ""
+        };
+        let flags = format!("{here}{bot}{}", if operator { "@" } else { "" });
         let server = self.identity.name.as_str();
         let name = who.name.as_str();
         let user = encode::user_part(profile.map(|p| &*p.user));
@@ -593,6 +606,33 @@ impl Recipient for IrcClient {
 
     fn profile(&self) -> Option<Profile> {
         self.lock().profile.clone()
+    }
+
+    fn presence(&self, who: &Present, online: bool) {
+        let mut out = Vec::new();
+        let name = who.name.as_str();
+        if online {
+            let user = who.profile.as_ref().map(|p| &*p.user);
+            let source = encode::source(name, user);
+            numeric_to(
+                &mut out,
+                &self.identity.name,
+                &self.nick(),
+                "730",
+                &[],
+                Some(&source),
+            );
+        } else {
+            numeric_to(
+                &mut out,
+                &self.identity.name,
+                &self.nick(),
+                "731",
+                &[],
+                Some(name),
+            );
+        }
+        self.outbox.push(&out);
     }
 }
 

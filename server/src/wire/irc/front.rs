@@ -13,7 +13,7 @@ use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
-use crate::hub::Hub;
+use crate::hub::{Hub, Recipient};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
 use crate::wire::irc::encode;
@@ -21,6 +21,9 @@ use crate::wire::irc::help;
 use crate::wire::irc::identity::{MESSAGE_TARGETS, ROOM_TARGETS};
 use crate::wire::irc::text::{self, Inbound};
 use crate::wire::irc::whox::Whox;
+
+/// The most nicks one connection's `MONITOR` watches (ISUPPORT `MONITOR`).
+pub const MONITOR_MAX: usize = 100;
 
 /// The most users one `WHO` mask answers with.
 pub const WHO_MASK_MAX: usize = 100;
@@ -46,6 +49,8 @@ pub struct IrcFront {
     negotiating: bool,
     /// The session was told to speak rooms (first line).
     started: bool,
+    /// The nicks `MONITOR` watches (at most [`MONITOR_MAX`]), as given.
+    monitored: Vec<Name<'static>>,
 }
 
 impl IrcFront {
@@ -59,6 +64,7 @@ impl IrcFront {
             pass: None,
             negotiating: false,
             started: false,
+            monitored: Vec::new(),
         }
     }
 
@@ -248,11 +254,7 @@ impl IrcFront {
             "PART" => return self.part(p, session),
             "TOPIC" => return self.topic(p, session),
             "NAMES" => match p.first() {
-                Some(rooms) => {
-                    for room in rooms.split(',').take(ROOM_TARGETS) {
-                        self.names(room);
-                    }
-                }
+                Some(rooms) => self.names(rooms),
                 None => self.reply("366", &["*"], "End of /NAMES list"),
             },
             "LIST" => self.list(p),
@@ -306,6 +308,7 @@ impl IrcFront {
             },
             // One server as IRC sees it; a cluster's nodes (§17) are not shown.
             "LINKS" => self.reply("365", &["*"], "End of /LINKS list"),
+            "MONITOR" => self.monitor(p),
             "HELP" | "HELPOP" => self.help(p.first().map_or(help::INDEX, String::as_str)),
             "LUSERS" => {
                 let online = self.hub.who().len().to_string();
@@ -515,6 +518,116 @@ impl IrcFront {
         Next::Continue
     }
 
+    /// `MODE me +B` or `-B` (IRCv3's bot mode), the only user mode; any
+    /// other letter is `501`.
+    fn user_mode(&self, change: &str) {
+        let mut on = true;
+        let mut done = String::new();
+        for letter in change.chars() {
+            match letter {
+                '+' => on = true,
+                '-' => on = false,
+                'B' => {
+                    self.client.set_bot(on);
+                    done.push(if on { '+' } else { '-' });
+                    done.push('B');
+                }
+                _ => self.reply("501", &[], "Unknown MODE flag (the only user mode is +B)"),
+            }
+        }
+        if let Some(me) = self.client.name()
+            && !done.is_empty()
+        {
+            let source = encode::source(me.as_str(), self.client.user().as_deref());
+            let line = format!(":{source} MODE {} {done}\r\n", me.as_str());
+            self.client.send(line.as_bytes());
+        }
+    }
+
+    /// `MONITOR + | - | C | L | S` (IRCv3): watch nicks come online and
+    /// leave; masks are not nicks and are not watched.
+    fn monitor(&mut self, p: &[String]) {
+        let Some(op) = p.first() else {
+            self.need_more("MONITOR");
+            return;
+        };
+        let targets: Vec<Name<'static>> = p
+            .get(1)
+            .map(|t| {
+                t.split(',')
+                    .filter_map(|n| Name::recipient(n).ok().map(Name::into_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let watcher: Arc<dyn Recipient> = self.client.clone();
+        let mut out = Vec::new();
+        match op.as_str() {
+            "+" if p.len() < 2 => self.need_more("MONITOR"),
+            "+" => {
+                let mut added = Vec::new();
+                for (i, name) in targets.iter().enumerate() {
+                    if self.monitored.iter().any(|m| m.key() == name.key()) {
+                        continue;
+                    }
+                    if self.monitored.len() >= MONITOR_MAX {
+                        let rest: Vec<&str> = targets[i..].iter().map(|n| n.as_str()).collect();
+                        let limit = MONITOR_MAX.to_string();
+                        self.client.numeric(
+                            &mut out,
+                            "734",
+                            &[&limit, &rest.join(",")],
+                            "Monitor list is full",
+                        );
+                        break;
+                    }
+                    self.hub.monitor(&watcher, name, true);
+                    self.monitored.push(name.clone());
+                    added.push(name.clone());
+                }
+                self.monitor_status(&mut out, &added);
+            }
+            "-" => {
+                for name in &targets {
+                    self.hub.monitor(&watcher, name, false);
+                    self.monitored.retain(|m| m.key() != name.key());
+                }
+            }
+            "C" | "c" => {
+                for name in std::mem::take(&mut self.monitored) {
+                    self.hub.monitor(&watcher, &name, false);
+                }
+            }
+            "L" | "l" => {
+                for chunk in self.monitored.chunks(10) {
+                    let list: Vec<&str> = chunk.iter().map(|n| n.as_str()).collect();
+                    self.client.numeric(&mut out, "732", &[], &list.join(","));
+                }
+                self.client
+                    .numeric(&mut out, "733", &[], "End of MONITOR list");
+            }
+            "S" | "s" => {
+                let all = self.monitored.clone();
+                self.monitor_status(&mut out, &all);
+            }
+            other => self.reply("421", &[other], "Unknown MONITOR subcommand"),
+        }
+        self.client.send(&out);
+    }
+
+    /// 730 for those of `names` online, 731 for the others.
+    fn monitor_status(&self, out: &mut Vec<u8>, names: &[Name<'static>]) {
+        for name in names {
+            match self.hub.whois(name) {
+                Some(w) => {
+                    let user = w.present.profile.as_ref().map(|p| &*p.user);
+                    let source = encode::source(w.present.name.as_str(), user);
+                    self.client.numeric(out, "730", &[], &source);
+                }
+                None => self.client.numeric(out, "731", &[], name.as_str()),
+            }
+        }
+    }
+
     /// `HELP [subject]`: 704, 705..., 706; or 524.
     fn help(&self, subject: &str) {
         let mut out = Vec::new();
@@ -650,51 +763,62 @@ impl IrcFront {
         session.handle(Intent::Topic { room, text })
     }
 
-    /// `NAMES #r`: 353 and 366 (nothing but 366 for a room that is not).
-    fn names(&self, name: &str) {
+    /// `NAMES #a,#b`: each room's 353s, then one 366 naming what was
+    /// asked (a single room by its own name); a room that is not has no
+    /// 353.
+    fn names(&self, asked: &str) {
         let mut out = Vec::new();
-        if let Ok(room) = RoomName::typed(name)
-            && let Ok(view) = self.hub.room_view(&room)
-        {
-            let shown = view.room.as_str();
-            let nick = self.client.nick();
-            let server = &self.client.identity().name;
-            // ":server 353 nick = #room :" then names, within 512 octets.
-            let head = 4 + server.len() + 5 + nick.len() + 3 + shown.len() + 2;
-            let room_for = 510usize.saturating_sub(head);
-            let userhosts = self.client.caps().has(Cap::UserhostInNames);
-            let mut names = String::new();
-            for member in &view.members {
-                let op = if view.operators.contains(&member.name) {
-                    "@"
-                } else {
-                    ""
-                };
-                let entry = if userhosts {
-                    let user = member.profile.as_ref().map(|p| &*p.user);
-                    format!("{op}{}", encode::source(member.name.as_str(), user))
-                } else {
-                    format!("{op}{}", member.name.as_str())
-                };
-                if !names.is_empty() && names.len() + 1 + entry.len() > room_for {
-                    self.client.numeric(&mut out, "353", &["=", shown], &names);
-                    names.clear();
-                }
-                if !names.is_empty() {
-                    names.push(' ');
-                }
-                names.push_str(&entry);
+        let rooms: Vec<&str> = asked.split(',').take(ROOM_TARGETS).collect();
+        let mut end = asked.to_owned();
+        for name in &rooms {
+            if let Some(shown) = self.names_of(&mut out, name)
+                && rooms.len() == 1
+            {
+                end = shown;
+            }
+        }
+        self.client
+            .numeric(&mut out, "366", &[&end], "End of /NAMES list");
+        self.client.send(&out);
+    }
+
+    /// The 353s of the room `name`, each within 512 octets; its own name,
+    /// if it is a room.
+    fn names_of(&self, out: &mut Vec<u8>, name: &str) -> Option<String> {
+        let room = RoomName::typed(name).ok()?;
+        let view = self.hub.room_view(&room).ok()?;
+        let shown = view.room.as_str();
+        // What a 353 of this room takes before its first name.
+        let mut empty = Vec::new();
+        self.client.numeric(&mut empty, "353", &["=", shown], "");
+        let room_for = IRC_LINE_MAX.saturating_sub(empty.len());
+        let userhosts = self.client.caps().has(Cap::UserhostInNames);
+        let mut names = String::new();
+        for member in &view.members {
+            let op = if view.operators.contains(&member.name) {
+                "@"
+            } else {
+                ""
+            };
+            let entry = if userhosts {
+                let user = member.profile.as_ref().map(|p| &*p.user);
+                format!("{op}{}", encode::source(member.name.as_str(), user))
+            } else {
+                format!("{op}{}", member.name.as_str())
+            };
+            if !names.is_empty() && names.len() + 1 + entry.len() > room_for {
+                self.client.numeric(out, "353", &["=", shown], &names);
+                names.clear();
             }
             if !names.is_empty() {
-                self.client.numeric(&mut out, "353", &["=", shown], &names);
+                names.push(' ');
             }
-            self.client
-                .numeric(&mut out, "366", &[shown], "End of /NAMES list");
-        } else {
-            self.client
-                .numeric(&mut out, "366", &[name], "End of /NAMES list");
+            names.push_str(&entry);
         }
-        self.client.send(&out);
+        if !names.is_empty() {
+            self.client.numeric(out, "353", &["=", shown], &names);
+        }
+        Some(shown.to_owned())
     }
 
     /// `WHO #r`, `WHO nick`, or `WHO mask` (`*` and `?` over names:
@@ -771,6 +895,9 @@ impl IrcFront {
                 }
                 self.client
                     .numeric(&mut out, "312", &[nick, &id.name], "Tagarela");
+                if profile.is_some_and(|p| p.bot) {
+                    self.client.numeric(&mut out, "335", &[nick], "is a bot");
+                }
                 if let Some(away) = profile.and_then(|p| p.away.as_deref()) {
                     self.client.numeric(&mut out, "301", &[nick], away);
                 }
@@ -799,14 +926,11 @@ impl IrcFront {
                 } else {
                     self.reply("502", &[], "Can't change mode for other users");
                 }
-            } else if p.len() == 1 {
-                self.bare("221", &["+"]);
+            } else if let Some(change) = p.get(1) {
+                self.user_mode(change);
             } else {
-                self.reply(
-                    "501",
-                    &[],
-                    "Unknown MODE flag (this network has no user modes)",
-                );
+                let bot = self.client.profile().is_some_and(|p| p.bot);
+                self.bare("221", &[if bot { "+B" } else { "+" }]);
             }
             return Next::Continue;
         }
@@ -820,7 +944,10 @@ impl IrcFront {
         };
         let shown = view.room.as_str();
         let Some(modes) = p.get(1) else {
-            self.bare("324", &[shown, "+nt"]);
+            match view.limit {
+                Some(limit) => self.bare("324", &[shown, "+ntl", &limit.to_string()]),
+                None => self.bare("324", &[shown, "+nt"]),
+            }
             return Next::Continue;
         };
         let mut on = true;
@@ -830,6 +957,38 @@ impl IrcFront {
                 '+' => on = true,
                 '-' => on = false,
                 'n' | 't' => {} // always so: not to be changed (§20.6)
+                'l' => {
+                    let limit = if on {
+                        let given = args.next().map_or("", String::as_str);
+                        match given.parse::<usize>() {
+                            Ok(n) if n > 0 => Some(n),
+                            _ => {
+                                self.reply(
+                                    "696",
+                                    &[shown, "l", given],
+                                    "The limit must be a number of members above 0",
+                                );
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    let next = session.handle(Intent::Limit {
+                        room: room.clone(),
+                        limit,
+                    });
+                    let set = self.hub.room_view(&room).is_ok_and(|v| v.limit == limit);
+                    if set {
+                        match limit {
+                            Some(n) => self.mode_echo(shown, "+l", &n.to_string()),
+                            None => self.mode_echo(shown, "-l", ""),
+                        }
+                    }
+                    if let Next::Close(why) = next {
+                        return Next::Close(why);
+                    }
+                }
                 'b' => match args.next() {
                     None => {
                         let mut out = Vec::new();
@@ -920,10 +1079,12 @@ impl IrcFront {
     /// Tells the client a mode change it made took effect.
     fn mode_echo(&self, room: &str, change: &str, arg: &str) {
         if let Some(me) = self.client.name() {
-            let line = format!(
-                ":{} MODE {room} {change} {arg}\r\n",
-                encode::source(me.as_str(), self.client.user().as_deref())
-            );
+            let source = encode::source(me.as_str(), self.client.user().as_deref());
+            let line = if arg.is_empty() {
+                format!(":{source} MODE {room} {change}\r\n")
+            } else {
+                format!(":{source} MODE {room} {change} {arg}\r\n")
+            };
             self.client.send(line.as_bytes());
         }
     }

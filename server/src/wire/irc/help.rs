@@ -12,9 +12,9 @@ const ENTRIES: &[(&str, &[&str])] = &[
         INDEX,
         &[
             "Tagarela speaks IRC: channels are rooms, nicks are names.",
-            "Commands: AWAY CAP HELP ISON JOIN KICK LIST LUSERS MODE MOTD NAMES",
-            "NICK NOTICE PART PASS PING PRIVMSG QUIT TIME TOPIC USER USERHOST",
-            "VERSION WHO WHOIS. HELP <command> says more about one.",
+            "Commands: AWAY CAP HELP ISON JOIN KICK LINKS LIST LUSERS MODE MONITOR",
+            "MOTD NAMES NICK NOTICE PART PASS PING PRIVMSG QUIT TIME TOPIC USER",
+            "USERHOST VERSION WHO WHOIS WHOWAS. HELP <command> says more about one.",
         ],
     ),
     (
@@ -52,6 +52,10 @@ const ENTRIES: &[(&str, &[&str])] = &[
             "MODE #room: its modes. MODE #room +b [mask]: its bans, or ban a mask",
             "(nick!*@* or *!*@address). MODE #room +o nick: a new operator.",
         ],
+    ),
+    (
+        "MONITOR",
+        &["MONITOR + nick,...|- nick,...|C|L|S: be told when nicks come and go."],
     ),
     ("MOTD", &["MOTD: the message of the day."]),
     ("NAMES", &["NAMES #room[,#room...]: who is in a room."]),

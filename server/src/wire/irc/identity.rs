@@ -34,11 +34,13 @@ impl IrcIdentity {
         let default_room = rooms.default.as_str().to_owned();
         let isupport = vec![
             format!("AWAYLEN={}", crate::wire::irc::text::AWAY_MAX),
+            // IRCv3's bot mode: user mode +B.
+            "BOT=B".to_owned(),
             // Names and rooms compare by Unicode case folding after NFC
             // (§3.3), which is what the PRECIS profile name says.
             "CASEMAPPING=rfc8265".to_owned(),
             format!("CHANLIMIT=#:{}", rooms.per_client),
-            "CHANMODES=b,,,nt".to_owned(),
+            "CHANMODES=b,,l,nt".to_owned(),
             // In octets: the name part is at most NAME_MAX scalar values
             // of at most four octets each, after the '#'.
             format!("CHANNELLEN={}", 1 + NAME_MAX * 4),
@@ -47,6 +49,7 @@ impl IrcIdentity {
             "LINELEN=512".to_owned(),
             format!("MAXLIST=b:{BANS_MAX}"),
             "MODES=1".to_owned(),
+            format!("MONITOR={}", crate::wire::irc::front::MONITOR_MAX),
             "NETWORK=Tagarela".to_owned(),
             format!("NICKLEN={}", NAME_MAX * 4),
             "PREFIX=(o)@".to_owned(),
