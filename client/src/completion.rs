@@ -84,8 +84,8 @@ impl Roster {
 }
 
 const COMMANDS: &[&str] = &[
-    "/ban ", "/help", "/history", "/join ", "/kick ", "/msg ", "/op ", "/part", "/ping", "/quit",
-    "/rooms", "/say ", "/switch ", "/topic", "/unban ", "/who",
+    "/ban ", "/help", "/history", "/join ", "/kick ", "/me ", "/msg ", "/op ", "/part", "/ping",
+    "/quit", "/rooms", "/say ", "/switch ", "/topic", "/unban ", "/who",
 ];
 
 /// Where the word around `pos` starts and ends (whitespace separates words).

@@ -233,14 +233,21 @@ impl Pretty {
                     self.notice(&format!("← {} left ({why})", for_terminal(name.as_str())))
                 )
             }
-            ServerLine::Msg { at, from, text } => {
-                format!(
+            // An action (`/me waves`, spec §5.3) reads as one: `* ana waves`.
+            ServerLine::Msg { at, from, text } => match text.as_str().strip_prefix("/me ") {
+                Some(action) => format!(
+                    "{} * {} {}",
+                    self.time(*at),
+                    self.name(from.as_str()),
+                    self.message_text(action)
+                ),
+                None => format!(
                     "{} <{}> {}",
                     self.time(*at),
                     self.name(from.as_str()),
                     self.message_text(text.as_str())
-                )
-            }
+                ),
+            },
             ServerLine::Priv { at, from, to, text } => {
                 let mine = |n: &str| {
                     self.me
@@ -433,6 +440,18 @@ mod tests {
         let shown = r.render(&line).unwrap();
         assert!(!shown.contains('\u{202e}'));
         assert!(shown.contains("<U+202E>"));
+    }
+
+    #[test]
+    fn an_action_reads_as_one() {
+        let mut r = Pretty::new(false);
+        let line = ServerLine::Msg {
+            at: at(),
+            from: Name::new("bob").unwrap(),
+            text: Text::new("/me waves").unwrap(),
+        };
+        let shown = r.render(&line).unwrap();
+        assert!(shown.ends_with(" * bob waves"), "{shown}");
     }
 
     #[test]

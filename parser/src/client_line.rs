@@ -191,6 +191,7 @@ enum Command {
     Who,
     Msg,
     Say,
+    Me,
     Help,
     Ping,
     Pong,
@@ -218,6 +219,7 @@ impl Command {
             ("who", Command::Who),
             ("msg", Command::Msg),
             ("say", Command::Say),
+            ("me", Command::Me),
             ("help", Command::Help),
             ("ping", Command::Ping),
             ("pong", Command::Pong),
@@ -603,6 +605,14 @@ fn command_line(cmd: Command, args: Option<&str>) -> Result<ClientLine<'_>, Line
         Command::Say => Ok(ClientLine::Public(Text::checked(
             args.ok_or(LineError::NoText)?,
         ))),
+        // An action (§5.3, §20.4): the public text `/me ` and the action,
+        // the line itself with its command name in lower case.
+        Command::Me => {
+            let action = args.ok_or(LineError::NoText)?;
+            Text::new(format!("/me {action}"))
+                .map(ClientLine::Public)
+                .map_err(|_| LineError::NoText)
+        }
         Command::Ping => Ok(ClientLine::Ping(optional_token(args)?)),
         Command::Pong => Ok(ClientLine::Pong(optional_token(args)?)),
         // Only before registration (§4.7, §16.5); afterwards there are
@@ -731,6 +741,20 @@ mod tests {
             ClientLine::parse(b"/say /quit").unwrap(),
             ClientLine::Public(text("/quit"))
         );
+    }
+
+    #[test]
+    fn me_is_an_action_as_a_public_text() {
+        assert_eq!(
+            ClientLine::parse(b"/me waves").unwrap(),
+            ClientLine::Public(text("/me waves"))
+        );
+        assert_eq!(
+            ClientLine::parse(b"/ME waves  back").unwrap(),
+            ClientLine::Public(text("/me waves  back"))
+        );
+        assert_eq!(code("/me"), ErrorCode::NoText);
+        assert_eq!(code("/me   "), ErrorCode::NoText);
     }
 
     #[test]

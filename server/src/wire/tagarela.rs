@@ -623,6 +623,7 @@ fn help(rooms: bool) -> Bytes {
         "@name text        send text to name only",
         "/msg name text    the same as @name text",
         "/say text         send text that starts with / or @ to everyone",
+        "/me text          an action: everyone sees * yourname text",
         "/who              list who is online",
         "/ping [token]     the server answers PONG [token]",
         "/password text    the room's password, before your name (if it has one)",
