@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_IRC_TLS_PORT")]
     pub irc_tls_port: Option<u16>,
 
+    /// Also serve the web client and its WebSocket (spec §21) on this
+    /// port (8080 is usual); 0 picks a free one. Off by default.
+    #[arg(long, env = "TAGARELA_WEB_PORT")]
+    pub web_port: Option<u16>,
+
     /// The server's name on IRC: the source of its numerics (§20.1).
     #[arg(long, env = "TAGARELA_IRC_NAME", default_value = "tagarela")]
     pub irc_name: String,

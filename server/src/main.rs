@@ -90,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
         Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
         None => None,
     };
+    let web = match config.web_port {
+        Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
+        None => None,
+    };
     let metrics = match &config.metrics_listen {
         None => None,
         Some(at) => {
@@ -182,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %local, fingerprint = %tls.fingerprint(), "listening for TLS");
         addr = addr.or(Some(local));
     }
-    for (listener, what) in [(&irc, "IRC"), (&irc_tls, "IRC over TLS")] {
+    for (listener, what) in [(&irc, "IRC"), (&irc_tls, "IRC over TLS"), (&web, "web")] {
         if let Some(listener) = listener {
             let local = listener
                 .local_addr()
@@ -209,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
         metrics,
         irc,
         irc_tls,
+        web,
     };
     let mut settings = config.settings();
     settings.access = access;

@@ -56,6 +56,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where it listens for IRC (spec §20), if it does.
     pub irc: Option<SocketAddr>,
+    /// Where its web door (spec §21) is, if it has one.
+    pub web: Option<SocketAddr>,
     /// Stops it when sent (or dropped).
     stop: Option<oneshot::Sender<()>>,
     /// The server itself.
@@ -72,8 +74,17 @@ impl TestServer {
     pub async fn start_irc(settings: Settings) -> std::io::Result<TestServer> {
         let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let at = irc.local_addr()?;
-        let mut server = Self::start_listening(settings, None, None, Some(irc)).await?;
+        let mut server = Self::start_listening(settings, None, None, Some(irc), None).await?;
         server.irc = Some(at);
+        Ok(server)
+    }
+
+    /// Starts a server with `settings` that also has a web door (§21).
+    pub async fn start_web(settings: Settings) -> std::io::Result<TestServer> {
+        let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let at = web.local_addr()?;
+        let mut server = Self::start_listening(settings, None, None, None, Some(web)).await?;
+        server.web = Some(at);
         Ok(server)
     }
 
@@ -97,7 +108,7 @@ impl TestServer {
         tls: Option<Arc<Tls>>,
         metrics: Option<tokio::net::TcpListener>,
     ) -> std::io::Result<TestServer> {
-        Self::start_listening(settings, tls, metrics, None).await
+        Self::start_listening(settings, tls, metrics, None, None).await
     }
 
     async fn start_listening(
@@ -105,6 +116,7 @@ impl TestServer {
         tls: Option<Arc<Tls>>,
         metrics: Option<tokio::net::TcpListener>,
         irc: Option<tokio::net::TcpListener>,
+        web: Option<tokio::net::TcpListener>,
     ) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -115,6 +127,7 @@ impl TestServer {
                 metrics,
                 irc,
                 irc_tls: None,
+                web,
             },
             Some(tls) => Listeners {
                 plain: None,
@@ -122,6 +135,7 @@ impl TestServer {
                 metrics,
                 irc,
                 irc_tls: None,
+                web,
             },
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -136,6 +150,7 @@ impl TestServer {
         Ok(TestServer {
             addr,
             irc: None,
+            web: None,
             stop: Some(stop),
             task,
         })

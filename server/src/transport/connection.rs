@@ -97,6 +97,8 @@ pub enum TransportKind {
     Tcp,
     /// TLS over TCP (spec §15).
     Tls,
+    /// A WebSocket on the web door (spec §21).
+    WebSocket,
 }
 
 impl TransportKind {
@@ -105,6 +107,7 @@ impl TransportKind {
         match self {
             TransportKind::Tcp => "tcp",
             TransportKind::Tls => "tls",
+            TransportKind::WebSocket => "websocket",
         }
     }
 }

@@ -53,6 +53,9 @@ pub struct Listeners {
     pub irc: Option<TcpListener>,
     /// IRC over TLS, if any (with the TLS listener's certificate).
     pub irc_tls: Option<TcpListener>,
+    /// The web door (spec §21): the web client's page and its
+    /// WebSocket, if any.
+    pub web: Option<TcpListener>,
 }
 
 /// What a listener's connections are: over TLS or not, and which
@@ -63,6 +66,8 @@ struct Door {
     tls: bool,
     /// Tagarela's or IRC.
     protocol: Protocol,
+    /// The web door: HTTP first (spec §21).
+    web: bool,
 }
 
 /// Serves `listener` until `shutdown` resolves, then closes every connection
@@ -80,6 +85,7 @@ pub async fn run(
         metrics: None,
         irc: None,
         irc_tls: None,
+        web: None,
     };
     serve(listeners, settings, stores, shutdown).await;
 }
@@ -93,12 +99,17 @@ async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAdd
             None => std::future::pending().await,
         }
     }
-    let door = |tls, protocol| Door { tls, protocol };
+    let door = |tls, protocol| Door {
+        tls,
+        protocol,
+        web: false,
+    };
     tokio::select! {
         accepted = on(listeners.plain.as_ref()) => (accepted, door(false, Protocol::Tagarela)),
         accepted = on(listeners.tls.as_ref().map(|(l, _)| l)) => (accepted, door(true, Protocol::Tagarela)),
         accepted = on(listeners.irc.as_ref()) => (accepted, door(false, Protocol::Irc)),
         accepted = on(listeners.irc_tls.as_ref()) => (accepted, door(true, Protocol::Irc)),
+        accepted = on(listeners.web.as_ref()) => (accepted, Door { web: true, ..door(false, Protocol::Tagarela) }),
     }
 }
 
@@ -351,6 +362,7 @@ impl Doorway {
         let Door {
             tls: over_tls,
             protocol,
+            web,
         } = door;
         let permit = match self.admission.admit(peer.ip()) {
             Ok(permit) => permit,
@@ -368,10 +380,10 @@ impl Doorway {
             }
         };
         configure_socket(&stream);
-        let transport = if over_tls {
-            TransportKind::Tls
-        } else {
-            TransportKind::Tcp
+        let transport = match (over_tls, web) {
+            (_, true) => TransportKind::WebSocket,
+            (true, false) => TransportKind::Tls,
+            (false, false) => TransportKind::Tcp,
         };
         self.ctx
             .metrics
@@ -383,6 +395,12 @@ impl Doorway {
             .inc();
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();
+        if web {
+            self.tasks.spawn(crate::transport::web::serve(
+                stream, peer, ctx, stop, permit,
+            ));
+            return;
+        }
         match (&self.tls, over_tls) {
             (Some(tls), true) => {
                 let config = tls.config();

@@ -1,0 +1,140 @@
+//! The web door (spec §21), in process: the page over HTTP, and a
+//! WebSocket client chatting with a TCP client in the same room, with
+//! one Tagarela line per text message; a page of another origin and a
+//! binary message are refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tagarela_reader::LineReader;
+use tagarela_server::Settings;
+use tagarela_server::testing::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// A WebSocket to `/ws` of the web door at `at`, with `origin` if any.
+async fn socket(at: std::net::SocketAddr, origin: Option<&str>) -> Result<Ws, String> {
+    let mut request = format!("ws://{at}/ws").into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    let stream = TcpStream::connect(at).await.unwrap();
+    client_async(request, stream)
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| e.to_string())
+}
+
+/// The next text message.
+async fn next(ws: &mut Ws) -> String {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the socket open")
+            .unwrap();
+        if let Message::Text(t) = m {
+            return t.to_string();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_page_is_served_and_nothing_else() {
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let at = server.web.unwrap();
+    for (path, status) in [("/", "200 OK"), ("/etc/passwd", "404 Not Found")] {
+        let mut s = TcpStream::connect(at).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {at}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).await.unwrap();
+        assert!(
+            response.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+            "{response}"
+        );
+        if status == "200 OK" {
+            assert!(response.contains("<title>Tagarela</title>"));
+            assert!(response.contains("Content-Security-Policy: default-src 'self'"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_client_chats_with_a_tcp_client() {
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let at = server.web.unwrap();
+    // Same origin, as the page's own script would be.
+    let mut ana = socket(at, Some(&format!("http://{at}"))).await.unwrap();
+    assert!(next(&mut ana).await.starts_with("HELLO 1 :"));
+    ana.send(Message::text("ana")).await.unwrap();
+    assert!(next(&mut ana).await.starts_with("WELCOME ana "));
+
+    let (r, mut bia_w) = TcpStream::connect(server.addr).await.unwrap().into_split();
+    let mut bia = LineReader::server_lines(r);
+    bia_w.write_all(b"bia\n").await.unwrap();
+    loop {
+        let line = bia.next_text().await.unwrap().unwrap();
+        if line.starts_with("WELCOME") {
+            break;
+        }
+    }
+    let joined = next(&mut ana).await;
+    assert!(
+        joined.starts_with("JOIN ") && joined.ends_with(" bia"),
+        "{joined}"
+    );
+
+    bia_w.write_all("olá, ana\n".as_bytes()).await.unwrap();
+    let said = next(&mut ana).await;
+    assert!(
+        said.starts_with("MSG ") && said.ends_with(" bia :olá, ana"),
+        "{said}"
+    );
+
+    // One text message is one line, whatever its frames.
+    ana.send(Message::text("oi, bia")).await.unwrap();
+    loop {
+        let line = bia.next_text().await.unwrap().unwrap();
+        if line.starts_with("MSG") {
+            assert!(line.ends_with(" ana :oi, bia"), "{line}");
+            break;
+        }
+    }
+    ana.send(Message::text("/quit")).await.unwrap();
+    assert!(next(&mut ana).await.starts_with("BYE quit"));
+}
+
+#[tokio::test]
+async fn another_origin_and_binary_messages_are_refused() {
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let at = server.web.unwrap();
+    let refused = socket(at, Some("http://evil.example")).await.unwrap_err();
+    assert!(refused.contains("403"), "{refused}");
+
+    let mut ws = socket(at, None).await.unwrap();
+    assert!(next(&mut ws).await.starts_with("HELLO"));
+    ws.send(Message::binary(b"ana".to_vec())).await.unwrap();
+    // The connection ends: no WELCOME ever comes.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Text(t))) => assert!(!t.starts_with("WELCOME"), "{t}"),
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the connection stayed open");
+}
