@@ -30,14 +30,20 @@ const HEAD_MAX: usize = 8192;
 /// How long a request head may take to arrive, and a handshake to end.
 const HEAD_WAIT: Duration = Duration::from_secs(10);
 
-/// The web client's page.
+/// The web client: its page, script and style, built into the binary.
 const PAGE: &str = include_str!("web/index.html");
+const SCRIPT: &str = include_str!("web/app.js");
+const STYLE: &str = include_str!("web/style.css");
 
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     /// `GET /`: the page.
     Page,
+    /// `GET /app.js`.
+    Script,
+    /// `GET /style.css`.
+    Style,
     /// `GET /ws` asking for a WebSocket.
     Socket,
     /// Anything else: 404.
@@ -59,6 +65,8 @@ fn route(head: &[u8]) -> Route {
     let path = target.split(|b| *b == b'?').next().unwrap_or_default();
     match path {
         b"/" | b"/index.html" => Route::Page,
+        b"/app.js" => Route::Script,
+        b"/style.css" => Route::Style,
         b"/ws" => Route::Socket,
         _ => Route::Elsewhere,
     }
@@ -77,6 +85,11 @@ pub async fn serve(
     };
     match route(&head) {
         Route::Page => respond(&mut stream, "200 OK", "text/html; charset=utf-8", PAGE).await,
+        Route::Script => {
+            let kind = "text/javascript; charset=utf-8";
+            respond(&mut stream, "200 OK", kind, SCRIPT).await;
+        }
+        Route::Style => respond(&mut stream, "200 OK", "text/css; charset=utf-8", STYLE).await,
         Route::Elsewhere => {
             let body = "Only the web client (/) and its socket (/ws) are here.\n";
             respond(

@@ -49,6 +49,23 @@ impl Peer {
             .unwrap();
     }
 
+    /// The next line that contains `what`, within 10 s.
+    pub async fn line_with(&mut self, what: &str) -> String {
+        loop {
+            let next =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.reader.next_text());
+            let line = next
+                .await
+                .unwrap_or_else(|_| panic!("no {what:?} within 10 s"));
+            let line = line
+                .unwrap()
+                .unwrap_or_else(|| panic!("eof waiting for {what:?}"));
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
+
     pub async fn expect(&mut self, prefix: &str) -> String {
         loop {
             let line = self.reader.next_text().await.unwrap();

@@ -1,0 +1,199 @@
+//! The web client in a real browser (spec §21, issue 24): headless
+//! Chromium driven through WebDriver (`chromedriver`, Debian's
+//! `chromium-driver`). Two browsers and a TCP client chat in one room:
+//! public messages both ways, a mention, a private message, and markup
+//! that must stay text. Where `chromedriver` is not installed the test
+//! says so and passes, unless `TAGARELA_REQUIRE_BROWSER=1` (`.ci/run`
+//! installs it and sets that), when it fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+mod common;
+
+use common::Peer;
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tagarela_server::Settings;
+use tagarela_server::testing::TestServer;
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+/// Set (to anything but `0`) to make a missing browser a failure.
+const REQUIRE: &str = "TAGARELA_REQUIRE_BROWSER";
+
+fn find(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// `chromedriver` on a free loopback port, once it answers.
+async fn chromedriver(binary: PathBuf) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return (child, format!("http://127.0.0.1:{port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not answer on port {port}");
+}
+
+/// A headless Chromium of its own (its own profile directory).
+async fn browser(driver: &str, profile: &std::path::Path) -> Client {
+    let mut caps = Capabilities::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({"args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            format!("--user-data-dir={}", profile.display()),
+        ]}),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Opens the page at `web` and joins as `name`.
+async fn join(b: &Client, web: SocketAddr, name: &str) {
+    b.goto(&format!("http://{web}/")).await.unwrap();
+    let field = b.wait().for_element(Locator::Css("#name")).await.unwrap();
+    field.send_keys(name).await.unwrap();
+    b.find(Locator::Css("#join button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(b, "document.getElementById('chat').hidden === false").await;
+}
+
+/// Waits (at most 10 s) until `condition` (a JS expression) is true.
+async fn until(b: &Client, condition: &str) {
+    let script = format!("return !!({condition});");
+    for _ in 0..200 {
+        if b.execute(&script, vec![]).await.unwrap() == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = b
+        .execute("return document.getElementById('log').innerText;", vec![])
+        .await
+        .unwrap();
+    panic!("not within 10 s: {condition}\nlog:\n{log}");
+}
+
+/// Types `line` and sends it.
+async fn say(b: &Client, line: &str) {
+    let input = b.find(Locator::Css("#line")).await.unwrap();
+    input.send_keys(line).await.unwrap();
+    b.find(Locator::Css("#say button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_and_a_tcp_client_chat() {
+    let Some(driver) = find("chromedriver") else {
+        let required = std::env::var(REQUIRE).is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "{REQUIRE} is set and chromedriver is not installed"
+        );
+        eprintln!(
+            "NOT RUN: chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let (_driver, url) = chromedriver(driver).await;
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let web = server.web.unwrap();
+    let profiles = std::env::temp_dir().join(format!("tagarela-browser-{}", std::process::id()));
+
+    let ana = browser(&url, &profiles.join("ana")).await;
+    join(&ana, web, "ana").await;
+    let caio = browser(&url, &profiles.join("caio")).await;
+    join(&caio, web, "caio").await;
+    let mut bia = Peer::join(&server.addr.to_string(), "bia").await;
+    until(
+        &ana,
+        "document.getElementById('log').innerText.includes('bia joined')",
+    )
+    .await;
+
+    // A browser to everyone, with a mention of the other browser.
+    say(&ana, "olá a todos, caio").await;
+    let line = bia.line_with("MSG").await;
+    assert!(line.ends_with(" ana :olá a todos, caio"), "{line}");
+    until(&caio, "[...document.querySelectorAll('#log li.mention')].some(li => li.innerText.includes('olá a todos'))").await;
+    // One's own message is shown as sent.
+    until(
+        &ana,
+        "document.getElementById('log').innerText.includes('<ana>olá a todos')",
+    )
+    .await;
+
+    // Markup from anyone stays text: no element is made of it.
+    bia.send("<img src=x onerror=\"document.title='pwned'\"><b>bold?</b>")
+        .await;
+    until(
+        &ana,
+        "document.getElementById('log').innerText.includes('<img src=x')",
+    )
+    .await;
+    let made = ana
+        .execute(
+            "return document.querySelectorAll('#log img, #log b').length + (document.title === 'pwned' ? 100 : 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(made, json!(0));
+
+    // A private message, set apart; and one from a browser.
+    bia.send("@ana so para ti").await;
+    until(&ana, "[...document.querySelectorAll('#log li.private')].some(li => li.innerText.includes('so para ti'))").await;
+    say(&caio, "@bia e para ti").await;
+    // (bia's own whisper comes back to it first: skipped.)
+    let line = bia.line_with(" caio bia ").await;
+    assert!(
+        line.starts_with("PRIV ") && line.ends_with(" caio bia :e para ti"),
+        "{line}"
+    );
+
+    // Bidi controls are shown, not obeyed.
+    bia.send("abc\u{202e}fdp.exe").await;
+    until(
+        &ana,
+        "document.getElementById('log').innerText.includes('abc<U+202E>fdp.exe')",
+    )
+    .await;
+
+    ana.close().await.unwrap();
+    caio.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&profiles);
+}
