@@ -98,6 +98,17 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_WEB_PORT")]
     pub web_port: Option<u16>,
 
+    /// A page origin allowed to open the web door's socket besides this
+    /// server's own address (`https://chat.example.org`; repeatable).
+    /// Without one, only a page loaded by IP address or as localhost
+    /// may (spec §21.1: a DNS name could be rebound to this server).
+    #[arg(
+        long = "web-origin",
+        env = "TAGARELA_WEB_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub web_origins: Vec<String>,
+
     /// The server's name on IRC: the source of its numerics (§20.1).
     #[arg(long, env = "TAGARELA_IRC_NAME", default_value = "tagarela")]
     pub irc_name: String,
@@ -378,6 +389,8 @@ pub struct Settings {
     pub balancers: crate::transport::proxy_header::Balancers,
     /// The server's name to IRC clients (§20.1).
     pub irc_name: String,
+    /// Page origins the web door lets open its socket (§21.1).
+    pub web_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -405,6 +418,7 @@ impl Default for Settings {
             rooms: crate::hub::room::RoomSettings::default(),
             balancers: crate::transport::proxy_header::Balancers::default(),
             irc_name: "tagarela".to_owned(),
+            web_origins: Vec::new(),
         }
     }
 }
@@ -465,6 +479,7 @@ impl Config {
                 self.proxy_protocol_from.clone(),
             ),
             irc_name: self.irc_name.clone(),
+            web_origins: self.web_origins.clone(),
         }
     }
 }

@@ -52,7 +52,12 @@ async fn next(ws: &mut Ws) -> String {
 async fn the_page_is_served_and_nothing_else() {
     let server = TestServer::start_web(Settings::default()).await.unwrap();
     let at = server.web.unwrap();
-    for (path, status) in [("/", "200 OK"), ("/etc/passwd", "404 Not Found")] {
+    for (path, status) in [
+        ("/", "200 OK"),
+        ("/app.js", "200 OK"),
+        ("/etc/passwd", "404 Not Found"),
+        ("/ws", "426 Upgrade Required"),
+    ] {
         let mut s = TcpStream::connect(at).await.unwrap();
         s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {at}\r\n\r\n").as_bytes())
             .await
@@ -63,8 +68,10 @@ async fn the_page_is_served_and_nothing_else() {
             response.starts_with(&format!("HTTP/1.1 {status}\r\n")),
             "{response}"
         );
-        if status == "200 OK" {
+        if path == "/" {
             assert!(response.contains("<title>Tagarela</title>"));
+        }
+        if status == "200 OK" {
             assert!(response.contains("Content-Security-Policy: default-src 'self'"));
         }
     }
@@ -121,6 +128,27 @@ async fn another_origin_and_binary_messages_are_refused() {
     let at = server.web.unwrap();
     let refused = socket(at, Some("http://evil.example")).await.unwrap_err();
     assert!(refused.contains("403"), "{refused}");
+
+    // A DNS name that matches Host is not enough (it could be rebound to
+    // this server); a listed origin is.
+    let settings = Settings {
+        web_origins: vec!["https://chat.example.org".to_owned()],
+        ..Settings::default()
+    };
+    let listed = TestServer::start_web(settings).await.unwrap();
+    let web = listed.web.unwrap();
+    for (origin, host, ok) in [
+        ("http://evil.example", "evil.example", false),
+        ("https://chat.example.org", "chat.example.org", true),
+    ] {
+        let mut request = format!("ws://{web}/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        request.headers_mut().insert("Host", host.parse().unwrap());
+        let stream = TcpStream::connect(web).await.unwrap();
+        assert_eq!(client_async(request, stream).await.is_ok(), ok, "{origin}");
+    }
 
     let mut ws = socket(at, None).await.unwrap();
     assert!(next(&mut ws).await.starts_with("HELLO"));

@@ -223,6 +223,7 @@ pub async fn serve(
             None,
         ))
     });
+    let web_origins: Arc<[String]> = settings.web_origins.clone().into();
     let ctx = Arc::new(Shared {
         hub,
         settings,
@@ -231,6 +232,7 @@ pub async fn serve(
         metrics: Arc::clone(&metrics),
         access: settings_access,
         irc,
+        web_origins,
     });
     let mut listeners = listeners;
     let endpoint = listeners.metrics.take().map(|l| {
@@ -369,6 +371,7 @@ impl Doorway {
             Err(reason) => {
                 tracing::warn!(peer = %peer, reason = %reason, "connection refused");
                 let bye = match protocol {
+                    _ if web => Some(bytes::Bytes::from_static(crate::transport::web::REFUSED)),
                     Protocol::Tagarela => tagarela::encode_reply(&Reply::Bye(reason)),
                     Protocol::Irc => Some(crate::wire::irc::IrcClient::bye_line(reason).into()),
                 };
@@ -380,10 +383,19 @@ impl Doorway {
             }
         };
         configure_socket(&stream);
-        let transport = match (over_tls, web) {
-            (_, true) => TransportKind::WebSocket,
-            (true, false) => TransportKind::Tls,
-            (false, false) => TransportKind::Tcp,
+        let ctx = Arc::clone(&self.ctx);
+        let stop = self.stop.clone();
+        if web {
+            // Counted by the web door once a socket is open (§21.1).
+            self.tasks.spawn(crate::transport::web::serve(
+                stream, peer, ctx, stop, permit,
+            ));
+            return;
+        }
+        let transport = if over_tls {
+            TransportKind::Tls
+        } else {
+            TransportKind::Tcp
         };
         self.ctx
             .metrics
@@ -393,14 +405,6 @@ impl Doorway {
                 ("protocol", protocol.label()),
             ])
             .inc();
-        let ctx = Arc::clone(&self.ctx);
-        let stop = self.stop.clone();
-        if web {
-            self.tasks.spawn(crate::transport::web::serve(
-                stream, peer, ctx, stop, permit,
-            ));
-            return;
-        }
         match (&self.tls, over_tls) {
             (Some(tls), true) => {
                 let config = tls.config();

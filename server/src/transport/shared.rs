@@ -29,4 +29,7 @@ pub struct Shared {
     /// What this server tells IRC clients about itself (§20.1), if it
     /// has an IRC port.
     pub irc: Option<Arc<crate::wire::irc::IrcIdentity>>,
+    /// The page origins the web door lets open its socket, besides its
+    /// own address (§21.1).
+    pub web_origins: Arc<[String]>,
 }

@@ -45,6 +45,7 @@ impl Room {
                 metrics: Arc::default(),
                 access: None,
                 irc: None,
+                web_origins: Arc::from([]),
             }),
             admission: Admission::new(100, 100),
             stop: CancellationToken::new(),

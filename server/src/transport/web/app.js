@@ -13,6 +13,7 @@ const state = {
   registered: false,
   greeted: false, // HELLO came on this connection
   leaving: false, // the user quit: no reconnect
+  waiting: false, // closed before a name was given: reconnect when one is
   retry: 0, // reconnect attempts since the last success
 };
 
@@ -80,7 +81,9 @@ function show({ ts, from, text, kind, cls }) {
 
 function notify(title, body) {
   if (!document.hidden || !("Notification" in window)) return;
-  if (Notification.permission === "granted") new Notification(title, { body });
+  if (Notification.permission === "granted") {
+    new Notification(neutralise(title), { body: neutralise(body) });
+  }
 }
 
 function send(line) {
@@ -123,10 +126,15 @@ function onLine(line) {
       break;
     case "ERR":
       if (!state.registered) {
-        // The name was refused: say why, and let the user try another.
+        // The name was refused (on a reconnect too, while the old
+        // connection still holds it): say why, and let the user try
+        // again; nothing typed in the chat is sent until then.
+        const refused = state.name;
         state.name = null;
         $("join-error").textContent = neutralise(text || words[1]);
+        $("chat").hidden = true;
         $("join").hidden = false;
+        if (refused) $("name").value = refused;
         $("name").focus();
       } else {
         show({ text: `⚠ ${text || words[1]}`, cls: ["error"] });
@@ -165,6 +173,8 @@ function onLine(line) {
       break;
     case "BYE":
       if (words[1] === "quit") state.leaving = true;
+      // Nobody gave a name in time: connect again only once one is.
+      if (!state.registered && !state.name) state.waiting = true;
       show({ text: `connection closed: ${words[1]}${text ? " — " + text : ""}`, cls: ["notice"] });
       break;
     default:
@@ -201,6 +211,10 @@ function connect() {
       setState("you left; reload the page to come back", true);
       return;
     }
+    if (state.waiting) {
+      setState("disconnected while idle; type your name to connect again", true);
+      return;
+    }
     // The server is away: try again, waiting longer each time (at most
     // 30 s); the draft in the input stays where it is.
     const wait = Math.min(30, 2 ** state.retry);
@@ -220,6 +234,11 @@ window.addEventListener("DOMContentLoaded", () => {
     if ("Notification" in window && Notification.permission === "default") {
       Notification.requestPermission().catch(() => {});
     }
+    if (state.waiting) {
+      state.waiting = false;
+      connect();
+      return;
+    }
     if (!state.greeted || !send(name)) {
       setState("not connected yet; your name is sent when the server answers", true);
     }
@@ -229,7 +248,9 @@ window.addEventListener("DOMContentLoaded", () => {
     const input = $("line");
     const line = input.value;
     if (!line.trim()) return;
-    if (send(line)) {
+    // Only a registered connection takes chat lines: before, a line
+    // would be taken for a name.
+    if (state.registered && send(line)) {
       input.value = "";
       if (/^\/(quit|sair|exit|close)\b/i.test(line)) state.leaving = true;
       // The server does not send one's own public messages back (§5.2):
