@@ -166,3 +166,16 @@ async fn another_origin_and_binary_messages_are_refused() {
     .await;
     assert!(end.is_ok(), "the connection stayed open");
 }
+
+#[tokio::test]
+async fn a_message_past_the_flood_cap_is_a_flood() {
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let mut ws = socket(server.web.unwrap(), None).await.unwrap();
+    assert!(next(&mut ws).await.starts_with("HELLO"));
+    ws.send(Message::text("ana")).await.unwrap();
+    assert!(next(&mut ws).await.starts_with("WELCOME"));
+    let flood = "x".repeat(tagarela_parser::limits::FLOOD_CAP + 10);
+    ws.send(Message::text(flood)).await.unwrap();
+    let bye = next(&mut ws).await;
+    assert!(bye.starts_with("BYE flood"), "{bye}");
+}
