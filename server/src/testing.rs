@@ -81,7 +81,13 @@ impl TestServer {
 
     /// Starts a server with `settings` that also has a web door (§21).
     pub async fn start_web(settings: Settings) -> std::io::Result<TestServer> {
-        let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_web_at(settings, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// As [`TestServer::start_web`], its web door at `web` (a server
+    /// started again where the last one was, for clients to come back).
+    pub async fn start_web_at(settings: Settings, web: SocketAddr) -> std::io::Result<TestServer> {
+        let web = tokio::net::TcpListener::bind(web).await?;
         let at = web.local_addr()?;
         let mut server = Self::start_listening(settings, None, None, None, Some(web)).await?;
         server.web = Some(at);

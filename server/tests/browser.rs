@@ -1,8 +1,8 @@
 //! The web client in a real browser (spec §21, issue 24): headless
 //! Chromium driven through WebDriver (`chromedriver`, Debian's
 //! `chromium-driver`). Two browsers and a TCP client chat in one room:
-//! public messages both ways, a mention, a private message, and markup
-//! that must stay text. Where `chromedriver` is not installed the test
+//! public messages both ways, a mention, a private message, markup that
+//! must stay text; then the server restarts and the page comes back. Where `chromedriver` is not installed the test
 //! says so and passes, unless `TAGARELA_REQUIRE_BROWSER=1` (`.ci/run`
 //! installs it and sets that), when it fails.
 
@@ -193,7 +193,40 @@ async fn two_browsers_and_a_tcp_client_chat() {
     )
     .await;
 
-    ana.close().await.unwrap();
     caio.close().await.unwrap();
+
+    // The server goes away and comes back where it was: the page says so,
+    // keeps the draft, and comes back under its name (its resume token
+    // died with the server, so by name).
+    let input = ana.find(Locator::Css("#line")).await.unwrap();
+    input.send_keys("meio escrito").await.unwrap();
+    assert!(server.shutdown().await);
+    until(
+        &ana,
+        "document.getElementById('state').innerText.includes('away')",
+    )
+    .await;
+    let server = TestServer::start_web_at(Settings::default(), web)
+        .await
+        .unwrap();
+    until(
+        &ana,
+        "document.getElementById('state').innerText === 'connected as ana'",
+    )
+    .await;
+    let draft = ana
+        .execute("return document.getElementById('line').value;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(draft, json!("meio escrito"));
+    let mut dani = Peer::join(&server.addr.to_string(), "dani").await;
+    dani.send("de volta?").await;
+    until(
+        &ana,
+        "document.getElementById('log').innerText.includes('<dani>de volta?')",
+    )
+    .await;
+
+    ana.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&profiles);
 }

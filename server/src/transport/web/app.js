@@ -15,6 +15,8 @@ const state = {
   leaving: false, // the user quit: no reconnect
   waiting: false, // closed before a name was given: reconnect when one is
   retry: 0, // reconnect attempts since the last success
+  token: null, // the resume token of the name held (spec §16.6), a secret
+  seq: 0, // the highest event number seen (§16.5)
 };
 
 // Control characters (but TAB) and the bidi controls that could reorder
@@ -112,12 +114,34 @@ function onLine(line) {
   switch (verb) {
     case "HELLO":
       state.greeted = true;
-      if (state.name) send(state.name);
+      // Sequence numbers and a token to take the name back after a
+      // dropped connection (§16.5, §16.6).
+      send("/features resume");
+      register();
       break;
+    case "FEATURES":
+      break;
+    case "SEQ": {
+      // `SEQ n` and the event line (§16.5).
+      const n = Number(words[1]);
+      if (n > state.seq) state.seq = n;
+      onLine(line.slice(line.indexOf(" ", 4) + 1));
+      break;
+    }
+    case "RESUMED": {
+      const count = Number(words[1]);
+      const gap = words[2] === "gap" ? " (some older ones are gone)" : "";
+      show({ text: `— reconnected; ${count} message${count === 1 ? "" : "s"} you missed ${count === 1 ? "is" : "are"} above${gap} —`, cls: ["notice"] });
+      break;
+    }
     case "WELCOME":
       state.registered = true;
       state.retry = 0;
       state.name = words[1];
+      for (const w of words.slice(2)) {
+        if (w.startsWith("seq=")) state.seq = Math.max(state.seq, Number(w.slice(4)));
+        if (w.startsWith("resume=")) state.token = w.slice(7);
+      }
       $("join").hidden = true;
       $("chat").hidden = false;
       setState(`connected as ${state.name}`);
@@ -125,7 +149,11 @@ function onLine(line) {
       $("line").focus();
       break;
     case "ERR":
-      if (!state.registered) {
+      if (!state.registered && words[1] === "resume-refused") {
+        // The token is spent or forgotten: register by name instead.
+        state.token = null;
+        register();
+      } else if (!state.registered) {
         // The name was refused (on a reconnect too, while the old
         // connection still holds it): say why, and let the user try
         // again; nothing typed in the chat is sent until then.
@@ -149,9 +177,13 @@ function onLine(line) {
     case "MSG":
       message(words[1], words[2], text || "");
       break;
-    case "HIST":
-      message(words[1], words[2], text || "", ["notice"]);
+    case "HIST": {
+      // `HIST seq time name :text` (§16.1): a message from before, dimmed.
+      const n = Number(words[1]);
+      if (n > state.seq) state.seq = n;
+      message(words[2], words[3], text || "", ["notice"]);
       break;
+    }
     case "PRIV": {
       const [, ts, from, to] = words;
       const li = show({ ts, from: `[private] ${from} → ${to}:`, text: text || "", cls: ["private"] });
@@ -194,6 +226,13 @@ function ownText(line) {
   return null;
 }
 
+// Asks for the name: taken back with the token if there is one.
+function register() {
+  if (!state.name) return;
+  if (state.token) send(`/resume ${state.name} ${state.token} ${state.seq}`);
+  else send(state.name);
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/ws`);
@@ -230,6 +269,7 @@ window.addEventListener("DOMContentLoaded", () => {
     const name = $("name").value.trim();
     if (!name) return;
     $("join-error").textContent = "";
+    if (name !== state.name) state.token = null; // a token is its name's
     state.name = name;
     if ("Notification" in window && Notification.permission === "default") {
       Notification.requestPermission().catch(() => {});
