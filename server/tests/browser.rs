@@ -16,6 +16,7 @@ use std::time::Duration;
 mod common;
 
 use common::Peer;
+use fantoccini::key::Key;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -74,18 +75,37 @@ async fn browser(driver: &str, profile: &std::path::Path) -> Client {
         .expect("a Chromium session")
 }
 
-/// Opens the page at `web` and joins as `name`.
+/// Opens the page at `web` and joins as `name`, with the keyboard only:
+/// the name field has the focus, Enter sends it, and the message field
+/// has the focus then.
 async fn join(b: &Client, web: SocketAddr, name: &str) {
     b.goto(&format!("http://{web}/")).await.unwrap();
-    let field = b.wait().for_element(Locator::Css("#name")).await.unwrap();
-    field.send_keys(name).await.unwrap();
-    b.find(Locator::Css("#join button"))
-        .await
-        .unwrap()
-        .click()
+    b.wait().for_element(Locator::Css("#name")).await.unwrap();
+    until(b, "document.activeElement.id === 'name'").await;
+    let field = b.active_element().await.unwrap();
+    field
+        .send_keys(&format!("{name}{}", char::from(Key::Enter)))
         .await
         .unwrap();
     until(b, "document.getElementById('chat').hidden === false").await;
+    until(
+        b,
+        "getComputedStyle(document.getElementById('join')).display === 'none'",
+    )
+    .await;
+    until(b, "document.activeElement.id === 'line'").await;
+}
+
+/// Saves a screenshot as `docs/web-<what>.png` when
+/// `TAGARELA_SCREENSHOTS` is set (for the README).
+async fn screenshot(b: &Client, what: &str) {
+    if std::env::var_os("TAGARELA_SCREENSHOTS").is_none() {
+        return;
+    }
+    let png = b.screenshot().await.unwrap();
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join(format!("web-{what}.png")), png).unwrap();
 }
 
 /// Waits (at most 10 s) until `condition` (a JS expression) is true.
@@ -104,14 +124,11 @@ async fn until(b: &Client, condition: &str) {
     panic!("not within 10 s: {condition}\nlog:\n{log}");
 }
 
-/// Types `line` and sends it.
+/// Types `line` and sends it with Enter.
 async fn say(b: &Client, line: &str) {
     let input = b.find(Locator::Css("#line")).await.unwrap();
-    input.send_keys(line).await.unwrap();
-    b.find(Locator::Css("#say button"))
-        .await
-        .unwrap()
-        .click()
+    input
+        .send_keys(&format!("{line}{}", char::from(Key::Enter)))
         .await
         .unwrap();
 }
@@ -137,6 +154,8 @@ async fn two_browsers_and_a_tcp_client_chat() {
     let ana = browser(&url, &profiles.join("ana")).await;
     join(&ana, web, "ana").await;
     let caio = browser(&url, &profiles.join("caio")).await;
+    // A phone-sized screen: nothing wider than it.
+    caio.set_window_size(390, 844).await.unwrap();
     join(&caio, web, "caio").await;
     let mut bia = Peer::join(&server.addr.to_string(), "bia").await;
     until(
@@ -193,6 +212,16 @@ async fn two_browsers_and_a_tcp_client_chat() {
     )
     .await;
 
+    let fits = caio
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "the page is wider than a phone");
+    screenshot(&ana, "chat").await;
+    screenshot(&caio, "phone").await;
     caio.close().await.unwrap();
 
     // The server goes away and comes back where it was: the page says so,
