@@ -118,7 +118,7 @@ async fn until(b: &Client, condition: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let log = b
-        .execute("return document.getElementById('log').innerText;", vec![])
+        .execute("return document.getElementById('logs').innerText;", vec![])
         .await
         .unwrap();
     panic!("not within 10 s: {condition}\nlog:\n{log}");
@@ -160,7 +160,7 @@ async fn two_browsers_and_a_tcp_client_chat() {
     let mut bia = Peer::join(&server.addr.to_string(), "bia").await;
     until(
         &ana,
-        "document.getElementById('log').innerText.includes('bia joined')",
+        "document.getElementById('logs').textContent.includes('bia joined')",
     )
     .await;
 
@@ -168,11 +168,11 @@ async fn two_browsers_and_a_tcp_client_chat() {
     say(&ana, "olá a todos, caio").await;
     let line = bia.line_with("MSG").await;
     assert!(line.ends_with(" ana :olá a todos, caio"), "{line}");
-    until(&caio, "[...document.querySelectorAll('#log li.mention')].some(li => li.innerText.includes('olá a todos'))").await;
+    until(&caio, "[...document.querySelectorAll('#logs li.mention')].some(li => li.innerText.includes('olá a todos'))").await;
     // One's own message is shown as sent.
     until(
         &ana,
-        "document.getElementById('log').innerText.includes('<ana>olá a todos')",
+        "document.getElementById('logs').textContent.includes('<ana>olá a todos')",
     )
     .await;
 
@@ -181,12 +181,12 @@ async fn two_browsers_and_a_tcp_client_chat() {
         .await;
     until(
         &ana,
-        "document.getElementById('log').innerText.includes('<img src=x')",
+        "document.getElementById('logs').textContent.includes('<img src=x')",
     )
     .await;
     let made = ana
         .execute(
-            "return document.querySelectorAll('#log img, #log b').length + (document.title === 'pwned' ? 100 : 0);",
+            "return document.querySelectorAll('#logs img, #logs b').length + (document.title === 'pwned' ? 100 : 0);",
             vec![],
         )
         .await
@@ -195,7 +195,7 @@ async fn two_browsers_and_a_tcp_client_chat() {
 
     // A private message, set apart; and one from a browser.
     bia.send("@ana so para ti").await;
-    until(&ana, "[...document.querySelectorAll('#log li.private')].some(li => li.innerText.includes('so para ti'))").await;
+    until(&ana, "[...document.querySelectorAll('#logs li.private')].some(li => li.innerText.includes('so para ti'))").await;
     say(&caio, "@bia e para ti").await;
     // (bia's own whisper comes back to it first: skipped.)
     let line = bia.line_with(" caio bia ").await;
@@ -204,11 +204,55 @@ async fn two_browsers_and_a_tcp_client_chat() {
         "{line}"
     );
 
+    // Rooms: a /join puts the new room on screen; what is said where the
+    // user is not counts as unread there; text goes to the room on
+    // screen, and only there.
+    say(&ana, "/join #cozinha").await;
+    until(&ana, "[...document.querySelectorAll('button.room')].some(b => b.innerText === '#cozinha' && b.getAttribute('aria-current') === 'true')").await;
+    say(&caio, "/join #cozinha").await;
+    until(
+        &caio,
+        "document.querySelector('button.room[aria-current=true]').innerText === '#cozinha'",
+    )
+    .await;
+    bia.send("e no general?").await;
+    until(
+        &ana,
+        "[...document.querySelectorAll('button.room')].some(b => b.innerText === '#general (1)')",
+    )
+    .await;
+    say(&ana, "só na cozinha").await;
+    until(
+        &caio,
+        "document.getElementById('logs').textContent.includes('só na cozinha')",
+    )
+    .await;
+    bia.send("/ping cozinha").await;
+    let mut seen = Vec::new();
+    loop {
+        let line = bia.line_with("").await;
+        if line == "PONG cozinha" {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains("só na cozinha")),
+        "{seen:?}"
+    );
+    ana.find(Locator::XPath("//button[starts-with(., '#general')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&ana, "[...document.querySelectorAll('button.room')].some(b => b.innerText === '#general' && b.getAttribute('aria-current') === 'true')").await;
+
     // Bidi controls are shown, not obeyed.
     bia.send("abc\u{202e}fdp.exe").await;
     until(
         &ana,
-        "document.getElementById('log').innerText.includes('abc<U+202E>fdp.exe')",
+        "document.getElementById('logs').textContent.includes('abc<U+202E>fdp.exe')",
     )
     .await;
 
@@ -252,7 +296,7 @@ async fn two_browsers_and_a_tcp_client_chat() {
     dani.send("de volta?").await;
     until(
         &ana,
-        "document.getElementById('log').innerText.includes('<dani>de volta?')",
+        "document.getElementById('logs').textContent.includes('<dani>de volta?')",
     )
     .await;
 

@@ -1,9 +1,9 @@
 // Tagarela's web client (spec §21): the page's one script, built into the
 // server binary. It speaks Tagarela's own lines (spec/PROTOCOL.md) over
-// the WebSocket at /ws, one line per text message. Every text from the
-// server is put on the page as text (textContent), never as HTML, with
-// control and bidi characters shown as <U+XXXX> as the terminal client
-// does.
+// the WebSocket at /ws, one line per text message, with the `rooms` and
+// `resume` features on (§19, §16.6). Every text from the server is put on
+// the page as text (textContent), never as HTML, with control and bidi
+// characters shown as <U+XXXX> as the terminal client does.
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +17,10 @@ const state = {
   retry: 0, // reconnect attempts since the last success
   token: null, // the resume token of the name held (spec §16.6), a secret
   seq: 0, // the highest event number seen (§16.5)
+  rooms: new Map(), // key -> { name, log (an <ol>), unread, button }
+  current: null, // the key of the room on screen
+  byName: false, // this connection registered by name, not by resume
+  joining: false, // the user typed /join: the room it enters comes on screen
 };
 
 // Control characters (but TAB) and the bidi controls that could reorder
@@ -34,6 +38,9 @@ export function parse(line) {
   const text = cut < 0 ? null : line.slice(cut + 2);
   return { words: head.split(" "), text };
 }
+
+const key = (room) => room.toLocaleLowerCase();
+const same = (a, b) => !!a && !!b && a.toLocaleLowerCase() === b.toLocaleLowerCase();
 
 function clock(ts) {
   const d = new Date(ts);
@@ -54,8 +61,77 @@ function mentions(text) {
   return words.includes(me) || words.includes("@" + me);
 }
 
-function show({ ts, from, text, kind, cls }) {
-  const log = $("log");
+// The room `name` (made on first sight: its log and its button).
+function room(name) {
+  const k = key(name);
+  let r = state.rooms.get(k);
+  if (r) return r;
+  const log = document.createElement("ol");
+  log.className = "log";
+  log.dataset.room = name;
+  log.setAttribute("aria-live", "polite");
+  log.hidden = true;
+  $("logs").append(log);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "room";
+  button.addEventListener("click", () => switchTo(k));
+  const li = document.createElement("li");
+  li.append(button);
+  $("rooms").append(li);
+  r = { name, log, unread: 0, button };
+  // What came before any room (the welcome) opens the first room's log.
+  if (state.rooms.size === 0) log.append(...$("lobby").children);
+  state.rooms.set(k, r);
+  label(r);
+  if (!state.current) switchTo(k);
+  return r;
+}
+
+function label(r) {
+  r.button.textContent = r.unread ? `${neutralise(r.name)} (${r.unread})` : neutralise(r.name);
+  r.button.setAttribute("aria-current", key(r.name) === state.current ? "true" : "false");
+}
+
+function switchTo(k) {
+  const r = state.rooms.get(k);
+  if (!r) return;
+  state.current = k;
+  $("lobby").hidden = true;
+  for (const other of state.rooms.values()) {
+    other.log.hidden = other !== r;
+    label(other);
+  }
+  r.unread = 0;
+  label(r);
+  r.log.scrollTop = r.log.scrollHeight;
+}
+
+function forget(name) {
+  const k = key(name);
+  const r = state.rooms.get(k);
+  if (!r) return;
+  r.log.remove();
+  r.button.parentElement.remove();
+  state.rooms.delete(k);
+  if (state.current === k) {
+    state.current = null;
+    const next = state.rooms.keys().next();
+    if (!next.done) switchTo(next.value);
+    else $("lobby").hidden = false;
+  }
+}
+
+// The log lines go to: a room's, or (for what has no room) the one on
+// screen.
+function logOf(roomName) {
+  if (roomName) return room(roomName).log;
+  const r = state.current && state.rooms.get(state.current);
+  return r ? r.log : $("lobby");
+}
+
+function show({ room: roomName, ts, from, text, kind, cls, counts }) {
+  const log = logOf(roomName);
   const li = document.createElement("li");
   if (cls) li.classList.add(...cls);
   if (ts) {
@@ -78,6 +154,11 @@ function show({ ts, from, text, kind, cls }) {
   const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   log.append(li);
   if (atEnd) log.scrollTop = log.scrollHeight;
+  if (counts && roomName && key(roomName) !== state.current) {
+    const r = room(roomName);
+    r.unread += 1;
+    label(r);
+  }
   return li;
 }
 
@@ -96,16 +177,95 @@ function send(line) {
   return false;
 }
 
-function message(ts, from, text, extra) {
+function message(roomName, ts, from, text, extra) {
   const action = text.startsWith("/me ");
   const body = action ? text.slice(4) : text;
   const cls = [...(extra || [])];
-  const mine = state.name && from.toLocaleLowerCase() === state.name.toLocaleLowerCase();
-  if (!mine && mentions(body)) {
+  const live = !cls.includes("notice");
+  if (!same(from, state.name) && mentions(body) && live) {
     cls.push("mention");
-    notify(`${from} mentioned you`, body);
+    notify(`${from} mentioned you in ${roomName}`, body);
   }
-  show({ ts, from: action ? from : `<${from}>`, text: body, kind: action ? "action" : "text", cls });
+  show({
+    room: roomName,
+    ts,
+    from: action ? from : `<${from}>`,
+    text: body,
+    kind: action ? "action" : "text",
+    cls,
+    counts: live,
+  });
+}
+
+// A room's line (`IN #room ...`, §19.3), or a line of no room.
+function onRoomLine(roomName, words, text, line) {
+  switch (words[0]) {
+    case "SEQ": {
+      const n = Number(words[1]);
+      if (n > state.seq) state.seq = n;
+      const rest = line.slice(line.indexOf(" ", 4) + 1);
+      const inner = parse(rest);
+      onRoomLine(roomName, inner.words, inner.text, rest);
+      break;
+    }
+    case "JOIN":
+      if (same(words[2], state.name)) {
+        room(roomName);
+        // The room the user's own /join entered comes on screen.
+        if (state.joining) {
+          state.joining = false;
+          switchTo(key(roomName));
+        }
+        show({ room: roomName, ts: words[1], text: `→ you joined ${roomName}`, cls: ["notice"] });
+      } else {
+        show({ room: roomName, ts: words[1], text: `→ ${words[2]} joined`, cls: ["notice"] });
+      }
+      break;
+    case "LEAVE":
+      if (roomName && same(words[2], state.name) && words[3] === "part") {
+        forget(roomName);
+      } else {
+        const why = `${words[3]}${text ? ": " + text : ""}`;
+        show({ room: roomName, ts: words[1], text: `← ${words[2]} left (${why})`, cls: ["notice"] });
+      }
+      break;
+    case "MSG":
+      message(roomName, words[1], words[2], text || "");
+      break;
+    case "HIST": {
+      // `HIST seq time name :text` (§16.1): a message from before, dimmed.
+      const n = Number(words[1]);
+      if (n > state.seq) state.seq = n;
+      message(roomName, words[2], words[3], text || "", ["notice"]);
+      break;
+    }
+    case "TOPIC":
+      show({ room: roomName, ts: words[1], text: `topic (${words[2]}): ${text || ""}`, cls: ["notice"] });
+      break;
+    case "PRIV": {
+      const [, ts, from, to] = words;
+      const li = show({ ts, from: `[private] ${from} → ${to}:`, text: text || "", cls: ["private"] });
+      if (!same(from, state.name)) notify(`${from} whispers`, text || "");
+      li.dataset.private = "1";
+      break;
+    }
+    case "CROWD":
+      show({ room: roomName, ts: words[1], text: parse(line).words.slice(2).join(" "), cls: ["notice"] });
+      break;
+    case "ERR":
+      show({ room: roomName, text: `⚠ ${text || words[1]}`, cls: ["error"] });
+      break;
+    case "HISTEND":
+    case "WHOEND":
+    case "BANS":
+    case "OPS":
+      break;
+    case "WHO":
+      show({ room: roomName, text: `here: ${words.slice(1).join(" ")}`, cls: ["notice"] });
+      break;
+    default:
+      break;
+  }
 }
 
 function onLine(line) {
@@ -114,20 +274,23 @@ function onLine(line) {
   switch (verb) {
     case "HELLO":
       state.greeted = true;
-      // Sequence numbers and a token to take the name back after a
-      // dropped connection (§16.5, §16.6).
-      send("/features resume");
+      // Rooms, and a token to take the name back after a dropped
+      // connection (§19.1, §16.5, §16.6).
+      send("/features resume rooms");
       register();
       break;
     case "FEATURES":
       break;
-    case "SEQ": {
-      // `SEQ n` and the event line (§16.5).
-      const n = Number(words[1]);
-      if (n > state.seq) state.seq = n;
-      onLine(line.slice(line.indexOf(" ", 4) + 1));
+    case "IN": {
+      const rest = line.slice(4 + words[1].length);
+      const inner = parse(rest);
+      onRoomLine(words[1], inner.words, inner.text, rest);
       break;
     }
+    case "SEQ":
+    case "PRIV":
+      onRoomLine(null, words, text, line);
+      break;
     case "RESUMED": {
       const count = Number(words[1]);
       const gap = words[2] === "gap" ? " (some older ones are gone)" : "";
@@ -145,6 +308,12 @@ function onLine(line) {
       $("join").hidden = true;
       $("chat").hidden = false;
       setState(`connected as ${state.name}`);
+      if (state.byName && state.rooms.size > 0) {
+        // A new holding of the name (a restarted server forgot the old
+        // one): back into the rooms on screen, ten a line (§19.3).
+        const names = [...state.rooms.values()].map((r) => r.name);
+        for (let i = 0; i < names.length; i += 10) send(`/join ${names.slice(i, i + 10).join(",")}`);
+      }
       show({ text: text || "", cls: ["notice"] });
       $("line").focus();
       break;
@@ -168,36 +337,11 @@ function onLine(line) {
         show({ text: `⚠ ${text || words[1]}`, cls: ["error"] });
       }
       break;
-    case "JOIN":
-      show({ ts: words[1], text: `→ ${words[2]} joined`, cls: ["notice"] });
+    case "ROOMS":
+      show({ text: `${words[1]}: ${words[2]} here${text ? " — " + text : ""}`, cls: ["notice"] });
       break;
-    case "LEAVE":
-      show({ ts: words[1], text: `← ${words[2]} left (${words[3]}${text ? ": " + text : ""})`, cls: ["notice"] });
-      break;
-    case "MSG":
-      message(words[1], words[2], text || "");
-      break;
-    case "HIST": {
-      // `HIST seq time name :text` (§16.1): a message from before, dimmed.
-      const n = Number(words[1]);
-      if (n > state.seq) state.seq = n;
-      message(words[2], words[3], text || "", ["notice"]);
-      break;
-    }
-    case "PRIV": {
-      const [, ts, from, to] = words;
-      const li = show({ ts, from: `[private] ${from} → ${to}:`, text: text || "", cls: ["private"] });
-      const mine = state.name && from.toLocaleLowerCase() === state.name.toLocaleLowerCase();
-      if (!mine) notify(`${from} whispers`, text || "");
-      li.dataset.private = "1";
-      break;
-    }
-    case "CROWD":
-      show({ ts: words[1], text: line.slice(6), cls: ["notice"] });
-      break;
-    case "WHO":
     case "HELP":
-      show({ text: text || words.slice(1).join(" "), cls: ["notice"] });
+      show({ text: text || "", cls: ["notice"] });
       break;
     case "PING":
       // The keepalive (§10): answered, or the server closes.
@@ -214,23 +358,31 @@ function onLine(line) {
   }
 }
 
-// The public text a typed line sends, if it sends one: a plain line,
-// `/say text` or `/me text` (spec §5.3).
-function ownText(line) {
-  if (line.startsWith("@")) return null;
-  if (!line.startsWith("/")) return line;
-  const say = /^\/say (.*)$/is.exec(line);
-  if (say && say[1].trim()) return say[1];
-  const me = /^\/me (.*)$/is.exec(line);
-  if (me && me[1].trim()) return `/me ${me[1]}`;
-  return null;
-}
-
 // Asks for the name: taken back with the token if there is one.
 function register() {
   if (!state.name) return;
+  state.byName = !state.token;
   if (state.token) send(`/resume ${state.name} ${state.token} ${state.seq}`);
   else send(state.name);
+}
+
+// What a typed line becomes on the wire, and the public text it sends
+// (shown at once: the server does not send one's own messages back,
+// §19.3), if any. Text goes to the room on screen (§19.3: the wire
+// always names the room); commands go as typed, but `/part` alone parts
+// the room on screen.
+export function wire(line, current) {
+  if (current && /^\/part\s*$/i.test(line)) return { line: `/part ${current}`, own: null };
+  if (current && /^\/part [^#]/i.test(line)) return { line: `/part ${current} ${line.slice(6)}`, own: null };
+  if (line.startsWith("@")) return { line, own: null };
+  let own = null;
+  if (!line.startsWith("/")) own = line;
+  const say = /^\/say (.*)$/is.exec(line);
+  if (say && say[1].trim()) own = say[1];
+  const me = /^\/me (.*)$/is.exec(line);
+  if (me && me[1].trim()) own = `/me ${me[1]}`;
+  if (own === null) return { line, own: null };
+  return { line: current ? `/msg ${current} ${own}` : line, own };
 }
 
 function connect() {
@@ -286,17 +438,17 @@ window.addEventListener("DOMContentLoaded", () => {
   $("say").addEventListener("submit", (e) => {
     e.preventDefault();
     const input = $("line");
-    const line = input.value;
-    if (!line.trim()) return;
+    const typed = input.value;
+    if (!typed.trim()) return;
+    const current = state.current && state.rooms.get(state.current);
+    const { line, own } = wire(typed, current ? current.name : null);
     // Only a registered connection takes chat lines: before, a line
     // would be taken for a name.
     if (state.registered && send(line)) {
       input.value = "";
-      if (/^\/(quit|sair|exit|close)\b/i.test(line)) state.leaving = true;
-      // The server does not send one's own public messages back (§5.2):
-      // they are shown here as sent.
-      const own = ownText(line);
-      if (own !== null) message(new Date().toISOString(), state.name, own);
+      if (/^\/(quit|sair|exit|close)\b/i.test(typed)) state.leaving = true;
+      if (/^\/join\s/i.test(typed)) state.joining = true;
+      if (own !== null) message(current ? current.name : null, new Date().toISOString(), state.name, own);
     } else {
       setState("not connected: your message is kept until the server is back", true);
     }
