@@ -20,6 +20,8 @@ pub type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 pub type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 use tokio::sync::Notify;
 
+use tagarela_server::WsLines;
+
 use crate::marker;
 
 /// Counters shared by every reader.
@@ -94,6 +96,17 @@ pub enum Counts {
     InRooms,
 }
 
+/// How a client reaches the server.
+#[derive(Clone)]
+pub enum Via {
+    /// Plain TCP (spec §2).
+    Tcp,
+    /// TLS (spec §15), trusting what the connector trusts.
+    Tls(tokio_rustls::TlsConnector),
+    /// The web door's WebSocket (spec §21): one line per text message.
+    WebSocket,
+}
+
 /// Connects, registers `name`, and starts the reader. `src` binds the
 /// socket to a loopback source address first.
 pub async fn connect(
@@ -103,7 +116,7 @@ pub async fn connect(
     counts: Counts,
     light: bool,
     totals: Arc<Totals>,
-    tls: Option<&tokio_rustls::TlsConnector>,
+    via: &Via,
 ) -> anyhow::Result<Client> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -119,15 +132,24 @@ pub async fn connect(
         .await
         .context("connect timed out")??;
     stream.set_nodelay(true)?;
-    let (reader, mut writer): (Reader, Writer) = match tls {
-        None => {
+    let (reader, mut writer): (Reader, Writer) = match via {
+        Via::Tcp => {
             let (r, w) = stream.into_split();
             (Box::new(r), Box::new(w))
         }
-        Some(connector) => {
+        Via::Tls(connector) => {
             let server = rustls_pki_types::ServerName::try_from("localhost")?;
             let tls = connector.connect(server, stream).await?;
             let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        }
+        Via::WebSocket => {
+            // No Origin: a program, not a browser's page (§21.1).
+            let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
+                .await
+                .context("WebSocket handshake")?;
+            let lines = WsLines::new(ws, tagarela_parser::limits::FLOOD_CAP);
+            let (r, w) = tokio::io::split(lines);
             (Box::new(r), Box::new(w))
         }
     };

@@ -67,11 +67,25 @@ pub struct Common {
     /// The name checked is `localhost`.
     #[arg(long)]
     pub tls_cert: Option<std::path::PathBuf>,
+    /// Connect to the web door's WebSocket (`ws://ADDR/ws`, spec §21)
+    /// rather than the TCP port: ADDR is then the `--web-port`.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub websocket: bool,
 }
 
 impl Common {
+    /// How the clients reach the server: plain TCP, TLS (`--tls-cert`)
+    /// or WebSocket (`--websocket`).
+    pub fn via(&self) -> anyhow::Result<crate::client::Via> {
+        use crate::client::Via;
+        if self.websocket {
+            return Ok(Via::WebSocket);
+        }
+        Ok(self.tls()?.map_or(Via::Tcp, Via::Tls))
+    }
+
     /// The TLS connector `--tls-cert` asks for, if any.
-    pub fn tls(&self) -> anyhow::Result<Option<tokio_rustls::TlsConnector>> {
+    fn tls(&self) -> anyhow::Result<Option<tokio_rustls::TlsConnector>> {
         let Some(path) = &self.tls_cert else {
             return Ok(None);
         };
@@ -139,7 +153,7 @@ pub async fn connect_all(
     totals: &Arc<Totals>,
 ) -> anyhow::Result<Vec<Client>> {
     let mut clients = Vec::with_capacity(n);
-    let tls = common.tls()?;
+    let via = common.via()?;
     let started = std::time::Instant::now();
     let mut last_report = started;
     while clients.len() < n {
@@ -149,10 +163,10 @@ pub async fn connect_all(
             .map(|i| {
                 let name = format!("{}{i}", common.prefix);
                 let totals = Arc::clone(totals);
-                let (addr, src, tls) = (common.target(i), common.source(i), tls.clone());
+                let (addr, src, via) = (common.target(i), common.source(i), via.clone());
                 let light = common.light_reader;
                 tokio::spawn(async move {
-                    client::connect(addr, src, &name, counts, light, totals, tls.as_ref()).await
+                    client::connect(addr, src, &name, counts, light, totals, &via).await
                 })
             })
             .collect();

@@ -275,27 +275,20 @@ pub async fn churn(common: &Common, cycles: usize, parallel: usize) -> anyhow::R
     let cpu_before = pid.and_then(process::cpu_seconds);
     let started = Instant::now();
     let mut hist = client::histogram();
-    let tls = common.tls()?;
+    let via = common.via()?;
     let mut done = 0;
     while done < cycles {
         let batch = parallel.max(1).min(cycles - done);
         let tasks: Vec<_> = (done..done + batch)
             .map(|i| {
                 let (addr, src, totals) = (common.target(i), common.source(i), Arc::clone(&totals));
-                let tls = tls.clone();
+                let via = via.clone();
                 let name = format!("{}{i}", common.prefix);
                 tokio::spawn(async move {
                     let t0 = Instant::now();
-                    let mut c = client::connect(
-                        addr,
-                        src,
-                        &name,
-                        Counts::Public,
-                        false,
-                        totals,
-                        tls.as_ref(),
-                    )
-                    .await?;
+                    let mut c =
+                        client::connect(addr, src, &name, Counts::Public, false, totals, &via)
+                            .await?;
                     if let Some(w) = c.writer.as_mut() {
                         w.write_all(b"/quit\n").await?;
                         w.flush().await?;

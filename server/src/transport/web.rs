@@ -135,8 +135,8 @@ pub async fn serve(
         Route::Socket => {
             let config = WebSocketConfig::default()
                 // Small buffers: an idle web client holds little (§21).
-                .read_buffer_size(1024)
-                .write_buffer_size(0)
+                .read_buffer_size(256)
+                .write_buffer_size(8 * 1024)
                 .max_write_buffer_size(ctx.settings.outbox_bytes.max(SERVER_LINE_MAX) * 2)
                 // Past the flood cap (§2.4) the framer answers `BYE flood`
                 // as on TCP; a message past twice it is not even read.
