@@ -148,7 +148,7 @@ pub async fn connect(
             let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
                 .await
                 .context("WebSocket handshake")?;
-            let lines = WsLines::new(ws, tagarela_parser::limits::FLOOD_CAP);
+            let lines = WsLines::client(ws, tagarela_parser::limits::FLOOD_CAP);
             let (r, w) = tokio::io::split(lines);
             (Box::new(r), Box::new(w))
         }

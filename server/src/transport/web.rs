@@ -136,7 +136,9 @@ pub async fn serve(
             let config = WebSocketConfig::default()
                 // Small buffers: an idle web client holds little (§21).
                 .read_buffer_size(256)
-                .write_buffer_size(8 * 1024)
+                // Lines are framed by WsLines itself; tungstenite writes
+                // only control frames, at once.
+                .write_buffer_size(0)
                 .max_write_buffer_size(ctx.settings.outbox_bytes.max(SERVER_LINE_MAX) * 2)
                 // Past the flood cap (§2.4) the framer answers `BYE flood`
                 // as on TCP; a message past twice it is not even read.
@@ -168,7 +170,7 @@ pub async fn serve(
                 .connections
                 .get_or_create(&[("transport", "websocket"), ("protocol", "tagarela")])
                 .inc();
-            let lines = WsLines::new(ws, SERVER_LINE_MAX);
+            let lines = WsLines::server(ws, SERVER_LINE_MAX);
             connection::serve(
                 lines,
                 peer,
