@@ -250,6 +250,18 @@ struct Ports {
     irc: Option<SocketAddr>,
 }
 
+/// The next line the server prints about where it listens (`what`).
+async fn address_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    what: &str,
+) -> Result<String, String> {
+    tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .map_err(|_| format!("no {what} line in time"))?
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("server exited before printing its {what}"))
+}
+
 async fn start_server(
     bins: &Binaries,
     extra: &[String],
@@ -269,11 +281,7 @@ async fn start_server(
         .map_err(|e| e.to_string())?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .map_err(|_| "no address line in time".to_owned())?
-        .map_err(|e| e.to_string())?
-        .ok_or("server exited before printing its address")?;
+    let first = address_line(&mut lines, "address").await?;
     let addr = first
         .rsplit(' ')
         .next()
@@ -282,11 +290,7 @@ async fn start_server(
     // With --tls a second line gives the TLS address and fingerprint:
     // `... listening on ADDR (TLS; certificate SHA256:...)`.
     let tls = if extra.iter().any(|a| a == "--tls") {
-        let second = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .map_err(|_| "no TLS address line in time".to_owned())?
-            .map_err(|e| e.to_string())?
-            .ok_or("server exited before printing its TLS address")?;
+        let second = address_line(&mut lines, "TLS address").await?;
         let mut words = second.split_whitespace();
         let addr = words
             .nth(3)
@@ -303,11 +307,7 @@ async fn start_server(
     };
     // With --irc-port, the next line: `... listening on ADDR (IRC)`.
     let irc = if extra.iter().any(|a| a == "--irc-port") {
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .map_err(|_| "no IRC address line in time".to_owned())?
-            .map_err(|e| e.to_string())?
-            .ok_or("server exited before printing its IRC address")?;
+        let line = address_line(&mut lines, "IRC address").await?;
         let addr = line
             .strip_suffix(" (IRC)")
             .and_then(|l| l.rsplit(' ').next())
