@@ -20,7 +20,7 @@ pub type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 pub type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 use tokio::sync::Notify;
 
-use tagarela_server::WsLines;
+use tagarela_server::ws_connect;
 
 use crate::marker;
 
@@ -145,10 +145,13 @@ pub async fn connect(
         }
         Via::WebSocket => {
             // No Origin: a program, not a browser's page (§21.1).
-            let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
-                .await
-                .context("WebSocket handshake")?;
-            let lines = WsLines::client(ws, tagarela_parser::limits::FLOOD_CAP);
+            let lines = ws_connect(
+                stream,
+                &addr.to_string(),
+                tagarela_parser::limits::FLOOD_CAP,
+            )
+            .await
+            .context("WebSocket handshake")?;
             let (r, w) = tokio::io::split(lines);
             (Box::new(r), Box::new(w))
         }

@@ -12,6 +12,8 @@
 //!   messages (§17.2).
 //! - [`irc::IrcMessage`] decodes and encodes IRC's message grammar, for
 //!   an IRC front door (issue 23).
+//! - [`websocket::Unframer`] and [`websocket::frame`] read and write the
+//!   WebSocket frames that carry lines to web clients (§21.1).
 //! - [`Name`], [`Text`], [`Token`] and [`Timestamp`] are validated field values;
 //!   an encoder cannot produce a line its decoder would refuse.
 #![forbid(unsafe_code)]
@@ -33,6 +35,7 @@ mod server_line;
 pub mod sniff;
 mod text;
 mod timestamp;
+pub mod websocket;
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary_impls;

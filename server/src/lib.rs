@@ -14,7 +14,7 @@
 //!
 //! | folder | files | deals in |
 //! |---|---|---|
-//! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `web.rs` (the web door: the page, and `/ws`), `ws_lines.rs` (a WebSocket as a stream of lines), `rewind.rs`, `shared.rs` (what connection tasks share) | octets, TLS, WebSocket, timers |
+//! | `transport/` | `connection.rs` (one task per client, generic over [`Transport`]), `listener.rs` (assembles the server), `bind.rs`, `admission.rs`, `proxy_header.rs` (a balancer's PROXY header), `tls.rs`, `tls_stream.rs`, `web.rs` (the web door: the page, and `/ws`), `ws_handshake.rs` (the WebSocket opening handshake, both sides, and the origin rule), `ws_lines.rs` (a WebSocket as a stream of lines), `rewind.rs`, `shared.rs` (what connection tasks share) | octets, TLS, WebSocket, timers |
 //! | `wire/` | `tagarela.rs` (Tagarela's format), `irc/` (IRC's, its sibling: `front.rs` reads, `client.rs` writes), `outbox.rs` (a client's bounded queue of octets) | lines <-> intents, events and replies -> lines |
 //! | `chat/` | `session.rs`, `intent.rs`, `reply.rs`, `access.rs` (the room's password) | intents in, replies and hub calls out |
 //! | `hub/` | `mod.rs` (the interface and its guarantees), `hall.rs` (everyone registered and the rooms: seats, numbering, stamping, delivery, welcome; both hubs hold one), `room.rs` (one room, §19: its members, kept messages, crowd, topic, operators), `local.rs` (a chat in one process, and who may enter which room), `roster.rs`, `crowd.rs` (§18), `recent.rs` (replay), `event_log.rs` (what a resuming client missed), `resume.rs` (tokens), `monitors.rs` (who watches which names: IRC's MONITOR) | who is where; numbering and delivery of events |
@@ -120,5 +120,6 @@ pub use store::{Entry, EventSink, Stores};
 pub use transport::connection::Transport;
 pub use transport::listener::{Listeners, run, serve};
 pub use transport::proxy_header::Balancers;
+pub use transport::ws_handshake::connect as ws_connect;
 pub use transport::ws_lines::WsLines;
 pub use transport::{bind, tls};

@@ -153,18 +153,48 @@ async fn another_origin_and_binary_messages_are_refused() {
     let mut ws = socket(at, None).await.unwrap();
     assert!(next(&mut ws).await.starts_with("HELLO"));
     ws.send(Message::binary(b"ana".to_vec())).await.unwrap();
-    // The connection ends: no WELCOME ever comes.
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
+    // The connection ends with close code 1003 (§21.1): no WELCOME comes.
+    assert_eq!(close_code(&mut ws).await, Some(1003));
+}
+
+/// Reads until the server's close; its code (None if the socket ended
+/// without one).
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match ws.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(Message::Text(t))) => assert!(!t.starts_with("WELCOME"), "{t}"),
                 Some(Ok(_)) => {}
             }
         }
     })
-    .await;
-    assert!(end.is_ok(), "the connection stayed open");
+    .await
+    .expect("the connection ended within 5 s")
+}
+
+#[tokio::test]
+async fn pings_are_answered_and_the_server_closes_with_1000() {
+    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    let mut ws = socket(server.web.unwrap(), None).await.unwrap();
+    assert!(next(&mut ws).await.starts_with("HELLO"));
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Ok(Message::Pong(p))) = ws.next().await {
+                return p;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(&pong[..], b"are you there");
+    ws.send(Message::text("/quit")).await.unwrap();
+    assert!(next(&mut ws).await.starts_with("BYE quit"));
+    assert_eq!(close_code(&mut ws).await, Some(1000));
 }
 
 #[tokio::test]

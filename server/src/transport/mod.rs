@@ -18,4 +18,5 @@ pub mod shared;
 pub mod tls;
 pub mod tls_stream;
 pub mod web;
+pub mod ws_handshake;
 pub mod ws_lines;

@@ -8,27 +8,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tagarela_parser::limits::{FLOOD_CAP, SERVER_LINE_MAX};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tagarela_parser::limits::SERVER_LINE_MAX;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport::admission::Permit;
 use crate::transport::connection::{self, Protocol, TransportKind};
 use crate::transport::rewind::Rewind;
 use crate::transport::shared::Shared;
+use crate::transport::ws_handshake::{self, HEAD_WAIT, read_head};
 use crate::transport::ws_lines::WsLines;
-
-/// The longest request head read.
-const HEAD_MAX: usize = 8192;
-
-/// How long a request head may take to arrive, and a handshake to end.
-const HEAD_WAIT: Duration = Duration::from_secs(10);
 
 /// The web client: its page, script and style, built into the binary.
 const PAGE: &str = include_str!("web/index.html");
@@ -133,44 +124,9 @@ pub async fn serve(
             .await;
         }
         Route::Socket => {
-            let config = WebSocketConfig::default()
-                // Small buffers: an idle web client holds little (§21).
-                .read_buffer_size(256)
-                // Lines are framed by WsLines itself; tungstenite writes
-                // only control frames, at once.
-                .write_buffer_size(0)
-                .max_write_buffer_size(ctx.settings.outbox_bytes.max(SERVER_LINE_MAX) * 2)
-                // Past the flood cap (§2.4) the framer answers `BYE flood`
-                // as on TCP; a message past twice it is not even read.
-                .max_message_size(Some(2 * FLOOD_CAP))
-                .max_frame_size(Some(2 * FLOOD_CAP));
-            let allowed = Arc::clone(&ctx.web_origins);
-            let check = move |request: &Request, response: Response| {
-                allowed_origin(request, response, &allowed)
+            let Some(lines) = open_socket(head, stream, &ctx, peer).await else {
+                return;
             };
-            let handshake = tokio_tungstenite::accept_hdr_async_with_config(
-                Rewind::new(head, stream),
-                check,
-                Some(config),
-            );
-            let ws = tokio::select! {
-                ws = tokio::time::timeout(HEAD_WAIT, handshake) => ws,
-                () = stop.cancelled() => return,
-            };
-            let ws = match ws {
-                Ok(Ok(ws)) => ws,
-                Ok(Err(e)) => {
-                    tracing::debug!(peer = %peer, error = %e, "WebSocket handshake refused");
-                    return;
-                }
-                Err(_) => return,
-            };
-            // Counted once it is a connection (page loads are not).
-            ctx.metrics
-                .connections
-                .get_or_create(&[("transport", "websocket"), ("protocol", "tagarela")])
-                .inc();
-            let lines = WsLines::server(ws, SERVER_LINE_MAX);
             connection::serve(
                 lines,
                 peer,
@@ -185,28 +141,33 @@ pub async fn serve(
     }
 }
 
-/// Reads a request head (up to its blank line); `None` if it is longer
-/// than [`HEAD_MAX`] or the stream ends first.
-async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let room = (HEAD_MAX - head.len()).min(chunk.len());
-        if room == 0 {
+/// Answers the WebSocket request `head` read from `stream`: the socket
+/// as lines, or `None` once refused (the answer says why). Takes the head
+/// and frees it: an open socket holds nothing of its request.
+async fn open_socket(
+    head: Vec<u8>,
+    mut stream: TcpStream,
+    ctx: &Shared,
+    peer: SocketAddr,
+) -> Option<WsLines<Rewind<TcpStream>>> {
+    let accepted = match ws_handshake::answer(&head, &ctx.web_origins) {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            tracing::debug!(peer = %peer, status = refused.status, "WebSocket handshake refused");
+            let _ = stream.write_all(refused.response().as_bytes()).await;
+            let _ = stream.shutdown().await;
             return None;
         }
-        let n = match stream.read(&mut chunk[..room]).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => n,
-        };
-        // Only the new octets (and the three before them) can complete
-        // the blank line: each octet is looked at a bounded number of times.
-        let from = head.len().saturating_sub(3);
-        head.extend_from_slice(&chunk[..n]);
-        if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
-            return Some(head);
-        }
-    }
+    };
+    stream.write_all(accepted.response.as_bytes()).await.ok()?;
+    // Counted once it is a connection (page loads are not).
+    ctx.metrics
+        .connections
+        .get_or_create(&[("transport", "websocket"), ("protocol", "tagarela")])
+        .inc();
+    // Frames sent right behind the head are read first.
+    let rest = head.get(accepted.head_len..).unwrap_or_default().to_vec();
+    Some(WsLines::server(Rewind::new(rest, stream), SERVER_LINE_MAX))
 }
 
 async fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &str) {
@@ -216,58 +177,6 @@ async fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &str) {
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-/// The handshake's check: a browser's page may open a socket only from
-/// an allowed origin, so that another site's page cannot chat as its
-/// visitor. A request without `Origin` (a program, not a browser) is let
-/// in. An origin given with `--web-origin` is allowed; otherwise the
-/// origin must name the `Host` asked and that host must be an IP address
-/// or `localhost`: a DNS name could be rebound by another site to this
-/// server's address, and `Host` would then match it (§21.1).
-#[allow(clippy::result_large_err)] // tungstenite's callback type
-fn allowed_origin(
-    request: &Request,
-    response: Response,
-    allowed: &[String],
-) -> Result<Response, ErrorResponse> {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let Some(origin) = header("origin") else {
-        return Ok(response);
-    };
-    if allowed
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    {
-        return Ok(response);
-    }
-    let host = header("host").unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or_default();
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) && not_rebindable(host) {
-        return Ok(response);
-    }
-    let mut refusal = ErrorResponse::new(Some("Origin not allowed\n".to_owned()));
-    *refusal.status_mut() = StatusCode::FORBIDDEN;
-    Err(refusal)
-}
-
-/// Whether `host` (`name[:port]`, `[v6][:port]`) is an IP address or
-/// `localhost`: names no other site can point at this server.
-fn not_rebindable(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        }),
-    };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 #[cfg(test)]
@@ -289,15 +198,5 @@ mod tests {
             Route::Elsewhere
         );
         assert_eq!(route(b""), Route::Elsewhere);
-    }
-
-    #[test]
-    fn only_names_no_one_can_rebind_pass_without_a_listed_origin() {
-        assert!(not_rebindable("127.0.0.1:8080"));
-        assert!(not_rebindable("[::1]:8080"));
-        assert!(not_rebindable("localhost:8080"));
-        assert!(not_rebindable("192.168.1.10"));
-        assert!(!not_rebindable("evil.example:8080"));
-        assert!(!not_rebindable("chat.example.org"));
     }
 }

@@ -1,103 +1,150 @@
 //! A WebSocket as the byte stream of lines every connection reads and
-//! writes (spec §21): each text message that arrives is one line (an LF
-//! is added), each line written goes out as one text message (its LF
+//! writes (spec §21.1): each text message that arrives is one line (an
+//! LF is added), each line written goes out as one text message (its LF
 //! taken off). So a web client's connection is served by the same
-//! framer, parser, bounds and flow control as a TCP one. A binary message
-//! is refused: the stream ends with an error.
+//! framer, parser, bounds and flow control as a TCP one.
 //!
-//! Reading, and the control frames (pongs, the close), are tungstenite's.
-//! The lines this side writes are framed here, straight from the bytes
-//! written: a text frame is a header of two or four octets before the
-//! line (RFC 6455 §5.2), unmasked from a server, masked from a client
-//! (which keeps tungstenite's writer: see [`WsLines::client`]). What was
-//! framed and not yet taken by the socket is all that is held, and it
-//! is freed once written.
+//! Frames are read and made by the parser's I/O-free
+//! [`Unframer`] and [`frame`]: a read unframes into the caller's buffer
+//! through one on the stack, so an idle socket holds no buffer. Pings
+//! are answered with one pong for the latest, once what was written
+//! before it is out; a close is answered with a close and ends the
+//! stream. What was framed and not yet taken by the socket is all that
+//! is held, at most [`FRAMED_MAX`] octets more than one line, and it is
+//! freed once written. Never looks at what a line says.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use futures_util::{SinkExt, StreamExt};
+use ring::rand::SecureRandom;
+use tagarela_parser::websocket::{Opcode, Reader, Unframer, close_code, frame};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::transport::rewind::give_back;
+/// Octets read from the socket at a time.
+const READ_CHUNK: usize = 4096;
+
+/// The most octets of frames made in one write.
+pub const FRAMED_MAX: usize = 16 * 1024;
 
 /// A WebSocket read and written as lines.
 #[derive(Debug)]
 pub struct WsLines<S> {
-    /// The socket.
-    ws: WebSocketStream<S>,
-    /// The last message read, with its LF, still to be given out.
-    incoming: Vec<u8>,
-    /// How much of `incoming` was given out.
-    at: usize,
+    /// The socket, past its opening handshake.
+    stream: S,
+    /// Reads the peer's frames as lines; holds a ping to answer.
+    unframer: Unframer,
+    /// Masks this side's frames: a client's must be masked (RFC 6455
+    /// §5.3), a server's must not be (None).
+    masks: Option<MaskKeys>,
     /// A line written in pieces, until its LF comes (at most `max`).
     outgoing: Vec<u8>,
     /// The longest line this side writes.
     max: usize,
-    /// The server's side: lines are framed here ([`WsLines::server`]).
-    framing: bool,
-    /// Frames made of lines written, not yet all taken by the socket.
+    /// Frames made, not yet all taken by the socket.
     framed: Vec<u8>,
     /// How much of `framed` the socket took.
     framed_at: usize,
+    /// This side's close frame is framed: nothing is framed after it.
+    close_framed: bool,
 }
 
-/// The most octets of frames made in one write.
-const FRAMED_MAX: usize = 16 * 1024;
+/// Masking keys for a client's frames: a generator seeded from the
+/// system's randomness, so that no key can be foretold by a page.
+#[derive(Debug)]
+struct MaskKeys(u64);
+
+impl MaskKeys {
+    fn new() -> MaskKeys {
+        let mut seed = [0u8; 8];
+        let _ = ring::rand::SystemRandom::new().fill(&mut seed);
+        MaskKeys(u64::from_le_bytes(seed) | 1)
+    }
+
+    /// The next key (xorshift64*).
+    fn next(&mut self) -> [u8; 4] {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32).to_le_bytes()
+    }
+}
 
 impl<S> WsLines<S> {
-    /// The server's side of `ws`: lines of at most `max` octets written,
-    /// framed here.
-    pub fn server(ws: WebSocketStream<S>, max: usize) -> WsLines<S> {
+    /// The server's side of `stream`: lines of at most `max` octets
+    /// written.
+    pub fn server(stream: S, max: usize) -> WsLines<S> {
+        WsLines::new(stream, Reader::Server, None, max)
+    }
+
+    /// A client's side of `stream` (its frames masked), lines of at most
+    /// `max` octets written.
+    pub fn client(stream: S, max: usize) -> WsLines<S> {
+        WsLines::new(stream, Reader::Client, Some(MaskKeys::new()), max)
+    }
+
+    fn new(stream: S, reader: Reader, masks: Option<MaskKeys>, max: usize) -> WsLines<S> {
         WsLines {
-            framing: true,
-            ..WsLines::client(ws, max)
+            stream,
+            unframer: Unframer::new(reader),
+            masks,
+            outgoing: Vec::new(),
+            max,
+            framed: Vec::new(),
+            framed_at: 0,
+            close_framed: false,
         }
     }
 
-    /// A client's side of `ws` (its frames must be masked: tungstenite
-    /// writes them), lines of at most `max` octets written.
-    pub fn client(ws: WebSocketStream<S>, max: usize) -> WsLines<S> {
-        WsLines {
-            ws,
-            incoming: Vec::new(),
-            at: 0,
-            outgoing: Vec::new(),
-            max,
-            framing: false,
-            framed: Vec::new(),
-            framed_at: 0,
+    /// Frames `payload` as one frame of `opcode`, masked if this side must.
+    fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let mask = self.masks.as_mut().map(MaskKeys::next);
+        frame(&mut self.framed, opcode, payload, mask);
+    }
+
+    /// Frames this side's close, once, with `code`.
+    fn frame_close(&mut self, code: Option<u16>) {
+        if self.close_framed {
+            return;
+        }
+        self.close_framed = true;
+        let payload = code.map(u16::to_be_bytes);
+        self.frame(Opcode::Close, payload.as_ref().map_or(&[][..], |p| &p[..]));
+    }
+
+    /// Frames the answers the peer's control frames are owed: an echo of
+    /// its close, or a pong for its latest ping once all written before
+    /// it is out (so pongs never pile up behind a reader that is slow).
+    fn frame_answers(&mut self) {
+        let idle = self.framed_at == self.framed.len();
+        if idle
+            && !self.close_framed
+            && let Some(ping) = self.unframer.take_ping()
+        {
+            let mut pong = [0u8; tagarela_parser::websocket::CONTROL_MAX];
+            let len = ping.len();
+            pong[..len].copy_from_slice(ping);
+            self.frame(Opcode::Pong, &pong[..len]);
+        }
+        if let Some(code) = self.unframer.closed() {
+            self.frame_close(code);
         }
     }
 }
 
-/// Appends `line` as one unmasked text frame (RFC 6455 §5.2): FIN and
-/// opcode 1, then the length in 7 bits, or 126 and 16 bits, or 127 and
-/// 64 bits. A line that is not UTF-8 (the server writes UTF-8 only) is
-/// sent with its bad octets replaced: a text frame must be UTF-8.
-fn frame_into(out: &mut Vec<u8>, line: &[u8]) {
-    let text: std::borrow::Cow<'_, [u8]> = match std::str::from_utf8(line) {
-        Ok(_) => line.into(),
-        Err(_) => String::from_utf8_lossy(line)
-            .into_owned()
-            .into_bytes()
-            .into(),
-    };
-    let len = text.len();
-    out.push(0x81);
-    if len < 126 {
-        out.push(len as u8);
-    } else if let Ok(short) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&short.to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+/// Appends `line` as one text frame. A line that is not UTF-8 (the
+/// server writes UTF-8 only) is sent with its bad octets replaced: a text
+/// frame must be UTF-8.
+fn frame_line<S>(ws: &mut WsLines<S>, line: &[u8]) {
+    match std::str::from_utf8(line) {
+        Ok(_) => ws.frame(Opcode::Text, line),
+        Err(_) => {
+            let text = String::from_utf8_lossy(line).into_owned();
+            ws.frame(Opcode::Text, text.as_bytes());
+        }
     }
-    out.extend_from_slice(&text);
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsLines<S> {
@@ -106,7 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsLines<S> {
     fn drain_framed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.framed_at < self.framed.len() {
             let at = self.framed_at;
-            let n = ready!(Pin::new(self.ws.get_mut()).poll_write(cx, &self.framed[at..]))?;
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.framed[at..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -115,6 +162,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsLines<S> {
         self.framed = Vec::new();
         self.framed_at = 0;
         Poll::Ready(Ok(()))
+    }
+
+    /// Sends what the peer's control frames are owed, as far as the socket
+    /// takes it now; an error is the socket's.
+    fn answer(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.frame_answers();
+        match self.drain_framed(cx) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Keeps `piece`, a line's start without its LF, until the LF comes
@@ -129,44 +186,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsLines<S> {
         self.outgoing.extend_from_slice(piece);
         Ok(piece.len())
     }
-
-    /// The server's write: frames the whole lines of `buf` (up to
-    /// [`FRAMED_MAX`] octets of frames), keeps a piece without its LF.
-    fn poll_write_framing(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        // Whatever tungstenite holds (a pong) goes out first, whole, and
-        // so do frames made before: frames never interleave.
-        ready!(self.ws.poll_flush_unpin(cx)).map_err(broken)?;
-        ready!(self.drain_framed(cx))?;
-        let mut taken = 0;
-        while self.framed.len() < FRAMED_MAX {
-            let Some(lf) = memchr::memchr(b'\n', &buf[taken..]) else {
-                break;
-            };
-            let mut line = &buf[taken..taken + lf];
-            taken += lf + 1;
-            let joined;
-            if !self.outgoing.is_empty() {
-                let mut whole = std::mem::take(&mut self.outgoing);
-                whole.extend_from_slice(line);
-                joined = whole;
-                line = &joined;
-            }
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            frame_into(&mut self.framed, line);
-        }
-        if taken == 0 {
-            return Poll::Ready(self.keep_piece(buf));
-        }
-        // Taken: written now if the socket can, else at the next flush.
-        if let Poll::Ready(Err(e)) = self.drain_framed(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(taken))
-    }
-}
-
-fn broken(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
-    io::Error::other(e)
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsLines<S> {
@@ -175,99 +194,171 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsLines<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.answer(cx)?;
         loop {
-            let this = &mut *self;
-            if give_back(&mut this.incoming, &mut this.at, buf) {
+            if this.unframer.closed().is_some() || buf.remaining() == 0 {
+                // The peer closed: the stream ends.
                 return Poll::Ready(Ok(()));
             }
-            match ready!(self.ws.poll_next_unpin(cx)) {
-                // The end, or a close: the stream ends.
-                None | Some(Ok(Message::Close(_))) => return Poll::Ready(Ok(())),
-                Some(Err(e)) => return Poll::Ready(Err(broken(e))),
-                Some(Ok(Message::Text(text))) => {
-                    let mut line = Vec::with_capacity(text.len() + 1);
-                    line.extend_from_slice(text.as_bytes());
-                    line.push(b'\n');
-                    self.incoming = line;
+            if this.unframer.lf_owed() {
+                let done = this.unframer.unframe(&[], buf.initialize_unfilled());
+                buf.advance(done.map_or(0, |d| d.written));
+                return Poll::Ready(Ok(()));
+            }
+            // An output as long as the input takes it all when no LF is
+            // owed (see `Unframer::unframe`).
+            let mut chunk = [0u8; READ_CHUNK];
+            let mut read = ReadBuf::new(&mut chunk[..READ_CHUNK.min(buf.remaining())]);
+            ready!(Pin::new(&mut this.stream).poll_read(cx, &mut read))?;
+            let input = read.filled();
+            if input.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            match this.unframer.unframe(input, buf.initialize_unfilled()) {
+                Ok(done) => {
+                    buf.advance(done.written);
+                    this.answer(cx)?;
+                    if done.written > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a binary message: Tagarela lines are text messages",
-                    )));
+                Err(e) => {
+                    // Said to the peer if the socket takes it now.
+                    this.frame_close(Some(e.close_code()));
+                    let _ = this.drain_framed(cx);
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
                 }
-                // Pings are answered by the socket itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             }
         }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsLines<S> {
-    /// Takes at most one line: up to and including its LF, which sends
-    /// it as one message (the caller writes the rest again).
+    /// Frames the whole lines of `buf` (up to [`FRAMED_MAX`] octets of
+    /// frames), each a text message; keeps a piece without its LF.
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.framing {
-            return self.poll_write_framing(cx, buf);
+        let this = &mut *self;
+        if this.close_framed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        ready!(self.ws.poll_ready_unpin(cx)).map_err(broken)?;
-        let Some(lf) = memchr::memchr(b'\n', buf) else {
-            return Poll::Ready(self.keep_piece(buf));
-        };
-        let mut line = std::mem::take(&mut self.outgoing);
-        line.extend_from_slice(&buf[..lf]);
-        if line.last() == Some(&b'\r') {
-            line.pop();
+        // Frames made before go out first, whole: frames never interleave.
+        ready!(this.drain_framed(cx))?;
+        let mut taken = 0;
+        while this.framed.len() < FRAMED_MAX {
+            let Some(lf) = memchr::memchr(b'\n', &buf[taken..]) else {
+                break;
+            };
+            let mut line = &buf[taken..taken + lf];
+            taken += lf + 1;
+            let joined;
+            if !this.outgoing.is_empty() {
+                let mut whole = std::mem::take(&mut this.outgoing);
+                whole.extend_from_slice(line);
+                joined = whole;
+                line = &joined;
+            }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            frame_line(this, line);
         }
-        // The server writes UTF-8 only; a stray octet would be replaced,
-        // never sent as an invalid text message.
-        let text = match String::from_utf8(line) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
-        self.ws
-            .start_send_unpin(Message::text(text))
-            .map_err(broken)?;
-        Poll::Ready(Ok(lf + 1))
+        if taken == 0 {
+            return Poll::Ready(this.keep_piece(buf));
+        }
+        // Taken: written now if the socket can, else at the next flush.
+        if let Poll::Ready(Err(e)) = this.drain_framed(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(taken))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.ws.poll_flush_unpin(cx)).map_err(broken)?;
-        if self.framing {
-            ready!(self.drain_framed(cx))?;
-            return Pin::new(self.ws.get_mut()).poll_flush(cx);
-        }
-        Poll::Ready(Ok(()))
+        ready!(self.drain_framed(cx))?;
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
+    /// Sends this side's close (1000, unless one was sent already), then
+    /// ends the socket.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.framing {
-            ready!(self.drain_framed(cx))?;
-        }
-        self.ws.poll_close_unpin(cx).map_err(broken)
+        self.frame_close(Some(close_code::NORMAL));
+        ready!(self.drain_framed(cx))?;
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn frames_carry_their_length_as_rfc_6455_says() {
-        let mut out = Vec::new();
-        frame_into(&mut out, b"hi");
-        assert_eq!(out, [0x81, 2, b'h', b'i']);
-        let long = vec![b'a'; 300];
-        out.clear();
-        frame_into(&mut out, &long);
-        assert_eq!(&out[..4], &[0x81, 126, 1, 44]);
-        assert_eq!(out.len(), 4 + 300);
-        out.clear();
-        frame_into(&mut out, b"a\xffb");
-        assert_eq!(out, [0x81, 5, b'a', 0xef, 0xbf, 0xbd, b'b']);
+    #[tokio::test]
+    async fn lines_cross_as_text_messages_both_ways() {
+        let (a, b) = tokio::io::duplex(64);
+        let mut client = WsLines::client(a, 1024);
+        let mut server = WsLines::server(b, 1024);
+        client.write_all(b"hello\nwor").await.unwrap_or_default();
+        client.write_all(b"ld\n").await.unwrap_or_default();
+        client.flush().await.unwrap_or_default();
+        let mut got = [0u8; 12];
+        server.read_exact(&mut got).await.unwrap_or_default();
+        assert_eq!(&got, b"hello\nworld\n");
+        server
+            .write_all("olá\r\n".as_bytes())
+            .await
+            .unwrap_or_default();
+        server.flush().await.unwrap_or_default();
+        let mut got = [0u8; 5];
+        client.read_exact(&mut got).await.unwrap_or_default();
+        assert_eq!(&got, "olá\n".as_bytes());
+    }
+
+    #[tokio::test]
+    async fn a_ping_flood_is_answered_with_one_pong_and_a_close_ends_the_stream() {
+        let (mut peer, ours) = tokio::io::duplex(4096);
+        let mut server = WsLines::server(ours, 1024);
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            frame(&mut wire, Opcode::Ping, b"p", Some([1, 2, 3, 4]));
+        }
+        frame(&mut wire, Opcode::Text, b"hi", Some([5, 6, 7, 8]));
+        frame(
+            &mut wire,
+            Opcode::Close,
+            &1000u16.to_be_bytes(),
+            Some([9, 9, 9, 9]),
+        );
+        peer.write_all(&wire).await.unwrap_or_default();
+        // Read as a connection reads: a chunk at a time.
+        let mut lines = Vec::new();
+        let mut chunk = [0u8; READ_CHUNK];
+        while let Ok(n @ 1..) = server.read(&mut chunk).await {
+            lines.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(lines, b"hi\n");
+        drop(server);
+        let mut answers = Vec::new();
+        peer.read_to_end(&mut answers).await.unwrap_or_default();
+        // One pong (payload "p"), then the close echoed.
+        assert_eq!(answers, [0x8A, 1, b'p', 0x88, 2, 0x03, 0xE8]);
+    }
+
+    #[tokio::test]
+    async fn a_broken_frame_is_an_error_and_a_close_with_its_code() {
+        let (mut peer, ours) = tokio::io::duplex(4096);
+        let mut server = WsLines::server(ours, 1024);
+        // Unmasked, from a client.
+        peer.write_all(&[0x81, 0x01, b'a'])
+            .await
+            .unwrap_or_default();
+        let mut lines = Vec::new();
+        let read = server.read_to_end(&mut lines).await;
+        assert_eq!(read.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidData));
+        drop(server);
+        let mut answers = Vec::new();
+        peer.read_to_end(&mut answers).await.unwrap_or_default();
+        assert_eq!(answers, [0x88, 2, 0x03, 0xEA]);
     }
 }
