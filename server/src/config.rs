@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_WEB_PORT")]
     pub web_port: Option<u16>,
 
+    /// Also serve the web client over HTTPS on this port (8443 is
+    /// usual), with the same certificate as --tls-port (needs --tls or
+    /// --tls-cert). Off by default.
+    #[arg(long, env = "TAGARELA_WEB_TLS_PORT")]
+    pub web_tls_port: Option<u16>,
+
     /// A page origin allowed to open the web door's socket besides this
     /// server's own address (`https://chat.example.org`; repeatable).
     /// Without one, only a page loaded by IP address or as localhost

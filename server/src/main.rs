@@ -77,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
             "--irc-tls-port needs --tls (or --tls-cert): IRC over TLS uses its certificate"
         );
     }
+    if config.web_tls_port.is_some() && tls.is_none() {
+        anyhow::bail!("--web-tls-port needs --tls (or --tls-cert): HTTPS uses its certificate");
+    }
     if (config.irc_port.is_some() || config.irc_tls_port.is_some()) && config.redis.is_some() {
         anyhow::bail!(
             "--irc-port and --irc-tls-port are not yet served by a cluster's node (spec §20.7)"
@@ -91,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let web = match config.web_port {
+        Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
+        None => None,
+    };
+    let web_tls = match config.web_tls_port {
         Some(port) => Some(bind::listen(&config.listen, port, config.backlog).await?),
         None => None,
     };
@@ -186,7 +193,12 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %local, fingerprint = %tls.fingerprint(), "listening for TLS");
         addr = addr.or(Some(local));
     }
-    for (listener, what) in [(&irc, "IRC"), (&irc_tls, "IRC over TLS"), (&web, "web")] {
+    for (listener, what) in [
+        (&irc, "IRC"),
+        (&irc_tls, "IRC over TLS"),
+        (&web, "web"),
+        (&web_tls, "web over TLS"),
+    ] {
         if let Some(listener) = listener {
             let local = listener
                 .local_addr()
@@ -214,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         irc,
         irc_tls,
         web,
+        web_tls,
     };
     let mut settings = config.settings();
     settings.access = access;

@@ -94,6 +94,16 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Starts a server that speaks TLS only, with `tls`'s certificate,
+    /// and has a web door over HTTPS (§21.3) with the same certificate.
+    pub async fn start_web_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {
+        let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let at = web.local_addr()?;
+        let mut server = Self::start_listening(settings, Some(tls), None, None, Some(web)).await?;
+        server.web = Some(at);
+        Ok(server)
+    }
+
     /// Starts a server that speaks TLS only, with `tls`'s certificate.
     pub async fn start_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {
         Self::start_with(settings, Some(tls), None).await
@@ -134,6 +144,7 @@ impl TestServer {
                 irc,
                 irc_tls: None,
                 web,
+                web_tls: None,
             },
             Some(tls) => Listeners {
                 plain: None,
@@ -141,7 +152,9 @@ impl TestServer {
                 metrics,
                 irc,
                 irc_tls: None,
-                web,
+                // With a certificate, the web door is HTTPS.
+                web: None,
+                web_tls: web,
             },
         };
         let (stop, stopped) = oneshot::channel::<()>();

@@ -99,6 +99,8 @@ pub enum TransportKind {
     Tls,
     /// A WebSocket on the web door (spec §21).
     WebSocket,
+    /// A WebSocket on the web door over TLS (HTTPS, spec §21.3).
+    WebSocketTls,
 }
 
 impl TransportKind {
@@ -108,7 +110,14 @@ impl TransportKind {
             TransportKind::Tcp => "tcp",
             TransportKind::Tls => "tls",
             TransportKind::WebSocket => "websocket",
+            TransportKind::WebSocketTls => "websocket-tls",
         }
+    }
+
+    /// Whether the octets are encrypted on the way (the room password's
+    /// rule, §4.7).
+    pub fn over_tls(self) -> bool {
+        matches!(self, TransportKind::Tls | TransportKind::WebSocketTls)
     }
 }
 
@@ -155,7 +164,7 @@ pub async fn serve<T: Transport>(
         peer,
         recording: ctx.sink.is_some(),
         access: ctx.access.clone(),
-        over_tls: kind == TransportKind::Tls,
+        over_tls: kind.over_tls(),
         lobby: irc.is_none(),
     };
     let mut session = Session::new(Arc::clone(&ctx.hub), client, options);

@@ -35,6 +35,7 @@ use crate::transport::proxy_header;
 use crate::transport::shared::Shared;
 use crate::transport::tls::Tls;
 use crate::transport::tls_stream::TlsStream;
+use crate::transport::web;
 use crate::wire::tagarela;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -56,6 +57,9 @@ pub struct Listeners {
     /// The web door (spec §21): the web client's page and its
     /// WebSocket, if any.
     pub web: Option<TcpListener>,
+    /// The web door over TLS (HTTPS, with the TLS listener's
+    /// certificate), if any.
+    pub web_tls: Option<TcpListener>,
 }
 
 /// What a listener's connections are: over TLS or not, and which
@@ -86,6 +90,7 @@ pub async fn run(
         irc: None,
         irc_tls: None,
         web: None,
+        web_tls: None,
     };
     serve(listeners, settings, stores, shutdown).await;
 }
@@ -110,6 +115,7 @@ async fn accept(listeners: &Listeners) -> (std::io::Result<(TcpStream, SocketAdd
         accepted = on(listeners.irc.as_ref()) => (accepted, door(false, Protocol::Irc)),
         accepted = on(listeners.irc_tls.as_ref()) => (accepted, door(true, Protocol::Irc)),
         accepted = on(listeners.web.as_ref()) => (accepted, Door { web: true, ..door(false, Protocol::Tagarela) }),
+        accepted = on(listeners.web_tls.as_ref()) => (accepted, Door { web: true, ..door(true, Protocol::Tagarela) }),
     }
 }
 
@@ -371,6 +377,8 @@ impl Doorway {
             Err(reason) => {
                 tracing::warn!(peer = %peer, reason = %reason, "connection refused");
                 let bye = match protocol {
+                    // No plain text into a TLS handshake.
+                    _ if web && over_tls => None,
                     _ if web => Some(bytes::Bytes::from_static(crate::transport::web::REFUSED)),
                     Protocol::Tagarela => tagarela::encode_reply(&Reply::Bye(reason)),
                     Protocol::Irc => Some(crate::wire::irc::IrcClient::bye_line(reason).into()),
@@ -385,71 +393,51 @@ impl Doorway {
         configure_socket(&stream);
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();
-        if web {
-            // Counted by the web door once a socket is open (§21.1).
-            self.tasks.spawn(crate::transport::web::serve(
-                stream, peer, ctx, stop, permit,
-            ));
-            return;
+        if !web {
+            let transport = if over_tls {
+                TransportKind::Tls
+            } else {
+                TransportKind::Tcp
+            };
+            self.ctx
+                .metrics
+                .connections
+                .get_or_create(&[
+                    ("transport", transport.label()),
+                    ("protocol", protocol.label()),
+                ])
+                .inc();
         }
-        let transport = if over_tls {
-            TransportKind::Tls
-        } else {
-            TransportKind::Tcp
-        };
-        self.ctx
-            .metrics
-            .connections
-            .get_or_create(&[
-                ("transport", transport.label()),
-                ("protocol", protocol.label()),
-            ])
-            .inc();
         match (&self.tls, over_tls) {
             (Some(tls), true) => {
                 let config = tls.config();
                 self.tasks.spawn(async move {
-                    // Boxed, the handshake's state is freed when it ends,
-                    // and the stream (rustls's state, 1 KiB) is not copied
-                    // into the task's future at each move: the task stays
-                    // as small as a plain-text one for the connection's
-                    // whole life.
-                    let timeout = ctx.settings.tls_handshake_timeout;
-                    let handshake = Box::pin(async move {
-                        let accepted =
-                            tokio::time::timeout(timeout, TlsStream::accept(config, stream)).await;
-                        accepted.map(|r| r.map(Box::new))
-                    });
-                    // A shutdown does not wait for handshakes in progress.
-                    let handshake = tokio::select! {
-                        h = handshake => h,
-                        () = stop.cancelled() => return,
+                    let Some(tls_stream) = tls_accept(config, stream, peer, &ctx, &stop).await
+                    else {
+                        return;
                     };
-                    match handshake {
-                        Ok(Ok(tls_stream)) => {
-                            connection::serve(
-                                tls_stream,
-                                peer,
-                                ctx,
-                                stop,
-                                permit,
-                                TransportKind::Tls,
-                                protocol,
-                            )
-                            .await;
-                        }
-                        Ok(Err(e)) => {
-                            ctx.metrics.tls_handshake_failures.inc();
-                            // Debug: scanners would fill the log; the
-                            // metric counts them.
-                            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
-                        }
-                        Err(_) => {
-                            ctx.metrics.tls_handshake_failures.inc();
-                            tracing::debug!(peer = %peer, "TLS handshake timed out");
-                        }
+                    if web {
+                        // Counted by the web door once a socket is open (§21.1).
+                        let secure = TransportKind::WebSocketTls;
+                        web::serve(tls_stream, peer, ctx, stop, permit, secure).await;
+                        return;
                     }
+                    connection::serve(
+                        tls_stream,
+                        peer,
+                        ctx,
+                        stop,
+                        permit,
+                        TransportKind::Tls,
+                        protocol,
+                    )
+                    .await;
                 });
+            }
+            _ if web => {
+                let plain = TransportKind::WebSocket;
+                self.tasks
+                    .spawn(web::serve(stream, peer, ctx, stop, permit, plain));
             }
             _ => {
                 self.tasks.spawn(connection::serve(
@@ -462,6 +450,46 @@ impl Doorway {
                     protocol,
                 ));
             }
+        }
+    }
+}
+
+/// The TLS handshake of a connection that came in on a TLS listener,
+/// bounded in time; `None` (counted, and logged at debug level) if it
+/// failed, timed out, or the server is shutting down. Boxed, the
+/// handshake's state is freed when it ends, and the stream (rustls's
+/// state, 1 KiB) is not copied into the task's future at each move: the
+/// task stays as small as a plain-text one for the connection's whole
+/// life.
+async fn tls_accept(
+    config: Arc<rustls::ServerConfig>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Shared,
+    stop: &CancellationToken,
+) -> Option<Box<TlsStream<TcpStream>>> {
+    let timeout = ctx.settings.tls_handshake_timeout;
+    let handshake = Box::pin(async move {
+        let accepted = tokio::time::timeout(timeout, TlsStream::accept(config, stream)).await;
+        accepted.map(|r| r.map(Box::new))
+    });
+    // A shutdown does not wait for handshakes in progress.
+    let handshake = tokio::select! {
+        h = handshake => h,
+        () = stop.cancelled() => return None,
+    };
+    match handshake {
+        Ok(Ok(tls_stream)) => Some(tls_stream),
+        Ok(Err(e)) => {
+            ctx.metrics.tls_handshake_failures.inc();
+            // Debug: scanners would fill the log; the metric counts them.
+            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            ctx.metrics.tls_handshake_failures.inc();
+            tracing::debug!(peer = %peer, "TLS handshake timed out");
+            None
         }
     }
 }

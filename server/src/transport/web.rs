@@ -1,4 +1,5 @@
-//! The web door (spec §21): HTTP on `--web-port`. `GET /` is the web
+//! The web door (spec §21): HTTP on `--web-port`, HTTPS on
+//! `--web-tls-port` (the stream is the caller's: TCP, or TLS over it). `GET /` is the web
 //! client's page; `GET /ws` with a WebSocket upgrade is a Tagarela
 //! connection whose lines are text messages ([`WsLines`]), served by
 //! [`connection::serve`] like any other. A page from another site cannot
@@ -11,11 +12,10 @@ use std::sync::Arc;
 
 use tagarela_parser::limits::SERVER_LINE_MAX;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport::admission::Permit;
-use crate::transport::connection::{self, Protocol, TransportKind};
+use crate::transport::connection::{self, Protocol, Transport, TransportKind};
 use crate::transport::rewind::Rewind;
 use crate::transport::shared::Shared;
 use crate::transport::ws_handshake::{self, HEAD_WAIT, read_head};
@@ -81,12 +81,13 @@ fn asks_upgrade(head: &[u8]) -> bool {
 pub const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n";
 
 /// Serves one connection of the web door to its end.
-pub async fn serve(
-    mut stream: TcpStream,
+pub async fn serve<S: Transport>(
+    mut stream: S,
     peer: SocketAddr,
     ctx: Arc<Shared>,
     stop: CancellationToken,
     permit: Permit,
+    kind: TransportKind,
 ) {
     // A shutdown does not wait for a head or a handshake in progress.
     let head = tokio::select! {
@@ -124,19 +125,10 @@ pub async fn serve(
             .await;
         }
         Route::Socket => {
-            let Some(lines) = open_socket(head, stream, &ctx, peer).await else {
+            let Some(lines) = open_socket(head, stream, &ctx, peer, kind).await else {
                 return;
             };
-            connection::serve(
-                lines,
-                peer,
-                ctx,
-                stop,
-                permit,
-                TransportKind::WebSocket,
-                Protocol::Tagarela,
-            )
-            .await;
+            connection::serve(lines, peer, ctx, stop, permit, kind, Protocol::Tagarela).await;
         }
     }
 }
@@ -144,12 +136,13 @@ pub async fn serve(
 /// Answers the WebSocket request `head` read from `stream`: the socket
 /// as lines, or `None` once refused (the answer says why). Takes the head
 /// and frees it: an open socket holds nothing of its request.
-async fn open_socket(
+async fn open_socket<S: Transport>(
     head: Vec<u8>,
-    mut stream: TcpStream,
+    mut stream: S,
     ctx: &Shared,
     peer: SocketAddr,
-) -> Option<WsLines<Rewind<TcpStream>>> {
+    kind: TransportKind,
+) -> Option<WsLines<Rewind<S>>> {
     let accepted = match ws_handshake::answer(&head, &ctx.web_origins) {
         Ok(accepted) => accepted,
         Err(refused) => {
@@ -163,14 +156,14 @@ async fn open_socket(
     // Counted once it is a connection (page loads are not).
     ctx.metrics
         .connections
-        .get_or_create(&[("transport", "websocket"), ("protocol", "tagarela")])
+        .get_or_create(&[("transport", kind.label()), ("protocol", "tagarela")])
         .inc();
     // Frames sent right behind the head are read first.
     let rest = head.get(accepted.head_len..).unwrap_or_default().to_vec();
     Some(WsLines::server(Rewind::new(rest, stream), SERVER_LINE_MAX))
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &str) {
+async fn respond<S: Transport>(stream: &mut S, status: &str, kind: &str, body: &str) {
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'self'; connect-src 'self'\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n{body}",
         body.len()
