@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
+use crate::store::Stores;
 use crate::store::audit::AuditLog;
+use crate::store::history::History;
 use crate::transport::listener::Listeners;
 use crate::transport::tls::Tls;
 
@@ -46,6 +48,11 @@ macro_rules! assert_line {
     }};
 }
 
+/// No audit log and no history: what most tests run with.
+fn no_stores() -> Stores {
+    AuditLog::disabled().into()
+}
+
 /// How long [`TestServer::shutdown`] waits for the server to finish.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
@@ -74,22 +81,34 @@ impl TestServer {
     pub async fn start_irc(settings: Settings) -> std::io::Result<TestServer> {
         let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let at = irc.local_addr()?;
-        let mut server = Self::start_listening(settings, None, None, Some(irc), None).await?;
+        let mut server =
+            Self::start_listening(settings, None, None, Some(irc), None, no_stores()).await?;
         server.irc = Some(at);
         Ok(server)
     }
 
     /// Starts a server with `settings` that also has a web door (§21).
     pub async fn start_web(settings: Settings) -> std::io::Result<TestServer> {
-        Self::start_web_at(settings, SocketAddr::from(([127, 0, 0, 1], 0))).await
+        let anywhere = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_web_at(settings, anywhere, None).await
     }
 
     /// As [`TestServer::start_web`], its web door at `web` (a server
-    /// started again where the last one was, for clients to come back).
-    pub async fn start_web_at(settings: Settings, web: SocketAddr) -> std::io::Result<TestServer> {
+    /// started again where the last one was, for clients to come back),
+    /// keeping `history` if given (§16).
+    pub async fn start_web_at(
+        settings: Settings,
+        web: SocketAddr,
+        history: Option<History>,
+    ) -> std::io::Result<TestServer> {
         let web = tokio::net::TcpListener::bind(web).await?;
         let at = web.local_addr()?;
-        let mut server = Self::start_listening(settings, None, None, None, Some(web)).await?;
+        let stores = Stores {
+            audit: AuditLog::disabled(),
+            history,
+        };
+        let mut server =
+            Self::start_listening(settings, None, None, None, Some(web), stores).await?;
         server.web = Some(at);
         Ok(server)
     }
@@ -99,7 +118,8 @@ impl TestServer {
     pub async fn start_web_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {
         let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let at = web.local_addr()?;
-        let mut server = Self::start_listening(settings, Some(tls), None, None, Some(web)).await?;
+        let mut server =
+            Self::start_listening(settings, Some(tls), None, None, Some(web), no_stores()).await?;
         server.web = Some(at);
         Ok(server)
     }
@@ -124,7 +144,7 @@ impl TestServer {
         tls: Option<Arc<Tls>>,
         metrics: Option<tokio::net::TcpListener>,
     ) -> std::io::Result<TestServer> {
-        Self::start_listening(settings, tls, metrics, None, None).await
+        Self::start_listening(settings, tls, metrics, None, None, no_stores()).await
     }
 
     async fn start_listening(
@@ -133,6 +153,7 @@ impl TestServer {
         metrics: Option<tokio::net::TcpListener>,
         irc: Option<tokio::net::TcpListener>,
         web: Option<tokio::net::TcpListener>,
+        stores: Stores,
     ) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -158,14 +179,9 @@ impl TestServer {
             },
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(crate::serve(
-            listeners,
-            settings,
-            AuditLog::disabled().into(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(crate::serve(listeners, settings, stores, async {
+            let _ = stopped.await;
+        }));
         Ok(TestServer {
             addr,
             irc: None,

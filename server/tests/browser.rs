@@ -1,10 +1,13 @@
 //! The web client in a real browser (spec §21, issue 24): headless
 //! Chromium driven through WebDriver (`chromedriver`, Debian's
-//! `chromium-driver`). Two browsers and a TCP client chat in one room:
-//! public messages both ways, a mention, a private message, markup that
-//! must stay text; then the server restarts and the page comes back. Where `chromedriver` is not installed the test
-//! says so and passes, unless `TAGARELA_REQUIRE_BROWSER=1` (`.ci/run`
-//! installs it and sets that), when it fails.
+//! `chromium-driver`). Two browsers and the terminal client (the real
+//! `tagarela` binary, scripted) chat in one room: public messages both
+//! ways, a mention, a private message each way, markup that must stay
+//! text, bidi controls shown; rooms with unread counts; scrolling back
+//! through the room's history; then the server restarts and the page
+//! comes back with its draft. Where `chromedriver` is not installed the
+//! test says so and passes, unless `TAGARELA_REQUIRE_BROWSER=1`
+//! (`.ci/run` installs it and sets that), when it fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness
 
@@ -20,10 +23,12 @@ use fantoccini::key::Key;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use tagarela_server::Settings;
+use tagarela_reader::LineReader;
 use tagarela_server::testing::TestServer;
+use tagarela_server::{History, Settings};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// Set (to anything but `0`) to make a missing browser a failure.
 const REQUIRE: &str = "TAGARELA_REQUIRE_BROWSER";
@@ -33,6 +38,69 @@ fn find(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+}
+
+/// The terminal client (`tagarela`, the real binary, built as the
+/// conformance suite builds it) in its scripted mode: a line written to
+/// its stdin goes to the server, and the server's lines come out of its
+/// stdout in their wire form.
+struct Terminal {
+    /// The client (killed when dropped).
+    _child: Child,
+    /// Its stdin.
+    stdin: ChildStdin,
+    /// Its stdout, a line at a time.
+    out: LineReader<ChildStdout>,
+}
+
+impl Terminal {
+    /// Starts the client as `name` on the server at `addr`, its state in
+    /// `state`; returns once the name is taken.
+    async fn join(addr: SocketAddr, name: &str, state: &std::path::Path) -> Terminal {
+        let binaries = conformance::binaries::build().unwrap();
+        std::fs::create_dir_all(state).unwrap();
+        let mut child = Command::new(&binaries.client)
+            .args(["--host", "127.0.0.1", "--port", &addr.port().to_string()])
+            .args(["--name", name])
+            .env("XDG_STATE_HOME", state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let out = LineReader::server_lines(child.stdout.take().unwrap());
+        let mut terminal = Terminal {
+            _child: child,
+            stdin,
+            out,
+        };
+        terminal.line_with("WELCOME").await;
+        terminal
+    }
+
+    /// Types `line`.
+    async fn send(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The next line shown that contains `what`, within 10 s.
+    async fn line_with(&mut self, what: &str) -> String {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.out.next_text())
+                .await
+                .unwrap_or_else(|_| panic!("no {what:?} within 10 s"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("the client ended waiting for {what:?}"));
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
 }
 
 /// `chromedriver` on a free loopback port, once it answers.
@@ -134,7 +202,7 @@ async fn say(b: &Client, line: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_browsers_and_a_tcp_client_chat() {
+async fn two_browsers_and_the_terminal_client_chat() {
     let Some(driver) = find("chromedriver") else {
         let required = std::env::var(REQUIRE).is_ok_and(|v| !v.is_empty() && v != "0");
         assert!(
@@ -147,8 +215,27 @@ async fn two_browsers_and_a_tcp_client_chat() {
         return;
     };
     let (_driver, url) = chromedriver(driver).await;
-    let server = TestServer::start_web(Settings::default()).await.unwrap();
+    // A server that keeps history (in memory), without a rate limit (so
+    // that eva's backlog goes in at once).
+    let settings = || Settings {
+        rate_limit: None,
+        ..Settings::default()
+    };
+    let anywhere = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = TestServer::start_web_at(settings(), anywhere, Some(History::in_memory()))
+        .await
+        .unwrap();
     let web = server.web.unwrap();
+    // Before anyone else: 80 messages, of which a newcomer is sent the
+    // latest 50 (§16.2); the rest are for scrolling back.
+    let mut eva = Peer::join(&server.addr.to_string(), "eva").await;
+    for n in 1..=80 {
+        eva.send(&format!("antigo {n:02}.")).await;
+    }
+    eva.send("/ping done").await;
+    eva.line_with("PONG done").await;
+    eva.send("/quit").await;
+    eva.line_with("BYE").await;
     let profiles = std::env::temp_dir().join(format!("tagarela-browser-{}", std::process::id()));
 
     let ana = browser(&url, &profiles.join("ana")).await;
@@ -157,7 +244,8 @@ async fn two_browsers_and_a_tcp_client_chat() {
     // A phone-sized screen: nothing wider than it.
     caio.set_window_size(390, 844).await.unwrap();
     join(&caio, web, "caio").await;
-    let mut bia = Peer::join(&server.addr.to_string(), "bia").await;
+    // The terminal client, the real binary, in its scripted mode.
+    let mut bia = Terminal::join(server.addr, "bia", &profiles.join("bia")).await;
     until(
         &ana,
         "document.getElementById('logs').textContent.includes('bia joined')",
@@ -256,6 +344,42 @@ async fn two_browsers_and_a_tcp_client_chat() {
     )
     .await;
 
+    // Scrolling back: the backlog on entering was the latest 50 of eva's
+    // 80; "older messages" asks for what came before, shown above them in
+    // order, down to the start of what the room keeps.
+    let log = "[...document.querySelectorAll('.log:not([hidden]) li')].map(li => li.innerText)";
+    until(&ana, &format!("{log}.some(t => t.includes('antigo 80.'))")).await;
+    let early = format!("{log}.some(t => t.includes('antigo 30.'))");
+    assert_eq!(
+        ana.execute(&format!("return {early};"), vec![])
+            .await
+            .unwrap(),
+        json!(false)
+    );
+    ana.find(Locator::Css(".log:not([hidden]) button.older"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &ana,
+        &format!("{log}.some(t => t.includes('the start of what this room keeps'))"),
+    )
+    .await;
+    let order = ana
+        .execute(
+            &format!("const l = {log}; return ['antigo 01.', 'antigo 30.', 'antigo 31.', 'antigo 80.'].map(w => l.findIndex(t => t.includes(w)));"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let order: Vec<i64> = serde_json::from_value(order).unwrap();
+    assert!(
+        order[0] >= 0 && order.windows(2).all(|w| w[0] < w[1]),
+        "{order:?}"
+    );
+
     let fits = caio
         .execute(
             "return document.documentElement.scrollWidth <= window.innerWidth;",
@@ -279,7 +403,7 @@ async fn two_browsers_and_a_tcp_client_chat() {
         "document.getElementById('state').innerText.includes('away')",
     )
     .await;
-    let server = TestServer::start_web_at(Settings::default(), web)
+    let server = TestServer::start_web_at(settings(), web, Some(History::in_memory()))
         .await
         .unwrap();
     until(

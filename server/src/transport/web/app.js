@@ -71,6 +71,16 @@ function room(name) {
   log.dataset.room = name;
   log.setAttribute("aria-live", "polite");
   log.hidden = true;
+  // Scrolling back: a button at the top (for the keyboard), and the top
+  // reached by scrolling, ask the server for what came before.
+  const older = document.createElement("button");
+  older.type = "button";
+  older.className = "older";
+  older.textContent = "older messages";
+  const top = document.createElement("li");
+  top.className = "top";
+  top.append(older);
+  log.append(top);
   $("logs").append(log);
   const button = document.createElement("button");
   button.type = "button";
@@ -79,9 +89,17 @@ function room(name) {
   const li = document.createElement("li");
   li.append(button);
   $("rooms").append(li);
-  r = { name, log, unread: 0, button };
+  // Everything said in the room before this page entered it is numbered
+  // below the number seen last (§19.4: one sequence per server), so that
+  // is where scrolling back starts; the page's own messages, which the
+  // server does not send back, are all above it.
+  r = { name, log, unread: 0, button, top, oldest: state.seq, more: true, loading: false };
+  older.addEventListener("click", () => loadOlder(r));
+  log.addEventListener("scroll", () => {
+    if (log.scrollTop === 0) loadOlder(r);
+  });
   // What came before any room (the welcome) opens the first room's log.
-  if (state.rooms.size === 0) log.append(...$("lobby").children);
+  if (state.rooms.size === 0) log.append(...[...$("lobby").children]);
   state.rooms.set(k, r);
   label(r);
   if (!state.current) switchTo(k);
@@ -122,6 +140,21 @@ function forget(name) {
   }
 }
 
+// How many messages one scroll back asks for (at most 200, §16.3).
+const PAGE = 50;
+
+// Asks for the messages of room `r` before the oldest one shown: they
+// come as HIST lines, oldest first, then HISTEND (§16.3, §19.3).
+function loadOlder(r) {
+  if (!r.more || r.loading || !state.registered || r.oldest < 1) return;
+  if (send(`/history ${r.name} before ${r.oldest} ${PAGE}`)) {
+    r.loading = true;
+    r.got = 0;
+    // What comes goes above what is shown now, in its order.
+    r.anchor = r.top.nextSibling;
+  }
+}
+
 // The log lines go to: a room's, or (for what has no room) the one on
 // screen.
 function logOf(roomName) {
@@ -130,7 +163,7 @@ function logOf(roomName) {
   return r ? r.log : $("lobby");
 }
 
-function show({ room: roomName, ts, from, text, kind, cls, counts }) {
+function show({ room: roomName, ts, from, text, kind, cls, counts, before }) {
   const log = logOf(roomName);
   const li = document.createElement("li");
   if (cls) li.classList.add(...cls);
@@ -150,6 +183,13 @@ function show({ room: roomName, ts, from, text, kind, cls, counts }) {
     li.append(f, document.createTextNode(neutralise(text)));
   } else {
     li.append(document.createTextNode(neutralise(text)));
+  }
+  if (before !== undefined) {
+    // Above what is read now, which stays where it is on screen.
+    const height = log.scrollHeight;
+    log.insertBefore(li, before);
+    log.scrollTop += log.scrollHeight - height;
+    return li;
   }
   const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   log.append(li);
@@ -177,7 +217,7 @@ function send(line) {
   return false;
 }
 
-function message(roomName, ts, from, text, extra) {
+function message(roomName, ts, from, text, extra, before) {
   const action = text.startsWith("/me ");
   const body = action ? text.slice(4) : text;
   const cls = [...(extra || [])];
@@ -194,6 +234,7 @@ function message(roomName, ts, from, text, extra) {
     kind: action ? "action" : "text",
     cls,
     counts: live,
+    before,
   });
 }
 
@@ -233,10 +274,32 @@ function onRoomLine(roomName, words, text, line) {
       message(roomName, words[1], words[2], text || "");
       break;
     case "HIST": {
-      // `HIST seq time name :text` (§16.1): a message from before, dimmed.
+      // `HIST seq time name :text` (§16.1): a message from before, dimmed:
+      // the backlog on entering a room goes at the end, a page asked for
+      // by scrolling back above what is shown.
       const n = Number(words[1]);
       if (n > state.seq) state.seq = n;
-      message(roomName, words[2], words[3], text || "", ["notice"]);
+      const r = roomName ? room(roomName) : null;
+      if (r && n < r.oldest) r.oldest = n;
+      if (r && r.loading) {
+        r.got += 1;
+        message(roomName, words[2], words[3], text || "", ["notice"], r.anchor || null);
+      } else {
+        message(roomName, words[2], words[3], text || "", ["notice"]);
+      }
+      break;
+    }
+    case "HISTEND": {
+      const r = roomName ? room(roomName) : null;
+      if (r && r.loading) {
+        r.loading = false;
+        if (r.got < PAGE) {
+          // Nothing older is kept: say so where the button was.
+          r.more = false;
+          r.top.textContent = "— the start of what this room keeps —";
+          r.top.classList.add("notice");
+        }
+      }
       break;
     }
     case "TOPIC":
@@ -255,7 +318,6 @@ function onRoomLine(roomName, words, text, line) {
     case "ERR":
       show({ room: roomName, text: `⚠ ${text || words[1]}`, cls: ["error"] });
       break;
-    case "HISTEND":
     case "WHOEND":
     case "BANS":
     case "OPS":
