@@ -4,8 +4,9 @@
 //! `tagarela` binary, scripted) chat in one room: public messages both
 //! ways, a mention, a private message each way, markup that must stay
 //! text, bidi controls shown; rooms with unread counts; scrolling back
-//! through the room's history; then the server restarts and the page
-//! comes back with its draft. Where `chromedriver` is not installed the
+//! through the room's history; a network that drops (a relay cut) and
+//! the page resuming with what it missed; then the server restarts and
+//! the page comes back with its draft. Where `chromedriver` is not installed the
 //! test says so and passes, unless `TAGARELA_REQUIRE_BROWSER=1`
 //! (`.ci/run` installs it and sets that), when it fails.
 
@@ -29,6 +30,7 @@ use tagarela_server::{History, Settings};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::watch;
 
 /// Set (to anything but `0`) to make a missing browser a failure.
 const REQUIRE: &str = "TAGARELA_REQUIRE_BROWSER";
@@ -100,6 +102,46 @@ impl Terminal {
                 return line;
             }
         }
+    }
+}
+
+/// A TCP relay to the web door that the test can cut: every connection
+/// through it ends at once (as when a network drops), and new ones pass.
+struct Relay {
+    /// Where browsers connect.
+    addr: SocketAddr,
+    /// Bumped to cut every connection open through the relay.
+    cuts: watch::Sender<u64>,
+}
+
+impl Relay {
+    /// A relay to `to` on a free loopback port.
+    async fn to(to: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cuts, _) = watch::channel(0);
+        let watching = cuts.subscribe();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut = watching.clone();
+                cut.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, cuts }
+    }
+
+    /// Ends every connection open through the relay.
+    fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
     }
 }
 
@@ -239,7 +281,10 @@ async fn two_browsers_and_the_terminal_client_chat() {
     let profiles = std::env::temp_dir().join(format!("tagarela-browser-{}", std::process::id()));
 
     let ana = browser(&url, &profiles.join("ana")).await;
-    join(&ana, web, "ana").await;
+    // ana's page goes through a relay the test can cut, as a network
+    // that drops.
+    let relay = Relay::to(web).await;
+    join(&ana, relay.addr, "ana").await;
     let caio = browser(&url, &profiles.join("caio")).await;
     // A phone-sized screen: nothing wider than it.
     caio.set_window_size(390, 844).await.unwrap();
@@ -391,6 +436,32 @@ async fn two_browsers_and_the_terminal_client_chat() {
     screenshot(&ana, "chat").await;
     screenshot(&caio, "phone").await;
     caio.close().await.unwrap();
+
+    // The network drops while the server stays: the page says so, comes
+    // back with its resume token, and shows what it missed meanwhile.
+    relay.cut();
+    until(
+        &ana,
+        "document.getElementById('state').innerText.includes('away')",
+    )
+    .await;
+    // Said while the page is away (it tries again after a second).
+    bia.send("enquanto estavas fora").await;
+    until(
+        &ana,
+        "document.getElementById('logs').textContent.includes('1 message you missed is above')",
+    )
+    .await;
+    until(
+        &ana,
+        "document.getElementById('logs').textContent.includes('<bia>enquanto estavas fora')",
+    )
+    .await;
+    until(
+        &ana,
+        "document.getElementById('state').innerText === 'connected as ana'",
+    )
+    .await;
 
     // The server goes away and comes back where it was: the page says so,
     // keeps the draft, and comes back under its name (its resume token
