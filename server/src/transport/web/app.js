@@ -250,7 +250,7 @@ function onRoomLine(roomName, words, text, line) {
       break;
     }
     case "JOIN":
-      if (same(words[2], state.name)) {
+      if (roomName && same(words[2], state.name)) {
         room(roomName);
         // The room the user's own /join entered comes on screen.
         if (state.joining) {
@@ -408,6 +408,18 @@ function onLine(line) {
     case "PING":
       // The keepalive (§10): answered, or the server closes.
       send(words[1] ? `/pong ${words[1]}` : "/pong");
+      break;
+    case "JOIN":
+    case "LEAVE":
+    case "MSG":
+    case "HIST":
+    case "HISTEND":
+    case "TOPIC":
+    case "CROWD":
+    case "WHO":
+      // A server that did not turn `rooms` on (§19.1) sends the one
+      // room's lines bare: they go to the log on screen.
+      onRoomLine(null, words, text, line);
       break;
     case "BYE":
       if (words[1] === "quit") state.leaving = true;
