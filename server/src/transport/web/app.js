@@ -5,20 +5,55 @@
 // the page as text (textContent), never as HTML, with control and bidi
 // characters shown as <U+XXXX> as the terminal client does.
 
-const $ = (id) => document.getElementById(id);
+// Checked by TypeScript (`tsc -p server/src/transport/web`, in CI) from
+// the JSDoc types below; served as it is, with no build step.
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @param {string} id */
+const field = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
+
+/**
+ * A room the page is in.
+ * @typedef {object} Room
+ * @property {string} name as the server spells it
+ * @property {HTMLOListElement} log its messages
+ * @property {number} unread messages come while it was not on screen
+ * @property {HTMLButtonElement} button its place in the room bar
+ * @property {HTMLLIElement} top the log's first item: "older messages"
+ * @property {number} oldest the lowest number shown (scrolling back asks below it)
+ * @property {boolean} more whether older messages may be kept
+ * @property {boolean} loading whether a page of older ones is asked for
+ * @property {number} got how many of that page came so far
+ * @property {Node | null} anchor where that page goes (above it)
+ */
+
+/**
+ * What one log item shows.
+ * @typedef {object} Shown
+ * @property {string | null} [room] the room's log, or the one on screen
+ * @property {string} [ts] when (RFC 3339)
+ * @property {string} [from] who
+ * @property {string} text what
+ * @property {"text" | "action"} [kind] an action reads `* name text`
+ * @property {string[]} [cls] classes: notice, private, mention, error
+ * @property {boolean} [counts] counts as unread where it is not on screen
+ * @property {Node | null} [before] put above this item, not at the end
+ */
 
 const state = {
-  socket: null,
-  name: null, // the name registered, or being asked for
+  socket: /** @type {WebSocket | null} */ (null),
+  name: /** @type {string | null} */ (null), // the name registered, or being asked for
   registered: false,
   greeted: false, // HELLO came on this connection
   leaving: false, // the user quit: no reconnect
   waiting: false, // closed before a name was given: reconnect when one is
   retry: 0, // reconnect attempts since the last success
-  token: null, // the resume token of the name held (spec §16.6), a secret
+  token: /** @type {string | null} */ (null), // the resume token of the name held (spec §16.6), a secret
   seq: 0, // the highest event number seen (§16.5)
-  rooms: new Map(), // key -> { name, log (an <ol>), unread, button }
-  current: null, // the key of the room on screen
+  rooms: /** @type {Map<string, Room>} */ (new Map()), // by key()
+  current: /** @type {string | null} */ (null), // the key of the room on screen
   byName: false, // this connection registered by name, not by resume
   joining: false, // the user typed /join: the room it enters comes on screen
 };
@@ -93,7 +128,7 @@ function room(name) {
   // below the number seen last (§19.4: one sequence per server), so that
   // is where scrolling back starts; the page's own messages, which the
   // server does not send back, are all above it.
-  r = { name, log, unread: 0, button, top, oldest: state.seq, more: true, loading: false };
+  r = { name, log, unread: 0, button, top, oldest: state.seq, more: true, loading: false, got: 0, anchor: null };
   older.addEventListener("click", () => loadOlder(r));
   log.addEventListener("scroll", () => {
     if (log.scrollTop === 0) loadOlder(r);
@@ -130,7 +165,7 @@ function forget(name) {
   const r = state.rooms.get(k);
   if (!r) return;
   r.log.remove();
-  r.button.parentElement.remove();
+  r.button.parentElement?.remove();
   state.rooms.delete(k);
   if (state.current === k) {
     state.current = null;
@@ -163,6 +198,7 @@ function logOf(roomName) {
   return r ? r.log : $("lobby");
 }
 
+/** @param {Shown} shown */
 function show({ room: roomName, ts, from, text, kind, cls, counts, before }) {
   const log = logOf(roomName);
   const li = document.createElement("li");
@@ -393,7 +429,7 @@ function onLine(line) {
         $("join-error").textContent = neutralise(text || words[1]);
         $("chat").hidden = true;
         $("join").hidden = false;
-        if (refused) $("name").value = refused;
+        if (refused) field("name").value = refused;
         $("name").focus();
       } else {
         show({ text: `⚠ ${text || words[1]}`, cls: ["error"] });
@@ -492,7 +528,7 @@ function connect() {
 window.addEventListener("DOMContentLoaded", () => {
   $("join").addEventListener("submit", (e) => {
     e.preventDefault();
-    const name = $("name").value.trim();
+    const name = field("name").value.trim();
     if (!name) return;
     $("join-error").textContent = "";
     if (name !== state.name) state.token = null; // a token is its name's
@@ -511,7 +547,7 @@ window.addEventListener("DOMContentLoaded", () => {
   });
   $("say").addEventListener("submit", (e) => {
     e.preventDefault();
-    const input = $("line");
+    const input = field("line");
     const typed = input.value;
     if (!typed.trim()) return;
     const current = state.current && state.rooms.get(state.current);
