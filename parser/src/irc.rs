@@ -21,9 +21,14 @@
 /// (RFC 1459 §2.3).
 pub const IRC_LINE_MAX: usize = 512;
 
-/// The most octets of a client's tags, the `@` and the space after them
-/// included (IRCv3 message tags).
+/// The most octets of a line's tags, the `@` and the space after them
+/// included (IRCv3 message tags): what a client reads.
 pub const IRC_TAGS_MAX: usize = 8191;
+
+/// The most octets of the tags a client sends, the `@` and the space
+/// after them included (IRCv3 message tags: 4094 of tag data); the rest
+/// of [`IRC_TAGS_MAX`] is the server's, for its own tags.
+pub const IRC_CLIENT_TAGS_MAX: usize = 4096;
 
 /// The most parameters a message has (RFC 2812 §2.3.1).
 pub const IRC_PARAMS_MAX: usize = 15;
@@ -130,6 +135,24 @@ impl IrcMessage {
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_deref())
+    }
+
+    /// Its client-only tags (those whose key starts with `+`, IRCv3
+    /// message-tags), in order, as they go on a relayed line:
+    /// `+key=escaped;+key`; `None` if it has none.
+    pub fn client_only_tags(&self) -> Option<String> {
+        let mut out = String::new();
+        for (key, value) in self.tags.iter().filter(|(k, _)| k.starts_with('+')) {
+            if !out.is_empty() {
+                out.push(';');
+            }
+            out.push_str(key);
+            if let Some(value) = value {
+                out.push('=');
+                escape_into(value, &mut out);
+            }
+        }
+        (!out.is_empty()).then_some(out)
     }
 
     /// Who it is from, if it says.
@@ -331,6 +354,17 @@ mod tests {
 
     fn decode(s: &str) -> IrcMessage {
         IrcMessage::decode(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn only_client_tags_are_relayed_escaped_again() {
+        let m = decode(r"@+buzz=fizz\:buzz;cat=dog;+steel=wootz;+e TAGMSG #test");
+        assert_eq!(
+            m.client_only_tags().as_deref(),
+            Some(r"+buzz=fizz\:buzz;+steel=wootz;+e")
+        );
+        assert_eq!(decode("@cat=dog PRIVMSG #a :x").client_only_tags(), None);
+        assert_eq!(decode("PRIVMSG #a :x").client_only_tags(), None);
     }
 
     /// The examples of the Modern IRC document and IRCv3, read as they

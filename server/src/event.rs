@@ -80,6 +80,14 @@ pub enum EventKind {
         by: Name<'static>,
         text: Text<'static>,
     },
+    /// A message of tags only (IRC's `TAGMSG`, §20.3) from `from`, to the
+    /// event's room or, privately, to `to`: it reaches only IRC clients
+    /// that asked for `message-tags`. Nothing keeps it (history, the
+    /// logs, a crowd's counts) and no Tagarela client is sent it.
+    TagsOnly {
+        from: Name<'static>,
+        to: Option<Name<'static>>,
+    },
 }
 
 /// The wire formats an event can be encoded in: one slot each in
@@ -101,6 +109,9 @@ pub enum WireFormat {
     Irc,
     /// IRC with `@time=` (the `server-time` capability, §20.3).
     IrcTime,
+    /// IRC with `@msgid=`, `time=` and the sender's client-only tags (the
+    /// `message-tags` capability, §20.3).
+    IrcTags,
 }
 
 /// An accepted event.
@@ -120,6 +131,14 @@ pub struct Event {
     /// The user name its actor gave as an IRC client (§20.6), shown in
     /// its IRC source; `None` for a Tagarela client's (shown as `u`).
     pub user: Option<Arc<str>>,
+    /// The tags it carries to IRC clients that asked for `message-tags`
+    /// (§20.3): `bot` if its actor is a bot, and the client-only tags its
+    /// IRC sender put on it (`+key=value;...`, escaped as on the wire);
+    /// never stored.
+    pub tags: Option<Arc<str>>,
+    /// An IRC client sent it as a `NOTICE` (§20.3): IRC clients get it as
+    /// one; Tagarela has no such kind, and shows it as any message.
+    pub notice: bool,
     /// The Tagarela encoding, made by the first recipient that needed it
     /// and shared by every other (`None` inside if it cannot be encoded).
     tagarela: OnceLock<Option<Bytes>>,
@@ -133,6 +152,8 @@ pub struct Event {
     irc: OnceLock<Option<Bytes>>,
     /// The IRC encoding with `@time=`, likewise.
     irc_time: OnceLock<Option<Bytes>>,
+    /// The IRC encoding with `@msgid=`, `time=` and client tags, likewise.
+    irc_tags: OnceLock<Option<Bytes>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
@@ -167,12 +188,15 @@ impl Event {
             room,
             kind,
             user: None,
+            tags: None,
+            notice: false,
             tagarela: OnceLock::new(),
             tagarela_history: OnceLock::new(),
             tagarela_seq: OnceLock::new(),
             tagarela_rooms: OnceLock::new(),
             irc: OnceLock::new(),
             irc_time: OnceLock::new(),
+            irc_tags: OnceLock::new(),
         }
     }
 
@@ -182,6 +206,20 @@ impl Event {
     pub fn lean(&self) -> Event {
         Event::new_in(self.seq, self.at, self.room.clone(), self.kind.clone())
             .by_user(self.user.clone())
+            .with_tags(self.tags.clone())
+            .as_notice(self.notice)
+    }
+
+    /// The same event, sent as a `NOTICE` if `notice` (§20.3).
+    pub fn as_notice(mut self, notice: bool) -> Event {
+        self.notice = notice;
+        self
+    }
+
+    /// The same event, carrying its sender's client-only `tags` (§20.3).
+    pub fn with_tags(mut self, tags: Option<Arc<str>>) -> Event {
+        self.tags = tags;
+        self
     }
 
     /// The same event, its actor having given `user` (§20.6).
@@ -204,6 +242,7 @@ impl Event {
             WireFormat::TagarelaRooms => &self.tagarela_rooms,
             WireFormat::Irc => &self.irc,
             WireFormat::IrcTime => &self.irc_time,
+            WireFormat::IrcTags => &self.irc_tags,
         };
         slot.get_or_init(|| encode(self)).as_ref()
     }
@@ -223,6 +262,11 @@ impl Event {
                 (from.as_str().len(), to.as_str().len(), text.as_str().len())
             }
             EventKind::Topic { by, text } => (by.as_str().len(), 0, text.as_str().len()),
+            EventKind::TagsOnly { from, to } => (
+                from.as_str().len(),
+                to.as_ref().map_or(0, |t| t.as_str().len()),
+                self.tags.as_ref().map_or(0, |t| t.len()),
+            ),
         };
         let room = self.room.as_ref().map_or(0, |r| r.as_str().len() + 4);
         64 + a + b + text + room
@@ -238,7 +282,9 @@ impl Event {
     pub fn actor(&self) -> &Name<'static> {
         match &self.kind {
             EventKind::Join { name } | EventKind::Leave { name, .. } => name,
-            EventKind::Public { from, .. } | EventKind::Private { from, .. } => from,
+            EventKind::Public { from, .. }
+            | EventKind::Private { from, .. }
+            | EventKind::TagsOnly { from, .. } => from,
             EventKind::Topic { by, .. } => by,
         }
     }

@@ -339,3 +339,53 @@ async fn a_room_limit_and_bot_mode() {
     let who = ana.until(" 315 ").await;
     assert!(who.iter().any(|l| l.contains(" bia HB :0 ")), "{who:?}");
 }
+
+#[tokio::test]
+async fn tags_ride_on_messages_and_alone_only_to_those_who_asked() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    // ana asks for message-tags (and her own messages back); bia does not.
+    let (r, w) = TcpStream::connect(at).await.unwrap().into_split();
+    let mut ana = Irc {
+        lines: BufReader::new(r).lines(),
+        w,
+    };
+    ana.send("CAP REQ :message-tags echo-message\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+        .await;
+    ana.until(" 376 ").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let (mut caio, _caio_w) = tagarela(server.addr, "caio").await;
+    for irc in [&mut ana, &mut bia] {
+        irc.send("JOIN #general").await;
+        irc.until(" 366 ").await;
+    }
+    // caio is in the default room from the start.
+    until(&mut caio, "JOIN").await;
+    until(&mut caio, " bia").await;
+
+    // A message with a client-only tag: ana's echo carries it and a
+    // msgid; bia's copy has no tags; caio gets the text.
+    ana.send("@+draft/react=ok;nonclient=x PRIVMSG #general :olá")
+        .await;
+    let echo = ana.until("PRIVMSG #general").await.pop().unwrap();
+    assert!(echo.starts_with("@msgid="), "{echo}");
+    assert!(echo.contains(";+draft/react=ok "), "{echo}");
+    assert!(!echo.contains("nonclient"), "{echo}");
+    let plain = bia.until("PRIVMSG #general").await.pop().unwrap();
+    assert!(plain.starts_with(":ana!"), "{plain}");
+    assert!(until(&mut caio, " MSG ").await.ends_with(" ana :olá"));
+
+    // Tags alone: to ana's echo only; neither bia nor caio hears of it.
+    ana.send("@+typing=active TAGMSG #general").await;
+    let tagmsg = ana.until("TAGMSG").await.pop().unwrap();
+    assert!(
+        tagmsg.contains("+typing=active") && tagmsg.ends_with(" TAGMSG #general"),
+        "{tagmsg}"
+    );
+    // A NOTICE stays a NOTICE on IRC, and is a message to Tagarela.
+    ana.send("NOTICE #general :aviso").await;
+    let notice = bia.until("#general").await.pop().unwrap();
+    assert!(notice.ends_with(" NOTICE #general :aviso"), "{notice}");
+    let said = until(&mut caio, " MSG ").await;
+    assert!(said.ends_with(" ana :aviso"), "{said}");
+}

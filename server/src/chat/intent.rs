@@ -81,6 +81,11 @@ pub enum Intent<'a> {
         room: RoomName<'a>,
         limit: Option<usize>,
     },
+    /// Send the tags of the message being sent, alone, to everyone else
+    /// in `room` (IRC's `TAGMSG`, §20.3; no Tagarela line makes it).
+    TagsIn { room: RoomName<'a> },
+    /// Send them, alone, to `to` only.
+    TagsTo { to: Name<'a> },
     /// The line was refused; answer with this error.
     Refused(LineError),
     /// The line was longer than the wire allows and was discarded whole.

@@ -280,6 +280,34 @@ impl Session {
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
+            Intent::TagsIn { room } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                // Never recorded: nothing keeps tags alone (§20.3).
+                match self.hub.publish(me, Said::TagsIn { room: &room }) {
+                    Err(Unpublished::NotInRoom) => {
+                        self.room_refused(&room, &RoomRefusal::NotInRoom);
+                    }
+                    Err(Unpublished::NoSuchRoom) => {
+                        self.room_refused(&room, &RoomRefusal::NoSuchRoom);
+                    }
+                    Ok(_) | Err(_) => {}
+                }
+            }
+            Intent::TagsTo { to } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                if let Err(Unpublished::NotOnline) = self.hub.publish(me, Said::TagsTo { to: &to })
+                {
+                    let shown = Name::normalize(to.as_str()).ok();
+                    self.reply(Reply::Error {
+                        code: ErrorCode::NoSuchUser,
+                        name: shown.as_ref(),
+                    });
+                }
+            }
             Intent::SayIn { room, text } => {
                 let Some(me) = &self.registered else {
                     return Next::Continue;

@@ -72,7 +72,10 @@ impl Crowd {
         match &event.kind {
             EventKind::Join { name } => self.joined(name),
             EventKind::Leave { name, .. } => self.left(name),
-            EventKind::Public { .. } | EventKind::Private { .. } | EventKind::Topic { .. } => {
+            EventKind::Public { .. }
+            | EventKind::Private { .. }
+            | EventKind::Topic { .. }
+            | EventKind::TagsOnly { .. } => {
                 return false;
             }
         }

@@ -26,7 +26,7 @@ use crate::hub::room::{MemberId, Room};
 use crate::hub::roster::{Holder, Roster};
 use crate::hub::shape::Shape;
 use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
-use crate::hub::{Present, Profile};
+use crate::hub::{Present, Profile, Sending};
 use crate::ops::metrics::Metrics;
 
 /// The most public messages a room other than the default one keeps in
@@ -179,6 +179,9 @@ pub struct Hall {
     default: RoomId,
     /// The last number given.
     last_seq: Seq,
+    /// The last number a message of tags only was given (§20.3): its own
+    /// count, so that the server's order has no holes for them.
+    tags_only_seq: u64,
     /// The last time given: later events never get an earlier one, even
     /// if the clock they come with steps back.
     last_at: Option<Timestamp>,
@@ -219,6 +222,7 @@ impl Hall {
             free_rooms: Vec::new(),
             default: RoomId(0),
             last_seq: Seq(0),
+            tags_only_seq: 0,
             last_at: None,
             replay,
             crowd_size,
@@ -770,6 +774,8 @@ impl Hall {
             }
             EventKind::Topic { .. } => self.number(seq, at, None, None, kind),
             EventKind::Private { .. } => self.private(seq, at, kind),
+            // A cluster never carries one (IRC is not served there, §20.7).
+            EventKind::TagsOnly { .. } => Arc::new(Event::new(seq, at, kind)),
         };
         Accepted {
             event,
@@ -884,6 +890,92 @@ impl Hall {
     /// this process (§20.6).
     fn profile_by_id(&self, id: MemberId) -> Option<Profile> {
         self.recipients.get(id.0 as usize)?.as_ref()?.profile()
+    }
+
+    /// How the message the member `id` is sending goes out, if it is a
+    /// client of this process (§20.3).
+    fn sending_by_id(&self, id: MemberId) -> Sending {
+        match self.recipients.get(id.0 as usize) {
+            Some(Some(r)) => r.sending(),
+            _ => Sending::default(),
+        }
+    }
+
+    /// The tags an event carries to IRC clients that asked for
+    /// `message-tags` (§20.3): `bot` if its actor (of `profile`) is a
+    /// bot (§20.6), then the `client` tags it put on what it is sending.
+    fn actor_tags(profile: Option<&Profile>, client: Option<Arc<str>>) -> Option<Arc<str>> {
+        if !profile.is_some_and(|p| p.bot) {
+            return client;
+        }
+        Some(match client {
+            Some(client) => Arc::from(format!("bot;{client}")),
+            None => Arc::from("bot"),
+        })
+    }
+
+    /// Whether the member `id` gets its own messages back (§20.3).
+    fn echoes(&self, id: MemberId) -> bool {
+        matches!(self.recipients.get(id.0 as usize), Some(Some(r)) if r.echoes())
+    }
+
+    /// A message of tags only (IRC's `TAGMSG`, §20.3) from `from` to
+    /// `room` (which it is in), or to `to`'s holder: delivered to this
+    /// process's clients there (its sender too if it asked for its own
+    /// messages back). Numbered apart from the server's order (its
+    /// `msgid` is `t` and that number) and never kept. `None` if there is
+    /// no such room.
+    pub fn tags_only(
+        &mut self,
+        at: Timestamp,
+        room: Option<&RoomKey>,
+        from: Name<'static>,
+        to: Option<Name<'static>>,
+    ) -> Option<Arc<Event>> {
+        let actor = self.members.get(&from.key()).map(|m| m.id);
+        let at = self.stamp(at);
+        self.tags_only_seq += 1;
+        let profile = actor.and_then(|id| self.profile_by_id(id));
+        let sending = actor.map(|id| self.sending_by_id(id)).unwrap_or_default();
+        let tags = Hall::actor_tags(profile.as_ref(), sending.tags);
+        let user = profile.map(|p| p.user);
+        let echo = actor.filter(|id| self.echoes(*id));
+        match room {
+            Some(room) => {
+                let id = *self.room_ids.get(room)?;
+                let name = self.at(id)?.name().clone();
+                let kind = EventKind::TagsOnly { from, to: None };
+                let event = Arc::new(
+                    Event::new_in(Seq(self.tags_only_seq), at, Some(name), kind)
+                        .by_user(user)
+                        .with_tags(tags),
+                );
+                let except = if echo.is_some() { None } else { actor };
+                self.deliver_in(id, at, except, &event);
+                Some(event)
+            }
+            None => {
+                let target = to
+                    .as_ref()
+                    .and_then(|t| self.seats.get(&t.key()))
+                    .map(|seat| Arc::clone(&seat.recipient));
+                let kind = EventKind::TagsOnly { from, to };
+                let event = Arc::new(
+                    Event::new(Seq(self.tags_only_seq), at, kind)
+                        .by_user(user)
+                        .with_tags(tags),
+                );
+                if let Some(recipient) = target {
+                    recipient.deliver(&event);
+                }
+                if let Some(id) = echo
+                    && let Some(Some(me)) = self.recipients.get(id.0 as usize)
+                {
+                    me.deliver(&event);
+                }
+                Some(event)
+            }
+        }
     }
 
     /// The member holding `key`, as `WHO` and `WHOIS` show it (§20.6).
@@ -1182,8 +1274,18 @@ impl Hall {
         kind: EventKind,
     ) -> Arc<Event> {
         self.last_seq = seq;
-        let user = actor.and_then(|id| self.profile_by_id(id)).map(|p| p.user);
-        let event = Arc::new(Event::new_in(seq, at, room, kind).by_user(user));
+        let profile = actor.and_then(|id| self.profile_by_id(id));
+        let sending = actor.map(|id| self.sending_by_id(id)).unwrap_or_default();
+        let tags = Hall::actor_tags(profile.as_ref(), sending.tags);
+        let user = profile.map(|p| p.user);
+        let notice =
+            sending.notice && matches!(kind, EventKind::Public { .. } | EventKind::Private { .. });
+        let event = Arc::new(
+            Event::new_in(seq, at, room, kind)
+                .by_user(user)
+                .with_tags(tags)
+                .as_notice(notice),
+        );
         // The log's own copy, without the encodings the delivery is about
         // to cache in this one: 10,000 events kept for resumes would hold
         // about 150 octets of encodings each (issue 22's memory goal).

@@ -265,6 +265,24 @@ impl LocalHub {
     }
 }
 
+/// Whether `key`'s holder is in `room`, as a message to it requires.
+fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished> {
+    match hall.is_in(key, room) {
+        None => Err(Unpublished::NoSuchRoom),
+        Some(false) => Err(Unpublished::NotInRoom),
+        Some(true) => Ok(()),
+    }
+}
+
+/// The name `to`'s holder has, if online, as a private message requires.
+fn online(hall: &Hall, to: &Name<'_>) -> Result<Name<'static>, Unpublished> {
+    Ok(hall
+        .member(&to.key())
+        .ok_or(Unpublished::NotOnline)?
+        .name
+        .clone())
+}
+
 impl Hub for LocalHub {
     fn claim(&self, entrant: Entrant, resumable: bool) -> Answer {
         let Entrant {
@@ -315,26 +333,28 @@ impl Hub for LocalHub {
             }
             Said::InRoom { room, text } => {
                 let room = room_key(room);
-                match r.hall.is_in(&from.key, &room) {
-                    None => return Err(Unpublished::NoSuchRoom),
-                    Some(false) => return Err(Unpublished::NotInRoom),
-                    Some(true) => {}
-                }
+                in_room(&r.hall, &from.key, &room)?;
                 r.hall.say(seq, wall_clock(), &room, name, text)
             }
             Said::Private { to, text } => {
-                let to = r
-                    .hall
-                    .member(&to.key())
-                    .ok_or(Unpublished::NotOnline)?
-                    .name
-                    .clone();
+                let to = online(&r.hall, to)?;
                 let kind = EventKind::Private {
                     from: name,
                     to,
                     text,
                 };
                 Some(r.hall.private(seq, wall_clock(), kind))
+            }
+            Said::TagsIn { room } => {
+                let room = room_key(room);
+                in_room(&r.hall, &from.key, &room)?;
+                r.hall.tags_only(wall_clock(), Some(&room), name, None);
+                return Ok(Published::Queued);
+            }
+            Said::TagsTo { to } => {
+                let to = online(&r.hall, to)?;
+                r.hall.tags_only(wall_clock(), None, name, Some(to));
+                return Ok(Published::Queued);
             }
         };
         event

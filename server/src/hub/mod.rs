@@ -89,6 +89,11 @@ pub enum Said<'a> {
         to: &'a Name<'a>,
         text: Text<'static>,
     },
+    /// Tags only (IRC's `TAGMSG`, §20.3) to everyone else in `room`:
+    /// neither numbered in the server's order nor kept.
+    TagsIn { room: &'a RoomName<'a> },
+    /// Tags only to whoever holds `to`'s key.
+    TagsTo { to: &'a Name<'a> },
 }
 
 /// How a client leaves: the reason and the farewell, if any (§9.1).
@@ -157,10 +162,27 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// How the message this client is sending now goes out, beyond its
+    /// text (IRC's `NOTICE` and client-only tags, §20.3), to go on its
+    /// event. Must never wait.
+    fn sending(&self) -> Sending {
+        Sending::default()
+    }
+
     /// A name this client watches (IRC's `MONITOR`, §20.6) came online
     /// (`who`) or left. Must never wait.
     #[allow(unused_variables)] // only IRC clients watch
     fn presence(&self, who: &Present, online: bool) {}
+}
+
+/// How a message goes out beyond its text: what an IRC client's line
+/// said of it (§20.3). A Tagarela client's messages have nothing here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sending {
+    /// Its client-only tags (`+key=value;...`, escaped as on the wire).
+    pub tags: Option<Arc<str>>,
+    /// It is a `NOTICE`: never answered automatically.
+    pub notice: bool,
 }
 
 /// What an IRC client said of itself (§20.6). A Tagarela client has

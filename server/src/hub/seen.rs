@@ -56,6 +56,8 @@ impl Recipient for Seen {
             EventKind::Public { from, text } => format!("{from}: {text}"),
             EventKind::Private { from, to, text } => format!("{from}->{to}: {text}"),
             EventKind::Topic { by, text } => format!("topic by {by}: {text}"),
+            EventKind::TagsOnly { from, to: Some(to) } => format!("{from}->{to} tags"),
+            EventKind::TagsOnly { from, to: None } => format!("{from} tags"),
         };
         // Events of the reference default room read as they did before
         // rooms; those of any other room name it first.

@@ -46,8 +46,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// The record of an accepted event; private text only if `private_text`.
-    pub fn of(entry: &Entry, private_text: bool) -> Record {
+    /// The record of an accepted event; private text only if
+    /// `private_text`; `None` for a message of IRC tags only, which is
+    /// never recorded (§20.3).
+    pub fn of(entry: &Entry, private_text: bool) -> Option<Record> {
         let e = &entry.event;
         let event = match &e.kind {
             EventKind::Join { name } => RecordKind::Join {
@@ -72,13 +74,14 @@ impl Record {
                 by: by.to_string(),
                 text: text.to_string(),
             },
+            EventKind::TagsOnly { .. } => return None,
         };
-        Record {
+        Some(Record {
             ts: e.at.to_string(),
             seq: Some(e.seq.0),
             room: e.room.as_ref().map(ToString::to_string),
             event,
-        }
+        })
     }
 }
 
@@ -212,7 +215,7 @@ impl EventSink for AuditLog {
             self.record_all(
                 entries
                     .iter()
-                    .map(|e| Record::of(e, private_text))
+                    .filter_map(|e| Record::of(e, private_text))
                     .collect(),
             )
             .await;

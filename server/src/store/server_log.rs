@@ -59,6 +59,8 @@ impl ServerLog {
             EventKind::Private { from, to, .. } => {
                 tracing::info!(from = %from, to = %to, %seq, "private message");
             }
+            // Never handed to the stores (§20.3).
+            EventKind::TagsOnly { .. } => {}
         }
     }
 }

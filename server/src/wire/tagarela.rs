@@ -134,7 +134,7 @@ pub fn encode_event_rooms(event: &Event) -> Option<Bytes> {
         room: room.borrowed(),
         line: Box::new(ServerLine::Seq {
             seq: event.seq.0,
-            event: Box::new(room_event_line(event)),
+            event: Box::new(room_event_line(event)?),
         }),
     })
 }
@@ -192,14 +192,15 @@ fn event_line(event: &Event) -> Option<ServerLine<'_>> {
             text: text.clone(),
         }),
         EventKind::Topic { .. } => None,
-        _ => Some(room_event_line(event)),
+        _ => room_event_line(event),
     }
 }
 
-/// An event as its line (§7.1, §19.3).
-fn room_event_line(event: &Event) -> ServerLine<'_> {
+/// An event as its line (§7.1, §19.3); `None` for what no Tagarela
+/// client is sent (a message of IRC tags only, §20.3).
+fn room_event_line(event: &Event) -> Option<ServerLine<'_>> {
     let at = event.at;
-    match &event.kind {
+    Some(match &event.kind {
         EventKind::Join { name } => ServerLine::Join {
             at,
             name: name.borrowed(),
@@ -226,7 +227,8 @@ fn room_event_line(event: &Event) -> ServerLine<'_> {
             by: by.borrowed(),
             text: text.clone(),
         },
-    }
+        EventKind::TagsOnly { .. } => return None,
+    })
 }
 
 /// `line` as one of `room`'s lines (§19.3).
@@ -247,7 +249,7 @@ fn entered(e: &Entered) -> Bytes {
         out.extend_from_slice(line);
     }
     if let Some(set) = &e.topic
-        && let Some(line) = encode(&in_room(&e.room, room_event_line(set)))
+        && let Some(line) = room_event_line(set).and_then(|l| encode(&in_room(&e.room, l)))
     {
         out.extend_from_slice(&line);
     }
@@ -351,7 +353,7 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
         Reply::RoomError { room, code } => room_error(room, *code),
         Reply::WhoIn { room, names } => Some(who_in(room, names)),
         Reply::Rooms(list) => Some(rooms(list)),
-        Reply::Topic { room, set } => encode(&in_room(room, room_event_line(set))),
+        Reply::Topic { room, set } => room_event_line(set).and_then(|l| encode(&in_room(room, l))),
         Reply::HistoryIn { room, events } => Some(history_in(room, events)),
         Reply::Bans { room, targets } => encode(&in_room(
             room,

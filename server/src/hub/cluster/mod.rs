@@ -919,6 +919,9 @@ impl Hub for ClusterHub {
                     text,
                 }
             }
+            // Only IRC clients send tags alone, and a cluster's node has
+            // no IRC port (§20.7): nothing is carried.
+            Said::TagsIn { .. } | Said::TagsTo { .. } => return Ok(Published::Queued),
         };
         self.enqueue(command)
     }

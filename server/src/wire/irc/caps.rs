@@ -16,13 +16,17 @@ pub enum Cap {
     Batch,
     /// `userhost-in-names`: NAMES gives `nick!user@host`.
     UserhostInNames,
+    /// `message-tags`: `@msgid=` and `time=` on every event, client-only
+    /// tags relayed, and `TAGMSG`.
+    MessageTags,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 5] = [
+    pub const ALL: [Cap; 6] = [
         Cap::Batch,
         Cap::EchoMessage,
+        Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::ServerTime,
         Cap::UserhostInNames,
@@ -36,6 +40,7 @@ impl Cap {
             Cap::MultiPrefix => "multi-prefix",
             Cap::Batch => "batch",
             Cap::UserhostInNames => "userhost-in-names",
+            Cap::MessageTags => "message-tags",
         }
     }
 

@@ -14,9 +14,9 @@ use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomNa
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, EventKind, WireFormat};
 use crate::hub::crowd::Notice;
-use crate::hub::{Entered, Present, Profile, Recipient, RoomList, RoomRefusal};
+use crate::hub::{Entered, Present, Profile, Recipient, RoomList, RoomRefusal, Sending};
 use crate::wire::irc::caps::{Cap, Caps};
-use crate::wire::irc::encode;
+use crate::wire::irc::encode::{self, Stamp};
 use crate::wire::irc::identity::IrcIdentity;
 use crate::wire::irc::whox::{Whox, WhoxUser};
 use crate::wire::outbox::Outbox;
@@ -73,6 +73,8 @@ struct View {
     /// The name registration last asked for: the `<nick>` of a refusal
     /// (ERR_NICKNAMEINUSE names the nick tried, not its holder).
     asked: Option<Name<'static>>,
+    /// The client-only tags of the message being sent (§20.3).
+    sending: Option<Arc<str>>,
 }
 
 impl IrcClient {
@@ -469,13 +471,21 @@ impl IrcClient {
 
     /// The event in this client's format, encoded once for all.
     fn encoded<'e>(&self, event: &'e Event) -> Option<&'e bytes::Bytes> {
-        let time = self.caps().has(Cap::ServerTime);
-        let format = if time {
-            WireFormat::IrcTime
+        let caps = self.caps();
+        let (format, stamp) = if caps.has(Cap::MessageTags) {
+            (WireFormat::IrcTags, Stamp::Tags)
+        } else if caps.has(Cap::ServerTime) {
+            (WireFormat::IrcTime, Stamp::Time)
         } else {
-            WireFormat::Irc
+            (WireFormat::Irc, Stamp::Bare)
         };
-        event.encoded(format, |e| encode::event(e, time, &self.identity.name))
+        event.encoded(format, |e| encode::event(e, stamp, &self.identity.name))
+    }
+
+    /// The client-only tags of the message this client is sending now
+    /// (§20.3), until it is sent: the hub puts them on its event.
+    pub fn sending(&self, tags: Option<Arc<str>>) {
+        self.lock().sending = tags;
     }
 }
 
@@ -537,6 +547,8 @@ impl Recipient for IrcClient {
         let quit = matches!(&event.kind, EventKind::Leave { reason, .. }
             if !matches!(reason, LeaveReason::Part | LeaveReason::Kicked));
         match &event.kind {
+            // Tags alone are for clients that asked for them (§20.3).
+            EventKind::TagsOnly { .. } if !self.caps().has(Cap::MessageTags) => return,
             EventKind::Private { from, to, .. } if from != to => {
                 let echo = self.caps().has(Cap::EchoMessage);
                 if !echo && self.lock().nick.as_ref() == Some(from) {
@@ -602,6 +614,14 @@ impl Recipient for IrcClient {
 
     fn echoes(&self) -> bool {
         self.caps().has(Cap::EchoMessage)
+    }
+
+    fn sending(&self) -> Sending {
+        let view = self.lock();
+        Sending {
+            tags: view.sending.clone(),
+            notice: view.doing == Doing::Notice,
+        }
     }
 
     fn profile(&self) -> Option<Profile> {

@@ -40,11 +40,59 @@ pub fn time_tag(out: &mut Vec<u8>, at: Timestamp) {
     out.push(b' ');
 }
 
-/// Appends one line: the tag (if `time`), `head`, `tail` as the last
+/// What tags go before an event's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// None.
+    Bare,
+    /// `@time=` (`server-time`).
+    Time,
+    /// `@msgid=...;time=...` and the sender's client-only tags
+    /// (`message-tags`).
+    Tags,
+}
+
+/// An event's tags, as they go before each of its lines.
+#[derive(Debug, Clone, Copy)]
+struct Tagging<'e> {
+    /// When.
+    at: Timestamp,
+    /// `msgid` and client tags too, or `time` alone.
+    full: Option<(&'e Event, Option<&'e str>)>,
+}
+
+/// The `msgid` of `event`: its number, or for a message of tags only
+/// (numbered apart, §20.3) `t` and its number.
+pub fn msgid(event: &Event) -> String {
+    match event.kind {
+        EventKind::TagsOnly { .. } => format!("t{}", event.seq),
+        _ => event.seq.to_string(),
+    }
+}
+
+/// Appends the tags of `tagging` and a space.
+fn tags(out: &mut Vec<u8>, tagging: Tagging<'_>) {
+    match tagging.full {
+        None => time_tag(out, tagging.at),
+        Some((event, client)) => {
+            out.extend_from_slice(b"@msgid=");
+            out.extend_from_slice(msgid(event).as_bytes());
+            out.extend_from_slice(b";time=");
+            tagging.at.write(out);
+            if let Some(client) = client {
+                out.push(b';');
+                out.extend_from_slice(client.as_bytes());
+            }
+            out.push(b' ');
+        }
+    }
+}
+
+/// Appends one line: the tags (if any), `head`, `tail` as the last
 /// parameter (always with `:`), CR LF.
-fn line(out: &mut Vec<u8>, time: Option<Timestamp>, head: &str, tail: Option<&str>) {
-    if let Some(at) = time {
-        time_tag(out, at);
+fn line(out: &mut Vec<u8>, tagging: Option<Tagging<'_>>, head: &str, tail: Option<&str>) {
+    if let Some(tagging) = tagging {
+        tags(out, tagging);
     }
     out.extend_from_slice(head.as_bytes());
     if let Some(tail) = tail {
@@ -57,9 +105,9 @@ fn line(out: &mut Vec<u8>, time: Option<Timestamp>, head: &str, tail: Option<&st
 /// Appends a message as `PRIVMSG` (or `NOTICE`) lines from `from` to
 /// `target`: an action as CTCP `ACTION`, and a text too long for one
 /// line in several, cut on character boundaries.
-pub fn message(
+fn message(
     out: &mut Vec<u8>,
-    time: Option<Timestamp>,
+    time: Option<Tagging<'_>>,
     from: &str,
     user: Option<&str>,
     verb: &str,
@@ -80,14 +128,26 @@ pub fn message(
 }
 
 /// The event as IRC lines (`server` names this server, the source of a
-/// kick); `None` for what IRC has no line for (a stored message with no
-/// room, never delivered live).
-pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
-    let at = time.then_some(event.at);
+/// kick), with the tags `stamp` says; `None` for what IRC has no line for
+/// (a stored message with no room, never delivered live; a message of
+/// tags only without `message-tags`).
+pub fn event(event: &Event, stamp: Stamp, server: &str) -> Option<Bytes> {
+    let at = match stamp {
+        Stamp::Bare => None,
+        Stamp::Time => Some(Tagging {
+            at: event.at,
+            full: None,
+        }),
+        Stamp::Tags => Some(Tagging {
+            at: event.at,
+            full: Some((event, event.tags.as_deref())),
+        }),
+    };
     let mut out = Vec::with_capacity(96);
     let room = event.room.as_ref().map(|r| r.as_str());
     let user = event.user.as_deref();
     let src = |name: &Name<'_>| source(name.as_str(), user);
+    let verb = if event.notice { "NOTICE" } else { "PRIVMSG" };
     match (&event.kind, room) {
         (EventKind::Join { name }, Some(room)) => {
             line(&mut out, at, &format!(":{} JOIN {room}", src(name)), None);
@@ -114,15 +174,7 @@ pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
             line(&mut out, at, &format!(":{} QUIT", src(name)), Some(&why));
         }
         (EventKind::Public { from, text }, Some(room)) => {
-            message(
-                &mut out,
-                at,
-                from.as_str(),
-                user,
-                "PRIVMSG",
-                room,
-                text.as_str(),
-            );
+            message(&mut out, at, from.as_str(), user, verb, room, text.as_str());
         }
         (EventKind::Private { from, to, text }, _) => {
             message(
@@ -130,7 +182,7 @@ pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
                 at,
                 from.as_str(),
                 user,
-                "PRIVMSG",
+                verb,
                 to.as_str(),
                 text.as_str(),
             );
@@ -138,6 +190,18 @@ pub fn event(event: &Event, time: bool, server: &str) -> Option<Bytes> {
         (EventKind::Topic { by, text }, Some(room)) => {
             let head = format!(":{} TOPIC {room}", src(by));
             line(&mut out, at, &head, Some(text.as_str()));
+        }
+        (EventKind::TagsOnly { from, to }, room) => {
+            let target = to.as_ref().map(|t| t.as_str()).or(room)?;
+            if stamp != Stamp::Tags {
+                return None;
+            }
+            line(
+                &mut out,
+                at,
+                &format!(":{} TAGMSG {target}", src(from)),
+                None,
+            );
         }
         (EventKind::Join { .. } | EventKind::Public { .. } | EventKind::Topic { .. }, None) => {
             return None;
@@ -179,7 +243,11 @@ pub fn crowd(notice: &Notice, time: bool, server: &str) -> Bytes {
     );
     let mut out = Vec::new();
     let head = format!(":{server} NOTICE {}", notice.room.as_str());
-    line(&mut out, time.then_some(notice.at), &head, Some(&text));
+    let tagging = time.then_some(Tagging {
+        at: notice.at,
+        full: None,
+    });
+    line(&mut out, tagging, &head, Some(&text));
     Bytes::from(out)
 }
 
@@ -206,8 +274,43 @@ mod tests {
     }
 
     fn lines(event: &Event, time: bool) -> String {
-        let bytes = super::event(event, time, "irc.test").unwrap_or_default();
+        let stamp = if time { Stamp::Time } else { Stamp::Bare };
+        tagged(event, stamp)
+    }
+
+    fn tagged(event: &Event, stamp: Stamp) -> String {
+        let bytes = super::event(event, stamp, "irc.test").unwrap_or_default();
         String::from_utf8(bytes.to_vec()).unwrap_or_default()
+    }
+
+    #[test]
+    fn message_tags_carry_msgid_time_and_the_senders_client_tags() {
+        let said = EventKind::Public {
+            from: name("ana"),
+            text: text("oi"),
+        };
+        let said = Event::new_in(Seq(42), at(), room(), said)
+            .with_tags(Some(std::sync::Arc::from("+draft/react=\\o/")));
+        assert_eq!(
+            tagged(&said, Stamp::Tags),
+            "@msgid=42;time=2023-11-14T22:13:20.123Z;+draft/react=\\o/ :ana!~u@tagarela PRIVMSG #geral :oi\r\n"
+        );
+        // Client tags only for those who asked for message-tags.
+        assert_eq!(
+            lines(&said, false),
+            ":ana!~u@tagarela PRIVMSG #geral :oi\r\n"
+        );
+        let typing = EventKind::TagsOnly {
+            from: name("ana"),
+            to: None,
+        };
+        let typing = Event::new_in(Seq(7), at(), room(), typing)
+            .with_tags(Some(std::sync::Arc::from("+typing=active")));
+        assert_eq!(
+            tagged(&typing, Stamp::Tags),
+            "@msgid=t7;time=2023-11-14T22:13:20.123Z;+typing=active :ana!~u@tagarela TAGMSG #geral\r\n"
+        );
+        assert_eq!(tagged(&typing, Stamp::Time), "");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tagarela_parser::irc::{IRC_LINE_MAX, IRC_TAGS_MAX, IrcMessage};
+use tagarela_parser::irc::{IRC_CLIENT_TAGS_MAX, IRC_LINE_MAX, IRC_TAGS_MAX, IrcMessage};
 use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 
 use crate::chat::intent::Intent;
@@ -87,7 +87,7 @@ impl IrcFront {
             }
             None => (0, line.len()),
         };
-        if tags > IRC_TAGS_MAX || body > IRC_LINE_MAX - 2 {
+        if tags > IRC_CLIENT_TAGS_MAX || body > IRC_LINE_MAX - 2 {
             self.reply("417", &[], "Input line was too long");
             return Next::Continue;
         }
@@ -249,7 +249,18 @@ impl IrcFront {
                 None => self.need_more("PASS"),
             },
             _ if !registered => self.reply("451", &[], "You have not registered"),
-            "PRIVMSG" | "NOTICE" => return self.message(m.command(), p, session),
+            "PRIVMSG" | "NOTICE" => {
+                self.client.sending(self.client_tags(m));
+                let next = self.message(m.command(), p, session);
+                self.client.sending(None);
+                return next;
+            }
+            "TAGMSG" => {
+                self.client.sending(self.client_tags(m));
+                let next = self.tagmsg(p, session);
+                self.client.sending(None);
+                return next;
+            }
             "JOIN" => return self.join(p, session),
             "PART" => return self.part(p, session),
             "TOPIC" => return self.topic(p, session),
@@ -444,6 +455,48 @@ impl IrcFront {
             _ => {
                 let sub = p.first().map_or("*", String::as_str);
                 self.reply("410", &[sub], "Invalid CAP command");
+            }
+        }
+        Next::Continue
+    }
+
+    /// The client-only tags of `m` to relay (§20.3): only from a client
+    /// that asked for `message-tags`.
+    fn client_tags(&self, m: &IrcMessage) -> Option<Arc<str>> {
+        if !self.client.caps().has(Cap::MessageTags) {
+            return None;
+        }
+        m.client_only_tags().map(Arc::from)
+    }
+
+    /// `TAGMSG`: the message's tags alone, to rooms and to names
+    /// (§20.3). Refusals are answered as for `PRIVMSG`.
+    fn tagmsg(&mut self, p: &[String], session: &mut Session) -> Next {
+        let Some(targets) = p.first().filter(|t| !t.is_empty()) else {
+            self.reply("411", &[], "No recipient given (TAGMSG)");
+            return Next::Continue;
+        };
+        self.client.doing(Doing::Message);
+        for target in targets.split(',').take(MESSAGE_TARGETS) {
+            let intent = if target.starts_with('#') {
+                match RoomName::typed(target) {
+                    Ok(room) => Intent::TagsIn { room },
+                    Err(_) => {
+                        self.reply("403", &[target], "No such channel");
+                        continue;
+                    }
+                }
+            } else {
+                match Name::recipient(target) {
+                    Ok(to) => Intent::TagsTo { to },
+                    Err(_) => {
+                        self.reply("401", &[target], "No such nick/channel");
+                        continue;
+                    }
+                }
+            };
+            if let Next::Close(why) = session.handle(intent) {
+                return Next::Close(why);
             }
         }
         Next::Continue
