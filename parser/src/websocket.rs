@@ -225,7 +225,12 @@ impl Unframer {
         let mut r = 0;
         let mut w = 0;
         loop {
-            if self.lf_owed && w < out.len() {
+            if self.lf_owed {
+                if w == out.len() {
+                    // The output is full: nothing more is read until the
+                    // LF is given (a message ending next must owe its own).
+                    break;
+                }
                 out[w] = b'\n';
                 w += 1;
                 self.lf_owed = false;
@@ -630,6 +635,23 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_message_behind_a_full_output_keeps_its_own_lf() {
+        let mut u = Unframer::new(Reader::Client);
+        let input = [0x81, 2, b'h', b'i', 0x81, 0x00];
+        let mut got = Vec::new();
+        let mut at = 0;
+        while at < input.len() || u.lf_owed() {
+            let mut out = [0u8; 2];
+            let Ok(done) = u.unframe(&input[at..], &mut out) else {
+                panic!("a valid stream");
+            };
+            got.extend_from_slice(&out[..done.written]);
+            at += done.consumed;
+        }
+        assert_eq!(got, b"hi\n\n");
+    }
+
+    #[test]
     fn a_full_output_owes_its_lf() {
         let mut u = Unframer::new(Reader::Client);
         let mut out = [0u8; 2];
@@ -731,6 +753,38 @@ mod tests {
             let mut out = [0u8; 1];
             let done = u.unframe(&[], &mut out).unwrap_or(Unframed { consumed: 0, written: 0 });
             lines.extend_from_slice(&out[..done.written]);
+            let mut expected = Vec::new();
+            for m in &messages {
+                expected.extend_from_slice(m.line.as_bytes());
+                expected.push(b'\n');
+            }
+            prop_assert_eq!(lines, expected);
+        }
+
+        /// With outputs of any size, however short, what is not taken
+        /// is given again and the lines come out the same as read whole.
+        #[test]
+        fn short_outputs_lose_nothing(
+            messages in proptest::collection::vec(sent(), 0..6),
+            outs in proptest::collection::vec(1usize..8, 1..8),
+        ) {
+            let bytes = wire(&messages, None);
+            let mut u = Unframer::new(Reader::Client);
+            let mut lines = Vec::new();
+            let mut at = 0;
+            let mut i = 0;
+            // Each round reads what is left with an output of a few
+            // octets, until all is read and no LF is owed.
+            while at < bytes.len() || u.lf_owed() {
+                let mut out = vec![0; outs[i % outs.len()]];
+                i += 1;
+                let done = u.unframe(&bytes[at..], &mut out);
+                prop_assert!(done.is_ok(), "{done:?}");
+                let done = done.unwrap_or(Unframed { consumed: 0, written: 0 });
+                prop_assert!(done.consumed > 0 || done.written > 0 || at == bytes.len());
+                lines.extend_from_slice(&out[..done.written]);
+                at += done.consumed;
+            }
             let mut expected = Vec::new();
             for m in &messages {
                 expected.extend_from_slice(m.line.as_bytes());

@@ -66,12 +66,11 @@ fn route(head: &[u8]) -> Route {
     }
 }
 
-/// Whether the head has `Upgrade: websocket` (any case).
+/// Whether the head has `Upgrade: websocket` (any case, in a list).
 fn asks_upgrade(head: &[u8]) -> bool {
     String::from_utf8_lossy(head).lines().any(|line| {
         line.split_once(':').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("upgrade")
-                && value.trim().eq_ignore_ascii_case("websocket")
+            name.trim().eq_ignore_ascii_case("upgrade") && ws_handshake::lists(value, "websocket")
         })
     })
 }
@@ -97,39 +96,39 @@ pub async fn serve<S: Transport>(
     let Ok(Some(head)) = head else {
         return;
     };
-    match route(&head) {
-        Route::Page => respond(&mut stream, "200 OK", "text/html; charset=utf-8", PAGE).await,
-        Route::Script => {
-            let kind = "text/javascript; charset=utf-8";
-            respond(&mut stream, "200 OK", kind, SCRIPT).await;
-        }
-        Route::Style => respond(&mut stream, "200 OK", "text/css; charset=utf-8", STYLE).await,
-        Route::NotUpgraded => {
-            let body = "This is the web client's WebSocket: open / in a browser.\n";
-            respond(
-                &mut stream,
-                "426 Upgrade Required",
-                "text/plain; charset=utf-8",
-                body,
-            )
-            .await;
-        }
-        Route::Elsewhere => {
-            let body = "Only the web client (/) and its socket (/ws) are here.\n";
-            respond(
-                &mut stream,
-                "404 Not Found",
-                "text/plain; charset=utf-8",
-                body,
-            )
-            .await;
-        }
+    let (status, kind_of_body, body) = match route(&head) {
+        Route::Page => ("200 OK", "text/html; charset=utf-8", PAGE),
+        Route::Script => ("200 OK", "text/javascript; charset=utf-8", SCRIPT),
+        Route::Style => ("200 OK", "text/css; charset=utf-8", STYLE),
+        Route::NotUpgraded => (
+            "426 Upgrade Required",
+            "text/plain; charset=utf-8",
+            "This is the web client's WebSocket: open / in a browser.\n",
+        ),
+        Route::Elsewhere => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "Only the web client (/) and its socket (/ws) are here.\n",
+        ),
         Route::Socket => {
-            let Some(lines) = open_socket(head, stream, &ctx, peer, kind).await else {
+            let opened = bounded(&stop, open_socket(head, stream, &ctx, peer, kind)).await;
+            let Some(Some(lines)) = opened else {
                 return;
             };
             connection::serve(lines, peer, ctx, stop, permit, kind, Protocol::Tagarela).await;
+            return;
         }
+    };
+    bounded(&stop, respond(&mut stream, status, kind_of_body, body)).await;
+}
+
+/// `work` (an answer being written), given at most [`HEAD_WAIT`] and
+/// given up at shutdown: a client that never reads its answer does not
+/// hold its connection, nor the shutdown. `None` if it was given up.
+async fn bounded<T>(stop: &CancellationToken, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        done = tokio::time::timeout(HEAD_WAIT, work) => done.ok(),
+        () = stop.cancelled() => None,
     }
 }
 

@@ -119,27 +119,43 @@ pub fn answer(head: &[u8], allowed: &[String]) -> Result<Accepted, Refused> {
             ));
         }
     };
-    let field = |name: &str| {
-        request
+    // A field given twice, or not in UTF-8, is a bad request: never taken
+    // as if it were absent.
+    let field = |name: &str| -> Result<Option<&str>, Refused> {
+        let mut given = request
             .headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
-            .map(str::trim)
+            .filter(|h| h.name.eq_ignore_ascii_case(name));
+        let Some(first) = given.next() else {
+            return Ok(None);
+        };
+        let bad = refused(
+            "400 Bad Request",
+            "A header field given twice or not in UTF-8.\n",
+        );
+        if given.next().is_some() {
+            return Err(bad);
+        }
+        std::str::from_utf8(first.value)
+            .map(|v| Some(v.trim()))
+            .map_err(|_| bad)
     };
-    let has_token = |name: &str, token: &str| {
-        field(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    let has_token = |name: &str, token: &str| -> Result<bool, Refused> {
+        Ok(field(name)?.is_some_and(|v| lists(v, token)))
     };
-    if request.method != Some("GET") || !has_token("upgrade", "websocket") {
+    if request.method != Some("GET") || !has_token("upgrade", "websocket")? {
         return Err(refused("400 Bad Request", "Not a WebSocket request.\n"));
     }
-    if !has_token("connection", "upgrade") {
+    if !has_token("connection", "upgrade")? {
         return Err(refused(
             "400 Bad Request",
             "Connection: Upgrade is missing.\n",
         ));
     }
-    if field("sec-websocket-version") != Some("13") {
+    let Some(host) = field("host")? else {
+        return Err(refused("400 Bad Request", "Host is missing.\n"));
+    };
+    if field("sec-websocket-version")? != Some("13") {
         return Err(Refused {
             status: "426 Upgrade Required",
             field: Some("Sec-WebSocket-Version: 13"),
@@ -147,14 +163,14 @@ pub fn answer(head: &[u8], allowed: &[String]) -> Result<Accepted, Refused> {
         });
     }
     let Some(key) =
-        field("sec-websocket-key").filter(|k| STANDARD.decode(k).is_ok_and(|raw| raw.len() == 16))
+        field("sec-websocket-key")?.filter(|k| STANDARD.decode(k).is_ok_and(|raw| raw.len() == 16))
     else {
         return Err(refused(
             "400 Bad Request",
             "Sec-WebSocket-Key is missing or malformed.\n",
         ));
     };
-    if !origin_allowed(field("origin"), field("host"), allowed) {
+    if !origin_allowed(field("origin")?, Some(host), allowed) {
         return Err(refused("403 Forbidden", "Origin not allowed.\n"));
     }
     Ok(Accepted {
@@ -164,6 +180,14 @@ pub fn answer(head: &[u8], allowed: &[String]) -> Result<Accepted, Refused> {
         ),
         head_len,
     })
+}
+
+/// Whether the header value `value`, a comma-separated list, has `token`
+/// (any case).
+pub fn lists(value: &str, token: &str) -> bool {
+    value
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Whether a page of `origin` may open a socket on the door asked as
@@ -241,6 +265,15 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         )));
     }
     let expected = accept_key(&key);
+    let says = |name: &str, wanted: &str| {
+        response.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case(name)
+                && std::str::from_utf8(h.value).is_ok_and(|v| lists(v, wanted))
+        })
+    };
+    if !says("upgrade", "websocket") || !says("connection", "upgrade") {
+        return Err(refused("an answer that does not switch to a WebSocket"));
+    }
     let accepted = response.headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("sec-websocket-accept") && h.value == expected.as_bytes()
     });
@@ -306,6 +339,22 @@ mod tests {
         );
         assert_eq!(
             status(request("Sec-WebSocket-Version: 13\r\n").replace("Upgrade\r\n", "close\r\n")),
+            Some("400 Bad Request")
+        );
+        // No Host; an Origin given twice; an Origin not in UTF-8.
+        let no_host =
+            request("Sec-WebSocket-Version: 13\r\n").replace("Host: 127.0.0.1:8080\r\n", "");
+        assert_eq!(status(no_host), Some("400 Bad Request"));
+        let twice = "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:8080\r\nOrigin: http://evil.example\r\n";
+        assert_eq!(status(request(twice)), Some("400 Bad Request"));
+        let mut raw = request("Sec-WebSocket-Version: 13\r\nOrigin: http://x\r\n").into_bytes();
+        let at = raw
+            .windows(8)
+            .position(|w| w == b"http://x")
+            .unwrap_or_default();
+        raw[at + 7] = 0xFF;
+        assert_eq!(
+            answer(&raw, &[]).err().map(|r| r.status),
             Some("400 Bad Request")
         );
     }

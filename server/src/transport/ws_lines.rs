@@ -47,28 +47,31 @@ pub struct WsLines<S> {
     framed_at: usize,
     /// This side's close frame is framed: nothing is framed after it.
     close_framed: bool,
+    /// What is framed is only answers to the peer's control frames, which
+    /// the reading side may write. Lines written wait for the writing
+    /// side's own flush: a reader that wrote them would take the socket's
+    /// write wake-up from a writer in another task, which would then
+    /// never wake.
+    answers_only: bool,
 }
 
-/// Masking keys for a client's frames: a generator seeded from the
-/// system's randomness, so that no key can be foretold by a page.
+/// Masking keys for a client's frames, each fresh from the system's
+/// randomness, so that none can be foretold (RFC 6455 §5.3).
 #[derive(Debug)]
-struct MaskKeys(u64);
+struct MaskKeys(ring::rand::SystemRandom);
 
 impl MaskKeys {
     fn new() -> MaskKeys {
-        let mut seed = [0u8; 8];
-        let _ = ring::rand::SystemRandom::new().fill(&mut seed);
-        MaskKeys(u64::from_le_bytes(seed) | 1)
+        MaskKeys(ring::rand::SystemRandom::new())
     }
 
-    /// The next key (xorshift64*).
-    fn next(&mut self) -> [u8; 4] {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32).to_le_bytes()
+    /// The next key.
+    fn next(&mut self) -> io::Result<[u8; 4]> {
+        let mut key = [0u8; 4];
+        self.0
+            .fill(&mut key)
+            .map_err(|_| io::Error::other("no randomness for a masking key"))?;
+        Ok(key)
     }
 }
 
@@ -95,30 +98,35 @@ impl<S> WsLines<S> {
             framed: Vec::new(),
             framed_at: 0,
             close_framed: false,
+            answers_only: false,
         }
     }
 
     /// Frames `payload` as one frame of `opcode`, masked if this side must.
-    fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
-        let mask = self.masks.as_mut().map(MaskKeys::next);
+    fn frame(&mut self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
+        let mask = self.masks.as_mut().map(MaskKeys::next).transpose()?;
         frame(&mut self.framed, opcode, payload, mask);
+        Ok(())
     }
 
     /// Frames this side's close, once, with `code`.
-    fn frame_close(&mut self, code: Option<u16>) {
+    fn frame_close(&mut self, code: Option<u16>) -> io::Result<()> {
         if self.close_framed {
-            return;
+            return Ok(());
         }
         self.close_framed = true;
         let payload = code.map(u16::to_be_bytes);
-        self.frame(Opcode::Close, payload.as_ref().map_or(&[][..], |p| &p[..]));
+        self.frame(Opcode::Close, payload.as_ref().map_or(&[][..], |p| &p[..]))
     }
 
     /// Frames the answers the peer's control frames are owed: an echo of
     /// its close, or a pong for its latest ping once all written before
     /// it is out (so pongs never pile up behind a reader that is slow).
-    fn frame_answers(&mut self) {
+    fn frame_answers(&mut self) -> io::Result<()> {
         let idle = self.framed_at == self.framed.len();
+        if idle {
+            self.answers_only = true;
+        }
         if idle
             && !self.close_framed
             && let Some(ping) = self.unframer.take_ping()
@@ -126,23 +134,25 @@ impl<S> WsLines<S> {
             let mut pong = [0u8; tagarela_parser::websocket::CONTROL_MAX];
             let len = ping.len();
             pong[..len].copy_from_slice(ping);
-            self.frame(Opcode::Pong, &pong[..len]);
+            self.frame(Opcode::Pong, &pong[..len])?;
         }
         if let Some(code) = self.unframer.closed() {
-            self.frame_close(code);
+            self.frame_close(code)?;
         }
+        Ok(())
     }
 }
 
 /// Appends `line` as one text frame. A line that is not UTF-8 (the
 /// server writes UTF-8 only) is sent with its bad octets replaced: a text
 /// frame must be UTF-8.
-fn frame_line<S>(ws: &mut WsLines<S>, line: &[u8]) {
+fn frame_line<S>(ws: &mut WsLines<S>, line: &[u8]) -> io::Result<()> {
+    ws.answers_only = false;
     match std::str::from_utf8(line) {
         Ok(_) => ws.frame(Opcode::Text, line),
         Err(_) => {
             let text = String::from_utf8_lossy(line).into_owned();
-            ws.frame(Opcode::Text, text.as_bytes());
+            ws.frame(Opcode::Text, text.as_bytes())
         }
     }
 }
@@ -165,13 +175,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsLines<S> {
     }
 
     /// Sends what the peer's control frames are owed, as far as the socket
-    /// takes it now; an error is the socket's.
+    /// takes it now, when nothing but such answers is framed (lines wait
+    /// for the writing side); an error is the socket's.
     fn answer(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.frame_answers();
-        match self.drain_framed(cx) {
-            Poll::Ready(Err(e)) => Err(e),
-            _ => Ok(()),
+        for _ in 0..2 {
+            // Answers framed before go first: then a ping that waited for
+            // them is answered in the same turn.
+            if self.answers_only
+                && let Poll::Ready(Err(e)) = self.drain_framed(cx)
+            {
+                return Err(e);
+            }
+            self.frame_answers()?;
         }
+        if self.answers_only
+            && let Poll::Ready(Err(e)) = self.drain_framed(cx)
+        {
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Keeps `piece`, a line's start without its LF, until the LF comes
@@ -217,6 +239,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsLines<S> {
             }
             match this.unframer.unframe(input, buf.initialize_unfilled()) {
                 Ok(done) => {
+                    debug_assert_eq!(done.consumed, input.len());
                     buf.advance(done.written);
                     this.answer(cx)?;
                     if done.written > 0 {
@@ -224,9 +247,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsLines<S> {
                     }
                 }
                 Err(e) => {
-                    // Said to the peer if the socket takes it now.
-                    this.frame_close(Some(e.close_code()));
-                    let _ = this.drain_framed(cx);
+                    // Said to the peer if the socket takes it now (and
+                    // no line is framed before it: the writer sends those).
+                    if this.framed_at == this.framed.len() {
+                        this.answers_only = true;
+                    }
+                    this.frame_close(Some(e.close_code()))?;
+                    if this.answers_only {
+                        let _ = this.drain_framed(cx);
+                    }
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
                 }
             }
@@ -263,7 +292,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsLines<S> {
                 line = &joined;
             }
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            frame_line(this, line);
+            frame_line(this, line)?;
         }
         if taken == 0 {
             return Poll::Ready(this.keep_piece(buf));
@@ -283,7 +312,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsLines<S> {
     /// Sends this side's close (1000, unless one was sent already), then
     /// ends the socket.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.frame_close(Some(close_code::NORMAL));
+        self.frame_close(Some(close_code::NORMAL))?;
         ready!(self.drain_framed(cx))?;
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
