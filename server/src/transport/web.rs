@@ -88,7 +88,7 @@ pub async fn serve<S: Transport>(
     permit: Permit,
     kind: TransportKind,
 ) {
-    // A shutdown does not wait for a head or a handshake in progress.
+    // A shutdown does not wait for a head in progress.
     let head = tokio::select! {
         head = tokio::time::timeout(HEAD_WAIT, read_head(&mut stream)) => head,
         () = stop.cancelled() => return,
@@ -96,7 +96,37 @@ pub async fn serve<S: Transport>(
     let Ok(Some(head)) = head else {
         return;
     };
-    let (status, kind_of_body, body) = match route(&head) {
+    let route = route(&head);
+    if route != Route::Socket {
+        // Bounded too: a client that never reads its page does not hold
+        // its connection, nor the shutdown. Boxed: its state is not the
+        // socket's.
+        Box::pin(bounded(&stop, answer(&mut stream, route))).await;
+        return;
+    }
+    // Not bounded again: the handshake's answer (the 101, ~130 octets)
+    // goes into a fresh socket's empty send buffer, so it cannot wait.
+    // (Wrapping it in a second timeout measured ~500 B more per idle
+    // socket: BENCHMARKS.md.)
+    let Some(lines) = open_socket(head, stream, &ctx, peer, kind).await else {
+        return;
+    };
+    connection::serve(lines, peer, ctx, stop, permit, kind, Protocol::Tagarela).await;
+}
+
+/// `work` (an answer being written), given at most [`HEAD_WAIT`] and
+/// given up at shutdown. `None` if it was given up.
+async fn bounded<T>(stop: &CancellationToken, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        done = tokio::time::timeout(HEAD_WAIT, work) => done.ok(),
+        () = stop.cancelled() => None,
+    }
+}
+
+/// Answers a request for anything but the socket: the page, its script
+/// and style, or why not.
+async fn answer<S: Transport>(stream: &mut S, route: Route) {
+    let (status, kind, body) = match route {
         Route::Page => ("200 OK", "text/html; charset=utf-8", PAGE),
         Route::Script => ("200 OK", "text/javascript; charset=utf-8", SCRIPT),
         Route::Style => ("200 OK", "text/css; charset=utf-8", STYLE),
@@ -105,31 +135,13 @@ pub async fn serve<S: Transport>(
             "text/plain; charset=utf-8",
             "This is the web client's WebSocket: open / in a browser.\n",
         ),
-        Route::Elsewhere => (
+        Route::Elsewhere | Route::Socket => (
             "404 Not Found",
             "text/plain; charset=utf-8",
             "Only the web client (/) and its socket (/ws) are here.\n",
         ),
-        Route::Socket => {
-            let opened = bounded(&stop, open_socket(head, stream, &ctx, peer, kind)).await;
-            let Some(Some(lines)) = opened else {
-                return;
-            };
-            connection::serve(lines, peer, ctx, stop, permit, kind, Protocol::Tagarela).await;
-            return;
-        }
     };
-    bounded(&stop, respond(&mut stream, status, kind_of_body, body)).await;
-}
-
-/// `work` (an answer being written), given at most [`HEAD_WAIT`] and
-/// given up at shutdown: a client that never reads its answer does not
-/// hold its connection, nor the shutdown. `None` if it was given up.
-async fn bounded<T>(stop: &CancellationToken, work: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        done = tokio::time::timeout(HEAD_WAIT, work) => done.ok(),
-        () = stop.cancelled() => None,
-    }
+    respond(stream, status, kind, body).await;
 }
 
 /// Answers the WebSocket request `head` read from `stream`: the socket
