@@ -87,6 +87,20 @@ impl TestServer {
         Ok(server)
     }
 
+    /// As [`TestServer::start_irc`], keeping history in memory (§16).
+    pub async fn start_irc_keeping_history(settings: Settings) -> std::io::Result<TestServer> {
+        let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let at = irc.local_addr()?;
+        let stores = Stores {
+            audit: AuditLog::disabled(),
+            history: Some(History::in_memory()),
+        };
+        let mut server =
+            Self::start_listening(settings, None, None, Some(irc), None, stores).await?;
+        server.irc = Some(at);
+        Ok(server)
+    }
+
     /// Starts a server with `settings` that also has a web door (§21).
     pub async fn start_web(settings: Settings) -> std::io::Result<TestServer> {
         let anywhere = SocketAddr::from(([127, 0, 0, 1], 0));

@@ -389,3 +389,148 @@ async fn tags_ride_on_messages_and_alone_only_to_those_who_asked() {
     let said = until(&mut caio, " MSG ").await;
     assert!(said.ends_with(" ana :aviso"), "{said}");
 }
+
+/// The `PRIVMSG` texts of a `CHATHISTORY` answer (up to `BATCH -`), and
+/// each line's tags.
+async fn page(irc: &mut Irc, ask: &str) -> Vec<(String, String)> {
+    irc.send(ask).await;
+    let lines = irc.until("BATCH -").await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" BATCH +") && l.contains(" chathistory ")),
+        "{lines:#?}"
+    );
+    lines
+        .iter()
+        .filter(|l| l.contains(" PRIVMSG "))
+        .map(|l| {
+            let (tags, rest) = l.split_once(' ').unwrap();
+            let text = rest.rsplit_once(" :").unwrap().1.to_owned();
+            (text, tags.to_owned())
+        })
+        .collect()
+}
+
+fn texts(page: &[(String, String)]) -> Vec<&str> {
+    page.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+#[tokio::test]
+async fn chathistory_pages_a_rooms_kept_messages() {
+    let settings = Settings {
+        rate_limit: None,
+        ..Settings::default()
+    };
+    let server = TestServer::start_irc_keeping_history(settings)
+        .await
+        .unwrap();
+    // 30 messages in the room, a few milliseconds apart (distinct times).
+    let (mut caio, mut caio_w) = tagarela(server.addr, "caio").await;
+    for n in 1..=30 {
+        caio_w
+            .write_all(format!("/msg #general m{n:02}\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    caio_w.write_all(b"/ping done\n").await.unwrap();
+    until(&mut caio, "PONG done").await;
+
+    let (r, w) = TcpStream::connect(server.irc.unwrap())
+        .await
+        .unwrap()
+        .into_split();
+    let mut ana = Irc {
+        lines: BufReader::new(r).lines(),
+        w,
+    };
+    ana.send(
+        "CAP REQ :batch message-tags draft/chathistory\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END",
+    )
+    .await;
+    let welcome = ana.until(" 376 ").await;
+    assert!(
+        welcome.iter().any(|l| l.contains(" CHATHISTORY=200 ")),
+        "{welcome:#?}"
+    );
+
+    let latest = page(&mut ana, "CHATHISTORY LATEST #general * 10").await;
+    let want: Vec<String> = (21..=30).map(|n| format!("m{n:02}")).collect();
+    assert_eq!(texts(&latest), want);
+    assert!(
+        latest[0].1.starts_with("@batch=h1;msgid="),
+        "{}",
+        latest[0].1
+    );
+    let msgid = |tags: &str| -> u64 {
+        let at = tags.find("msgid=").unwrap() + 6;
+        tags[at..].split(';').next().unwrap().parse().unwrap()
+    };
+    let time = |tags: &str| -> String {
+        let at = tags.find("time=").unwrap() + 5;
+        tags[at..].split([';', ' ']).next().unwrap().to_owned()
+    };
+    // The 30 are numbered one after another: m(k) is base + k.
+    let base = msgid(&latest[0].1) - 21;
+    let id = |k: u64| base + k;
+
+    let before = page(
+        &mut ana,
+        &format!("CHATHISTORY BEFORE #general msgid={} 5", id(21)),
+    )
+    .await;
+    assert_eq!(texts(&before), ["m16", "m17", "m18", "m19", "m20"]);
+    let after = page(
+        &mut ana,
+        &format!("CHATHISTORY AFTER #general msgid={} 3", id(16)),
+    )
+    .await;
+    assert_eq!(texts(&after), ["m17", "m18", "m19"]);
+    let around = page(
+        &mut ana,
+        &format!("CHATHISTORY AROUND #general msgid={} 4", id(16)),
+    )
+    .await;
+    assert_eq!(texts(&around), ["m14", "m15", "m16", "m17"]);
+    let between = format!(
+        "CHATHISTORY BETWEEN #general msgid={} msgid={} 10",
+        id(10),
+        id(13)
+    );
+    assert_eq!(texts(&page(&mut ana, &between).await), ["m11", "m12"]);
+    let backwards = format!(
+        "CHATHISTORY BETWEEN #general msgid={} msgid={} 2",
+        id(13),
+        id(5)
+    );
+    assert_eq!(texts(&page(&mut ana, &backwards).await), ["m11", "m12"]);
+    // By time: before m21's time is m20 and earlier; after m16's, m17 on.
+    let t21 = time(&latest[0].1);
+    let by_time = page(
+        &mut ana,
+        &format!("CHATHISTORY BEFORE #general timestamp={t21} 2"),
+    )
+    .await;
+    assert_eq!(texts(&by_time), ["m19", "m20"]);
+    let t16 = time(&around[2].1);
+    let by_time = page(
+        &mut ana,
+        &format!("CHATHISTORY AFTER #general timestamp={t16} 2"),
+    )
+    .await;
+    assert_eq!(texts(&by_time), ["m17", "m18"]);
+
+    // Private messages are not kept; a malformed line is a FAIL.
+    assert!(
+        page(&mut ana, "CHATHISTORY LATEST caio * 5")
+            .await
+            .is_empty()
+    );
+    ana.send("CHATHISTORY BEFORE #general * 5").await;
+    let fail = ana.until("FAIL").await.pop().unwrap();
+    assert!(
+        fail.contains(" FAIL CHATHISTORY INVALID_PARAMS BEFORE :"),
+        "{fail}"
+    );
+}

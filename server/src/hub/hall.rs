@@ -1042,6 +1042,13 @@ impl Hall {
         Some((x.name().clone(), x.history(query, default)))
     }
 
+    /// Where `at` falls among the room `key`'s kept messages (see
+    /// [`Room::history_seq_at`]): `None` if there is no such room, `Some`
+    /// of `None` if it keeps none.
+    pub fn history_seq_at(&self, key: &RoomKey, at: Timestamp, after: bool) -> Option<Option<u64>> {
+        Some(self.room(key)?.history_seq_at(at, after))
+    }
+
     /// The event that set the room `key`'s topic.
     pub fn topic_of(&self, key: &RoomKey) -> Result<Arc<Event>, crate::hub::RoomRefusal> {
         let x = self.room(key).ok_or(crate::hub::RoomRefusal::NoSuchRoom)?;

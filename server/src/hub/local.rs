@@ -634,6 +634,18 @@ impl Hub for LocalHub {
         Some(Whois { present, rooms })
     }
 
+    fn history_seq_at(
+        &self,
+        room: &RoomName<'_>,
+        at: tagarela_parser::Timestamp,
+        after: bool,
+    ) -> Result<Option<u64>, RoomRefusal> {
+        self.lock()
+            .hall
+            .history_seq_at(&room.key(), at, after)
+            .ok_or(RoomRefusal::NoSuchRoom)
+    }
+
     fn history_in(
         &self,
         room: &RoomName<'_>,

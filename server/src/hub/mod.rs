@@ -629,6 +629,20 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
     fn monitor(&self, watcher: &Arc<dyn Recipient>, name: &Name<'_>, on: bool) {}
 
+    /// Where the time `at` falls among `room`'s kept messages, as a
+    /// number to page from with [`Hub::history_in`] (`Before` it: those
+    /// stamped before `at`; `after`, `After` one less: those stamped after
+    /// it); `None` if the room keeps none (IRC's `CHATHISTORY`, §20.3).
+    #[allow(unused_variables)] // a hub without rooms refuses them all
+    fn history_seq_at(
+        &self,
+        room: &RoomName<'_>,
+        at: tagarela_parser::Timestamp,
+        after: bool,
+    ) -> Result<Option<u64>, RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
     /// [`Hub::history`] in `room`, and the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn history_in(

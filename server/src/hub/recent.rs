@@ -82,6 +82,24 @@ impl Recent {
         self.messages.iter().skip(skip).cloned().collect()
     }
 
+    /// Where `at` falls among the kept messages, as a number to page
+    /// from: the number of the first stamped at `at` or later (`after`
+    /// false: `Before` it gives those stamped before `at`), or later than
+    /// `at` (`after` true: `After` one less gives those stamped after
+    /// it); one past the newest kept if there is none.
+    pub fn seq_at(&self, at: Timestamp, after: bool) -> u64 {
+        let i = self
+            .messages
+            .partition_point(|e| if after { e.at <= at } else { e.at < at });
+        match self.messages.get(i) {
+            Some(e) => e.seq.0,
+            None => self
+                .messages
+                .back()
+                .map_or(1, |e| e.seq.0.saturating_add(1)),
+        }
+    }
+
     /// What `query` asks for, at most `count`, oldest first.
     pub fn query(&self, query: &HistoryQuery, count: usize) -> Vec<Arc<Event>> {
         match *query {

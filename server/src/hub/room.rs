@@ -347,6 +347,12 @@ impl Room {
         Some(self.recent.as_mut()?.answer(query, default))
     }
 
+    /// Where `at` falls among the kept messages (see [`Recent::seq_at`]);
+    /// `None` if the room keeps none.
+    pub fn history_seq_at(&self, at: Timestamp, after: bool) -> Option<u64> {
+        Some(self.recent.as_ref()?.seq_at(at, after))
+    }
+
     /// An empty memory of messages like this room's, keeping at most
     /// `messages` (for a new room); `None` if this one keeps none.
     pub fn recent_like(&self, messages: usize) -> Option<Recent> {

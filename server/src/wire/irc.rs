@@ -8,6 +8,7 @@
 //! sibling `tagarela.rs`: no sockets, no timers.
 
 pub mod caps;
+pub mod chathistory;
 pub mod client;
 pub mod encode;
 pub mod front;

@@ -1072,6 +1072,18 @@ impl Hub for ClusterHub {
         self.lock().hall.listing()
     }
 
+    fn history_seq_at(
+        &self,
+        room: &RoomName<'_>,
+        at: tagarela_parser::Timestamp,
+        after: bool,
+    ) -> Result<Option<u64>, RoomRefusal> {
+        self.lock()
+            .hall
+            .history_seq_at(&room.key(), at, after)
+            .ok_or(RoomRefusal::NoSuchRoom)
+    }
+
     fn history_in(
         &self,
         room: &RoomName<'_>,

@@ -19,12 +19,15 @@ pub enum Cap {
     /// `message-tags`: `@msgid=` and `time=` on every event, client-only
     /// tags relayed, and `TAGMSG`.
     MessageTags,
+    /// `draft/chathistory`: `CHATHISTORY` pages a room's kept messages.
+    ChatHistory,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 6] = [
+    pub const ALL: [Cap; 7] = [
         Cap::Batch,
+        Cap::ChatHistory,
         Cap::EchoMessage,
         Cap::MessageTags,
         Cap::MultiPrefix,
@@ -41,6 +44,7 @@ impl Cap {
             Cap::Batch => "batch",
             Cap::UserhostInNames => "userhost-in-names",
             Cap::MessageTags => "message-tags",
+            Cap::ChatHistory => "draft/chathistory",
         }
     }
 

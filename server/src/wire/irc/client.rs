@@ -471,15 +471,25 @@ impl IrcClient {
 
     /// The event in this client's format, encoded once for all.
     fn encoded<'e>(&self, event: &'e Event) -> Option<&'e bytes::Bytes> {
-        let caps = self.caps();
-        let (format, stamp) = if caps.has(Cap::MessageTags) {
-            (WireFormat::IrcTags, Stamp::Tags)
-        } else if caps.has(Cap::ServerTime) {
-            (WireFormat::IrcTime, Stamp::Time)
-        } else {
-            (WireFormat::Irc, Stamp::Bare)
+        let stamp = self.stamp();
+        let format = match stamp {
+            Stamp::Tags => WireFormat::IrcTags,
+            Stamp::Time => WireFormat::IrcTime,
+            Stamp::Bare => WireFormat::Irc,
         };
         event.encoded(format, |e| encode::event(e, stamp, &self.identity.name))
+    }
+
+    /// The tags this client's events carry, by the capabilities it took.
+    pub fn stamp(&self) -> Stamp {
+        let caps = self.caps();
+        if caps.has(Cap::MessageTags) {
+            Stamp::Tags
+        } else if caps.has(Cap::ServerTime) {
+            Stamp::Time
+        } else {
+            Stamp::Bare
+        }
     }
 
     /// The client-only tags of the message this client is sending now

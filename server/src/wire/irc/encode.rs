@@ -33,13 +33,6 @@ pub fn source(name: &str, user: Option<&str>) -> String {
     format!("{name}!~{}@{HOST}", user.unwrap_or(DEFAULT_USER))
 }
 
-/// Appends `@time=... ` for `at`.
-pub fn time_tag(out: &mut Vec<u8>, at: Timestamp) {
-    out.extend_from_slice(b"@time=");
-    at.write(out);
-    out.push(b' ');
-}
-
 /// What tags go before an event's lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stamp {
@@ -57,8 +50,29 @@ pub enum Stamp {
 struct Tagging<'e> {
     /// When.
     at: Timestamp,
-    /// `msgid` and client tags too, or `time` alone.
+    /// `time` (`server-time`, `message-tags`).
+    time: bool,
+    /// `msgid` and client tags too (`message-tags`).
     full: Option<(&'e Event, Option<&'e str>)>,
+    /// The batch it is part of (`batch`).
+    batch: Option<&'e str>,
+}
+
+impl<'e> Tagging<'e> {
+    /// The tags `stamp` asks for on `event`'s lines; `None` if none.
+    fn of(event: &'e Event, stamp: Stamp, batch: Option<&'e str>) -> Option<Tagging<'e>> {
+        let (time, full) = match stamp {
+            Stamp::Bare => (false, None),
+            Stamp::Time => (true, None),
+            Stamp::Tags => (true, Some((event, event.tags.as_deref()))),
+        };
+        (time || batch.is_some()).then_some(Tagging {
+            at: event.at,
+            time,
+            full,
+            batch,
+        })
+    }
 }
 
 /// The `msgid` of `event`: its number, or for a message of tags only
@@ -70,21 +84,32 @@ pub fn msgid(event: &Event) -> String {
     }
 }
 
-/// Appends the tags of `tagging` and a space.
+/// Appends the tags of `tagging` and a space: `batch`, `msgid`, `time`,
+/// then the client's.
 fn tags(out: &mut Vec<u8>, tagging: Tagging<'_>) {
-    match tagging.full {
-        None => time_tag(out, tagging.at),
-        Some((event, client)) => {
-            out.extend_from_slice(b"@msgid=");
-            out.extend_from_slice(msgid(event).as_bytes());
-            out.extend_from_slice(b";time=");
-            tagging.at.write(out);
-            if let Some(client) = client {
-                out.push(b';');
-                out.extend_from_slice(client.as_bytes());
-            }
-            out.push(b' ');
-        }
+    let mut first = true;
+    let mut next = |out: &mut Vec<u8>, tag: &[u8]| {
+        out.push(if first { b'@' } else { b';' });
+        first = false;
+        out.extend_from_slice(tag);
+    };
+    if let Some(batch) = tagging.batch {
+        next(out, b"batch=");
+        out.extend_from_slice(batch.as_bytes());
+    }
+    if let Some((event, _)) = tagging.full {
+        next(out, b"msgid=");
+        out.extend_from_slice(msgid(event).as_bytes());
+    }
+    if tagging.time {
+        next(out, b"time=");
+        tagging.at.write(out);
+    }
+    if let Some((_, Some(client))) = tagging.full {
+        next(out, client.as_bytes());
+    }
+    if !first {
+        out.push(b' ');
     }
 }
 
@@ -132,17 +157,7 @@ fn message(
 /// (a stored message with no room, never delivered live; a message of
 /// tags only without `message-tags`).
 pub fn event(event: &Event, stamp: Stamp, server: &str) -> Option<Bytes> {
-    let at = match stamp {
-        Stamp::Bare => None,
-        Stamp::Time => Some(Tagging {
-            at: event.at,
-            full: None,
-        }),
-        Stamp::Tags => Some(Tagging {
-            at: event.at,
-            full: Some((event, event.tags.as_deref())),
-        }),
-    };
+    let at = Tagging::of(event, stamp, None);
     let mut out = Vec::with_capacity(96);
     let room = event.room.as_ref().map(|r| r.as_str());
     let user = event.user.as_deref();
@@ -210,6 +225,19 @@ pub fn event(event: &Event, stamp: Stamp, server: &str) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
+/// Appends a kept public message of `room` as `CHATHISTORY` replays it
+/// (§20.3), with the tags `stamp` asks for and in `batch` if given; a
+/// stored message has no room of its own. Nothing for other events
+/// (history keeps public messages only).
+pub fn replayed(out: &mut Vec<u8>, event: &Event, room: &str, stamp: Stamp, batch: Option<&str>) {
+    if let EventKind::Public { from, text } = &event.kind {
+        let verb = if event.notice { "NOTICE" } else { "PRIVMSG" };
+        let tagging = Tagging::of(event, stamp, batch);
+        let user = event.user.as_deref();
+        message(out, tagging, from.as_str(), user, verb, room, text.as_str());
+    }
+}
+
 /// A `QUIT`'s text for a leave `reason` (and the client's own words).
 fn quit_text(reason: LeaveReason, text: Option<&str>) -> String {
     match (reason, text) {
@@ -245,7 +273,9 @@ pub fn crowd(notice: &Notice, time: bool, server: &str) -> Bytes {
     let head = format!(":{server} NOTICE {}", notice.room.as_str());
     let tagging = time.then_some(Tagging {
         at: notice.at,
+        time: true,
         full: None,
+        batch: None,
     });
     line(&mut out, tagging, &head, Some(&text));
     Bytes::from(out)

@@ -15,6 +15,7 @@ use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
 use crate::hub::{Hub, Recipient};
 use crate::wire::irc::caps::{Cap, Caps};
+use crate::wire::irc::chathistory;
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
 use crate::wire::irc::encode;
 use crate::wire::irc::help;
@@ -51,6 +52,8 @@ pub struct IrcFront {
     started: bool,
     /// The nicks `MONITOR` watches (at most [`MONITOR_MAX`]), as given.
     monitored: Vec<Name<'static>>,
+    /// Batches opened so far: the next one's name (`CHATHISTORY`).
+    batches: u64,
 }
 
 impl IrcFront {
@@ -65,6 +68,7 @@ impl IrcFront {
             negotiating: false,
             started: false,
             monitored: Vec::new(),
+            batches: 0,
         }
     }
 
@@ -255,6 +259,7 @@ impl IrcFront {
                 self.client.sending(None);
                 return next;
             }
+            "CHATHISTORY" => self.chathistory(p),
             "TAGMSG" => {
                 self.client.sending(self.client_tags(m));
                 let next = self.tagmsg(p, session);
@@ -458,6 +463,27 @@ impl IrcFront {
             }
         }
         Next::Continue
+    }
+
+    /// `CHATHISTORY` (§20.3): a page of a room's kept messages, in a
+    /// batch for a client that takes batches.
+    fn chathistory(&mut self, p: &[String]) {
+        self.batches += 1;
+        let id = format!("h{}", self.batches);
+        let batch = self.client.caps().has(Cap::Batch).then_some(id.as_str());
+        let stamp = self.client.stamp();
+        let server = self.client.identity().name.clone();
+        match chathistory::answer(self.hub.as_ref(), &server, p, stamp, batch) {
+            Ok(page) => self.client.send(&page),
+            Err((refused, sub)) => {
+                let sub = if sub.is_empty() { "*".to_owned() } else { sub };
+                let line = format!(
+                    ":{server} FAIL CHATHISTORY {} {} :{}\r\n",
+                    refused.code, sub, refused.why
+                );
+                self.client.send(line.as_bytes());
+            }
+        }
     }
 
     /// The client-only tags of `m` to relay (§20.3): only from a client

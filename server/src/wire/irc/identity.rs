@@ -45,10 +45,13 @@ impl IrcIdentity {
             // of at most four octets each, after the '#'.
             format!("CHANNELLEN={}", 1 + NAME_MAX * 4),
             "CHANTYPES=#".to_owned(),
+            // CHATHISTORY pages (§20.3), as /history's (§16.3).
+            format!("CHATHISTORY={}", tagarela_parser::limits::HISTORY_PAGE_MAX),
             "KICKLEN=300".to_owned(),
             "LINELEN=512".to_owned(),
             format!("MAXLIST=b:{BANS_MAX}"),
             "MODES=1".to_owned(),
+            "MSGREFTYPES=msgid,timestamp".to_owned(),
             format!("MONITOR={}", crate::wire::irc::front::MONITOR_MAX),
             "NETWORK=Tagarela".to_owned(),
             format!("NICKLEN={}", NAME_MAX * 4),
