@@ -160,7 +160,8 @@ impl IrcMessage {
         self.source.as_deref()
     }
 
-    /// The command (letters in upper case, or three digits).
+    /// The command (a letter, then letters, digits or `_`, in upper
+    /// case; or three digits).
     pub fn command(&self) -> &str {
         &self.command
     }
@@ -266,10 +267,14 @@ impl IrcMessage {
     }
 }
 
-/// The command `s` in its canonical form: letters in upper case, or three
-/// digits.
+/// The command `s` in its canonical form: a letter then letters, digits
+/// or `_`, in upper case; or three digits.
 fn command_of(s: &str) -> Result<String, IrcError> {
-    let letters = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphabetic());
+    // Letters, as RFC 1459 says, and (read leniently, so that a client's
+    // unknown command can be answered `421` rather than refused as
+    // malformed) digits and `_` after the first letter.
+    let letters = s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let numeric = s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
     if letters || numeric {
         Ok(s.to_ascii_uppercase())
@@ -334,7 +339,8 @@ fn unescape(raw: &str) -> String {
 }
 
 /// `value` escaped onto `out` (the inverse of [`unescape`]).
-fn escape_into(value: &str, out: &mut String) {
+/// Appends `value` escaped as a tag value (IRCv3 message tags).
+pub fn escape_into(value: &str, out: &mut String) {
     for c in value.chars() {
         match c {
             ';' => out.push_str("\\:"),
@@ -404,7 +410,8 @@ mod tests {
             (&b""[..], IrcError::NoCommand),
             (b":src", IrcError::NoCommand),
             (b"1234 x", IrcError::BadCommand),
-            (b"PR1V x", IrcError::BadCommand),
+            (b"1PRIV x", IrcError::BadCommand),
+            (b"PR-V x", IrcError::BadCommand),
             (b"@=x CMD", IrcError::BadTag),
             (b"@a/ CMD", IrcError::BadTag),
             (b"@a_b CMD", IrcError::BadTag),

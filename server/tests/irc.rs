@@ -534,3 +534,54 @@ async fn chathistory_pages_a_rooms_kept_messages() {
         "{fail}"
     );
 }
+
+#[tokio::test]
+async fn a_labelled_command_gets_its_answer_labelled() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let (r, w) = TcpStream::connect(server.irc.unwrap())
+        .await
+        .unwrap()
+        .into_split();
+    let mut ana = Irc {
+        lines: BufReader::new(r).lines(),
+        w,
+    };
+    ana.send("CAP REQ :batch labeled-response\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
+        .await;
+    ana.until(" 376 ").await;
+    // One line: tagged. None: an ACK. Several: a labelled batch.
+    ana.send("@label=p1 PING x").await;
+    let pong = ana.until("PONG").await.pop().unwrap();
+    assert!(
+        pong.starts_with("@label=p1 :") && pong.ends_with(" :x"),
+        "{pong}"
+    );
+    ana.send("@label=p2 PONG x").await;
+    let ack = ana.until("ACK").await.pop().unwrap();
+    assert!(
+        ack.starts_with("@label=p2 :") && ack.ends_with(" ACK"),
+        "{ack}"
+    );
+    ana.send("@label=p3 JOIN #cozinha").await;
+    let joined = ana.until("BATCH -").await;
+    assert!(
+        joined[0].starts_with("@label=p3 :") && joined[0].ends_with(" labeled-response"),
+        "{joined:#?}"
+    );
+    let id = joined[0]
+        .split(" BATCH +")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    for line in &joined[1..joined.len() - 1] {
+        assert!(line.starts_with(&format!("@batch={id} ")), "{line}");
+    }
+    assert!(joined.iter().any(|l| l.contains(" JOIN #cozinha")));
+    assert!(joined.iter().any(|l| l.contains(" 366 ")));
+    // An unknown command, even with `_`, is a labelled 421.
+    ana.send("@label=p4 NO_SUCH_THING").await;
+    let unknown = ana.until(" 421 ").await.pop().unwrap();
+    assert!(unknown.starts_with("@label=p4 :"), "{unknown}");
+}

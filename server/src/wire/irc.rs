@@ -14,6 +14,7 @@ pub mod encode;
 pub mod front;
 pub mod help;
 pub mod identity;
+pub mod label;
 pub mod text;
 pub mod whox;
 

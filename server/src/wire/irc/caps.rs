@@ -21,14 +21,19 @@ pub enum Cap {
     MessageTags,
     /// `draft/chathistory`: `CHATHISTORY` pages a room's kept messages.
     ChatHistory,
+    /// `labeled-response`: what a labelled command makes comes back
+    /// with its label (one line), in a labelled batch (several), or as
+    /// a labelled `ACK` (none).
+    LabeledResponse,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 7] = [
+    pub const ALL: [Cap; 8] = [
         Cap::Batch,
         Cap::ChatHistory,
         Cap::EchoMessage,
+        Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::ServerTime,
@@ -45,6 +50,7 @@ impl Cap {
             Cap::UserhostInNames => "userhost-in-names",
             Cap::MessageTags => "message-tags",
             Cap::ChatHistory => "draft/chathistory",
+            Cap::LabeledResponse => "labeled-response",
         }
     }
 

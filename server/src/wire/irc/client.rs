@@ -54,6 +54,10 @@ pub struct IrcClient {
     /// True when the last event delivered was a `QUIT`: the next leave of
     /// the same name (its next room) is the same `QUIT`, told once.
     quit_told: AtomicBool,
+    /// A labelled command is being answered (`labeled-response`, §20.3):
+    /// what is made for it is collected (`View::captured`), not queued.
+    /// Read on every event, so an atomic.
+    capturing: AtomicBool,
     /// The rest, rarely touched.
     view: Mutex<View>,
 }
@@ -75,6 +79,8 @@ struct View {
     asked: Option<Name<'static>>,
     /// The client-only tags of the message being sent (§20.3).
     sending: Option<Arc<str>>,
+    /// What a labelled command made so far (see `capturing`).
+    captured: Vec<u8>,
 }
 
 impl IrcClient {
@@ -85,6 +91,7 @@ impl IrcClient {
             identity,
             caps: AtomicU8::new(0),
             quit_told: AtomicBool::new(false),
+            capturing: AtomicBool::new(false),
             view: Mutex::new(View::default()),
         }
     }
@@ -167,9 +174,27 @@ impl IrcClient {
 
     /// Queues raw lines (CR LF ended) answering the client.
     pub fn send(&self, lines: &[u8]) {
-        if !lines.is_empty() {
-            self.outbox.push_reply(lines);
+        if lines.is_empty() {
+            return;
         }
+        if self.capturing.load(Ordering::Relaxed) {
+            self.lock().captured.extend_from_slice(lines);
+            return;
+        }
+        self.outbox.push_reply(lines);
+    }
+
+    /// From now on, what is made for this client's own command is
+    /// collected rather than queued (`labeled-response`, §20.3).
+    pub fn capture(&self) {
+        self.lock().captured.clear();
+        self.capturing.store(true, Ordering::Relaxed);
+    }
+
+    /// What was collected since [`IrcClient::capture`]; queuing again.
+    pub fn captured(&self) -> Vec<u8> {
+        self.capturing.store(false, Ordering::Relaxed);
+        std::mem::take(&mut self.lock().captured)
     }
 
     /// Appends the numeric `code` to `out`: `:server code nick middles
@@ -584,6 +609,15 @@ impl Recipient for IrcClient {
             self.quit_told.store(false, Ordering::Relaxed);
         }
         if let Some(bytes) = self.encoded(event) {
+            // Its own message's echo answers its labelled command; what
+            // others do meanwhile is not part of the answer.
+            if self.capturing.load(Ordering::Relaxed) {
+                let mut view = self.lock();
+                if view.nick.as_ref() == Some(event.actor()) {
+                    view.captured.extend_from_slice(bytes);
+                    return;
+                }
+            }
             self.outbox.push(bytes);
         }
     }

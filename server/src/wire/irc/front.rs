@@ -20,6 +20,7 @@ use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
 use crate::wire::irc::encode;
 use crate::wire::irc::help;
 use crate::wire::irc::identity::{MESSAGE_TARGETS, ROOM_TARGETS};
+use crate::wire::irc::label;
 use crate::wire::irc::text::{self, Inbound};
 use crate::wire::irc::whox::Whox;
 
@@ -115,9 +116,27 @@ impl IrcFront {
             );
             return Next::Continue;
         }
+        // A labelled command's answer comes back labelled (§20.3).
+        let label = message
+            .tag("label")
+            .flatten()
+            .filter(|_| self.client.caps().has(Cap::LabeledResponse))
+            .map(str::to_owned);
+        if label.is_some() {
+            self.client.capture();
+        }
         let next = self.command(&message, session);
         self.client.doing(Doing::Other);
         self.names_owed();
+        if let Some(label) = label {
+            let made = self.client.captured();
+            self.batches += 1;
+            let id = format!("l{}", self.batches);
+            let batch = self.client.caps().has(Cap::Batch).then_some(id.as_str());
+            let server = &self.client.identity().name;
+            self.client
+                .send(&label::labelled(&label, &made, server, batch));
+        }
         next
     }
 
