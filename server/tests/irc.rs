@@ -585,3 +585,27 @@ async fn a_labelled_command_gets_its_answer_labelled() {
     let unknown = ana.until(" 421 ").await.pop().unwrap();
     assert!(unknown.starts_with("@label=p4 :"), "{unknown}");
 }
+
+#[tokio::test]
+async fn everyone_in_the_room_is_told_of_a_mode_change() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::connect(at, "ana").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let mut carl = Irc::connect(at, "carl").await;
+    // The first in a new room runs it (§19.6).
+    for irc in [&mut ana, &mut bia, &mut carl] {
+        irc.send("JOIN #sala").await;
+        irc.until(" 366 ").await;
+    }
+    ana.send("MODE #sala +o bia").await;
+    for irc in [&mut ana, &mut bia, &mut carl] {
+        let mode = irc.until(" MODE ").await.pop().unwrap();
+        assert_eq!(mode, ":ana!~ana@tagarela MODE #sala +o bia");
+    }
+    bia.send("MODE #sala +b zed!*@*").await;
+    for irc in [&mut ana, &mut bia, &mut carl] {
+        let mode = irc.until(" MODE ").await.pop().unwrap();
+        assert_eq!(mode, ":bia!~bia@tagarela MODE #sala +b zed!*@*");
+    }
+}

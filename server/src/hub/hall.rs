@@ -1049,6 +1049,14 @@ impl Hall {
         Some(self.room(key)?.history_seq_at(at, after))
     }
 
+    /// Tells everyone in the change's room here that its modes changed
+    /// (§20.6).
+    pub fn tell_mode(&self, change: &crate::hub::ModeChange<'_>) {
+        if let Some(room) = self.room(&change.room.key()) {
+            room.tell_mode(&self.recipients, change);
+        }
+    }
+
     /// The event that set the room `key`'s topic.
     pub fn topic_of(&self, key: &RoomKey) -> Result<Arc<Event>, crate::hub::RoomRefusal> {
         let x = self.room(key).ok_or(crate::hub::RoomRefusal::NoSuchRoom)?;

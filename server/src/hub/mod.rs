@@ -169,10 +169,33 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
         Sending::default()
     }
 
+    /// An operator changed the modes of a room this client is in (IRC's
+    /// `MODE`, §20.6). Must never wait.
+    #[allow(unused_variables)] // only IRC clients are told
+    fn mode_changed(&self, change: &ModeChange<'_>) {}
+
     /// A name this client watches (IRC's `MONITOR`, §20.6) came online
     /// (`who`) or left. Must never wait.
     #[allow(unused_variables)] // only IRC clients watch
     fn presence(&self, who: &Present, online: bool) {}
+}
+
+/// A change of a room's modes an operator made (IRC's `MODE`, §20.6),
+/// told to everyone in the room so that their lists of operators and
+/// bans stay true. Tagarela clients ask for those lists (`/ops`,
+/// `/bans`) and are not told.
+#[derive(Debug, Clone, Copy)]
+pub struct ModeChange<'a> {
+    /// The room, as the server holds its name.
+    pub room: &'a RoomName<'a>,
+    /// Who made it.
+    pub by: &'a Name<'a>,
+    /// The user name `by` gave, for its IRC source (§20.6).
+    pub by_user: Option<&'a str>,
+    /// The change: `+o`, `+b`, `-b`, `+l`, `-l`.
+    pub change: &'a str,
+    /// Its argument (a nick, a mask, a number), if any.
+    pub arg: Option<&'a str>,
 }
 
 /// How a message goes out beyond its text: what an IRC client's line
@@ -642,6 +665,11 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<u64>, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
+
+    /// Tells everyone in the change's room here that its modes changed
+    /// (§20.6). A hub without IRC clients tells nobody.
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn tell_mode(&self, change: &ModeChange<'_>) {}
 
     /// [`Hub::history`] in `room`, and the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all

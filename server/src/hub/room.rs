@@ -284,6 +284,16 @@ impl Room {
         sent
     }
 
+    /// Tells its members here that an operator changed its modes
+    /// (§20.6).
+    pub fn tell_mode(&self, recipients: &Recipients, change: &crate::hub::ModeChange<'_>) {
+        for id in &self.members {
+            if let Some(Some(recipient)) = recipients.get(id.0 as usize) {
+                recipient.mode_changed(change);
+            }
+        }
+    }
+
     /// Whether a join or leave in a room of `online` is counted (§18).
     pub fn crowd_absorbs(&self, online: usize) -> bool {
         self.crowd.absorbs(online)

@@ -14,7 +14,9 @@ use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomNa
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, EventKind, WireFormat};
 use crate::hub::crowd::Notice;
-use crate::hub::{Entered, Present, Profile, Recipient, RoomList, RoomRefusal, Sending};
+use crate::hub::{
+    Entered, ModeChange, Present, Profile, Recipient, RoomList, RoomRefusal, Sending,
+};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::encode::{self, Stamp};
 use crate::wire::irc::identity::IrcIdentity;
@@ -670,6 +672,28 @@ impl Recipient for IrcClient {
 
     fn profile(&self) -> Option<Profile> {
         self.lock().profile.clone()
+    }
+
+    fn mode_changed(&self, change: &ModeChange<'_>) {
+        let source = encode::source(change.by.as_str(), change.by_user);
+        let mut line = format!(":{source} MODE {} {}", change.room.as_str(), change.change);
+        if let Some(arg) = change.arg {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        line.push_str("\r\n");
+        // The operator's own change answers its command (and its label,
+        // §20.3); others' go to the queue.
+        if self
+            .lock()
+            .nick
+            .as_ref()
+            .is_some_and(|me| me.key() == change.by.key())
+        {
+            self.send(line.as_bytes());
+        } else {
+            self.outbox.push(line.as_bytes());
+        }
     }
 
     fn presence(&self, who: &Present, online: bool) {

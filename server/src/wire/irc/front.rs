@@ -13,7 +13,7 @@ use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
-use crate::hub::{Hub, Recipient};
+use crate::hub::{Hub, ModeChange, Recipient};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::chathistory;
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
@@ -1079,8 +1079,8 @@ impl IrcFront {
                     let set = self.hub.room_view(&room).is_ok_and(|v| v.limit == limit);
                     if set {
                         match limit {
-                            Some(n) => self.mode_echo(shown, "+l", &n.to_string()),
-                            None => self.mode_echo(shown, "-l", ""),
+                            Some(n) => self.mode_told(shown, "+l", &n.to_string()),
+                            None => self.mode_told(shown, "-l", ""),
                         }
                     }
                     if let Next::Close(why) = next {
@@ -1123,7 +1123,7 @@ impl IrcFront {
                             .map(|v| v.bans)
                             .unwrap_or_default();
                         if before != after {
-                            self.mode_echo(shown, if on { "+b" } else { "-b" }, &ban_mask(&target));
+                            self.mode_told(shown, if on { "+b" } else { "-b" }, &ban_mask(&target));
                         }
                         if let Next::Close(why) = next {
                             return Next::Close(why);
@@ -1151,7 +1151,7 @@ impl IrcFront {
                             .room_view(&room)
                             .is_ok_and(|v| v.operators.iter().any(|o| o.key() == name.key()));
                         if now && !was {
-                            self.mode_echo(shown, "+o", nick);
+                            self.mode_told(shown, "+o", nick);
                         }
                         if let Next::Close(why) = next {
                             return Next::Close(why);
@@ -1174,17 +1174,21 @@ impl IrcFront {
         Next::Continue
     }
 
-    /// Tells the client a mode change it made took effect.
-    fn mode_echo(&self, room: &str, change: &str, arg: &str) {
-        if let Some(me) = self.client.name() {
-            let source = encode::source(me.as_str(), self.client.user().as_deref());
-            let line = if arg.is_empty() {
-                format!(":{source} MODE {room} {change}\r\n")
-            } else {
-                format!(":{source} MODE {room} {change} {arg}\r\n")
-            };
-            self.client.send(line.as_bytes());
-        }
+    /// Tells everyone in `room` (its operator too) that a change it made
+    /// took effect.
+    fn mode_told(&self, room: &str, change: &str, arg: &str) {
+        let (Some(me), Ok(room)) = (self.client.name(), RoomName::typed(room)) else {
+            return;
+        };
+        let user = self.client.user();
+        // Everyone in the room is told, the operator too (§20.6).
+        self.hub.tell_mode(&ModeChange {
+            room: &room,
+            by: &me,
+            by_user: user.as_deref(),
+            change,
+            arg: (!arg.is_empty()).then_some(arg),
+        });
     }
 
     /// `KICK #r nick[,nick] [:reason]`.
