@@ -38,6 +38,26 @@ impl Irc {
         irc
     }
 
+    /// Registers as `nick`, asking for the capabilities `caps` first.
+    async fn with_caps(at: SocketAddr, nick: &str, caps: &str) -> Irc {
+        Irc::welcomed_with_caps(at, nick, caps).await.0
+    }
+
+    /// As [`Irc::with_caps`], with the welcome's lines.
+    async fn welcomed_with_caps(at: SocketAddr, nick: &str, caps: &str) -> (Irc, Vec<String>) {
+        let (r, w) = TcpStream::connect(at).await.unwrap().into_split();
+        let mut irc = Irc {
+            lines: BufReader::new(r).lines(),
+            w,
+        };
+        irc.send(&format!(
+            "CAP REQ :{caps}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nCAP END"
+        ))
+        .await;
+        let welcome = irc.until(" 376 ").await;
+        (irc, welcome)
+    }
+
     async fn send(&mut self, line: &str) {
         self.w
             .write_all(format!("{line}\r\n").as_bytes())
@@ -345,14 +365,7 @@ async fn tags_ride_on_messages_and_alone_only_to_those_who_asked() {
     let server = TestServer::start_irc(Settings::default()).await.unwrap();
     let at = server.irc.unwrap();
     // ana asks for message-tags (and her own messages back); bia does not.
-    let (r, w) = TcpStream::connect(at).await.unwrap().into_split();
-    let mut ana = Irc {
-        lines: BufReader::new(r).lines(),
-        w,
-    };
-    ana.send("CAP REQ :message-tags echo-message\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
-        .await;
-    ana.until(" 376 ").await;
+    let mut ana = Irc::with_caps(at, "ana", "message-tags echo-message").await;
     let mut bia = Irc::connect(at, "bia").await;
     let (mut caio, _caio_w) = tagarela(server.addr, "caio").await;
     for irc in [&mut ana, &mut bia] {
@@ -437,19 +450,8 @@ async fn chathistory_pages_a_rooms_kept_messages() {
     caio_w.write_all(b"/ping done\n").await.unwrap();
     until(&mut caio, "PONG done").await;
 
-    let (r, w) = TcpStream::connect(server.irc.unwrap())
-        .await
-        .unwrap()
-        .into_split();
-    let mut ana = Irc {
-        lines: BufReader::new(r).lines(),
-        w,
-    };
-    ana.send(
-        "CAP REQ :batch message-tags draft/chathistory\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END",
-    )
-    .await;
-    let welcome = ana.until(" 376 ").await;
+    let caps = "batch message-tags draft/chathistory";
+    let (mut ana, welcome) = Irc::welcomed_with_caps(server.irc.unwrap(), "ana", caps).await;
     assert!(
         welcome.iter().any(|l| l.contains(" CHATHISTORY=200 ")),
         "{welcome:#?}"
@@ -538,17 +540,7 @@ async fn chathistory_pages_a_rooms_kept_messages() {
 #[tokio::test]
 async fn a_labelled_command_gets_its_answer_labelled() {
     let server = TestServer::start_irc(Settings::default()).await.unwrap();
-    let (r, w) = TcpStream::connect(server.irc.unwrap())
-        .await
-        .unwrap()
-        .into_split();
-    let mut ana = Irc {
-        lines: BufReader::new(r).lines(),
-        w,
-    };
-    ana.send("CAP REQ :batch labeled-response\r\nNICK ana\r\nUSER ana 0 * :Ana\r\nCAP END")
-        .await;
-    ana.until(" 376 ").await;
+    let mut ana = Irc::with_caps(server.irc.unwrap(), "ana", "batch labeled-response").await;
     // One line: tagged. None: an ACK. Several: a labelled batch.
     ana.send("@label=p1 PING x").await;
     let pong = ana.until("PONG").await.pop().unwrap();
@@ -608,4 +600,28 @@ async fn everyone_in_the_room_is_told_of_a_mode_change() {
         let mode = irc.until(" MODE ").await.pop().unwrap();
         assert_eq!(mode, ":bia!~bia@tagarela MODE #sala +b zed!*@*");
     }
+}
+
+#[tokio::test]
+async fn away_is_told_to_those_sharing_a_room_who_asked() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::with_caps(at, "ana", "away-notify").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    for irc in [&mut ana, &mut bia] {
+        irc.send("JOIN #sala").await;
+        irc.until(" 366 ").await;
+    }
+    bia.send("AWAY :almoço").await;
+    bia.until(" 306 ").await;
+    assert_eq!(
+        ana.until(" AWAY").await.pop().unwrap(),
+        ":bia!~bia@tagarela AWAY :almoço"
+    );
+    bia.send("AWAY").await;
+    bia.until(" 305 ").await;
+    assert_eq!(
+        ana.until(" AWAY").await.pop().unwrap(),
+        ":bia!~bia@tagarela AWAY"
+    );
 }

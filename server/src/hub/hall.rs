@@ -585,6 +585,26 @@ impl Hall {
                 .deliveries
                 .inc_by(r.deliver(recipients, Some(member), &event));
         }
+        // One who joins while away is told away to those who want it
+        // (away-notify, §20.3), right after its join.
+        let away = match recipients.get(member.0 as usize) {
+            Some(Some(joiner)) => joiner.profile().filter(|p| p.away.is_some()),
+            _ => None,
+        };
+        if let Some(profile) = away
+            && let Some(m) = members.get(key)
+        {
+            let text = profile.away.clone();
+            let present = Present {
+                name: m.name.clone(),
+                profile: Some(profile),
+            };
+            for id in r.member_ids() {
+                if let Some(Some(other)) = recipients.get(id.0 as usize) {
+                    other.away_changed(&present, text.as_deref());
+                }
+            }
+        }
         r.add(member);
         counters.join.inc();
         if let Some(m) = members.get_mut(key) {
@@ -1047,6 +1067,31 @@ impl Hall {
     /// of `None` if it keeps none.
     pub fn history_seq_at(&self, key: &RoomKey, at: Timestamp, after: bool) -> Option<Option<u64>> {
         Some(self.room(key)?.history_seq_at(at, after))
+    }
+
+    /// Tells everyone here who shares a room with `key`'s holder (but
+    /// itself), once each, that it went away or came back, as its
+    /// profile says (§20.3).
+    pub fn tell_away(&self, key: &NameKey) {
+        let Some(m) = self.members.get(key) else {
+            return;
+        };
+        let present = Present {
+            name: m.name.clone(),
+            profile: self.profile_by_id(m.id),
+        };
+        let away = present.profile.as_ref().and_then(|p| p.away.clone());
+        let mut told = std::collections::HashSet::new();
+        for room in m.rooms.iter().filter_map(|id| self.at(*id)) {
+            for id in room.member_ids() {
+                if id == m.id || !told.insert(id) {
+                    continue;
+                }
+                if let Some(Some(recipient)) = self.recipients.get(id.0 as usize) {
+                    recipient.away_changed(&present, away.as_deref());
+                }
+            }
+        }
     }
 
     /// Tells everyone in the change's room here that its modes changed

@@ -634,6 +634,10 @@ impl Hub for LocalHub {
         Some(Whois { present, rooms })
     }
 
+    fn tell_away(&self, name: &Name<'_>) {
+        self.lock().hall.tell_away(&name.key());
+    }
+
     fn tell_mode(&self, change: &crate::hub::ModeChange<'_>) {
         self.lock().hall.tell_mode(change);
     }

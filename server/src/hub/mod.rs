@@ -174,6 +174,12 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // only IRC clients are told
     fn mode_changed(&self, change: &ModeChange<'_>) {}
 
+    /// Someone sharing a room with this client went away (`away` its
+    /// message) or came back (`None`): IRC's `away-notify` (§20.3). Must
+    /// never wait.
+    #[allow(unused_variables)] // only IRC clients are told
+    fn away_changed(&self, who: &Present, away: Option<&str>) {}
+
     /// A name this client watches (IRC's `MONITOR`, §20.6) came online
     /// (`who`) or left. Must never wait.
     #[allow(unused_variables)] // only IRC clients watch
@@ -670,6 +676,12 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// (§20.6). A hub without IRC clients tells nobody.
     #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
     fn tell_mode(&self, change: &ModeChange<'_>) {}
+
+    /// Tells everyone here who shares a room with `name`'s holder that it
+    /// went away or came back, as its profile now says (§20.3). A hub
+    /// without IRC clients tells nobody.
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn tell_away(&self, name: &Name<'_>) {}
 
     /// [`Hub::history`] in `room`, and the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all

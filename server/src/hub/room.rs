@@ -284,6 +284,11 @@ impl Room {
         sent
     }
 
+    /// Its members here.
+    pub fn member_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.members.iter().copied()
+    }
+
     /// Tells its members here that an operator changed its modes
     /// (§20.6).
     pub fn tell_mode(&self, recipients: &Recipients, change: &crate::hub::ModeChange<'_>) {

@@ -21,6 +21,8 @@ pub enum Cap {
     MessageTags,
     /// `draft/chathistory`: `CHATHISTORY` pages a room's kept messages.
     ChatHistory,
+    /// `away-notify`: those sharing a room are told `AWAY` as it changes.
+    AwayNotify,
     /// `labeled-response`: what a labelled command makes comes back
     /// with its label (one line), in a labelled batch (several), or as
     /// a labelled `ACK` (none).
@@ -29,7 +31,8 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 8] = [
+    pub const ALL: [Cap; 9] = [
+        Cap::AwayNotify,
         Cap::Batch,
         Cap::ChatHistory,
         Cap::EchoMessage,
@@ -51,6 +54,7 @@ impl Cap {
             Cap::MessageTags => "message-tags",
             Cap::ChatHistory => "draft/chathistory",
             Cap::LabeledResponse => "labeled-response",
+            Cap::AwayNotify => "away-notify",
         }
     }
 
@@ -59,23 +63,23 @@ impl Cap {
         Cap::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
 /// A set of capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Caps(u8);
+pub struct Caps(u16);
 
 impl Caps {
     /// The set as its bits (to keep in an atomic).
-    pub fn bits(self) -> u8 {
+    pub fn bits(self) -> u16 {
         self.0
     }
 
     /// The set from [`Caps::bits`].
-    pub fn from_bits(bits: u8) -> Caps {
+    pub fn from_bits(bits: u16) -> Caps {
         Caps(bits)
     }
 

@@ -6,7 +6,7 @@
 //! being answered (which numeric a refusal is), the rooms whose `NAMES`
 //! the connection owes, and whose `QUIT` was told last. Never waits.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomName};
@@ -52,7 +52,7 @@ pub struct IrcClient {
     /// The server's name and welcome facts.
     identity: Arc<IrcIdentity>,
     /// The capabilities turned on ([`Caps::bits`]), read on every event.
-    caps: AtomicU8,
+    caps: AtomicU16,
     /// True when the last event delivered was a `QUIT`: the next leave of
     /// the same name (its next room) is the same `QUIT`, told once.
     quit_told: AtomicBool,
@@ -91,7 +91,7 @@ impl IrcClient {
         IrcClient {
             outbox,
             identity,
-            caps: AtomicU8::new(0),
+            caps: AtomicU16::new(0),
             quit_told: AtomicBool::new(false),
             capturing: AtomicBool::new(false),
             view: Mutex::new(View::default()),
@@ -672,6 +672,19 @@ impl Recipient for IrcClient {
 
     fn profile(&self) -> Option<Profile> {
         self.lock().profile.clone()
+    }
+
+    fn away_changed(&self, who: &Present, away: Option<&str>) {
+        if !self.caps().has(Cap::AwayNotify) {
+            return;
+        }
+        let user = who.profile.as_ref().map(|p| &*p.user);
+        let source = encode::source(who.name.as_str(), user);
+        let line = match away {
+            Some(text) => format!(":{source} AWAY :{text}\r\n"),
+            None => format!(":{source} AWAY\r\n"),
+        };
+        self.outbox.push(line.as_bytes());
     }
 
     fn mode_changed(&self, change: &ModeChange<'_>) {

@@ -303,6 +303,10 @@ impl IrcFront {
                     .filter(|t| !t.is_empty())
                     .map(|t| text::shown(t, text::AWAY_MAX));
                 self.client.set_away(away.as_deref());
+                // Those sharing a room who asked are told (away-notify).
+                if let Some(me) = self.client.name() {
+                    self.hub.tell_away(&me);
+                }
                 if away.is_some() {
                     self.reply("306", &[], "You have been marked as being away");
                 } else {
