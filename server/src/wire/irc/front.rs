@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tagarela_parser::irc::{IRC_CLIENT_TAGS_MAX, IRC_LINE_MAX, IRC_TAGS_MAX, IrcMessage};
+use tagarela_parser::irc::{IRC_CLIENT_TAGS_MAX, IRC_LINE_MAX, IRC_TAGS_MAX, IrcError, IrcMessage};
 use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 
 use crate::chat::intent::Intent;
@@ -98,6 +98,10 @@ impl IrcFront {
         }
         let message = match IrcMessage::decode(line) {
             Ok(m) => m,
+            Err(IrcError::NotUtf8) => match self.not_utf8(line) {
+                Some(m) => m,
+                None => return Next::Continue,
+            },
             Err(e) => {
                 let mut out = Vec::new();
                 self.client.notice(&mut out, &format!("Line refused: {e}"));
@@ -138,6 +142,28 @@ impl IrcFront {
                 .send(&label::labelled(&label, &made, server, batch));
         }
         next
+    }
+
+    /// A line that is not UTF-8 (`UTF8ONLY`, §20.2): `USER`'s, whose names
+    /// are only shown, is read with its bad octets replaced, so that the
+    /// client can register; any other is refused with `FAIL <command>
+    /// INVALID_UTF8` and goes nowhere (nothing that is not UTF-8 is
+    /// relayed).
+    fn not_utf8(&self, line: &[u8]) -> Option<IrcMessage> {
+        let lossy = String::from_utf8_lossy(line);
+        let read = IrcMessage::decode(lossy.as_bytes()).ok();
+        if let Some(m) = read.filter(|m| m.command() == "USER") {
+            return Some(m);
+        }
+        let command = IrcMessage::decode(lossy.as_bytes())
+            .map(|m| m.command().to_owned())
+            .unwrap_or_else(|_| "*".to_owned());
+        let server = &self.client.identity().name;
+        let line = format!(
+            ":{server} FAIL {command} INVALID_UTF8 :Line refused: the line is not UTF-8\r\n"
+        );
+        self.client.send(line.as_bytes());
+        None
     }
 
     /// Sends one numeric.
