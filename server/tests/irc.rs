@@ -625,3 +625,25 @@ async fn away_is_told_to_those_sharing_a_room_who_asked() {
         ":bia!~bia@tagarela AWAY"
     );
 }
+
+#[tokio::test]
+async fn only_utf8_is_relayed_but_a_user_line_may_register_without_it() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let (r, mut w) = TcpStream::connect(server.irc.unwrap())
+        .await
+        .unwrap()
+        .into_split();
+    let mut ana = Irc {
+        lines: BufReader::new(r).lines(),
+        w: {
+            w.write_all(b"NICK ana\r\nUSER ana 0 * :Ana \xe9\xe9\r\n")
+                .await
+                .unwrap();
+            w
+        },
+    };
+    ana.until(" 376 ").await;
+    ana.w.write_all(b"PRIVMSG ana :ol\xe1\r\n").await.unwrap();
+    let fail = ana.until("FAIL").await.pop().unwrap();
+    assert!(fail.contains(" FAIL PRIVMSG INVALID_UTF8 :"), "{fail}");
+}
