@@ -13,6 +13,7 @@ script it as it scripts the Tagarela client:
   privmsg TARGET text        connection.privmsg(TARGET, "text")
   notice TARGET text         connection.notice(TARGET, "text")
   action TARGET text         connection.action(TARGET, "text")   (CTCP ACTION)
+  mode #room CHANGE          connection.mode("#room", "CHANGE")  (+o nick, +b mask...)
   quit text                  connection.quit("text")
   /ping TOKEN                connection.ping(TOKEN)  (the runner's barrier)
 
@@ -29,6 +30,7 @@ script it as it scripts the Tagarela client:
   action NICK TARGET :text
   names #room :a b c         (sorted, prefixes kept)
   topic #room :text          (the topic as shown on joining)
+  mode BY #room CHANGE       a room's mode changed (+o nick, +b mask...)
   nicknameinuse NICK
   erroneusnickname NICK :why (the library's spelling, after RFC 1459's)
   nosuchnick NICK
@@ -111,6 +113,7 @@ def main():
     on("namreply", namreply)
     on("endofnames", endofnames)
     on("currenttopic", lambda c, e: out(f"topic {e.arguments[0]} :{e.arguments[1]}"))
+    on("mode", lambda c, e: out(f"mode {nick_of(e)} {e.target} {' '.join(e.arguments)}"))
     on("nicknameinuse", lambda c, e: out(f"nicknameinuse {e.arguments[0]}"))
     on(
         "erroneusnickname",
@@ -143,6 +146,9 @@ def main():
         elif verb in ("privmsg", "notice", "action"):
             target, _, text = rest.partition(" ")
             getattr(connection, verb)(target, text)
+        elif verb == "mode":
+            target, _, change = rest.partition(" ")
+            connection.mode(target, change)
         elif verb == "quit":
             connection.quit(rest)
         else:

@@ -57,7 +57,7 @@ pub struct IrcClient {
     /// the same name (its next room) is the same `QUIT`, told once.
     quit_told: AtomicBool,
     /// A labelled command is being answered (`labeled-response`, §20.3):
-    /// what is made for it is collected (`View::captured`), not queued.
+    /// what is made for it is collected (`Pending::captured`), not queued.
     /// Read on every event, so an atomic.
     capturing: AtomicBool,
     /// The rest, rarely touched.
@@ -79,10 +79,37 @@ struct View {
     /// The name registration last asked for: the `<nick>` of a refusal
     /// (ERR_NICKNAMEINUSE names the nick tried, not its holder).
     asked: Option<Name<'static>>,
+    /// What the command being answered carries, only while it does
+    /// (boxed: most commands carry nothing, and an idle client keeps
+    /// only the pointer).
+    pending: Option<Box<Pending>>,
+}
+
+/// What a command being answered carries.
+#[derive(Debug, Default)]
+struct Pending {
     /// The client-only tags of the message being sent (§20.3).
     sending: Option<Arc<str>>,
     /// What a labelled command made so far (see `capturing`).
     captured: Vec<u8>,
+}
+
+impl View {
+    /// The pending state, made if there is none.
+    fn pending(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_default()
+    }
+
+    /// Drops the pending state once it holds nothing.
+    fn tidy(&mut self) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.sending.is_none() && p.captured.is_empty())
+        {
+            self.pending = None;
+        }
+    }
 }
 
 impl IrcClient {
@@ -180,7 +207,7 @@ impl IrcClient {
             return;
         }
         if self.capturing.load(Ordering::Relaxed) {
-            self.lock().captured.extend_from_slice(lines);
+            self.lock().pending().captured.extend_from_slice(lines);
             return;
         }
         self.outbox.push_reply(lines);
@@ -189,14 +216,17 @@ impl IrcClient {
     /// From now on, what is made for this client's own command is
     /// collected rather than queued (`labeled-response`, §20.3).
     pub fn capture(&self) {
-        self.lock().captured.clear();
+        self.lock().pending().captured.clear();
         self.capturing.store(true, Ordering::Relaxed);
     }
 
     /// What was collected since [`IrcClient::capture`]; queuing again.
     pub fn captured(&self) -> Vec<u8> {
         self.capturing.store(false, Ordering::Relaxed);
-        std::mem::take(&mut self.lock().captured)
+        let mut view = self.lock();
+        let made = std::mem::take(&mut view.pending().captured);
+        view.tidy();
+        made
     }
 
     /// Appends the numeric `code` to `out`: `:server code nick middles
@@ -522,7 +552,13 @@ impl IrcClient {
     /// The client-only tags of the message this client is sending now
     /// (§20.3), until it is sent: the hub puts them on its event.
     pub fn sending(&self, tags: Option<Arc<str>>) {
-        self.lock().sending = tags;
+        let mut view = self.lock();
+        if tags.is_some() {
+            view.pending().sending = tags;
+        } else if let Some(p) = view.pending.as_mut() {
+            p.sending = None;
+        }
+        view.tidy();
     }
 }
 
@@ -616,7 +652,7 @@ impl Recipient for IrcClient {
             if self.capturing.load(Ordering::Relaxed) {
                 let mut view = self.lock();
                 if view.nick.as_ref() == Some(event.actor()) {
-                    view.captured.extend_from_slice(bytes);
+                    view.pending().captured.extend_from_slice(bytes);
                     return;
                 }
             }
@@ -665,7 +701,7 @@ impl Recipient for IrcClient {
     fn sending(&self) -> Sending {
         let view = self.lock();
         Sending {
-            tags: view.sending.clone(),
+            tags: view.pending.as_ref().and_then(|p| p.sending.clone()),
             notice: view.doing == Doing::Notice,
         }
     }
