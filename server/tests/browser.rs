@@ -389,6 +389,36 @@ async fn two_browsers_and_the_terminal_client_chat() {
     )
     .await;
 
+    // The list of rooms is something to click: out of #cozinha, /rooms
+    // lists it, and its button takes the page back in and on screen.
+    say(&ana, "/part #cozinha").await;
+    until(&ana, "![...document.querySelectorAll('button.room')].some(b => b.innerText.startsWith('#cozinha'))").await;
+    say(&ana, "/rooms").await;
+    let listed = ana
+        .wait()
+        .for_element(Locator::XPath(
+            "//button[@class='join-room' and .='#cozinha']",
+        ))
+        .await
+        .unwrap();
+    listed.click().await.unwrap();
+    until(
+        &ana,
+        "document.querySelector('button.room[aria-current=true]').innerText === '#cozinha'",
+    )
+    .await;
+    ana.find(Locator::XPath("//button[starts-with(., '#general')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &ana,
+        "document.querySelector('button.room[aria-current=true]').innerText.startsWith('#general')",
+    )
+    .await;
+
     // Scrolling back: the backlog on entering was the latest 50 of eva's
     // 80; "older messages" asks for what came before, shown above them in
     // order, down to the start of what the room keeps.

@@ -435,9 +435,26 @@ function onLine(line) {
         show({ text: `⚠ ${text || words[1]}`, cls: ["error"] });
       }
       break;
-    case "ROOMS":
-      show({ text: `${words[1]}: ${words[2]} here${text ? " — " + text : ""}`, cls: ["notice"] });
+    case "ROOMS": {
+      // One room of `/rooms` (§19.3): a button joins it, or shows it if
+      // the page is in it already.
+      const li = show({ text: ` ${words[2]} here${text ? " — " + text : ""}`, cls: ["notice", "listed"] });
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "join-room";
+      go.textContent = neutralise(words[1]);
+      go.addEventListener("click", () => {
+        const k = key(words[1]);
+        if (state.rooms.has(k)) {
+          switchTo(k);
+        } else if (state.registered && send(`/join ${words[1]}`)) {
+          state.joining = true;
+        }
+        field("line").focus();
+      });
+      li.insertBefore(go, li.lastChild);
       break;
+    }
     case "HELP":
       show({ text: text || "", cls: ["notice"] });
       break;
