@@ -234,6 +234,11 @@ async fn until(b: &Client, condition: &str) {
     panic!("not within 10 s: {condition}\nlog:\n{log}");
 }
 
+/// Clicks the element `at` finds.
+async fn click(b: &Client, at: Locator<'_>) {
+    b.find(at).await.unwrap().click().await.unwrap();
+}
+
 /// Types `line` and sends it with Enter.
 async fn say(b: &Client, line: &str) {
     let input = b.find(Locator::Css("#line")).await.unwrap();
@@ -373,12 +378,7 @@ async fn two_browsers_and_the_terminal_client_chat() {
         !seen.iter().any(|l| l.contains("só na cozinha")),
         "{seen:?}"
     );
-    ana.find(Locator::XPath("//button[starts-with(., '#general')]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&ana, Locator::XPath("//button[starts-with(., '#general')]")).await;
     until(&ana, "[...document.querySelectorAll('button.room')].some(b => b.innerText === '#general' && b.getAttribute('aria-current') === 'true')").await;
 
     // Bidi controls are shown, not obeyed.
@@ -407,12 +407,7 @@ async fn two_browsers_and_the_terminal_client_chat() {
         "document.querySelector('button.room[aria-current=true]').innerText === '#cozinha'",
     )
     .await;
-    ana.find(Locator::XPath("//button[starts-with(., '#general')]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&ana, Locator::XPath("//button[starts-with(., '#general')]")).await;
     until(
         &ana,
         "document.querySelector('button.room[aria-current=true]').innerText.startsWith('#general')",
@@ -431,12 +426,7 @@ async fn two_browsers_and_the_terminal_client_chat() {
             .unwrap(),
         json!(false)
     );
-    ana.find(Locator::Css(".log:not([hidden]) button.older"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&ana, Locator::Css(".log:not([hidden]) button.older")).await;
     until(
         &ana,
         &format!("{log}.some(t => t.includes('the start of what this room keeps'))"),
