@@ -200,13 +200,13 @@ impl Event {
         }
     }
 
-    /// The same event with no encoding cached: what a log that keeps
+    /// The same event with no encoding cached and no tags: what a log that keeps
     /// events long after their delivery holds (the encodings made for
     /// that delivery go with it, and the rare later use encodes again).
     pub fn lean(&self) -> Event {
+        // Tags are relayed, never kept (§20.3): not even for a resume.
         Event::new_in(self.seq, self.at, self.room.clone(), self.kind.clone())
             .by_user(self.user.clone())
-            .with_tags(self.tags.clone())
             .as_notice(self.notice)
     }
 

@@ -362,7 +362,9 @@ async fn a_room_limit_and_bot_mode() {
 
 #[tokio::test]
 async fn tags_ride_on_messages_and_alone_only_to_those_who_asked() {
-    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let server = TestServer::start_irc_keeping_history(Settings::default())
+        .await
+        .unwrap();
     let at = server.irc.unwrap();
     // ana asks for message-tags (and her own messages back); bia does not.
     let mut ana = Irc::with_caps(at, "ana", "message-tags echo-message").await;
@@ -401,6 +403,13 @@ async fn tags_ride_on_messages_and_alone_only_to_those_who_asked() {
     assert!(notice.ends_with(" NOTICE #general :aviso"), "{notice}");
     let said = until(&mut caio, " MSG ").await;
     assert!(said.ends_with(" ana :aviso"), "{said}");
+
+    // Tags are relayed, never kept: the message comes back from history
+    // with its msgid and without them.
+    ana.send("CHATHISTORY LATEST #general * 5").await;
+    let replayed = ana.until(":olá").await.pop().unwrap();
+    assert!(replayed.starts_with("@msgid="), "{replayed}");
+    assert!(!replayed.contains("draft/react"), "{replayed}");
 }
 
 /// The `PRIVMSG` texts of a `CHATHISTORY` answer (up to `BATCH -`), and

@@ -34,6 +34,11 @@ impl EventLog {
         self.events.push_back(event);
     }
 
+    /// The event kept last.
+    pub fn newest(&self) -> Option<&Arc<Event>> {
+        self.events.back()
+    }
+
     /// Forgets everything (the numbering it followed is gone).
     pub fn clear(&mut self) {
         self.events.clear();

@@ -580,15 +580,17 @@ impl Hall {
                 .deliveries
                 .inc_by(r.send_crowd_notice(recipients, at));
         }
-        if !r.crowd_absorb(online, &event) {
+        let told = !r.crowd_absorb(online, &event);
+        if told {
             counters
                 .deliveries
                 .inc_by(r.deliver(recipients, Some(member), &event));
         }
         // One who joins while away is told away to those who want it
-        // (away-notify, §20.3), right after its join.
+        // (away-notify, §20.3), right after its join (and not when a
+        // crowd's count swallowed the join, §18).
         let away = match recipients.get(member.0 as usize) {
-            Some(Some(joiner)) => joiner.profile().filter(|p| p.away.is_some()),
+            Some(Some(joiner)) if told => joiner.profile().filter(|p| p.away.is_some()),
             _ => None,
         };
         if let Some(profile) = away
@@ -743,7 +745,14 @@ impl Hall {
         let event = self.number_in(seq, at, room, actor, EventKind::Public { from, text })?;
         self.counters.public.inc();
         self.deliver_in(room, at, sender, &event);
-        self.at_mut(room)?.keep(Arc::clone(&event), at);
+        // History keeps the log's lean copy: no encodings, and none of
+        // the client's tags, which are relayed and never kept (§20.3).
+        let kept = self
+            .log
+            .newest()
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&event));
+        self.at_mut(room)?.keep(kept, at);
         Some(event)
     }
 
@@ -975,6 +984,7 @@ impl Hall {
                 Some(event)
             }
             None => {
+                let to_self = to.as_ref().is_some_and(|t| t.key() == from.key());
                 let target = to
                     .as_ref()
                     .and_then(|t| self.seats.get(&t.key()))
@@ -988,7 +998,7 @@ impl Hall {
                 if let Some(recipient) = target {
                     recipient.deliver(&event);
                 }
-                if let Some(id) = echo
+                if let Some(id) = echo.filter(|_| !to_self)
                     && let Some(Some(me)) = self.recipients.get(id.0 as usize)
                 {
                     me.deliver(&event);

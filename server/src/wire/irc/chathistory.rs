@@ -171,7 +171,11 @@ fn messages(
         }
         "AROUND" => {
             let half = count / 2;
-            let mut around = before(start, half)?.unwrap_or_default();
+            let mut around = if half == 0 {
+                Vec::new()
+            } else {
+                before(start, half)?.unwrap_or_default()
+            };
             let rest = count - u16::try_from(around.len()).unwrap_or(0);
             around.extend(after(start.saturating_sub(1), rest)?.unwrap_or_default());
             Some(around)
@@ -215,7 +219,17 @@ pub fn answer(
     stamp: Stamp,
     batch: Option<&str>,
 ) -> Result<Vec<u8>, (Refused, String)> {
-    let a = asked(p).map_err(|r| (r, p.first().cloned().unwrap_or_default()))?;
+    // The FAIL names the subcommand as one of ours, or `*`: never a
+    // client's text, which could be anything.
+    let named = |r: Refused| {
+        let sub = p
+            .first()
+            .map(|s| s.to_ascii_uppercase())
+            .unwrap_or_default();
+        let known = ["LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN"].contains(&sub.as_str());
+        (r, if known { sub } else { "*".to_owned() })
+    };
+    let a = asked(p).map_err(named)?;
     let sub = a.sub.to_owned();
     let mut out = Vec::new();
     let open = |out: &mut Vec<u8>, target: &str| {

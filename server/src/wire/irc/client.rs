@@ -207,8 +207,13 @@ impl IrcClient {
             return;
         }
         if self.capturing.load(Ordering::Relaxed) {
-            self.lock().pending().captured.extend_from_slice(lines);
-            return;
+            // Looked at again under the lock, where it changes: a line is
+            // either collected before the collection is taken, or queued.
+            let mut view = self.lock();
+            if self.capturing.load(Ordering::Relaxed) {
+                view.pending().captured.extend_from_slice(lines);
+                return;
+            }
         }
         self.outbox.push_reply(lines);
     }
@@ -216,14 +221,15 @@ impl IrcClient {
     /// From now on, what is made for this client's own command is
     /// collected rather than queued (`labeled-response`, §20.3).
     pub fn capture(&self) {
-        self.lock().pending().captured.clear();
+        let mut view = self.lock();
+        view.pending().captured.clear();
         self.capturing.store(true, Ordering::Relaxed);
     }
 
     /// What was collected since [`IrcClient::capture`]; queuing again.
     pub fn captured(&self) -> Vec<u8> {
-        self.capturing.store(false, Ordering::Relaxed);
         let mut view = self.lock();
+        self.capturing.store(false, Ordering::Relaxed);
         let made = std::mem::take(&mut view.pending().captured);
         view.tidy();
         made
@@ -649,9 +655,20 @@ impl Recipient for IrcClient {
         if let Some(bytes) = self.encoded(event) {
             // Its own message's echo answers its labelled command; what
             // others do meanwhile is not part of the answer.
-            if self.capturing.load(Ordering::Relaxed) {
+            // A kick's actor is the one kicked: it answers no command of
+            // theirs, whoever made it.
+            let kicked = matches!(
+                event.kind,
+                EventKind::Leave {
+                    reason: LeaveReason::Kicked,
+                    ..
+                }
+            );
+            if !kicked && self.capturing.load(Ordering::Relaxed) {
                 let mut view = self.lock();
-                if view.nick.as_ref() == Some(event.actor()) {
+                if self.capturing.load(Ordering::Relaxed)
+                    && view.nick.as_ref() == Some(event.actor())
+                {
                     view.pending().captured.extend_from_slice(bytes);
                     return;
                 }

@@ -143,7 +143,14 @@ fn message(
     let (body, action) = text::outbound(text);
     // head + " :" + body (+ the two CTCP delimiters and "ACTION ") + CR LF.
     let room = LINE.saturating_sub(head.len() + 2 + 2 + if action { 9 } else { 0 });
-    for piece in text::pieces(body, room) {
+    for (i, piece) in text::pieces(body, room).into_iter().enumerate() {
+        // A msgid names one line (IRCv3): the first piece carries it and
+        // the client's tags, the rest only the time.
+        let time = if i == 0 {
+            time
+        } else {
+            time.map(|t| Tagging { full: None, ..t })
+        };
         if action {
             line(out, time, &head, Some(&format!("\u{1}ACTION {piece}\u{1}")));
         } else {
@@ -393,5 +400,16 @@ mod tests {
             joined.push_str(said);
         }
         assert_eq!(joined, long.trim_end());
+        // One msgid, on the first line only (IRCv3: a msgid names a line).
+        let tagged_lines = tagged(&said, Stamp::Tags);
+        let lines: Vec<&str> = tagged_lines.split_terminator("\r\n").collect();
+        assert!(
+            lines.len() > 1 && lines[0].starts_with("@msgid=5;"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("@time=")),
+            "{lines:?}"
+        );
     }
 }

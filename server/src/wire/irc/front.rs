@@ -328,9 +328,13 @@ impl IrcFront {
                     .first()
                     .filter(|t| !t.is_empty())
                     .map(|t| text::shown(t, text::AWAY_MAX));
+                let was = self.client.profile().and_then(|p| p.away);
                 self.client.set_away(away.as_deref());
-                // Those sharing a room who asked are told (away-notify).
-                if let Some(me) = self.client.name() {
+                // Those sharing a room who asked are told (away-notify),
+                // if anything changed.
+                if was.as_deref() != away.as_deref()
+                    && let Some(me) = self.client.name()
+                {
                     self.hub.tell_away(&me);
                 }
                 if away.is_some() {
@@ -1102,11 +1106,15 @@ impl IrcFront {
                     } else {
                         None
                     };
+                    let before = self.hub.room_view(&room).map(|v| v.limit).ok();
                     let next = session.handle(Intent::Limit {
                         room: room.clone(),
                         limit,
                     });
-                    let set = self.hub.room_view(&room).is_ok_and(|v| v.limit == limit);
+                    // Told only if it changed (a refused or idle change is
+                    // nobody's news).
+                    let set = self.hub.room_view(&room).is_ok_and(|v| v.limit == limit)
+                        && before != Some(limit);
                     if set {
                         match limit {
                             Some(n) => self.mode_told(shown, "+l", &n.to_string()),
@@ -1171,7 +1179,10 @@ impl IrcFront {
                             continue;
                         };
                         self.client.doing(Doing::Mode);
-                        let was = view.operators.iter().any(|o| o.key() == name.key());
+                        let was = self
+                            .hub
+                            .room_view(&room)
+                            .is_ok_and(|v| v.operators.iter().any(|o| o.key() == name.key()));
                         let next = session.handle(Intent::Op {
                             room: room.clone(),
                             name: name.clone(),

@@ -49,7 +49,14 @@ pub fn labelled(label: &str, made: &[u8], server: &str, batch: Option<&str>) -> 
             tagged(&mut out, start.as_bytes(), &label_tag);
             let inner = format!("batch={id}");
             for line in lines {
-                tagged(&mut out, line, &inner);
+                // A line of a batch inside this one (CHATHISTORY's) keeps
+                // its own batch tag; that batch's start and end lines are
+                // this batch's.
+                if line.starts_with(b"@batch=") {
+                    out.extend_from_slice(line);
+                } else {
+                    tagged(&mut out, line, &inner);
+                }
             }
             out.extend_from_slice(format!(":{server} BATCH -{id}\r\n").as_bytes());
         }
