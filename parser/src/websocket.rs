@@ -492,11 +492,6 @@ pub fn frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], mask: Option<[u8
     }
 }
 
-/// A close frame's payload: `code`, big-endian.
-pub fn close_payload_of(code: u16) -> [u8; 2] {
-    code.to_be_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! A stream that gives back octets already read from it before reading
-//! on: the web door reads an HTTP request's head to decide where it goes
-//! (spec §21), then hands the whole request, head included, to the
-//! WebSocket handshake. Never holds more than the head it was given.
+//! on: the web door reads a request's head in chunks, and a client may
+//! have sent its first WebSocket frames right behind it (spec §21); those
+//! octets are read again, first, by the socket. Never holds more than
+//! what it was given, and frees it once given back.
 
 use std::io;
 use std::pin::Pin;
@@ -31,7 +32,7 @@ impl<S> Rewind<S> {
 /// Gives out what is left of `pending` (from `at` on) into `buf`, as much
 /// as fits; frees `pending` once all of it is given. False if nothing
 /// was left to give.
-pub fn give_back(pending: &mut Vec<u8>, at: &mut usize, buf: &mut ReadBuf<'_>) -> bool {
+fn give_back(pending: &mut Vec<u8>, at: &mut usize, buf: &mut ReadBuf<'_>) -> bool {
     if *at >= pending.len() {
         return false;
     }

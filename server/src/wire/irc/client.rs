@@ -557,7 +557,7 @@ impl IrcClient {
 
     /// The client-only tags of the message this client is sending now
     /// (§20.3), until it is sent: the hub puts them on its event.
-    pub fn sending(&self, tags: Option<Arc<str>>) {
+    pub fn set_sending_tags(&self, tags: Option<Arc<str>>) {
         let mut view = self.lock();
         if tags.is_some() {
             view.pending().sending = tags;

@@ -298,19 +298,17 @@ impl IrcFront {
                 None => self.need_more("PASS"),
             },
             _ if !registered => self.reply("451", &[], "You have not registered"),
-            "PRIVMSG" | "NOTICE" => {
-                self.client.sending(self.client_tags(m));
-                let next = self.message(m.command(), p, session);
-                self.client.sending(None);
+            "PRIVMSG" | "NOTICE" | "TAGMSG" => {
+                // The message's client tags ride on its event (§20.3).
+                self.client.set_sending_tags(self.client_tags(m));
+                let next = match m.command() {
+                    "TAGMSG" => self.tagmsg(p, session),
+                    verb => self.message(verb, p, session),
+                };
+                self.client.set_sending_tags(None);
                 return next;
             }
             "CHATHISTORY" => self.chathistory(p),
-            "TAGMSG" => {
-                self.client.sending(self.client_tags(m));
-                let next = self.tagmsg(p, session);
-                self.client.sending(None);
-                return next;
-            }
             "JOIN" => return self.join(p, session),
             "PART" => return self.part(p, session),
             "TOPIC" => return self.topic(p, session),
