@@ -222,6 +222,12 @@ impl Pretty {
                         }
                         _ => "removed by an operator".to_owned(),
                     },
+                    LeaveReason::Killed => match text {
+                        Some(t) if !t.is_blank() => {
+                            format!("removed from the server: {}", for_terminal(t.as_str()))
+                        }
+                        _ => "removed from the server".to_owned(),
+                    },
                     LeaveReason::Part => match text {
                         Some(t) if !t.is_blank() => format!("parted: {}", for_terminal(t.as_str())),
                         _ => "parted".to_owned(),

@@ -35,8 +35,6 @@ class TagarelaController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
-        if run_services:
-            raise NotImplementedByController("Services")
         assert self.proc is None
         self.port = port
         self.hostname = hostname
@@ -74,11 +72,27 @@ class TagarelaController(BaseServerController, DirectoryBasedController):
             command += ["--irc-port", str(port)]
         env = dict(os.environ)
         env["XDG_STATE_HOME"] = str(self.directory)
+        # The operator block irctest's cases use (OPER operuser
+        # operpassword), as our operators file (spec §20.6).
+        operators = self.directory / "operators.txt"
+        operators.write_text("operuser operpassword\n")
+        operators.chmod(0o600)
+        command += ["--operators-file", str(operators)]
         if password is not None:
             path = self.directory / "password.txt"
             path.write_text(password + "\n")
             command += ["--password-file", str(path)]
         self.proc = self.execute(command, env=env)
+
+
+    def wait_for_services(self) -> None:
+        # Tagarela is its own services: nothing else to wait for.
+        pass
+
+    def registerUser(self, case, username, password=None) -> None:  # type: ignore[no-untyped-def]
+        # Names are not accounts (spec §19.6): there is nothing to
+        # register, so cases that need an account are skipped.
+        raise NotImplementedByController("account registration")
 
 
 def get_irctest_controller_class() -> Type[TagarelaController]:

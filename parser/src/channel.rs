@@ -519,6 +519,7 @@ mod tests {
         let room_reason = prop_oneof![
             Just(LeaveReason::Part),
             Just(LeaveReason::Kicked),
+            Just(LeaveReason::Killed),
             Just(LeaveReason::Lost),
         ];
         prop_oneof![

@@ -122,6 +122,9 @@ wire_words! {
         /// An operator removed the client from the room (§19.6), which it
         /// may join again unless banned; only in rooms lines.
         Kicked = "kicked",
+        /// A server operator removed the client from the server (§20.6);
+        /// the text names the operator and says why.
+        Killed = "killed",
     }
 }
 
@@ -151,6 +154,9 @@ wire_words! {
         /// The server lost contact with the rest of its cluster (§17.4):
         /// reconnecting reaches a server that has it.
         Unavailable = "unavailable",
+        /// A server operator removed the client (§20.6); the others were
+        /// told `LEAVE ... killed` by the hub.
+        Killed = "killed",
     }
 }
 
@@ -169,7 +175,8 @@ impl ByeReason {
             | ByeReason::WrongProtocol
             | ByeReason::Throttled
             | ByeReason::Replaced
-            | ByeReason::Unavailable => None,
+            | ByeReason::Unavailable
+            | ByeReason::Killed => None,
         }
     }
 }

@@ -63,6 +63,13 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
 
+    /// A file of server operators, one `name password` a line (spec
+    /// §20.6): on the IRC port, `OPER name password` makes a client one
+    /// (`KILL`, `WALLOPS`). Keep it readable by the server's user only.
+    /// Without it there are no server operators.
+    #[arg(long, env = "TAGARELA_OPERATORS_FILE")]
+    pub operators_file: Option<PathBuf>,
+
     /// Accept the password in plain text from other machines too (anyone
     /// on the way can read it); by default only over TLS or loopback.
     #[arg(long, env = "TAGARELA_ALLOW_PLAINTEXT_PASSWORD")]
@@ -379,6 +386,8 @@ pub struct Settings {
     pub tls_handshake_timeout: Duration,
     /// The room's password, if it has one (§4.7).
     pub access: Option<std::sync::Arc<crate::chat::access::Access>>,
+    /// The server's operators, if any (§20.6).
+    pub operators: Option<std::sync::Arc<crate::chat::operators::Operators>>,
     /// What history is kept, when the room keeps any (§16).
     pub history_retention: Retention,
     /// Kept messages replayed to a newcomer (§16.2).
@@ -417,6 +426,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(3),
             tls_handshake_timeout: Duration::from_secs(10),
             access: None,
+            operators: None,
             history_retention: Retention::default(),
             history_replay: 50,
             cluster: None,
@@ -457,6 +467,7 @@ impl Config {
             shutdown_grace: Duration::from_secs_f64(self.shutdown_grace),
             tls_handshake_timeout: Duration::from_secs_f64(self.tls_handshake_timeout),
             access: None,
+            operators: None,
             history_retention: self.history_keep,
             history_replay: usize::from(self.history_replay),
             cluster: self

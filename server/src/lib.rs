@@ -112,6 +112,7 @@ mod transport;
 mod wire;
 
 pub use chat::access::Access;
+pub use chat::operators::Operators;
 pub use config::{Config, LogFormat, Settings};
 pub use ops::{background, metrics, state_dir};
 pub use store::audit::{AuditLog, AuditWriter};

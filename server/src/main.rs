@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::sync::Arc;
 
-use tagarela_server::Access;
 use tagarela_server::Stores;
+use tagarela_server::{Access, Operators};
 use tagarela_server::{AuditLog, Config, Listeners, LogFormat, background, bind, state_dir, tls};
 use tagarela_server::{History, HistoryStore};
 use tracing_subscriber::EnvFilter;
@@ -230,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut settings = config.settings();
     settings.access = access;
+    settings.operators = operators(&config)?;
     if settings.access.is_some() {
         tracing::info!(
             plaintext_from_other_machines = config.allow_plaintext_password,
@@ -291,6 +292,30 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// The server's operators, from --operators-file (spec §20.6).
+fn operators(config: &Config) -> anyhow::Result<Option<Arc<Operators>>> {
+    let Some(path) = &config.operators_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --operators-file {}", path.display()))?;
+    let operators = Operators::parse(text.strip_prefix('\u{feff}').unwrap_or(&text))
+        .with_context(|| format!("--operators-file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %path.display(),
+                "the operators file can be read by other users: chmod 600 it"
+            );
+        }
+    }
+    Ok(Some(Arc::new(operators)))
 }
 
 /// The room's password: the first line of --password-file, or the

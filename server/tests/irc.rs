@@ -656,3 +656,113 @@ async fn only_utf8_is_relayed_but_a_user_line_may_register_without_it() {
     let fail = ana.until("FAIL").await.pop().unwrap();
     assert!(fail.contains(" FAIL PRIVMSG INVALID_UTF8 :"), "{fail}");
 }
+
+#[tokio::test]
+async fn setname_and_away_reach_room_mates_and_watchers_who_asked() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    // ana shares a room with bia; carl only watches her name; dani
+    // watches without extended-monitor, and hears nothing.
+    let mut ana = Irc::with_caps(at, "ana", "setname away-notify").await;
+    let mut carl = Irc::with_caps(at, "carl", "extended-monitor setname away-notify").await;
+    let mut dani = Irc::with_caps(at, "dani", "setname away-notify").await;
+    let mut bia = Irc::with_caps(at, "bia", "setname").await;
+    for irc in [&mut ana, &mut bia] {
+        irc.send("JOIN #sala").await;
+        irc.until(" 366 ").await;
+    }
+    for irc in [&mut carl, &mut dani] {
+        irc.send("MONITOR + bia").await;
+        irc.until(" 730 ").await;
+    }
+    bia.send("SETNAME :Bia Souza").await;
+    let confirmed = bia.until(" SETNAME ").await.pop().unwrap();
+    assert_eq!(confirmed, ":bia!~bia@tagarela SETNAME :Bia Souza");
+    for irc in [&mut ana, &mut carl] {
+        assert_eq!(irc.until(" SETNAME ").await.pop().unwrap(), confirmed);
+    }
+    bia.send("AWAY :fora").await;
+    bia.until(" 306 ").await;
+    for irc in [&mut ana, &mut carl] {
+        let away = irc.until(" AWAY").await.pop().unwrap();
+        assert_eq!(away, ":bia!~bia@tagarela AWAY :fora");
+    }
+    // WHOIS shows the new real name; dani got nothing of either change.
+    dani.send("WHOIS bia").await;
+    let whois = dani.until(" 318 ").await;
+    assert!(
+        whois
+            .iter()
+            .any(|l| l.contains(" 311 ") && l.ends_with(":Bia Souza")),
+        "{whois:#?}"
+    );
+    assert!(
+        !whois
+            .iter()
+            .any(|l| l.contains("SETNAME") || l.contains(" AWAY")),
+        "{whois:#?}"
+    );
+    // An empty real name is refused.
+    bia.send("SETNAME :").await;
+    assert!(
+        bia.until("FAIL SETNAME")
+            .await
+            .pop()
+            .unwrap()
+            .contains("INVALID_REALNAME")
+    );
+}
+
+#[tokio::test]
+async fn a_server_operator_kills_and_sends_wallops() {
+    let operators = tagarela_server::Operators::parse("root hunter2\n");
+    let settings = Settings {
+        operators: Some(std::sync::Arc::new(operators.unwrap())),
+        ..Settings::default()
+    };
+    let server = TestServer::start_irc(settings).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::connect(at, "ana").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let (mut carl, _carl_w) = tagarela(server.addr, "carl").await;
+    // Not an operator: KILL and WALLOPS are refused; a wrong password too.
+    bia.send("KILL ana :no").await;
+    bia.until(" 481 ").await;
+    bia.send("OPER root wrong").await;
+    bia.until(" 464 ").await;
+    ana.send("OPER root hunter2").await;
+    let lines = ana.until(" MODE ana +o").await;
+    assert!(lines.iter().any(|l| l.contains(" 381 ")), "{lines:#?}");
+    // WHO and WHOIS show it.
+    bia.send("WHO ana").await;
+    let who = bia.until(" 352 ").await.pop().unwrap();
+    assert!(who.contains(" H* "), "{who}");
+    bia.send("WHOIS ana").await;
+    assert!(bia.until(" 318 ").await.iter().any(|l| l.contains(" 313 ")));
+    // WALLOPS reaches those with +w only.
+    bia.send("MODE bia +w").await;
+    bia.until(" MODE bia +w").await;
+    ana.send("WALLOPS :maintenance at noon").await;
+    assert_eq!(
+        bia.until(" WALLOPS ").await.pop().unwrap(),
+        ":ana!~ana@tagarela WALLOPS :maintenance at noon"
+    );
+    // A kill closes the victim, whatever its protocol, and frees the name.
+    for irc in [&mut ana, &mut bia] {
+        irc.send("JOIN #sala").await;
+        irc.until(" 366 ").await;
+    }
+    ana.send("KILL carl :spam").await;
+    let bye = until(&mut carl, "BYE").await;
+    assert!(bye.starts_with("BYE killed"), "{bye}");
+    ana.send("KILL bia :also").await;
+    let last = bia.until("ERROR").await.pop().unwrap();
+    assert!(last.contains("Killed"), "{last}");
+    assert_eq!(
+        ana.until(" QUIT ").await.pop().unwrap(),
+        ":bia!~bia@tagarela QUIT :Killed (ana: also)"
+    );
+    ana.send("WHOIS bia").await;
+    assert!(ana.until(" 318 ").await.iter().any(|l| l.contains(" 401 ")));
+    let _again = Irc::connect(at, "bia").await;
+}

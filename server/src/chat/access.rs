@@ -38,6 +38,15 @@ pub struct Access {
     /// Whether a password may cross plain text from another machine.
     pub allow_plaintext: bool,
     /// Recent wrong attempts by address.
+    throttle: Throttle,
+}
+
+/// Who has been getting a password wrong, by address: past
+/// [`THROTTLE_ATTEMPTS`] in [`THROTTLE_WINDOW`], every attempt is
+/// refused, right or not.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    /// Recent wrong attempts by address.
     failures: Mutex<Failures>,
 }
 
@@ -49,7 +58,8 @@ struct Failures {
     order: VecDeque<IpAddr>,
 }
 
-fn digest(s: &[u8]) -> [u8; 32] {
+/// SHA-256 of `s`: what a password is kept as.
+pub fn digest(s: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, s);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
@@ -62,10 +72,23 @@ impl Access {
         Access {
             digest: digest(password.as_bytes()),
             allow_plaintext,
-            failures: Mutex::default(),
+            throttle: Throttle::default(),
         }
     }
 
+    /// Whether the address is throttled now.
+    pub fn is_throttled(&self, from: IpAddr, now: Instant) -> bool {
+        self.throttle.is_throttled(from, now)
+    }
+
+    /// Checks `attempt` from `from` at `now`.
+    pub fn check(&self, attempt: &str, from: IpAddr, now: Instant) -> Verdict {
+        let right = bool::from(digest(attempt.as_bytes()).ct_eq(&self.digest));
+        self.throttle.judge(right, from, now)
+    }
+}
+
+impl Throttle {
     /// Whether the address is throttled now.
     pub fn is_throttled(&self, from: IpAddr, now: Instant) -> bool {
         let from = throttle_key(from);
@@ -81,12 +104,12 @@ impl Access {
         }
     }
 
-    /// Checks `attempt` from `from` at `now`. The throttle is checked and
-    /// the failure recorded under one lock, so parallel connections from
-    /// one address cannot all slip past it.
-    pub fn check(&self, attempt: &str, from: IpAddr, now: Instant) -> Verdict {
+    /// An attempt from `from` at `now` that was `right` or not, as it
+    /// counts. The throttle is checked and the failure recorded under one
+    /// lock, so parallel connections from one address cannot all slip
+    /// past it.
+    pub fn judge(&self, right: bool, from: IpAddr, now: Instant) -> Verdict {
         let from = throttle_key(from);
-        let right = bool::from(digest(attempt.as_bytes()).ct_eq(&self.digest));
         let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(times) = f.by_address.get_mut(&from) {
             while times.front().is_some_and(|t| now - *t >= THROTTLE_WINDOW) {

@@ -67,6 +67,12 @@ pub enum Intent<'a> {
         name: Name<'a>,
         text: Option<Text<'a>>,
     },
+    /// Remove `name` from the server (a server operator's `KILL`, which
+    /// the wire layer allowed, §20.6).
+    Kill {
+        name: Name<'a>,
+        text: Option<Text<'a>>,
+    },
     /// Refuse (or, `on` false, no longer refuse) `target` the room.
     Ban {
         room: RoomName<'a>,

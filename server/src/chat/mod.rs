@@ -9,5 +9,6 @@
 
 pub mod access;
 pub mod intent;
+pub mod operators;
 pub mod reply;
 pub mod session;

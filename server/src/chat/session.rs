@@ -371,6 +371,18 @@ impl Session {
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
+            Intent::Kill { name, text } => {
+                if self.registered.is_none() {
+                    return Next::Continue;
+                }
+                match self.hub.kill(&name, text.map(Text::into_owned)) {
+                    Some(published) => self.record_published(published),
+                    None => self.reply(Reply::Error {
+                        code: ErrorCode::NoSuchUser,
+                        name: Some(&name),
+                    }),
+                }
+            }
             Intent::Ban { room, target, on } => {
                 let Some(me) = &self.registered else {
                     return Next::Continue;

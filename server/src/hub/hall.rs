@@ -20,13 +20,14 @@ use tagarela_parser::{HistoryQuery, Name, NameKey, RoomKey, RoomName, Text, Time
 
 use crate::event::{Event, EventKind, Seq, wall_clock};
 use crate::hub::event_log::EventLog;
+use crate::hub::monitors::{WatcherId, id_of};
 use crate::hub::recent::Recent;
 use crate::hub::resume::ResumeToken;
 use crate::hub::room::{MemberId, Room};
 use crate::hub::roster::{Holder, Roster};
 use crate::hub::shape::Shape;
 use crate::hub::{Clash, Entered, Recipient, RegId, Welcome};
-use crate::hub::{Present, Profile, Sending};
+use crate::hub::{Heard, Present, Profile, ProfileField, Sending};
 use crate::ops::metrics::Metrics;
 
 /// The most public messages a room other than the default one keeps in
@@ -458,6 +459,13 @@ impl Hall {
         self.seats.values().find(|s| s.reg == reg)
     }
 
+    /// Calls `f` with every client of this process.
+    pub fn each_recipient(&self, mut f: impl FnMut(&Arc<dyn Recipient>)) {
+        for recipient in self.recipients.iter().flatten() {
+            f(recipient);
+        }
+    }
+
     /// The seat of this process's client holding `key`, whichever
     /// registration it is.
     pub fn any_seat(&self, key: &NameKey) -> Option<&Seat> {
@@ -596,14 +604,13 @@ impl Hall {
         if let Some(profile) = away
             && let Some(m) = members.get(key)
         {
-            let text = profile.away.clone();
             let present = Present {
                 name: m.name.clone(),
                 profile: Some(profile),
             };
             for id in r.member_ids() {
                 if let Some(Some(other)) = recipients.get(id.0 as usize) {
-                    other.away_changed(&present, text.as_deref());
+                    other.profile_changed(&present, ProfileField::Away, Heard::InRoom);
                 }
             }
         }
@@ -1080,28 +1087,34 @@ impl Hall {
     }
 
     /// Tells everyone here who shares a room with `key`'s holder (but
-    /// itself), once each, that it went away or came back, as its
-    /// profile says (§20.3).
-    pub fn tell_away(&self, key: &NameKey) {
-        let Some(m) = self.members.get(key) else {
-            return;
-        };
+    /// itself), once each, that `what` of its profile changed, as its
+    /// profile says (§20.3). Gives the holder as told and the addresses
+    /// of the recipients told (the holder's among them), so that its
+    /// watchers are not told twice; `None` if nobody holds `key`.
+    pub fn tell_profile(
+        &self,
+        key: &NameKey,
+        what: ProfileField,
+    ) -> Option<(Present, std::collections::HashSet<WatcherId>)> {
+        let m = self.members.get(key)?;
         let present = Present {
             name: m.name.clone(),
             profile: self.profile_by_id(m.id),
         };
-        let away = present.profile.as_ref().and_then(|p| p.away.clone());
         let mut told = std::collections::HashSet::new();
+        if let Some(Some(holder)) = self.recipients.get(m.id.0 as usize) {
+            told.insert(id_of(holder));
+        }
         for room in m.rooms.iter().filter_map(|id| self.at(*id)) {
             for id in room.member_ids() {
-                if id == m.id || !told.insert(id) {
-                    continue;
-                }
-                if let Some(Some(recipient)) = self.recipients.get(id.0 as usize) {
-                    recipient.away_changed(&present, away.as_deref());
+                if let Some(Some(recipient)) = self.recipients.get(id.0 as usize)
+                    && told.insert(id_of(recipient))
+                {
+                    recipient.profile_changed(&present, what, Heard::InRoom);
                 }
             }
         }
+        Some((present, told))
     }
 
     /// Tells everyone in the change's room here that its modes changed

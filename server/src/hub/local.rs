@@ -634,8 +634,47 @@ impl Hub for LocalHub {
         Some(Whois { present, rooms })
     }
 
-    fn tell_away(&self, name: &Name<'_>) {
-        self.lock().hall.tell_away(&name.key());
+    fn kill(&self, name: &Name<'_>, text: Option<Text<'static>>) -> Option<Published> {
+        let key = name.key();
+        let (holder, recipient) = {
+            let mut r = self.lock();
+            let seat = r.hall.any_seat(&key)?;
+            let (reg, recipient) = (seat.reg, Arc::clone(&seat.recipient));
+            // A killed client cannot take its name back.
+            r.tokens.remove(&reg);
+            (Registration { key, id: reg }, recipient)
+        };
+        let leaving = Leaving {
+            reason: LeaveReason::Killed,
+            text,
+        };
+        let published = self.release(&holder, leaving);
+        recipient.killed();
+        published
+    }
+
+    fn wallops(&self, from: &Name<'_>, text: &str) {
+        let r = self.lock();
+        let Some(from) = r.hall.present(&from.key()) else {
+            return;
+        };
+        r.hall
+            .each_recipient(|recipient| recipient.wallops(&from, text));
+    }
+
+    fn tell_profile(&self, name: &Name<'_>, what: crate::hub::ProfileField) {
+        let key = name.key();
+        let r = self.lock();
+        let Some((present, told)) = r.hall.tell_profile(&key, what) else {
+            return;
+        };
+        // Watchers who share no room with it hear of it too
+        // (extended-monitor, §20.3); the holder itself is in `told`.
+        for watcher in r.monitors.watchers(&key) {
+            if !told.contains(&crate::hub::monitors::id_of(watcher)) {
+                watcher.profile_changed(&present, what, crate::hub::Heard::Watching);
+            }
+        }
     }
 
     fn tell_mode(&self, change: &crate::hub::ModeChange<'_>) {

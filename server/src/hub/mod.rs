@@ -174,11 +174,22 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // only IRC clients are told
     fn mode_changed(&self, change: &ModeChange<'_>) {}
 
-    /// Someone sharing a room with this client went away (`away` its
-    /// message) or came back (`None`): IRC's `away-notify` (§20.3). Must
-    /// never wait.
+    /// Someone sharing a room with this client (`Heard::InRoom`), or whose
+    /// name it watches (`Heard::Watching`), changed `what` of its profile,
+    /// as `who.profile` now says: IRC's `away-notify`, `setname` and
+    /// `extended-monitor` (§20.3). Must never wait.
     #[allow(unused_variables)] // only IRC clients are told
-    fn away_changed(&self, who: &Present, away: Option<&str>) {}
+    fn profile_changed(&self, who: &Present, what: ProfileField, heard: Heard) {}
+
+    /// A server operator removed this client from the server (IRC's
+    /// `KILL`, §20.6): the others were told; it gets no more events and
+    /// should close with `BYE killed`.
+    fn killed(&self);
+
+    /// A server operator's `WALLOPS` (§20.6), from `from`: told to IRC
+    /// clients that asked for them (user mode `+w`). Must never wait.
+    #[allow(unused_variables)] // only IRC clients are told
+    fn wallops(&self, from: &Present, text: &str) {}
 
     /// A name this client watches (IRC's `MONITOR`, §20.6) came online
     /// (`who`) or left. Must never wait.
@@ -226,6 +237,28 @@ pub struct Profile {
     pub away: Option<Arc<str>>,
     /// It marked itself a bot (user mode `+B`, IRCv3's bot mode).
     pub bot: bool,
+    /// It is a server operator (`OPER`, user mode `+o`).
+    pub oper: bool,
+    /// It asked for server operators' `WALLOPS` (user mode `+w`).
+    pub wallops: bool,
+}
+
+/// The part of a [`Profile`] that changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileField {
+    /// `AWAY`: gone, with a message, or back.
+    Away,
+    /// `SETNAME`: the real name.
+    Realname,
+}
+
+/// Why a client hears of a change to someone's profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// They share a room.
+    InRoom,
+    /// It watches their name (`MONITOR`) and shares no room with them.
+    Watching,
 }
 
 /// Someone online, as an IRC client's `WHO` and `WHOIS` see them (§20.6).
@@ -677,11 +710,26 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
     fn tell_mode(&self, change: &ModeChange<'_>) {}
 
-    /// Tells everyone here who shares a room with `name`'s holder that it
-    /// went away or came back, as its profile now says (§20.3). A hub
-    /// without IRC clients tells nobody.
+    /// Removes `name`'s holder from the server, as a server operator's
+    /// `KILL` (§20.6; the wire layer decides who is one): its leave
+    /// (`killed`, with `text`) goes everywhere it was, its name is free at
+    /// once and cannot be resumed, and its connection closes with `BYE
+    /// killed`. `None` if nobody here holds it.
     #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
-    fn tell_away(&self, name: &Name<'_>) {}
+    fn kill(&self, name: &Name<'_>, text: Option<Text<'static>>) -> Option<Published> {
+        None
+    }
+
+    /// Tells every client here that asked for them (IRC's user mode
+    /// `+w`) a server operator's `WALLOPS` (§20.6).
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn wallops(&self, from: &Name<'_>, text: &str) {}
+
+    /// Tells everyone here who shares a room with `name`'s holder, or
+    /// watches its name, that `what` of its profile changed, as its
+    /// profile now says (§20.3). A hub without IRC clients tells nobody.
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn tell_profile(&self, name: &Name<'_>, what: ProfileField) {}
 
     /// [`Hub::history`] in `room`, and the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all

@@ -12,9 +12,10 @@ use tagarela_parser::NameKey;
 use crate::hub::Recipient;
 
 /// A watcher, by the address of its recipient (stable while it lives).
-type WatcherId = usize;
+pub type WatcherId = usize;
 
-fn id_of(watcher: &Arc<dyn Recipient>) -> WatcherId {
+/// The address `watcher` is known by here.
+pub fn id_of(watcher: &Arc<dyn Recipient>) -> WatcherId {
     Arc::as_ptr(watcher).cast::<()>() as usize
 }
 
@@ -91,6 +92,7 @@ mod tests {
         fn deliver(&self, _: &Event) {}
         fn replaced(&self) {}
         fn cut_off(&self) {}
+        fn killed(&self) {}
         fn undeliverable(&self, _: &Name<'static>) {}
         fn crowd(&self, _: &Notice) {}
         fn entered(&self, _: &Entered) {}

@@ -83,6 +83,10 @@ impl Recipient for Seen {
         self.note("cut off".into());
     }
 
+    fn killed(&self) {
+        self.note("killed".into());
+    }
+
     fn undeliverable(&self, to: &Name<'static>) {
         self.note(format!("undeliverable {to}"));
     }

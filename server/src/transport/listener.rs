@@ -227,6 +227,7 @@ pub async fn serve(
             &settings.irc_name,
             &settings.rooms,
             None,
+            settings.operators.clone(),
         ))
     });
     let web_origins: Arc<[String]> = settings.web_origins.clone().into();

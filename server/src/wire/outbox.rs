@@ -310,6 +310,10 @@ impl Drop for Outbox {
 /// The hub delivers events here, in the Tagarela wire format (each event
 /// is encoded once, by whichever recipient asks first).
 impl Recipient for Outbox {
+    fn killed(&self) {
+        self.displace(ByeReason::Killed);
+    }
+
     fn replaced(&self) {
         self.displace(ByeReason::Replaced);
     }

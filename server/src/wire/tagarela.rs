@@ -607,6 +607,7 @@ fn bye(reason: ByeReason) -> Option<Bytes> {
         ByeReason::Replaced => {
             "Your name was taken back on another connection (yours, with its token)."
         }
+        ByeReason::Killed => "A server operator removed you from the server.",
         ByeReason::WrongProtocol => {
             "This is a Tagarela chat server (plain text lines, see spec/PROTOCOL.md); it does not speak HTTP or TLS."
         }

@@ -230,6 +230,7 @@ fn a_reaped_name_is_counted_out_before_its_leave_is_seen() {
         }
         fn replaced(&self) {}
         fn cut_off(&self) {}
+        fn killed(&self) {}
         fn undeliverable(&self, _: &Name<'static>) {}
         fn crowd(&self, _: &crate::hub::crowd::Notice) {}
         fn entered(&self, _: &crate::hub::Entered) {}

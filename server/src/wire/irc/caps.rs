@@ -23,6 +23,13 @@ pub enum Cap {
     ChatHistory,
     /// `away-notify`: those sharing a room are told `AWAY` as it changes.
     AwayNotify,
+    /// `extended-monitor`: a watched name's away and real-name changes
+    /// are told as to those sharing a room (with `away-notify`,
+    /// `setname`).
+    ExtendedMonitor,
+    /// `setname`: `SETNAME` changes the real name, told to those sharing
+    /// a room who asked.
+    Setname,
     /// `labeled-response`: what a labelled command makes comes back
     /// with its label (one line), in a labelled batch (several), or as
     /// a labelled `ACK` (none).
@@ -31,15 +38,17 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 9] = [
+    pub const ALL: [Cap; 11] = [
         Cap::AwayNotify,
         Cap::Batch,
         Cap::ChatHistory,
         Cap::EchoMessage,
+        Cap::ExtendedMonitor,
         Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::ServerTime,
+        Cap::Setname,
         Cap::UserhostInNames,
     ];
 
@@ -55,6 +64,8 @@ impl Cap {
             Cap::ChatHistory => "draft/chathistory",
             Cap::LabeledResponse => "labeled-response",
             Cap::AwayNotify => "away-notify",
+            Cap::ExtendedMonitor => "extended-monitor",
+            Cap::Setname => "setname",
         }
     }
 

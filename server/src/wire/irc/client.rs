@@ -15,7 +15,8 @@ use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, EventKind, WireFormat};
 use crate::hub::crowd::Notice;
 use crate::hub::{
-    Entered, ModeChange, Present, Profile, Recipient, RoomList, RoomRefusal, Sending,
+    Entered, Heard, ModeChange, Present, Profile, ProfileField, Recipient, RoomList, RoomRefusal,
+    Sending,
 };
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::encode::{self, Stamp};
@@ -169,6 +170,8 @@ impl IrcClient {
             realname: Arc::from(realname),
             away: None,
             bot: false,
+            oper: false,
+            wallops: false,
         });
     }
 
@@ -176,6 +179,27 @@ impl IrcClient {
     pub fn set_away(&self, away: Option<&str>) {
         if let Some(profile) = &mut self.lock().profile {
             profile.away = away.map(Arc::from);
+        }
+    }
+
+    /// `SETNAME`: the real name is now `realname`.
+    pub fn set_realname(&self, realname: &str) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.realname = Arc::from(realname);
+        }
+    }
+
+    /// A server operator (`OPER`), or no longer (`MODE nick -o`).
+    pub fn set_oper(&self, on: bool) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.oper = on;
+        }
+    }
+
+    /// User mode `+w` (on: `WALLOPS` wanted) or `-w`.
+    pub fn set_wallops(&self, on: bool) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.wallops = on;
         }
     }
 
@@ -270,6 +294,7 @@ impl IrcClient {
             ByeReason::Throttled => "Too many wrong passwords",
             ByeReason::Replaced => "Your name was taken back on another connection",
             ByeReason::Unavailable => "Server unavailable",
+            ByeReason::Killed => "Killed by a server operator",
         };
         format!("ERROR :Closing link: {why}\r\n").into_bytes()
     }
@@ -486,7 +511,12 @@ impl IrcClient {
         } else {
             ""
         };
-        let flags = format!("{here}{bot}{}", if operator { "@" } else { "" });
+        let oper = if profile.is_some_and(|p| p.oper) {
+            "*"
+        } else {
+            ""
+        };
+        let flags = format!("{here}{oper}{bot}{}", if operator { "@" } else { "" });
         let server = self.identity.name.as_str();
         let name = who.name.as_str();
         let user = encode::user_part(profile.map(|p| &*p.user));
@@ -685,6 +715,20 @@ impl Recipient for IrcClient {
         self.outbox.displace(ByeReason::Unavailable);
     }
 
+    fn killed(&self) {
+        self.outbox.displace(ByeReason::Killed);
+    }
+
+    fn wallops(&self, from: &Present, text: &str) {
+        if !self.lock().profile.as_ref().is_some_and(|p| p.wallops) {
+            return;
+        }
+        let user = from.profile.as_ref().map(|p| &*p.user);
+        let source = encode::source(from.name.as_str(), user);
+        self.outbox
+            .push(format!(":{source} WALLOPS :{text}\r\n").as_bytes());
+    }
+
     fn undeliverable(&self, to: &Name<'static>) {
         let mut out = Vec::new();
         self.error(&mut out, ErrorCode::NoSuchUser, Some(to));
@@ -727,15 +771,23 @@ impl Recipient for IrcClient {
         self.lock().profile.clone()
     }
 
-    fn away_changed(&self, who: &Present, away: Option<&str>) {
-        if !self.caps().has(Cap::AwayNotify) {
+    fn profile_changed(&self, who: &Present, what: ProfileField, heard: Heard) {
+        let caps = self.caps();
+        let cap = match what {
+            ProfileField::Away => Cap::AwayNotify,
+            ProfileField::Realname => Cap::Setname,
+        };
+        if !caps.has(cap) || (heard == Heard::Watching && !caps.has(Cap::ExtendedMonitor)) {
             return;
         }
-        let user = who.profile.as_ref().map(|p| &*p.user);
-        let source = encode::source(who.name.as_str(), user);
-        let line = match away {
-            Some(text) => format!(":{source} AWAY :{text}\r\n"),
-            None => format!(":{source} AWAY\r\n"),
+        let Some(profile) = &who.profile else {
+            return;
+        };
+        let source = encode::source(who.name.as_str(), Some(&profile.user));
+        let line = match (what, &profile.away) {
+            (ProfileField::Away, Some(text)) => format!(":{source} AWAY :{text}\r\n"),
+            (ProfileField::Away, None) => format!(":{source} AWAY\r\n"),
+            (ProfileField::Realname, _) => format!(":{source} SETNAME :{}\r\n", profile.realname),
         };
         self.outbox.push(line.as_bytes());
     }

@@ -254,6 +254,8 @@ fn quit_text(reason: LeaveReason, text: Option<&str>) -> String {
         (LeaveReason::Timeout, _) => "Ping timeout".to_owned(),
         (LeaveReason::Slow, _) => "Too slow a reader".to_owned(),
         (LeaveReason::Flood, _) => "Excess flood".to_owned(),
+        (LeaveReason::Killed, Some(text)) => format!("Killed ({text})"),
+        (LeaveReason::Killed, None) => "Killed".to_owned(),
         (LeaveReason::Part | LeaveReason::Kicked, _) => "Left".to_owned(),
     }
 }

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use tagarela_parser::irc::{IRC_CLIENT_TAGS_MAX, IRC_LINE_MAX, IRC_TAGS_MAX, IrcError, IrcMessage};
 use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 
+use crate::chat::access::Verdict;
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
-use crate::hub::{Hub, ModeChange, Recipient};
+use crate::hub::{Hub, ModeChange, ProfileField, Recipient};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::chathistory;
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
@@ -333,13 +334,32 @@ impl IrcFront {
                 if was.as_deref() != away.as_deref()
                     && let Some(me) = self.client.name()
                 {
-                    self.hub.tell_away(&me);
+                    self.hub.tell_profile(&me, ProfileField::Away);
                 }
                 if away.is_some() {
                     self.reply("306", &[], "You have been marked as being away");
                 } else {
                     self.reply("305", &[], "You are no longer marked as being away");
                 }
+            }
+            "SETNAME" => self.setname(p),
+            "OPER" => self.oper(p, session),
+            "KILL" => return self.kill(p, session),
+            "WALLOPS" => self.wallops(p),
+            "INFO" => {
+                let mut out = Vec::new();
+                let id = self.client.identity();
+                for info in [
+                    id.version.as_str(),
+                    "Tagarela: a chat server; this is its IRC port (spec/PROTOCOL.md, section 20).",
+                    "Started:",
+                    id.created.as_str(),
+                ] {
+                    self.client.numeric(&mut out, "371", &[], info);
+                }
+                self.client
+                    .numeric(&mut out, "374", &[], "End of INFO list");
+                self.client.send(&out);
             }
             "MOTD" => {
                 let mut out = Vec::new();
@@ -662,7 +682,24 @@ impl IrcFront {
                     done.push(if on { '+' } else { '-' });
                     done.push('B');
                 }
-                _ => self.reply("501", &[], "Unknown MODE flag (the only user mode is +B)"),
+                'w' => {
+                    self.client.set_wallops(on);
+                    done.push(if on { '+' } else { '-' });
+                    done.push('w');
+                }
+                // Only OPER makes an operator; one may stop being one.
+                'o' if on => {}
+                'o' => {
+                    if self.client.profile().is_some_and(|p| p.oper) {
+                        self.client.set_oper(false);
+                        done.push_str("-o");
+                    }
+                }
+                _ => self.reply(
+                    "501",
+                    &[],
+                    "Unknown MODE flag (user modes are +B, +w and -o)",
+                ),
             }
         }
         if let Some(me) = self.client.name()
@@ -785,6 +822,125 @@ impl IrcFront {
             }
         }
         self.client.send(&out);
+    }
+
+    /// `OPER name password`: a server operator from now on, if the
+    /// operators file says so (381, then `MODE nick +o`); wrong: 464,
+    /// every attempt counted against the address as the room's password
+    /// is (§4.7); no operators file: 491.
+    fn oper(&self, p: &[String], session: &Session) {
+        let (Some(name), Some(password)) = (p.first(), p.get(1)) else {
+            self.need_more("OPER");
+            return;
+        };
+        let Some(operators) = &self.client.identity().operators else {
+            self.reply("491", &[], "No server operators are configured here");
+            return;
+        };
+        let peer = session.peer();
+        match operators.check(name, password, peer.ip(), tokio::time::Instant::now()) {
+            Verdict::Right => {
+                tracing::info!(%peer, operator = %name, "server operator");
+                self.client.set_oper(true);
+                self.reply("381", &[], "You are now an IRC operator");
+                if let Some(me) = self.client.name() {
+                    let source = encode::source(me.as_str(), self.client.user().as_deref());
+                    let line = format!(":{source} MODE {} +o\r\n", me.as_str());
+                    self.client.send(line.as_bytes());
+                }
+            }
+            Verdict::Wrong => {
+                tracing::warn!(%peer, operator = %name, "wrong operator password");
+                self.reply("464", &[], "Password incorrect");
+            }
+            Verdict::Throttled => {
+                tracing::warn!(%peer, operator = %name, "operator password throttled");
+                self.reply(
+                    "464",
+                    &[],
+                    "Too many wrong passwords: try again in a minute",
+                );
+            }
+        }
+    }
+
+    /// Whether this client is a server operator; if not, says so (481).
+    fn is_oper(&self) -> bool {
+        let oper = self.client.profile().is_some_and(|p| p.oper);
+        if !oper {
+            self.reply("481", &[], "Permission Denied- You're not an IRC operator");
+        }
+        oper
+    }
+
+    /// `KILL nick [:reason]` (server operators): the holder leaves
+    /// everywhere, told as `QUIT :Killed (oper: reason)`, and is closed.
+    fn kill(&mut self, p: &[String], session: &mut Session) -> Next {
+        if !self.is_oper() {
+            return Next::Continue;
+        }
+        let Some(target) = p.first() else {
+            self.need_more("KILL");
+            return Next::Continue;
+        };
+        let Some(name) = Name::recipient(target)
+            .ok()
+            .filter(|n| self.hub.whois(n).is_some())
+        else {
+            self.reply("401", &[target], "No such nick/channel");
+            return Next::Continue;
+        };
+        let me = self.client.nick();
+        let reason = p.get(1).map(|r| text::shown(r, text::AWAY_MAX));
+        let said = match reason.as_deref().filter(|r| !r.trim().is_empty()) {
+            Some(reason) => format!("{me}: {reason}"),
+            None => me,
+        };
+        let text = Text::new(said).ok().map(Text::into_owned);
+        session.handle(Intent::Kill {
+            name: name.into_owned(),
+            text,
+        })
+    }
+
+    /// `WALLOPS :text` (server operators): to every IRC client with user
+    /// mode `+w`, the sender included if it has it.
+    fn wallops(&self, p: &[String]) {
+        if !self.is_oper() {
+            return;
+        }
+        let Some(said) = p.first().map(|t| text::shown(t, text::AWAY_MAX)) else {
+            self.need_more("WALLOPS");
+            return;
+        };
+        if let Some(me) = self.client.name() {
+            self.hub.wallops(&me, &said);
+        }
+    }
+
+    /// `SETNAME :real name` (IRCv3 `setname`, §20.3): the real name
+    /// changes, cut to [`text::REALNAME_MAX`] as `USER`'s is; the client
+    /// (if it asked for the capability) and those sharing a room or
+    /// watching its name who asked are told.
+    fn setname(&self, p: &[String]) {
+        let realname = p.first().map(|r| text::shown(r, text::REALNAME_MAX));
+        let Some(realname) = realname.filter(|r| !r.trim().is_empty()) else {
+            let server = &self.client.identity().name;
+            let line =
+                format!(":{server} FAIL SETNAME INVALID_REALNAME :A real name cannot be empty\r\n");
+            self.client.send(line.as_bytes());
+            return;
+        };
+        self.client.set_realname(&realname);
+        let Some(me) = self.client.name() else {
+            return;
+        };
+        if self.client.caps().has(Cap::Setname) {
+            let source = encode::source(me.as_str(), self.client.user().as_deref());
+            self.client
+                .send(format!(":{source} SETNAME :{realname}\r\n").as_bytes());
+        }
+        self.hub.tell_profile(&me, ProfileField::Realname);
     }
 
     /// RPL_AWAY (301) if `to` is away: a message to them is still
@@ -1025,6 +1181,10 @@ impl IrcFront {
                 }
                 self.client
                     .numeric(&mut out, "312", &[nick, &id.name], "Tagarela");
+                if profile.is_some_and(|p| p.oper) {
+                    self.client
+                        .numeric(&mut out, "313", &[nick], "is an IRC operator");
+                }
                 if profile.is_some_and(|p| p.bot) {
                     self.client.numeric(&mut out, "335", &[nick], "is a bot");
                 }
@@ -1059,8 +1219,15 @@ impl IrcFront {
             } else if let Some(change) = p.get(1) {
                 self.user_mode(change);
             } else {
-                let bot = self.client.profile().is_some_and(|p| p.bot);
-                self.bare("221", &[if bot { "+B" } else { "+" }]);
+                let mut modes = "+".to_owned();
+                if let Some(p) = self.client.profile() {
+                    for (on, c) in [(p.bot, 'B'), (p.oper, 'o'), (p.wallops, 'w')] {
+                        if on {
+                            modes.push(c);
+                        }
+                    }
+                }
+                self.bare("221", &[&modes]);
             }
             return Next::Continue;
         }

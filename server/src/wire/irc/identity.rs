@@ -20,6 +20,8 @@ pub struct IrcIdentity {
     pub isupport: Vec<String>,
     /// The message of the day, one line each (none: `ERR_NOMOTD`).
     pub motd: Vec<String>,
+    /// Who may become a server operator (`OPER`, §20.6); none: nobody.
+    pub operators: Option<std::sync::Arc<crate::chat::operators::Operators>>,
 }
 
 /// Targets one `PRIVMSG` or `NOTICE` may name.
@@ -30,7 +32,12 @@ pub const ROOM_TARGETS: usize = 10;
 
 impl IrcIdentity {
     /// The identity of a server called `name` with these rooms.
-    pub fn new(name: &str, rooms: &RoomSettings, motd: Option<Vec<String>>) -> IrcIdentity {
+    pub fn new(
+        name: &str,
+        rooms: &RoomSettings,
+        motd: Option<Vec<String>>,
+        operators: Option<std::sync::Arc<crate::chat::operators::Operators>>,
+    ) -> IrcIdentity {
         let default_room = rooms.default.as_str().to_owned();
         let isupport = vec![
             format!("AWAYLEN={}", crate::wire::irc::text::AWAY_MAX),
@@ -82,6 +89,7 @@ impl IrcIdentity {
             },
             isupport,
             motd,
+            operators,
         }
     }
 }
