@@ -766,3 +766,35 @@ async fn a_server_operator_kills_and_sends_wallops() {
     assert!(ana.until(" 318 ").await.iter().any(|l| l.contains(" 401 ")));
     let _again = Irc::connect(at, "bia").await;
 }
+
+#[tokio::test]
+async fn keepalive_pings_are_irc_lines() {
+    let settings = Settings {
+        ping_interval: Duration::from_millis(200),
+        ..Settings::default()
+    };
+    let server = TestServer::start_irc(settings).await.unwrap();
+    let (r, mut w) = TcpStream::connect(server.irc.unwrap())
+        .await
+        .unwrap()
+        .into_split();
+    w.write_all(b"NICK ana\r\nUSER ana 0 * :Ana\r\n")
+        .await
+        .unwrap();
+    let mut r = BufReader::new(r);
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("\nPING") {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut r, &mut chunk),
+        )
+        .await
+        .expect("a PING within 5 s")
+        .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.contains("\r\nPING :1\r\n"), "{seen:?}");
+}

@@ -133,6 +133,12 @@ impl Session {
         self.rooms
     }
 
+    /// Sends the keepalive's `PING token` (§10), in the client's own
+    /// wire format.
+    pub fn ping(&self, token: tagarela_parser::Token<'_>) {
+        self.reply(Reply::Ping(token));
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer

@@ -127,6 +127,8 @@ pub struct Listing {
     pub members: usize,
     /// Its topic, if one was set.
     pub topic: Option<Text<'static>>,
+    /// When the topic was set, if it was.
+    pub topic_at: Option<Timestamp>,
 }
 
 /// The `events` counters by kind, and `deliveries`, looked up once so
@@ -1308,6 +1310,7 @@ impl Hall {
                         room: r.name().clone(),
                         members: r.len(),
                         topic,
+                        topic_at: r.topic().map(|e| e.at),
                     },
                 )
             })

@@ -22,6 +22,7 @@ use crate::hub::recent::Recent;
 use crate::hub::resume::{RESUME_KEEP, ResumeToken};
 use crate::hub::room::{Ban, Room, RoomSettings};
 use crate::hub::shape::Shape;
+use crate::hub::whowas::Whowas;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
     Registration, RoomRefusal, RoomView, Said, Unpublished, Welcome, Whois,
@@ -74,6 +75,8 @@ struct Registry {
     last_id: RegId,
     /// Who watches which names (IRC's `MONITOR`, §20.6).
     monitors: Monitors,
+    /// Who left lately (IRC's `WHOWAS`, §20.6).
+    whowas: Whowas,
 }
 
 impl Registry {
@@ -134,6 +137,7 @@ impl LocalHub {
             departed: HashMap::new(),
             last_id: RegId::default(),
             monitors: Monitors::default(),
+            whowas: Whowas::default(),
         };
         LocalHub {
             registry: Mutex::new(registry),
@@ -653,6 +657,10 @@ impl Hub for LocalHub {
         published
     }
 
+    fn whowas(&self, name: &Name<'_>, count: usize) -> Vec<crate::hub::Present> {
+        self.lock().whowas.of(&name.key(), count, Instant::now())
+    }
+
     fn wallops(&self, from: &Name<'_>, text: &str) {
         let r = self.lock();
         let Some(from) = r.hall.present(&from.key()) else {
@@ -920,6 +928,9 @@ impl LocalHub {
         let leaver = Arc::clone(&r.hall.seat(key, id)?.recipient);
         let member = r.hall.member(key)?;
         let (name, since) = (member.name.clone(), member.since);
+        if let Some(gone) = r.hall.present(key) {
+            r.whowas.record(gone, Instant::now());
+        }
         // Its watchers are told while it is still a member; what it
         // watched is forgotten.
         r.tell_watchers(key, false);

@@ -43,6 +43,7 @@ pub mod roster;
 #[cfg(test)]
 pub mod seen;
 pub mod shape;
+pub mod whowas;
 
 use std::sync::Arc;
 
@@ -718,6 +719,13 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
     fn kill(&self, name: &Name<'_>, text: Option<Text<'static>>) -> Option<Published> {
         None
+    }
+
+    /// The last `count` (0: all) holders of `name` that left this
+    /// process lately, newest first (IRC's `WHOWAS`, §20.6).
+    #[allow(unused_variables)] // a cluster's node has no IRC port (§20.7)
+    fn whowas(&self, name: &Name<'_>, count: usize) -> Vec<Present> {
+        Vec::new()
     }
 
     /// Tells every client here that asked for them (IRC's user mode

@@ -235,7 +235,7 @@ pub async fn serve<T: Transport>(
                     }
                     if let Due::Ping(n) = due
                         && let Ok(token) = Token::new(n.to_string()) {
-                            outbox.reply(&Reply::Ping(token));
+                            session.ping(token);
                         }
                     if input.held_until.is_some_and(|at| now >= at) && !held_back {
                         // Lines the rate limit held back are the client's

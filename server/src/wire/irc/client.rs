@@ -488,6 +488,17 @@ impl IrcClient {
         }
     }
 
+    /// `WHOWAS`'s lines for one who left: 314 with the user and real
+    /// name it had (a Tagarela client's name standing for both), 312.
+    pub fn whowas_lines(&self, out: &mut Vec<u8>, who: &Present) {
+        let nick = who.name.as_str();
+        let profile = who.profile.as_ref();
+        let user = encode::user_part(profile.map(|p| &*p.user));
+        let realname = profile.map_or(nick, |p| &*p.realname);
+        self.numeric(out, "314", &[nick, &user, encode::HOST, "*"], realname);
+        self.numeric(out, "312", &[nick, &self.identity.name], "Tagarela");
+    }
+
     /// A `WHO` line for `who`, seen in `room` (`*` for none): 352, or
     /// 354 with the fields `whox` asks for. `H` here or `G` gone (away),
     /// `@` for an operator of `room`; the real name `USER` gave (a

@@ -28,6 +28,77 @@ use crate::wire::irc::whox::Whox;
 /// The most nicks one connection's `MONITOR` watches (ISUPPORT `MONITOR`).
 pub const MONITOR_MAX: usize = 100;
 
+/// One filter of `LIST` (ELIST, §20.6): names are kept if they match
+/// any name or mask given, and drop if they match a `!mask`; counts and
+/// topic ages must hold for every one given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ListFilter {
+    /// `#name` or a mask (`*`, `?`), case folded (ELIST `M`).
+    Named(String),
+    /// `!mask`: not these (ELIST `N`).
+    NotNamed(String),
+    /// `>n`: more than n members (ELIST `U`).
+    MoreThan(usize),
+    /// `<n`: fewer than n members.
+    FewerThan(usize),
+    /// `T>m`: topic set more than m minutes ago (ELIST `T`).
+    TopicOlder(u64),
+    /// `T<m`: topic set less than m minutes ago.
+    TopicNewer(u64),
+}
+
+impl ListFilter {
+    /// One comma-separated item; `None` if it means nothing.
+    fn parse(item: &str) -> Option<ListFilter> {
+        let fold = str::to_lowercase;
+        if let Some(n) = item.strip_prefix('>') {
+            return n.parse().ok().map(ListFilter::MoreThan);
+        }
+        if let Some(n) = item.strip_prefix('<') {
+            return n.parse().ok().map(ListFilter::FewerThan);
+        }
+        if let Some(n) = item.strip_prefix("T>") {
+            return n.parse().ok().map(ListFilter::TopicOlder);
+        }
+        if let Some(n) = item.strip_prefix("T<") {
+            return n.parse().ok().map(ListFilter::TopicNewer);
+        }
+        if let Some(mask) = item.strip_prefix('!') {
+            return Some(ListFilter::NotNamed(fold(mask)));
+        }
+        (!item.is_empty()).then(|| ListFilter::Named(fold(item)))
+    }
+
+    /// Whether `listing` passes every filter (at `now_ms`).
+    fn keep(filters: &[ListFilter], listing: &crate::hub::hall::Listing, now_ms: u64) -> bool {
+        let name = listing.room.as_str().to_lowercase();
+        let minutes = listing
+            .topic_at
+            .map(|at| now_ms.saturating_sub(at.unix_ms()) / 60_000);
+        let mut named = None;
+        for filter in filters {
+            let pass = match filter {
+                ListFilter::Named(mask) => {
+                    named = Some(named.unwrap_or(false) || text::glob(mask, &name));
+                    continue;
+                }
+                ListFilter::NotNamed(mask) => !text::glob(mask, &name),
+                ListFilter::MoreThan(n) => listing.members > *n,
+                ListFilter::FewerThan(n) => listing.members < *n,
+                ListFilter::TopicOlder(m) => minutes.is_some_and(|age| age > *m),
+                ListFilter::TopicNewer(m) => minutes.is_some_and(|age| age < *m),
+            };
+            if !pass {
+                return false;
+            }
+        }
+        named.unwrap_or(true)
+    }
+}
+
+/// Nicks one `KICK` may name (`TARGMAX=KICK:4`).
+pub const KICK_TARGETS: usize = 4;
+
 /// The most users one `WHO` mask answers with.
 pub const WHO_MASK_MAX: usize = 100;
 
@@ -188,23 +259,19 @@ impl IrcFront {
 
     /// `LIST [#a,#b]`: rooms with someone in them (an empty room is kept
     /// by Tagarela, §19.5, but IRC lists only channels in use).
+    /// `LIST [filters]`: rooms with someone in them (§20.6), those the
+    /// filters keep (ISUPPORT `ELIST=MNTU`, see [`ListFilter`]).
     fn list(&self, p: &[String]) {
-        let wanted: Option<Vec<tagarela_parser::RoomKey>> = p.first().map(|names| {
-            names
-                .split(',')
-                .filter_map(|n| RoomName::typed(n).ok())
-                .map(|r| r.key())
-                .collect()
-        });
+        let filters: Vec<ListFilter> = p
+            .first()
+            .map(|f| f.split(',').filter_map(ListFilter::parse).collect())
+            .unwrap_or_default();
+        let now_ms = crate::event::wall_clock().unix_ms();
         let mut out = Vec::new();
         self.client
             .numeric(&mut out, "321", &["Channel"], "Users  Name");
         for listing in self.hub.rooms() {
-            if listing.members == 0
-                || wanted
-                    .as_ref()
-                    .is_some_and(|w| !w.contains(&listing.room.key()))
-            {
+            if listing.members == 0 || !ListFilter::keep(&filters, &listing, now_ms) {
                 continue;
             }
             let members = listing.members.to_string();
@@ -370,19 +437,28 @@ impl IrcFront {
             "WHOWAS" => match p.first() {
                 None => self.reply("431", &[], "No nickname given"),
                 Some(nicks) => {
+                    // A count of 0 or less (or none) is every one kept.
+                    let count = p
+                        .get(1)
+                        .and_then(|c| c.parse::<i64>().ok())
+                        .map_or(0, |c| usize::try_from(c).unwrap_or(0));
                     let mut out = Vec::new();
                     for nick in nicks.split(',').take(MESSAGE_TARGETS) {
-                        let nick = if nick.is_empty() || nick.contains(' ') {
-                            "*"
-                        } else {
-                            nick
-                        };
-                        self.client.numeric(
-                            &mut out,
-                            "406",
-                            &[nick],
-                            "There was no such nickname (no nick history is kept)",
-                        );
+                        let gone = Name::recipient(nick)
+                            .map(|n| self.hub.whowas(&n, count))
+                            .unwrap_or_default();
+                        if gone.is_empty() {
+                            let nick = if nick.is_empty() { "*" } else { nick };
+                            self.client.numeric(
+                                &mut out,
+                                "406",
+                                &[nick],
+                                "There was no such nickname",
+                            );
+                        }
+                        for who in &gone {
+                            self.client.whowas_lines(&mut out, who);
+                        }
                     }
                     self.client.numeric(
                         &mut out,
@@ -1399,14 +1475,18 @@ impl IrcFront {
 
     /// `KICK #r nick[,nick] [:reason]`.
     fn kick(&mut self, p: &[String], session: &mut Session) -> Next {
-        let (Some(room), Some(nicks)) = (p.first(), p.get(1)) else {
+        let (Some(rooms), Some(nicks)) = (p.first(), p.get(1)) else {
             self.need_more("KICK");
             return Next::Continue;
         };
-        let Ok(room) = RoomName::typed(room) else {
-            self.reply("403", &[room], "No such channel");
+        // `KICK #a nick1,nick2` removes each from #a; `KICK #a,#b n1,n2`
+        // pairs them (RFC 2812); at most KICK_TARGETS in one line.
+        let rooms: Vec<&str> = rooms.split(',').collect();
+        let nicks: Vec<&str> = nicks.split(',').take(KICK_TARGETS).collect();
+        if rooms.len() != 1 && rooms.len() != nicks.len() {
+            self.need_more("KICK");
             return Next::Continue;
-        };
+        }
         // Without a comment, the kicker's nick is the comment, as IRC
         // servers do: the event does not carry the kicker (§20.5).
         let text = p
@@ -1420,7 +1500,12 @@ impl IrcFront {
                     .name()
                     .and_then(|me| Text::new(me.as_str().to_owned()).ok())
             });
-        for nick in nicks.split(',').take(1) {
+        for (i, nick) in nicks.into_iter().enumerate() {
+            let room = rooms.get(i).or(rooms.first()).copied().unwrap_or_default();
+            let Ok(room) = RoomName::typed(room) else {
+                self.reply("403", &[room], "No such channel");
+                continue;
+            };
             let Some(name) = Name::recipient(nick)
                 .ok()
                 .filter(|n| self.hub.whois(n).is_some())
@@ -1429,7 +1514,7 @@ impl IrcFront {
                 continue;
             };
             let intent = Intent::Kick {
-                room: room.clone(),
+                room,
                 name,
                 text: text.clone(),
             };

@@ -54,6 +54,8 @@ impl IrcIdentity {
             "CHANTYPES=#".to_owned(),
             // CHATHISTORY pages (§20.3), as /history's (§16.3).
             format!("CHATHISTORY={}", tagarela_parser::limits::HISTORY_PAGE_MAX),
+            // LIST's filters: masks, !masks, topic ages, member counts.
+            "ELIST=MNTU".to_owned(),
             "KICKLEN=300".to_owned(),
             "LINELEN=512".to_owned(),
             format!("MAXLIST=b:{BANS_MAX}"),
@@ -64,7 +66,8 @@ impl IrcIdentity {
             format!("NICKLEN={}", NAME_MAX * 4),
             "PREFIX=(o)@".to_owned(),
             format!(
-                "TARGMAX=JOIN:{ROOM_TARGETS},KICK:1,NAMES:{ROOM_TARGETS},NOTICE:{MESSAGE_TARGETS},PART:{ROOM_TARGETS},PRIVMSG:{MESSAGE_TARGETS},WHOIS:1"
+                "TARGMAX=JOIN:{ROOM_TARGETS},KICK:{},NAMES:{ROOM_TARGETS},NOTICE:{MESSAGE_TARGETS},PART:{ROOM_TARGETS},PRIVMSG:{MESSAGE_TARGETS},WHOIS:1",
+                crate::wire::irc::front::KICK_TARGETS
             ),
             "TOPICLEN=300".to_owned(),
             format!("USERLEN={}", crate::wire::irc::text::USER_MAX),
