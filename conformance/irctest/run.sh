@@ -9,8 +9,9 @@
 #
 #   conformance/irctest/run.sh [path/to/tagarela-server] [extra pytest args]
 #
-# Needs python3 with venv; installs pytest and filelock from PyPI into
-# target/irctest-venv on first use.
+# Needs python3 with venv; installs pytest, filelock and websockets (for
+# the IRC over WebSocket cases) from PyPI into target/irctest-venv on
+# first use.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -31,6 +32,7 @@ if [ ! -x "$venv/bin/pytest" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet 'pytest!=9.0.0' filelock
 fi
+"$venv/bin/python" -c 'import websockets' 2>/dev/null || "$venv/bin/pip" install --quiet websockets
 
 # The selection irctest's README gives for servers other than Ergo; cases
 # that need services, an operator block, websockets or TLS certificates of

@@ -18,6 +18,9 @@ use thiserror::Error;
 pub enum Opcode {
     /// A text message, or its first fragment: a line.
     Text,
+    /// A binary message: a line of IRC over WebSocket's
+    /// `binary.ircv3.net`, its octets as they are.
+    Binary,
     /// The closing handshake.
     Close,
     /// A ping, to be answered with a pong carrying its payload.
@@ -30,6 +33,7 @@ impl Opcode {
     fn bits(self) -> u8 {
         match self {
             Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
             Opcode::Close => 0x8,
             Opcode::Ping => 0x9,
             Opcode::Pong => 0xA,
@@ -152,6 +156,12 @@ pub struct Unframer {
     fin: bool,
     /// A text message is begun and not ended: a continuation may come.
     in_message: bool,
+    /// Binary messages are lines too (IRC's `binary.ircv3.net`), their
+    /// octets as they are; else a binary message is refused (1003).
+    binary_ok: bool,
+    /// The message being read is binary: its octets are not checked as
+    /// UTF-8.
+    binary: bool,
     /// A control frame's payload, as it arrives.
     control: [u8; CONTROL_MAX],
     /// Octets in `control`.
@@ -184,6 +194,8 @@ impl Unframer {
             control_opcode: None,
             fin: false,
             in_message: false,
+            binary_ok: false,
+            binary: false,
             control: [0; CONTROL_MAX],
             control_len: 0,
             ping: [0; CONTROL_MAX],
@@ -193,6 +205,12 @@ impl Unframer {
             lf_owed: false,
             closed: None,
         }
+    }
+
+    /// From now on a binary message is a line as a text message is, its
+    /// octets unchecked (IRC over WebSocket, `binary.ircv3.net`).
+    pub fn accept_binary(&mut self) {
+        self.binary_ok = true;
     }
 
     /// The latest ping's payload, once: the caller answers it with a pong.
@@ -275,7 +293,9 @@ impl Unframer {
                         let piece = &mut out[w..w + take];
                         piece.copy_from_slice(&input[r..r + take]);
                         unmask(piece, self.mask, &mut self.mask_at);
-                        self.check_utf8(w, out, take)?;
+                        if !self.binary {
+                            self.check_utf8(w, out, take)?;
+                        }
                         w += take;
                     }
                     r += take;
@@ -324,8 +344,15 @@ impl Unframer {
         match opcode {
             0x0 if !self.in_message => return Err(WsError::Fragment),
             0x0 => {}
-            0x1 if self.in_message => return Err(WsError::Fragment),
-            0x1 => self.in_message = true,
+            0x1 | 0x2 if self.in_message => return Err(WsError::Fragment),
+            0x1 => {
+                self.in_message = true;
+                self.binary = false;
+            }
+            0x2 if self.binary_ok => {
+                self.in_message = true;
+                self.binary = true;
+            }
             0x2 => return Err(WsError::Binary),
             0x8..=0xA => {
                 if !fin || payload > CONTROL_MAX as u64 {
@@ -552,6 +579,24 @@ mod tests {
                 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
             ]
         );
+    }
+
+    #[test]
+    fn binary_messages_are_lines_once_accepted_unchecked() {
+        let mut wire = Vec::new();
+        frame(&mut wire, Opcode::Binary, b"PRIVMSG x :caf\xe9", None);
+        frame(&mut wire, Opcode::Text, b"PING y", None);
+        let mut u = Unframer::new(Reader::Client);
+        assert_eq!(unframe_all(&mut u.clone(), &wire), Err(WsError::Binary));
+        u.accept_binary();
+        assert_eq!(
+            unframe_all(&mut u, &wire),
+            Ok(b"PRIVMSG x :caf\xe9\nPING y\n".to_vec())
+        );
+        // A text message is still checked.
+        let mut bad = Vec::new();
+        frame(&mut bad, Opcode::Text, b"caf\xe9", None);
+        assert_eq!(unframe_all(&mut u, &bad), Err(WsError::NotUtf8));
     }
 
     #[test]

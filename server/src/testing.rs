@@ -127,6 +127,19 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Starts a server with an IRC port and a web door (§21.4: IRC over
+    /// WebSocket too).
+    pub async fn start_web_and_irc(settings: Settings) -> std::io::Result<TestServer> {
+        let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let (web_at, irc_at) = (web.local_addr()?, irc.local_addr()?);
+        let mut server =
+            Self::start_listening(settings, None, None, Some(irc), Some(web), no_stores()).await?;
+        server.web = Some(web_at);
+        server.irc = Some(irc_at);
+        Ok(server)
+    }
+
     /// Starts a server that speaks TLS only, with `tls`'s certificate,
     /// and has a web door over HTTPS (§21.3) with the same certificate.
     pub async fn start_web_tls(settings: Settings, tls: Arc<Tls>) -> std::io::Result<TestServer> {

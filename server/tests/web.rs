@@ -209,3 +209,81 @@ async fn a_message_past_the_flood_cap_is_a_flood() {
     let bye = next(&mut ws).await;
     assert!(bye.starts_with("BYE flood"), "{bye}");
 }
+
+/// A WebSocket to `/` of the web door at `at`, offering the
+/// subprotocols `offered` if any; the one agreed on.
+async fn irc_socket(at: std::net::SocketAddr, offered: Option<&str>) -> (Ws, Option<String>) {
+    let mut request = format!("ws://{at}/").into_client_request().unwrap();
+    if let Some(offered) = offered {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", offered.parse().unwrap());
+    }
+    let stream = TcpStream::connect(at).await.unwrap();
+    let (ws, response) = client_async(request, stream).await.unwrap();
+    let agreed = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (ws, agreed)
+}
+
+#[tokio::test]
+async fn irc_clients_speak_over_websocket_in_text_or_binary() {
+    let server = TestServer::start_web_and_irc(Settings::default())
+        .await
+        .unwrap();
+    let web = server.web.unwrap();
+    // Text: one IRC line per text message, no CR LF.
+    let (mut text, agreed) = irc_socket(web, Some("text.ircv3.net, binary.ircv3.net")).await;
+    assert_eq!(agreed.as_deref(), Some("text.ircv3.net"));
+    text.send(Message::text("NICK ana")).await.unwrap();
+    text.send(Message::text("USER ana 0 * :Ana")).await.unwrap();
+    loop {
+        let line = next(&mut text).await;
+        assert!(!line.ends_with('\n'), "{line:?}");
+        if line.contains(" 376 ") {
+            break;
+        }
+    }
+    // Binary: the client's first choice; lines come as binary messages.
+    let (mut binary, agreed) = irc_socket(web, Some("binary.ircv3.net")).await;
+    assert_eq!(agreed.as_deref(), Some("binary.ircv3.net"));
+    binary
+        .send(Message::binary(&b"NICK bia\r\n"[..8]))
+        .await
+        .unwrap();
+    binary
+        .send(Message::binary(&b"USER bia 0 * :Bia"[..]))
+        .await
+        .unwrap();
+    let mut sent = false;
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), binary.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Binary(line) = m else {
+            panic!("not binary: {m:?}");
+        };
+        // Registered: ana may write to bia now.
+        if !sent && line.windows(5).any(|w| w == b" 376 ") {
+            text.send(Message::text("PRIVMSG bia :oi")).await.unwrap();
+            sent = true;
+        }
+        if line.as_ref() == b":ana!~ana@tagarela PRIVMSG bia :oi" {
+            break;
+        }
+    }
+    // A line that is not UTF-8 is refused by the IRC front, not by the
+    // socket.
+    text.send(Message::binary(&b"PRIVMSG bia :caf\xe9"[..]))
+        .await
+        .unwrap();
+    assert!(next(&mut text).await.contains("FAIL PRIVMSG INVALID_UTF8"));
+    // Without an IRC subprotocol the socket (at `/` too) speaks Tagarela.
+    let (mut tagarela, agreed) = irc_socket(web, None).await;
+    assert_eq!(agreed, None);
+    assert!(next(&mut tagarela).await.starts_with("HELLO"));
+}

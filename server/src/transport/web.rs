@@ -1,8 +1,9 @@
 //! The web door (spec §21): HTTP on `--web-port`, HTTPS on
 //! `--web-tls-port` (the stream is the caller's: TCP, or TLS over it). `GET /` is the web
-//! client's page; `GET /ws` with a WebSocket upgrade is a Tagarela
-//! connection whose lines are text messages ([`WsLines`]), served by
-//! [`connection::serve`] like any other. A page from another site cannot
+//! client's page; `GET /ws` (or `/`) with a WebSocket upgrade is a
+//! Tagarela connection whose lines are text messages ([`WsLines`]), or
+//! an IRC one if the client asked for IRC's subprotocol (§21.4), served
+//! by [`connection::serve`] like any other. A page from another site cannot
 //! open one: a request whose `Origin` is not an allowed one is refused
 //! (403). Reads at most one request head, bounded in size and time;
 //! never serves files from disk.
@@ -18,7 +19,7 @@ use crate::transport::admission::Permit;
 use crate::transport::connection::{self, Protocol, Transport, TransportKind};
 use crate::transport::rewind::Rewind;
 use crate::transport::shared::Shared;
-use crate::transport::ws_handshake::{self, HEAD_WAIT, read_head};
+use crate::transport::ws_handshake::{self, HEAD_WAIT, IrcSubprotocol, read_head};
 use crate::transport::ws_lines::WsLines;
 
 /// The web client: its page, script and style, built into the binary.
@@ -57,10 +58,11 @@ fn route(head: &[u8]) -> Route {
     }
     let path = target.split(|b| *b == b'?').next().unwrap_or_default();
     match path {
-        b"/" | b"/index.html" => Route::Page,
+        b"/" | b"/index.html" if !asks_upgrade(head) => Route::Page,
         b"/app.js" => Route::Script,
         b"/style.css" => Route::Style,
-        b"/ws" if asks_upgrade(head) => Route::Socket,
+        // IRC over WebSocket clients open `/` (spec §21.4).
+        b"/" | b"/ws" if asks_upgrade(head) => Route::Socket,
         b"/ws" => Route::NotUpgraded,
         _ => Route::Elsewhere,
     }
@@ -108,10 +110,10 @@ pub async fn serve<S: Transport>(
     // goes into a fresh socket's empty send buffer, so it cannot wait.
     // (Wrapping it in a second timeout measured ~500 B more per idle
     // socket: BENCHMARKS.md.)
-    let Some(lines) = open_socket(head, stream, &ctx, peer, kind).await else {
+    let Some((lines, protocol)) = open_socket(head, stream, &ctx, peer, kind).await else {
         return;
     };
-    connection::serve(lines, peer, ctx, stop, permit, kind, Protocol::Tagarela).await;
+    connection::serve(lines, peer, ctx, stop, permit, kind, protocol).await;
 }
 
 /// `work` (an answer being written), given at most [`HEAD_WAIT`] and
@@ -145,16 +147,17 @@ async fn answer<S: Transport>(stream: &mut S, route: Route) {
 }
 
 /// Answers the WebSocket request `head` read from `stream`: the socket
-/// as lines, or `None` once refused (the answer says why). Takes the head
-/// and frees it: an open socket holds nothing of its request.
+/// as lines and the protocol they speak (IRC if an IRC subprotocol was
+/// agreed on, §21.4), or `None` once refused (the answer says why). Takes
+/// the head and frees it: an open socket holds nothing of its request.
 async fn open_socket<S: Transport>(
     head: Vec<u8>,
     mut stream: S,
     ctx: &Shared,
     peer: SocketAddr,
     kind: TransportKind,
-) -> Option<WsLines<Rewind<S>>> {
-    let accepted = match ws_handshake::answer(&head, &ctx.web_origins) {
+) -> Option<(WsLines<Rewind<S>>, Protocol)> {
+    let accepted = match ws_handshake::answer(&head, &ctx.web_origins, ctx.irc.is_some()) {
         Ok(accepted) => accepted,
         Err(refused) => {
             tracing::debug!(peer = %peer, status = refused.status, "WebSocket handshake refused");
@@ -165,13 +168,22 @@ async fn open_socket<S: Transport>(
     };
     stream.write_all(accepted.response.as_bytes()).await.ok()?;
     // Counted once it is a connection (page loads are not).
+    let protocol = match accepted.irc {
+        Some(_) => Protocol::Irc,
+        None => Protocol::Tagarela,
+    };
     ctx.metrics
         .connections
-        .get_or_create(&[("transport", kind.label()), ("protocol", "tagarela")])
+        .get_or_create(&[("transport", kind.label()), ("protocol", protocol.label())])
         .inc();
     // Frames sent right behind the head are read first.
     let rest = head.get(accepted.head_len..).unwrap_or_default().to_vec();
-    Some(WsLines::server(Rewind::new(rest, stream), SERVER_LINE_MAX))
+    let stream = Rewind::new(rest, stream);
+    let lines = match accepted.irc {
+        Some(irc) => WsLines::server_irc(stream, SERVER_LINE_MAX, irc == IrcSubprotocol::Binary),
+        None => WsLines::server(stream, SERVER_LINE_MAX),
+    };
+    Some((lines, protocol))
 }
 
 async fn respond<S: Transport>(stream: &mut S, status: &str, kind: &str, body: &str) {
@@ -194,6 +206,11 @@ mod tests {
         assert_eq!(route(b"GET /ws HTTP/1.1\r\n\r\n"), Route::NotUpgraded);
         assert_eq!(
             route(b"GET /ws HTTP/1.1\r\nUpgrade:  WebSocket \r\n\r\n"),
+            Route::Socket
+        );
+        // IRC over WebSocket clients open `/`.
+        assert_eq!(
+            route(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"),
             Route::Socket
         );
         assert_eq!(route(b"POST /ws HTTP/1.1\r\n\r\n"), Route::Elsewhere);

@@ -70,6 +70,39 @@ pub struct Accepted {
     pub response: String,
     /// The request head's length: octets past it were frames.
     pub head_len: usize,
+    /// The IRC subprotocol agreed on, if the client offered one and the
+    /// server speaks IRC (spec §21.4); else the socket speaks Tagarela.
+    pub irc: Option<IrcSubprotocol>,
+}
+
+/// IRCv3's WebSocket subprotocols: each message one IRC line, without
+/// its CR LF (spec §21.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrcSubprotocol {
+    /// `text.ircv3.net`: text messages, UTF-8.
+    Text,
+    /// `binary.ircv3.net`: binary messages, octets as they are.
+    Binary,
+}
+
+impl IrcSubprotocol {
+    /// Its name in `Sec-WebSocket-Protocol`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IrcSubprotocol::Text => "text.ircv3.net",
+            IrcSubprotocol::Binary => "binary.ircv3.net",
+        }
+    }
+
+    /// The first of `offered` (a `Sec-WebSocket-Protocol` list, in the
+    /// client's order of preference) that is one of these.
+    pub fn chosen(offered: &str) -> Option<IrcSubprotocol> {
+        offered.split(',').find_map(|p| match p.trim() {
+            "text.ircv3.net" => Some(IrcSubprotocol::Text),
+            "binary.ircv3.net" => Some(IrcSubprotocol::Binary),
+            _ => None,
+        })
+    }
 }
 
 /// A request the door refuses, with the HTTP answer to give.
@@ -106,8 +139,9 @@ const fn refused(status: &'static str, why: &'static str) -> Refused {
 
 /// The door's answer to a WebSocket request `head` (RFC 6455 §4.2),
 /// whose `Origin` must be allowed (spec §21.1, [`origin_allowed`]) with
-/// `allowed` the operator's list.
-pub fn answer(head: &[u8], allowed: &[String]) -> Result<Accepted, Refused> {
+/// `allowed` the operator's list. With `irc`, an IRC subprotocol the
+/// client offers is agreed on.
+pub fn answer(head: &[u8], allowed: &[String], irc: bool) -> Result<Accepted, Refused> {
     let mut fields = [httparse::EMPTY_HEADER; FIELDS_MAX];
     let mut request = httparse::Request::new(&mut fields);
     let head_len = match request.parse(head) {
@@ -173,12 +207,20 @@ pub fn answer(head: &[u8], allowed: &[String]) -> Result<Accepted, Refused> {
     if !origin_allowed(field("origin")?, Some(host), allowed) {
         return Err(refused("403 Forbidden", "Origin not allowed.\n"));
     }
+    let chosen = match field("sec-websocket-protocol")? {
+        Some(offered) if irc => IrcSubprotocol::chosen(offered),
+        _ => None,
+    };
+    let agreed = chosen
+        .map(|p| format!("Sec-WebSocket-Protocol: {}\r\n", p.name()))
+        .unwrap_or_default();
     Ok(Accepted {
         response: format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{agreed}\r\n",
             accept_key(key)
         ),
         head_len,
+        irc: chosen,
     })
 }
 
@@ -302,11 +344,29 @@ mod tests {
     }
 
     #[test]
+    fn an_irc_subprotocol_is_agreed_only_where_irc_is_spoken() {
+        let offered = |list: &str, irc: bool| {
+            let head = request(&format!(
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {list}\r\n"
+            ));
+            let accepted = answer(head.as_bytes(), &[], irc).unwrap();
+            let named = accepted.response.contains("Sec-WebSocket-Protocol: ");
+            assert_eq!(named, accepted.irc.is_some(), "{}", accepted.response);
+            accepted.irc
+        };
+        let (text, binary) = (Some(IrcSubprotocol::Text), Some(IrcSubprotocol::Binary));
+        assert_eq!(offered("chat, binary.ircv3.net, text.ircv3.net", true), binary);
+        assert_eq!(offered("text.ircv3.net,binary.ircv3.net", true), text);
+        assert_eq!(offered("chat", true), None);
+        assert_eq!(offered("text.ircv3.net", false), None);
+    }
+
+    #[test]
     fn a_good_request_is_switched_and_a_bad_one_refused() {
         let good = request("Sec-WebSocket-Version: 13\r\n");
         let mut sent = good.clone().into_bytes();
         sent.extend_from_slice(&[0x81, 0x80]);
-        let accepted = answer(&sent, &[]);
+        let accepted = answer(&sent, &[], false);
         let Ok(accepted) = accepted else {
             panic!("{accepted:?}")
         };
@@ -316,7 +376,7 @@ mod tests {
                 .contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")
         );
         assert_eq!(accepted.head_len, good.len());
-        let status = |head: String| answer(head.as_bytes(), &[]).err().map(|r| r.status);
+        let status = |head: String| answer(head.as_bytes(), &[], false).err().map(|r| r.status);
         assert_eq!(
             status(request("Sec-WebSocket-Version: 8\r\n")),
             Some("426 Upgrade Required")
@@ -354,7 +414,7 @@ mod tests {
             .unwrap_or_default();
         raw[at + 7] = 0xFF;
         assert_eq!(
-            answer(&raw, &[]).err().map(|r| r.status),
+            answer(&raw, &[], false).err().map(|r| r.status),
             Some("400 Bad Request")
         );
     }

@@ -53,6 +53,9 @@ pub struct WsLines<S> {
     /// write wake-up from a writer in another task, which would then
     /// never wake.
     answers_only: bool,
+    /// Lines go out as binary messages (IRC's `binary.ircv3.net`), not
+    /// text ones.
+    binary: bool,
 }
 
 /// Masking keys for a client's frames, each fresh from the system's
@@ -82,6 +85,18 @@ impl<S> WsLines<S> {
         WsLines::new(stream, Reader::Server, None, max)
     }
 
+    /// The server's side of `stream` for IRC over WebSocket (spec
+    /// §21.4): text and binary messages are both lines in (what is not
+    /// UTF-8 is the IRC front's to refuse); lines go out as binary
+    /// messages for `binary.ircv3.net` (`binary`), text ones for
+    /// `text.ircv3.net`.
+    pub fn server_irc(stream: S, max: usize, binary: bool) -> WsLines<S> {
+        let mut lines = WsLines::new(stream, Reader::Server, None, max);
+        lines.unframer.accept_binary();
+        lines.binary = binary;
+        lines
+    }
+
     /// A client's side of `stream` (its frames masked), lines of at most
     /// `max` octets written.
     pub fn client(stream: S, max: usize) -> WsLines<S> {
@@ -99,6 +114,7 @@ impl<S> WsLines<S> {
             framed_at: 0,
             close_framed: false,
             answers_only: false,
+            binary: false,
         }
     }
 
@@ -148,6 +164,9 @@ impl<S> WsLines<S> {
 /// frame must be UTF-8.
 fn frame_line<S>(ws: &mut WsLines<S>, line: &[u8]) -> io::Result<()> {
     ws.answers_only = false;
+    if ws.binary {
+        return ws.frame(Opcode::Binary, line);
+    }
     match std::str::from_utf8(line) {
         Ok(_) => ws.frame(Opcode::Text, line),
         Err(_) => {
