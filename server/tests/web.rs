@@ -21,17 +21,33 @@ type Ws = WebSocketStream<TcpStream>;
 
 /// A WebSocket to `/ws` of the web door at `at`, with `origin` if any.
 async fn socket(at: std::net::SocketAddr, origin: Option<&str>) -> Result<Ws, String> {
-    let mut request = format!("ws://{at}/ws").into_client_request().unwrap();
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("Origin", origin.parse().unwrap());
-    }
-    let stream = TcpStream::connect(at).await.unwrap();
-    client_async(request, stream)
+    open(at, "/ws", &[("Origin", origin)])
         .await
         .map(|(ws, _)| ws)
-        .map_err(|e| e.to_string())
+}
+
+/// A WebSocket to `path` of the web door at `at`, with the header fields
+/// given a value; the socket and the subprotocol agreed on, if any.
+async fn open(
+    at: std::net::SocketAddr,
+    path: &str,
+    fields: &[(&'static str, Option<&str>)],
+) -> Result<(Ws, Option<String>), String> {
+    let mut request = format!("ws://{at}{path}").into_client_request().unwrap();
+    for (name, value) in fields {
+        if let Some(value) = value {
+            request.headers_mut().insert(*name, value.parse().unwrap());
+        }
+    }
+    let stream = TcpStream::connect(at).await.unwrap();
+    let (ws, response) = client_async(request, stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let agreed = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    Ok((ws, agreed))
 }
 
 /// The next text message.
@@ -213,19 +229,9 @@ async fn a_message_past_the_flood_cap_is_a_flood() {
 /// A WebSocket to `/` of the web door at `at`, offering the
 /// subprotocols `offered` if any; the one agreed on.
 async fn irc_socket(at: std::net::SocketAddr, offered: Option<&str>) -> (Ws, Option<String>) {
-    let mut request = format!("ws://{at}/").into_client_request().unwrap();
-    if let Some(offered) = offered {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", offered.parse().unwrap());
-    }
-    let stream = TcpStream::connect(at).await.unwrap();
-    let (ws, response) = client_async(request, stream).await.unwrap();
-    let agreed = response
-        .headers()
-        .get("Sec-WebSocket-Protocol")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (ws, agreed)
+    open(at, "/", &[("Sec-WebSocket-Protocol", offered)])
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

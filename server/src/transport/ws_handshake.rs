@@ -355,7 +355,10 @@ mod tests {
             accepted.irc
         };
         let (text, binary) = (Some(IrcSubprotocol::Text), Some(IrcSubprotocol::Binary));
-        assert_eq!(offered("chat, binary.ircv3.net, text.ircv3.net", true), binary);
+        assert_eq!(
+            offered("chat, binary.ircv3.net, text.ircv3.net", true),
+            binary
+        );
         assert_eq!(offered("text.ircv3.net,binary.ircv3.net", true), text);
         assert_eq!(offered("chat", true), None);
         assert_eq!(offered("text.ircv3.net", false), None);
