@@ -100,6 +100,13 @@ wire_words! {
         Banned = "banned",
         /// The room has as many bans as a room may (§19.6).
         BanListFull = "ban-list-full",
+        /// The room has a key and it was not given, or not rightly (IRC's
+        /// `+k`, §20.6).
+        BadKey = "bad-key",
+        /// The room lets in only those invited (IRC's `+i`, §20.6).
+        InviteOnly = "invite-only",
+        /// The one invited is in the room already (§20.6).
+        AlreadyInRoom = "already-in-room",
     }
 }
 

@@ -329,7 +329,8 @@ async fn a_room_limit_and_bot_mode() {
     assert!(set[0].ends_with(" MODE #sala +l 1"), "{set:?}");
     ana.send("MODE #sala").await;
     let modes = ana.until(" 324 ").await;
-    assert!(modes[0].ends_with(" 324 ana #sala +ntl 1"), "{modes:?}");
+    assert!(modes[0].ends_with(" 324 ana #sala +lnt 1"), "{modes:?}");
+    ana.until(" 329 ana #sala ").await;
 
     bia.send("JOIN #sala").await;
     let full = bia.until(" 471 ").await;
@@ -797,4 +798,76 @@ async fn keepalive_pings_are_irc_lines() {
     }
     let seen = String::from_utf8_lossy(&seen);
     assert!(seen.contains("\r\nPING :1\r\n"), "{seen:?}");
+}
+
+#[tokio::test]
+async fn keys_and_invitations_guard_a_room() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::connect(at, "ana").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let (mut carl, mut carl_w) = tagarela(server.addr, "carl").await;
+    ana.send("JOIN #sala").await;
+    ana.until(" 366 ").await;
+    // A key with a space is refused; a good one is told and shown.
+    ana.send("MODE #sala +k :two words").await;
+    assert!(ana.until(" 696 ").await.pop().unwrap().contains(" k * "));
+    ana.send("MODE #sala +k cerveja").await;
+    ana.until(" MODE #sala +k cerveja").await;
+    bia.send("JOIN #sala").await;
+    bia.until(" 475 ").await;
+    bia.send("JOIN #sala errada").await;
+    bia.until(" 475 ").await;
+    bia.send("JOIN #sala cerveja").await;
+    bia.until(" 366 ").await;
+    // A Tagarela client has no key to give: refused as such.
+    carl_w.write_all(b"/join #sala\n").await.unwrap();
+    until(&mut carl, "ERR bad-key").await;
+    // Invite-only: an invitation lets in past the key and +i, once.
+    ana.send("MODE #sala +i").await;
+    ana.until(" MODE #sala +i").await;
+    ana.send("MODE #sala").await;
+    let modes = ana.until(" 324 ").await.pop().unwrap();
+    assert!(modes.ends_with(" #sala +iknt cerveja"), "{modes}");
+    ana.until(" 329 ").await;
+    ana.send("INVITE carl #sala").await;
+    assert!(
+        ana.until(" 341 ")
+            .await
+            .pop()
+            .unwrap()
+            .ends_with(" 341 ana carl #sala")
+    );
+    carl_w.write_all(b"/join #sala\n").await.unwrap();
+    until(&mut carl, "JOIN").await;
+    carl_w
+        .write_all(b"/part #sala\n/join #sala\n")
+        .await
+        .unwrap();
+    until(&mut carl, "ERR invite-only").await;
+    // Inviting one already in the room, or into a room one is not in.
+    ana.send("INVITE bia #sala").await;
+    ana.until(" 443 ").await;
+    let mut dani = Irc::connect(at, "dani").await;
+    dani.send("INVITE bia #sala").await;
+    dani.until(" 442 ").await;
+    // Not an operator of an invite-only room: 482. An IRC invitee is told.
+    bia.send("INVITE dani #sala").await;
+    bia.until(" 482 ").await;
+    ana.send("INVITE dani #sala").await;
+    assert_eq!(
+        dani.until(" INVITE ").await.pop().unwrap(),
+        ":ana!~ana@tagarela INVITE dani #sala"
+    );
+    dani.send("INVITE").await;
+    let list = dani.until(" 337 ").await;
+    assert!(
+        list.iter().any(|l| l.ends_with(" 336 dani #sala")),
+        "{list:#?}"
+    );
+    // An operator may give up being one.
+    ana.send("MODE #sala -o ana").await;
+    ana.until(" MODE #sala -o ana").await;
+    ana.send("MODE #sala -i").await;
+    ana.until(" 482 ").await;
 }

@@ -38,8 +38,12 @@ pub enum Intent<'a> {
     Pong,
     /// What was said before (spec §16.3)?
     History(HistoryQuery),
-    /// Join these rooms (§19.3).
-    Join(Vec<RoomName<'a>>),
+    /// Join these rooms (§19.3), each with the key at its place in
+    /// `keys`, if any (IRC's `JOIN #a,#b k1,k2`, §20.6).
+    Join {
+        rooms: Vec<RoomName<'a>>,
+        keys: Vec<String>,
+    },
     /// Leave this room, saying `text`.
     Part {
         room: RoomName<'a>,
@@ -81,12 +85,14 @@ pub enum Intent<'a> {
     },
     /// Make `name` an operator of `room`.
     Op { room: RoomName<'a>, name: Name<'a> },
-    /// Set (or, `None`, lift) the most members `room` lets in (IRC's
-    /// `+l`, §20.6; no Tagarela line makes it yet).
-    Limit {
+    /// Change one of `room`'s modes (IRC's `MODE`, §20.6; no Tagarela
+    /// line makes it yet).
+    Mode {
         room: RoomName<'a>,
-        limit: Option<usize>,
+        mode: crate::hub::RoomMode,
     },
+    /// Invite `name` into `room` (IRC's `INVITE`, §20.6).
+    Invite { room: RoomName<'a>, name: Name<'a> },
     /// Send the tags of the message being sent, alone, to everyone else
     /// in `room` (IRC's `TAGMSG`, §20.3; no Tagarela line makes it).
     TagsIn { room: RoomName<'a> },

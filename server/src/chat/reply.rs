@@ -83,6 +83,11 @@ pub enum Reply<'a> {
         room: &'a RoomName<'a>,
         events: &'a [Arc<Event>],
     },
+    /// `name` is invited into `room` (IRC's `RPL_INVITING`, §20.6).
+    Invited {
+        room: &'a RoomName<'a>,
+        name: &'a Name<'a>,
+    },
     /// A room's bans (§19.6).
     Bans {
         room: &'a RoomName<'a>,
@@ -131,12 +136,18 @@ pub fn tell_refusal<R: Replier + ?Sized>(to: &R, room: &RoomName<'_>, refusal: &
         RoomRefusal::NotOperator => ErrorCode::NotOperator,
         RoomRefusal::NoTopic => ErrorCode::NoTopic,
         RoomRefusal::Banned => ErrorCode::Banned,
+        RoomRefusal::BadKey => ErrorCode::BadKey,
+        RoomRefusal::InviteOnly => ErrorCode::InviteOnly,
         RoomRefusal::BanListFull => ErrorCode::BanListFull,
-        RoomRefusal::NoSuchMember(name) => {
+        RoomRefusal::NoSuchMember(name) | RoomRefusal::AlreadyInRoom(name) => {
+            let code = match refusal {
+                RoomRefusal::AlreadyInRoom(_) => ErrorCode::AlreadyInRoom,
+                _ => ErrorCode::NoSuchUser,
+            };
             if let Ok(shown) = RoomName::normalize(room.as_str()) {
                 to.reply(&Reply::RoomNameError {
                     room: &shown,
-                    code: ErrorCode::NoSuchUser,
+                    code,
                     name,
                 });
             }

@@ -139,6 +139,15 @@ impl Session {
         self.reply(Reply::Ping(token));
     }
 
+    /// The rooms this client is invited into (IRC's `INVITE` alone,
+    /// §20.6).
+    pub fn invitations(&self) -> Vec<RoomName<'static>> {
+        match &self.registered {
+            Some(me) => self.hub.invitations(me),
+            None => Vec::new(),
+        }
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
@@ -271,9 +280,9 @@ impl Session {
                     .unwrap_or_default();
                 self.reply(Reply::History(&events));
             }
-            Intent::Join(rooms) => {
-                for room in rooms {
-                    self.join_room(&room);
+            Intent::Join { rooms, keys } => {
+                for (i, room) in rooms.iter().enumerate() {
+                    self.join_room(room, keys.get(i).map(String::as_str));
                 }
             }
             Intent::Part { room, text } => {
@@ -415,12 +424,24 @@ impl Session {
                     Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
-            Intent::Limit { room, limit } => {
+            Intent::Mode { room, mode } => {
                 let Some(me) = &self.registered else {
                     return Next::Continue;
                 };
-                if let Err(refusal) = self.hub.limit(me, &room, limit) {
+                if let Err(refusal) = self.hub.set_mode(me, &room, &mode) {
                     self.room_refused(&room, &refusal);
+                }
+            }
+            Intent::Invite { room, name } => {
+                let Some(me) = &self.registered else {
+                    return Next::Continue;
+                };
+                match self.hub.invite(me, &room, &name) {
+                    Ok((room, name)) => self.reply(Reply::Invited {
+                        room: &room,
+                        name: &name,
+                    }),
+                    Err(refusal) => self.room_refused(&room, &refusal),
                 }
             }
             Intent::Ping(token) => self.reply(Reply::Pong(token)),
@@ -438,11 +459,11 @@ impl Session {
     }
 
     /// `/join` of one room (§19.3).
-    fn join_room(&mut self, room: &RoomName<'_>) {
+    fn join_room(&mut self, room: &RoomName<'_>, key: Option<&str>) {
         let Some(me) = &self.registered else {
             return;
         };
-        match self.hub.join_room(me, room, self.peer.ip()) {
+        match self.hub.join_room(me, room, self.peer.ip(), key) {
             Ok(published) => self.record_published(published),
             Err(refusal) => self.room_refused(room, &refusal),
         }

@@ -448,6 +448,33 @@ impl Hall {
         self.members.get(key)
     }
 
+    /// The place in the hall of the member holding `key`.
+    pub fn member_id(&self, key: &NameKey) -> Option<MemberId> {
+        self.members.get(key).map(|m| m.id)
+    }
+
+    /// The member holding `key` is leaving: its invitations go.
+    pub fn drop_invitations(&mut self, key: &NameKey) {
+        if let Some(id) = self.member_id(key) {
+            for room in self.rooms.iter_mut().flatten() {
+                room.uninvite(id);
+            }
+        }
+    }
+
+    /// The rooms the member holding `key` is invited into.
+    pub fn invitations_of(&self, key: &NameKey) -> Vec<RoomName<'static>> {
+        let Some(id) = self.member_id(key) else {
+            return Vec::new();
+        };
+        self.rooms
+            .iter()
+            .flatten()
+            .filter(|r| r.is_invited(id))
+            .map(|r| r.name().clone())
+            .collect()
+    }
+
     /// The seat of this process's client holding `key`, if registration
     /// `reg` is the one holding it.
     pub fn seat(&self, key: &NameKey, reg: RegId) -> Option<&Seat> {

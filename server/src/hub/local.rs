@@ -25,7 +25,7 @@ use crate::hub::shape::Shape;
 use crate::hub::whowas::Whowas;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, RoomRefusal, RoomView, Said, Unpublished, Welcome, Whois,
+    Registration, RoomMode, RoomRefusal, RoomView, Said, Unpublished, Welcome, Whois,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
@@ -399,6 +399,7 @@ impl Hub for LocalHub {
         holder: &Registration,
         room: &RoomName<'_>,
         from: std::net::IpAddr,
+        given_key: Option<&str>,
     ) -> Result<Published, RoomRefusal> {
         let shown = RoomName::normalize(room.as_str()).map_err(|_| RoomRefusal::NoSuchRoom)?;
         let key = shown.key();
@@ -416,12 +417,27 @@ impl Hub for LocalHub {
             return Err(RoomRefusal::TooManyRooms);
         }
         let shapes = *member.shapes();
+        let joiner = r.hall.member_id(&holder.key);
+        // An invitation passes the key, +i, the limit and the bans
+        // (§20.6), not the server's bound on members.
+        let invited = |x: &Room| joiner.is_some_and(|id| x.is_invited(id));
         match r.hall.room(&key) {
-            Some(existing) if existing.refuses(&holder.key, &shapes, Some(from)) => {
+            Some(existing)
+                if !invited(existing) && existing.refuses(&holder.key, &shapes, Some(from)) =>
+            {
                 return Err(RoomRefusal::Banned);
             }
+            Some(existing) if !invited(existing) && existing.invite_only() => {
+                return Err(RoomRefusal::InviteOnly);
+            }
             Some(existing)
-                if (existing.len() >= self.rooms.members_max || existing.is_full())
+                if !invited(existing) && existing.key().is_some_and(|k| Some(k) != given_key) =>
+            {
+                return Err(RoomRefusal::BadKey);
+            }
+            Some(existing)
+                if (existing.len() >= self.rooms.members_max
+                    || (existing.is_full() && !invited(existing)))
                     && key != r.hall.default_room().key() =>
             {
                 return Err(RoomRefusal::RoomFull);
@@ -435,6 +451,9 @@ impl Hub for LocalHub {
                     return Err(RoomRefusal::NoMoreRooms);
                 }
             }
+        }
+        if let (Some(id), Some(x)) = (joiner, r.hall.room_mut(&key)) {
+            x.uninvite(id);
         }
         let seq = r.hall.next_seq();
         r.hall
@@ -589,28 +608,91 @@ impl Hub for LocalHub {
         let (room, members) = r.hall.present_in(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         let operators = r.hall.operators_of(&key);
         let bans = r.hall.room(&key).map(Room::bans).unwrap_or_default();
-        let limit = r.hall.room(&key).and_then(Room::limit);
+        let x = r.hall.room(&key);
         Ok(RoomView {
             room,
             members,
             operators,
             bans,
-            limit,
+            limit: x.and_then(Room::limit),
+            key: x.and_then(Room::key).map(str::to_owned),
+            invite_only: x.is_some_and(Room::invite_only),
+            created: x.map(Room::created),
         })
     }
 
-    fn limit(
+    fn set_mode(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
-        limit: Option<usize>,
+        mode: &RoomMode,
     ) -> Result<RoomName<'static>, RoomRefusal> {
         let key = room_key(room);
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
+        let unop = match mode {
+            RoomMode::Unop(name) => Some(
+                r.hall
+                    .member_id(&name.key())
+                    .ok_or_else(|| no_such_member(name))?,
+            ),
+            _ => None,
+        };
         let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
-        x.set_limit(limit);
+        match mode {
+            RoomMode::Limit(limit) => x.set_limit(*limit),
+            RoomMode::Key(k) => x.set_key(k.as_deref()),
+            RoomMode::InviteOnly(on) => x.set_invite_only(*on),
+            RoomMode::Unop(_) => {
+                if let Some(id) = unop {
+                    x.remove_operator(id);
+                }
+            }
+        }
         Ok(x.name().clone())
+    }
+
+    fn invite(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+    ) -> Result<(RoomName<'static>, Name<'static>), RoomRefusal> {
+        let key = room_key(room);
+        let mut r = self.lock();
+        held_name(&r.hall, holder)?;
+        let x = r.hall.room(&key).ok_or(RoomRefusal::NoSuchRoom)?;
+        if r.hall.is_in(&holder.key, &key) != Some(true) {
+            return Err(RoomRefusal::NotInRoom);
+        }
+        if x.invite_only() && !r.hall.is_operator(&holder.key, &key) {
+            return Err(RoomRefusal::NotOperator);
+        }
+        let invitee = name.key();
+        let Some(id) = r.hall.member_id(&invitee) else {
+            return Err(no_such_member(name));
+        };
+        let shown = r
+            .hall
+            .member(&invitee)
+            .map(|m| m.name.clone())
+            .ok_or_else(|| no_such_member(name))?;
+        if r.hall.is_in(&invitee, &key) == Some(true) {
+            return Err(RoomRefusal::AlreadyInRoom(shown));
+        }
+        let room_shown = x.name().clone();
+        if let Some(x) = r.hall.room_mut(&key) {
+            x.invite(id);
+        }
+        if let (Some(by), Some(seat)) = (r.hall.present(&holder.key), r.hall.any_seat(&invitee)) {
+            seat.recipient.invited(&by, &room_shown);
+        }
+        Ok((room_shown, shown))
+    }
+
+    fn invitations(&self, holder: &Registration) -> Vec<RoomName<'static>> {
+        let r = self.lock();
+        r.hall.invitations_of(&holder.key)
     }
 
     fn monitor(&self, watcher: &Arc<dyn Recipient>, name: &Name<'_>, on: bool) {
@@ -931,6 +1013,9 @@ impl LocalHub {
         if let Some(gone) = r.hall.present(key) {
             r.whowas.record(gone, Instant::now());
         }
+        // Its place in the hall goes to someone else: so must not its
+        // invitations.
+        r.hall.drop_invitations(key);
         // Its watchers are told while it is still a member; what it
         // watched is forgotten.
         r.tell_watchers(key, false);

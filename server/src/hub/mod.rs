@@ -192,10 +192,29 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     #[allow(unused_variables)] // only IRC clients are told
     fn wallops(&self, from: &Present, text: &str) {}
 
+    /// `by` invited this client into `room` (IRC's `INVITE`, §20.6). Must
+    /// never wait.
+    #[allow(unused_variables)] // only IRC clients are told
+    fn invited(&self, by: &Present, room: &RoomName<'_>) {}
+
     /// A name this client watches (IRC's `MONITOR`, §20.6) came online
     /// (`who`) or left. Must never wait.
     #[allow(unused_variables)] // only IRC clients watch
     fn presence(&self, who: &Present, online: bool) {}
+}
+
+/// A mode of a room its operators set (IRC's `MODE`, §20.6; no Tagarela
+/// line sets them yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomMode {
+    /// The most members it lets in (`+l`), or none (`-l`).
+    Limit(Option<usize>),
+    /// The key a newcomer must give (`+k`), or none (`-k`).
+    Key(Option<String>),
+    /// Only those invited may join (`+i`), or anyone (`-i`).
+    InviteOnly(bool),
+    /// `name` is no longer one of its operators (`-o`).
+    Unop(Name<'static>),
 }
 
 /// A change of a room's modes an operator made (IRC's `MODE`, §20.6),
@@ -294,6 +313,12 @@ pub struct RoomView {
     pub bans: Vec<BanTarget<'static>>,
     /// The most members its operators let in (`+l`), if set.
     pub limit: Option<usize>,
+    /// Its key (`+k`), if set.
+    pub key: Option<String>,
+    /// Only those invited may join (`+i`).
+    pub invite_only: bool,
+    /// When it was made.
+    pub created: Option<tagarela_parser::Timestamp>,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).
@@ -357,6 +382,12 @@ pub enum RoomRefusal {
     NoSuchMember(Name<'static>),
     /// The room has no topic.
     NoTopic,
+    /// The room has a key and it was not given rightly (IRC's `+k`).
+    BadKey,
+    /// The room lets in only those invited (IRC's `+i`).
+    InviteOnly,
+    /// The one invited is in the room already.
+    AlreadyInRoom(Name<'static>),
     /// This server has no rooms other than the default one.
     Unsupported,
     /// The cluster cannot be reached (§17.4).
@@ -569,13 +600,15 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     /// The registration joins `room`, creating it if it does not exist
     /// (its creator becomes its operator): its join is published to the
     /// room, and the joiner is told what [`Entered`] says first. Joining
-    /// a room it is in does nothing.
+    /// a room it is in does nothing. `key` is what the joiner gave for
+    /// a room with a key (§20.6).
     #[allow(unused_variables)] // a hub without rooms refuses them all
     fn join_room(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
         from: std::net::IpAddr,
+        key: Option<&str>,
     ) -> Result<Published, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
     }
@@ -674,16 +707,37 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Sets (or, `None`, lifts) the most members `room` lets in (its
-    /// operators only; IRC's `+l`, §20.6); the room's own name.
+    /// Changes one of `room`'s modes (its operators only; IRC's `MODE`,
+    /// §20.6); the room's own name.
     #[allow(unused_variables)] // a hub without rooms refuses them all
-    fn limit(
+    fn set_mode(
         &self,
         holder: &Registration,
         room: &RoomName<'_>,
-        limit: Option<usize>,
+        mode: &RoomMode,
     ) -> Result<RoomName<'static>, RoomRefusal> {
         Err(RoomRefusal::Unsupported)
+    }
+
+    /// Invites `name` (online) into `room`: its next join passes the
+    /// room's key, `+i`, limit and bans (§20.6). The inviter must be in
+    /// the room, and one of its operators if it is invite-only; the one
+    /// invited is told ([`Recipient::invited`]). The room's own name and
+    /// the name as held.
+    #[allow(unused_variables)] // a hub without rooms refuses them all
+    fn invite(
+        &self,
+        holder: &Registration,
+        room: &RoomName<'_>,
+        name: &Name<'_>,
+    ) -> Result<(RoomName<'static>, Name<'static>), RoomRefusal> {
+        Err(RoomRefusal::Unsupported)
+    }
+
+    /// The rooms `holder` is invited into and has not joined since.
+    #[allow(unused_variables)] // a hub without rooms invites nobody
+    fn invitations(&self, holder: &Registration) -> Vec<RoomName<'static>> {
+        Vec::new()
     }
 
     /// `watcher` (this process's client) is told from now on when `name`

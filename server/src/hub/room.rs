@@ -29,6 +29,10 @@ pub struct MemberId(pub u32);
 /// The most bans one room keeps (§19.6).
 pub const BANS_MAX: usize = 64;
 
+/// Invitations a room keeps at most (§20.6): past it, the oldest is
+/// forgotten.
+pub const INVITES_MAX: usize = 64;
+
 /// One ban of a room (§19.6).
 #[derive(Debug, Clone)]
 pub enum Ban {
@@ -172,6 +176,14 @@ pub struct Room {
     /// The most members its operators let in (IRC's `+l`, §20.6);
     /// `None`: only the server's bound.
     limit: Option<usize>,
+    /// The key a newcomer must give (IRC's `+k`, §20.6), if its operators
+    /// set one.
+    key: Option<Box<str>>,
+    /// Only those invited may join (IRC's `+i`, §20.6).
+    invite_only: bool,
+    /// Who was invited (`INVITE`) and has not joined since, oldest first,
+    /// at most [`INVITES_MAX`]: they pass its key, `+i`, limit and bans.
+    invited: Vec<MemberId>,
     /// Kept however long it stays empty (the default room).
     lasting: bool,
     /// The number of the event that left it empty, if it is: of the empty
@@ -181,6 +193,8 @@ pub struct Room {
     /// forgotten and made again under the same name is another room, and
     /// a resume does not make its old operators run the new one (§19.6).
     born: Seq,
+    /// When it was made (IRC's `329`, §20.6).
+    created: tagarela_parser::Timestamp,
 }
 
 impl Room {
@@ -202,10 +216,19 @@ impl Room {
             operators: HashSet::new(),
             bans: Vec::new(),
             limit: None,
+            key: None,
+            invite_only: false,
+            invited: Vec::new(),
             lasting,
             emptied: Some(Seq(0)),
             born,
+            created: crate::event::wall_clock(),
         }
+    }
+
+    /// When it was made.
+    pub fn created(&self) -> tagarela_parser::Timestamp {
+        self.created
     }
 
     /// The number it was made at.
@@ -439,6 +462,53 @@ impl Room {
     /// it stay.
     pub fn set_limit(&mut self, limit: Option<usize>) {
         self.limit = limit;
+    }
+
+    /// The key a newcomer must give, if any.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Sets (or lifts) the key; those in it stay.
+    pub fn set_key(&mut self, key: Option<&str>) {
+        self.key = key.map(Box::from);
+    }
+
+    /// Whether only those invited may join.
+    pub fn invite_only(&self) -> bool {
+        self.invite_only
+    }
+
+    /// Only those invited may join (`on`), or anyone.
+    pub fn set_invite_only(&mut self, on: bool) {
+        self.invite_only = on;
+    }
+
+    /// `id` is invited: its next join passes the key, `+i`, the limit and
+    /// the bans. The oldest invitation is forgotten past [`INVITES_MAX`].
+    pub fn invite(&mut self, id: MemberId) {
+        if self.invited.contains(&id) {
+            return;
+        }
+        if self.invited.len() >= INVITES_MAX {
+            self.invited.remove(0);
+        }
+        self.invited.push(id);
+    }
+
+    /// Whether `id` is invited.
+    pub fn is_invited(&self, id: MemberId) -> bool {
+        self.invited.contains(&id)
+    }
+
+    /// `id` joined, or left the server: its invitation is used up.
+    pub fn uninvite(&mut self, id: MemberId) {
+        self.invited.retain(|i| *i != id);
+    }
+
+    /// `id` is no longer one of its operators.
+    pub fn remove_operator(&mut self, id: MemberId) {
+        self.operators.remove(&id);
     }
 
     /// Whether a newcomer would pass its operators' limit.

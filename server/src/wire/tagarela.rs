@@ -60,7 +60,10 @@ pub fn decode(
         Ok(ClientLine::Pong(_)) => Intent::Pong,
         Ok(ClientLine::History(query)) => Intent::History(query),
         Ok(line) if !rooms => Intent::Refused(as_in_v1(&line)),
-        Ok(ClientLine::Join(rooms)) => Intent::Join(rooms),
+        Ok(ClientLine::Join(rooms)) => Intent::Join {
+            rooms,
+            keys: Vec::new(),
+        },
         Ok(ClientLine::Part { room, text }) => Intent::Part { room, text },
         Ok(ClientLine::RoomMsg { room, text }) => Intent::SayIn { room, text },
         Ok(ClientLine::RoomWho(room)) => Intent::WhoIn(room),
@@ -355,6 +358,8 @@ pub fn encode_reply(reply: &Reply<'_>) -> Option<Bytes> {
         Reply::Rooms(list) => Some(rooms(list)),
         Reply::Topic { room, set } => room_event_line(set).and_then(|l| encode(&in_room(room, l))),
         Reply::HistoryIn { room, events } => Some(history_in(room, events)),
+        // No Tagarela line asks for it (§20.6).
+        Reply::Invited { .. } => None,
         Reply::Bans { room, targets } => encode(&in_room(
             room,
             ServerLine::Bans {
@@ -550,6 +555,9 @@ fn human_error(code: ErrorCode, name: Option<&Name<'_>>) -> String {
         ErrorCode::NoTopic => "That room has no topic.".to_owned(),
         ErrorCode::Banned => "You are banned from that room.".to_owned(),
         ErrorCode::BanListFull => "That room has as many bans as a room may.".to_owned(),
+        ErrorCode::BadKey => "That room has a key: an IRC client joins it with the key, or someone in it invites you.".to_owned(),
+        ErrorCode::InviteOnly => "That room lets in only those invited.".to_owned(),
+        ErrorCode::AlreadyInRoom => "They are in that room already.".to_owned(),
     }
 }
 

@@ -960,6 +960,8 @@ impl Hub for ClusterHub {
         holder: &Registration,
         room: &RoomName<'_>,
         from: std::net::IpAddr,
+        // A cluster's rooms have no keys: its nodes have no IRC port (§20.7).
+        _key: Option<&str>,
     ) -> Result<Published, RoomRefusal> {
         self.room_line(holder, room, |r| {
             let member = r.hall.member(&holder.key).ok_or(RoomRefusal::NotHeld)?;

@@ -353,7 +353,7 @@ fn a_rooms_line_refused_by_redis_is_told_to_its_client() {
     let club = RoomName::normalize("#club").unwrap_or_else(|_| unreachable!());
     let from = peer().ip();
     assert!(matches!(
-        hub.join_room(&me, &club, from),
+        hub.join_room(&me, &club, from, None),
         Ok(Published::Queued)
     ));
     let command = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
@@ -444,17 +444,17 @@ fn one_clients_rooms_lines_are_bounded_on_their_own() {
     let club = RoomName::normalize("#club").unwrap_or_else(|_| unreachable!());
     let from = peer().ip();
     for _ in 0..ROOM_LINES_PER_CLIENT {
-        assert!(hub.join_room(&me(ana), &club, from).is_ok());
+        assert!(hub.join_room(&me(ana), &club, from, None).is_ok());
     }
     assert_eq!(
-        hub.join_room(&me(ana), &club, from).err(),
+        hub.join_room(&me(ana), &club, from, None).err(),
         Some(RoomRefusal::Unavailable)
     );
     assert!(
-        hub.join_room(&me(bia), &club, from).is_ok(),
+        hub.join_room(&me(bia), &club, from, None).is_ok(),
         "bia is not held"
     );
     let first = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
     hub.answered(&first, Verdict::Done);
-    assert!(hub.join_room(&me(ana), &club, from).is_ok(), "room again");
+    assert!(hub.join_room(&me(ana), &club, from, None).is_ok(), "room again");
 }

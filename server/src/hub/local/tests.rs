@@ -536,7 +536,7 @@ fn the_rooms_history_kept_are_there_again_after_a_restart() {
         .claim_now(&name("ana"), ana.clone(), false, |_| {})
         .unwrap_or_else(|e| panic!("{e:?}"));
     let here = std::net::IpAddr::from([127, 0, 0, 1]);
-    hub.join_room(&me.registration, &homework, here)
+    hub.join_room(&me.registration, &homework, here, None)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(
         said(&ana).contains(&"entered #homework backlog 1".to_owned()),
@@ -573,7 +573,7 @@ fn a_resume_does_not_make_its_holder_run_a_room_made_again_under_the_same_name()
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
     let token = token.unwrap_or_else(|| unreachable!()).hex();
-    hub.join_room(&ana.registration, &room("#x"), here)
+    hub.join_room(&ana.registration, &room("#x"), here, None)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(
         hub.release(&ana.registration, LeaveReason::Lost.into())
@@ -585,7 +585,7 @@ fn a_resume_does_not_make_its_holder_run_a_room_made_again_under_the_same_name()
     // #y takes the place of the empty #x; then #x, made again by bob,
     // takes the place of the empty #y.
     for (r, part) in [("#y", true), ("#x", false)] {
-        hub.join_room(&bob.registration, &room(r), here)
+        hub.join_room(&bob.registration, &room(r), here, None)
             .unwrap_or_else(|e| panic!("{e:?}"));
         if part {
             hub.part_room(&bob.registration, &room(r), None)

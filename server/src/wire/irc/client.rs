@@ -259,6 +259,12 @@ impl IrcClient {
         made
     }
 
+    /// Appends the numeric `code` to `out` with no trailing parameter:
+    /// `:server code nick middles`.
+    pub fn numeric_bare(&self, out: &mut Vec<u8>, code: &str, middles: &[&str]) {
+        numeric_to(out, &self.identity.name, &self.nick(), code, middles, None);
+    }
+
     /// Appends the numeric `code` to `out`: `:server code nick middles
     /// :trailing`.
     pub fn numeric(&self, out: &mut Vec<u8>, code: &str, middles: &[&str], trailing: &str) {
@@ -363,6 +369,9 @@ impl IrcClient {
             ErrorCode::NotOperator => ("482", "You're not channel operator"),
             ErrorCode::NoTopic => ("331", "No topic is set"),
             ErrorCode::Banned => ("474", "Cannot join channel (+b)"),
+            ErrorCode::BadKey => ("475", "Cannot join channel (+k)"),
+            ErrorCode::InviteOnly => ("473", "Cannot join channel (+i)"),
+            ErrorCode::AlreadyInRoom => ("443", "is already on channel"),
             ErrorCode::BanListFull => {
                 self.numeric(out, "478", &[room, "b"], "Channel ban list is full");
                 return;
@@ -429,9 +438,20 @@ impl IrcClient {
             }
             Reply::Ops { .. } => {}
             Reply::RoomNameError { .. } if doing == Doing::Notice => {}
+            Reply::RoomNameError {
+                room,
+                name,
+                code: ErrorCode::AlreadyInRoom,
+            } => {
+                let text = "is already on channel";
+                self.numeric(out, "443", &[name.as_str(), room.as_str()], text);
+            }
             Reply::RoomNameError { room, name, .. } => {
                 let text = "They aren't on that channel";
                 self.numeric(out, "441", &[name.as_str(), room.as_str()], text);
+            }
+            Reply::Invited { room, name } => {
+                self.numeric_bare(out, "341", &[name.as_str(), room.as_str()]);
             }
         }
     }
@@ -823,6 +843,13 @@ impl Recipient for IrcClient {
         } else {
             self.outbox.push(line.as_bytes());
         }
+    }
+
+    fn invited(&self, by: &Present, room: &RoomName<'_>) {
+        let user = by.profile.as_ref().map(|p| &*p.user);
+        let source = encode::source(by.name.as_str(), user);
+        let line = format!(":{source} INVITE {} {}\r\n", self.nick(), room.as_str());
+        self.outbox.push(line.as_bytes());
     }
 
     fn presence(&self, who: &Present, online: bool) {

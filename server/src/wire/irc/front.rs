@@ -14,7 +14,7 @@ use tagarela_parser::{BanTarget, Name, RoomName, Text, Token};
 use crate::chat::access::Verdict;
 use crate::chat::intent::Intent;
 use crate::chat::session::{Next, Session};
-use crate::hub::{Hub, ModeChange, ProfileField, Recipient};
+use crate::hub::{Hub, ModeChange, ProfileField, Recipient, RoomMode, RoomView};
 use crate::wire::irc::caps::{Cap, Caps};
 use crate::wire::irc::chathistory;
 use crate::wire::irc::client::{Doing, IrcClient, ban_mask};
@@ -94,6 +94,14 @@ impl ListFilter {
         }
         named.unwrap_or(true)
     }
+}
+
+/// Whether `key` may be a room's key: 1 to 32 characters, none a space,
+/// a comma or a control character (so that `JOIN #a,#b k1,k2` can carry
+/// it).
+fn key_is_valid(key: &str) -> bool {
+    (1..=32).contains(&key.chars().count())
+        && !key.chars().any(|c| c == ' ' || c == ',' || c.is_control())
 }
 
 /// Nicks one `KICK` may name (`TARGMAX=KICK:4`).
@@ -286,9 +294,7 @@ impl IrcFront {
     /// Sends one numeric with no trailing parameter.
     fn bare(&self, code: &str, middles: &[&str]) {
         let mut out = Vec::new();
-        let nick = self.client.nick();
-        let server = &self.client.identity().name;
-        crate::wire::irc::client::numeric_to(&mut out, server, &nick, code, middles, None);
+        self.client.numeric_bare(&mut out, code, middles);
         self.client.send(&out);
     }
 
@@ -389,6 +395,7 @@ impl IrcFront {
             "WHOIS" => self.whois(p),
             "MODE" => return self.mode(p, session),
             "KICK" => return self.kick(p, session),
+            "INVITE" => return self.invite(p, session),
             "AWAY" => {
                 let away = p
                     .first()
@@ -1071,7 +1078,11 @@ impl IrcFront {
         if rooms.is_empty() {
             return Next::Continue;
         }
-        session.handle(Intent::Join(rooms))
+        let keys = p
+            .get(1)
+            .map(|k| k.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        session.handle(Intent::Join { rooms, keys })
     }
 
     /// `PART #a,#b [:reason]`.
@@ -1317,9 +1328,31 @@ impl IrcFront {
         };
         let shown = view.room.as_str();
         let Some(modes) = p.get(1) else {
-            match view.limit {
-                Some(limit) => self.bare("324", &[shown, "+ntl", &limit.to_string()]),
-                None => self.bare("324", &[shown, "+nt"]),
+            // The key is shown to those in the room only.
+            let member = self
+                .client
+                .name()
+                .is_some_and(|me| view.members.iter().any(|m| m.name.key() == me.key()));
+            let mut letters = "+".to_owned();
+            let mut shown_args = Vec::new();
+            if view.invite_only {
+                letters.push('i');
+            }
+            if let Some(key) = &view.key {
+                letters.push('k');
+                shown_args.push(if member { key.clone() } else { "*".to_owned() });
+            }
+            if let Some(limit) = view.limit {
+                letters.push('l');
+                shown_args.push(limit.to_string());
+            }
+            letters.push_str("nt");
+            let mut middles = vec![shown, letters.as_str()];
+            middles.extend(shown_args.iter().map(String::as_str));
+            self.bare("324", &middles);
+            if let Some(created) = view.created {
+                let secs = (created.unix_ms() / 1000).to_string();
+                self.bare("329", &[shown, &secs]);
             }
             return Next::Continue;
         };
@@ -1347,22 +1380,48 @@ impl IrcFront {
                     } else {
                         None
                     };
-                    let before = self.hub.room_view(&room).map(|v| v.limit).ok();
-                    let next = session.handle(Intent::Limit {
-                        room: room.clone(),
-                        limit,
-                    });
-                    // Told only if it changed (a refused or idle change is
-                    // nobody's news).
-                    let set = self.hub.room_view(&room).is_ok_and(|v| v.limit == limit)
-                        && before != Some(limit);
-                    if set {
-                        match limit {
-                            Some(n) => self.mode_told(shown, "+l", &n.to_string()),
-                            None => self.mode_told(shown, "-l", ""),
-                        }
+                    let told = match limit {
+                        Some(n) => ("+l", n.to_string()),
+                        None => ("-l", String::new()),
+                    };
+                    let mode = RoomMode::Limit(limit);
+                    if let Next::Close(why) =
+                        self.room_mode(session, &room, mode, told, |v| v.limit)
+                    {
+                        return Next::Close(why);
                     }
-                    if let Next::Close(why) = next {
+                }
+                'k' => {
+                    let given = args.next().map(String::as_str);
+                    let key = match (on, given) {
+                        (false, _) => None,
+                        (true, Some(k)) if key_is_valid(k) => Some(k.to_owned()),
+                        (true, _) => {
+                            self.reply(
+                                "696",
+                                &[shown, "k", "*"],
+                                "A key is 1 to 32 characters, with no space, comma or control character",
+                            );
+                            continue;
+                        }
+                    };
+                    let told = match &key {
+                        Some(k) => ("+k", k.clone()),
+                        None => ("-k", "*".to_owned()),
+                    };
+                    let mode = RoomMode::Key(key);
+                    if let Next::Close(why) =
+                        self.room_mode(session, &room, mode, told, |v| v.key.clone())
+                    {
+                        return Next::Close(why);
+                    }
+                }
+                'i' => {
+                    let told = (if on { "+i" } else { "-i" }, String::new());
+                    let mode = RoomMode::InviteOnly(on);
+                    if let Next::Close(why) =
+                        self.room_mode(session, &room, mode, told, |v| v.invite_only)
+                    {
                         return Next::Close(why);
                     }
                 }
@@ -1439,12 +1498,19 @@ impl IrcFront {
                             return Next::Close(why);
                         }
                     }
-                    Some(_) => {
-                        self.reply(
-                            "472",
-                            &["o"],
-                            "Operators cannot be taken back on this network",
-                        );
+                    Some(nick) => {
+                        let Ok(name) = Name::recipient(nick).map(Name::into_owned) else {
+                            self.reply("401", &[nick], "No such nick/channel");
+                            continue;
+                        };
+                        let key = name.key();
+                        let told = ("-o", nick.clone());
+                        let mode = RoomMode::Unop(name);
+                        let is_op = move |v: &RoomView| v.operators.iter().any(|o| o.key() == key);
+                        if let Next::Close(why) = self.room_mode(session, &room, mode, told, is_op)
+                        {
+                            return Next::Close(why);
+                        }
                     }
                 },
                 other => {
@@ -1454,6 +1520,73 @@ impl IrcFront {
             }
         }
         Next::Continue
+    }
+
+    /// Changes `mode` of `room`, telling the room `told` (the change and
+    /// its argument) only if what `seen` shows of the room changed (a
+    /// refused or idle change is nobody's news).
+    fn room_mode<T: PartialEq>(
+        &mut self,
+        session: &mut Session,
+        room: &RoomName<'_>,
+        mode: RoomMode,
+        told: (&str, String),
+        seen: impl Fn(&RoomView) -> T,
+    ) -> Next {
+        self.client.doing(Doing::Mode);
+        let before = self.hub.room_view(room).map(|v| seen(&v)).ok();
+        let next = session.handle(Intent::Mode {
+            room: room.clone(),
+            mode,
+        });
+        let after = self.hub.room_view(room).map(|v| seen(&v)).ok();
+        if before != after
+            && let Ok(view) = self.hub.room_view(room)
+        {
+            self.mode_told(view.room.as_str(), told.0, &told.1);
+        }
+        next
+    }
+
+    /// `INVITE nick #room`: `nick`'s next join of the room passes its
+    /// key, `+i`, limit and bans (341 to the inviter, `INVITE` to the one
+    /// invited); `INVITE` alone lists one's invitations (336, 337).
+    fn invite(&mut self, p: &[String], session: &mut Session) -> Next {
+        let (Some(nick), Some(room)) = (p.first(), p.get(1)) else {
+            if p.is_empty() {
+                let rooms = match self.client.name() {
+                    Some(_) => session.invitations(),
+                    None => Vec::new(),
+                };
+                let mut out = Vec::new();
+                for room in &rooms {
+                    self.client.numeric_bare(&mut out, "336", &[room.as_str()]);
+                }
+                self.client
+                    .numeric(&mut out, "337", &[], "End of /INVITE list");
+                self.client.send(&out);
+            } else {
+                self.need_more("INVITE");
+            }
+            return Next::Continue;
+        };
+        let Ok(room) = RoomName::typed(room).map(RoomName::into_owned) else {
+            self.reply("403", &[room], "No such channel");
+            return Next::Continue;
+        };
+        let Some(name) = Name::recipient(nick)
+            .ok()
+            .filter(|n| self.hub.whois(n).is_some())
+            .map(Name::into_owned)
+        else {
+            self.reply("401", &[nick], "No such nick/channel");
+            return Next::Continue;
+        };
+        if self.hub.room_view(&room).is_err() {
+            self.reply("403", &[room.as_str()], "No such channel");
+            return Next::Continue;
+        }
+        session.handle(Intent::Invite { room, name })
     }
 
     /// Tells everyone in `room` (its operator too) that a change it made
