@@ -871,3 +871,47 @@ async fn keys_and_invitations_guard_a_room() {
     ana.send("MODE #sala -i").await;
     ana.until(" 482 ").await;
 }
+
+#[tokio::test]
+async fn open_topic_and_outside_messages_and_one_line_per_mode() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::connect(at, "ana").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let mut carl = Irc::connect(at, "carl").await;
+    for irc in [&mut ana, &mut bia] {
+        irc.send("JOIN #sala").await;
+        irc.until(" 366 ").await;
+    }
+    // By default (+nt) only operators set the topic and only members send.
+    bia.send("TOPIC #sala :nova").await;
+    bia.until(" 482 ").await;
+    carl.send("PRIVMSG #sala :de fora").await;
+    carl.until(" 404 ").await;
+    // One MODE line for several changes, told once to the room.
+    ana.send("MODE #sala -nt+l 5").await;
+    let told = ":ana!~ana@tagarela MODE #sala -nt+l 5";
+    assert_eq!(ana.until(" MODE ").await.pop().unwrap(), told);
+    assert_eq!(bia.until(" MODE ").await.pop().unwrap(), told);
+    bia.send("TOPIC #sala :nova").await;
+    assert!(
+        ana.until(" TOPIC ")
+            .await
+            .pop()
+            .unwrap()
+            .ends_with("TOPIC #sala :nova")
+    );
+    carl.send("PRIVMSG #sala :de fora").await;
+    assert_eq!(
+        bia.until(" PRIVMSG ").await.pop().unwrap(),
+        ":carl!~carl@tagarela PRIVMSG #sala :de fora"
+    );
+    ana.send("MODE #sala").await;
+    assert!(
+        ana.until(" 324 ")
+            .await
+            .pop()
+            .unwrap()
+            .ends_with(" #sala +l 5")
+    );
+}

@@ -273,6 +273,7 @@ impl LocalHub {
 fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished> {
     match hall.is_in(key, room) {
         None => Err(Unpublished::NoSuchRoom),
+        Some(false) if hall.room(room).is_some_and(Room::open_to_outside) => Ok(()),
         Some(false) => Err(Unpublished::NotInRoom),
         Some(true) => Ok(()),
     }
@@ -578,7 +579,8 @@ impl Hub for LocalHub {
             Some(false) => return Err(RoomRefusal::NotInRoom),
             Some(true) => {}
         }
-        if !r.hall.is_operator(&holder.key, &key) {
+        let open = r.hall.room(&key).is_some_and(Room::topic_open);
+        if !open && !r.hall.is_operator(&holder.key, &key) {
             return Err(RoomRefusal::NotOperator);
         }
         let seq = r.hall.next_seq();
@@ -618,6 +620,8 @@ impl Hub for LocalHub {
             key: x.and_then(Room::key).map(str::to_owned),
             invite_only: x.is_some_and(Room::invite_only),
             created: x.map(Room::created),
+            topic_open: x.is_some_and(Room::topic_open),
+            open_to_outside: x.is_some_and(Room::open_to_outside),
         })
     }
 
@@ -643,6 +647,8 @@ impl Hub for LocalHub {
             RoomMode::Limit(limit) => x.set_limit(*limit),
             RoomMode::Key(k) => x.set_key(k.as_deref()),
             RoomMode::InviteOnly(on) => x.set_invite_only(*on),
+            RoomMode::TopicOpen(on) => x.set_topic_open(*on),
+            RoomMode::OpenToOutside(on) => x.set_open_to_outside(*on),
             RoomMode::Unop(_) => {
                 if let Some(id) = unop {
                     x.remove_operator(id);

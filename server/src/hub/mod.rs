@@ -215,6 +215,12 @@ pub enum RoomMode {
     InviteOnly(bool),
     /// `name` is no longer one of its operators (`-o`).
     Unop(Name<'static>),
+    /// Anyone in it may set its topic (`-t`), or only its operators
+    /// (`+t`).
+    TopicOpen(bool),
+    /// Anyone may send it messages, in it or not (`-n`), or only those
+    /// in it (`+n`).
+    OpenToOutside(bool),
 }
 
 /// A change of a room's modes an operator made (IRC's `MODE`, §20.6),
@@ -319,6 +325,10 @@ pub struct RoomView {
     pub invite_only: bool,
     /// When it was made.
     pub created: Option<tagarela_parser::Timestamp>,
+    /// Anyone in it may set its topic (`-t`).
+    pub topic_open: bool,
+    /// Anyone may send it messages (`-n`).
+    pub open_to_outside: bool,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).

@@ -181,6 +181,11 @@ pub struct Room {
     key: Option<Box<str>>,
     /// Only those invited may join (IRC's `+i`, §20.6).
     invite_only: bool,
+    /// Anyone in it may set its topic (IRC's `-t`, §20.6); else only its
+    /// operators.
+    topic_open: bool,
+    /// Anyone may send it messages, in it or not (IRC's `-n`, §20.6).
+    open_to_outside: bool,
     /// Who was invited (`INVITE`) and has not joined since, oldest first,
     /// at most [`INVITES_MAX`]: they pass its key, `+i`, limit and bans.
     invited: Vec<MemberId>,
@@ -218,6 +223,8 @@ impl Room {
             limit: None,
             key: None,
             invite_only: false,
+            topic_open: false,
+            open_to_outside: false,
             invited: Vec::new(),
             lasting,
             emptied: Some(Seq(0)),
@@ -482,6 +489,26 @@ impl Room {
     /// Only those invited may join (`on`), or anyone.
     pub fn set_invite_only(&mut self, on: bool) {
         self.invite_only = on;
+    }
+
+    /// Whether anyone in it may set its topic.
+    pub fn topic_open(&self) -> bool {
+        self.topic_open
+    }
+
+    /// Anyone in it may set its topic (`on`), or only its operators.
+    pub fn set_topic_open(&mut self, on: bool) {
+        self.topic_open = on;
+    }
+
+    /// Whether anyone may send it messages, in it or not.
+    pub fn open_to_outside(&self) -> bool {
+        self.open_to_outside
+    }
+
+    /// Anyone may send it messages (`on`), or only those in it.
+    pub fn set_open_to_outside(&mut self, on: bool) {
+        self.open_to_outside = on;
     }
 
     /// `id` is invited: its next join passes the key, `+i`, the limit and

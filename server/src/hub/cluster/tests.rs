@@ -456,5 +456,8 @@ fn one_clients_rooms_lines_are_bounded_on_their_own() {
     );
     let first = commands.try_recv().unwrap_or_else(|e| panic!("{e}"));
     hub.answered(&first, Verdict::Done);
-    assert!(hub.join_room(&me(ana), &club, from, None).is_ok(), "room again");
+    assert!(
+        hub.join_room(&me(ana), &club, from, None).is_ok(),
+        "room again"
+    );
 }

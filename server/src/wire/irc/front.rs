@@ -96,6 +96,32 @@ impl ListFilter {
     }
 }
 
+/// The changes one `MODE` line made, told to the room as one line
+/// (`MODE #room +kl-i key 10`, §20.6).
+#[derive(Debug, Default)]
+struct ModeLine {
+    /// The letters, each run after its sign.
+    changes: String,
+    /// Their arguments, in order.
+    args: Vec<String>,
+}
+
+impl ModeLine {
+    /// One change made: `change` is a sign and a letter.
+    fn push(&mut self, change: &str, arg: &str) {
+        let mut letters = change.chars();
+        let sign = letters.next().unwrap_or('+');
+        let last_sign = self.changes.chars().rev().find(|c| *c == '+' || *c == '-');
+        if last_sign != Some(sign) {
+            self.changes.push(sign);
+        }
+        self.changes.push_str(letters.as_str());
+        if !arg.is_empty() {
+            self.args.push(arg.to_owned());
+        }
+    }
+}
+
 /// Whether `key` may be a room's key: 1 to 32 characters, none a space,
 /// a comma or a control character (so that `JOIN #a,#b k1,k2` can carry
 /// it).
@@ -1346,7 +1372,12 @@ impl IrcFront {
                 letters.push('l');
                 shown_args.push(limit.to_string());
             }
-            letters.push_str("nt");
+            if !view.open_to_outside {
+                letters.push('n');
+            }
+            if !view.topic_open {
+                letters.push('t');
+            }
             let mut middles = vec![shown, letters.as_str()];
             middles.extend(shown_args.iter().map(String::as_str));
             self.bare("324", &middles);
@@ -1357,12 +1388,32 @@ impl IrcFront {
             return Next::Continue;
         };
         let mut on = true;
+        let mut line = ModeLine::default();
         let mut args = p.iter().skip(2);
         for letter in modes.chars() {
             match letter {
                 '+' => on = true,
                 '-' => on = false,
-                'n' | 't' => {} // always so: not to be changed (§20.6)
+                // `-n`: anyone may send to the room; `-t`: anyone in it
+                // may set its topic (both `+` by default).
+                'n' => {
+                    let told = (if on { "+n" } else { "-n" }, String::new());
+                    let mode = RoomMode::OpenToOutside(!on);
+                    if let Next::Close(why) =
+                        self.room_mode(session, &mut line, &room, mode, told, |v| v.open_to_outside)
+                    {
+                        return Next::Close(why);
+                    }
+                }
+                't' => {
+                    let told = (if on { "+t" } else { "-t" }, String::new());
+                    let mode = RoomMode::TopicOpen(!on);
+                    if let Next::Close(why) =
+                        self.room_mode(session, &mut line, &room, mode, told, |v| v.topic_open)
+                    {
+                        return Next::Close(why);
+                    }
+                }
                 'l' => {
                     let limit = if on {
                         let given = args.next().map_or("", String::as_str);
@@ -1386,7 +1437,7 @@ impl IrcFront {
                     };
                     let mode = RoomMode::Limit(limit);
                     if let Next::Close(why) =
-                        self.room_mode(session, &room, mode, told, |v| v.limit)
+                        self.room_mode(session, &mut line, &room, mode, told, |v| v.limit)
                     {
                         return Next::Close(why);
                     }
@@ -1411,7 +1462,7 @@ impl IrcFront {
                     };
                     let mode = RoomMode::Key(key);
                     if let Next::Close(why) =
-                        self.room_mode(session, &room, mode, told, |v| v.key.clone())
+                        self.room_mode(session, &mut line, &room, mode, told, |v| v.key.clone())
                     {
                         return Next::Close(why);
                     }
@@ -1420,7 +1471,7 @@ impl IrcFront {
                     let told = (if on { "+i" } else { "-i" }, String::new());
                     let mode = RoomMode::InviteOnly(on);
                     if let Next::Close(why) =
-                        self.room_mode(session, &room, mode, told, |v| v.invite_only)
+                        self.room_mode(session, &mut line, &room, mode, told, |v| v.invite_only)
                     {
                         return Next::Close(why);
                     }
@@ -1461,7 +1512,7 @@ impl IrcFront {
                             .map(|v| v.bans)
                             .unwrap_or_default();
                         if before != after {
-                            self.mode_told(shown, if on { "+b" } else { "-b" }, &ban_mask(&target));
+                            line.push(if on { "+b" } else { "-b" }, &ban_mask(&target));
                         }
                         if let Next::Close(why) = next {
                             return Next::Close(why);
@@ -1492,7 +1543,7 @@ impl IrcFront {
                             .room_view(&room)
                             .is_ok_and(|v| v.operators.iter().any(|o| o.key() == name.key()));
                         if now && !was {
-                            self.mode_told(shown, "+o", nick);
+                            line.push("+o", nick);
                         }
                         if let Next::Close(why) = next {
                             return Next::Close(why);
@@ -1507,7 +1558,8 @@ impl IrcFront {
                         let told = ("-o", nick.clone());
                         let mode = RoomMode::Unop(name);
                         let is_op = move |v: &RoomView| v.operators.iter().any(|o| o.key() == key);
-                        if let Next::Close(why) = self.room_mode(session, &room, mode, told, is_op)
+                        if let Next::Close(why) =
+                            self.room_mode(session, &mut line, &room, mode, told, is_op)
                         {
                             return Next::Close(why);
                         }
@@ -1519,15 +1571,19 @@ impl IrcFront {
                 }
             }
         }
+        if !line.changes.is_empty() {
+            self.mode_told(shown, &line.changes, &line.args.join(" "));
+        }
         Next::Continue
     }
 
-    /// Changes `mode` of `room`, telling the room `told` (the change and
-    /// its argument) only if what `seen` shows of the room changed (a
-    /// refused or idle change is nobody's news).
+    /// Changes `mode` of `room`, adding `told` (the change and its
+    /// argument) to the line the room is told only if what `seen` shows of
+    /// the room changed (a refused or idle change is nobody's news).
     fn room_mode<T: PartialEq>(
         &mut self,
         session: &mut Session,
+        line: &mut ModeLine,
         room: &RoomName<'_>,
         mode: RoomMode,
         told: (&str, String),
@@ -1540,10 +1596,8 @@ impl IrcFront {
             mode,
         });
         let after = self.hub.room_view(room).map(|v| seen(&v)).ok();
-        if before != after
-            && let Ok(view) = self.hub.room_view(room)
-        {
-            self.mode_told(view.room.as_str(), told.0, &told.1);
+        if before != after {
+            line.push(told.0, &told.1);
         }
         next
     }
