@@ -1396,20 +1396,16 @@ impl IrcFront {
                 '-' => on = false,
                 // `-n`: anyone may send to the room; `-t`: anyone in it
                 // may set its topic (both `+` by default).
-                'n' => {
-                    let told = (if on { "+n" } else { "-n" }, String::new());
-                    let mode = RoomMode::OpenToOutside(!on);
+                'n' | 't' => {
+                    let (mode, seen): (RoomMode, fn(&RoomView) -> bool) = if letter == 'n' {
+                        (RoomMode::OpenToOutside(!on), |v| v.open_to_outside)
+                    } else {
+                        (RoomMode::TopicOpen(!on), |v| v.topic_open)
+                    };
+                    let change = format!("{}{letter}", if on { '+' } else { '-' });
+                    let told = (change.as_str(), String::new());
                     if let Next::Close(why) =
-                        self.room_mode(session, &mut line, &room, mode, told, |v| v.open_to_outside)
-                    {
-                        return Next::Close(why);
-                    }
-                }
-                't' => {
-                    let told = (if on { "+t" } else { "-t" }, String::new());
-                    let mode = RoomMode::TopicOpen(!on);
-                    if let Next::Close(why) =
-                        self.room_mode(session, &mut line, &room, mode, told, |v| v.topic_open)
+                        self.room_mode(session, &mut line, &room, mode, told, seen)
                     {
                         return Next::Close(why);
                     }
