@@ -915,3 +915,37 @@ async fn open_topic_and_outside_messages_and_one_line_per_mode() {
             .ends_with(" #sala +l 5")
     );
 }
+
+#[tokio::test]
+async fn a_message_to_oneself_comes_as_received_and_as_the_labelled_echo() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::with_caps(at, "ana", "echo-message batch labeled-response").await;
+    ana.send("@label=x1 PRIVMSG ana :eu").await;
+    ana.send("PING fim").await;
+    let got = ana.until("PONG").await;
+    let copies: Vec<&String> = got
+        .iter()
+        .filter(|l| l.contains("PRIVMSG ana :eu"))
+        .collect();
+    assert_eq!(copies.len(), 2, "{got:#?}");
+    assert_eq!(
+        copies
+            .iter()
+            .filter(|l| l.starts_with("@label=x1 "))
+            .count(),
+        1,
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|l| l.contains("BATCH")), "{got:#?}");
+    // Without echo-message: once.
+    let mut bia = Irc::connect(at, "bia").await;
+    bia.send("PRIVMSG bia :eu").await;
+    bia.send("PING fim").await;
+    let got = bia.until("PONG").await;
+    assert_eq!(
+        got.iter().filter(|l| l.contains("PRIVMSG bia :eu")).count(),
+        1,
+        "{got:#?}"
+    );
+}

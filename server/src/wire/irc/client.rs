@@ -714,6 +714,17 @@ impl Recipient for IrcClient {
             self.quit_told.store(false, Ordering::Relaxed);
         }
         if let Some(bytes) = self.encoded(event) {
+            // A message to oneself comes as the recipient's copy and, with
+            // echo-message, as the echo too, which alone answers a
+            // labelled command (§20.3).
+            let to_self = match &event.kind {
+                EventKind::Private { from, to, .. } => from == to,
+                EventKind::TagsOnly { from, to: Some(to) } => from == to,
+                _ => false,
+            };
+            if to_self && self.caps().has(Cap::EchoMessage) {
+                self.outbox.push(bytes);
+            }
             // Its own message's echo answers its labelled command; what
             // others do meanwhile is not part of the answer.
             // A kick's actor is the one kicked: it answers no command of
