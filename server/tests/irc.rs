@@ -949,3 +949,66 @@ async fn a_message_to_oneself_comes_as_received_and_as_the_labelled_echo() {
         "{got:#?}"
     );
 }
+
+#[tokio::test]
+async fn secret_rooms_and_invisible_users_are_found_only_by_those_sharing_them() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::connect(at, "ana").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let (mut carl, mut carl_w) = tagarela(server.addr, "carl").await;
+    ana.send("JOIN #segredo").await;
+    ana.until(" 366 ").await;
+    ana.send("MODE #segredo +s").await;
+    ana.until(" MODE #segredo +s").await;
+    ana.send("LIST").await;
+    assert!(
+        ana.until(" 323 ")
+            .await
+            .iter()
+            .any(|l| l.contains(" 322 ana #segredo "))
+    );
+    bia.send("LIST").await;
+    assert!(
+        !bia.until(" 323 ")
+            .await
+            .iter()
+            .any(|l| l.contains("#segredo"))
+    );
+    bia.send("NAMES #segredo").await;
+    assert!(!bia.until(" 366 ").await.iter().any(|l| l.contains(" 353 ")));
+    carl_w.write_all(b"/rooms\n").await.unwrap();
+    let mut listed = Vec::new();
+    loop {
+        let line = until(&mut carl, "ROOM").await;
+        let end = line.starts_with("ROOMSEND");
+        listed.push(line);
+        if end {
+            break;
+        }
+    }
+    assert!(
+        !listed.iter().any(|l| l.contains("#segredo")),
+        "{listed:#?}"
+    );
+    ana.send("NAMES #segredo").await;
+    assert!(
+        ana.until(" 366 ")
+            .await
+            .iter()
+            .any(|l| l.contains(" 353 ana @ #segredo :@ana"))
+    );
+    // +i: a WHO mask finds ana only for herself and those sharing a room.
+    ana.send("MODE ana +i").await;
+    ana.until(" MODE ana +i").await;
+    bia.send("WHO an*").await;
+    assert!(!bia.until(" 315 ").await.iter().any(|l| l.contains(" 352 ")));
+    bia.send("WHO ana").await;
+    assert!(bia.until(" 315 ").await.iter().any(|l| l.contains(" 352 ")));
+    ana.send("MODE #segredo -s").await;
+    ana.until(" MODE #segredo -s").await;
+    bia.send("JOIN #segredo").await;
+    bia.until(" 366 ").await;
+    bia.send("WHO an*").await;
+    assert!(bia.until(" 315 ").await.iter().any(|l| l.contains(" 352 ")));
+}

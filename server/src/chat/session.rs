@@ -351,7 +351,8 @@ impl Session {
                 Err(refusal) => self.room_refused(&room, &refusal),
             },
             Intent::Rooms => {
-                let list = self.hub.rooms();
+                let asker = self.registered.as_ref().map(|me| &me.key);
+                let list = self.hub.rooms(asker);
                 self.reply(Reply::Rooms(&list));
             }
             Intent::Topic { room, text } => {

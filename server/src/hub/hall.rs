@@ -1320,12 +1320,18 @@ impl Hall {
         true
     }
 
-    /// The rooms, by name.
-    pub fn listing(&self) -> Vec<Listing> {
+    /// The rooms, by name; `asker` given, without the secret ones it is
+    /// not in (§20.6).
+    pub fn listing(&self, asker: Option<&NameKey>) -> Vec<Listing> {
+        let asker = asker.map(|k| self.member_id(k));
         let mut list: Vec<(RoomKey, Listing)> = self
             .rooms
             .iter()
             .flatten()
+            .filter(|r| match asker {
+                Some(id) => !r.secret() || id.is_some_and(|id| r.has(id)),
+                None => true,
+            })
             .map(|r| {
                 let topic = r.topic().and_then(|e| match &e.kind {
                     EventKind::Topic { text, .. } => Some(text.clone()),

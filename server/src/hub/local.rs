@@ -600,8 +600,8 @@ impl Hub for LocalHub {
             .ok_or(RoomRefusal::NoSuchRoom)
     }
 
-    fn rooms(&self) -> Vec<Listing> {
-        self.lock().hall.listing()
+    fn rooms(&self, asker: Option<&NameKey>) -> Vec<Listing> {
+        self.lock().hall.listing(asker)
     }
 
     fn room_view(&self, room: &RoomName<'_>) -> Result<RoomView, RoomRefusal> {
@@ -622,6 +622,7 @@ impl Hub for LocalHub {
             created: x.map(Room::created),
             topic_open: x.is_some_and(Room::topic_open),
             open_to_outside: x.is_some_and(Room::open_to_outside),
+            secret: x.is_some_and(Room::secret),
         })
     }
 
@@ -649,6 +650,7 @@ impl Hub for LocalHub {
             RoomMode::InviteOnly(on) => x.set_invite_only(*on),
             RoomMode::TopicOpen(on) => x.set_topic_open(*on),
             RoomMode::OpenToOutside(on) => x.set_open_to_outside(*on),
+            RoomMode::Secret(on) => x.set_secret(*on),
             RoomMode::Unop(_) => {
                 if let Some(id) = unop {
                     x.remove_operator(id);

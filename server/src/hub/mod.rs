@@ -215,6 +215,9 @@ pub enum RoomMode {
     InviteOnly(bool),
     /// `name` is no longer one of its operators (`-o`).
     Unop(Name<'static>),
+    /// Only those in it see it in the list of rooms (`+s`), or everyone
+    /// (`-s`).
+    Secret(bool),
     /// Anyone in it may set its topic (`-t`), or only its operators
     /// (`+t`).
     TopicOpen(bool),
@@ -267,6 +270,9 @@ pub struct Profile {
     pub oper: bool,
     /// It asked for server operators' `WALLOPS` (user mode `+w`).
     pub wallops: bool,
+    /// It is not found by a `WHO` mask, but by those sharing a room with
+    /// it (user mode `+i`).
+    pub invisible: bool,
 }
 
 /// The part of a [`Profile`] that changed.
@@ -329,6 +335,8 @@ pub struct RoomView {
     pub topic_open: bool,
     /// Anyone may send it messages (`-n`).
     pub open_to_outside: bool,
+    /// Only those in it see it listed (`+s`).
+    pub secret: bool,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).
@@ -699,7 +707,10 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
     }
 
     /// The rooms, by name.
-    fn rooms(&self) -> Vec<hall::Listing> {
+    /// `asker` given, the secret rooms (IRC's `+s`, §20.6) it is not in
+    /// are left out.
+    #[allow(unused_variables)] // a hub without rooms lists none
+    fn rooms(&self, asker: Option<&NameKey>) -> Vec<hall::Listing> {
         Vec::new()
     }
 

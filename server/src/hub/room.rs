@@ -186,6 +186,8 @@ pub struct Room {
     topic_open: bool,
     /// Anyone may send it messages, in it or not (IRC's `-n`, §20.6).
     open_to_outside: bool,
+    /// Only those in it see it in the list of rooms (IRC's `+s`, §20.6).
+    secret: bool,
     /// Who was invited (`INVITE`) and has not joined since, oldest first,
     /// at most [`INVITES_MAX`]: they pass its key, `+i`, limit and bans.
     invited: Vec<MemberId>,
@@ -225,6 +227,7 @@ impl Room {
             invite_only: false,
             topic_open: false,
             open_to_outside: false,
+            secret: false,
             invited: Vec::new(),
             lasting,
             emptied: Some(Seq(0)),
@@ -509,6 +512,16 @@ impl Room {
     /// Anyone may send it messages (`on`), or only those in it.
     pub fn set_open_to_outside(&mut self, on: bool) {
         self.open_to_outside = on;
+    }
+
+    /// Whether only those in it see it listed.
+    pub fn secret(&self) -> bool {
+        self.secret
+    }
+
+    /// Only those in it see it listed (`on`), or everyone.
+    pub fn set_secret(&mut self, on: bool) {
+        self.secret = on;
     }
 
     /// `id` is invited: its next join passes the key, `+i`, the limit and

@@ -75,6 +75,7 @@ mod tests {
                 bot: false,
                 oper: false,
                 wallops: false,
+                invisible: false,
             }),
         }
     }

@@ -1070,8 +1070,8 @@ impl Hub for ClusterHub {
             .ok_or(RoomRefusal::NoSuchRoom)
     }
 
-    fn rooms(&self) -> Vec<Listing> {
-        self.lock().hall.listing()
+    fn rooms(&self, asker: Option<&NameKey>) -> Vec<Listing> {
+        self.lock().hall.listing(asker)
     }
 
     fn history_seq_at(

@@ -529,7 +529,7 @@ fn the_rooms_history_kept_are_there_again_after_a_restart() {
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(shown, homework);
     assert_eq!(kept.map(|k| k.len()), Some(1));
-    let listed: Vec<String> = hub.rooms().iter().map(|l| l.room.to_string()).collect();
+    let listed: Vec<String> = hub.rooms(None).iter().map(|l| l.room.to_string()).collect();
     assert_eq!(listed, ["#general", "#homework"]);
     let ana = Arc::new(Seen::default());
     let me = hub

@@ -172,6 +172,7 @@ impl IrcClient {
             bot: false,
             oper: false,
             wallops: false,
+            invisible: false,
         });
     }
 
@@ -193,6 +194,13 @@ impl IrcClient {
     pub fn set_oper(&self, on: bool) {
         if let Some(profile) = &mut self.lock().profile {
             profile.oper = on;
+        }
+    }
+
+    /// User mode `+i` (on: not found by `WHO` masks) or `-i`.
+    pub fn set_invisible(&self, on: bool) {
+        if let Some(profile) = &mut self.lock().profile {
+            profile.invisible = on;
         }
     }
 

@@ -304,7 +304,8 @@ impl IrcFront {
         let mut out = Vec::new();
         self.client
             .numeric(&mut out, "321", &["Channel"], "Users  Name");
-        for listing in self.hub.rooms() {
+        let me = self.client.name().map(|n| n.key());
+        for listing in self.hub.rooms(me.as_ref()) {
             if listing.members == 0 || !ListFilter::keep(&filters, &listing, now_ms) {
                 continue;
             }
@@ -508,7 +509,7 @@ impl IrcFront {
             "HELP" | "HELPOP" => self.help(p.first().map_or(help::INDEX, String::as_str)),
             "LUSERS" => {
                 let online = self.hub.who().len().to_string();
-                let rooms = self.hub.rooms().len().to_string();
+                let rooms = self.hub.rooms(None).len().to_string();
                 self.reply(
                     "251",
                     &[],
@@ -796,6 +797,11 @@ impl IrcFront {
                     done.push(if on { '+' } else { '-' });
                     done.push('w');
                 }
+                'i' => {
+                    self.client.set_invisible(on);
+                    done.push(if on { '+' } else { '-' });
+                    done.push('i');
+                }
                 // Only OPER makes an operator; one may stop being one.
                 'o' if on => {}
                 'o' => {
@@ -807,7 +813,7 @@ impl IrcFront {
                 _ => self.reply(
                     "501",
                     &[],
-                    "Unknown MODE flag (user modes are +B, +w and -o)",
+                    "Unknown MODE flag (user modes are +B, +i, +w and -o)",
                 ),
             }
         }
@@ -1187,9 +1193,15 @@ impl IrcFront {
         let room = RoomName::typed(name).ok()?;
         let view = self.hub.room_view(&room).ok()?;
         let shown = view.room.as_str();
+        // A secret room (+s) is `@`, and shows its members to them only.
+        let symbol = if view.secret { "@" } else { "=" };
+        let me = self.client.name().map(|n| n.key());
+        if view.secret && !view.members.iter().any(|m| Some(m.name.key()) == me) {
+            return Some(shown.to_owned());
+        }
         // What a 353 of this room takes before its first name.
         let mut empty = Vec::new();
-        self.client.numeric(&mut empty, "353", &["=", shown], "");
+        self.client.numeric(&mut empty, "353", &[symbol, shown], "");
         let room_for = IRC_LINE_MAX.saturating_sub(empty.len());
         let userhosts = self.client.caps().has(Cap::UserhostInNames);
         let mut names = String::new();
@@ -1206,7 +1218,7 @@ impl IrcFront {
                 format!("{op}{}", member.name.as_str())
             };
             if !names.is_empty() && names.len() + 1 + entry.len() > room_for {
-                self.client.numeric(out, "353", &["=", shown], &names);
+                self.client.numeric(out, "353", &[symbol, shown], &names);
                 names.clear();
             }
             if !names.is_empty() {
@@ -1215,7 +1227,7 @@ impl IrcFront {
             names.push_str(&entry);
         }
         if !names.is_empty() {
-            self.client.numeric(out, "353", &["=", shown], &names);
+            self.client.numeric(out, "353", &[symbol, shown], &names);
         }
         Some(shown.to_owned())
     }
@@ -1246,10 +1258,26 @@ impl IrcFront {
                 .filter(|n| text::glob(&pattern, &n.as_str().to_lowercase()))
                 .collect();
             matched.sort_by_key(|n| n.key());
-            for name in matched.iter().take(WHO_MASK_MAX) {
-                if let Some(w) = self.hub.whois(name) {
-                    self.client.who_line(&mut out, "*", &w.present, false, whox);
-                }
+            // One invisible (+i) is found by a mask only by those sharing
+            // a room with it, and by itself.
+            let me = self.client.name();
+            let mine: Vec<tagarela_parser::RoomKey> = me
+                .as_ref()
+                .and_then(|me| self.hub.whois(me))
+                .map(|w| w.rooms.iter().map(|(r, _)| r.key()).collect())
+                .unwrap_or_default();
+            let found = matched
+                .iter()
+                .filter_map(|name| self.hub.whois(name))
+                .filter(|w| {
+                    !w.present.profile.as_ref().is_some_and(|p| p.invisible)
+                        || me
+                            .as_ref()
+                            .is_some_and(|me| me.key() == w.present.name.key())
+                        || w.rooms.iter().any(|(r, _)| mine.contains(&r.key()))
+                });
+            for w in found.take(WHO_MASK_MAX) {
+                self.client.who_line(&mut out, "*", &w.present, false, whox);
             }
         } else if let Ok(name) = Name::recipient(mask)
             && let Some(w) = self.hub.whois(&name)
@@ -1334,7 +1362,12 @@ impl IrcFront {
             } else {
                 let mut modes = "+".to_owned();
                 if let Some(p) = self.client.profile() {
-                    for (on, c) in [(p.bot, 'B'), (p.oper, 'o'), (p.wallops, 'w')] {
+                    for (on, c) in [
+                        (p.bot, 'B'),
+                        (p.invisible, 'i'),
+                        (p.oper, 'o'),
+                        (p.wallops, 'w'),
+                    ] {
                         if on {
                             modes.push(c);
                         }
@@ -1375,6 +1408,9 @@ impl IrcFront {
             if !view.open_to_outside {
                 letters.push('n');
             }
+            if view.secret {
+                letters.push('s');
+            }
             if !view.topic_open {
                 letters.push('t');
             }
@@ -1395,12 +1431,13 @@ impl IrcFront {
                 '+' => on = true,
                 '-' => on = false,
                 // `-n`: anyone may send to the room; `-t`: anyone in it
-                // may set its topic (both `+` by default).
-                'n' | 't' => {
-                    let (mode, seen): (RoomMode, fn(&RoomView) -> bool) = if letter == 'n' {
-                        (RoomMode::OpenToOutside(!on), |v| v.open_to_outside)
-                    } else {
-                        (RoomMode::TopicOpen(!on), |v| v.topic_open)
+                // may set its topic (both `+` by default); `+s`: only
+                // those in it see it listed.
+                'n' | 't' | 's' => {
+                    let (mode, seen): (RoomMode, fn(&RoomView) -> bool) = match letter {
+                        'n' => (RoomMode::OpenToOutside(!on), |v| v.open_to_outside),
+                        't' => (RoomMode::TopicOpen(!on), |v| v.topic_open),
+                        _ => (RoomMode::Secret(on), |v| v.secret),
                     };
                     let change = format!("{}{letter}", if on { '+' } else { '-' });
                     let told = (change.as_str(), String::new());

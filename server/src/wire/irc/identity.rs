@@ -47,7 +47,7 @@ impl IrcIdentity {
             // (§3.3), which is what the PRECIS profile name says.
             "CASEMAPPING=rfc8265".to_owned(),
             format!("CHANLIMIT=#:{}", rooms.per_client),
-            "CHANMODES=b,k,l,int".to_owned(),
+            "CHANMODES=b,k,l,inst".to_owned(),
             // In octets: the name part is at most NAME_MAX scalar values
             // of at most four octets each, after the '#'.
             format!("CHANNELLEN={}", 1 + NAME_MAX * 4),
