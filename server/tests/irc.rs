@@ -1012,3 +1012,69 @@ async fn secret_rooms_and_invisible_users_are_found_only_by_those_sharing_them()
     bia.send("WHO an*").await;
     assert!(bia.until(" 315 ").await.iter().any(|l| l.contains(" 352 ")));
 }
+
+#[tokio::test]
+async fn a_closed_room_shows_nothing_outside_and_members_cannot_undo_operators() {
+    let server = TestServer::start_irc_keeping_history(Settings::default())
+        .await
+        .unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::with_caps(at, "ana", "draft/chathistory batch").await;
+    let mut bia = Irc::with_caps(at, "bia", "draft/chathistory batch").await;
+    let mut zed = Irc::connect(at, "zed").await;
+    let (mut carl, mut carl_w) = tagarela(server.addr, "carl").await;
+    ana.send("JOIN #fechada").await;
+    ana.until(" 366 ").await;
+    ana.send("TOPIC #fechada :assunto").await;
+    ana.until(" TOPIC ").await;
+    ana.send("PRIVMSG #fechada :segredo").await;
+    ana.send("MODE #fechada +k chave").await;
+    ana.until(" MODE #fechada +k chave").await;
+    // From outside: no history, topic, members or WHOIS room.
+    bia.send("CHATHISTORY LATEST #fechada * 10").await;
+    assert!(
+        bia.until("FAIL CHATHISTORY")
+            .await
+            .pop()
+            .unwrap()
+            .contains("INVALID_TARGET")
+    );
+    bia.send("TOPIC #fechada").await;
+    bia.until(" 442 ").await;
+    bia.send("WHO #fechada").await;
+    assert!(!bia.until(" 315 ").await.iter().any(|l| l.contains(" 352 ")));
+    bia.send("WHOIS ana").await;
+    assert!(
+        !bia.until(" 318 ")
+            .await
+            .iter()
+            .any(|l| l.contains("#fechada"))
+    );
+    carl_w.write_all(b"/history #fechada\n").await.unwrap();
+    until(&mut carl, "ERR not-in-room").await;
+    // A non-operator's MODE line is refused once, whatever it asks.
+    ana.send("MODE #fechada -k chave").await;
+    ana.until(" MODE #fechada -k").await;
+    bia.send("JOIN #fechada").await;
+    bia.until(" 366 ").await;
+    bia.send("MODE #fechada +nnnnnnnn").await;
+    bia.send("PING fim").await;
+    let got = bia.until("PONG").await;
+    assert_eq!(
+        got.iter().filter(|l| l.contains(" 482 ")).count(),
+        1,
+        "{got:#?}"
+    );
+    // A member's invitation does not undo the operators' ban, nor may the
+    // banned send from outside a -n room.
+    ana.send("MODE #fechada +b zed").await;
+    ana.until(" MODE #fechada +b zed!*@*").await;
+    bia.send("INVITE zed #fechada").await;
+    bia.until(" 341 ").await;
+    zed.send("JOIN #fechada").await;
+    zed.until(" 474 ").await;
+    ana.send("MODE #fechada -n").await;
+    ana.until(" MODE #fechada -n").await;
+    zed.send("PRIVMSG #fechada :spam").await;
+    zed.until(" 404 ").await;
+}

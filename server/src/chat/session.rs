@@ -122,6 +122,12 @@ impl Session {
         }
     }
 
+    /// Whether a password may be received over this connection (§4.7):
+    /// over TLS, from this machine, or as the operator allows.
+    pub fn may_receive_password(&self) -> bool {
+        self.secure
+    }
+
     /// True once a name was accepted.
     pub fn is_registered(&self) -> bool {
         self.registered.is_some()
@@ -137,6 +143,14 @@ impl Session {
     /// wire format.
     pub fn ping(&self, token: tagarela_parser::Token<'_>) {
         self.reply(Reply::Ping(token));
+    }
+
+    /// Whether `room` keeps its history, topic and members from this
+    /// client (a closed room it is not in, §20.6).
+    fn closed(&self, room: &RoomName<'_>) -> bool {
+        self.registered
+            .as_ref()
+            .is_some_and(|me| self.hub.closed_to(&me.key, room))
     }
 
     /// The rooms this client is invited into (IRC's `INVITE` alone,
@@ -342,6 +356,13 @@ impl Session {
                     Err(Unpublished::Unavailable) => self.unavailable(),
                     Err(Unpublished::NotHeld | Unpublished::NotOnline | Unpublished::NoRoom) => {}
                 }
+            }
+            Intent::WhoIn(room)
+            | Intent::HistoryIn { room, .. }
+            | Intent::Topic { room, text: None }
+                if self.closed(&room) =>
+            {
+                self.room_refused(&room, &RoomRefusal::NotInRoom);
             }
             Intent::WhoIn(room) => match self.hub.who_in(&room) {
                 Ok((shown, names)) => self.reply(Reply::WhoIn {

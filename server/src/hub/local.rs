@@ -271,9 +271,17 @@ impl LocalHub {
 
 /// Whether `key`'s holder is in `room`, as a message to it requires.
 fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished> {
+    // A room open to the outside (-n) still refuses those it bans (by
+    // name: a message carries no address here).
+    let welcome_outside = |x: &Room| {
+        x.open_to_outside()
+            && hall
+                .member(key)
+                .is_some_and(|m| !x.refuses(key, m.shapes(), None))
+    };
     match hall.is_in(key, room) {
         None => Err(Unpublished::NoSuchRoom),
-        Some(false) if hall.room(room).is_some_and(Room::open_to_outside) => Ok(()),
+        Some(false) if hall.room(room).is_some_and(welcome_outside) => Ok(()),
         Some(false) => Err(Unpublished::NotInRoom),
         Some(true) => Ok(()),
     }
@@ -673,7 +681,8 @@ impl Hub for LocalHub {
         if r.hall.is_in(&holder.key, &key) != Some(true) {
             return Err(RoomRefusal::NotInRoom);
         }
-        if x.invite_only() && !r.hall.is_operator(&holder.key, &key) {
+        let by_operator = r.hall.is_operator(&holder.key, &key);
+        if x.invite_only() && !by_operator {
             return Err(RoomRefusal::NotOperator);
         }
         let invitee = name.key();
@@ -689,13 +698,25 @@ impl Hub for LocalHub {
             return Err(RoomRefusal::AlreadyInRoom(shown));
         }
         let room_shown = x.name().clone();
-        if let Some(x) = r.hall.room_mut(&key) {
+        // Only an operator's invitation passes what the operators set
+        // (key, +i, limit, bans); a member's only tells the one invited.
+        if by_operator && let Some(x) = r.hall.room_mut(&key) {
             x.invite(id);
         }
         if let (Some(by), Some(seat)) = (r.hall.present(&holder.key), r.hall.any_seat(&invitee)) {
             seat.recipient.invited(&by, &room_shown);
         }
         Ok((room_shown, shown))
+    }
+
+    fn closed_to(&self, asker: &NameKey, room: &RoomName<'_>) -> bool {
+        let key = room.key();
+        let r = self.lock();
+        let closed = r
+            .hall
+            .room(&key)
+            .is_some_and(|x| x.secret() || x.key().is_some() || x.invite_only());
+        closed && r.hall.is_in(asker, &key) != Some(true)
     }
 
     fn invitations(&self, holder: &Registration) -> Vec<RoomName<'static>> {

@@ -755,6 +755,14 @@ pub trait Hub: Send + Sync + std::fmt::Debug {
         Err(RoomRefusal::Unsupported)
     }
 
+    /// Whether `room` keeps its history, topic and members from `asker`:
+    /// a room that is secret, has a key or is invite-only (IRC's `+s`,
+    /// `+k`, `+i`, §20.6) shows them to those in it only.
+    #[allow(unused_variables)] // a hub without rooms closes none
+    fn closed_to(&self, asker: &NameKey, room: &RoomName<'_>) -> bool {
+        false
+    }
+
     /// The rooms `holder` is invited into and has not joined since.
     #[allow(unused_variables)] // a hub without rooms invites nobody
     fn invitations(&self, holder: &Registration) -> Vec<RoomName<'static>> {

@@ -123,12 +123,17 @@ impl ModeLine {
 }
 
 /// Whether `key` may be a room's key: 1 to 32 characters, none a space,
-/// a comma or a control character (so that `JOIN #a,#b k1,k2` can carry
-/// it).
+/// a comma or a control character, not starting with `:` (so that `JOIN
+/// #a,#b k1,k2` and `324` can carry it as a middle parameter).
 fn key_is_valid(key: &str) -> bool {
     (1..=32).contains(&key.chars().count())
+        && !key.starts_with(':')
         && !key.chars().any(|c| c == ' ' || c == ',' || c.is_control())
 }
+
+/// Mode letters (signs included) one `MODE` line is read for; the rest
+/// are ignored.
+const MODE_LETTERS_MAX: usize = 16;
 
 /// Nicks one `KICK` may name (`TARGMAX=KICK:4`).
 pub const KICK_TARGETS: usize = 4;
@@ -649,6 +654,19 @@ impl IrcFront {
     /// `CHATHISTORY` (§20.3): a page of a room's kept messages, in a
     /// batch for a client that takes batches.
     fn chathistory(&mut self, p: &[String]) {
+        // A closed room's history is for those in it (§20.6).
+        if let Some(room) = p.get(1).and_then(|t| RoomName::typed(t).ok())
+            && self.closed(&room)
+        {
+            let server = &self.client.identity().name;
+            let sub = p.first().map_or("*", String::as_str);
+            let line = format!(
+                ":{server} FAIL CHATHISTORY INVALID_TARGET {sub} {} :You are not in that channel\r\n",
+                room.as_str()
+            );
+            self.client.send(line.as_bytes());
+            return;
+        }
         self.batches += 1;
         let id = format!("h{}", self.batches);
         let batch = self.client.caps().has(Cap::Batch).then_some(id.as_str());
@@ -953,9 +971,18 @@ impl IrcFront {
             return;
         };
         let peer = session.peer();
+        // As the room's password (§4.7): not in plain text from afar.
+        if !session.may_receive_password() {
+            self.reply(
+                "464",
+                &[],
+                "Send OPER over TLS: a password may not cross the network in plain text",
+            );
+            return;
+        }
         match operators.check(name, password, peer.ip(), tokio::time::Instant::now()) {
             Verdict::Right => {
-                tracing::info!(%peer, operator = %name, "server operator");
+                tracing::info!(%peer, operator = ?name, "server operator");
                 self.client.set_oper(true);
                 self.reply("381", &[], "You are now an IRC operator");
                 if let Some(me) = self.client.name() {
@@ -965,11 +992,11 @@ impl IrcFront {
                 }
             }
             Verdict::Wrong => {
-                tracing::warn!(%peer, operator = %name, "wrong operator password");
+                tracing::warn!(%peer, operator = ?name, "wrong operator password");
                 self.reply("464", &[], "Password incorrect");
             }
             Verdict::Throttled => {
-                tracing::warn!(%peer, operator = %name, "operator password throttled");
+                tracing::warn!(%peer, operator = ?name, "operator password throttled");
                 self.reply(
                     "464",
                     &[],
@@ -1056,6 +1083,14 @@ impl IrcFront {
                 .send(format!(":{source} SETNAME :{realname}\r\n").as_bytes());
         }
         self.hub.tell_profile(&me, ProfileField::Realname);
+    }
+
+    /// Whether `room` keeps its history, topic and members from this
+    /// client (§20.6).
+    fn closed(&self, room: &RoomName<'_>) -> bool {
+        self.client
+            .name()
+            .is_some_and(|me| self.hub.closed_to(&me.key(), room))
     }
 
     /// RPL_AWAY (301) if `to` is away: a message to them is still
@@ -1193,10 +1228,10 @@ impl IrcFront {
         let room = RoomName::typed(name).ok()?;
         let view = self.hub.room_view(&room).ok()?;
         let shown = view.room.as_str();
-        // A secret room (+s) is `@`, and shows its members to them only.
+        // A secret room (+s) is `@`; a closed one (+s, +k, +i) shows its
+        // members to them only.
         let symbol = if view.secret { "@" } else { "=" };
-        let me = self.client.name().map(|n| n.key());
-        if view.secret && !view.members.iter().any(|m| Some(m.name.key()) == me) {
+        if self.closed(&room) {
             return Some(shown.to_owned());
         }
         // What a 353 of this room takes before its first name.
@@ -1241,6 +1276,7 @@ impl IrcFront {
         let mut out = Vec::new();
         if mask.starts_with('#') {
             if let Ok(room) = RoomName::typed(mask)
+                && !self.closed(&room)
                 && let Ok(view) = self.hub.room_view(&room)
             {
                 for member in &view.members {
@@ -1266,8 +1302,10 @@ impl IrcFront {
                 .and_then(|me| self.hub.whois(me))
                 .map(|w| w.rooms.iter().map(|(r, _)| r.key()).collect())
                 .unwrap_or_default();
+            // Bounded: at most ten looked up for each answer given.
             let found = matched
                 .iter()
+                .take(WHO_MASK_MAX * 10)
                 .filter_map(|name| self.hub.whois(name))
                 .filter(|w| {
                     !w.present.profile.as_ref().is_some_and(|p| p.invisible)
@@ -1311,9 +1349,18 @@ impl IrcFront {
                 let realname = profile.map_or(nick, |p| &*p.realname);
                 self.client
                     .numeric(&mut out, "311", &[nick, &user, encode::HOST, "*"], realname);
-                if !w.rooms.is_empty() {
-                    let list: Vec<String> = w
-                        .rooms
+                // A closed room (+s, +k, +i) is shown to those in it only.
+                let mine = self
+                    .client
+                    .name()
+                    .is_some_and(|me| me.key() == w.present.name.key());
+                let rooms: Vec<_> = w
+                    .rooms
+                    .iter()
+                    .filter(|(r, _)| mine || !self.closed(r))
+                    .collect();
+                if !rooms.is_empty() {
+                    let list: Vec<String> = rooms
                         .iter()
                         .map(|(r, op)| format!("{}{}", if *op { "@" } else { "" }, r.as_str()))
                         .collect();
@@ -1423,10 +1470,22 @@ impl IrcFront {
             }
             return Next::Continue;
         };
+        // Only its operators change a room's modes: a line from anyone
+        // else is refused once, whatever it asks (a ban list alone is
+        // anyone's to read).
+        let listing_bans = p.len() == 2 && modes.trim_start_matches('+') == "b";
+        let operator = self
+            .client
+            .name()
+            .is_some_and(|me| view.operators.iter().any(|o| o.key() == me.key()));
+        if !operator && !listing_bans {
+            self.reply("482", &[shown], "You're not channel operator");
+            return Next::Continue;
+        }
         let mut on = true;
         let mut line = ModeLine::default();
         let mut args = p.iter().skip(2);
-        for letter in modes.chars() {
+        for letter in modes.chars().take(MODE_LETTERS_MAX) {
             match letter {
                 '+' => on = true,
                 '-' => on = false,
