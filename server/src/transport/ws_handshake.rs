@@ -207,9 +207,18 @@ pub fn answer(head: &[u8], allowed: &[String], irc: bool) -> Result<Accepted, Re
     if !origin_allowed(field("origin")?, Some(host), allowed) {
         return Err(refused("403 Forbidden", "Origin not allowed.\n"));
     }
-    let chosen = match field("sec-websocket-protocol")? {
-        Some(offered) if irc => IrcSubprotocol::chosen(offered),
-        _ => None,
+    // The subprotocols may come in several header lines (RFC 6455
+    // §11.3.4): they make one list, in order.
+    let offered: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .collect();
+    let chosen = if irc {
+        IrcSubprotocol::chosen(&offered.join(","))
+    } else {
+        None
     };
     let agreed = chosen
         .map(|p| format!("Sec-WebSocket-Protocol: {}\r\n", p.name()))
@@ -362,6 +371,11 @@ mod tests {
         assert_eq!(offered("text.ircv3.net,binary.ircv3.net", true), text);
         assert_eq!(offered("chat", true), None);
         assert_eq!(offered("text.ircv3.net", false), None);
+        // Two header lines make one list.
+        let head = request(
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: binary.ircv3.net\r\n",
+        );
+        assert_eq!(answer(head.as_bytes(), &[], true).unwrap().irc, binary);
     }
 
     #[test]
