@@ -176,45 +176,11 @@ impl IrcClient {
         });
     }
 
-    /// `AWAY` with a message, or without (back).
-    pub fn set_away(&self, away: Option<&str>) {
+    /// Changes what the client said of itself (`AWAY`, `SETNAME`, user
+    /// modes, `OPER`), once `USER` gave it.
+    pub fn edit_profile(&self, edit: impl FnOnce(&mut Profile)) {
         if let Some(profile) = &mut self.lock().profile {
-            profile.away = away.map(Arc::from);
-        }
-    }
-
-    /// `SETNAME`: the real name is now `realname`.
-    pub fn set_realname(&self, realname: &str) {
-        if let Some(profile) = &mut self.lock().profile {
-            profile.realname = Arc::from(realname);
-        }
-    }
-
-    /// A server operator (`OPER`), or no longer (`MODE nick -o`).
-    pub fn set_oper(&self, on: bool) {
-        if let Some(profile) = &mut self.lock().profile {
-            profile.oper = on;
-        }
-    }
-
-    /// User mode `+i` (on: not found by `WHO` masks) or `-i`.
-    pub fn set_invisible(&self, on: bool) {
-        if let Some(profile) = &mut self.lock().profile {
-            profile.invisible = on;
-        }
-    }
-
-    /// User mode `+w` (on: `WALLOPS` wanted) or `-w`.
-    pub fn set_wallops(&self, on: bool) {
-        if let Some(profile) = &mut self.lock().profile {
-            profile.wallops = on;
-        }
-    }
-
-    /// User mode `+B` (on) or `-B`.
-    pub fn set_bot(&self, on: bool) {
-        if let Some(profile) = &mut self.lock().profile {
-            profile.bot = on;
+            edit(profile);
         }
     }
 

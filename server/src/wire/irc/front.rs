@@ -434,7 +434,8 @@ impl IrcFront {
                     .filter(|t| !t.is_empty())
                     .map(|t| text::shown(t, text::AWAY_MAX));
                 let was = self.client.profile().and_then(|p| p.away);
-                self.client.set_away(away.as_deref());
+                self.client
+                    .edit_profile(|p| p.away = away.as_deref().map(Arc::from));
                 // Those sharing a room who asked are told (away-notify),
                 // if anything changed.
                 if was.as_deref() != away.as_deref()
@@ -806,17 +807,17 @@ impl IrcFront {
                 '+' => on = true,
                 '-' => on = false,
                 'B' => {
-                    self.client.set_bot(on);
+                    self.client.edit_profile(|p| p.bot = on);
                     done.push(if on { '+' } else { '-' });
                     done.push('B');
                 }
                 'w' => {
-                    self.client.set_wallops(on);
+                    self.client.edit_profile(|p| p.wallops = on);
                     done.push(if on { '+' } else { '-' });
                     done.push('w');
                 }
                 'i' => {
-                    self.client.set_invisible(on);
+                    self.client.edit_profile(|p| p.invisible = on);
                     done.push(if on { '+' } else { '-' });
                     done.push('i');
                 }
@@ -824,7 +825,7 @@ impl IrcFront {
                 'o' if on => {}
                 'o' => {
                     if self.client.profile().is_some_and(|p| p.oper) {
-                        self.client.set_oper(false);
+                        self.client.edit_profile(|p| p.oper = false);
                         done.push_str("-o");
                     }
                 }
@@ -983,7 +984,7 @@ impl IrcFront {
         match operators.check(name, password, peer.ip(), tokio::time::Instant::now()) {
             Verdict::Right => {
                 tracing::info!(%peer, operator = ?name, "server operator");
-                self.client.set_oper(true);
+                self.client.edit_profile(|p| p.oper = true);
                 self.reply("381", &[], "You are now an IRC operator");
                 if let Some(me) = self.client.name() {
                     let source = encode::source(me.as_str(), self.client.user().as_deref());
@@ -1073,7 +1074,8 @@ impl IrcFront {
             self.client.send(line.as_bytes());
             return;
         };
-        self.client.set_realname(&realname);
+        self.client
+            .edit_profile(|p| p.realname = Arc::from(realname.as_str()));
         let Some(me) = self.client.name() else {
             return;
         };
