@@ -3,7 +3,7 @@
 in one run, with the shared harness's load generator (--proto irc).
 
     cargo build --release -p tagarela-server
-    bench/irc_compare.py [--reps 3] [--scenarios s1,s2,paced,idle] [--idle-clients 19000]
+    bench/irc_compare.py [--reps 3] [--scenarios s1,s2,paced,idle] [--idle-clients 19000] [--server-threads N]
 
 Every server is started fresh for every run, in the order irc line ngircd
 irc line ngircd ..., on 127.0.0.1 only. The load generator is the one in
@@ -12,6 +12,9 @@ its scenarios are the harness's: s1 100 clients, 10 senders x 1000 x 64 B;
 s2 1000 clients, 1 sender x 1000; paced s1 at 100 messages/s per sender
 (p99 latency); idle N registered clients, joined to a channel (RSS per
 client). Prints medians and ratios; every RESULT line goes to --json.
+--server-threads gives our server that many worker threads (--threads;
+0, the default, is one per core): ngIRCd has one, and the load generator
+runs on the same cores.
 """
 
 import argparse
@@ -90,7 +93,7 @@ def wait_port(port, proc, limit=10.0):
     return False
 
 
-def start(peer, workdir):
+def start(peer, workdir, threads=0):
     """Starts `peer`; returns the process, the port to load and the protocol."""
     log = open(os.path.join(workdir, f"{peer}.log"), "a")
     port = free_port()
@@ -98,7 +101,8 @@ def start(peer, workdir):
         other = free_port()
         plain, irc = (other, port) if peer == "irc" else (port, other)
         state = tempfile.mkdtemp(dir=workdir)
-        cmd = [SERVER, "--listen", "127.0.0.1", "--port", str(plain), "--irc-port", str(irc)] + SERVER_FLAGS
+        cmd = [SERVER, "--listen", "127.0.0.1", "--port", str(plain), "--irc-port", str(irc),
+               "--threads", str(threads)] + SERVER_FLAGS
         env = dict(os.environ, XDG_STATE_HOME=state)
         proto = "irc" if peer == "irc" else "line"
     elif peer == "ngircd":
@@ -129,7 +133,7 @@ def stop(proc):
 
 
 def run_one(loadgen, peer, scen, args, workdir):
-    proc, port, proto = start(peer, workdir)
+    proc, port, proto = start(peer, workdir, args.server_threads)
     try:
         cmd = [loadgen] + SCENARIOS[scen] + ["--addr", f"127.0.0.1:{port}", "--proto", proto,
                                              "--pid", str(proc.pid), "--label", f"{peer}-{scen}"]
@@ -172,6 +176,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--idle-clients", type=int, default=19000)
     ap.add_argument("--timeout", type=int, default=400)
+    ap.add_argument("--server-threads", type=int, default=0)
     ap.add_argument("--json", default=os.path.join(ROOT, "target", "irc-compare.jsonl"))
     args = ap.parse_args()
     if not os.access(SERVER, os.X_OK):

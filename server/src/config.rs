@@ -133,6 +133,14 @@ pub struct Config {
     #[arg(long, env = "TAGARELA_BACKLOG", default_value_t = 4096)]
     pub backlog: u32,
 
+    /// Threads that serve connections (the runtime's workers); 0: one per
+    /// CPU core. Fewer than the cores leaves the rest to other programs on
+    /// the machine (a load generator, a database), and on a small machine
+    /// one worker can deliver more than two that hand every client's queue
+    /// back and forth between cores (BENCHMARKS.md).
+    #[arg(long, env = "TAGARELA_THREADS", default_value_t = 0)]
+    pub threads: usize,
+
     /// Most connections at once; more get `BYE server-full` (spec §11).
     #[arg(long, env = "TAGARELA_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -4,25 +4,78 @@
 //! fed the same entries in the same order by whichever hub numbered the
 //! event, so one server and a cluster's node log alike, each event once
 //! (a node logs its own clients' events). Private text is written only if
-//! the operator opted in. Never decides delivery; never writes anything
-//! but log lines.
+//! the operator opted in. The lines are formatted and written by a thread
+//! of their own, which connection tasks hand entries to through a bounded
+//! channel (waiting when it is full, never dropping), so a busy room's
+//! log costs the tasks that deliver its messages one channel send a turn.
+//! Never decides delivery; never writes anything but log lines.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::event::EventKind;
 use crate::ops::log_text::LogText;
 use crate::store::{Entry, EventSink, Recording};
 
-/// Logs every event it is given.
-#[derive(Debug, Clone, Copy)]
+/// Turns' worth of entries waiting for the log thread at most.
+const CHANNEL_BOUND: usize = 4096;
+
+/// What the log thread is handed.
+#[derive(Debug)]
+enum Job {
+    /// Log these, in order.
+    Log(Vec<Entry>),
+    /// Say so once everything handed before is logged.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Logs every event it is given, on the log thread.
+#[derive(Debug, Clone)]
 pub struct ServerLog {
+    /// To the log thread, which ends once every handle is dropped.
+    tx: mpsc::Sender<Job>,
+}
+
+/// How one entry becomes a log line.
+#[derive(Debug, Clone, Copy)]
+struct Lines {
     /// The text of private messages is logged too (`--log-private-text`);
     /// otherwise only who whispered to whom, and when.
     private_text: bool,
 }
 
 impl ServerLog {
-    /// A log that shows private text only if `private_text`.
-    pub fn new(private_text: bool) -> ServerLog {
-        ServerLog { private_text }
+    /// A log that shows private text only if `private_text`, and its
+    /// thread started.
+    pub fn start(private_text: bool) -> std::io::Result<ServerLog> {
+        let (tx, mut rx) = mpsc::channel(CHANNEL_BOUND);
+        let lines = Lines { private_text };
+        std::thread::Builder::new()
+            .name("server-log".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    match job {
+                        Job::Log(entries) => entries.iter().for_each(|e| lines.log(e)),
+                        Job::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })?;
+        Ok(ServerLog { tx })
+    }
+
+    /// Waits (at most `limit`) until everything handed so far is logged:
+    /// the last lines of a server that is stopping.
+    pub async fn flush(&self, limit: Duration) {
+        let (done, flushed) = oneshot::channel();
+        let _ = tokio::time::timeout(limit, async {
+            if self.tx.send(Job::Flush(done)).await.is_ok() {
+                let _ = flushed.await;
+            }
+        })
+        .await;
     }
 
     /// Whether logging events is worth the records: `info` is on for
@@ -30,7 +83,9 @@ impl ServerLog {
     pub fn is_wanted() -> bool {
         tracing::enabled!(target: module_path!(), tracing::Level::INFO)
     }
+}
 
+impl Lines {
     /// The log line of one entry.
     fn log(&self, entry: &Entry) {
         let (peer, seq) = (entry.peer, entry.event.seq);
@@ -67,9 +122,9 @@ impl ServerLog {
 
 impl EventSink for ServerLog {
     fn record(&self, entries: Vec<Entry>) -> Recording<'_> {
-        for entry in &entries {
-            self.log(entry);
-        }
-        Box::pin(std::future::ready(()))
+        Box::pin(async move {
+            // The thread is gone only if it panicked; nothing to log then.
+            let _ = self.tx.send(Job::Log(entries)).await;
+        })
     }
 }

@@ -181,9 +181,20 @@ pub async fn serve(
         sinks.push(Arc::new(audit.with_private_text(settings.log_private_text)));
     }
     // Every event's log line, in both modes, from the same entries.
-    if ServerLog::is_wanted() {
-        sinks.push(Arc::new(ServerLog::new(settings.log_private_text)));
-    }
+    let server_log = if ServerLog::is_wanted() {
+        match ServerLog::start(settings.log_private_text) {
+            Ok(log) => {
+                sinks.push(Arc::new(log.clone()));
+                Some(log)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the server log's thread; events are not logged");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let sink: Option<Arc<dyn EventSink>> = match sinks.len() {
         0 => None,
         1 => sinks.pop(),
@@ -340,6 +351,9 @@ pub async fn serve(
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
+    }
+    if let Some(log) = server_log {
+        log.flush(Duration::from_secs(2)).await;
     }
 }
 
