@@ -114,6 +114,28 @@ pub enum WireFormat {
     IrcTags,
 }
 
+/// An event's encodings: one slot per [`WireFormat`].
+#[derive(Debug, Default)]
+struct Encodings([OnceLock<Option<Bytes>>; WireFormat::COUNT]);
+
+impl WireFormat {
+    /// How many there are.
+    const COUNT: usize = 7;
+
+    /// Its slot in [`Encodings`].
+    fn slot(self) -> usize {
+        match self {
+            WireFormat::Tagarela => 0,
+            WireFormat::TagarelaHistory => 1,
+            WireFormat::TagarelaSeq => 2,
+            WireFormat::TagarelaRooms => 3,
+            WireFormat::Irc => 4,
+            WireFormat::IrcTime => 5,
+            WireFormat::IrcTags => 6,
+        }
+    }
+}
+
 /// An accepted event.
 #[derive(Debug)]
 pub struct Event {
@@ -139,21 +161,12 @@ pub struct Event {
     /// An IRC client sent it as a `NOTICE` (§20.3): IRC clients get it as
     /// one; Tagarela has no such kind, and shows it as any message.
     pub notice: bool,
-    /// The Tagarela encoding, made by the first recipient that needed it
-    /// and shared by every other (`None` inside if it cannot be encoded).
-    tagarela: OnceLock<Option<Bytes>>,
-    /// The `HIST` encoding, likewise, for public messages replayed.
-    tagarela_history: OnceLock<Option<Bytes>>,
-    /// The `SEQ` encoding, likewise.
-    tagarela_seq: OnceLock<Option<Bytes>>,
-    /// The `IN #room SEQ` encoding, likewise.
-    tagarela_rooms: OnceLock<Option<Bytes>>,
-    /// The IRC encoding, likewise.
-    irc: OnceLock<Option<Bytes>>,
-    /// The IRC encoding with `@time=`, likewise.
-    irc_time: OnceLock<Option<Bytes>>,
-    /// The IRC encoding with `@msgid=`, `time=` and client tags, likewise.
-    irc_tags: OnceLock<Option<Bytes>>,
+    /// Its encodings, one slot per [`WireFormat`], each made by the first
+    /// recipient that needed it and shared by every other (`None` inside
+    /// if it cannot be encoded). Allocated with the first: an event kept
+    /// long after its delivery (the resume log, the history) holds only
+    /// this pointer.
+    encodings: OnceLock<Box<Encodings>>,
 }
 
 /// Two events are equal when they are the same happening: number, time
@@ -190,13 +203,7 @@ impl Event {
             user: None,
             tags: None,
             notice: false,
-            tagarela: OnceLock::new(),
-            tagarela_history: OnceLock::new(),
-            tagarela_seq: OnceLock::new(),
-            tagarela_rooms: OnceLock::new(),
-            irc: OnceLock::new(),
-            irc_time: OnceLock::new(),
-            irc_tags: OnceLock::new(),
+            encodings: OnceLock::new(),
         }
     }
 
@@ -235,16 +242,9 @@ impl Event {
         format: WireFormat,
         encode: impl FnOnce(&Event) -> Option<Bytes>,
     ) -> Option<&Bytes> {
-        let slot = match format {
-            WireFormat::Tagarela => &self.tagarela,
-            WireFormat::TagarelaHistory => &self.tagarela_history,
-            WireFormat::TagarelaSeq => &self.tagarela_seq,
-            WireFormat::TagarelaRooms => &self.tagarela_rooms,
-            WireFormat::Irc => &self.irc,
-            WireFormat::IrcTime => &self.irc_time,
-            WireFormat::IrcTags => &self.irc_tags,
-        };
-        slot.get_or_init(|| encode(self)).as_ref()
+        self.encodings.get_or_init(Box::default).0[format.slot()]
+            .get_or_init(|| encode(self))
+            .as_ref()
     }
 
     /// About how many octets the event takes on the wire, without encoding
@@ -309,5 +309,26 @@ mod tests {
             assert_eq!(bytes.map(|b| &b[..]), Some(&b"JOIN\n"[..]));
         }
         assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn an_event_holds_no_room_for_encodings_until_one_is_made() {
+        // The resume log keeps 10,000 events, lean; seven empty slots in
+        // each were 280 octets.
+        assert!(
+            std::mem::size_of::<Event>() <= 200,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
+        let name = Name::new("bob").unwrap_or_else(|_| unreachable!());
+        let at = Timestamp::from_unix_ms(0).unwrap_or_else(|| unreachable!());
+        let event = Event::new(Seq(1), at, EventKind::Join { name });
+        assert!(event.encodings.get().is_none());
+        event.encoded(WireFormat::IrcTags, |_| {
+            Some(Bytes::from_static(b"JOIN\r\n"))
+        });
+        assert!(event.lean().encodings.get().is_none());
+        assert!(event.encoded(WireFormat::Irc, |_| None).is_none());
+        assert!(event.encoded(WireFormat::IrcTags, |_| None).is_some());
     }
 }

@@ -33,7 +33,7 @@ use crate::hub::crowd::Notice;
 use crate::hub::{Entered, Recipient, RoomList, RoomRefusal};
 use crate::wire::tagarela;
 
-/// Capacity a queue starts with at least: a few typical lines.
+/// Capacity a queue starts with: a few typical lines.
 const MIN_CAPACITY: usize = 256;
 
 /// Outbound queue of one client.
@@ -58,11 +58,6 @@ pub struct Outbox {
 #[derive(Debug, Default)]
 struct State {
     queue: Vec<u8>,
-    /// How many octets the writer last took at once: a queue that starts
-    /// again from nothing starts with room for that much, so a client
-    /// that keeps receiving bursts does not grow its queue by copying
-    /// from [`MIN_CAPACITY`] each time (while an idle one holds none).
-    last_taken: u32,
     /// Octets queued plus octets taken by the writer and not yet released.
     bytes: usize,
     overflowed: bool,
@@ -174,8 +169,7 @@ impl Outbox {
         }
         let was_empty = s.queue.is_empty();
         s.bytes += line.len();
-        let start = (s.last_taken as usize).max(MIN_CAPACITY);
-        reserve_within(&mut s.queue, line.len(), start, self.limit);
+        reserve_within(&mut s.queue, line.len(), self.limit);
         s.queue.extend_from_slice(line);
         let above_soft = s.bytes > self.soft_limit;
         let crossed_soft = above_soft && s.above_soft_since.is_none();
@@ -239,7 +233,6 @@ impl Outbox {
             (mem::take(&mut s.queue), mem::take(into))
         } else {
             mem::swap(into, &mut s.queue);
-            s.last_taken = u32::try_from(into.len()).unwrap_or(u32::MAX);
             (Vec::new(), Vec::new())
         };
         drop(s);
@@ -398,10 +391,13 @@ impl Replier for Outbox {
 /// Makes room for `more` octets, doubling as usual but never past `limit`
 /// (unless `more` alone needs it), so a queue's capacity stays within the
 /// hard bound.
-fn reserve_within(queue: &mut Vec<u8>, more: usize, start: usize, limit: usize) {
+fn reserve_within(queue: &mut Vec<u8>, more: usize, limit: usize) {
     let need = queue.len() + more;
     if need > queue.capacity() {
-        let target = (queue.capacity() * 2).max(start).min(limit).max(need);
+        let target = (queue.capacity() * 2)
+            .max(MIN_CAPACITY)
+            .min(limit)
+            .max(need);
         queue.reserve_exact(target - queue.len());
     }
 }
@@ -432,24 +428,6 @@ mod tests {
         assert!(outbox.take(&mut taken), "overflow is reported");
         assert!(taken.is_empty());
         assert!(!outbox.push(b"1"), "stays overflowed");
-    }
-
-    #[test]
-    fn a_queue_that_starts_again_has_room_for_the_last_burst() {
-        let outbox = Outbox::new(1 << 20, 1 << 20);
-        let line = [b'x'; 100];
-        for _ in 0..40 {
-            assert!(outbox.push(&line));
-        }
-        let mut out = drained(&outbox);
-        outbox.release(out.len());
-        // Written out; nothing queued: both buffers go back (idle holds none).
-        assert!(!outbox.take(&mut out));
-        assert_eq!((out.capacity(), outbox.lock().queue.capacity()), (0, 0));
-        // The next burst starts with room for the last one: no copying
-        // while it grows.
-        assert!(outbox.push(&line));
-        assert!(outbox.lock().queue.capacity() >= 4000);
     }
 
     #[test]
