@@ -105,6 +105,9 @@ wire_words! {
         BadKey = "bad-key",
         /// The room lets in only those invited (IRC's `+i`, §20.6).
         InviteOnly = "invite-only",
+        /// The room is moderated: only its operators and those they gave
+        /// a voice may speak in it (IRC's `+m` and `+v`, §20.6).
+        Moderated = "moderated",
         /// The one invited is in the room already (§20.6).
         AlreadyInRoom = "already-in-room",
     }

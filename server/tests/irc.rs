@@ -65,6 +65,12 @@ impl Irc {
             .unwrap();
     }
 
+    /// Sends `line`, then reads until a line containing `what`.
+    async fn ask(&mut self, line: &str, what: &str) -> Vec<String> {
+        self.send(line).await;
+        self.until(what).await
+    }
+
     /// Lines up to and including the first that contains `what`.
     async fn until(&mut self, what: &str) -> Vec<String> {
         let mut seen = Vec::new();
@@ -1077,4 +1083,80 @@ async fn a_closed_room_shows_nothing_outside_and_members_cannot_undo_operators()
     ana.until(" MODE #fechada -n").await;
     zed.send("PRIVMSG #fechada :spam").await;
     zed.until(" 404 ").await;
+}
+
+#[tokio::test]
+async fn a_moderated_room_hears_its_operators_and_those_given_a_voice() {
+    let server = TestServer::start_irc(Settings::default()).await.unwrap();
+    let at = server.irc.unwrap();
+    let mut ana = Irc::with_caps(at, "ana", "multi-prefix").await;
+    let mut bia = Irc::connect(at, "bia").await;
+    let (mut carl, mut carl_w) = tagarela(server.addr, "carl").await;
+    ana.ask("JOIN #sala", " 366 ").await;
+    bia.ask("JOIN #sala", " 366 ").await;
+    carl_w.write_all(b"/join #sala\n").await.unwrap();
+    until(&mut carl, "JOIN").await;
+    ana.ask("MODE #sala +m", " MODE #sala +m").await;
+    bia.until(" MODE #sala +m").await;
+    // Neither an operator nor given a voice: refused, on either wire.
+    bia.send("PRIVMSG #sala :posso?").await;
+    assert!(
+        bia.until(" 404 ").await.pop().unwrap().contains("(+m)"),
+        "told why"
+    );
+    carl_w.write_all(b"/msg #sala posso?\n").await.unwrap();
+    until(&mut carl, "ERR moderated").await;
+    // Given a voice, bia speaks; `PREFIX` says `+`, shown in NAMES and
+    // WHO, both prefixes to a client with multi-prefix.
+    ana.ask("MODE #sala +vv bia ana", " MODE #sala +vv bia ana")
+        .await;
+    bia.send("PRIVMSG #sala :agora sim").await;
+    assert!(
+        ana.until(" PRIVMSG ")
+            .await
+            .pop()
+            .unwrap()
+            .ends_with(":agora sim")
+    );
+    until(&mut carl, "agora sim").await;
+    ana.send("NAMES #sala").await;
+    let names = ana.until(" 366 ").await;
+    assert!(
+        names
+            .iter()
+            .any(|l| l.contains(" 353 ") && l.contains("@+ana") && l.contains("+bia")),
+        "{names:#?}"
+    );
+    bia.send("NAMES #sala").await;
+    let names = bia.until(" 366 ").await;
+    assert!(
+        names
+            .iter()
+            .any(|l| l.contains(" 353 ") && l.contains("@ana") && !l.contains("@+ana")),
+        "{names:#?}"
+    );
+    bia.send("WHO #sala").await;
+    let who = bia.until(" 315 ").await;
+    assert!(who.iter().any(|l| l.contains(" bia H+ :")), "{who:#?}");
+    ana.send("MODE #sala").await;
+    assert!(ana.until(" 324 ").await.pop().unwrap().contains(" +mnt"));
+    // A voice is for the stay: gone after a part.
+    bia.ask("PART #sala", " PART ").await;
+    bia.ask("JOIN #sala", " 366 ").await;
+    bia.ask("PRIVMSG #sala :e agora?", " 404 ").await;
+    // Only in the room; and `-m` lets everyone speak again.
+    ana.ask("MODE #sala +v ninguem", " 401 ").await;
+    ana.ask("MODE #sala -m", " MODE #sala -m").await;
+    carl_w.write_all(b"/msg #sala enfim\n").await.unwrap();
+    assert!(
+        ana.until(" PRIVMSG ")
+            .await
+            .pop()
+            .unwrap()
+            .ends_with(":enfim")
+    );
+    let (_, isupport) = Irc::welcomed_with_caps(at, "dani", "multi-prefix").await;
+    for token in [" PREFIX=(ov)@+ ", " CHANMODES=b,k,l,imnst "] {
+        assert!(isupport.iter().any(|l| l.contains(token)), "{isupport:#?}");
+    }
 }

@@ -138,6 +138,7 @@ pub fn tell_refusal<R: Replier + ?Sized>(to: &R, room: &RoomName<'_>, refusal: &
         RoomRefusal::Banned => ErrorCode::Banned,
         RoomRefusal::BadKey => ErrorCode::BadKey,
         RoomRefusal::InviteOnly => ErrorCode::InviteOnly,
+        RoomRefusal::Moderated => ErrorCode::Moderated,
         RoomRefusal::BanListFull => ErrorCode::BanListFull,
         RoomRefusal::NoSuchMember(name) | RoomRefusal::AlreadyInRoom(name) => {
             let code = match refusal {

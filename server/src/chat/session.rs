@@ -318,6 +318,9 @@ impl Session {
                     Err(Unpublished::NotInRoom) => {
                         self.room_refused(&room, &RoomRefusal::NotInRoom);
                     }
+                    Err(Unpublished::Moderated) => {
+                        self.room_refused(&room, &RoomRefusal::Moderated);
+                    }
                     Err(Unpublished::NoSuchRoom) => {
                         self.room_refused(&room, &RoomRefusal::NoSuchRoom);
                     }
@@ -349,6 +352,9 @@ impl Session {
                     Ok(published) => self.record_published(published),
                     Err(Unpublished::NotInRoom) => {
                         self.room_refused(&room, &RoomRefusal::NotInRoom);
+                    }
+                    Err(Unpublished::Moderated) => {
+                        self.room_refused(&room, &RoomRefusal::Moderated);
                     }
                     Err(Unpublished::NoSuchRoom) => {
                         self.room_refused(&room, &RoomRefusal::NoSuchRoom);
@@ -695,6 +701,10 @@ impl Session {
                     name: None,
                 });
             }
+            Err(Unpublished::Moderated) => self.reply(Reply::Error {
+                code: ErrorCode::Moderated,
+                name: None,
+            }),
             Err(Unpublished::NotHeld | Unpublished::NotOnline) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
         }
@@ -715,7 +725,8 @@ impl Session {
                 Unpublished::NotHeld
                 | Unpublished::NoRoom
                 | Unpublished::NoSuchRoom
-                | Unpublished::NotInRoom,
+                | Unpublished::NotInRoom
+                | Unpublished::Moderated,
             ) => {}
             Err(Unpublished::Unavailable) => self.unavailable(),
             Err(Unpublished::NotOnline) => {

@@ -1221,13 +1221,29 @@ impl Hall {
 
     /// The names of `room`'s operators (who hold their names).
     pub fn operators_of(&self, room: &RoomKey) -> Vec<Name<'static>> {
-        let Some(r) = self.room(room) else {
+        self.names_in(room, |r| r.operators().collect())
+    }
+
+    /// The names of those with a voice in `room` (IRC's `+v`, §20.6).
+    pub fn voiced_in(&self, room: &RoomKey) -> Vec<Name<'static>> {
+        self.names_in(room, |r| r.voiced().collect())
+    }
+
+    /// The names of the members `which` picks of `room`.
+    fn names_in(
+        &self,
+        room: &RoomKey,
+        which: impl Fn(&Room) -> Vec<MemberId>,
+    ) -> Vec<Name<'static>> {
+        let Some(ids) = self.room(room).map(which) else {
             return Vec::new();
         };
-        let ops: Vec<MemberId> = r.operators().collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
         self.members
             .values()
-            .filter(|m| ops.contains(&m.id))
+            .filter(|m| ids.contains(&m.id))
             .map(|m| m.name.clone())
             .collect()
     }

@@ -269,8 +269,14 @@ impl LocalHub {
     }
 }
 
-/// Whether `key`'s holder is in `room`, as a message to it requires.
+/// Whether `key`'s holder may speak in `room`: it is in it (or the room
+/// is open to the outside) and, if the room is moderated, one of its
+/// operators or given a voice.
 fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished> {
+    let heard = |x: &Room| hall.member_id(key).is_some_and(|id| x.may_speak(id));
+    if hall.room(room).is_some_and(|x| !heard(x)) {
+        return Err(Unpublished::Moderated);
+    }
     // A room open to the outside (-n) still refuses those it bans (by
     // name: a message carries no address here).
     let welcome_outside = |x: &Room| {
@@ -342,6 +348,7 @@ impl Hub for LocalHub {
                 if r.hall.is_in(&from.key, &room) != Some(true) {
                     return Err(Unpublished::NoRoom);
                 }
+                in_room(&r.hall, &from.key, &room)?;
                 r.hall.say(seq, wall_clock(), &room, name, text)
             }
             Said::InRoom { room, text } => {
@@ -631,6 +638,8 @@ impl Hub for LocalHub {
             topic_open: x.is_some_and(Room::topic_open),
             open_to_outside: x.is_some_and(Room::open_to_outside),
             secret: x.is_some_and(Room::secret),
+            voiced: r.hall.voiced_in(&key),
+            moderated: x.is_some_and(Room::moderated),
         })
     }
 
@@ -644,13 +653,18 @@ impl Hub for LocalHub {
         let mut r = self.lock();
         self.operating(&r.hall, holder, &key)?;
         let unop = match mode {
-            RoomMode::Unop(name) => Some(
+            RoomMode::Unop(name) | RoomMode::Voice(name, _) => Some(
                 r.hall
                     .member_id(&name.key())
                     .ok_or_else(|| no_such_member(name))?,
             ),
             _ => None,
         };
+        if let RoomMode::Voice(name, true) = mode
+            && r.hall.is_in(&name.key(), &key) != Some(true)
+        {
+            return Err(RoomRefusal::NoSuchMember(name.clone().into_owned()));
+        }
         let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         match mode {
             RoomMode::Limit(limit) => x.set_limit(*limit),
@@ -664,6 +678,12 @@ impl Hub for LocalHub {
                     x.remove_operator(id);
                 }
             }
+            RoomMode::Voice(_, on) => {
+                if let Some(id) = unop {
+                    x.set_voice(id, *on);
+                }
+            }
+            RoomMode::Moderated(on) => x.set_moderated(*on),
         }
         Ok(x.name().clone())
     }

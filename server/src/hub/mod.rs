@@ -215,6 +215,11 @@ pub enum RoomMode {
     InviteOnly(bool),
     /// `name` is no longer one of its operators (`-o`).
     Unop(Name<'static>),
+    /// `name`, in it, is given a voice (`+v`, `true`) or loses it (`-v`).
+    Voice(Name<'static>, bool),
+    /// Only its operators and those with a voice may speak in it (`+m`),
+    /// or anyone (`-m`).
+    Moderated(bool),
     /// Only those in it see it in the list of rooms (`+s`), or everyone
     /// (`-s`).
     Secret(bool),
@@ -337,6 +342,10 @@ pub struct RoomView {
     pub open_to_outside: bool,
     /// Only those in it see it listed (`+s`).
     pub secret: bool,
+    /// Those with a voice (`+v`).
+    pub voiced: Vec<Name<'static>>,
+    /// Only operators and those with a voice may speak (`+m`).
+    pub moderated: bool,
 }
 
 /// A room's list, as the operator who changed it is answered (§19.6).
@@ -404,6 +413,9 @@ pub enum RoomRefusal {
     BadKey,
     /// The room lets in only those invited (IRC's `+i`).
     InviteOnly,
+    /// The room is moderated and the sender is neither one of its
+    /// operators nor has a voice (IRC's `+m`).
+    Moderated,
     /// The one invited is in the room already.
     AlreadyInRoom(Name<'static>),
     /// This server has no rooms other than the default one.
@@ -483,6 +495,9 @@ pub enum Unpublished {
     NoSuchRoom,
     /// A public message to a room the sender is not in (§19.3).
     NotInRoom,
+    /// A public message to a moderated room from a member with no voice
+    /// (IRC's `+m`, §20.6).
+    Moderated,
     /// The cluster cannot be reached (§17.4).
     Unavailable,
 }

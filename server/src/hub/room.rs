@@ -181,6 +181,12 @@ pub struct Room {
     key: Option<Box<str>>,
     /// Only those invited may join (IRC's `+i`, §20.6).
     invite_only: bool,
+    /// Those its operators gave a voice (IRC's `+v`, §20.6), while they
+    /// are in it: they may speak in it when it is moderated.
+    voiced: HashSet<MemberId>,
+    /// Only its operators and those with a voice may speak in it (IRC's
+    /// `+m`, §20.6).
+    moderated: bool,
     /// Anyone in it may set its topic (IRC's `-t`, §20.6); else only its
     /// operators.
     topic_open: bool,
@@ -225,6 +231,8 @@ impl Room {
             limit: None,
             key: None,
             invite_only: false,
+            voiced: HashSet::new(),
+            moderated: false,
             topic_open: false,
             open_to_outside: false,
             secret: false,
@@ -286,6 +294,8 @@ impl Room {
     /// `id` goes, at the event numbered `seq`; whether it was in.
     pub fn remove(&mut self, id: MemberId, seq: Seq) -> bool {
         let was = self.members.remove(&id);
+        // A voice is for this stay only.
+        self.voiced.remove(&id);
         if was && self.members.is_empty() {
             self.emptied = Some(seq);
         }
@@ -549,6 +559,35 @@ impl Room {
     /// `id` is no longer one of its operators.
     pub fn remove_operator(&mut self, id: MemberId) {
         self.operators.remove(&id);
+    }
+
+    /// Gives `id` (a member) a voice, or takes it back.
+    pub fn set_voice(&mut self, id: MemberId, on: bool) {
+        if !on {
+            self.voiced.remove(&id);
+        } else if self.members.contains(&id) {
+            self.voiced.insert(id);
+        }
+    }
+
+    /// Those with a voice.
+    pub fn voiced(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.voiced.iter().copied()
+    }
+
+    /// Whether only its operators and those with a voice may speak.
+    pub fn moderated(&self) -> bool {
+        self.moderated
+    }
+
+    /// Makes it moderated (`on`) or not.
+    pub fn set_moderated(&mut self, on: bool) {
+        self.moderated = on;
+    }
+
+    /// Whether `id` may speak in it: anyone, unless it is moderated.
+    pub fn may_speak(&self, id: MemberId) -> bool {
+        !self.moderated || self.operators.contains(&id) || self.voiced.contains(&id)
     }
 
     /// Whether a newcomer would pass its operators' limit.

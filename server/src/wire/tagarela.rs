@@ -557,6 +557,7 @@ fn human_error(code: ErrorCode, name: Option<&Name<'_>>) -> String {
         ErrorCode::BanListFull => "That room has as many bans as a room may.".to_owned(),
         ErrorCode::BadKey => "That room has a key: an IRC client joins it with the key, or someone in it invites you.".to_owned(),
         ErrorCode::InviteOnly => "That room lets in only those invited.".to_owned(),
+        ErrorCode::Moderated => "That room is moderated: only its operators and those they gave a voice may speak in it.".to_owned(),
         ErrorCode::AlreadyInRoom => "They are in that room already.".to_owned(),
     }
 }

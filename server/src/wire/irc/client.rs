@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tagarela_parser::{ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomName};
+use tagarela_parser::{BanTarget, ByeReason, ErrorCode, LeaveReason, Name, NameError, RoomName};
 
 use crate::chat::reply::{Replier, Reply};
 use crate::event::{Event, EventKind, WireFormat};
@@ -253,6 +253,16 @@ impl IrcClient {
         );
     }
 
+    /// Appends `room`'s ban list: a `367` for each of `targets` (`<room>
+    /// <mask>`, without who set it or when, which are not kept), then
+    /// `368`.
+    pub fn ban_list(&self, out: &mut Vec<u8>, room: &str, targets: &[BanTarget<'static>]) {
+        for target in targets {
+            self.numeric_bare(out, "367", &[room, &ban_mask(target)]);
+        }
+        self.numeric(out, "368", &[room], "End of channel ban list");
+    }
+
     /// Appends a `NOTICE` from the server to this client.
     pub fn notice(&self, out: &mut Vec<u8>, text: &str) {
         let nick = self.nick();
@@ -345,6 +355,7 @@ impl IrcClient {
             ErrorCode::Banned => ("474", "Cannot join channel (+b)"),
             ErrorCode::BadKey => ("475", "Cannot join channel (+k)"),
             ErrorCode::InviteOnly => ("473", "Cannot join channel (+i)"),
+            ErrorCode::Moderated => ("404", "Cannot send to channel (+m)"),
             ErrorCode::AlreadyInRoom => ("443", "is already on channel"),
             ErrorCode::BanListFull => {
                 self.numeric(out, "478", &[room, "b"], "Channel ban list is full");
@@ -405,10 +416,7 @@ impl IrcClient {
                 if doing == Doing::Mode {
                     return;
                 }
-                for target in targets.iter() {
-                    self.numeric(out, "367", &[room.as_str(), &ban_mask(target)], "");
-                }
-                self.numeric(out, "368", &[room.as_str()], "End of channel ban list");
+                self.ban_list(out, room.as_str(), targets);
             }
             Reply::Ops { .. } => {}
             Reply::RoomNameError { .. } if doing == Doing::Notice => {}
@@ -497,12 +505,23 @@ impl IrcClient {
     /// 354 with the fields `whox` asks for. `H` here or `G` gone (away),
     /// `@` for an operator of `room`; the real name `USER` gave (a
     /// Tagarela client's name stands for it).
+    /// The prefix a member's status in a room shows (`PREFIX=(ov)@+`):
+    /// the highest alone, or every one with `multi-prefix`.
+    pub fn status(&self, operator: bool, voiced: bool) -> &'static str {
+        match (operator, voiced) {
+            (true, true) if self.caps().has(Cap::MultiPrefix) => "@+",
+            (true, _) => "@",
+            (false, true) => "+",
+            (false, false) => "",
+        }
+    }
+
     pub fn who_line(
         &self,
         out: &mut Vec<u8>,
         room: &str,
         who: &Present,
-        operator: bool,
+        status: &str,
         whox: Option<&Whox>,
     ) {
         let profile = who.profile.as_ref();
@@ -521,7 +540,7 @@ impl IrcClient {
         } else {
             ""
         };
-        let flags = format!("{here}{oper}{bot}{}", if operator { "@" } else { "" });
+        let flags = format!("{here}{oper}{bot}{status}");
         let server = self.identity.name.as_str();
         let name = who.name.as_str();
         let user = encode::user_part(profile.map(|p| &*p.user));

@@ -1243,11 +1243,10 @@ impl IrcFront {
         let userhosts = self.client.caps().has(Cap::UserhostInNames);
         let mut names = String::new();
         for member in &view.members {
-            let op = if view.operators.contains(&member.name) {
-                "@"
-            } else {
-                ""
-            };
+            let op = self.client.status(
+                view.operators.contains(&member.name),
+                view.voiced.contains(&member.name),
+            );
             let entry = if userhosts {
                 let user = member.profile.as_ref().map(|p| &*p.user);
                 format!("{op}{}", encode::source(member.name.as_str(), user))
@@ -1282,9 +1281,12 @@ impl IrcFront {
                 && let Ok(view) = self.hub.room_view(&room)
             {
                 for member in &view.members {
-                    let op = view.operators.contains(&member.name);
+                    let status = self.client.status(
+                        view.operators.contains(&member.name),
+                        view.voiced.contains(&member.name),
+                    );
                     self.client
-                        .who_line(&mut out, view.room.as_str(), member, op, whox);
+                        .who_line(&mut out, view.room.as_str(), member, status, whox);
                 }
             }
         } else if mask.contains(['*', '?']) {
@@ -1317,12 +1319,12 @@ impl IrcFront {
                         || w.rooms.iter().any(|(r, _)| mine.contains(&r.key()))
                 });
             for w in found.take(WHO_MASK_MAX) {
-                self.client.who_line(&mut out, "*", &w.present, false, whox);
+                self.client.who_line(&mut out, "*", &w.present, "", whox);
             }
         } else if let Ok(name) = Name::recipient(mask)
             && let Some(w) = self.hub.whois(&name)
         {
-            self.client.who_line(&mut out, "*", &w.present, false, whox);
+            self.client.who_line(&mut out, "*", &w.present, "", whox);
         }
         self.client
             .numeric(&mut out, "315", &[mask], "End of WHO list");
@@ -1446,6 +1448,9 @@ impl IrcFront {
             if view.invite_only {
                 letters.push('i');
             }
+            if view.moderated {
+                letters.push('m');
+            }
             if let Some(key) = &view.key {
                 letters.push('k');
                 shown_args.push(if member { key.clone() } else { "*".to_owned() });
@@ -1494,10 +1499,11 @@ impl IrcFront {
                 // `-n`: anyone may send to the room; `-t`: anyone in it
                 // may set its topic (both `+` by default); `+s`: only
                 // those in it see it listed.
-                'n' | 't' | 's' => {
+                'n' | 't' | 's' | 'm' => {
                     let (mode, seen): (RoomMode, fn(&RoomView) -> bool) = match letter {
                         'n' => (RoomMode::OpenToOutside(!on), |v| v.open_to_outside),
                         't' => (RoomMode::TopicOpen(!on), |v| v.topic_open),
+                        'm' => (RoomMode::Moderated(on), |v| v.moderated),
                         _ => (RoomMode::Secret(on), |v| v.secret),
                     };
                     let change = format!("{}{letter}", if on { '+' } else { '-' });
@@ -1573,12 +1579,7 @@ impl IrcFront {
                 'b' => match args.next() {
                     None => {
                         let mut out = Vec::new();
-                        for ban in &view.bans {
-                            self.client
-                                .numeric(&mut out, "367", &[shown, &ban_mask(ban)], "");
-                        }
-                        self.client
-                            .numeric(&mut out, "368", &[shown], "End of channel ban list");
+                        self.client.ban_list(&mut out, shown, &view.bans);
                         self.client.send(&out);
                     }
                     Some(mask) => {
@@ -1654,6 +1655,28 @@ impl IrcFront {
                         let is_op = move |v: &RoomView| v.operators.iter().any(|o| o.key() == key);
                         if let Next::Close(why) =
                             self.room_mode(session, &mut line, &room, mode, told, is_op)
+                        {
+                            return Next::Close(why);
+                        }
+                    }
+                },
+                'v' => match args.next() {
+                    None => self.need_more("MODE"),
+                    Some(nick) => {
+                        let online = Name::recipient(nick)
+                            .ok()
+                            .filter(|n| self.hub.whois(n).is_some())
+                            .map(Name::into_owned);
+                        let Some(name) = online else {
+                            self.reply("401", &[nick], "No such nick/channel");
+                            continue;
+                        };
+                        let key = name.key();
+                        let told = (if on { "+v" } else { "-v" }, nick.clone());
+                        let mode = RoomMode::Voice(name, on);
+                        let voiced = move |v: &RoomView| v.voiced.iter().any(|o| o.key() == key);
+                        if let Next::Close(why) =
+                            self.room_mode(session, &mut line, &room, mode, told, voiced)
                         {
                             return Next::Close(why);
                         }

@@ -47,7 +47,7 @@ impl IrcIdentity {
             // (§3.3), which is what the PRECIS profile name says.
             "CASEMAPPING=rfc8265".to_owned(),
             format!("CHANLIMIT=#:{}", rooms.per_client),
-            "CHANMODES=b,k,l,inst".to_owned(),
+            "CHANMODES=b,k,l,imnst".to_owned(),
             // In octets: the name part is at most NAME_MAX scalar values
             // of at most four octets each, after the '#'.
             format!("CHANNELLEN={}", 1 + NAME_MAX * 4),
@@ -64,7 +64,7 @@ impl IrcIdentity {
             format!("MONITOR={}", crate::wire::irc::front::MONITOR_MAX),
             "NETWORK=Tagarela".to_owned(),
             format!("NICKLEN={}", NAME_MAX * 4),
-            "PREFIX=(o)@".to_owned(),
+            "PREFIX=(ov)@+".to_owned(),
             format!(
                 "TARGMAX=JOIN:{ROOM_TARGETS},KICK:{},NAMES:{ROOM_TARGETS},NOTICE:{MESSAGE_TARGETS},PART:{ROOM_TARGETS},PRIVMSG:{MESSAGE_TARGETS},WHOIS:1",
                 crate::wire::irc::front::KICK_TARGETS
