@@ -134,10 +134,9 @@ pub struct Config {
     pub backlog: u32,
 
     /// Threads that serve connections (the runtime's workers); 0: one per
-    /// CPU core. Fewer than the cores leaves the rest to other programs on
-    /// the machine (a load generator, a database), and on a small machine
-    /// one worker can deliver more than two that hand every client's queue
-    /// back and forth between cores (BENCHMARKS.md).
+    /// CPU core (or tokio's TOKIO_WORKER_THREADS, which a number here
+    /// overrides). Fewer than the cores leaves the rest to other programs
+    /// on the machine, such as a load generator or a database.
     #[arg(long, env = "TAGARELA_THREADS", default_value_t = 0)]
     pub threads: usize,
 

@@ -119,20 +119,12 @@ pub enum WireFormat {
 struct Encodings([OnceLock<Option<Bytes>>; WireFormat::COUNT]);
 
 impl WireFormat {
-    /// How many there are.
-    const COUNT: usize = 7;
+    /// How many there are (the last is the highest).
+    const COUNT: usize = WireFormat::IrcTags as usize + 1;
 
     /// Its slot in [`Encodings`].
     fn slot(self) -> usize {
-        match self {
-            WireFormat::Tagarela => 0,
-            WireFormat::TagarelaHistory => 1,
-            WireFormat::TagarelaSeq => 2,
-            WireFormat::TagarelaRooms => 3,
-            WireFormat::Irc => 4,
-            WireFormat::IrcTime => 5,
-            WireFormat::IrcTags => 6,
-        }
+        self as usize
     }
 }
 

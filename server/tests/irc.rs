@@ -1146,6 +1146,11 @@ async fn a_moderated_room_hears_its_operators_and_those_given_a_voice() {
     bia.ask("PRIVMSG #sala :e agora?", " 404 ").await;
     // Only in the room; and `-m` lets everyone speak again.
     ana.ask("MODE #sala +v ninguem", " 401 ").await;
+    let mut zed = Irc::connect(at, "zed").await;
+    ana.ask("MODE #sala +v zed", " 441 ").await;
+    // An outsider is refused as one: it learns nothing of +m.
+    let refused = zed.ask("PRIVMSG #sala :de fora", " 404 ").await;
+    assert!(!refused.last().unwrap().contains("+m"), "{refused:?}");
     ana.ask("MODE #sala -m", " MODE #sala -m").await;
     carl_w.write_all(b"/msg #sala enfim\n").await.unwrap();
     assert!(

@@ -273,10 +273,6 @@ impl LocalHub {
 /// is open to the outside) and, if the room is moderated, one of its
 /// operators or given a voice.
 fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished> {
-    let heard = |x: &Room| hall.member_id(key).is_some_and(|id| x.may_speak(id));
-    if hall.room(room).is_some_and(|x| !heard(x)) {
-        return Err(Unpublished::Moderated);
-    }
     // A room open to the outside (-n) still refuses those it bans (by
     // name: a message carries no address here).
     let welcome_outside = |x: &Room| {
@@ -286,11 +282,18 @@ fn in_room(hall: &Hall, key: &NameKey, room: &RoomKey) -> Result<(), Unpublished
                 .is_some_and(|m| !x.refuses(key, m.shapes(), None))
     };
     match hall.is_in(key, room) {
-        None => Err(Unpublished::NoSuchRoom),
-        Some(false) if hall.room(room).is_some_and(welcome_outside) => Ok(()),
-        Some(false) => Err(Unpublished::NotInRoom),
-        Some(true) => Ok(()),
+        None => return Err(Unpublished::NoSuchRoom),
+        Some(false) if hall.room(room).is_some_and(welcome_outside) => {}
+        Some(false) => return Err(Unpublished::NotInRoom),
+        Some(true) => {}
     }
+    // Only then whether it is heard: one refused as an outsider learns
+    // nothing of the room's modes.
+    let heard = |x: &Room| hall.member_id(key).is_some_and(|id| x.may_speak(id));
+    if hall.room(room).is_some_and(|x| !heard(x)) {
+        return Err(Unpublished::Moderated);
+    }
+    Ok(())
 }
 
 /// The name `to`'s holder has, if online, as a private message requires.
@@ -660,10 +663,10 @@ impl Hub for LocalHub {
             ),
             _ => None,
         };
-        if let RoomMode::Voice(name, true) = mode
+        if let RoomMode::Voice(name, _) = mode
             && r.hall.is_in(&name.key(), &key) != Some(true)
         {
-            return Err(RoomRefusal::NoSuchMember(name.clone().into_owned()));
+            return Err(no_such_member(name));
         }
         let x = r.hall.room_mut(&key).ok_or(RoomRefusal::NoSuchRoom)?;
         match mode {

@@ -2,7 +2,8 @@
 //! that a restart loses none of what the room said, within the
 //! retention the operator chose. One thread owns the database and writes
 //! what connection tasks hand it through a bounded channel, one
-//! transaction per batch of whatever is waiting; WAL mode, so a reader
+//! transaction per batch of what arrives within 10 ms of its first event
+//! (group commit); WAL mode, so a reader
 //! never blocks it. At start the kept messages are read back for the
 //! hub's memory ([`crate::hub::recent`]), which serves every replay: the file
 //! is the durable copy, never read while the server runs.
@@ -356,14 +357,13 @@ fn write_loop(
             Err(_) => {}
         }
         if !batch.is_empty() {
-            // What else comes within GATHER joins this batch. Asleep, the
-            // writer costs the senders no wake-up for each event.
-            timer.block_on(async { tokio::time::sleep(GATHER).await });
-            while batch.len() < BATCH_MAX {
-                match rx.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
+            // What else comes within GATHER joins this batch, unless it
+            // is full already (a writer that falls behind never waits).
+            // Asleep, the writer costs the senders no wake-up per event.
+            drain(&mut rx, &mut batch);
+            if batch.len() < BATCH_MAX {
+                timer.block_on(async { tokio::time::sleep(GATHER).await });
+                drain(&mut rx, &mut batch);
             }
             write_with_retries(&mut db, &batch, timer);
             batch.clear();
@@ -377,6 +377,16 @@ fn write_loop(
     }
     if let Err(e) = prune(&db, retention, crate::event::wall_clock()) {
         tracing::error!(error = %e, "history: cannot delete old messages");
+    }
+}
+
+/// Moves what is waiting into `batch`, up to [`BATCH_MAX`].
+fn drain(rx: &mut mpsc::Receiver<Arc<Event>>, batch: &mut Vec<Arc<Event>>) {
+    while batch.len() < BATCH_MAX {
+        match rx.try_recv() {
+            Ok(event) => batch.push(event),
+            Err(_) => break,
+        }
     }
 }
 

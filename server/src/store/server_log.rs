@@ -67,15 +67,15 @@ impl ServerLog {
     }
 
     /// Waits (at most `limit`) until everything handed so far is logged:
-    /// the last lines of a server that is stopping.
-    pub async fn flush(&self, limit: Duration) {
+    /// the last lines of a server that is stopping. False if that took
+    /// longer (or the thread is gone).
+    pub async fn flush(&self, limit: Duration) -> bool {
         let (done, flushed) = oneshot::channel();
-        let _ = tokio::time::timeout(limit, async {
-            if self.tx.send(Job::Flush(done)).await.is_ok() {
-                let _ = flushed.await;
-            }
+        let waited = tokio::time::timeout(limit, async {
+            self.tx.send(Job::Flush(done)).await.is_ok() && flushed.await.is_ok()
         })
         .await;
+        waited == Ok(true)
     }
 
     /// Whether logging events is worth the records: `info` is on for

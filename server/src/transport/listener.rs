@@ -352,8 +352,10 @@ pub async fn serve(
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
     }
-    if let Some(log) = server_log {
-        log.flush(Duration::from_secs(2)).await;
+    if let Some(log) = server_log
+        && !log.flush(Duration::from_secs(2)).await
+    {
+        tracing::warn!("the server log's last lines were not all written within 2 s");
     }
 }
 

@@ -501,10 +501,6 @@ impl IrcClient {
         self.numeric(out, "312", &[nick, &self.identity.name], "Tagarela");
     }
 
-    /// A `WHO` line for `who`, seen in `room` (`*` for none): 352, or
-    /// 354 with the fields `whox` asks for. `H` here or `G` gone (away),
-    /// `@` for an operator of `room`; the real name `USER` gave (a
-    /// Tagarela client's name stands for it).
     /// The prefix a member's status in a room shows (`PREFIX=(ov)@+`):
     /// the highest alone, or every one with `multi-prefix`.
     pub fn status(&self, operator: bool, voiced: bool) -> &'static str {
@@ -516,6 +512,10 @@ impl IrcClient {
         }
     }
 
+    /// A `WHO` line for `who`, seen in `room` (`*` for none): 352, or
+    /// 354 with the fields `whox` asks for. `H` here or `G` gone (away),
+    /// then `status` in `room` (see [`IrcClient::status`]); the real name
+    /// `USER` gave (a Tagarela client's name stands for it).
     pub fn who_line(
         &self,
         out: &mut Vec<u8>,

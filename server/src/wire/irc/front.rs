@@ -1448,9 +1448,6 @@ impl IrcFront {
             if view.invite_only {
                 letters.push('i');
             }
-            if view.moderated {
-                letters.push('m');
-            }
             if let Some(key) = &view.key {
                 letters.push('k');
                 shown_args.push(if member { key.clone() } else { "*".to_owned() });
@@ -1458,6 +1455,9 @@ impl IrcFront {
             if let Some(limit) = view.limit {
                 letters.push('l');
                 shown_args.push(limit.to_string());
+            }
+            if view.moderated {
+                letters.push('m');
             }
             if !view.open_to_outside {
                 letters.push('n');
