@@ -1138,6 +1138,13 @@ async fn a_moderated_room_hears_its_operators_and_those_given_a_voice() {
     bia.send("WHO #sala").await;
     let who = bia.until(" 315 ").await;
     assert!(who.iter().any(|l| l.contains(" bia H+ :")), "{who:#?}");
+    let whois = ana.ask("WHOIS bia", " 318 ").await;
+    assert!(
+        whois
+            .iter()
+            .any(|l| l.contains(" 319 ") && l.ends_with(":+#sala")),
+        "{whois:#?}"
+    );
     ana.send("MODE #sala").await;
     assert!(ana.until(" 324 ").await.pop().unwrap().contains(" +mnt"));
     // A voice is for the stay: gone after a part.

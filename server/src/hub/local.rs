@@ -25,7 +25,7 @@ use crate::hub::shape::Shape;
 use crate::hub::whowas::Whowas;
 use crate::hub::{
     Answer, Claimed, Entrant, Hub, Kept, Leaving, Published, Recipient, Refusal, RegId,
-    Registration, RoomMode, RoomRefusal, RoomView, Said, Unpublished, Welcome, Whois,
+    Registration, RoomMode, RoomRefusal, RoomView, Said, Standing, Unpublished, Welcome, Whois,
 };
 use crate::ops::metrics::Metrics;
 use crate::store::history::Loaded;
@@ -765,8 +765,13 @@ impl Hub for LocalHub {
             .rooms_of(&key)
             .iter()
             .filter_map(|k| {
-                let room = r.hall.room(k)?.name().clone();
-                Some((room, r.hall.is_operator(&key, k)))
+                let x = r.hall.room(k)?;
+                let id = r.hall.member_id(&key)?;
+                let standing = Standing {
+                    operator: x.is_operator(id),
+                    voiced: x.is_voiced(id),
+                };
+                Some((x.name().clone(), standing))
             })
             .collect();
         Some(Whois { present, rooms })

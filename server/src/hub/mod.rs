@@ -312,9 +312,18 @@ pub struct Present {
 pub struct Whois {
     /// Who.
     pub present: Present,
-    /// Their rooms, in the order they entered them, each with whether
-    /// they are one of its operators.
-    pub rooms: Vec<(RoomName<'static>, bool)>,
+    /// Their rooms, in the order they entered them, each with their
+    /// standing in it.
+    pub rooms: Vec<(RoomName<'static>, Standing)>,
+}
+
+/// Someone's standing in a room they are in (IRC's `@` and `+`, §20.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// One of its operators.
+    pub operator: bool,
+    /// Given a voice (`+v`).
+    pub voiced: bool,
 }
 
 /// A room as an IRC client's `NAMES`, `WHO` and `MODE` see it (§20).

@@ -570,6 +570,11 @@ impl Room {
         }
     }
 
+    /// Whether `id` has a voice.
+    pub fn is_voiced(&self, id: MemberId) -> bool {
+        self.voiced.contains(&id)
+    }
+
     /// Those with a voice.
     pub fn voiced(&self) -> impl Iterator<Item = MemberId> + '_ {
         self.voiced.iter().copied()

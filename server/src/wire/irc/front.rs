@@ -1366,7 +1366,9 @@ impl IrcFront {
                 if !rooms.is_empty() {
                     let list: Vec<String> = rooms
                         .iter()
-                        .map(|(r, op)| format!("{}{}", if *op { "@" } else { "" }, r.as_str()))
+                        .map(|(r, s)| {
+                            format!("{}{}", self.client.status(s.operator, s.voiced), r.as_str())
+                        })
                         .collect();
                     self.client
                         .numeric(&mut out, "319", &[nick], &list.join(" "));
